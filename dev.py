@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Set up a local virtual environment, then start the demo or run the tests.
+
+    python3 dev.py demo          # the app on the demo database
+    python3 dev.py test [ARGS]   # the whole test suite (ARGS go to pytest)
+
+Needs only Python 3.11+ (with its venv module). The environment lives in
+.venv/ and is reinstalled whenever pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def ensure_environment(extras: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("tuiapp demande Python 3.11 ou plus récent.")
+    python = BIN / "python"
+    if not python.exists():
+        print("Création de l'environnement .venv ...", flush=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            sys.exit(f"Impossible de créer .venv ({exc}). Sur Debian/Ubuntu : apt install python3-venv")
+    spec = f".[{extras}]" if extras else "."
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    stamp = VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print(f"Installation de tuiapp et de ses dépendances ({spec}) ...", flush=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "-e", spec], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    # The test extra is a superset, so one environment serves both commands.
+    ensure_environment("test")
+    if command == "demo":
+        return subprocess.call([str(BIN / "tuiapp"), "demo", *rest], cwd=ROOT)
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
