@@ -1,0 +1,51 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from tuiapp.core.formatting import format_amount, format_number, format_timestamp, month_name, period_label
+from tuiapp.core.periods import Period
+
+FRENCH_MONTHS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]
+
+
+@pytest.mark.parametrize(("month", "name"), enumerate(FRENCH_MONTHS, start=1))
+def test_french_month_names(month, name):
+    assert month_name(month) == name
+    assert period_label(Period(2024, month)) == f"{name} 2024"
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("1234.56", "1\u00a0234,56\u00a0€"),
+        ("0", "0,00\u00a0€"),
+        ("0.5", "0,50\u00a0€"),
+        ("999.99", "999,99\u00a0€"),
+        ("1234567.80", "1\u00a0234\u00a0567,80\u00a0€"),
+        ("-12.5", "-12,50\u00a0€"),
+    ],
+)
+def test_amounts_in_french(amount, text):
+    assert format_amount(Decimal(amount)) == text
+
+
+def test_amounts_use_no_narrow_space():
+    # U+202F is missing from many terminal and PDF fonts.
+    assert "\u202f" not in format_amount(Decimal("1234567.89"))
+
+
+def test_float_amount_is_refused():
+    with pytest.raises(TypeError):
+        format_amount(1234.56)
+
+
+def test_numbers_and_times():
+    assert format_number(Decimal("2.50")) == "2,5"
+    assert format_number(Decimal("1250")) == "1\u00a0250"
+    moment = datetime(2024, 9, 12, 12, 3, tzinfo=UTC)
+    assert format_timestamp(moment) == moment.astimezone().strftime("%d/%m/%Y %H:%M")
+    assert format_timestamp(None) == ""

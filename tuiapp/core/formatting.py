@@ -1,0 +1,58 @@
+"""French display formats (months, amounts, times), computed with babel.
+
+Display happens at the edge: values stay ``Decimal``, ``Period`` and aware
+``datetime`` everywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+
+from tuiapp.core.periods import Period
+
+LOCALE = "fr_FR"
+NBSP = "\u00a0"
+# babel's French group separator is U+202F (narrow no-break space). Many
+# terminal and PDF fonts lack it, so it is shown as an ordinary no-break space.
+_NARROW_NBSP = "\u202f"
+
+
+def _plain_spaces(text: str) -> str:
+    return text.replace(_NARROW_NBSP, NBSP)
+
+
+def month_name(month: int) -> str:
+    """French month name, lower case as French writes it: ``septembre``."""
+    return format_date(date(2000, month, 1), "MMMM", locale=LOCALE)
+
+
+def period_label(period: Period) -> str:
+    """``septembre 2024``."""
+    return format_date(period.first_day, "MMMM y", locale=LOCALE)
+
+
+def format_amount(amount: Decimal) -> str:
+    """``1 234,56 €`` (no-break spaces)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError("amounts are Decimal, never float")
+    return _plain_spaces(format_currency(amount, "EUR", locale=LOCALE))
+
+
+def format_number(value: Decimal) -> str:
+    """A quantity in French notation: ``30``, ``2,5``, ``1 250``."""
+    return _plain_spaces(format_decimal(value, locale=LOCALE))
+
+
+def format_timestamp(moment: datetime | None) -> str:
+    """Local date and time, ``12/09/2024 14:03``; empty for ``None``."""
+    if moment is None:
+        return ""
+    return moment.astimezone().strftime("%d/%m/%Y %H:%M")
+
+
+def format_day(day: date | None) -> str:
+    return "" if day is None else day.strftime("%d/%m/%Y")
