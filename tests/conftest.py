@@ -1,0 +1,98 @@
+"""Shared fixtures: a real SQLite file per test, and small factories."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tuiapp.core.periods import Period
+from tuiapp.db.database import db, open_database
+from tuiapp.db.models import Invoice, Resident, Structure
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Keep every test away from the real user's data directory and $TUIAPP_DB."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("TUIAPP_DB", raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "tuiapp.db"
+
+
+@pytest.fixture
+def database(db_path):
+    open_database(db_path)
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> Path:
+    """The demo database, built once per test session."""
+    from tuiapp.core.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    open_database(path)
+    build_demo()
+    db.close()
+    return path
+
+
+@pytest.fixture
+def demo_db_file(tmp_path, _demo_template) -> Path:
+    """A fresh copy of the demo database, not opened."""
+    path = tmp_path / "demo.db"
+    shutil.copyfile(_demo_template, path)
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_db_file):
+    """A fresh copy of the demo database, opened."""
+    open_database(demo_db_file)
+    yield demo_db_file
+    db.close()
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def structure(database) -> Structure:
+    return Structure.create(code="FH", name="Foyer Les Tilleuls", sender_email="facturation@example.org")
+
+
+@pytest.fixture
+def make_resident(structure):
+    def make(last_name="MAILLY", first_name="Josiane", **fields) -> Resident:
+        fields.setdefault("structure", structure)
+        return Resident.create(last_name=last_name, first_name=first_name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_invoice():
+    def make(resident: Resident, period: Period = Period(2024, 9), amount="1234.56", **fields) -> Invoice:
+        fields.setdefault("number", f"T-{next(_numbers):05d}")
+        return Invoice.create(
+            resident=resident,
+            structure=resident.structure,
+            period_year=period.year,
+            period_month=period.month,
+            issue_date=date(period.year, period.month, 28),
+            amount_ht=Decimal(amount),
+            **fields,
+        )
+
+    return make

@@ -1,0 +1,114 @@
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuiapp.db import migrations
+from tuiapp.db.database import DatabaseOpenError, db, open_database
+from tuiapp.db.models import MODELS, Association, Resident
+
+
+def test_fresh_file_is_in_wal_mode_with_pragmas(db_path):
+    open_database(db_path)
+    try:
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    finally:
+        db.close()
+    # journal_mode=wal is stored in the file: another connection sees it.
+    with sqlite3.connect(db_path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+
+
+def test_migrated_schema_matches_the_models(database):
+    for model in MODELS:
+        table = model._meta.table_name
+        columns = {column.name for column in database.get_columns(table)}
+        assert columns == set(model._meta.columns), table
+        indexes = {index.name for index in database.get_indexes(table)}
+        for index in model._schema._create_indexes(safe=False):
+            name = database.get_sql_context().sql(index).query()[0].split('"')[1]
+            assert name in indexes, (table, name)
+
+
+def test_reopening_keeps_data(db_path):
+    open_database(db_path)
+    Association.get_solo().save()
+    association = Association.get_solo()
+    association.name = "Les Papillons"
+    association.save()
+    db.close()
+    open_database(db_path)
+    try:
+        assert Association.get_solo().name == "Les Papillons"
+    finally:
+        db.close()
+
+
+def test_version_1_database_opens_with_its_data(tmp_path):
+    """The upgrade path: a file written by schema version 1 opens without loss.
+
+    tests/data/v1.db was written by tests/data/build_v1_db.py and is committed.
+    """
+    path = tmp_path / "v1.db"
+    shutil.copyfile(Path(__file__).parent / "data" / "v1.db", path)
+    open_database(path)
+    try:
+        resident = Resident.get(Resident.last_name == "MAILLY")
+        assert resident.recipients == ["josiane.mailly@example.org", "udaf@example.org"]
+        invoice = resident.invoices.get()
+        assert str(invoice.amount_ht) == "1234.56"
+        assert invoice.last_mailed_at.tzinfo is not None
+        assert migrations.schema_version(db) == migrations.SCHEMA_VERSION
+    finally:
+        db.close()
+
+
+def test_newer_schema_is_refused(db_path):
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("PRAGMA user_version = 999")
+    with pytest.raises(DatabaseOpenError, match="plus récente"):
+        open_database(db_path)
+    assert db.is_closed()
+
+
+def test_other_sqlite_database_is_left_untouched(db_path):
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("CREATE TABLE accounts (id INTEGER)")
+    with pytest.raises(DatabaseOpenError, match="autre logiciel"):
+        open_database(db_path)
+    with sqlite3.connect(db_path) as raw:
+        tables = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["accounts"]
+
+
+def test_file_that_is_not_a_database(db_path):
+    db_path.write_text("Bonjour, je ne suis pas une base.\n" * 100)
+    with pytest.raises(DatabaseOpenError, match="n'est pas une base tuiapp"):
+        open_database(db_path)
+
+
+def test_missing_file_is_not_created_when_asked(db_path):
+    with pytest.raises(DatabaseOpenError, match="n'existe pas"):
+        open_database(db_path, create=False)
+    assert not db_path.exists()
+
+
+def test_two_processes_create_the_same_file_at_once(db_path):
+    code = (
+        "import sys; from tuiapp.db.database import open_database; from tuiapp.db.models import Association;"
+        "open_database(sys.argv[1]); print(Association.get_solo().smtp_port)"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [process.communicate(timeout=60) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], results
+    assert all(out.strip() == "587" for out, _ in results)
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT count(*) FROM association").fetchone()[0] == 1

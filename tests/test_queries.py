@@ -1,0 +1,86 @@
+from tuiapp.core.periods import Period
+from tuiapp.db import queries
+from tuiapp.db.models import Structure
+
+SEPTEMBER = Period(2024, 9)
+
+
+def numbers(query):
+    return sorted(invoice.number for invoice in query)
+
+
+def test_send_list_is_residents_with_invoice_and_address(make_resident, make_invoice):
+    own = make_resident("A", "Own", email="own@example.org")
+    guardian_only = make_resident("B", "Guardian", guardian_name="UDAF", guardian_email="udaf@example.org")
+    both = make_resident("C", "Both", email="c@example.org", guardian_email="udaf@example.org")
+    same_twice = make_resident("D", "Same", email="d@example.org", guardian_email="D@Example.org")
+    no_address = make_resident("E", "None")
+    inactive = make_resident("F", "Gone", email="f@example.org", active=False)
+    no_invoice = make_resident("G", "NoInvoice", email="g@example.org")
+
+    for resident in (own, guardian_only, both, same_twice, no_address, inactive):
+        make_invoice(resident, SEPTEMBER, number=f"S-{resident.last_name}")
+    make_invoice(no_invoice, Period(2024, 8), number="AUG-G")  # another period only
+
+    to_mail = list(queries.invoices_to_mail(SEPTEMBER))
+    assert [invoice.number for invoice in to_mail] == ["S-A", "S-B", "S-C", "S-D"]  # ordered by name
+    assert queries.invoices_to_mail(SEPTEMBER).count() == 4
+    same = next(invoice for invoice in to_mail if invoice.number == "S-D")
+    assert same.resident.recipients == ["d@example.org"]  # counted once, sent once
+    assert numbers(queries.invoices_without_address(SEPTEMBER)) == ["S-E"]
+    assert numbers(queries.invoices_of_inactive_residents(SEPTEMBER)) == ["S-F"]
+    overview = queries.period_overview(SEPTEMBER)
+    assert (overview.invoices, overview.to_mail, overview.without_address, overview.inactive) == (6, 4, 1, 1)
+    assert numbers(queries.invoices_to_mail(Period(2024, 8))) == ["AUG-G"]
+    assert numbers(queries.invoices_to_mail(Period(2024, 10))) == []
+
+
+def test_blank_addresses_do_not_count(make_resident, make_invoice, database):
+    resident = make_resident("A", "Blank", email="a@example.org")
+    make_invoice(resident, SEPTEMBER, number="S-A")
+    # Written around the models' cleaning, as an older import might have.
+    database.execute_sql("UPDATE resident SET email = '   ', guardian_email = '' WHERE id = ?", (resident.id,))
+    assert queries.invoices_to_mail(SEPTEMBER).count() == 0
+    assert numbers(queries.invoices_without_address(SEPTEMBER)) == ["S-A"]
+
+
+def test_structure_filter(make_resident, make_invoice, structure):
+    other = Structure.create(code="EHPAD", name="EHPAD Le Clos")
+    make_invoice(make_resident("A", "Here", email="a@example.org"), SEPTEMBER, number="FH-1")
+    make_invoice(make_resident("B", "There", email="b@example.org", structure=other), SEPTEMBER, number="EH-1")
+    assert numbers(queries.invoices_to_mail(SEPTEMBER, structure)) == ["FH-1"]
+    assert numbers(queries.invoices_to_mail(SEPTEMBER, other.id)) == ["EH-1"]
+    assert numbers(queries.invoices_to_mail(SEPTEMBER)) == ["EH-1", "FH-1"]
+
+
+def test_periods_and_overview(make_resident, make_invoice):
+    a = make_resident("A", "A", email="a@example.org")
+    b = make_resident("B", "B")
+    make_invoice(a, Period(2024, 8))
+    make_invoice(a, SEPTEMBER)
+    make_invoice(b, SEPTEMBER)
+    assert queries.periods_with_invoices() == [SEPTEMBER, Period(2024, 8)]
+    assert queries.last_period_with_invoices() == SEPTEMBER
+    overview = queries.period_overview(SEPTEMBER)
+    assert (overview.invoices, overview.to_mail, overview.without_address, overview.mailed) == (2, 1, 1, 0)
+    assert overview.inactive == 0
+
+
+def test_no_invoices_at_all(database):
+    assert queries.last_period_with_invoices() is None
+
+
+def test_resident_search(make_resident):
+    make_resident("MAILLY", "Josiane")
+    make_resident("DUPONT", "Marcel", guardian_name="UDAF du Nord")
+    assert [r.last_name for r in queries.residents(search="mail")] == ["MAILLY"]
+    assert [r.last_name for r in queries.residents(search="udaf")] == ["DUPONT"]
+    assert [r.last_name for r in queries.residents(search="josiane mailly")] == ["MAILLY"]
+    assert len(queries.residents()) == 2
+
+
+def test_send_list_query_uses_the_period_index(make_resident, make_invoice, database):
+    make_invoice(make_resident(email="a@example.org"), SEPTEMBER)
+    sql, params = queries.invoices_to_mail(SEPTEMBER).sql()
+    plan = " ".join(str(row[-1]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "invoice_period_year_period_month_structure_id" in plan, plan

@@ -1,0 +1,77 @@
+"""The one SQLite database of a run: declared unbound, initialised once at start-up."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from peewee import Model, OperationalError, SqliteDatabase
+from peewee import DatabaseError as PeeweeDatabaseError
+
+from tuiapp.core.errors import TuiappError
+
+# WAL lets readers work while a writer commits (several operators on one
+# file); synchronous=FULL because a send record must survive a power cut;
+# the busy timeout makes a writer wait for another instead of failing.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "synchronous": "full",
+}
+
+db = SqliteDatabase(None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class DatabaseOpenError(TuiappError):
+    """The database file cannot be used; the message says why, in French."""
+
+
+def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
+    """Bind ``db`` to ``path``, apply the pragmas and bring the schema up to date.
+
+    Calling it again with the same path is harmless; with another path it
+    closes the previous file first.
+    """
+    from tuiapp.db.migrations import migrate
+
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise DatabaseOpenError(f"La base « {path} » n'existe pas.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseOpenError(f"Impossible de créer le dossier « {path.parent} » : {exc.strerror}.") from None
+    elif path.is_dir():
+        raise DatabaseOpenError(f"« {path} » est un dossier, pas une base de données.")
+    if not db.is_closed():
+        db.close()
+    db.init(str(path), pragmas=PRAGMAS, timeout=PRAGMAS["busy_timeout"] / 1000)
+    try:
+        db.connect()
+        migrate(db)
+    except DatabaseOpenError:
+        db.close()
+        raise
+    except (sqlite3.DatabaseError, PeeweeDatabaseError, OperationalError) as exc:
+        db.close()
+        raise DatabaseOpenError(_explain(path, exc)) from None
+    return db
+
+
+def _explain(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"« {path} » n'est pas une base tuiapp (fichier illisible ou endommagé)."
+    if "readonly" in text or "unable to open" in text:
+        return f"Impossible d'ouvrir « {path} » en écriture (droits du fichier ou du dossier ?)."
+    if "locked" in text or "busy" in text:
+        return f"La base « {path} » est occupée par un autre programme ; réessayez dans un instant."
+    return f"Impossible d'ouvrir la base « {path} » : {text}."

@@ -1,0 +1,85 @@
+"""Schema versions and the migrations between them.
+
+The schema version is SQLite's ``user_version``. Version 1 is frozen as the
+SQL it was created with, so that later changes to the models never alter what
+"version 1" means; each later version is a function that changes the schema
+with ``playhouse.migrate`` (and data with queries), run in one transaction.
+A database written by an older tuiapp is upgraded when it is opened; one
+written by a newer tuiapp is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from peewee import SqliteDatabase
+
+from tuiapp.db.database import DatabaseOpenError
+
+# Version 1, exactly as first released. Never edit: add a migration instead.
+_V1_SCHEMA = (
+    'CREATE TABLE "metadata" ("key" VARCHAR(255) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);',
+    'CREATE TABLE "association" ("id" INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), "name" VARCHAR(255) NOT NULL, "address" TEXT NOT NULL, "smtp_host" VARCHAR(255) NOT NULL, "smtp_port" INTEGER NOT NULL CHECK (smtp_port BETWEEN 1 AND 65535), "smtp_security" VARCHAR(255) NOT NULL CHECK (smtp_security IN (\'starttls\', \'ssl\', \'none\')), "smtp_username" VARCHAR(255) NOT NULL, "smtp_auth_method" VARCHAR(255) NOT NULL CHECK (smtp_auth_method IN (\'password\', \'oauth2\')), "smtp_timeout" INTEGER NOT NULL CHECK (smtp_timeout > 0), "smtp_rate_per_minute" INTEGER NOT NULL CHECK (smtp_rate_per_minute >= 0), "smtp_ca_file" VARCHAR(255));',
+    'CREATE TABLE "structure" ("id" INTEGER NOT NULL PRIMARY KEY, "code" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, "address" TEXT NOT NULL, "sender_email" VARCHAR(255), "sender_name" VARCHAR(255) NOT NULL, "reply_to" VARCHAR(255), "bcc" VARCHAR(255), "subject_template" TEXT NOT NULL, "body_template" TEXT NOT NULL);',
+    'CREATE UNIQUE INDEX "structure_code" ON "structure" ("code");',
+    'CREATE TABLE "resident" ("id" INTEGER NOT NULL PRIMARY KEY, "structure_id" INTEGER NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "email" VARCHAR(255), "guardian_name" VARCHAR(255) NOT NULL, "guardian_email" VARCHAR(255), "active" INTEGER NOT NULL, FOREIGN KEY ("structure_id") REFERENCES "structure" ("id") ON DELETE RESTRICT);',
+    'CREATE INDEX "resident_structure_id_last_name_first_name" ON "resident" ("structure_id", "last_name", "first_name");',
+    'CREATE TABLE "invoice" ("id" INTEGER NOT NULL PRIMARY KEY, "resident_id" INTEGER NOT NULL, "structure_id" INTEGER NOT NULL, "period_year" INTEGER NOT NULL CHECK (period_year BETWEEN 2000 AND 2100), "period_month" INTEGER NOT NULL CHECK (period_month BETWEEN 1 AND 12), "number" VARCHAR(255) NOT NULL, "issue_date" DATE NOT NULL, "amount_ht" INTEGER NOT NULL, "last_printed_at" TEXT, "last_mailed_at" TEXT, FOREIGN KEY ("resident_id") REFERENCES "resident" ("id") ON DELETE RESTRICT, FOREIGN KEY ("structure_id") REFERENCES "structure" ("id") ON DELETE RESTRICT);',
+    'CREATE INDEX "invoice_structure_id" ON "invoice" ("structure_id");',
+    'CREATE UNIQUE INDEX "invoice_number" ON "invoice" ("number");',
+    'CREATE INDEX "invoice_period_year_period_month_structure_id" ON "invoice" ("period_year", "period_month", "structure_id");',
+    'CREATE UNIQUE INDEX "invoice_resident_id_period_year_period_month" ON "invoice" ("resident_id", "period_year", "period_month");',
+    'CREATE TABLE "invoice_line" ("id" INTEGER NOT NULL PRIMARY KEY, "invoice_id" INTEGER NOT NULL, "position" INTEGER NOT NULL, "label" VARCHAR(255) NOT NULL, "quantity" INTEGER NOT NULL, "unit_price" INTEGER NOT NULL, "amount" INTEGER NOT NULL, FOREIGN KEY ("invoice_id") REFERENCES "invoice" ("id") ON DELETE CASCADE);',
+    'CREATE INDEX "invoice_line_invoice_id_position" ON "invoice_line" ("invoice_id", "position");',
+    'CREATE TABLE "send_record" ("id" INTEGER NOT NULL PRIMARY KEY, "invoice_id" INTEGER NOT NULL, "recipients" TEXT NOT NULL, "status" VARCHAR(255) NOT NULL CHECK (status IN (\'queued\', \'sending\', \'sent\', \'partial\', \'failed\', \'unknown\')), "attempts" INTEGER NOT NULL, "last_reply" TEXT, "refused_recipients" TEXT, "message_id" VARCHAR(255), "operator" VARCHAR(255) NOT NULL, "created_at" TEXT NOT NULL, "started_at" TEXT, "finished_at" TEXT, "error" TEXT, FOREIGN KEY ("invoice_id") REFERENCES "invoice" ("id") ON DELETE RESTRICT);',
+    'CREATE INDEX "send_record_invoice_id" ON "send_record" ("invoice_id");',
+    'CREATE INDEX "send_record_status_invoice_id" ON "send_record" ("status", "invoice_id");',
+    'CREATE UNIQUE INDEX "send_record_one_active_per_invoice" ON "send_record" ("invoice_id") WHERE status IN (\'queued\', \'sending\');',
+)
+
+
+def _to_v1(database: SqliteDatabase) -> None:
+    for statement in _V1_SCHEMA:
+        database.execute_sql(statement)
+
+
+#: version -> the function that brings a database from version - 1 to it.
+MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
+    1: _to_v1,
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def schema_version(database: SqliteDatabase) -> int:
+    return database.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def _has_tables(database: SqliteDatabase) -> bool:
+    row = database.execute_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return row[0] > 0
+
+
+def migrate(database: SqliteDatabase) -> int:
+    """Bring the database to ``SCHEMA_VERSION``; returns the version it had.
+
+    The version is read again inside an immediate (write-locked) transaction,
+    so two processes opening a new file at once do not both migrate it.
+    """
+    found = schema_version(database)
+    if found > SCHEMA_VERSION:
+        raise DatabaseOpenError(
+            f"Cette base a été écrite par une version plus récente de tuiapp (schéma {found}, "
+            f"cette version connaît le schéma {SCHEMA_VERSION}). Mettez tuiapp à jour."
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    with database.atomic("IMMEDIATE"):
+        found = schema_version(database)
+        if found == 0 and _has_tables(database):
+            raise DatabaseOpenError(
+                f"« {database.database} » est une base SQLite d'un autre logiciel : tuiapp ne l'ouvre pas."
+            )
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](database)
+            database.execute_sql(f"PRAGMA user_version = {int(version)}")
+    return found

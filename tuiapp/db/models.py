@@ -1,0 +1,268 @@
+"""The domain model: association, structures, residents, invoices, send records.
+
+Each model checks its own values in ``clean()`` (called by ``save()``), so
+invalid data is refused with a French message naming the field and is never
+half-written.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    Check,
+    DateField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from tuiapp.core import templates
+from tuiapp.core.errors import ValidationError
+from tuiapp.core.periods import Period
+from tuiapp.core.validation import normalize_email, parse_amount, single_line
+from tuiapp.db.database import BaseModel
+from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
+
+SECURITY_MODES = ("starttls", "ssl", "none")
+AUTH_METHODS = ("password", "oauth2")
+
+
+def _in(column: str, values: tuple[str, ...]) -> Check:
+    return Check(f"{column} IN ({', '.join(repr(v) for v in values)})")
+
+
+class CleanModel(BaseModel):
+    def clean(self) -> None:
+        """Normalise and check the fields; raise ``ValidationError``."""
+
+    def save(self, *args, **kwargs):
+        self.clean()
+        return super().save(*args, **kwargs)
+
+
+class Metadata(BaseModel):
+    """Key/value facts about the database itself (e.g. that it is a demo)."""
+
+    key = CharField(primary_key=True)
+    value = TextField()
+
+
+class Association(CleanModel):
+    """The association: a single row (id 1) that holds the outgoing mail server.
+
+    The SMTP password is never stored here: it lives in the keyring.
+    """
+
+    id = IntegerField(primary_key=True, constraints=[Check("id = 1")])
+    name = CharField(default="")
+    address = TextField(default="")
+    smtp_host = CharField(default="smtp.office365.com")
+    smtp_port = IntegerField(default=587, constraints=[Check("smtp_port BETWEEN 1 AND 65535")])
+    smtp_security = CharField(default="starttls", constraints=[_in("smtp_security", SECURITY_MODES)])
+    smtp_username = CharField(default="")
+    smtp_auth_method = CharField(default="password", constraints=[_in("smtp_auth_method", AUTH_METHODS)])
+    smtp_timeout = IntegerField(default=30, constraints=[Check("smtp_timeout > 0")])
+    #: Office 365 accepts 30 messages a minute per mailbox; 0 means no pacing.
+    smtp_rate_per_minute = IntegerField(default=30, constraints=[Check("smtp_rate_per_minute >= 0")])
+    smtp_ca_file = CharField(null=True)
+
+    @classmethod
+    def get_solo(cls) -> Association:
+        """The association row, created with the defaults if missing."""
+        association, _ = cls.get_or_create(id=1)
+        return association
+
+    def clean(self) -> None:
+        self.name = single_line(self.name, field="name", label="Nom de l'association")
+        self.smtp_host = single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP", required=True)
+        self.smtp_username = single_line(self.smtp_username, field="smtp_username", label="Identifiant SMTP")
+        if not isinstance(self.smtp_port, int) or not 1 <= self.smtp_port <= 65535:
+            raise ValidationError("smtp_port", "Port SMTP", "un nombre entre 1 et 65535 (587 en général).")
+        if self.smtp_security not in SECURITY_MODES:
+            raise ValidationError("smtp_security", "Sécurité", "STARTTLS, SSL ou aucune.")
+        if self.smtp_auth_method not in AUTH_METHODS:
+            raise ValidationError("smtp_auth_method", "Authentification", "méthode inconnue.")
+        if not isinstance(self.smtp_timeout, int) or not 1 <= self.smtp_timeout <= 600:
+            raise ValidationError("smtp_timeout", "Délai d'attente", "entre 1 et 600 secondes.")
+        if not isinstance(self.smtp_rate_per_minute, int) or not 0 <= self.smtp_rate_per_minute <= 10_000:
+            raise ValidationError(
+                "smtp_rate_per_minute", "Messages par minute", "un nombre entre 0 (sans limite) et 10000."
+            )
+        ca_file = (self.smtp_ca_file or "").strip()
+        self.smtp_ca_file = ca_file or None
+
+
+class Structure(CleanModel):
+    """An establishment of the association, with the sender of its e-mails."""
+
+    code = CharField(unique=True)
+    name = CharField()
+    address = TextField(default="")
+    sender_email = CharField(null=True)
+    sender_name = CharField(default="")
+    reply_to = CharField(null=True)
+    bcc = CharField(null=True)
+    subject_template = TextField(default=templates.DEFAULT_SUBJECT)
+    body_template = TextField(default=templates.DEFAULT_BODY)
+
+    def clean(self) -> None:
+        self.code = single_line(self.code, field="code", label="Code", required=True, max_length=20).upper()
+        self.name = single_line(self.name, field="name", label="Nom de la structure", required=True)
+        self.sender_email = normalize_email(self.sender_email, field="sender_email", label="Adresse de l'expéditeur")
+        self.sender_name = single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
+        self.reply_to = normalize_email(self.reply_to, field="reply_to", label="Adresse de réponse")
+        self.bcc = normalize_email(self.bcc, field="bcc", label="Copie cachée (Cci)")
+        self.subject_template = single_line(
+            self.subject_template, field="subject_template", label="Objet du mail", max_length=250
+        )
+        for field, label, text in (
+            ("subject_template", "Objet du mail", self.subject_template),
+            ("body_template", "Texte du mail", self.body_template or ""),
+        ):
+            unknown = templates.find_unknown_keywords(text)
+            if unknown:
+                raise ValidationError(field, label, unknown[0].message + ".")
+
+    def __str__(self) -> str:
+        return f"{self.code} - {self.name}"
+
+
+class Resident(CleanModel):
+    """A resident, with up to two addresses: their own and their guardian's."""
+
+    structure = ForeignKeyField(Structure, backref="residents", on_delete="RESTRICT", index=False)
+    last_name = CharField()
+    first_name = CharField(default="")
+    email = CharField(null=True)
+    guardian_name = CharField(default="")
+    guardian_email = CharField(null=True)
+    active = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("structure", "last_name", "first_name"), False),)
+
+    def clean(self) -> None:
+        self.last_name = single_line(self.last_name, field="last_name", label="Nom", required=True)
+        self.first_name = single_line(self.first_name, field="first_name", label="Prénom")
+        self.email = normalize_email(self.email, field="email", label="Courriel du résident")
+        self.guardian_name = single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
+        self.guardian_email = normalize_email(self.guardian_email, field="guardian_email", label="Courriel du tuteur")
+
+    @property
+    def display_name(self) -> str:
+        return templates.person_name(self.last_name, self.first_name)
+
+    @property
+    def recipients(self) -> list[str]:
+        """The resident's addresses, blanks removed, duplicates (any case) once."""
+        seen: set[str] = set()
+        result = []
+        for address in (self.email, self.guardian_email):
+            address = (address or "").strip()
+            if address and address.casefold() not in seen:
+                seen.add(address.casefold())
+                result.append(address)
+        return result
+
+
+class Invoice(CleanModel):
+    """A resident's monthly contribution invoice."""
+
+    resident = ForeignKeyField(Resident, backref="invoices", on_delete="RESTRICT", index=False)
+    structure = ForeignKeyField(Structure, backref="invoices", on_delete="RESTRICT")
+    period_year = IntegerField(constraints=[Check("period_year BETWEEN 2000 AND 2100")])
+    period_month = IntegerField(constraints=[Check("period_month BETWEEN 1 AND 12")])
+    number = CharField(unique=True)
+    issue_date = DateField()
+    amount_ht = ScaledDecimalField(places=2)
+    last_printed_at = UTCDateTimeField(null=True)
+    last_mailed_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("period_year", "period_month", "structure"), False),
+            (("resident", "period_year", "period_month"), True),
+        )
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_year, self.period_month)
+
+    @period.setter
+    def period(self, value: Period) -> None:
+        self.period_year, self.period_month = value.year, value.month
+
+    def clean(self) -> None:
+        self.number = single_line(self.number, field="number", label="Numéro de facture", required=True, max_length=40)
+        self.amount_ht = parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
+        Period(self.period_year, self.period_month)  # raises a ValidationError if out of range
+
+
+class InvoiceLine(CleanModel):
+    """One line of an invoice: label, quantity, unit price, amount."""
+
+    invoice = ForeignKeyField(Invoice, backref="lines", on_delete="CASCADE", index=False)
+    position = IntegerField(default=0)
+    label = CharField()
+    quantity = ScaledDecimalField(places=2, default=Decimal(1))
+    unit_price = ScaledDecimalField(places=2)
+    amount = ScaledDecimalField(places=2)
+
+    class Meta:
+        indexes = ((("invoice", "position"), False),)
+
+    def clean(self) -> None:
+        self.label = single_line(self.label, field="label", label="Libellé", required=True)
+        self.quantity = parse_amount(self.quantity, field="quantity", label="Quantité")
+        self.unit_price = parse_amount(self.unit_price, field="unit_price", label="Prix unitaire")
+        self.amount = parse_amount(self.amount, field="amount", label="Montant de la ligne")
+
+
+class SendStatus:
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    ALL = (QUEUED, SENDING, SENT, PARTIAL, FAILED, UNKNOWN)
+    #: Statuses of a record that is still going to be, or being, sent.
+    ACTIVE = (QUEUED, SENDING)
+
+
+class SendRecord(BaseModel):
+    """One attempt to mail one invoice: written before sending, completed after."""
+
+    invoice = ForeignKeyField(Invoice, backref="send_records", on_delete="RESTRICT")
+    recipients = TextField()  # comma-separated addresses, as sent
+    status = CharField(default=SendStatus.QUEUED, constraints=[_in("status", SendStatus.ALL)])
+    attempts = IntegerField(default=0)
+    last_reply = TextField(null=True)
+    refused_recipients = TextField(null=True)
+    message_id = CharField(null=True)
+    operator = CharField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    started_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        indexes = ((("status", "invoice"), False),)
+
+
+# At most one record per invoice may be waiting or in flight: the database
+# itself refuses a second queueing of the same invoice.
+SendRecord.add_index(
+    SendRecord.index(
+        SendRecord.invoice,
+        unique=True,
+        where=SQL("status IN ('queued', 'sending')"),
+        name="send_record_one_active_per_invoice",
+    )
+)
+
+MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord]

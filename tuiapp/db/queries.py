@@ -1,0 +1,111 @@
+"""The questions the screens and the CLI ask of the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import JOIN, fn
+
+from tuiapp.core.periods import Period
+from tuiapp.db.models import Invoice, Resident, Structure
+
+StructureRef = Structure | int | None
+
+
+def _has_text(column):
+    return fn.COALESCE(fn.TRIM(column), "") != ""
+
+
+def has_address():
+    """A resident with at least one address (theirs or their guardian's)."""
+    return _has_text(Resident.email) | _has_text(Resident.guardian_email)
+
+
+def invoices_of_period(period: Period, structure: StructureRef = None):
+    """Every invoice of the period, with its resident and structure, by name."""
+    query = (
+        Invoice.select(Invoice, Resident, Structure)
+        .join(Resident, on=(Invoice.resident == Resident.id))
+        .switch(Invoice)
+        .join(Structure, on=(Invoice.structure == Structure.id))
+        .where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
+        .order_by(Resident.last_name, Resident.first_name, Invoice.number)
+    )
+    if structure is not None:
+        query = query.where(Invoice.structure == structure)
+    return query
+
+
+def invoices_to_mail(period: Period, structure: StructureRef = None):
+    """The seed's send list: the period's invoices of active residents with an address."""
+    return invoices_of_period(period, structure).where(Resident.active & has_address())
+
+
+def invoices_without_address(period: Period, structure: StructureRef = None):
+    """The period's invoices of active residents with no address: to be printed."""
+    return invoices_of_period(period, structure).where(Resident.active & ~has_address())
+
+
+def invoices_of_inactive_residents(period: Period, structure: StructureRef = None):
+    """The period's invoices of residents who have left: never mailed, to be printed.
+
+    With the two lists above they make up the whole period, so that no
+    invoice is forgotten between "to mail" and "to print".
+    """
+    return invoices_of_period(period, structure).where(~Resident.active)
+
+
+def periods_with_invoices(structure: StructureRef = None) -> list[Period]:
+    """The periods that have invoices, most recent first."""
+    query = Invoice.select(Invoice.period_year, Invoice.period_month).distinct()
+    if structure is not None:
+        query = query.where(Invoice.structure == structure)
+    query = query.order_by(Invoice.period_year.desc(), Invoice.period_month.desc())
+    return [Period(year, month) for year, month in query.tuples()]
+
+
+def last_period_with_invoices(structure: StructureRef = None) -> Period | None:
+    periods = periods_with_invoices(structure)
+    return periods[0] if periods else None
+
+
+def residents(structure: StructureRef = None, search: str = "", *, include_inactive: bool = True):
+    """Residents by name, optionally of one structure and matching a text."""
+    query = Resident.select(Resident, Structure).join(Structure, JOIN.INNER).order_by(
+        Resident.last_name, Resident.first_name
+    )
+    if structure is not None:
+        query = query.where(Resident.structure == structure)
+    if not include_inactive:
+        query = query.where(Resident.active)
+    for word in search.split():
+        pattern = f"%{word}%"
+        query = query.where(
+            Resident.last_name ** pattern | Resident.first_name ** pattern | Resident.guardian_name ** pattern
+        )
+    return query
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodOverview:
+    period: Period
+    invoices: int
+    to_mail: int
+    without_address: int
+    inactive: int
+    mailed: int
+
+
+def period_overview(period: Period, structure: StructureRef = None) -> PeriodOverview:
+    """How many invoices the period has, can be mailed, must be printed, were mailed.
+
+    ``to_mail + without_address + inactive == invoices``.
+    """
+    return PeriodOverview(
+        period=period,
+        invoices=invoices_of_period(period, structure).count(),
+        to_mail=invoices_to_mail(period, structure).count(),
+        without_address=invoices_without_address(period, structure).count(),
+        inactive=invoices_of_inactive_residents(period, structure).count(),
+        mailed=invoices_of_period(period, structure).where(Invoice.last_mailed_at.is_null(False)).count(),
+    )

@@ -1,0 +1,37 @@
+"""Where tuiapp keeps its files (XDG directories through platformdirs)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from platformdirs import user_data_path
+
+APP_NAME = "tuiapp"
+DB_ENV = "TUIAPP_DB"
+
+
+def data_dir() -> Path:
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def default_db_path() -> Path:
+    return data_dir() / "tuiapp.db"
+
+
+def demo_db_path() -> Path:
+    return data_dir() / "demo.db"
+
+
+def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool]:
+    """The database to use: ``--db``, else ``$TUIAPP_DB``, else the data directory.
+
+    Returns the path and whether the operator named it (an explicitly named
+    file that does not exist is a typo more often than a wish to create it).
+    """
+    if cli_value:
+        return Path(cli_value).expanduser(), True
+    if environ.get(DB_ENV):
+        return Path(environ[DB_ENV]).expanduser(), True
+    return default_db_path(), False
