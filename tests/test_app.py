@@ -1,0 +1,75 @@
+"""The Textual app, driven at 80x24 as an operator would."""
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+from textual.widgets import Static
+
+from tuiapp.app import TuiApp, create_app
+from tuiapp.db.database import db
+
+
+async def test_home_screen_shows_the_association_and_the_months(demo_db_file):
+    app = create_app(demo_db_file)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.title == "Association Les Papillons Blancs de Flandre (démo)"
+            assert app.sub_title == str(demo_db_file)
+            screen = app.screen
+            association = str(screen.query_one("#association", Static).render())
+            assert "Papillons Blancs" in association
+            periods = str(screen.query_one("#periods", Static).render())
+            assert "octobre 2024" in periods and "septembre 2024" in periods
+            await pilot.press("q")
+            await pilot.pause()
+        assert app.return_code == 0
+    finally:
+        db.close()
+
+
+def test_home_screen_snapshot(snap_compare, demo_db_file, monkeypatch):
+    monkeypatch.chdir(demo_db_file.parent)  # a stable title bar: the path as typed
+    try:
+        assert snap_compare(create_app(demo_db_file.relative_to(demo_db_file.parent)), terminal_size=(80, 24))
+    finally:
+        db.close()
+
+
+def test_the_command_opens_the_app_in_a_terminal(demo_db_file):
+    """``tuiapp --db demo.db`` in a real pseudo-terminal: the screen appears, ctrl+q quits."""
+    master, slave = pty.openpty()
+    env = os.environ.copy() | {"TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tuiapp", "--db", str(demo_db_file)],
+        stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"Papillons" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"Papillons" in seen, seen[-2000:]
+        os.write(master, b"\x11")  # ctrl+q
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+
+
+def test_app_class_is_what_the_factory_builds(demo_db_file):
+    try:
+        assert isinstance(create_app(demo_db_file), TuiApp)
+    finally:
+        db.close()

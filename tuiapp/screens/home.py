@@ -1,0 +1,59 @@
+"""The home screen: which association and database, and where the months stand."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tuiapp.core.formatting import period_label
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Resident, Structure
+
+
+class HomeScreen(Screen[None]):
+    """What an operator sees first."""
+
+    CSS_PATH = "home.tcss"
+    BINDINGS = [Binding("q", "app.quit", "Quitter", id="home.quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="home"):
+            yield Static(id="association")
+            yield Static(id="counts")
+            yield Static(id="periods")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_overview()
+
+    def refresh_overview(self) -> None:
+        association = Association.get_solo()
+        self.query_one("#association", Static).update(
+            f"[b]{association.name or 'Association sans nom'}[/b]\n{association.address}"
+        )
+        structures = Structure.select().count()
+        residents = Resident.select().where(Resident.active).count()
+        self.query_one("#counts", Static).update(f"{structures} structure(s), {residents} résident(s) actif(s)")
+        self.query_one("#periods", Static).update(self._periods_text())
+
+    @staticmethod
+    def _periods_text() -> str:
+        periods = queries.periods_with_invoices()[:3]
+        if not periods:
+            return "Aucune facture de contribution dans cette base."
+        lines = ["[b]Dernières périodes facturées[/b]"]
+        for period in periods:
+            overview = queries.period_overview(period)
+            line = (
+                f"{period_label(period)} : {overview.invoices} factures, dont "
+                f"{overview.to_mail} à envoyer par mail ({overview.mailed} déjà envoyées), "
+                f"{overview.without_address} sans adresse"
+            )
+            if overview.inactive:
+                line += f", {overview.inactive} de résidents sortis"
+            lines.append(line)
+        return "\n".join(lines)
