@@ -42,6 +42,8 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
     from tuiapp.db.migrations import migrate
 
     path = Path(path)
+    if db.database == str(path) and not db.is_closed():
+        return db
     if not path.exists():
         if not create:
             raise DatabaseOpenError(f"La base « {path} » n'existe pas.")
