@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -26,11 +27,13 @@ def ensure_environment(extras: str) -> None:
     if sys.version_info < (3, 11):
         sys.exit("tuiapp demande Python 3.11 ou plus récent.")
     python = BIN / "python"
-    if not python.exists():
+    if not (python.exists() and _has_pip(python)):
         print("Création de l'environnement .venv ...", flush=True)
+        shutil.rmtree(VENV, ignore_errors=True)
         try:
             venv.create(VENV, with_pip=True)
         except (OSError, subprocess.CalledProcessError) as exc:
+            shutil.rmtree(VENV, ignore_errors=True)
             sys.exit(f"Impossible de créer .venv ({exc}). Sur Debian/Ubuntu : apt install python3-venv")
     spec = f".[{extras}]" if extras else "."
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
@@ -42,6 +45,10 @@ def ensure_environment(extras: str) -> None:
     subprocess.run([*pip, "--upgrade", "pip"], check=True, cwd=ROOT)
     subprocess.run([*pip, "-e", spec], check=True, cwd=ROOT)
     stamp.write_text(digest)
+
+
+def _has_pip(python: Path) -> bool:
+    return subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
 
 
 def main(argv: list[str]) -> int:

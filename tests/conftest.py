@@ -85,12 +85,12 @@ def make_resident(structure):
 def make_invoice():
     def make(resident: Resident, period: Period = Period(2024, 9), amount="1234.56", **fields) -> Invoice:
         fields.setdefault("number", f"T-{next(_numbers):05d}")
+        fields.setdefault("structure", resident.structure)
+        fields.setdefault("issue_date", date(period.year, period.month, 28))
         return Invoice.create(
             resident=resident,
-            structure=resident.structure,
             period_year=period.year,
             period_month=period.month,
-            issue_date=date(period.year, period.month, 28),
             amount_ht=Decimal(amount),
             **fields,
         )

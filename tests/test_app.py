@@ -9,8 +9,9 @@ import time
 
 from textual.widgets import Static
 
-from tuiapp.app import TuiApp, create_app
+from tuiapp.app import create_app
 from tuiapp.db.database import db
+from tuiapp.db.models import Association
 
 
 async def test_home_screen_shows_the_association_and_the_months(demo_db_file):
@@ -68,8 +69,13 @@ def test_the_command_opens_the_app_in_a_terminal(demo_db_file):
         os.close(master)
 
 
-def test_app_class_is_what_the_factory_builds(demo_db_file):
-    try:
-        assert isinstance(create_app(demo_db_file), TuiApp)
-    finally:
-        db.close()
+async def test_names_are_shown_as_typed_not_as_markup(database, db_path):
+    association = Association.get_solo()
+    association.name = "APF [red]Nord[/b] & [Flandre"
+    association.address = "[link=x]rue[/link]"
+    association.save()
+    app = create_app(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = str(app.screen.query_one("#association", Static).render())
+        assert "APF [red]Nord[/b] & [Flandre" in text and "[link=x]rue[/link]" in text

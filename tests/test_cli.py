@@ -84,6 +84,39 @@ def test_bad_database_is_a_clear_error(tmp_path, content):
         assert not path.exists()  # a typo never creates a stray empty database
 
 
+def test_init_demo_refuses_a_configured_association(tmp_path):
+    path = tmp_path / "real.db"
+    assert tuiapp("init", "--db", str(path)).returncode == 0
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO association (id, name, address, smtp_host, smtp_port, smtp_security, smtp_username, "
+                    "smtp_auth_method, smtp_timeout, smtp_rate_per_minute, smtp_allow_insecure_auth) "
+                    "VALUES (1, 'Les Papillons', '', 'smtp.office365.com', 587, 'starttls', 'compta@example.org', "
+                    "'password', 30, 30, 0)")
+    result = tuiapp("init-demo", "--db", str(path))
+    assert result.returncode == 2 and "données réelles" in result.stderr
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT name, smtp_host FROM association").fetchone() == ("Les Papillons", "smtp.office365.com")
+
+
+def test_empty_db_option_is_refused(tmp_path):
+    result = tuiapp("--db", "", "init", cwd=tmp_path)
+    assert result.returncode == 2 and "--db" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_locked_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "demo.db"
+    assert tuiapp("init", "--db", str(path)).returncode == 0
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing for a long time
+    try:
+        result = tuiapp("init-demo", "--db", str(path))  # waits for the busy timeout, then gives up
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 2
+    assert "occupée" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_usage_error_exit_code():
     result = tuiapp("frobnicate")
     assert result.returncode == 2

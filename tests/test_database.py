@@ -64,8 +64,43 @@ def test_version_1_database_opens_with_its_data(tmp_path):
         assert str(invoice.amount_ht) == "1234.56"
         assert invoice.last_mailed_at.tzinfo is not None
         assert migrations.schema_version(db) == migrations.SCHEMA_VERSION
+        # Columns added since version 1 got their defaults.
+        assert Association.get_solo().smtp_allow_insecure_auth is False
+        assert resident.invoices.get().send_records.get().batch is None
+        assert Association.get_solo().smtp_port == 587
     finally:
         db.close()
+
+
+def test_a_migration_may_rebuild_a_referenced_table(demo_db_file, monkeypatch):
+    """A NOT NULL column with a default rebuilds the table under SQLite; rows that
+    point at it (invoice lines, send records) must survive, foreign keys intact."""
+    from peewee import IntegerField
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as apply_operations
+
+    def to_next(database):
+        migrator = SqliteMigrator(database)
+        apply_operations(migrator.add_column("invoice", "copies", IntegerField(default=1)))
+
+    next_version = migrations.SCHEMA_VERSION + 1
+    monkeypatch.setitem(migrations.MIGRATIONS, next_version, to_next)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", next_version)
+    with sqlite3.connect(demo_db_file) as raw:
+        before = raw.execute("SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), "
+                             "(SELECT count(*) FROM send_record)").fetchone()
+    open_database(demo_db_file)
+    try:
+        assert migrations.schema_version(db) == next_version
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        db.close()
+    with sqlite3.connect(demo_db_file) as raw:
+        after = raw.execute("SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), "
+                            "(SELECT count(*) FROM send_record)").fetchone()
+        assert raw.execute("SELECT count(*) FROM invoice WHERE copies = 1").fetchone()[0] == before[0]
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert after == before
 
 
 def test_newer_schema_is_refused(db_path):

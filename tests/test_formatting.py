@@ -1,3 +1,4 @@
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -43,9 +44,15 @@ def test_float_amount_is_refused():
         format_amount(1234.56)
 
 
-def test_numbers_and_times():
+def test_numbers_and_times(monkeypatch):
     assert format_number(Decimal("2.50")) == "2,5"
     assert format_number(Decimal("1250")) == "1\u00a0250"
-    moment = datetime(2024, 9, 12, 12, 3, tzinfo=UTC)
-    assert format_timestamp(moment) == moment.astimezone().strftime("%d/%m/%Y %H:%M")
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    try:
+        assert format_timestamp(datetime(2024, 9, 12, 12, 3, tzinfo=UTC)) == "12/09/2024 14:03"  # summer time
+        assert format_timestamp(datetime(2024, 12, 12, 12, 3, tzinfo=UTC)) == "12/12/2024 13:03"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert format_timestamp(None) == ""

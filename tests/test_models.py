@@ -14,8 +14,13 @@ from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRe
 def test_invoice_number_is_unique(make_resident, make_invoice):
     first = make_invoice(make_resident(), number="FH-1")
     other = make_resident("DUPONT", "Marcel")
-    with pytest.raises(IntegrityError), db.atomic():
+    with pytest.raises(ValidationError) as error:
         make_invoice(other, number="FH-1")
+    assert error.value.field == "number" and "existe déjà" in str(error.value)
+    # The database itself refuses it too, should a write bypass the model.
+    with pytest.raises(IntegrityError), db.atomic():
+        Invoice.insert(resident=other, structure=other.structure, period_year=2024, period_month=9,
+                       number="FH-1", issue_date=datetime(2024, 9, 30).date(), amount_ht=Decimal(1)).execute()
     assert Invoice.select().count() == 1
     assert Invoice.get_by_id(first.id).number == "FH-1"
 
@@ -29,11 +34,12 @@ def test_one_invoice_per_resident_and_period(make_resident, make_invoice):
 
 
 def test_foreign_keys_are_enforced(structure, make_resident):
+    fields = dict(period_year=2024, period_month=9, number="X", issue_date=datetime(2024, 9, 30).date(),
+                  amount_ht=Decimal(1))
+    with pytest.raises(ValidationError, match="Résident"):
+        Invoice.create(resident=9999, structure=structure, **fields)
     with pytest.raises(IntegrityError), db.atomic():
-        Invoice.create(
-            resident=9999, structure=structure, period_year=2024, period_month=9,
-            number="X", issue_date=datetime(2024, 9, 30).date(), amount_ht=Decimal(1),
-        )
+        Invoice.insert(resident=9999, structure=structure, **fields).execute()
     make_resident()
     with pytest.raises(IntegrityError), db.atomic():
         structure.delete_instance()  # it still has residents
@@ -56,6 +62,18 @@ def test_amounts_round_trip_exactly(make_resident, make_invoice):
 
     total = Invoice.select(fn.SUM(Invoice.amount_ht)).scalar()
     assert Invoice.amount_ht.python_value(total) == Decimal("0.30")  # no 0.30000000000000004
+
+
+def test_invoice_belongs_to_its_residents_structure(make_resident, make_invoice):
+    resident = make_resident()
+    other = Structure.create(code="EHPAD", name="EHPAD")
+    with pytest.raises(ValidationError) as error:
+        make_invoice(resident, structure=other)
+    assert error.value.field == "structure"
+    with pytest.raises(ValidationError) as error:
+        make_invoice(resident, issue_date="pas une date")
+    assert error.value.field == "issue_date"
+    assert Invoice.select().count() == 0
 
 
 def test_invalid_amount_is_refused_and_nothing_written(make_resident, make_invoice):
@@ -110,8 +128,9 @@ def test_structure_defaults_and_checks(database):
         Structure.create(code="EH", name="EHPAD", subject_template="Facture\nBcc: x@example.org")
     with pytest.raises(ValidationError, match="Adresse de l'expéditeur"):
         Structure.create(code="EH", name="EHPAD", sender_email="pas une adresse")
-    with pytest.raises(IntegrityError), db.atomic():
-        Structure.create(code="FH", name="Doublon")
+    with pytest.raises(ValidationError, match="existe déjà") as error:
+        Structure.create(code="fh", name="Doublon")
+    assert error.value.field == "code"
     assert Structure.select().count() == 1
 
 

@@ -70,6 +70,16 @@ def test_no_invoices_at_all(database):
     assert queries.last_period_with_invoices() is None
 
 
+def test_french_order_and_accent_insensitive_search(make_resident, make_invoice):
+    for last, first in (("ÉTIENNE", "Zoé"), ("ZOLA", "Émile"), ("Duval", "Anne"), ("ÉLIE", "Luc"), ("EVRARD", "Éric")):
+        make_invoice(make_resident(last, first, email=f"r{len(last)}{len(first)}@example.org"), SEPTEMBER)
+    names = [invoice.resident.last_name for invoice in queries.invoices_to_mail(SEPTEMBER)]
+    assert names == ["Duval", "ÉLIE", "ÉTIENNE", "EVRARD", "ZOLA"]
+    assert [r.last_name for r in queries.residents(search="etienne")] == ["ÉTIENNE"]
+    assert [r.first_name for r in queries.residents(search="EMILE")] == ["Émile"]
+    assert list(queries.residents(search="%")) == [] and list(queries.residents(search="_")) == []
+
+
 def test_resident_search(make_resident):
     make_resident("MAILLY", "Josiane")
     make_resident("DUPONT", "Marcel", guardian_name="UDAF du Nord")

@@ -25,6 +25,8 @@ class TuiApp(App[None]):
     def on_mount(self) -> None:
         self.title = Association.get_solo().name or "tuiapp"
         self.sub_title = str(self.db_path)
+        # Pushed rather than returned by get_default_screen(): a default screen's
+        # CSS_PATH is not loaded (seen with Textual 8.2).
         self.push_screen(HomeScreen())
 
 

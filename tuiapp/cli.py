@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from peewee import DatabaseError as PeeweeDatabaseError
+
 from tuiapp import __version__
 from tuiapp.core.errors import TuiappError
 from tuiapp.locations import demo_db_path, resolve_db_path
@@ -65,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TuiappError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except PeeweeDatabaseError as exc:
+        from tuiapp.db.database import db, explain_database_error
+
+        print(f"Erreur : {explain_database_error(db.database or '?', exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
@@ -93,8 +100,9 @@ def _run_app(args: argparse.Namespace) -> int:
 def _start_tui(path: Path) -> int:
     from tuiapp.app import create_app
 
-    create_app(path).run()
-    return EXIT_OK
+    app = create_app(path)
+    app.run()
+    return app.return_code or EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -30,8 +30,12 @@ def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.envir
     Returns the path and whether the operator named it (an explicitly named
     file that does not exist is a typo more often than a wish to create it).
     """
-    if cli_value:
+    if cli_value is not None:
+        if not cli_value.strip():
+            from tuiapp.core.errors import TuiappError
+
+            raise TuiappError("--db : indiquez un nom de fichier.")
         return Path(cli_value).expanduser(), True
-    if environ.get(DB_ENV):
+    if environ.get(DB_ENV, "").strip():
         return Path(environ[DB_ENV]).expanduser(), True
     return default_db_path(), False

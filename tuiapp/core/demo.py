@@ -105,7 +105,14 @@ def is_demo_database() -> bool:
 
 
 def _is_empty() -> bool:
-    return not any(model.select().exists() for model in (Structure, Resident, Invoice))
+    """Nothing typed yet: no structure, resident or invoice, an association left as created."""
+    if any(model.select().exists() for model in (Structure, Resident, Invoice, SendRecord)):
+        return False
+    association = Association.get_or_none(Association.id == 1)
+    return association is None or (
+        association.name == "" and association.smtp_host == Association.smtp_host.default
+        and association.smtp_username == ""
+    )
 
 
 def build_demo(*, reset: bool = False) -> DemoSummary:

@@ -29,7 +29,8 @@ def normalize_email(value: str | None, *, field: str, label: str, required: bool
     if _CONTROL.search(text):
         raise ValidationError(field, label, "l'adresse contient un caractère interdit (retour à la ligne ?).")
     try:
-        result = validate_email(text, check_deliverability=False)
+        # Internationalised local parts (SMTPUTF8) are refused: many servers reject them.
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise ValidationError(
             field, label, f"« {text} » n'est pas une adresse e-mail valide (exemple : prenom.nom@domaine.fr)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from pathlib import Path
 
 from peewee import Model, OperationalError, SqliteDatabase
@@ -21,6 +22,22 @@ PRAGMAS = {
 }
 
 db = SqliteDatabase(None)
+
+
+def fold(text: str | None) -> str:
+    """Text without case or accents: how French names are compared and searched."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@db.collation("fr")
+def _french_order(left: str, right: str) -> int:
+    """Sorts É with E and lower case with upper case (SQLite's default puts them after Z)."""
+    a, b = (fold(left), left), (fold(right), right)
+    return (a > b) - (a < b)
+
+
+db.func("fold")(fold)
 
 
 class BaseModel(Model):
@@ -44,15 +61,21 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
     path = Path(path)
     if db.database == str(path) and not db.is_closed():
         return db
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError:
+        raise DatabaseOpenError(f"Chemin de base de données inutilisable : « {path} ».") from None
+    if not exists:
         if not create:
             raise DatabaseOpenError(f"La base « {path} » n'existe pas.")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseOpenError(f"Impossible de créer le dossier « {path.parent} » : {exc.strerror}.") from None
-    elif path.is_dir():
+        except OSError:
+            raise DatabaseOpenError(f"Impossible de créer le dossier « {path.parent} » (droits ?).") from None
+    elif is_dir:
         raise DatabaseOpenError(f"« {path} » est un dossier, pas une base de données.")
+    elif not path.is_file():
+        raise DatabaseOpenError(f"« {path} » n'est pas un fichier de base de données.")
     if not db.is_closed():
         db.close()
     db.init(str(path), pragmas=PRAGMAS, timeout=PRAGMAS["busy_timeout"] / 1000)
@@ -64,11 +87,12 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         raise
     except (sqlite3.DatabaseError, PeeweeDatabaseError, OperationalError) as exc:
         db.close()
-        raise DatabaseOpenError(_explain(path, exc)) from None
+        raise DatabaseOpenError(explain_database_error(path, exc)) from None
     return db
 
 
-def _explain(path: Path, exc: Exception) -> str:
+def explain_database_error(path: Path | str, exc: Exception) -> str:
+    """A French sentence for an SQLite error met while using the file."""
     text = str(exc)
     if "not a database" in text or "malformed" in text:
         return f"« {path} » n'est pas une base tuiapp (fichier illisible ou endommagé)."
@@ -76,4 +100,4 @@ def _explain(path: Path, exc: Exception) -> str:
         return f"Impossible d'ouvrir « {path} » en écriture (droits du fichier ou du dossier ?)."
     if "locked" in text or "busy" in text:
         return f"La base « {path} » est occupée par un autre programme ; réessayez dans un instant."
-    return f"Impossible d'ouvrir la base « {path} » : {text}."
+    return f"Impossible d'utiliser la base « {path} » (erreur SQLite : {type(exc).__name__})."

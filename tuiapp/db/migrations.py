@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import SqliteDatabase
+from peewee import BooleanField, CharField, SqliteDatabase
+from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as apply_operations
 
 from tuiapp.db.database import DatabaseOpenError
 
@@ -43,9 +45,20 @@ def _to_v1(database: SqliteDatabase) -> None:
         database.execute_sql(statement)
 
 
+def _to_v2(database: SqliteDatabase) -> None:
+    """AUTH without TLS becomes an explicit choice; send records know their batch and claimer."""
+    migrator = SqliteMigrator(database)
+    apply_operations(
+        migrator.add_column("association", "smtp_allow_insecure_auth", BooleanField(default=False)),
+        migrator.add_column("send_record", "batch", CharField(null=True)),
+        migrator.add_column("send_record", "claimed_by", CharField(null=True)),
+    )
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
+    2: _to_v2,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -66,20 +79,36 @@ def migrate(database: SqliteDatabase) -> int:
     so two processes opening a new file at once do not both migrate it.
     """
     found = schema_version(database)
+    _refuse_newer(found)
+    if found == SCHEMA_VERSION:
+        return found
+    # A migration may rebuild a table that others reference; SQLite ignores
+    # "PRAGMA foreign_keys" inside a transaction, so it is switched off around
+    # it, and the references are checked before committing.
+    database.execute_sql("PRAGMA foreign_keys = 0")
+    try:
+        with database.atomic("IMMEDIATE"):
+            found = schema_version(database)
+            _refuse_newer(found)
+            if found == 0 and _has_tables(database):
+                raise DatabaseOpenError(
+                    f"« {database.database} » est une base SQLite d'un autre logiciel : tuiapp ne l'ouvre pas."
+                )
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](database)
+                database.execute_sql(f"PRAGMA user_version = {int(version)}")
+            if database.execute_sql("PRAGMA foreign_key_check").fetchone() is not None:
+                raise DatabaseOpenError(
+                    "La mise à jour de la base a échoué (références incohérentes) ; elle n'a pas été modifiée."
+                )
+    finally:
+        database.execute_sql("PRAGMA foreign_keys = 1")
+    return found
+
+
+def _refuse_newer(found: int) -> None:
     if found > SCHEMA_VERSION:
         raise DatabaseOpenError(
             f"Cette base a été écrite par une version plus récente de tuiapp (schéma {found}, "
             f"cette version connaît le schéma {SCHEMA_VERSION}). Mettez tuiapp à jour."
         )
-    if found == SCHEMA_VERSION:
-        return found
-    with database.atomic("IMMEDIATE"):
-        found = schema_version(database)
-        if found == 0 and _has_tables(database):
-            raise DatabaseOpenError(
-                f"« {database.database} » est une base SQLite d'un autre logiciel : tuiapp ne l'ouvre pas."
-            )
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[version](database)
-            database.execute_sql(f"PRAGMA user_version = {int(version)}")
-    return found

@@ -7,6 +7,7 @@ half-written.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from peewee import (
@@ -36,8 +37,18 @@ def _in(column: str, values: tuple[str, ...]) -> Check:
 
 
 class CleanModel(BaseModel):
+    """A model checked on ``save()``. Bulk ``update()``/``insert()`` bypass it: use them
+    only with values already checked."""
+
     def clean(self) -> None:
         """Normalise and check the fields; raise ``ValidationError``."""
+
+    def _refuse_duplicate(self, field, value, label: str) -> None:
+        query = type(self).select().where(field == value)
+        if self.id is not None:
+            query = query.where(type(self).id != self.id)
+        if query.exists():
+            raise ValidationError(field.name, label, f"« {value} » existe déjà.")
 
     def save(self, *args, **kwargs):
         self.clean()
@@ -69,6 +80,8 @@ class Association(CleanModel):
     #: Office 365 accepts 30 messages a minute per mailbox; 0 means no pacing.
     smtp_rate_per_minute = IntegerField(default=30, constraints=[Check("smtp_rate_per_minute >= 0")])
     smtp_ca_file = CharField(null=True)
+    #: Allow AUTH on a connection without TLS (the password would travel in clear).
+    smtp_allow_insecure_auth = BooleanField(default=False)
 
     @classmethod
     def get_solo(cls) -> Association:
@@ -111,6 +124,7 @@ class Structure(CleanModel):
 
     def clean(self) -> None:
         self.code = single_line(self.code, field="code", label="Code", required=True, max_length=20).upper()
+        self._refuse_duplicate(Structure.code, self.code, "Code")
         self.name = single_line(self.name, field="name", label="Nom de la structure", required=True)
         self.sender_email = normalize_email(self.sender_email, field="sender_email", label="Adresse de l'expéditeur")
         self.sender_name = single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
@@ -198,8 +212,18 @@ class Invoice(CleanModel):
 
     def clean(self) -> None:
         self.number = single_line(self.number, field="number", label="Numéro de facture", required=True, max_length=40)
+        self._refuse_duplicate(Invoice.number, self.number, "Numéro de facture")
         self.amount_ht = parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
         Period(self.period_year, self.period_month)  # raises a ValidationError if out of range
+        if not isinstance(self.issue_date, date):
+            raise ValidationError("issue_date", "Date de facture", "une date est attendue.")
+        resident = Resident.get_or_none(Resident.id == self.resident_id)
+        if resident is None:
+            raise ValidationError("resident", "Résident", "résident introuvable.")
+        if self.structure_id is None:
+            self.structure_id = resident.structure_id
+        if self.structure_id != resident.structure_id:
+            raise ValidationError("structure", "Structure", "la facture doit être celle de la structure du résident.")
 
 
 class InvoiceLine(CleanModel):
@@ -249,6 +273,10 @@ class SendRecord(BaseModel):
     started_at = UTCDateTimeField(null=True)
     finished_at = UTCDateTimeField(null=True)
     error = TextField(null=True)
+    #: The run that queued the record (one id per batch, shared by its records).
+    batch = CharField(null=True)
+    #: "host:pid:start" of the process that claimed it, to tell a crash from a live send.
+    claimed_by = CharField(null=True)
 
     class Meta:
         indexes = ((("status", "invoice"), False),)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from peewee import JOIN, fn
 
 from tuiapp.core.periods import Period
+from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
 
 StructureRef = Structure | int | None
@@ -29,7 +30,7 @@ def invoices_of_period(period: Period, structure: StructureRef = None):
         .switch(Invoice)
         .join(Structure, on=(Invoice.structure == Structure.id))
         .where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
-        .order_by(Resident.last_name, Resident.first_name, Invoice.number)
+        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
     )
     if structure is not None:
         query = query.where(Invoice.structure == structure)
@@ -72,16 +73,18 @@ def last_period_with_invoices(structure: StructureRef = None) -> Period | None:
 def residents(structure: StructureRef = None, search: str = "", *, include_inactive: bool = True):
     """Residents by name, optionally of one structure and matching a text."""
     query = Resident.select(Resident, Structure).join(Structure, JOIN.INNER).order_by(
-        Resident.last_name, Resident.first_name
+        Resident.last_name.collate("fr"), Resident.first_name.collate("fr")
     )
     if structure is not None:
         query = query.where(Resident.structure == structure)
     if not include_inactive:
         query = query.where(Resident.active)
     for word in search.split():
-        pattern = f"%{word}%"
+        needle = fold(word)
         query = query.where(
-            Resident.last_name ** pattern | Resident.first_name ** pattern | Resident.guardian_name ** pattern
+            fn.fold(Resident.last_name).contains(needle)
+            | fn.fold(Resident.first_name).contains(needle)
+            | fn.fold(Resident.guardian_name).contains(needle)
         )
     return query
 

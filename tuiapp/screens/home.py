@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -33,7 +34,7 @@ class HomeScreen(Screen[None]):
     def refresh_overview(self) -> None:
         association = Association.get_solo()
         self.query_one("#association", Static).update(
-            f"[b]{association.name or 'Association sans nom'}[/b]\n{association.address}"
+            f"[b]{escape(association.name or 'Association sans nom')}[/b]\n{escape(association.address)}"
         )
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()
