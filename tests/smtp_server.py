@@ -1,0 +1,157 @@
+"""A real SMTP server on loopback for the tests: aiosmtpd with STARTTLS, AUTH and faults.
+
+The TLS certificate is made by the test (trustme) for 127.0.0.1 and localhost;
+the client trusts it through the CA file the association is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+USERNAME = "facturation@example.org"
+PASSWORD = "S3cret-pass-for-tests!"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    at: float
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)
+
+
+@dataclass
+class Faults:
+    """Failures to inject; each list is consumed from its front."""
+
+    data_replies: list[str] = field(default_factory=list)  # e.g. "451 4.3.0 Try later" for the next DATA
+    refuse_recipients: set[str] = field(default_factory=set)
+    quota_after: int | None = None  # 554 5.2.0 once this many messages were accepted
+    drop_on_mail: set[int] = field(default_factory=set)  # drop the connection at the Nth MAIL FROM (1-based)
+    hold_data: dict[int, float] = field(default_factory=dict)  # Nth accepted message: wait this long first
+    drop_after_data: set[int] = field(default_factory=set)  # Nth message: keep it, close without replying
+    sender_refused: str | None = None  # a 5xx reply to every DATA, e.g. 550 5.7.60
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.faults = Faults()
+        self.mail_count = 0
+        self.data_started = threading.Event()
+        self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_count += 1
+        if self.mail_count in self.faults.drop_on_mail:
+            server.transport.close()
+            return "421 4.4.2 Connection dropped by the test"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.faults.refuse_recipients:
+            return "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.faults.data_replies:
+            return self.faults.data_replies.pop(0)
+        if self.faults.sender_refused:
+            return self.faults.sender_refused
+        if self.faults.quota_after is not None and len(self.received) >= self.faults.quota_after:
+            return "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; quota"
+        number = len(self.received) + 1
+        if number in self.faults.hold_data:
+            self.data_started.set()
+            await asyncio.sleep(self.faults.hold_data[number])
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.time()))
+        if number in self.faults.drop_after_data:
+            server.transport.abort()
+            return "250 2.0.0 never seen by the client"
+        return f"250 2.0.0 OK queued as {number}"
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login.decode() == USERNAME
+        and auth_data.password.decode() == PASSWORD
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+class SmtpTestServer:
+    """Start/stop an aiosmtpd server; ``handler.received`` is what it got."""
+
+    def __init__(self, workdir: Path, *, tls: str = "starttls", auth: bool = True) -> None:
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = workdir / "test-ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+        self.port = free_port()
+        self.handler = Handler()
+        self.tls = tls
+        self.auth = auth
+        self.controller: Controller | None = None
+
+    def _server_context(self):
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+    def start(self) -> SmtpTestServer:
+        params = {}
+        if self.auth:
+            params |= {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": self.tls != "none"}
+        if self.tls == "starttls":
+            params |= {"tls_context": self._server_context(), "require_starttls": True}
+        self.controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=self._server_context() if self.tls == "ssl" else None,
+            server_hostname="localhost",
+            **params,
+        )
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    @property
+    def faults(self) -> Faults:
+        return self.handler.faults

@@ -1,0 +1,299 @@
+"""The send engine against a real SMTP server on loopback (STARTTLS, AUTH, faults)."""
+
+from __future__ import annotations
+
+import threading
+
+import pymupdf
+import pytest
+
+from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer, free_port
+from tuiapp.core import events as ev
+from tuiapp.core import outbox, secrets, wording
+from tuiapp.core.engine import SendEngine
+from tuiapp.core.formatting import format_amount
+from tuiapp.core.periods import Period
+from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
+from tuiapp.core.smtp_errors import (
+    AuthenticationFailed,
+    CertificateRejected,
+    QuotaExceeded,
+    SenderRefused,
+    ServerUnreachable,
+)
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
+
+SEPTEMBER = Period(2024, 9)
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = SmtpTestServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_db(demo_db, server):
+    """The demo database pointed at the test server, the password in the keyring."""
+    association = Association.get_solo()
+    association.smtp_host = "127.0.0.1"
+    association.smtp_port = server.port
+    association.smtp_security = "starttls"
+    association.smtp_username = USERNAME
+    association.smtp_ca_file = str(server.ca_file)
+    association.smtp_rate_per_minute = 0
+    association.save()
+    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+    return demo_db
+
+
+def settings(**changes) -> SmtpSettings:
+    base = SmtpSettings.from_association(Association.get_solo())
+    return SmtpSettings(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})
+
+
+def send(invoices, *, engine_settings=None, **engine_options):
+    """Queue these invoices and run the engine; returns (summary, events)."""
+    events: list = []
+    queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie")
+    engine_settings = engine_settings or settings()
+    engine_options.setdefault("retry_delays", (0.05,))
+    engine = SendEngine(engine_settings, keyring_authenticator(engine_settings), operator="marie",
+                        on_event=events.append, **engine_options)
+    summary = engine.run(queued.record_ids, batch=queued.batch)
+    return summary, events
+
+
+def september(count=None):
+    invoices = list(queries.invoices_to_mail(SEPTEMBER))
+    return invoices[:count] if count else invoices
+
+
+def statuses():
+    return sorted(record.status for record in SendRecord.select().where(SendRecord.operator == "marie"))
+
+
+def test_a_batch_of_20_arrives_complete(mail_db, server):
+    invoices = september(20)
+    summary, events = send(invoices)
+    assert summary.sent == 20 and summary.all_sent
+    assert len(server.received) == 20
+    by_number = {invoice.number: invoice for invoice in invoices}
+    for received in server.received:
+        message = received.message
+        attachment = next(part for part in message.iter_attachments())
+        number = attachment.get_filename().split("_")[1]
+        invoice = by_number.pop(number)
+        resident = invoice.resident
+        assert received.mail_from == invoice.structure.sender_email
+        assert sorted(received.rcpt_tos) == sorted(resident.recipients)
+        assert message["Subject"] == f"Votre facture de contribution de septembre 2024 - {resident.display_name}"
+        body = message.get_body(("plain",)).get_content()
+        assert f"Vous trouverez ci-joint la facture de {resident.display_name} pour la période de septembre 2024" in body
+        assert attachment.get_content_type() == "application/pdf"
+        text = pymupdf.open(stream=attachment.get_content(), filetype="pdf")[0].get_text()
+        assert invoice.number in text and resident.last_name.upper() in text
+        assert format_amount(invoice.amount_ht).replace("\u00a0", " ") in text.replace("\u00a0", " ")
+        record = SendRecord.get(SendRecord.invoice == invoice)
+        assert record.status == SendStatus.SENT and record.message_id == message["Message-ID"]
+        assert record.last_reply.startswith("250") and record.operator == "marie" and record.attempts == 1
+        assert Invoice.get_by_id(invoice.id).last_mailed_at is not None
+    assert not by_number
+    lines = [wording.describe(event) for event in events]
+    assert lines[-1] == "Envoi terminé : 20 envoyée(s)."
+
+
+def test_untrusted_certificate(mail_db, server):
+    summary, events = send(september(3), engine_settings=settings(ca_file=None))
+    assert isinstance(summary.stopped, CertificateRejected)
+    assert "Certificat non reconnu" in str(summary.stopped)
+    assert server.received == [] and statuses() == ["queued"] * 3
+    assert Invoice.select().where(Invoice.last_mailed_at.is_null(False), Invoice.period_month == 9).count() == 0
+
+
+def test_wrong_password(mail_db, server):
+    secrets.set_password("127.0.0.1", USERNAME, "not-the-password")
+    summary, events = send(september(3))
+    assert isinstance(summary.stopped, AuthenticationFailed)
+    assert str(summary.stopped).startswith("Mot de passe refusé par le serveur (535)")
+    assert any(isinstance(e, ev.BatchStopped) for e in events)
+    assert server.received == [] and statuses() == ["queued"] * 3
+
+
+def test_server_down(mail_db):
+    summary, events = send(september(2), engine_settings=settings(port=free_port()), max_tries=2)
+    assert isinstance(summary.stopped, ServerUnreachable)
+    assert "Serveur injoignable" in str(summary.stopped)
+    assert sum(isinstance(e, ev.RetryScheduled) for e in events) == 1
+    assert statuses() == ["queued"] * 2
+
+
+def test_transient_451_then_success(mail_db, server):
+    server.faults.data_replies = ["451 4.3.0 Temporary server error, try again later"]
+    summary, events = send(september(3))
+    assert summary.sent == 3
+    assert len(server.received) == 3  # the refused attempt left nothing behind
+    assert len({r.message["Message-ID"] for r in server.received}) == 3
+    retry = next(e for e in events if isinstance(e, ev.RetryScheduled))
+    assert retry.problem.code == 451 and retry.invoice.number == september(1)[0].number
+    assert SendRecord.select().where(SendRecord.operator == "marie", SendRecord.attempts == 1).count() == 3
+
+
+def test_connection_dropped_mid_batch(mail_db, server):
+    server.faults.drop_on_mail = {4}
+    summary, _ = send(september(8))
+    assert summary.sent == 8
+    numbers = [r.message.get_payload()[1].get_filename().split("_")[1] for r in server.received]
+    assert sorted(numbers) == sorted(i.number for i in september(8))  # each exactly once
+
+
+def test_one_recipient_refused_is_partial(mail_db, server):
+    invoice = next(i for i in september() if len(i.resident.recipients) == 2)
+    refused = invoice.resident.guardian_email.lower()
+    server.faults.refuse_recipients = {refused}
+    summary, events = send([invoice])
+    assert summary.partial == 1 and not summary.all_sent
+    record = SendRecord.get(SendRecord.invoice == invoice)
+    assert record.status == SendStatus.PARTIAL
+    assert refused in record.refused_recipients.lower() and "550 5.1.1" in record.refused_recipients
+    assert server.received[0].rcpt_tos == [invoice.resident.email]
+    assert "envoi partiel" in wording.describe(next(e for e in events if isinstance(e, ev.InvoicePartial)))
+
+
+def test_quota_stops_the_batch_and_the_rest_can_be_resumed(mail_db, server):
+    server.faults.quota_after = 4
+    invoices = september(10)
+    summary, events = send(invoices)
+    assert isinstance(summary.stopped, QuotaExceeded)
+    assert summary.sent == 4 and summary.remaining == 6
+    assert "Limite d'envoi" in str(summary.stopped)
+    assert statuses().count("queued") == 6
+    server.faults.quota_after = None
+    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie")
+    resumed = engine.run(outbox.queued_record_ids(SEPTEMBER))
+    assert resumed.sent == 6
+    assert len(server.received) == 10
+    assert statuses() == ["sent"] * 10
+
+
+def test_sender_refused_stops_the_batch(mail_db, server):
+    server.faults.sender_refused = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+    summary, _ = send(september(3))
+    assert isinstance(summary.stopped, SenderRefused)
+    assert "5.7.60" in str(summary.stopped)
+    assert statuses() == ["queued"] * 3
+
+
+def test_a_refused_message_fails_alone(mail_db, server):
+    server.faults.data_replies = ["550 5.6.0 Content rejected"]
+    summary, events = send(september(3))
+    assert (summary.failed, summary.sent) == (1, 2)
+    failed = SendRecord.get(SendRecord.status == SendStatus.FAILED)
+    assert "550 5.6.0 Content rejected" in failed.last_reply and "Message refusé" in failed.error
+
+
+def test_reply_lost_after_the_message_is_unknown_and_not_resent(mail_db, server):
+    server.faults.drop_after_data = {2}
+    summary, events = send(september(4))
+    assert (summary.sent, summary.uncertain) == (3, 1)
+    assert len(server.received) == 4  # the uncertain one did arrive, and was sent only once
+    unknown = SendRecord.get(SendRecord.status == SendStatus.UNKNOWN)
+    again = outbox.queue_invoices([unknown.invoice_id], operator="marie")
+    assert again.record_ids == [] and again.uncertain == [unknown.invoice_id]
+
+
+def test_pacing_never_exceeds_the_rate_in_any_window(mail_db, server):
+    window, rate = 1.5, 3
+    summary, events = send(september(7), engine_settings=settings(rate_per_minute=rate), pacing_window=window)
+    assert summary.sent == 7
+    times = sorted(r.at for r in server.received)
+    for index, start in enumerate(times):
+        assert sum(1 for t in times[index:] if t - start < window) <= rate
+    assert any(isinstance(e, ev.PacingWait) for e in events)
+    assert times[-1] - times[0] >= 2 * window * 0.95  # 7 messages at 3 per window need 3 windows
+
+
+def test_cancel_between_two_messages(mail_db, server):
+    cancel = threading.Event()
+    events: list = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, ev.InvoiceSent):
+            cancel.set()
+
+    queued = outbox.queue_invoices([i.id for i in september(5)], operator="marie")
+    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie", on_event=on_event,
+                        cancel=cancel)
+    summary = engine.run(queued.record_ids)
+    assert summary.cancelled and summary.sent == 1 and summary.remaining == 4
+    assert len(server.received) == 1 and statuses().count("queued") == 4
+
+
+def test_two_engines_on_the_same_records_send_each_once(mail_db, server):
+    queued = outbox.queue_invoices([i.id for i in september(12)], operator="marie")
+    results = []
+
+    def worker():
+        engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie")
+        results.append(engine.run(queued.record_ids))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(r.sent for r in results) == 12 and sum(r.skipped for r in results) == 12
+    assert len(server.received) == 12
+
+
+def test_queueing_twice_does_not_duplicate(mail_db):
+    ids = [i.id for i in september(3)]
+    first = outbox.queue_invoices(ids, operator="marie")
+    second = outbox.queue_invoices(ids, operator="paul")
+    assert len(first.record_ids) == 3 and second.record_ids == [] and second.already_active == ids
+
+
+def test_interrupted_send_becomes_unknown_only_if_its_process_died(mail_db):
+    ids = [i.id for i in september(2)]
+    queued = outbox.queue_invoices(ids, operator="marie")
+    dead, alive = queued.record_ids
+    assert outbox.claim(dead, operator="marie", message_id="<1@example.org>")
+    assert outbox.claim(alive, operator="marie", message_id="<2@example.org>")
+    SendRecord.update(claimed_by=f"{outbox.socket.gethostname()}:999999999:1").where(SendRecord.id == dead).execute()
+    recovered = outbox.recover_interrupted()
+    assert [r.id for r in recovered] == [dead]
+    assert SendRecord.get_by_id(dead).status == SendStatus.UNKNOWN
+    assert SendRecord.get_by_id(alive).status == SendStatus.SENDING  # our own process is alive
+
+
+def test_resolving_an_unknown_record(mail_db):
+    invoice = september(1)[0]
+    record_id = outbox.queue_invoices([invoice.id], operator="marie").record_ids[0]
+    outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
+    outbox.complete(record_id, SendStatus.UNKNOWN, error="coupure")
+    new_id = outbox.resolve_uncertain(record_id, delivered=False, operator="paul")
+    assert SendRecord.get_by_id(new_id).status == SendStatus.QUEUED
+    assert SendRecord.get_by_id(record_id).status == SendStatus.FAILED
+
+
+def test_the_password_is_nowhere_in_the_database(mail_db, server):
+    secrets.set_password("127.0.0.1", USERNAME, "not-the-password")
+    send(september(2))  # fails: the reply and error are recorded
+    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+    send(september()[2:4])
+    from tuiapp.db.database import db
+
+    db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+    for path in mail_db.parent.glob(mail_db.name + "*"):
+        content = path.read_bytes()
+        assert PASSWORD.encode() not in content and b"not-the-password" not in content, path
+
+
+def test_inactive_or_addressless_are_not_queued(mail_db):
+    no_address = queries.invoices_without_address(SEPTEMBER).first()
+    result = outbox.queue_invoices([no_address.id], operator="marie")
+    assert result.record_ids == [] and result.no_address == [no_address.id]
+    assert Resident.get_by_id(no_address.resident_id).recipients == []

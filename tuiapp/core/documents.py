@@ -1,0 +1,96 @@
+"""A self-contained snapshot of one invoice: what its PDF and e-mail are made of.
+
+Built from the database in one go, then handed to other threads (PDF
+rendering, message composition) that never touch the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tuiapp.core.periods import Period
+from tuiapp.core.templates import keyword_values, person_name
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLineData:
+    label: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDocument:
+    invoice_id: int
+    number: str
+    period: Period
+    issue_date: date
+    amount_ht: Decimal
+    lines: tuple[InvoiceLineData, ...]
+    association_name: str
+    association_address: str
+    structure_code: str
+    structure_name: str
+    structure_address: str
+    sender_email: str | None
+    sender_name: str
+    reply_to: str | None
+    bcc: str | None
+    subject_template: str
+    body_template: str
+    resident_last_name: str
+    resident_first_name: str
+    guardian_name: str
+    recipients: tuple[str, ...]
+
+    @property
+    def resident_name(self) -> str:
+        return person_name(self.resident_last_name, self.resident_first_name)
+
+    @property
+    def keyword_values(self) -> dict[str, str]:
+        return keyword_values(
+            last_name=self.resident_last_name,
+            first_name=self.resident_first_name,
+            period=self.period,
+            number=self.number,
+            amount=self.amount_ht,
+            structure=self.structure_name,
+        )
+
+
+def document_for(invoice, association) -> InvoiceDocument:
+    """Snapshot an ``Invoice`` row (with its resident, structure and lines)."""
+    from tuiapp.db.models import InvoiceLine
+
+    resident, structure = invoice.resident, invoice.structure
+    lines = tuple(
+        InvoiceLineData(line.label, line.quantity, line.unit_price, line.amount)
+        for line in invoice.lines.order_by(InvoiceLine.position, InvoiceLine.id)
+    )
+    return InvoiceDocument(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        period=invoice.period,
+        issue_date=invoice.issue_date,
+        amount_ht=invoice.amount_ht,
+        lines=lines,
+        association_name=association.name,
+        association_address=association.address,
+        structure_code=structure.code,
+        structure_name=structure.name,
+        structure_address=structure.address,
+        sender_email=structure.sender_email,
+        sender_name=structure.sender_name,
+        reply_to=structure.reply_to,
+        bcc=structure.bcc,
+        subject_template=structure.subject_template,
+        body_template=structure.body_template,
+        resident_last_name=resident.last_name,
+        resident_first_name=resident.first_name,
+        guardian_name=resident.guardian_name,
+        recipients=tuple(resident.recipients),
+    )

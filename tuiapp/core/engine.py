@@ -1,0 +1,236 @@
+"""The send engine: sends a batch of queued records, one message per invoice.
+
+It reuses one connection for the batch (re-opened when dropped), retries a
+message after transient failures with a bounded back-off, paces itself at the
+association's messages per minute, renders the next PDFs while the current
+message is on the wire, and can be cancelled between two messages. Every step
+is reported as an event (``tuiapp.core.events``) to a callback: the TUI and the
+CLI both drive it. It never imports Textual.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+
+from tuiapp.core import events as ev
+from tuiapp.core import outbox
+from tuiapp.core.compose import CompositionError, compose, envelope_recipients, message_bytes, message_id_for
+from tuiapp.core.documents import InvoiceDocument, document_for
+from tuiapp.core.pdf import invoice_pdf, pdf_filename
+from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
+from tuiapp.core.smtp_errors import DeliveryUncertain, SmtpProblem
+from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
+
+EventSink = Callable[[ev.Event], None]
+
+
+class _Stop(Exception):
+    def __init__(self, problem: SmtpProblem | None) -> None:
+        self.problem = problem
+
+
+class SendEngine:
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        authenticator: Authenticator,
+        *,
+        operator: str | None = None,
+        on_event: EventSink | None = None,
+        cancel: threading.Event | None = None,
+        max_tries: int = 3,
+        retry_delays: Iterable[float] = (5.0, 20.0),
+        pacing_window: float = 60.0,
+        prefetch: int = 4,
+        connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
+    ) -> None:
+        self.settings = settings
+        self.authenticator = authenticator
+        self.operator = operator or outbox.operator_name()
+        self.on_event = on_event or (lambda event: None)
+        self.cancel = cancel or threading.Event()
+        self.max_tries = max(1, max_tries)
+        self.retry_delays = tuple(retry_delays) or (0.0,)
+        self.pacing_window = pacing_window
+        self.prefetch = max(1, prefetch)
+        self._connect = connect
+        self._connection: SmtpConnection | None = None
+        self._recent: deque[float] = deque()
+
+    # -- public ---------------------------------------------------------------
+
+    def run(self, record_ids: Iterable[int], *, batch: str = "") -> ev.BatchFinished:
+        """Send the given queued records, in order; returns the summary (also emitted)."""
+        ids = list(dict.fromkeys(record_ids))
+        self.on_event(ev.BatchStarted(batch, len(ids)))
+        jobs = self._load(ids)
+        counts = dict.fromkeys(("sent", "partial", "failed", "uncertain", "skipped"), 0)
+        statuses: dict[int, str] = {}
+        stopped: SmtpProblem | None = None
+        cancelled = False
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as renderer:
+            pending: deque[tuple[SendRecord, InvoiceDocument, Future]] = deque()
+            queue = iter(jobs)
+            try:
+                while True:
+                    while len(pending) < self.prefetch and (job := next(queue, None)) is not None:
+                        pending.append((*job, renderer.submit(invoice_pdf, job[1])))
+                    if not pending:
+                        break
+                    if self.cancel.is_set():
+                        cancelled = True
+                        break
+                    record, doc, pdf = pending.popleft()
+                    outcome = self._send_one(record, doc, pdf)
+                    statuses[record.id] = outcome
+                    key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain"}.get(
+                        outcome, "skipped"
+                    )
+                    counts[key] += 1
+            except _Stop as stop:
+                stopped = stop.problem
+                cancelled = stop.problem is None
+            finally:
+                for _, _, future in pending:
+                    future.cancel()
+                self._close()
+        remaining = sum(1 for record_id in ids if record_id not in statuses or statuses[record_id] == "queued")
+        if stopped is not None:
+            self.on_event(ev.BatchStopped(stopped, remaining))
+        finished = ev.BatchFinished(
+            batch, remaining=remaining, cancelled=cancelled, stopped=stopped, records=statuses, **counts
+        )
+        self.on_event(finished)
+        return finished
+
+    # -- one invoice ----------------------------------------------------------
+
+    def _send_one(self, record: SendRecord, doc: InvoiceDocument, pdf: Future) -> str:
+        ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
+        sender = doc.sender_email or ""
+        message_id = message_id_for(sender) if sender else ""
+        self._pace()  # before the claim: a paused invoice stays queued
+        if not outbox.claim(record.id, operator=self.operator, message_id=message_id):
+            status = SendRecord.get_by_id(record.id).status
+            self.on_event(ev.InvoiceSkipped(ref, status))
+            return "skipped"
+        self.on_event(ev.InvoiceClaimed(ref))
+        try:
+            return self._deliver(record, doc, pdf, ref, message_id)
+        except _Stop:
+            outbox.release(record.id, error="Envoi arrêté avant ce message.")
+            raise
+
+    def _deliver(self, record, doc: InvoiceDocument, pdf: Future, ref: ev.InvoiceRef, message_id: str) -> str:
+        sender = doc.sender_email or ""
+        try:
+            pdf_bytes = pdf.result()
+            message = compose(doc, pdf_bytes, pdf_filename(doc), message_id=message_id)
+        except CompositionError as exc:
+            outbox.complete(record.id, SendStatus.FAILED, error=str(exc))
+            self.on_event(ev.InvoiceFailed(ref, exc))
+            return SendStatus.FAILED
+        except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
+            outbox.complete(record.id, SendStatus.FAILED, error=f"PDF impossible à produire ({type(exc).__name__}).")
+            self.on_event(ev.InvoiceFailed(ref, exc))
+            return SendStatus.FAILED
+        payload = message_bytes(message)
+        envelope = envelope_recipients(doc)
+        attempt = 0
+        while True:
+            if attempt:
+                self._pace()
+            try:
+                delivery = self._connection_for_batch().send(payload, sender, envelope)
+            except SmtpProblem as problem:
+                self._record_attempt()
+                if isinstance(problem, DeliveryUncertain):
+                    outbox.complete(record.id, SendStatus.UNKNOWN, error=str(problem))
+                    self.on_event(ev.InvoiceUncertain(ref, problem))
+                    return SendStatus.UNKNOWN
+                if problem.retryable and attempt + 1 < self.max_tries:
+                    delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                    self.on_event(ev.RetryScheduled(ref, problem, attempt + 1, delay))
+                    self._close()
+                    attempt += 1
+                    if self.cancel.wait(delay):
+                        outbox.release(record.id, error="Envoi annulé avant un nouvel essai.")
+                        raise _Stop(None) from None
+                    continue
+                if problem.stops_batch or problem.retryable:
+                    outbox.release(record.id, error=str(problem), reply=problem.server_reply)
+                    raise _Stop(problem) from None
+                outbox.complete(record.id, SendStatus.FAILED, reply=problem.server_reply, error=str(problem))
+                self.on_event(ev.InvoiceFailed(ref, problem))
+                return SendStatus.FAILED
+            self._record_attempt()
+            break
+        refused = {address: reply for address, reply in delivery.refused.items() if address in doc.recipients}
+        if refused:
+            outbox.complete(record.id, SendStatus.PARTIAL, reply=delivery.reply, refused=refused)
+            self.on_event(ev.InvoicePartial(ref, delivery.reply, message_id, refused))
+            return SendStatus.PARTIAL
+        outbox.complete(record.id, SendStatus.SENT, reply=delivery.reply, refused=delivery.refused)
+        self.on_event(ev.InvoiceSent(ref, delivery.reply, message_id))
+        return SendStatus.SENT
+
+    # -- helpers --------------------------------------------------------------
+
+    def _load(self, ids: list[int]) -> list[tuple[SendRecord, InvoiceDocument]]:
+        """Queued records with a snapshot of their invoice, in the order given."""
+        association = Association.get_solo()
+        records = {
+            record.id: record
+            for record in SendRecord.select(SendRecord, Invoice, Resident, Structure)
+            .join(Invoice)
+            .join(Resident)
+            .switch(Invoice)
+            .join(Structure)
+            .where(SendRecord.id.in_(ids))
+        }
+        jobs = []
+        for record_id in ids:
+            record = records.get(record_id)
+            if record is None:
+                continue
+            doc = document_for(record.invoice, association)
+            recipients = tuple(address.strip() for address in record.recipients.split(",") if address.strip())
+            jobs.append((record, replace(doc, recipients=recipients)))
+        return jobs
+
+    def _connection_for_batch(self) -> SmtpConnection:
+        if self._connection is None or not self._connection.is_open:
+            self._connection = self._connect(self.settings, self.authenticator)
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _pace(self) -> None:
+        """Wait so that no window of ``pacing_window`` seconds holds more than the rate."""
+        rate = self.settings.rate_per_minute
+        if rate <= 0:
+            return
+        while True:
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= self.pacing_window:
+                self._recent.popleft()
+            if len(self._recent) < rate:
+                return
+            delay = self._recent[0] + self.pacing_window - now
+            self.on_event(ev.PacingWait(delay))
+            if self.cancel.wait(delay):
+                raise _Stop(None)
+
+    def _record_attempt(self) -> None:
+        # Stamped once the server has answered, so that its receive times, too,
+        # never crowd more than the rate into one window.
+        if self.settings.rate_per_minute > 0:
+            self._recent.append(time.monotonic())

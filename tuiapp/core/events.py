@@ -1,0 +1,124 @@
+"""What the send engine reports while it works; the TUI and the CLI both consume these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tuiapp.core.smtp_errors import SmtpProblem
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRef:
+    """Which invoice an event is about."""
+
+    record_id: int
+    invoice_id: int
+    number: str
+    resident: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    batch: str
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceClaimed:
+    invoice: InvoiceRef
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSkipped:
+    """Someone else claimed it first (another operator or process)."""
+
+    invoice: InvoiceRef
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSent:
+    invoice: InvoiceRef
+    reply: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePartial:
+    invoice: InvoiceRef
+    reply: str
+    message_id: str
+    refused: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFailed:
+    invoice: InvoiceRef
+    problem: SmtpProblem | Exception
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceUncertain:
+    """The connection broke after the message was handed over: it may have arrived."""
+
+    invoice: InvoiceRef
+    problem: SmtpProblem
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    invoice: InvoiceRef | None
+    problem: SmtpProblem
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class PacingWait:
+    """The association's messages-per-minute limit makes the engine wait."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStopped:
+    """A settings or server problem: the remaining invoices stay queued."""
+
+    problem: SmtpProblem
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFinished:
+    batch: str
+    sent: int = 0
+    partial: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+    remaining: int = 0
+    cancelled: bool = False
+    stopped: SmtpProblem | None = None
+    records: dict[int, str] = field(default_factory=dict)  # record id -> final status
+
+    @property
+    def all_sent(self) -> bool:
+        return not (
+            self.partial or self.failed or self.uncertain or self.remaining or self.stopped or self.cancelled
+        )
+
+
+Event = (
+    BatchStarted
+    | InvoiceClaimed
+    | InvoiceSkipped
+    | InvoiceSent
+    | InvoicePartial
+    | InvoiceFailed
+    | InvoiceUncertain
+    | RetryScheduled
+    | PacingWait
+    | BatchStopped
+    | BatchFinished
+)

@@ -1,0 +1,225 @@
+"""The durable outbox: every send is written down before it happens.
+
+A selection is first queued (one ``queued`` record per invoice, in one
+transaction, before any network I/O). Each record is then claimed atomically
+(``queued`` -> ``sending``), so that two operators or processes never send the
+same invoice twice, and completed after the server's final reply. A record
+left ``sending`` by a process that died becomes ``unknown``: it may or may not
+have been delivered, and it is only sent again on an explicit decision.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from peewee import IntegrityError
+
+from tuiapp.core.periods import Period
+from tuiapp.db.database import db
+from tuiapp.db.fields import utcnow
+from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
+
+#: A "sending" record claimed on another machine is presumed dead after this.
+FOREIGN_CLAIM_LEASE = timedelta(hours=1)
+
+
+def operator_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "inconnu"
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def process_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid())}"
+
+
+def _claimer_alive(tag: str | None, started_at) -> bool:
+    if not tag or tag.count(":") < 2:
+        return False
+    host, pid_text, ticks = tag.rsplit(":", 2)
+    if host != socket.gethostname():
+        return started_at is not None and utcnow() - started_at < FOREIGN_CLAIM_LEASE
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass  # alive, another user's process
+    return not ticks or _start_ticks(pid) in ("", ticks)
+
+
+@dataclass
+class QueueResult:
+    batch: str
+    record_ids: list[int] = field(default_factory=list)
+    already_active: list[int] = field(default_factory=list)  # invoice ids queued or in flight elsewhere
+    no_address: list[int] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)  # invoice ids whose last send is unknown
+
+
+def uncertain_invoice_ids(invoice_ids) -> set[int]:
+    """Invoices whose most recent send record is ``unknown``."""
+    latest = (
+        SendRecord.select(SendRecord.invoice, SendRecord.status)
+        .where(SendRecord.invoice.in_(list(invoice_ids)))
+        .order_by(SendRecord.invoice, SendRecord.id)
+    )
+    last: dict[int, str] = {}
+    for invoice_id, status in latest.tuples():
+        last[invoice_id] = status
+    return {invoice_id for invoice_id, status in last.items() if status == SendStatus.UNKNOWN}
+
+
+def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None) -> QueueResult:
+    """Write one ``queued`` record per invoice, in one transaction.
+
+    Skipped: invoices already queued or being sent (by anyone), invoices whose
+    resident has no address, and invoices whose last send is ``unknown`` (they
+    need a decision first: see ``resolve_uncertain``).
+    """
+    result = QueueResult(batch or new_batch_id())
+    ids = list(dict.fromkeys(invoice_ids))
+    with db.atomic("IMMEDIATE"):
+        uncertain = uncertain_invoice_ids(ids)
+        invoices = {
+            invoice.id: invoice
+            for invoice in Invoice.select(Invoice, Resident).join(Resident).where(Invoice.id.in_(ids))
+        }
+        for invoice_id in ids:
+            invoice = invoices.get(invoice_id)
+            if invoice is None:
+                continue
+            if invoice_id in uncertain:
+                result.uncertain.append(invoice_id)
+                continue
+            recipients = invoice.resident.recipients
+            if not recipients:
+                result.no_address.append(invoice_id)
+                continue
+            try:
+                with db.atomic():
+                    record = SendRecord.create(
+                        invoice=invoice_id, recipients=", ".join(recipients), operator=operator, batch=result.batch
+                    )
+            except IntegrityError:
+                result.already_active.append(invoice_id)
+                continue
+            result.record_ids.append(record.id)
+    return result
+
+
+def queued_record_ids(period: Period | None = None, structure: Structure | int | None = None) -> list[int]:
+    """Records still waiting (e.g. left by a batch that stopped), oldest first."""
+    query = SendRecord.select(SendRecord.id).join(Invoice).where(SendRecord.status == SendStatus.QUEUED)
+    if period is not None:
+        query = query.where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
+    if structure is not None:
+        query = query.where(Invoice.structure == structure)
+    return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
+
+
+def claim(record_id: int, *, operator: str, message_id: str) -> bool:
+    """Take a queued record for sending; False if somebody else already did."""
+    claimed = (
+        SendRecord.update(
+            status=SendStatus.SENDING,
+            operator=operator,
+            claimed_by=process_tag(),
+            started_at=utcnow(),
+            attempts=SendRecord.attempts + 1,
+            message_id=message_id,
+            error=None,
+        )
+        .where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.QUEUED))
+        .execute()
+    )
+    return claimed == 1
+
+
+def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str, str] | None = None,
+             error: str | None = None) -> None:
+    """Record the final outcome; a delivery also stamps the invoice's last-mailed time."""
+    assert status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN)
+    now = utcnow()
+    # IMMEDIATE: a transaction that reads then writes must take the write lock
+    # first, or under WAL it fails at once ("database is locked") when another
+    # process wrote in between, instead of waiting for the busy timeout.
+    with db.atomic("IMMEDIATE"):
+        record = SendRecord.get_by_id(record_id)
+        SendRecord.update(
+            status=status,
+            finished_at=now,
+            last_reply=reply or None,
+            refused_recipients="; ".join(f"{a} : {r}" for a, r in (refused or {}).items()) or None,
+            error=error,
+            claimed_by=None,
+        ).where(SendRecord.id == record_id).execute()
+        if status in (SendStatus.SENT, SendStatus.PARTIAL):
+            Invoice.update(last_mailed_at=now).where(Invoice.id == record.invoice_id).execute()
+
+
+def release(record_id: int, *, error: str | None = None, reply: str = "") -> None:
+    """Put a claimed record back in the queue: it was not delivered (batch stopped)."""
+    SendRecord.update(
+        status=SendStatus.QUEUED, claimed_by=None, error=error, last_reply=reply or None
+    ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.SENDING)).execute()
+
+
+def recover_interrupted() -> list[SendRecord]:
+    """Turn ``sending`` records of dead processes into ``unknown``; returns them."""
+    recovered = []
+    with db.atomic("IMMEDIATE"):
+        for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING):
+            if _claimer_alive(record.claimed_by, record.started_at):
+                continue
+            SendRecord.update(
+                status=SendStatus.UNKNOWN,
+                finished_at=utcnow(),
+                claimed_by=None,
+                error="Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti.",
+            ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
+            recovered.append(SendRecord.get_by_id(record.id))
+    return recovered
+
+
+def resolve_uncertain(record_id: int, *, delivered: bool, operator: str) -> int | None:
+    """The operator's decision on an ``unknown`` record.
+
+    ``delivered``: it did arrive (checked in the sent folder, say): it becomes
+    ``sent``. Otherwise it is closed as ``failed`` and a new record is queued;
+    returns the new record's id.
+    """
+    with db.atomic("IMMEDIATE"):
+        record = SendRecord.get_by_id(record_id)
+        if record.status != SendStatus.UNKNOWN:
+            return None
+        note = f"État inconnu ; décision de {operator} le {utcnow():%d/%m/%Y %H:%M} UTC : "
+        if delivered:
+            complete(record_id, SendStatus.SENT, reply=record.last_reply or "", error=note + "marqué comme envoyé.")
+            return None
+        SendRecord.update(status=SendStatus.FAILED, error=note + "renvoi demandé.").where(
+            SendRecord.id == record_id
+        ).execute()
+        new = SendRecord.create(invoice=record.invoice_id, recipients=record.recipients, operator=operator,
+                                batch=new_batch_id())
+        return new.id

@@ -1,0 +1,89 @@
+"""The SMTP password, kept in the system keyring and nowhere else.
+
+Never in the database, the logs, an exception's text or the screen. A keyring
+backend that would prompt on the terminal (an encrypted file asking for its
+master password) is refused: it would freeze the TUI.
+"""
+
+from __future__ import annotations
+
+from tuiapp.core.errors import TuiappError
+
+SERVICE_PREFIX = "tuiapp-smtp"
+
+HEADLESS_HELP = (
+    "Sur un serveur sans bureau (connexion SSH), installez un trousseau utilisable sans écran, "
+    "par exemple : pip install keyrings.alt, puis ajoutez à votre ~/.profile : "
+    "export PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring "
+    "(fichier lisible par vous seul). Voir le README, section « Mot de passe SMTP »."
+)
+
+
+class SecretStoreError(TuiappError):
+    """The keyring cannot be used; the message says how to fix it (in French)."""
+
+
+def _service(host: str) -> str:
+    return f"{SERVICE_PREFIX}:{host.strip().lower()}"
+
+
+def _backend():
+    import keyring
+    from keyring.backends import chainer, fail
+
+    backend = keyring.get_keyring()
+    backends = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
+    if not backends or all(isinstance(b, fail.Keyring) for b in backends):
+        raise SecretStoreError("Aucun trousseau de mots de passe n'est disponible. " + HEADLESS_HELP)
+    for candidate in backends:
+        name = f"{type(candidate).__module__}.{type(candidate).__name__}".lower()
+        if "encrypted" in name or "cryptfile" in name:
+            raise SecretStoreError(
+                f"Le trousseau configuré ({type(candidate).__name__}) demande un mot de passe maître "
+                "au terminal, ce que tuiapp ne peut pas faire. " + HEADLESS_HELP
+            )
+    return backend
+
+
+def _call(action: str, function, *args):
+    from keyring.errors import KeyringError
+
+    try:
+        return function(*args)
+    except KeyringError as exc:
+        # The backend's own text may be long or technical; it never holds the password.
+        raise SecretStoreError(
+            f"Le trousseau a refusé de {action} le mot de passe ({type(exc).__name__}). " + HEADLESS_HELP
+        ) from None
+
+
+def get_password(host: str, username: str) -> str | None:
+    backend = _backend()
+    return _call("lire", backend.get_password, _service(host), username)
+
+
+def has_password(host: str, username: str) -> bool:
+    return bool(get_password(host, username))
+
+
+def set_password(host: str, username: str, password: str) -> None:
+    if not username:
+        raise SecretStoreError("Indiquez d'abord l'identifiant SMTP (tuiapp smtp set --username ...).")
+    if not password:
+        raise SecretStoreError("Mot de passe vide : rien n'a été enregistré.")
+    backend = _backend()
+    _call("enregistrer", backend.set_password, _service(host), username, password)
+
+
+def delete_password(host: str, username: str) -> None:
+    from keyring.errors import PasswordDeleteError
+
+    backend = _backend()
+
+    def delete(service: str, user: str) -> None:
+        try:
+            backend.delete_password(service, user)
+        except PasswordDeleteError:
+            pass  # nothing stored: nothing to delete
+
+    _call("supprimer", delete, _service(host), username)

@@ -1,0 +1,257 @@
+"""A connection to the outgoing mail server: TLS, authentication, one message at a time.
+
+Certificates are verified (system CAs, or the configured CA file). AUTH on an
+unencrypted connection is refused unless the association allows it. The
+socket gets TCP_NODELAY: over TLS, Nagle's algorithm made each command wait
+for an acknowledgement and smtplib ran several times slower without it.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tuiapp.core.smtp_errors import (
+    AuthenticationFailed,
+    CertificateRejected,
+    InsecureAuthRefused,
+    PasswordMissing,
+    ServerUnreachable,
+    SmtpProblem,
+    TlsUnavailable,
+    classify_exception,
+    classify_reply,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""
+    auth_method: str = "password"
+    timeout: float = 30
+    rate_per_minute: int = 30
+    ca_file: str | None = None
+    allow_insecure_auth: bool = False
+
+    @classmethod
+    def from_association(cls, association) -> SmtpSettings:
+        return cls(
+            host=association.smtp_host,
+            port=association.smtp_port,
+            security=association.smtp_security,
+            username=association.smtp_username,
+            auth_method=association.smtp_auth_method,
+            timeout=association.smtp_timeout,
+            rate_per_minute=association.smtp_rate_per_minute,
+            ca_file=association.smtp_ca_file,
+            allow_insecure_auth=association.smtp_allow_insecure_auth,
+        )
+
+
+class Authenticator(Protocol):
+    """How a connection proves who it is. OAuth 2.0 (XOAUTH2) will be another one."""
+
+    def authenticate(self, smtp: smtplib.SMTP) -> None: ...
+
+
+class NoAuthentication:
+    def authenticate(self, smtp: smtplib.SMTP) -> None:
+        return None
+
+
+@dataclass
+class PasswordAuthenticator:
+    """AUTH with a user name and the password read from the keyring (once)."""
+
+    username: str
+    password_source: Callable[[], str | None] = field(repr=False)
+    _password: str | None = field(default=None, init=False, repr=False)
+
+    def authenticate(self, smtp: smtplib.SMTP) -> None:
+        if self._password is None:
+            self._password = self.password_source()
+        if not self._password:
+            raise PasswordMissing()
+        try:
+            smtp.login(self.username, self._password)
+        except smtplib.SMTPNotSupportedError:
+            raise AuthenticationFailed(detail="no-auth") from None
+
+
+def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
+    """The authenticator the association's settings call for."""
+    if not settings.username:
+        return NoAuthentication()
+    from tuiapp.core.secrets import get_password
+
+    return PasswordAuthenticator(settings.username, lambda: get_password(settings.host, settings.username))
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    if settings.ca_file and not Path(settings.ca_file).is_file():
+        raise CertificateRejected(detail=f"ca-file-missing:{settings.ca_file}")
+    return ssl.create_default_context(cafile=settings.ca_file or None)
+
+
+class _TrackingMixin:
+    """Knows whether the last message was fully handed to the server.
+
+    If the connection breaks after that and before the server's reply, the
+    message may or may not have been delivered: it must not be sent again.
+    """
+
+    payload_sent = False
+
+    def data(self, msg):
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        payload = smtplib._quote_periods(msg)
+        if payload[-2:] != smtplib.bCRLF:
+            payload += smtplib.bCRLF
+        self.send(payload + b"." + smtplib.bCRLF)
+        self.payload_sent = True
+        return self.getreply()
+
+
+class _SMTP(_TrackingMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_TrackingMixin, smtplib.SMTP_SSL):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The server accepted the message for at least one recipient."""
+
+    reply: str
+    refused: dict[str, str]  # address -> the server's reply
+
+
+class SmtpConnection:
+    """One open, secured and authenticated connection, reused for a batch."""
+
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self._smtp = smtp
+
+    @classmethod
+    def open(cls, settings: SmtpSettings, authenticator: Authenticator) -> SmtpConnection:
+        smtp = None
+        try:
+            if settings.security == "ssl":
+                smtp = _SMTPSSL(
+                    settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
+                )
+            else:
+                smtp = _SMTP(settings.host, settings.port, timeout=settings.timeout)
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            smtp.ehlo()
+            if settings.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise TlsUnavailable()
+                smtp.starttls(context=tls_context(settings))
+                smtp.ehlo()
+            if not isinstance(authenticator, NoAuthentication):
+                if settings.security == "none" and not settings.allow_insecure_auth:
+                    raise InsecureAuthRefused()
+                authenticator.authenticate(smtp)
+            return cls(smtp)
+        except SmtpProblem:
+            _abort(smtp)
+            raise
+        except (socket.gaierror, ConnectionRefusedError) as exc:
+            _abort(smtp)
+            raise ServerUnreachable(detail=type(exc).__name__) from None
+        except (TimeoutError, OSError) as exc:
+            _abort(smtp)
+            if smtp is None and not isinstance(exc, ssl.SSLError):
+                raise ServerUnreachable(detail=type(exc).__name__) from None
+            raise classify_exception(exc) from None
+        except smtplib.SMTPException as exc:
+            _abort(smtp)
+            raise classify_exception(exc) from None
+
+    def send(self, message_bytes: bytes, sender: str, recipients: list[str]) -> Delivery:
+        """Hand one message over; raises a typed ``SmtpProblem`` on any failure."""
+        smtp = self._smtp
+        smtp.payload_sent = False
+        try:
+            options = []
+            if any(not address.isascii() for address in (sender, *recipients)):
+                options.append("SMTPUTF8")
+            code, reply = smtp.mail(sender, options)
+            if code != 250:
+                self._reset()
+                raise classify_reply(code, reply, stage="mail")
+            refused: dict[str, str] = {}
+            last_refusal = None
+            for address in recipients:
+                code, reply = smtp.rcpt(address)
+                if code not in (250, 251):
+                    refused[address] = f"{code} {reply.decode('utf-8', 'replace')}"
+                    last_refusal = (code, reply)
+            if len(refused) == len(recipients):
+                self._reset()
+                problem = classify_reply(*last_refusal, stage="rcpt")
+                problem.reply = "; ".join(f"{a} : {r}" for a, r in refused.items())
+                problem.code = None
+                raise problem
+            code, reply = smtp.data(message_bytes)
+            if code != 250:
+                self._reset()
+                raise classify_reply(code, reply, stage="data")
+            return Delivery(f"{code} {reply.decode('utf-8', 'replace')}", refused)
+        except SmtpProblem:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close(quit=False)
+            raise classify_exception(exc, payload_sent=smtp.payload_sent) from None
+
+    def _reset(self) -> None:
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close(quit=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self._smtp is not None and self._smtp.sock is not None
+
+    def close(self, *, quit: bool = True) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if quit:
+            try:
+                smtp.quit()
+                return
+            except (smtplib.SMTPException, OSError):
+                pass
+        _abort(smtp)
+
+
+def _abort(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        try:
+            smtp.close()
+        except OSError:
+            pass
+
+
+def check_connection(settings: SmtpSettings, authenticator: Authenticator | None = None) -> str:
+    """Connect, secure, authenticate and quit; returns the server's greeting name."""
+    connection = SmtpConnection.open(settings, authenticator or keyring_authenticator(settings))
+    name = connection._smtp.ehlo_resp.decode("utf-8", "replace").splitlines()[0] if connection._smtp.ehlo_resp else ""
+    connection.close()
+    return name
