@@ -49,7 +49,7 @@ class Faults:
     refuse_recipients: set[str] = field(default_factory=set)
     quota_after: int | None = None  # 554 5.2.0 once this many messages were accepted
     drop_on_mail: set[int] = field(default_factory=set)  # drop the connection at the Nth MAIL FROM (1-based)
-    hold_data: dict[int, float] = field(default_factory=dict)  # Nth accepted message: wait this long first
+    hold_data: dict[int, float] = field(default_factory=dict)  # Nth message: kept, replied to this late
     drop_after_data: set[int] = field(default_factory=set)  # Nth message: keep it, close without replying
     sender_refused: str | None = None  # a 5xx reply to every DATA, e.g. 550 5.7.60
 
@@ -84,12 +84,12 @@ class Handler:
             return self.faults.sender_refused
         if self.faults.quota_after is not None and len(self.received) >= self.faults.quota_after:
             return "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; quota"
-        number = len(self.received) + 1
-        if number in self.faults.hold_data:
-            self.data_started.set()
-            await asyncio.sleep(self.faults.hold_data[number])
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, time.time()))
+            number = len(self.received)
+        if number in self.faults.hold_data:  # accepted, but the reply is late
+            self.data_started.set()
+            await asyncio.sleep(self.faults.hold_data[number])
         if number in self.faults.drop_after_data:
             server.transport.abort()
             return "250 2.0.0 never seen by the client"

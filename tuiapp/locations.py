@@ -24,6 +24,11 @@ def demo_db_path() -> Path:
     return data_dir() / "demo.db"
 
 
+def demo_mail_dir() -> Path:
+    """Where the demo's catch-all mail server writes the messages it receives."""
+    return data_dir() / "demo-mails"
+
+
 def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool]:
     """The database to use: ``--db``, else ``$TUIAPP_DB``, else the data directory.
 

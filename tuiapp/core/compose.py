@@ -66,6 +66,23 @@ def compose(
     return message
 
 
+def compose_test(structure, to: str) -> EmailMessage:
+    """A short message from a structure's sender, to check the settings end to end."""
+    if not structure.sender_email:
+        raise CompositionError(f"La structure {structure.code} n'a pas d'adresse d'expéditeur.")
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _header(formataddr((structure.sender_name, structure.sender_email)), "Expéditeur")
+    message["To"] = _header(to, "Destinataire")
+    message["Subject"] = f"Message d'essai de tuiapp - {_header(structure.name, 'Structure')}"
+    message["Date"] = format_datetime(_now())
+    message["Message-ID"] = message_id_for(structure.sender_email)
+    message.set_content(
+        "Ce message vérifie les réglages d'envoi des factures de contribution.\n"
+        f"Expéditeur : {structure.sender_name} <{structure.sender_email}>\n"
+    )
+    return message
+
+
 def message_bytes(message: EmailMessage) -> bytes:
     """The message as it goes on the wire."""
     return message.as_bytes(policy=_WIRE_POLICY)

@@ -249,6 +249,18 @@ def _abort(smtp: smtplib.SMTP | None) -> None:
             pass
 
 
+def send_test_message(settings: SmtpSettings, authenticator: Authenticator, structure, to: str) -> str:
+    """Send a short test message from the structure's sender; returns the server's reply."""
+    from tuiapp.core.compose import compose_test, message_bytes
+
+    message = compose_test(structure, to)
+    connection = SmtpConnection.open(settings, authenticator)
+    try:
+        return connection.send(message_bytes(message), structure.sender_email, [to]).reply
+    finally:
+        connection.close()
+
+
 def check_connection(settings: SmtpSettings, authenticator: Authenticator | None = None) -> str:
     """Connect, secure, authenticate and quit; returns the server's greeting name."""
     connection = SmtpConnection.open(settings, authenticator or keyring_authenticator(settings))

@@ -28,6 +28,8 @@ class SmtpProblem(TuiappError):
     retryable = False
     #: Stop the batch: a settings or server problem that every invoice would hit.
     stops_batch = True
+    #: The association's settings (or the keyring) must change before it can work.
+    settings_problem = False
 
     def __init__(self, code: int | None = None, reply: str = "", detail: str = "") -> None:
         self.code = code
@@ -51,22 +53,25 @@ class ServerUnreachable(SmtpProblem):
 
 class TlsUnavailable(SmtpProblem):
     """The server does not offer STARTTLS."""
+    settings_problem = True
 
 
 class CertificateRejected(SmtpProblem):
     """The server's certificate could not be verified."""
+    settings_problem = True
 
 
 class TlsFailed(SmtpProblem):
-    pass
+    settings_problem = True
 
 
 class InsecureAuthRefused(SmtpProblem):
     """AUTH asked on a connection without TLS, and not allowed."""
+    settings_problem = True
 
 
 class AuthenticationFailed(SmtpProblem):
-    pass
+    settings_problem = True
 
 
 class BasicAuthDisabled(AuthenticationFailed):
@@ -74,11 +79,11 @@ class BasicAuthDisabled(AuthenticationFailed):
 
 
 class PasswordMissing(SmtpProblem):
-    pass
+    settings_problem = True
 
 
 class SenderRefused(SmtpProblem):
-    pass
+    settings_problem = True
 
 
 class QuotaExceeded(SmtpProblem):

@@ -1,0 +1,41 @@
+"""The demo's catch-all server: the demo sends for real, to .eml files on disk."""
+
+import email
+import subprocess
+import sys
+from email import policy
+
+from tests.smtp_server import free_port
+from tuiapp.core.catchall import port_in_use, start_catchall
+from tuiapp.core.demo import DEMO_SMTP_PORT
+
+
+def test_demo_send_lands_in_eml_files(demo_db_file, tmp_path):
+    port = free_port()
+    db = ["--db", str(demo_db_file)]
+    folder = tmp_path / "mails"
+    controller = start_catchall(folder, port)
+    try:
+        assert start_catchall(folder, port) is None and port_in_use(port)  # a second one steps aside
+        subprocess.run([sys.executable, "-m", "tuiapp", "smtp", "set", *db, "--port", str(port)], check=True,
+                       capture_output=True)
+        result = subprocess.run([sys.executable, "-m", "tuiapp", "send", *db, "--period", "2024-10", "--yes",
+                                 "--structure", "FAM"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    finally:
+        controller.stop()
+    files = sorted(folder.glob("*.eml"))
+    assert files and not list(folder.glob("*.part"))
+    message = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert message["X-Demo-Envelope-To"]
+    assert message["Subject"].startswith("Votre facture de contribution d'octobre 2024 - ")
+    assert next(message.iter_attachments()).get_content()[:4] == b"%PDF"
+    assert f"{len(files)} envoyée(s)" in result.stdout
+
+
+def test_demo_association_points_at_the_catchall(demo_db):
+    from tuiapp.db.models import Association
+
+    association = Association.get_solo()
+    assert (association.smtp_host, association.smtp_port, association.smtp_security) == ("127.0.0.1", DEMO_SMTP_PORT, "none")
+    assert association.smtp_username == ""

@@ -1,0 +1,173 @@
+"""``tuiapp smtp``, ``send``, ``history`` and ``resolve`` as real processes, against a real server."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+
+PERIOD = "2024-09"
+
+
+def tuiapp(*args, stdin=None, timeout=180):
+    return subprocess.run([sys.executable, "-m", "tuiapp", *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, "-m", "tuiapp", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = SmtpTestServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def base(demo_db_file, server):
+    """The demo base, set up through the CLI for the test server; returns the --db arguments."""
+    db = ["--db", str(demo_db_file)]
+    result = tuiapp("smtp", "set", *db, "--host", "127.0.0.1", "--port", str(server.port), "--security",
+                    "starttls", "--username", USERNAME, "--ca-file", str(server.ca_file), "--rate", "0")
+    assert result.returncode == 0, result.stderr
+    result = tuiapp("smtp", "password", *db, stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def mailable(db_path) -> list[str]:
+    with sqlite3.connect(db_path) as raw:
+        return [row[0] for row in raw.execute(
+            "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
+            "AND i.period_month = 9 AND r.active AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')"
+        )]
+
+
+def delivered(server) -> collections.Counter:
+    return collections.Counter(
+        next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received
+    )
+
+
+def statuses(db_path) -> collections.Counter:
+    with sqlite3.connect(db_path) as raw:
+        return collections.Counter(row[0] for row in raw.execute(
+            "SELECT s.status FROM send_record s JOIN invoice i ON i.id = s.invoice_id WHERE i.period_month = 9"))
+
+
+def test_smtp_settings_password_and_connection_test(base, server):
+    shown = tuiapp("smtp", "show", *base)
+    assert shown.returncode == 0
+    assert f"Port           : {server.port}" in shown.stdout and "enregistré dans le trousseau" in shown.stdout
+    ok = tuiapp("smtp", "test", *base)
+    assert ok.returncode == 0 and "Connexion réussie" in ok.stdout, ok.stderr
+    sent = tuiapp("smtp", "test", *base, "--to", "essai@example.org", "--structure", "fh")
+    assert sent.returncode == 0, sent.stderr
+    assert server.received[-1].rcpt_tos == ["essai@example.org"]
+    assert server.received[-1].mail_from == "facturation.tilleuls@example.org"
+    for output in (shown, ok, sent):
+        assert PASSWORD not in output.stdout + output.stderr
+
+
+def test_wrong_password_and_untrusted_certificate_are_explained(base, demo_db_file):
+    assert tuiapp("smtp", "password", *base, stdin="wrong-password\n").returncode == 0
+    result = tuiapp("smtp", "test", *base)
+    assert result.returncode == 2 and "Mot de passe refusé par le serveur (535)" in result.stderr
+    sent = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert sent.returncode == 2 and "Mot de passe refusé" in sent.stderr
+    assert statuses(demo_db_file)["sent"] == 0
+    assert tuiapp("smtp", "password", *base, stdin=PASSWORD + "\n").returncode == 0
+    assert tuiapp("smtp", "set", *base, "--ca-file", "").returncode == 0
+    untrusted = tuiapp("smtp", "test", *base)
+    assert untrusted.returncode == 2 and "Certificat non reconnu" in untrusted.stderr
+
+
+def test_bad_input_is_refused_cleanly(base):
+    for args, message in (
+        (("send", *base, "--period", "2024-13", "--yes"), "Période"),
+        (("send", *base, "--period", PERIOD, "--structure", "XX", "--yes"), "Structure inconnue"),
+        (("smtp", "set", *base, "--port", "0"), "Port SMTP"),
+        (("smtp", "set", *base, "--ca-file", "/nonexistent.pem"), "introuvable"),
+        (("smtp", "test", *base, "--to", "pas-une-adresse", "--structure", "FH"), "--to"),
+        (("resolve", *base, "1", "--resend"), "pas à l'état inconnu"),
+    ):
+        result = tuiapp(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_dry_run_sends_nothing(base, server, demo_db_file):
+    result = tuiapp("send", *base, "--period", PERIOD, "--dry-run")
+    assert result.returncode == 0
+    numbers = mailable(demo_db_file)
+    assert f"{len(numbers)} facture(s) seraient envoyées" in result.stdout
+    assert all(number in result.stdout for number in numbers)
+    assert "Facture_" in result.stdout and "Objet" in result.stdout
+    assert server.received == [] and sum(statuses(demo_db_file).values()) == 0
+
+
+def test_send_a_period_then_nothing_left(base, server, demo_db_file):
+    result = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert result.returncode == 0, result.stderr
+    numbers = mailable(demo_db_file)
+    assert delivered(server) == collections.Counter(numbers)
+    assert f"Envoi terminé : {len(numbers)} envoyée(s)." in result.stdout
+    again = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert again.returncode == 0 and "Aucune facture à envoyer" in again.stdout
+    history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
+    lines = history.stdout.strip().splitlines()
+    assert lines[0].startswith("envoi;facture;résident") and len(lines) == len(numbers) + 1
+    assert all(";envoyée;" in line for line in lines[1:])
+    for output in (result, again, history):
+        assert PASSWORD not in output.stdout + output.stderr
+    for path in demo_db_file.parent.glob(demo_db_file.name + "*"):
+        assert PASSWORD.encode() not in path.read_bytes()
+
+
+def test_quota_stops_then_the_next_send_completes(base, server, demo_db_file):
+    server.faults.quota_after = 10
+    first = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert first.returncode == 1 and "Limite d'envoi du serveur atteinte" in first.stderr
+    numbers = mailable(demo_db_file)
+    assert statuses(demo_db_file) == {"sent": 10, "queued": len(numbers) - 10}
+    server.faults.quota_after = None
+    second = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert second.returncode == 0, second.stderr
+    assert delivered(server) == collections.Counter(numbers)
+
+
+def test_killed_during_a_batch_then_the_next_run(base, server, demo_db_file):
+    server.faults.hold_data = {3: 30.0}  # the server keeps the 3rd message but is slow to say so
+    process = start("send", *base, "--period", PERIOD, "--yes")
+    assert server.handler.data_started.wait(60), process.communicate()
+    os.kill(process.pid, signal.SIGKILL)  # killed while waiting for that reply
+    process.wait(10)
+    assert statuses(demo_db_file)["sending"] == 1
+    second = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert second.returncode == 1  # one invoice's fate is unknown
+    assert "état inconnu" in second.stderr and "tuiapp resolve" in second.stderr
+    counts = delivered(server)
+    assert counts == collections.Counter(mailable(demo_db_file))  # each exactly once, none twice
+    assert statuses(demo_db_file)["unknown"] == 1
+    history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
+    unknown_id = next(line.split(";")[0] for line in history.stdout.splitlines() if ";état inconnu;" in line)
+    resolved = tuiapp("resolve", *base, unknown_id, "--delivered")
+    assert resolved.returncode == 0 and statuses(demo_db_file)["unknown"] == 0
+
+
+def test_two_processes_on_the_same_period(base, server, demo_db_file):
+    processes = [start("send", *base, "--period", PERIOD, "--yes") for _ in range(2)]
+    outputs = [process.communicate(timeout=180) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert delivered(server) == collections.Counter(mailable(demo_db_file))  # every invoice exactly once
+    assert statuses(demo_db_file) == {"sent": len(mailable(demo_db_file))}

@@ -1,0 +1,50 @@
+"""The ``tuiapp`` command: starts the TUI, or runs a task on the same core."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from peewee import DatabaseError as PeeweeDatabaseError
+
+from tuiapp import __version__
+from tuiapp.cli import base, history, send, smtp
+from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option
+from tuiapp.core.errors import TuiappError
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="tuiapp",
+        description="Envoi par e-mail des factures de contribution des résidents. "
+        "Sans commande : ouvre l'application.",
+    )
+    parser.add_argument("--version", action="version", version=f"tuiapp {__version__}")
+    add_db_option(parser, default=None)
+    parser.set_defaults(func=base.run_app)
+    commands = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=Parser)
+    for module in (base, smtp, send, history):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TuiappError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PeeweeDatabaseError as exc:
+        from tuiapp.db.database import db, explain_database_error
+
+        print(f"Erreur : {explain_database_error(db.database or '?', exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrompu.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # "tuiapp history | head": the reader has left
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_USAGE

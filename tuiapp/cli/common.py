@@ -1,0 +1,66 @@
+"""What the CLI commands share: exit codes, the --db option, opening the base, asking."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tuiapp.locations import resolve_db_path
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # some invoices failed or are still waiting
+EXIT_USAGE = 2  # bad input or settings
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own messages stay in English
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog} : erreur : {message}\n")
+
+
+def add_db_option(parser: argparse.ArgumentParser, *, default=argparse.SUPPRESS) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="FICHIER",
+        default=default,
+        help="base de données SQLite (sinon $TUIAPP_DB, sinon le dossier de données de l'utilisateur)",
+    )
+
+
+def open_db(path: Path, *, create: bool) -> None:
+    from tuiapp.db.database import DatabaseOpenError, open_database
+
+    try:
+        open_database(path, create=create)
+    except DatabaseOpenError as exc:
+        if not create and not path.exists():
+            raise DatabaseOpenError(
+                f"{exc} Pour la créer : « tuiapp init --db {path} » "
+                f"(ou « tuiapp init-demo --db {path} » pour une base de démonstration)."
+            ) from None
+        raise
+
+
+def open_existing(args: argparse.Namespace) -> Path:
+    """The base named by --db / $TUIAPP_DB (which must exist), or the default one."""
+    path, explicit = resolve_db_path(args.db)
+    open_db(path, create=not explicit)
+    return path
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal; ``o``/``oui`` means yes."""
+    try:
+        answer = input(f"{question} [o/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("o", "oui", "y", "yes")
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

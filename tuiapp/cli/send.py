@@ -1,0 +1,157 @@
+"""``tuiapp send``: mail a period's invoices, and ``tuiapp resolve`` for uncertain sends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, confirm, open_existing, say, warn
+from tuiapp.core import events as ev
+from tuiapp.core.errors import TuiappError
+from tuiapp.core.periods import Period
+
+
+def register(commands) -> None:
+    send = commands.add_parser("send", help="envoie par mail les factures d'une période")
+    add_db_option(send)
+    send.add_argument("--period", required=True, metavar="AAAA-MM", help="période des factures (ex. 2024-09)")
+    send.add_argument("--structure", metavar="CODE", help="seulement cette structure")
+    send.add_argument("--include-sent", action="store_true", help="renvoie aussi les factures déjà envoyées")
+    send.add_argument("--dry-run", action="store_true", help="montre ce qui serait envoyé, sans rien envoyer")
+    send.add_argument("--yes", action="store_true", help="ne demande pas de confirmation")
+    send.set_defaults(func=send_period)
+
+    resolve = commands.add_parser("resolve", help="décide du sort d'un envoi à l'état inconnu")
+    add_db_option(resolve)
+    resolve.add_argument("record", type=int, metavar="ENVOI", help="numéro de l'envoi (voir tuiapp history)")
+    decision = resolve.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--delivered", action="store_true", help="le message est bien parti : le marquer envoyé")
+    decision.add_argument("--resend", action="store_true", help="le renvoyer au prochain tuiapp send")
+    resolve.set_defaults(func=resolve_record)
+
+
+def _structure(code: str | None):
+    from tuiapp.db.models import Structure
+
+    if code is None:
+        return None
+    structure = Structure.get_or_none(Structure.code == code.strip().upper())
+    if structure is None:
+        raise TuiappError(f"Structure inconnue : {code}")
+    return structure
+
+
+def _report_interrupted() -> None:
+    from tuiapp.core import outbox
+
+    for record in outbox.recover_interrupted():
+        warn(
+            f"Attention : l'envoi n° {record.id} (facture {record.invoice.number}) a été interrompu : "
+            f"état inconnu, le message est peut-être parti (Message-ID {record.message_id}). "
+            f"Il ne sera pas renvoyé sans votre décision : tuiapp resolve {record.id} --delivered | --resend"
+        )
+
+
+def _candidates(period: Period, structure, include_sent: bool):
+    from tuiapp.db import queries
+    from tuiapp.db.models import Invoice
+
+    query = queries.invoices_to_mail(period, structure)
+    if not include_sent:
+        query = query.where(Invoice.last_mailed_at.is_null())
+    return list(query)
+
+
+def _dry_run(invoices) -> int:
+    from tuiapp.core.compose import envelope_recipients
+    from tuiapp.core.documents import document_for
+    from tuiapp.core.pdf import pdf_filename
+    from tuiapp.core.templates import render
+    from tuiapp.db.models import Association
+
+    association = Association.get_solo()
+    for invoice in invoices:
+        doc = document_for(invoice, association)
+        say(f"{doc.number}  {doc.resident_name}")
+        say(f"    À       : {', '.join(envelope_recipients(doc))}")
+        say(f"    Objet   : {render(doc.subject_template, doc.keyword_values)}")
+        say(f"    Fichier : {pdf_filename(doc)}")
+    say(f"{len(invoices)} facture(s) seraient envoyées (simulation : rien n'a été envoyé).")
+    return EXIT_OK
+
+
+def _print_event(event: ev.Event) -> None:
+    from tuiapp.core.wording import describe
+
+    if isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
+        return
+    line = f"{datetime.now():%H:%M:%S}  {describe(event)}"
+    if isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial)):
+        warn(line)
+    else:
+        say(line)
+
+
+def send_period(args: argparse.Namespace) -> int:
+    from tuiapp.core import outbox
+    from tuiapp.core.engine import SendEngine
+    from tuiapp.core.secrets import get_password
+    from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
+    from tuiapp.core.smtp_errors import PasswordMissing
+    from tuiapp.db.models import Association
+
+    period = Period.parse(args.period)
+    open_existing(args)
+    structure = _structure(args.structure)
+    invoices = _candidates(period, structure, args.include_sent)
+    if args.dry_run:
+        return _dry_run(invoices)
+
+    settings = SmtpSettings.from_association(Association.get_solo())
+    if settings.username and not get_password(settings.host, settings.username):
+        raise TuiappError(str(PasswordMissing()))
+    _report_interrupted()
+    leftovers = outbox.queued_record_ids(period, structure)
+    if not invoices and not leftovers:
+        say("Aucune facture à envoyer pour cette période.")
+        return EXIT_OK
+    recipients = sum(len(invoice.resident.recipients) for invoice in invoices)
+    question = f"Envoyer {len(invoices)} facture(s) de {period} à {recipients} adresse(s)"
+    if leftovers:
+        question += f", et reprendre {len(leftovers)} envoi(s) restés en attente"
+    if not args.yes and sys.stdin.isatty() and not confirm(question + " ?"):
+        say("Rien n'a été envoyé.")
+        return EXIT_OK
+
+    queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator=outbox.operator_name())
+    for invoice_id in queued.uncertain:
+        warn(f"Facture {_number(invoice_id)} : dernier envoi à l'état inconnu, pas renvoyée (tuiapp resolve).")
+    record_ids = queued.record_ids + [r for r in outbox.queued_record_ids(period, structure) if r not in queued.record_ids]
+    engine = SendEngine(settings, keyring_authenticator(settings), on_event=_print_event)
+    finished = engine.run(record_ids, batch=queued.batch)
+    if finished.stopped is not None and finished.stopped.settings_problem:
+        return EXIT_USAGE
+    return EXIT_OK if finished.all_sent and not queued.uncertain else EXIT_INCOMPLETE
+
+
+def _number(invoice_id: int) -> str:
+    from tuiapp.db.models import Invoice
+
+    return Invoice.get_by_id(invoice_id).number
+
+
+def resolve_record(args: argparse.Namespace) -> int:
+    from tuiapp.core import outbox
+    from tuiapp.db.models import SendRecord, SendStatus
+
+    open_existing(args)
+    record = SendRecord.get_or_none(SendRecord.id == args.record)
+    if record is None or record.status != SendStatus.UNKNOWN:
+        raise TuiappError(f"L'envoi n° {args.record} n'est pas à l'état inconnu (voir tuiapp history).")
+    new_id = outbox.resolve_uncertain(record.id, delivered=args.delivered, operator=outbox.operator_name())
+    if args.delivered:
+        say(f"Envoi n° {record.id} marqué comme envoyé.")
+    else:
+        say(f"Facture {record.invoice.number} remise en attente (envoi n° {new_id}) : elle partira au prochain tuiapp send.")
+    return EXIT_OK

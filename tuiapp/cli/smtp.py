@@ -1,0 +1,160 @@
+"""``tuiapp smtp show|set|password|test``: the association's outgoing mail server."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
+from tuiapp.core.errors import TuiappError
+
+SECURITY_LABELS = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "aucune (non chiffré)"}
+
+
+def register(commands) -> None:
+    smtp = commands.add_parser("smtp", help="serveur de courrier sortant de l'association")
+    actions = smtp.add_subparsers(dest="smtp_command", metavar="ACTION", required=True, parser_class=type(smtp))
+
+    show = actions.add_parser("show", help="affiche les réglages")
+    add_db_option(show)
+    show.set_defaults(func=show_settings)
+
+    change = actions.add_parser("set", help="modifie les réglages")
+    add_db_option(change)
+    change.add_argument("--host", help="nom du serveur (ex. smtp.office365.com)")
+    change.add_argument("--port", type=int, help="port (587 pour STARTTLS, 465 pour SSL)")
+    change.add_argument("--security", choices=("starttls", "ssl", "none"), help="sécurité de la connexion")
+    change.add_argument("--username", help="identifiant (vide : pas d'authentification)")
+    change.add_argument("--ca-file", help="fichier de certificats d'autorité (vide : ceux du système)")
+    change.add_argument("--rate", type=int, help="messages par minute au plus (0 : sans limite)")
+    change.add_argument("--timeout", type=int, help="délai d'attente du serveur, en secondes")
+    change.add_argument(
+        "--allow-insecure-auth",
+        action=argparse.BooleanOptionalAction,
+        help="autorise l'authentification sans chiffrement (déconseillé)",
+    )
+    change.set_defaults(func=set_settings)
+
+    password = actions.add_parser("password", help="enregistre le mot de passe dans le trousseau")
+    add_db_option(password)
+    password.set_defaults(func=store_password)
+
+    test = actions.add_parser("test", help="teste la connexion ; avec --to, envoie un message d'essai")
+    add_db_option(test)
+    test.add_argument("--to", metavar="ADRESSE", help="destinataire d'un message d'essai")
+    test.add_argument("--structure", metavar="CODE", help="structure dont l'expéditeur envoie l'essai")
+    test.set_defaults(func=test_connection)
+
+
+def _association():
+    from tuiapp.db.models import Association
+
+    return Association.get_solo()
+
+
+def _password_state(association) -> str:
+    from tuiapp.core.secrets import SecretStoreError, has_password
+
+    if not association.smtp_username:
+        return "sans objet (pas d'identifiant)"
+    try:
+        return "enregistré dans le trousseau" if has_password(association.smtp_host, association.smtp_username) else "absent"
+    except SecretStoreError as exc:
+        return f"trousseau inutilisable : {exc}"
+
+
+def show_settings(args: argparse.Namespace) -> int:
+    open_existing(args)
+    association = _association()
+    rate = association.smtp_rate_per_minute
+    say(f"Serveur        : {association.smtp_host}")
+    say(f"Port           : {association.smtp_port}")
+    say(f"Sécurité       : {SECURITY_LABELS[association.smtp_security]}")
+    say(f"Identifiant    : {association.smtp_username or '(aucun : pas d’authentification)'}")
+    say(f"Mot de passe   : {_password_state(association)}")
+    say(f"Débit maximal  : {rate} message(s) par minute" if rate else "Débit maximal  : sans limite")
+    say(f"Délai          : {association.smtp_timeout} s")
+    say(f"Certificats    : {association.smtp_ca_file or 'ceux du système'}")
+    if association.smtp_allow_insecure_auth:
+        say("Attention      : authentification autorisée sans chiffrement")
+    return EXIT_OK
+
+
+def set_settings(args: argparse.Namespace) -> int:
+    open_existing(args)
+    association = _association()
+    changes = {
+        "smtp_host": args.host,
+        "smtp_port": args.port,
+        "smtp_security": args.security,
+        "smtp_username": args.username,
+        "smtp_rate_per_minute": args.rate,
+        "smtp_timeout": args.timeout,
+        "smtp_allow_insecure_auth": args.allow_insecure_auth,
+    }
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if args.ca_file is not None:
+        ca_file = args.ca_file.strip()
+        if ca_file and not Path(ca_file).expanduser().is_file():
+            raise TuiappError(f"Fichier de certificats introuvable : {ca_file}")
+        changes["smtp_ca_file"] = str(Path(ca_file).expanduser().resolve()) if ca_file else None
+    if not changes:
+        warn("Rien à modifier : indiquez au moins une option (tuiapp smtp set --help).")
+        return EXIT_USAGE
+    for field, value in changes.items():
+        setattr(association, field, value)
+    association.save()
+    say("Réglages enregistrés.")
+    return show_settings(args)
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mot de passe SMTP : ")
+    if getpass.getpass("Confirmez : ") != first:
+        raise TuiappError("Les deux saisies diffèrent : rien n'a été enregistré.")
+    return first
+
+
+def store_password(args: argparse.Namespace) -> int:
+    from tuiapp.core.secrets import set_password
+
+    open_existing(args)
+    association = _association()
+    if not association.smtp_username:
+        raise TuiappError("Indiquez d'abord l'identifiant : tuiapp smtp set --username ADRESSE")
+    set_password(association.smtp_host, association.smtp_username, _read_password())
+    say(f"Mot de passe enregistré dans le trousseau pour {association.smtp_username} sur {association.smtp_host}.")
+    return EXIT_OK
+
+
+def test_connection(args: argparse.Namespace) -> int:
+    from tuiapp.core.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
+    from tuiapp.core.smtp_errors import SmtpProblem
+
+    if bool(args.to) != bool(args.structure):
+        raise TuiappError("--to et --structure vont ensemble.")
+    open_existing(args)
+    settings = SmtpSettings.from_association(_association())
+    say(f"Connexion à {settings.host}:{settings.port} ({SECURITY_LABELS[settings.security]})...")
+    try:
+        if args.to:
+            from tuiapp.core.validation import normalize_email
+            from tuiapp.db.models import Structure
+
+            to = normalize_email(args.to, field="to", label="--to", required=True)
+            structure = Structure.get_or_none(Structure.code == args.structure.strip().upper())
+            if structure is None:
+                raise TuiappError(f"Structure inconnue : {args.structure}")
+            reply = send_test_message(settings, keyring_authenticator(settings), structure, to)
+            say(f"Message d'essai envoyé à {to} depuis {structure.sender_email}. Réponse du serveur : {reply}")
+        else:
+            check_connection(settings)
+            say("Connexion réussie" + (" : chiffrement et authentification acceptés." if settings.username else "."))
+    except SmtpProblem as problem:
+        warn(f"Échec : {problem}")
+        return EXIT_USAGE
+    return EXIT_OK
