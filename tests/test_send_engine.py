@@ -91,7 +91,8 @@ def test_a_batch_of_20_arrives_complete(mail_db, server):
         assert sorted(received.rcpt_tos) == sorted(resident.recipients)
         assert message["Subject"] == f"Votre facture de contribution de septembre 2024 - {resident.display_name}"
         body = message.get_body(("plain",)).get_content()
-        assert f"Vous trouverez ci-joint la facture de {resident.display_name} pour la période de septembre 2024" in body
+        of = "d'" if resident.display_name[0] in "AEIOUYÉ" else "de "
+        assert f"Vous trouverez ci-joint la facture {of}{resident.display_name} pour la période de septembre 2024" in body
         assert attachment.get_content_type() == "application/pdf"
         text = pymupdf.open(stream=attachment.get_content(), filetype="pdf")[0].get_text()
         assert invoice.number in text and resident.last_name.upper() in text

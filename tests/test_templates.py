@@ -130,3 +130,22 @@ def test_values_are_not_rescanned():
 )
 def test_person_name(last, first, expected):
     assert person_name(last, first) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "month", "expected"),
+    [
+        ("la période de &periode", 10, "la période d'octobre 2024"),
+        ("la période de &periode", 8, "la période d'août 2024"),
+        ("la période de &periode", 4, "la période d'avril 2024"),
+        ("la période de &periode", 9, "la période de septembre 2024"),
+        ("De &periode", 10, "D'octobre 2024"),
+        ("Facture de &personne", 10, "Facture d'ANDRÉ Éric"),
+        ("monde &periode", 10, "monde octobre 2024"),  # "de" inside a word is left alone
+        ("de  &periode", 10, "de  octobre 2024"),  # only "de" right before the keyword
+    ],
+)
+def test_french_elision_before_a_vowel(template, month, expected):
+    values = keyword_values(last_name="André", first_name="Éric", period=Period(2024, month), number="1",
+                            amount=Decimal("1"), structure="Foyer")
+    assert render(template, values) == expected

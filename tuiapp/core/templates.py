@@ -40,6 +40,8 @@ DEFAULT_SUBJECT = "Facture de contribution &periode - &personne"
 # "&" then a word that starts with a letter; \w is Unicode-aware, so accented
 # letters belong to the word and "&période," stops before the comma.
 _KEYWORD = re.compile(r"&([^\W\d_]\w*)")
+# "de " just before a keyword, as a word of its own: it becomes "d'" before a vowel.
+_ELIDABLE = re.compile(r"(?:^|(?<=[\s(«\"']))([dD]e) $")
 
 
 def _canonical(word: str) -> str:
@@ -85,14 +87,30 @@ def find_unknown_keywords(template: str) -> list[UnknownKeyword]:
     return unknown
 
 
+def _starts_with_vowel(text: str) -> bool:
+    return bool(text) and _canonical(text[0]) in "aeiouy"
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
-    """Replace the known keywords by ``values``; leave everything else as typed."""
+    """Replace the known keywords by ``values``; leave everything else as typed.
 
-    def substitute(match: re.Match[str]) -> str:
+    French elision is applied where a value starts with a vowel: "la période de
+    &periode" gives "la période d'octobre 2024", and "facture de &personne"
+    gives "facture d'ANDRÉ Éric".
+    """
+    parts: list[str] = []
+    position = 0
+    for match in _KEYWORD.finditer(template):
         value = values.get(_canonical(match.group(1)))
-        return match.group(0) if value is None else value
-
-    return _KEYWORD.sub(substitute, template)
+        if value is None:
+            continue
+        before = template[position : match.start()]
+        if _starts_with_vowel(value) and (elided := _ELIDABLE.search(before)):
+            before = before[: elided.start(1)] + elided.group(1)[0] + "'"
+        parts += [before, value]
+        position = match.end()
+    parts.append(template[position:])
+    return "".join(parts)
 
 
 def person_name(last_name: str, first_name: str) -> str:
