@@ -129,7 +129,8 @@ class SmtpTestServer:
     def start(self) -> SmtpTestServer:
         params = {}
         if self.auth:
-            params |= {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": self.tls != "none"}
+            # aiosmtpd does not count implicit TLS as TLS for AUTH: only STARTTLS needs the check.
+            params |= {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": self.tls == "starttls"}
         if self.tls == "starttls":
             params |= {"tls_context": self._server_context(), "require_starttls": True}
         self.controller = Controller(

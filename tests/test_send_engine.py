@@ -13,13 +13,15 @@ from tuiapp.core import outbox, secrets, wording
 from tuiapp.core.engine import SendEngine
 from tuiapp.core.formatting import format_amount
 from tuiapp.core.periods import Period
-from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
+from tuiapp.core.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
 from tuiapp.core.smtp_errors import (
     AuthenticationFailed,
     CertificateRejected,
+    InsecureAuthRefused,
     QuotaExceeded,
     SenderRefused,
     ServerUnreachable,
+    TlsUnavailable,
 )
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
@@ -298,3 +300,40 @@ def test_inactive_or_addressless_are_not_queued(mail_db):
     result = outbox.queue_invoices([no_address.id], operator="marie")
     assert result.record_ids == [] and result.no_address == [no_address.id]
     assert Resident.get_by_id(no_address.resident_id).recipients == []
+
+
+def test_implicit_tls_on_its_own_port(mail_db, tmp_path):
+    ssl_server = SmtpTestServer(tmp_path, tls="ssl").start()
+    try:
+        summary, _ = send(september(2), engine_settings=settings(port=ssl_server.port, security="ssl",
+                                                                 ca_file=str(ssl_server.ca_file)))
+        assert summary.sent == 2 and len(ssl_server.received) == 2
+    finally:
+        ssl_server.stop()
+
+
+def test_no_password_over_an_unencrypted_connection(mail_db, tmp_path):
+    plain = SmtpTestServer(tmp_path, tls="none", auth=False).start()
+    try:
+        summary, _ = send(september(1), engine_settings=settings(port=plain.port, security="none"))
+        assert isinstance(summary.stopped, InsecureAuthRefused) and plain.received == []
+        assert "en clair" in str(summary.stopped)
+        starttls, _ = send(september()[1:2], engine_settings=settings(port=plain.port, security="starttls"))
+        assert isinstance(starttls.stopped, TlsUnavailable)
+        anonymous, _ = send(september()[2:3], engine_settings=settings(port=plain.port, security="none", username=""))
+        assert anonymous.sent == 1 and len(plain.received) == 1
+    finally:
+        plain.stop()
+
+
+def test_connection_has_nodelay_and_verifies_certificates(mail_db, server):
+    import socket
+
+    connection = SmtpConnection.open(settings(), keyring_authenticator(settings()))
+    try:
+        sock = connection._smtp.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert sock.version().startswith("TLS") and sock.context.verify_mode.name == "CERT_REQUIRED"
+        assert sock.context.check_hostname
+    finally:
+        connection.close()

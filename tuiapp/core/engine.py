@@ -2,19 +2,21 @@
 
 It reuses one connection for the batch (re-opened when dropped), retries a
 message after transient failures with a bounded back-off, paces itself at the
-association's messages per minute, renders the next PDFs while the current
-message is on the wire, and can be cancelled between two messages. Every step
+association's messages per minute, builds the next messages (PDF included) in
+another process while the current one is on the wire, and can be cancelled
+between two messages. Every step
 is reported as an event (``tuiapp.core.events``) to a callback: the TUI and the
 CLI both drive it. It never imports Textual.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import replace
 
 from tuiapp.core import events as ev
@@ -27,6 +29,28 @@ from tuiapp.core.smtp_errors import DeliveryUncertain, SmtpProblem
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 
 EventSink = Callable[[ev.Event], None]
+#: From this many messages on, they are built in a helper process: PDF
+#: rendering holds the GIL, and would otherwise slow the sending down.
+PROCESS_RENDERING_FROM = 16
+RENDER_PROCESSES = 2
+
+
+def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
+    """The invoice's message, PDF attached, as it goes on the wire."""
+    pdf = invoice_pdf(doc)
+    return message_bytes(compose(doc, pdf, pdf_filename(doc), message_id=message_id))
+
+
+class _InlineExecutor(Executor):
+    """Builds each message at once, in this thread (small batches)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+        return future
 
 
 class _Stop(Exception):
@@ -46,7 +70,8 @@ class SendEngine:
         max_tries: int = 3,
         retry_delays: Iterable[float] = (5.0, 20.0),
         pacing_window: float = 60.0,
-        prefetch: int = 4,
+        prefetch: int = 8,
+        render_in_process: bool | None = None,
         connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
     ) -> None:
         self.settings = settings
@@ -58,6 +83,7 @@ class SendEngine:
         self.retry_delays = tuple(retry_delays) or (0.0,)
         self.pacing_window = pacing_window
         self.prefetch = max(1, prefetch)
+        self.render_in_process = render_in_process
         self._connect = connect
         self._connection: SmtpConnection | None = None
         self._recent: deque[float] = deque()
@@ -73,20 +99,30 @@ class SendEngine:
         statuses: dict[int, str] = {}
         stopped: SmtpProblem | None = None
         cancelled = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf") as renderer:
-            pending: deque[tuple[SendRecord, InvoiceDocument, Future]] = deque()
+        in_process = self.render_in_process
+        if in_process is None:
+            in_process = len(jobs) >= PROCESS_RENDERING_FROM
+        renderer: Executor = (
+            ProcessPoolExecutor(max_workers=RENDER_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+            if in_process
+            else _InlineExecutor()
+        )
+        with renderer:
+            pending: deque[tuple[SendRecord, InvoiceDocument, str, Future]] = deque()
             queue = iter(jobs)
             try:
                 while True:
                     while len(pending) < self.prefetch and (job := next(queue, None)) is not None:
-                        pending.append((*job, renderer.submit(invoice_pdf, job[1])))
+                        record, doc = job
+                        message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
+                        pending.append((record, doc, message_id, renderer.submit(build_message, doc, message_id)))
                     if not pending:
                         break
                     if self.cancel.is_set():
                         cancelled = True
                         break
-                    record, doc, pdf = pending.popleft()
-                    outcome = self._send_one(record, doc, pdf)
+                    record, doc, message_id, payload = pending.popleft()
+                    outcome = self._send_one(record, doc, message_id, payload)
                     statuses[record.id] = outcome
                     key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain"}.get(
                         outcome, "skipped"
@@ -96,7 +132,7 @@ class SendEngine:
                 stopped = stop.problem
                 cancelled = stop.problem is None
             finally:
-                for _, _, future in pending:
+                for *_, future in pending:
                     future.cancel()
                 self._close()
         remaining = sum(1 for record_id in ids if record_id not in statuses or statuses[record_id] == "queued")
@@ -110,10 +146,8 @@ class SendEngine:
 
     # -- one invoice ----------------------------------------------------------
 
-    def _send_one(self, record: SendRecord, doc: InvoiceDocument, pdf: Future) -> str:
+    def _send_one(self, record: SendRecord, doc: InvoiceDocument, message_id: str, payload: Future) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
-        sender = doc.sender_email or ""
-        message_id = message_id_for(sender) if sender else ""
         self._pace()  # before the claim: a paused invoice stays queued
         if not outbox.claim(record.id, operator=self.operator, message_id=message_id):
             status = SendRecord.get_by_id(record.id).status
@@ -121,16 +155,15 @@ class SendEngine:
             return "skipped"
         self.on_event(ev.InvoiceClaimed(ref))
         try:
-            return self._deliver(record, doc, pdf, ref, message_id)
+            return self._deliver(record, doc, payload, ref, message_id)
         except _Stop:
             outbox.release(record.id, error="Envoi arrêté avant ce message.")
             raise
 
-    def _deliver(self, record, doc: InvoiceDocument, pdf: Future, ref: ev.InvoiceRef, message_id: str) -> str:
+    def _deliver(self, record, doc: InvoiceDocument, payload: Future, ref: ev.InvoiceRef, message_id: str) -> str:
         sender = doc.sender_email or ""
         try:
-            pdf_bytes = pdf.result()
-            message = compose(doc, pdf_bytes, pdf_filename(doc), message_id=message_id)
+            message = payload.result()
         except CompositionError as exc:
             outbox.complete(record.id, SendStatus.FAILED, error=str(exc))
             self.on_event(ev.InvoiceFailed(ref, exc))
@@ -139,14 +172,13 @@ class SendEngine:
             outbox.complete(record.id, SendStatus.FAILED, error=f"PDF impossible à produire ({type(exc).__name__}).")
             self.on_event(ev.InvoiceFailed(ref, exc))
             return SendStatus.FAILED
-        payload = message_bytes(message)
         envelope = envelope_recipients(doc)
         attempt = 0
         while True:
             if attempt:
                 self._pace()
             try:
-                delivery = self._connection_for_batch().send(payload, sender, envelope)
+                delivery = self._connection_for_batch().send(message, sender, envelope)
             except SmtpProblem as problem:
                 self._record_attempt()
                 if isinstance(problem, DeliveryUncertain):
