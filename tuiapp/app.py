@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
@@ -16,7 +18,11 @@ class TuiApp(App[None]):
     """tuiapp's terminal interface, on one open database."""
 
     TITLE = "tuiapp"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quitter", id="app.quit", show=False, priority=True)]
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("f1", "toggle_help", "Aide", id="app.help"),
+        Binding("ctrl+q", "quit", "Quitter", id="app.quit", show=False, priority=True),
+    ]
 
     def __init__(self, db_path: Path) -> None:
         super().__init__()
@@ -28,6 +34,52 @@ class TuiApp(App[None]):
         # Pushed rather than returned by get_default_screen(): a default screen's
         # CSS_PATH is not loaded (seen with Textual 8.2).
         self.push_screen(HomeScreen())
+
+    # -- navigation -----------------------------------------------------------
+
+    def _open(self, screen_type: type[Screen]) -> None:
+        """Show a screen of this type, going back to it if it is already open."""
+        for index, screen in enumerate(self.screen_stack):
+            if isinstance(screen, screen_type):
+                while len(self.screen_stack) > index + 1:
+                    self.pop_screen()
+                return
+        self.push_screen(screen_type())
+
+    def action_home(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_structures(self) -> None:
+        from tuiapp.screens.structures import StructuresScreen
+
+        self._open(StructuresScreen)
+
+    def action_residents(self) -> None:
+        from tuiapp.screens.residents import ResidentsScreen
+
+        self._open(ResidentsScreen)
+
+    def action_smtp(self) -> None:
+        from tuiapp.screens.smtp import SmtpScreen
+
+        if not isinstance(self.screen, SmtpScreen):
+            self.push_screen(SmtpScreen())
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p), in French."""
+        yield SystemCommand("Accueil", "Revenir à l'écran d'accueil", self.action_home)
+        yield SystemCommand("Structures", "Gestion des structures et de leur onglet Mail", self.action_structures)
+        yield SystemCommand("Résidents", "Liste et fiches des résidents, leurs adresses", self.action_residents)
+        yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)
+        yield SystemCommand("Aide", "Afficher ou masquer les touches de l'écran (F1)", self.action_toggle_help)
+        yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_quit)
 
 
 def create_app(db_path: Path, *, create: bool = True) -> TuiApp:

@@ -147,3 +147,15 @@ def values_for_invoice(invoice) -> dict[str, str]:
         amount=invoice.amount_ht,
         structure=invoice.structure.name,
     )
+
+
+def sample_values(structure_name: str = "") -> dict[str, str]:
+    """Keyword values for the Mail tab's preview: the seed's example resident."""
+    return keyword_values(
+        last_name="Mailly",
+        first_name="Josiane",
+        period=Period(2024, 9),
+        number="FH-202409-001",
+        amount=Decimal("1234.56"),
+        structure=structure_name or "Votre structure",
+    )

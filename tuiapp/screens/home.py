@@ -18,7 +18,12 @@ class HomeScreen(Screen[None]):
     """What an operator sees first."""
 
     CSS_PATH = "home.tcss"
-    BINDINGS = [Binding("q", "app.quit", "Quitter", id="home.quit")]
+    BINDINGS = [
+        Binding("s", "app.structures", "Structures", id="home.structures"),
+        Binding("r", "app.residents", "Résidents", id="home.residents"),
+        Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),
+        Binding("q", "app.quit", "Quitter", id="home.quit"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -29,6 +34,9 @@ class HomeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.refresh_overview()
+
+    def on_screen_resume(self) -> None:
         self.refresh_overview()
 
     def refresh_overview(self) -> None:

@@ -1,0 +1,225 @@
+"""Screens driven with the keyboard only, at 80x24, as an operator would."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Input, Static, TextArea
+
+from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+from tuiapp.app import create_app
+from tuiapp.core import secrets
+from tuiapp.db.database import db
+from tuiapp.db.models import Association, Resident, Structure
+
+SIZE = (80, 24)
+SEED_SENTENCE = "Vous trouverez ci-joint la facture de MAILLY Josiane pour la période de septembre 2024"
+
+
+async def type_text(pilot, text: str) -> None:
+    for character in text:
+        await pilot.press(character if character != " " else "space")
+
+
+async def fill(pilot, selector: str, text: str) -> None:
+    """Focus a field, empty it, and type the text key by key."""
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    await pilot.pause()
+    widget.value = ""
+    await type_text(pilot, text)
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+@pytest.fixture
+def app(demo_db_file):
+    application = create_app(demo_db_file)
+    yield application
+    db.close()
+
+
+async def test_create_a_structure_and_its_mail_tab(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")  # home -> structures
+        await pilot.press("n")  # new structure: the Général tab, on the code
+        await type_text(pilot, "fam2")
+        await pilot.press("tab")
+        await type_text(pilot, "FAM Les Lilas")
+        await pilot.press("f3")  # the Mail tab, on the sender's address
+        await type_text(pilot, "lilas@example.org")
+        await pilot.press("tab")
+        await type_text(pilot, "FAM Les Lilas")
+        await pilot.pause()
+        preview = text_of(app, "#preview")
+        assert SEED_SENTENCE in preview.replace("\n", " ")  # the new structure's default text, rendered
+        assert "Facture de contribution septembre 2024 - MAILLY Josiane" in preview.replace("\n", " ")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    structure = Structure.get(Structure.code == "FAM2")
+    assert (structure.name, structure.sender_email, structure.sender_name) == (
+        "FAM Les Lilas", "lilas@example.org", "FAM Les Lilas")
+    assert structure.body_template == "Vous trouverez ci-joint la facture de &personne pour la période de &periode"
+
+
+async def test_unknown_keyword_blocks_saving(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "enter")  # first structure (EHPAD), on its Mail tab
+        body = app.screen.query_one("#body_template", TextArea)
+        body.focus()
+        body.move_cursor(body.document.end)
+        await type_text(pilot, " &personnel")
+        await pilot.pause()
+        assert "Mot-clé inconnu « &personnel »" in text_of(app, "#errors")
+        assert "vouliez-vous dire « &personne »" in text_of(app, "#errors")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "StructureFormScreen"  # still there, nothing lost
+        assert body.text.endswith(" &personnel")
+        await pilot.press("escape")  # unsaved changes: it asks
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("o")
+        await pilot.pause()
+    assert "&personnel" not in Structure.get(Structure.code == "EHPAD").body_template
+
+
+async def test_invalid_sender_is_shown_inline(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "enter")
+        await fill(pilot, "#sender_email", "pas-une-adresse")
+        await pilot.pause()
+        assert "n'est pas une adresse e-mail valide" in text_of(app, "#errors")
+        assert app.screen.query_one("#sender_email", Input).has_class("invalid")
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = SmtpTestServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+async def test_smtp_modal_settings_and_test(app, server, demo_db_file):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "m")  # from the structures screen, as in the seed
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "SmtpScreen"
+        for field, value in (("smtp_port", str(server.port)), ("smtp_username", USERNAME),
+                             ("password", "wrong-password"), ("smtp_ca_file", str(server.ca_file))):
+            await fill(pilot, f"#{field}", value)
+        select = app.screen.query_one("#smtp_security")
+        select.focus()
+        await pilot.press("enter", "up", "up", "enter")  # STARTTLS, the first choice
+        await pilot.pause()
+        assert select.value == "starttls"
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Mot de passe refusé par le serveur (535)" in text_of(app, "#test-result")
+        await fill(pilot, "#password", PASSWORD)
+        await pilot.press("ctrl+t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Connexion réussie" in text_of(app, "#test-result")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "StructuresScreen"
+    association = Association.get_solo()
+    assert (association.smtp_port, association.smtp_username, association.smtp_security) == (
+        server.port, USERNAME, "starttls")
+    assert secrets.get_password("127.0.0.1", USERNAME) == PASSWORD
+    db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+    for path in demo_db_file.parent.glob(demo_db_file.name + "*"):
+        assert PASSWORD.encode() not in path.read_bytes() and b"wrong-password" not in path.read_bytes()
+
+
+async def test_create_and_edit_a_resident(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r", "n")
+        await type_text(pilot, "Lefèvre-Dumas")
+        await pilot.press("tab")
+        await type_text(pilot, "Éliane")
+        await fill(pilot, "#email", "eliane@example.org")
+        await fill(pilot, "#guardian_name", "UDAF du Nord")
+        await fill(pilot, "#guardian_email", "udaf@")
+        await pilot.pause()
+        assert "n'est pas une adresse e-mail valide" in text_of(app, "#errors")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert Resident.select().where(Resident.last_name == "Lefèvre-Dumas").count() == 0  # refused
+        await type_text(pilot, "example.org")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ResidentsScreen"
+        resident = Resident.get(Resident.last_name == "Lefèvre-Dumas")
+        assert (resident.first_name, resident.email, resident.guardian_name, resident.guardian_email) == (
+            "Éliane", "eliane@example.org", "UDAF du Nord", "udaf@example.org")
+        assert resident.structure.code == "EHPAD" and resident.active
+
+        await pilot.press("slash")
+        await type_text(pilot, "lefevre-dumas eliane")  # accents are forgiven
+        await pilot.press("enter")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        await pilot.press("enter")  # edit her
+        await pilot.pause()
+        await fill(pilot, "#email", "e.lefevre@example.org")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert Resident.get_by_id(resident.id).email == "e.lefevre@example.org"
+
+
+async def test_command_palette_reaches_the_screens_in_french(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "Résidents")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ResidentsScreen"
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+
+
+def _snap(snap_compare, app, keys=()):
+    async def run_before(pilot):
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.fixture
+def snap_app(demo_db_file, monkeypatch):
+    monkeypatch.chdir(demo_db_file.parent)
+    application = create_app(demo_db_file.relative_to(demo_db_file.parent))
+    yield application
+    db.close()
+
+
+def test_snapshot_structures(snap_compare, snap_app):
+    assert _snap(snap_compare, snap_app, ("s",))
+
+
+def test_snapshot_structure_mail_tab(snap_compare, snap_app):
+    assert _snap(snap_compare, snap_app, ("s", "enter"))
+
+
+def test_snapshot_smtp_modal(snap_compare, snap_app):
+    assert _snap(snap_compare, snap_app, ("s", "m"))
+
+
+def test_snapshot_residents(snap_compare, snap_app):
+    assert _snap(snap_compare, snap_app, ("r",))
+
+
+def test_snapshot_resident_form(snap_compare, snap_app):
+    assert _snap(snap_compare, snap_app, ("r", "enter"))

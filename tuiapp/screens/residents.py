@@ -1,0 +1,177 @@
+"""Résidents: the list with search and structure filter, and the resident form."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static, Switch
+
+from tuiapp.core import editing
+from tuiapp.core.errors import ValidationError
+from tuiapp.db import queries
+from tuiapp.db.models import Resident, Structure
+from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+
+TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
+ALL = "all"
+
+
+def _structure_choices() -> list[tuple[str, str]]:
+    return [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+
+
+class ResidentsScreen(Screen[None]):
+    CSS_PATH = "residents.tcss"
+    BINDINGS = [
+        Binding("n", "new", "Nouveau", id="residents.new"),
+        Binding("enter", "edit", "Modifier", id="residents.edit"),
+        Binding("slash", "search", "Rechercher", id="residents.search", key_display="/"),
+        Binding("escape", "back", "Retour", id="residents.back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Résidents", classes="screen-title")
+        with Horizontal(id="filters"):
+            yield Input(placeholder="Rechercher un nom (/)", id="search")
+            yield Select([("Toutes les structures", ALL), *_structure_choices()], value=ALL, allow_blank=False,
+                         id="structure-filter")
+        yield DataTable(id="residents", cursor_type="row", zebra_stripes=True)
+        yield Static(id="count")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Nom", "Adresses", "Structure", "Courriel", "Tuteur", "Courriel tuteur")
+        self.reload()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    @on(Input.Changed, "#search")
+    @on(Select.Changed, "#structure-filter")
+    def reload(self) -> None:
+        search = self.query_one("#search", Input).value
+        structure = self.query_one("#structure-filter", Select).value
+        rows = queries.residents(None if structure == ALL else int(structure), search)
+        table = self.query_one(DataTable)
+        table.clear()
+        without = 0
+        for resident in rows:
+            has_address = bool(resident.recipients)
+            without += not has_address
+            name = resident.display_name + ("" if resident.active else " (sorti)")
+            marker = Text(str(len(resident.recipients))) if has_address else Text("aucune", style="bold red")
+            cells = (name, resident.structure.code, resident.email or "", resident.guardian_name,
+                     resident.guardian_email or "")
+            plain = [Text(cell) for cell in cells]  # typed text, never markup
+            table.add_row(plain[0], marker, *plain[1:], key=str(resident.id))
+        self.query_one("#count", Static).update(f"{table.row_count} résident(s), dont {without} sans adresse e-mail")
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_back(self) -> None:
+        if self.focused is self.query_one("#search"):
+            self.query_one(DataTable).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_new(self) -> None:
+        self.app.push_screen(ResidentFormScreen(None))
+
+    def action_edit(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.push_screen(ResidentFormScreen(Resident.get_by_id(int(key))))
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+
+class ResidentFormScreen(Screen[None]):
+    CSS_PATH = "residents.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Enregistrer", id="resident.save"),
+        Binding("escape", "leave", "Retour", id="resident.back"),
+    ]
+
+    def __init__(self, resident: Resident | None) -> None:
+        super().__init__()
+        self.resident = resident
+        source = resident or Resident(active=True)
+        self.initial = {name: getattr(source, name) or "" for name in TEXT_FIELDS}
+        choices = _structure_choices()
+        self.initial["structure"] = str(source.structure_id) if resident else (choices[0][1] if choices else "")
+        self.initial["active"] = "1" if source.active else "0"
+
+    def compose(self) -> ComposeResult:
+        values = self.initial
+        yield Header()
+        title = f"Résident {self.resident.display_name}" if self.resident else "Nouveau résident"
+        yield Static(title, classes="screen-title")
+        with VerticalScroll(id="resident-form"):
+            yield Field("Nom", "last_name", values["last_name"])
+            yield Field("Prénom", "first_name", values["first_name"])
+            with Horizontal(classes="select-row"):
+                yield Label("Structure", classes="field-label")
+                yield Select(_structure_choices(), value=values["structure"] or Select.BLANK, id="structure")
+            yield Field("Courriel du résident", "email", values["email"])
+            yield Field("Tuteur", "guardian_name", values["guardian_name"])
+            yield Field("Courriel du tuteur", "guardian_email", values["guardian_email"])
+            with Horizontal(classes="switch-row"):
+                yield Label("Présent (actif)", classes="field-label")
+                yield Switch(value=values["active"] == "1", id="active")
+            yield Static(id="errors")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.validate_form()
+        self.query_one("#last_name", Input).focus()
+
+    def form_values(self) -> dict[str, str]:
+        values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
+        structure = self.query_one("#structure", Select).value
+        values["structure"] = "" if structure is Select.BLANK else str(structure)
+        values["active"] = "1" if self.query_one("#active", Switch).value else "0"
+        return values
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def validate_form(self) -> None:
+        _, errors = editing.check_resident(self.form_values())
+        show_errors(self, errors, (*TEXT_FIELDS, "structure"))
+
+    def action_save(self) -> None:
+        try:
+            saved = editing.save_resident(self.form_values(), self.resident)
+        except ValidationError:
+            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error", title="Résident")
+            return
+        self.resident = saved
+        self.initial = self.form_values()
+        self.notify(f"{saved.display_name} enregistré(e).", title="Résident")
+        self.app.pop_screen()
+
+    def action_leave(self) -> None:
+        if self.form_values() == self.initial:
+            self.app.pop_screen()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)

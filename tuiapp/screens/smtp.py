@@ -1,0 +1,156 @@
+"""Serveur SMTP: the association's outgoing server, in a modal, with a connection test."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Select, Static
+
+from tuiapp.core import editing, secrets
+from tuiapp.db.models import Association
+from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+
+FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
+SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
+
+
+class SmtpScreen(ModalScreen[bool]):
+    """Edit the server settings; the password goes to the keyring, never to the database."""
+
+    CSS_PATH = "smtp.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Enregistrer", id="smtp.save"),
+        Binding("ctrl+t", "test", "Tester", id="smtp.test"),
+        Binding("escape", "leave", "Fermer", id="smtp.close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        association = Association.get_solo()
+        self.initial = {
+            "smtp_host": association.smtp_host,
+            "smtp_port": str(association.smtp_port),
+            "smtp_security": association.smtp_security,
+            "smtp_username": association.smtp_username,
+            "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
+            "smtp_ca_file": association.smtp_ca_file or "",
+            "password": "",
+        }
+        self.allow_insecure_auth = association.smtp_allow_insecure_auth
+        self.timeout = association.smtp_timeout
+
+    def compose(self) -> ComposeResult:
+        values = self.initial
+        with VerticalScroll(id="smtp"):
+            yield Static("[b]Serveur SMTP de l'association[/b]", id="smtp-title")
+            yield Field("Serveur", "smtp_host", values["smtp_host"])
+            yield Field("Port", "smtp_port", values["smtp_port"])
+            with Horizontal(classes="select-row"):
+                yield Label("Sécurité", classes="field-label")
+                yield Select(SECURITY_CHOICES, value=values["smtp_security"], allow_blank=False, id="smtp_security")
+            yield Field("Identifiant", "smtp_username", values["smtp_username"])
+            yield Field("Mot de passe", "password", password=True, placeholder="vide : garder l'actuel")
+            yield Static("", id="password-state")
+            yield Field("Messages par minute", "smtp_rate_per_minute", values["smtp_rate_per_minute"])
+            yield Field("Certificats (option)", "smtp_ca_file", values["smtp_ca_file"],
+                        placeholder="vide : ceux du système")
+            yield Static(id="errors")
+            yield Static("Ctrl+T : tester la connexion · Ctrl+S : enregistrer · Échap : fermer", id="smtp-help")
+            yield Static(id="test-result")
+
+    def on_mount(self) -> None:
+        self.refresh_password_state()
+        self.validate_form()
+
+    def form_values(self) -> dict[str, str]:
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
+        values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
+        values["password"] = self.query_one("#password", Input).value
+        return values
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def validate_form(self) -> dict | None:
+        values, errors = editing.check_smtp(self.form_values())
+        show_errors(self, errors, FIELDS)
+        return None if errors else values
+
+    @work(thread=True, exclusive=True, group="password-state", exit_on_error=False)
+    def refresh_password_state(self) -> None:
+        values = self.form_values()
+        host, username = values["smtp_host"].strip(), values["smtp_username"].strip()
+        if not username:
+            text = "Pas d'identifiant : pas d'authentification."
+        else:
+            try:
+                stored = secrets.has_password(host, username)
+                text = "Mot de passe enregistré dans le trousseau." if stored else "Aucun mot de passe enregistré."
+            except secrets.SecretStoreError as exc:
+                text = str(exc)
+        self.app.call_from_thread(self.query_one("#password-state", Static).update, text)
+
+    def action_test(self) -> None:
+        values = self.validate_form()
+        if values is None:
+            self.notify("Corrigez les champs en rouge avant de tester.", severity="error")
+            return
+        self.query_one("#test-result", Static).update("Test en cours...")
+        self.test_connection(values, self.query_one("#password", Input).value)
+
+    @work(thread=True, exclusive=True, group="smtp-test", exit_on_error=False)
+    def test_connection(self, values: dict, typed_password: str) -> None:
+        from tuiapp.core.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
+        from tuiapp.core.smtp_errors import SmtpProblem
+
+        settings = SmtpSettings(
+            host=values["smtp_host"], port=values["smtp_port"], security=values["smtp_security"],
+            username=values["smtp_username"], timeout=min(self.timeout, 20),
+            rate_per_minute=values["smtp_rate_per_minute"], ca_file=values["smtp_ca_file"],
+            allow_insecure_auth=self.allow_insecure_auth,
+        )
+        try:
+            if settings.username:
+                password = typed_password or secrets.get_password(settings.host, settings.username)
+                authenticator = PasswordAuthenticator(settings.username, lambda: password)
+            else:
+                authenticator = NoAuthentication()
+            check_connection(settings, authenticator)
+            text = "[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]" if settings.username else ".[/]")
+        except (SmtpProblem, secrets.SecretStoreError) as problem:
+            from textual.markup import escape
+
+            text = f"[red]Échec : {escape(str(problem))}[/]"
+        self.app.call_from_thread(self.query_one("#test-result", Static).update, text)
+
+    def action_save(self) -> None:
+        values = self.validate_form()
+        if values is None:
+            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error")
+            return
+        password = self.query_one("#password", Input).value
+        if password:
+            if not values["smtp_username"]:
+                self.notify("Un mot de passe sans identifiant ne sert à rien.", severity="error")
+                return
+            try:
+                secrets.set_password(values["smtp_host"], values["smtp_username"], password)
+            except secrets.SecretStoreError as exc:
+                self.query_one("#errors", Static).update(str(exc))
+                return
+        editing.save_smtp(values)
+        self.notify("Réglages du serveur SMTP enregistrés.", title="Serveur SMTP")
+        self.dismiss(True)
+
+    def action_leave(self) -> None:
+        if self.form_values() == self.initial:
+            self.dismiss(False)
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(False)
+
+        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)

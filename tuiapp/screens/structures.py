@@ -1,0 +1,170 @@
+"""Gestion des structures: the list, and the form with its Mail tab."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
+
+from tuiapp.core import editing, templates
+from tuiapp.core.errors import ValidationError
+from tuiapp.db.models import Resident, Structure
+from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+
+TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
+AREA_FIELDS = ("address", "body_template")
+
+
+class StructuresScreen(Screen[None]):
+    """The association's structures; the SMTP server is set from here, as in the seed."""
+
+    CSS_PATH = "structures.tcss"
+    BINDINGS = [
+        Binding("n", "new", "Nouvelle", id="structures.new"),
+        Binding("enter", "edit", "Modifier", id="structures.edit", show=True, priority=False),
+        Binding("m", "app.smtp", "Serveur SMTP", id="structures.smtp"),
+        Binding("escape", "app.pop_screen", "Retour", id="structures.back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Gestion des structures", classes="screen-title")
+        yield DataTable(id="structures", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Code", "Nom", "Expéditeur", "Actifs")
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for structure in Structure.select().order_by(Structure.code):
+            residents = Resident.select().where(Resident.structure == structure, Resident.active).count()
+            cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
+            table.add_row(*(Text(cell) for cell in cells), key=str(structure.id))
+
+    def action_new(self) -> None:
+        self.app.push_screen(StructureFormScreen(None))
+
+    def action_edit(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.push_screen(StructureFormScreen(Structure.get_by_id(int(key))))
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_edit()
+
+
+class StructureFormScreen(Screen[None]):
+    """Create or edit one structure; the Mail tab previews the message as typed."""
+
+    CSS_PATH = "structures.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Enregistrer", id="structure.save"),
+        Binding("f2", "show_tab('general')", "Général", id="structure.general"),
+        Binding("f3", "show_tab('mail')", "Mail", id="structure.mail"),
+        Binding("escape", "leave", "Retour", id="structure.back"),
+    ]
+
+    def __init__(self, structure: Structure | None) -> None:
+        super().__init__()
+        self.structure = structure
+        source = structure or Structure()
+        self.initial = {name: getattr(source, name) or "" for name in TEXT_FIELDS + AREA_FIELDS}
+
+    def compose(self) -> ComposeResult:
+        values = self.initial
+        yield Header()
+        title = f"Structure {self.structure.code}" if self.structure else "Nouvelle structure"
+        yield Static(title, classes="screen-title")
+        with TabbedContent(initial="mail" if self.structure else "general"):
+            with TabPane("Général", id="general"):
+                with VerticalScroll():
+                    yield Field("Code", "code", values["code"], placeholder="ex. FH")
+                    yield Field("Nom", "name", values["name"])
+                    yield Label("Adresse", classes="field-label")
+                    yield TextArea(values["address"], id="address", classes="address")
+            with TabPane("Mail", id="mail"):
+                with Horizontal():
+                    with VerticalScroll(id="mail-form"):
+                        yield Field("Adresse expéditeur", "sender_email", values["sender_email"])
+                        yield Field("Nom expéditeur", "sender_name", values["sender_name"])
+                        yield Field("Réponse à", "reply_to", values["reply_to"])
+                        yield Field("Copie cachée (Cci)", "bcc", values["bcc"])
+                        yield Field("Objet", "subject_template", values["subject_template"])
+                        yield Label("Texte du mail", classes="field-label")
+                        yield TextArea(values["body_template"], id="body_template", classes="body")
+                    with Vertical(id="mail-side"):
+                        yield Static(self._keywords_text(), id="keywords")
+                        yield Static(id="preview")
+        yield Static(id="errors")
+        yield Footer()
+
+    @staticmethod
+    def _keywords_text() -> str:
+        return "[b]Mots-clés[/b]\n" + "\n".join(f"&{name}" for name in templates.KEYWORDS)
+
+    def on_mount(self) -> None:
+        self.refresh_form()
+        self.action_show_tab(self.query_one(TabbedContent).active)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one("#code" if tab == "general" else "#sender_email", Input).focus()
+
+    def form_values(self) -> dict[str, str]:
+        values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
+        values.update({name: self.query_one(f"#{name}", TextArea).text for name in AREA_FIELDS})
+        return values
+
+    @property
+    def dirty(self) -> bool:
+        return self.form_values() != self.initial
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def refresh_form(self) -> None:
+        form = self.form_values()
+        _, errors = editing.check_structure(form, self.structure)
+        show_errors(self, errors, TEXT_FIELDS + AREA_FIELDS)
+        sample = templates.sample_values(form["name"])
+        subject = templates.render(form["subject_template"], sample)
+        body = templates.render(form["body_template"], sample)
+        from textual.markup import escape
+
+        self.query_one("#preview", Static).update(
+            f"[b]Aperçu[/b]\n[i]Objet :[/i] {escape(subject)}\n\n{escape(body)}"
+        )
+
+    def action_save(self) -> None:
+        try:
+            saved = editing.save_structure(self.form_values(), self.structure)
+        except ValidationError:
+            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error", title="Structure")
+            return
+        self.structure = saved
+        self.initial = self.form_values()
+        self.notify(f"Structure {saved.code} enregistrée.", title="Structure")
+        self.app.pop_screen()
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.app.pop_screen()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)

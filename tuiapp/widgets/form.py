@@ -1,0 +1,67 @@
+"""Small building blocks for the keyboard forms: a labelled one-line field, a confirm dialog."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class Field(Horizontal):
+    """A label, a one-line input and, below, the field's error (if any)."""
+
+    DEFAULT_CLASSES = "field"
+
+    def __init__(self, label: str, name: str, value: str = "", *, password: bool = False,
+                 placeholder: str = "") -> None:
+        super().__init__(id=f"field-{name}")
+        self.label = label
+        self.field_name = name
+        self.value = value
+        self.password = password
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.label, classes="field-label")
+        yield Input(self.value, id=self.field_name, password=self.password, placeholder=self.placeholder,
+                    classes="field-input")
+
+
+def show_errors(container, errors: dict[str, str], fields) -> None:
+    """Mark the fields in error and fill the form's error line."""
+    for name in fields:
+        for widget in container.query(f"#{name}"):
+            widget.set_class(name in errors, "invalid")
+    lines = [message[0].upper() + message[1:] for message in errors.values()]
+    container.query_one("#errors", Static).update("\n".join(lines))
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; Échap means no."""
+
+    BINDINGS = [
+        Binding("o", "answer(True)", "Oui", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "Non", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.question, id="question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Oui (o)", id="yes", variant="warning")
+                yield Button("Non (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
