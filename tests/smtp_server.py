@@ -60,6 +60,7 @@ class Handler:
         self.faults = Faults()
         self.mail_count = 0
         self.data_started = threading.Event()
+        self.refuse_reply = "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
         self.lock = threading.Lock()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -73,7 +74,7 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.faults.refuse_recipients:
-            return "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
+            return self.refuse_reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Recipient OK"
 

@@ -105,7 +105,7 @@ def test_long_subject_is_not_folded_into_a_leading_space(doc):
     assert max(len(line) for line in body_lines) <= 78  # base64 and quoted-printable stay short
 
 
-@pytest.mark.parametrize("field", ["sender_name", "reply_to", "subject_template", "resident_last_name"])
+@pytest.mark.parametrize("field", ["sender_name", "sender_email", "reply_to", "subject_template", "resident_last_name"])
 def test_line_breaks_in_headers_are_refused(doc, field):
     injected = replace(doc, **{field: "x\r\nBcc: victim@example.org"})
     if field == "resident_last_name":
@@ -114,7 +114,12 @@ def test_line_breaks_in_headers_are_refused(doc, field):
         compose(injected, b"%PDF", "f.pdf")
 
 
-def test_one_message_per_invoice_even_with_a_shared_guardian(demo_db):
+def test_line_breaks_in_recipients_are_refused(doc):
+    with pytest.raises(CompositionError, match="retour à la ligne"):
+        compose(replace(doc, recipients=("a@example.org\r\nBcc: victim@example.org",)), b"%PDF", "f.pdf")
+
+
+def test_each_invoice_has_its_own_message_id(demo_db):
     association = Association.get_solo()
     invoices = list(queries.invoices_to_mail(Period(2024, 9)))
     shared = {}

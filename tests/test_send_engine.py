@@ -337,3 +337,123 @@ def test_connection_has_nodelay_and_verifies_certificates(mail_db, server):
         assert sock.context.check_hostname
     finally:
         connection.close()
+
+
+def test_a_selection_already_mailed_meanwhile_is_not_sent_again(mail_db, server):
+    selection = [invoice.id for invoice in september(3)]  # operator B looks at the list...
+    send(september(3))  # ...while operator A sends them
+    again = outbox.queue_invoices(selection, operator="paul")  # B confirms
+    assert again.record_ids == [] and sorted(again.already_sent) == sorted(selection)
+    assert len(server.received) == 3
+    forced = outbox.queue_invoices(selection[:1], operator="paul", include_sent=True)
+    assert len(forced.record_ids) == 1  # "--include-sent": asked for explicitly
+
+
+def test_an_error_while_claimed_never_leaves_the_record_in_flight(mail_db, server):
+    from tuiapp.core.smtp_client import PasswordAuthenticator
+
+    def broken_keyring():
+        raise secrets.SecretStoreError("trousseau verrouillé")
+
+    queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
+    engine = SendEngine(settings(), PasswordAuthenticator(USERNAME, broken_keyring), operator="marie")
+    with pytest.raises(secrets.SecretStoreError):
+        engine.run(queued.record_ids)
+    assert statuses() == ["queued", "queued"] and server.received == []
+
+
+def test_ctrl_c_during_a_retry_puts_the_invoice_back(mail_db, server):
+    server.faults.data_replies = ["451 4.3.0 Try again later"]
+
+    def on_event(event):
+        if isinstance(event, ev.RetryScheduled):
+            raise KeyboardInterrupt
+
+    queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
+    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie", on_event=on_event)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(queued.record_ids)
+    assert statuses() == ["queued", "queued"]  # never delivered, so never "unknown"
+
+
+def test_a_message_refused_for_now_waits_and_the_batch_goes_on(mail_db, server):
+    server.faults.data_replies = ["452 4.2.2 Mailbox full"] * 3
+    summary, events = send(september(4), max_tries=3)
+    assert summary.stopped is None and summary.sent == 3 and summary.remaining == 1
+    assert any(isinstance(e, ev.InvoiceDeferred) for e in events)
+    assert statuses() == ["queued", "sent", "sent", "sent"]
+
+
+def test_a_full_mailbox_is_not_the_providers_quota(mail_db, server):
+    server.faults.data_replies = ["552 5.2.2 Mailbox full, quota exceeded"]
+    summary, _ = send(september(3))
+    assert summary.stopped is None and (summary.failed, summary.sent) == (1, 2)
+
+
+def test_relay_refused_for_every_recipient_stops_the_batch(mail_db, server):
+    invoices = september(3)
+    server.faults.refuse_recipients = {a.lower() for i in invoices for a in i.resident.recipients}
+    server.handler.refuse_reply = "550 5.7.1 Unable to relay"
+    summary, _ = send(invoices)
+    assert isinstance(summary.stopped, SenderRefused) and statuses() == ["queued"] * 3
+
+
+def test_only_the_copy_accepted_is_a_failure(mail_db, server):
+    structure = september(1)[0].structure
+    structure.bcc = "archive@example.org"
+    structure.save()
+    invoice = next(i for i in september() if i.structure_id == structure.id)
+    server.faults.refuse_recipients = {a.lower() for a in invoice.resident.recipients}
+    summary, _ = send([invoice])
+    assert summary.failed == 1 and summary.partial == 0
+    assert Invoice.get_by_id(invoice.id).last_mailed_at is None  # the resident got nothing
+
+
+def test_pacing_counts_what_the_previous_run_sent(mail_db, server):
+    window, rate = 1.5, 3
+    engine_settings = settings(rate_per_minute=rate)
+    send(september(3), engine_settings=engine_settings, pacing_window=window)
+    send(september()[3:5], engine_settings=engine_settings, pacing_window=window)
+    times = sorted(r.at for r in server.received)
+    assert len(times) == 5
+    for index, start in enumerate(times):
+        assert sum(1 for t in times[index:] if t - start < window) <= rate
+
+
+def test_a_refusal_in_the_greeting_is_temporary_and_keeps_its_text(tmp_path):
+    import socket
+    import threading
+
+    from tuiapp.core.smtp_client import NoAuthentication, SmtpConnection
+    from tuiapp.core.smtp_errors import TransientFailure
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def greet():
+        connection, _ = listener.accept()
+        connection.sendall(b"421 4.3.2 Concurrent connections limit exceeded\r\n")
+        connection.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    plain = SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], security="none", username="")
+    with pytest.raises(TransientFailure) as error:
+        SmtpConnection.open(plain, NoAuthentication())
+    listener.close()
+    assert "4.3.2" in str(error.value) and "Serveur injoignable" not in str(error.value)
+
+
+def test_a_shared_guardian_gets_one_message_per_invoice(mail_db, server):
+    by_guardian: dict[str, list] = {}
+    for invoice in september():
+        if invoice.resident.guardian_email:
+            by_guardian.setdefault(invoice.resident.guardian_email, []).append(invoice)
+    guardian, invoices = max(by_guardian.items(), key=lambda item: len(item[1]))
+    assert len(invoices) >= 2
+    send(invoices)
+    to_guardian = [r for r in server.received if guardian in r.rcpt_tos]
+    assert len(to_guardian) == len(invoices)
+    numbers = sorted(next(r.message.iter_attachments()).get_filename().split("_")[1] for r in to_guardian)
+    assert numbers == sorted(i.number for i in invoices)
+    assert all(len(list(r.message.iter_attachments())) == 1 for r in to_guardian)

@@ -9,6 +9,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tuiapp.core import outbox
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
 from tuiapp.screens.home import HomeScreen
@@ -31,6 +32,14 @@ class TuiApp(App[None]):
     def on_mount(self) -> None:
         self.title = Association.get_solo().name or "tuiapp"
         self.sub_title = str(self.db_path)
+        interrupted = outbox.recover_interrupted()
+        if interrupted:
+            numbers = ", ".join(record.invoice.number for record in interrupted[:5])
+            self.notify(
+                f"{len(interrupted)} envoi(s) interrompu(s) lors d'une session précédente ({numbers}) : "
+                "état inconnu, le message est peut-être parti. Rien ne sera renvoyé sans votre décision.",
+                title="Envois interrompus", severity="warning", timeout=30,
+            )
         # Pushed rather than returned by get_default_screen(): a default screen's
         # CSS_PATH is not loaded (seen with Textual 8.2).
         self.push_screen(HomeScreen())

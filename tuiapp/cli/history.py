@@ -54,8 +54,11 @@ def _rows(period: Period | None):
 
 
 def show_history(args: argparse.Namespace) -> int:
+    from tuiapp.core.outbox import recover_interrupted
+
     period = Period.parse(args.period) if args.period else None
     open_existing(args)
+    recover_interrupted()  # a send whose process died shows as "état inconnu", not "en cours"
     rows = list(_rows(period))
     if args.format == "csv":
         writer = csv.writer(sys.stdout, delimiter=";", lineterminator="\n")

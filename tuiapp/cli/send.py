@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from datetime import datetime
 
 from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, confirm, open_existing, say, warn
@@ -124,15 +127,38 @@ def send_period(args: argparse.Namespace) -> int:
         say("Rien n'a été envoyé.")
         return EXIT_OK
 
-    queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator=outbox.operator_name())
+    queued = outbox.queue_invoices(
+        [invoice.id for invoice in invoices], operator=outbox.operator_name(), include_sent=args.include_sent
+    )
     for invoice_id in queued.uncertain:
         warn(f"Facture {_number(invoice_id)} : dernier envoi à l'état inconnu, pas renvoyée (tuiapp resolve).")
+    if queued.already_sent:
+        say(f"{len(queued.already_sent)} facture(s) envoyée(s) entre-temps par ailleurs : pas renvoyées.")
     record_ids = queued.record_ids + [r for r in outbox.queued_record_ids(period, structure) if r not in queued.record_ids]
-    engine = SendEngine(settings, keyring_authenticator(settings), on_event=_print_event)
-    finished = engine.run(record_ids, batch=queued.batch)
+    cancel = threading.Event()
+    engine = SendEngine(settings, keyring_authenticator(settings), on_event=_print_event, cancel=cancel)
+    with _cancel_on_interrupt(cancel):
+        finished = engine.run(record_ids, batch=queued.batch)
     if finished.stopped is not None and finished.stopped.settings_problem:
         return EXIT_USAGE
     return EXIT_OK if finished.all_sent and not queued.uncertain else EXIT_INCOMPLETE
+
+
+@contextmanager
+def _cancel_on_interrupt(cancel: threading.Event):
+    """First Ctrl+C: stop after the message on the wire; a second one: stop at once."""
+
+    def interrupted(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        warn("Arrêt demandé : l'envoi s'arrête après le message en cours (Ctrl+C à nouveau : tout de suite).")
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _number(invoice_id: int) -> str:
@@ -146,7 +172,8 @@ def resolve_record(args: argparse.Namespace) -> int:
     from tuiapp.db.models import SendRecord, SendStatus
 
     open_existing(args)
-    record = SendRecord.get_or_none(SendRecord.id == args.record)
+    outbox.recover_interrupted()
+    record = SendRecord.get_or_none(SendRecord.id == args.record) if 0 < args.record < 2**63 else None
     if record is None or record.status != SendStatus.UNKNOWN:
         raise TuiappError(f"L'envoi n° {args.record} n'est pas à l'état inconnu (voir tuiapp history).")
     new_id = outbox.resolve_uncertain(record.id, delivered=args.delivered, operator=outbox.operator_name())

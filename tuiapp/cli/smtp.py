@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
 from tuiapp.core.errors import TuiappError
@@ -96,10 +95,9 @@ def set_settings(args: argparse.Namespace) -> int:
     }
     changes = {field: value for field, value in changes.items() if value is not None}
     if args.ca_file is not None:
-        ca_file = args.ca_file.strip()
-        if ca_file and not Path(ca_file).expanduser().is_file():
-            raise TuiappError(f"Fichier de certificats introuvable : {ca_file}")
-        changes["smtp_ca_file"] = str(Path(ca_file).expanduser().resolve()) if ca_file else None
+        from tuiapp.core.validation import check_ca_file
+
+        changes["smtp_ca_file"] = check_ca_file(args.ca_file, label="--ca-file")
     if not changes:
         warn("Rien à modifier : indiquez au moins une option (tuiapp smtp set --help).")
         return EXIT_USAGE

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from tuiapp.core import templates
 from tuiapp.core.errors import ValidationError
-from tuiapp.core.validation import normalize_email, single_line
+from tuiapp.core.validation import check_ca_file, normalize_email, single_line
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Resident, Structure
 
@@ -127,12 +127,7 @@ def check_smtp(form: Mapping[str, str]) -> tuple[dict, Errors]:
         return value
 
     def ca_file() -> str | None:
-        from pathlib import Path
-
-        text = (form.get("smtp_ca_file") or "").strip()
-        if text and not Path(text).expanduser().is_file():
-            raise ValidationError("smtp_ca_file", "Certificats", "fichier introuvable.")
-        return str(Path(text).expanduser()) if text else None
+        return check_ca_file(form.get("smtp_ca_file"))
 
     return _collect(
         {

@@ -25,7 +25,7 @@ from tuiapp.core.compose import CompositionError, compose, envelope_recipients, 
 from tuiapp.core.documents import InvoiceDocument, document_for
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
-from tuiapp.core.smtp_errors import DeliveryUncertain, SmtpProblem
+from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProblem
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 
 EventSink = Callable[[ev.Event], None]
@@ -39,6 +39,17 @@ def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
     """The invoice's message, PDF attached, as it goes on the wire."""
     pdf = invoice_pdf(doc)
     return message_bytes(compose(doc, pdf, pdf_filename(doc), message_id=message_id))
+
+
+def _die_with_parent() -> None:
+    """In a helper process: end it if the process that started it is killed (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class _InlineExecutor(Executor):
@@ -94,6 +105,7 @@ class SendEngine:
         """Send the given queued records, in order; returns the summary (also emitted)."""
         ids = list(dict.fromkeys(record_ids))
         self.on_event(ev.BatchStarted(batch, len(ids)))
+        self._seed_pacing()
         jobs = self._load(ids)
         counts = dict.fromkeys(("sent", "partial", "failed", "uncertain", "skipped"), 0)
         statuses: dict[int, str] = {}
@@ -103,7 +115,8 @@ class SendEngine:
         if in_process is None:
             in_process = len(jobs) >= PROCESS_RENDERING_FROM
         renderer: Executor = (
-            ProcessPoolExecutor(max_workers=RENDER_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(max_workers=RENDER_PROCESSES, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_die_with_parent)
             if in_process
             else _InlineExecutor()
         )
@@ -124,10 +137,10 @@ class SendEngine:
                     record, doc, message_id, payload = pending.popleft()
                     outcome = self._send_one(record, doc, message_id, payload)
                     statuses[record.id] = outcome
-                    key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain"}.get(
-                        outcome, "skipped"
-                    )
-                    counts[key] += 1
+                    key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain",
+                           "skipped": "skipped"}.get(outcome)
+                    if key:
+                        counts[key] += 1
             except _Stop as stop:
                 stopped = stop.problem
                 cancelled = stop.problem is None
@@ -159,6 +172,22 @@ class SendEngine:
         except _Stop:
             outbox.release(record.id, error="Envoi arrêté avant ce message.")
             raise
+        except BaseException as exc:
+            # Anything else (keyring, database, Ctrl+C): never leave the claim
+            # behind. Not handed over: back to the queue; maybe handed over: unknown.
+            self._abandon(record.id, exc)
+            raise
+
+    def _abandon(self, record_id: int, exc: BaseException) -> None:
+        handed_over = self._connection is not None and self._connection.payload_sent
+        try:
+            if handed_over:
+                outbox.complete(record_id, SendStatus.UNKNOWN,
+                                error=f"Envoi interrompu ({type(exc).__name__}) juste après la remise du message.")
+            else:
+                outbox.release(record_id, error=f"Envoi interrompu ({type(exc).__name__}) avant la remise du message.")
+        except Exception:  # the database itself failed: the next start turns the claim into "unknown"
+            pass
 
     def _deliver(self, record, doc: InvoiceDocument, payload: Future, ref: ev.InvoiceRef, message_id: str) -> str:
         sender = doc.sender_email or ""
@@ -194,6 +223,12 @@ class SendEngine:
                         outbox.release(record.id, error="Envoi annulé avant un nouvel essai.")
                         raise _Stop(None) from None
                     continue
+                if problem.retryable and problem.code and not problem.stops_batch:
+                    # A temporary refusal of this message (e.g. 452 mailbox full):
+                    # it waits for the next run, and the batch goes on.
+                    outbox.release(record.id, error=str(problem), reply=problem.server_reply)
+                    self.on_event(ev.InvoiceDeferred(ref, problem))
+                    return SendStatus.QUEUED
                 if problem.stops_batch or problem.retryable:
                     outbox.release(record.id, error=str(problem), reply=problem.server_reply)
                     raise _Stop(problem) from None
@@ -203,6 +238,11 @@ class SendEngine:
             self._record_attempt()
             break
         refused = {address: reply for address, reply in delivery.refused.items() if address in doc.recipients}
+        if len(refused) == len(doc.recipients):  # only the Bcc copy went through
+            problem = MessageRejected(reply="; ".join(f"{a} : {r}" for a, r in refused.items()))
+            outbox.complete(record.id, SendStatus.FAILED, reply=delivery.reply, refused=refused, error=str(problem))
+            self.on_event(ev.InvoiceFailed(ref, problem))
+            return SendStatus.FAILED
         if refused:
             outbox.complete(record.id, SendStatus.PARTIAL, reply=delivery.reply, refused=refused)
             self.on_event(ev.InvoicePartial(ref, delivery.reply, message_id, refused))
@@ -260,6 +300,18 @@ class SendEngine:
             self.on_event(ev.PacingWait(delay))
             if self.cancel.wait(delay):
                 raise _Stop(None)
+
+    def _seed_pacing(self) -> None:
+        """Count the messages that left within the window before this run (any process)."""
+        if self.settings.rate_per_minute <= 0:
+            return
+        from datetime import timedelta
+
+        from tuiapp.db.fields import utcnow
+
+        now_wall, now_mono = utcnow(), time.monotonic()
+        for finished in outbox.recent_send_times(timedelta(seconds=self.pacing_window)):
+            self._recent.append(now_mono - (now_wall - finished).total_seconds())
 
     def _record_attempt(self) -> None:
         # Stamped once the server has answered, so that its receive times, too,

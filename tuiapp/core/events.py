@@ -59,6 +59,14 @@ class InvoiceFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceDeferred:
+    """Refused for now by the server after every try; it stays queued for the next run."""
+
+    invoice: InvoiceRef
+    problem: SmtpProblem
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceUncertain:
     """The connection broke after the message was handed over: it may have arrived."""
 
@@ -116,6 +124,7 @@ Event = (
     | InvoiceSent
     | InvoicePartial
     | InvoiceFailed
+    | InvoiceDeferred
     | InvoiceUncertain
     | RetryScheduled
     | PacingWait

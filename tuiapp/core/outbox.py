@@ -75,6 +75,7 @@ class QueueResult:
     already_active: list[int] = field(default_factory=list)  # invoice ids queued or in flight elsewhere
     no_address: list[int] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)  # invoice ids whose last send is unknown
+    already_sent: list[int] = field(default_factory=list)  # mailed meanwhile (by someone else, say)
 
 
 def uncertain_invoice_ids(invoice_ids) -> set[int]:
@@ -90,12 +91,15 @@ def uncertain_invoice_ids(invoice_ids) -> set[int]:
     return {invoice_id for invoice_id, status in last.items() if status == SendStatus.UNKNOWN}
 
 
-def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None) -> QueueResult:
+def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, include_sent: bool = False) -> QueueResult:
     """Write one ``queued`` record per invoice, in one transaction.
 
     Skipped: invoices already queued or being sent (by anyone), invoices whose
-    resident has no address, and invoices whose last send is ``unknown`` (they
-    need a decision first: see ``resolve_uncertain``).
+    resident has no address, invoices whose last send is ``unknown`` (they need
+    a decision first: see ``resolve_uncertain``) and, unless ``include_sent``,
+    invoices already mailed. All of it is read again under the write lock, so
+    a selection made minutes ago (another operator sent meanwhile) cannot
+    cause a second send.
     """
     result = QueueResult(batch or new_batch_id())
     ids = list(dict.fromkeys(invoice_ids))
@@ -111,6 +115,9 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None) -> Q
                 continue
             if invoice_id in uncertain:
                 result.uncertain.append(invoice_id)
+                continue
+            if invoice.last_mailed_at is not None and not include_sent:
+                result.already_sent.append(invoice_id)
                 continue
             recipients = invoice.resident.recipients
             if not recipients:
@@ -157,8 +164,10 @@ def claim(record_id: int, *, operator: str, message_id: str) -> bool:
 
 
 def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str, str] | None = None,
-             error: str | None = None) -> None:
-    """Record the final outcome; a delivery also stamps the invoice's last-mailed time."""
+             error: str | None = None, expect: str = SendStatus.SENDING) -> bool:
+    """Record the final outcome of a record in ``expect`` state; a delivery also
+    stamps the invoice's last-mailed time. False if the record was no longer in
+    that state (it is then left as it is)."""
     assert status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN)
     now = utcnow()
     # IMMEDIATE: a transaction that reads then writes must take the write lock
@@ -166,16 +175,17 @@ def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str,
     # process wrote in between, instead of waiting for the busy timeout.
     with db.atomic("IMMEDIATE"):
         record = SendRecord.get_by_id(record_id)
-        SendRecord.update(
+        updated = SendRecord.update(
             status=status,
             finished_at=now,
             last_reply=reply or None,
             refused_recipients="; ".join(f"{a} : {r}" for a, r in (refused or {}).items()) or None,
             error=error,
             claimed_by=None,
-        ).where(SendRecord.id == record_id).execute()
-        if status in (SendStatus.SENT, SendStatus.PARTIAL):
+        ).where((SendRecord.id == record_id) & (SendRecord.status == expect)).execute()
+        if updated and status in (SendStatus.SENT, SendStatus.PARTIAL):
             Invoice.update(last_mailed_at=now).where(Invoice.id == record.invoice_id).execute()
+    return bool(updated)
 
 
 def release(record_id: int, *, error: str | None = None, reply: str = "") -> None:
@@ -183,6 +193,16 @@ def release(record_id: int, *, error: str | None = None, reply: str = "") -> Non
     SendRecord.update(
         status=SendStatus.QUEUED, claimed_by=None, error=error, last_reply=reply or None
     ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.SENDING)).execute()
+
+
+def recent_send_times(window: timedelta) -> list:
+    """When records finished within the window (any process): for pacing across runs."""
+    since = utcnow() - window
+    query = SendRecord.select(SendRecord.finished_at).where(
+        SendRecord.finished_at.is_null(False) & (SendRecord.finished_at >= since)
+        & SendRecord.status.in_((SendStatus.SENT, SendStatus.PARTIAL, SendStatus.UNKNOWN))
+    )
+    return sorted(finished for (finished,) in query.tuples())
 
 
 def recover_interrupted() -> list[SendRecord]:
@@ -215,7 +235,8 @@ def resolve_uncertain(record_id: int, *, delivered: bool, operator: str) -> int 
             return None
         note = f"État inconnu ; décision de {operator} le {utcnow():%d/%m/%Y %H:%M} UTC : "
         if delivered:
-            complete(record_id, SendStatus.SENT, reply=record.last_reply or "", error=note + "marqué comme envoyé.")
+            complete(record_id, SendStatus.SENT, reply=record.last_reply or "", error=note + "marqué comme envoyé.",
+                     expect=SendStatus.UNKNOWN)
             return None
         SendRecord.update(status=SendStatus.FAILED, error=note + "renvoi demandé.").where(
             SendRecord.id == record_id

@@ -102,10 +102,10 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
 
 
 class _TrackingMixin:
-    """Knows whether the last message was fully handed to the server.
+    """Knows whether a message was fully handed to the server with no reply yet.
 
-    If the connection breaks after that and before the server's reply, the
-    message may or may not have been delivered: it must not be sent again.
+    If the connection breaks then, the message may or may not have been
+    delivered: it must not be sent again.
     """
 
     payload_sent = False
@@ -120,7 +120,9 @@ class _TrackingMixin:
             payload += smtplib.bCRLF
         self.send(payload + b"." + smtplib.bCRLF)
         self.payload_sent = True
-        return self.getreply()
+        reply = self.getreply()
+        self.payload_sent = False  # the server has answered: the outcome is known
+        return reply
 
 
 class _SMTP(_TrackingMixin, smtplib.SMTP):
@@ -144,6 +146,12 @@ class SmtpConnection:
 
     def __init__(self, smtp: smtplib.SMTP) -> None:
         self._smtp = smtp
+        self._last = smtp  # kept after close, to tell whether the last message was handed over
+
+    @property
+    def payload_sent(self) -> bool:
+        """The current message was fully handed to the server, and its reply has not come."""
+        return self._last.payload_sent
 
     @classmethod
     def open(cls, settings: SmtpSettings, authenticator: Authenticator) -> SmtpConnection:
@@ -170,6 +178,9 @@ class SmtpConnection:
         except SmtpProblem:
             _abort(smtp)
             raise
+        except smtplib.SMTPConnectError as exc:  # a refusal in the greeting (421, 432 4.3.2 ...)
+            _abort(smtp)
+            raise classify_reply(exc.smtp_code, exc.smtp_error, stage="connect") from None
         except (socket.gaierror, ConnectionRefusedError) as exc:
             _abort(smtp)
             raise ServerUnreachable(detail=type(exc).__name__) from None

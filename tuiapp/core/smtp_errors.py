@@ -124,13 +124,14 @@ def classify_reply(code: int, reply, *, stage: str) -> SmtpProblem:
     enhanced = enhanced_code(text) or ""
     if code == 421 or 400 <= code < 500:
         return TransientFailure(code, text)
-    if enhanced == "5.2.0" or "quota" in text.lower():
+    if enhanced == "5.2.0" or "submissionquota" in text.lower():
         return QuotaExceeded(code, text)
     if enhanced in ("5.7.30", "5.7.139"):
         return BasicAuthDisabled(code, text)
     if code in (530, 535, 534, 538):
         return AuthenticationFailed(code, text)
-    if stage == "mail" or (enhanced.startswith("5.7.") and stage == "data"):
+    if stage == "mail" or enhanced.startswith("5.7."):
+        # 5.7.x (send-as denied, relay refused, ...) is about the account, not this invoice.
         return SenderRefused(code, text)
     return MessageRejected(code, text)
 

@@ -50,6 +50,24 @@ def single_line(value: str | None, *, field: str, label: str, required: bool = F
     return text
 
 
+def check_ca_file(value: str | None, *, field: str = "smtp_ca_file", label: str = "Certificats") -> str | None:
+    """A file of certificate authorities (PEM), readable by the TLS library; ``None`` when empty."""
+    import ssl
+    from pathlib import Path
+
+    text = (value or "").strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValidationError(field, label, f"fichier introuvable : {text}")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        raise ValidationError(field, label, f"« {text} » n'est pas un fichier de certificats (PEM).") from None
+    return str(path.resolve())
+
+
 def parse_amount(value: Decimal | int | str, *, field: str = "amount_ht", label: str = "Montant HT") -> Decimal:
     """An amount in euros with at most two decimals, as ``Decimal``.
 

@@ -80,6 +80,8 @@ def describe(event: ev.Event) -> str:
             return f"{_who(invoice)} : envoi partiel, adresse(s) refusée(s) : {refusals}."
         case ev.InvoiceFailed(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : échec. {problem}"
+        case ev.InvoiceDeferred(invoice=invoice, problem=problem):
+            return f"{_who(invoice)} : reportée, elle reste en attente pour le prochain envoi. {problem}"
         case ev.InvoiceUncertain(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : {problem}"
         case ev.RetryScheduled(problem=problem, attempt=attempt, delay=delay):
