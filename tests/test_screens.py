@@ -223,3 +223,23 @@ def test_snapshot_residents(snap_compare, snap_app):
 
 def test_snapshot_resident_form(snap_compare, snap_app):
     assert _snap(snap_compare, snap_app, ("r", "enter"))
+
+
+async def test_smtp_modal_explains_a_missing_keyring(app):
+    import keyring
+    from keyring.backends import fail
+
+    association = Association.get_solo()
+    association.smtp_username = USERNAME
+    association.save()
+    keyring.set_keyring(fail.Keyring())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "PYTHON_KEYRING_BACKEND" in text_of(app, "#password-state")
+        await fill(pilot, "#password", "secret")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "SmtpScreen"  # kept open, nothing lost
+        assert "trousseau" in text_of(app, "#errors").lower()
