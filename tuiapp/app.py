@@ -59,6 +59,11 @@ class TuiApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
 
+    def action_contributions(self) -> None:
+        from tuiapp.screens.contributions import ContributionsScreen
+
+        self._open(ContributionsScreen)
+
     def action_structures(self) -> None:
         from tuiapp.screens.structures import StructuresScreen
 
@@ -84,6 +89,8 @@ class TuiApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p), in French."""
         yield SystemCommand("Accueil", "Revenir à l'écran d'accueil", self.action_home)
+        yield SystemCommand("Édition des contributions", "Traitements : imprimer et envoyer les factures d'une période",
+                            self.action_contributions)
         yield SystemCommand("Structures", "Gestion des structures et de leur onglet Mail", self.action_structures)
         yield SystemCommand("Résidents", "Liste et fiches des résidents, leurs adresses", self.action_residents)
         yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)

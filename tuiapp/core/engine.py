@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
 from tuiapp.core import events as ev
@@ -128,7 +129,15 @@ class SendEngine:
                     while len(pending) < self.prefetch and (job := next(queue, None)) is not None:
                         record, doc = job
                         message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
-                        pending.append((record, doc, message_id, renderer.submit(build_message, doc, message_id)))
+                        try:
+                            future = renderer.submit(build_message, doc, message_id)
+                        except (OSError, ValueError, BrokenProcessPool):
+                            # No helper process here (e.g. a host that replaced the
+                            # standard streams): build the messages in this thread.
+                            renderer.shutdown(wait=False, cancel_futures=True)
+                            renderer = _InlineExecutor()
+                            future = renderer.submit(build_message, doc, message_id)
+                        pending.append((record, doc, message_id, future))
                     if not pending:
                         break
                     if self.cancel.is_set():

@@ -112,3 +112,57 @@ def period_overview(period: Period, structure: StructureRef = None) -> PeriodOve
         inactive=invoices_of_inactive_residents(period, structure).count(),
         mailed=invoices_of_period(period, structure).where(Invoice.last_mailed_at.is_null(False)).count(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SendRow:
+    """One line of the sending tab: light, read in one query for thousands of invoices."""
+
+    invoice_id: int
+    resident: str
+    number: str
+    amount_ht: object  # Decimal
+    last_mailed_at: object
+    last_printed_at: object
+    email: str | None
+    guardian_email: str | None
+    send_status: str | None  # status of the latest send record, if any
+    send_batch: str | None
+    send_record_id: int | None
+
+    @property
+    def recipients(self) -> list[str]:
+        seen, result = set(), []
+        for address in (self.email, self.guardian_email):
+            address = (address or "").strip()
+            if address and address.casefold() not in seen:
+                seen.add(address.casefold())
+                result.append(address)
+        return result
+
+
+def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
+    """The seed's send list with, for each invoice, its latest send record's state."""
+    from tuiapp.core.templates import person_name
+    from tuiapp.db.models import SendRecord
+
+    latest = (
+        SendRecord.select(SendRecord.invoice, fn.MAX(SendRecord.id).alias("last_id"))
+        .group_by(SendRecord.invoice)
+        .alias("latest")
+    )
+    Last = SendRecord.alias("last")
+    query = (
+        invoices_to_mail(period, structure)
+        .select(
+            Invoice.id, Resident.last_name, Resident.first_name, Invoice.number, Invoice.amount_ht,
+            Invoice.last_mailed_at, Invoice.last_printed_at, Resident.email, Resident.guardian_email,
+            Last.status, Last.batch, Last.id,
+        )
+        .join_from(Invoice, latest, JOIN.LEFT_OUTER, on=(latest.c.invoice_id == Invoice.id))
+        .join_from(Invoice, Last, JOIN.LEFT_OUTER, on=(Last.id == latest.c.last_id))
+    )
+    return [
+        SendRow(row[0], person_name(row[1], row[2]), *row[3:])  # peewee converts the values
+        for row in query.tuples()
+    ]

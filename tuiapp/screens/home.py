@@ -19,6 +19,7 @@ class HomeScreen(Screen[None]):
 
     CSS_PATH = "home.tcss"
     BINDINGS = [
+        Binding("c", "app.contributions", "Contributions", id="home.contributions"),
         Binding("s", "app.structures", "Structures", id="home.structures"),
         Binding("r", "app.residents", "Résidents", id="home.residents"),
         Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),

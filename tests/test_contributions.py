@@ -1,0 +1,206 @@
+"""Édition des contributions and its sending tab, keys only, at 80x24, against a real server."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+from tuiapp.app import create_app
+from tuiapp.core import secrets
+from tuiapp.core.periods import Period
+from tuiapp.db import queries
+from tuiapp.db.database import db
+from tuiapp.db.models import Association, Invoice, SendRecord
+
+SIZE = (80, 24)
+SEPTEMBER = Period(2024, 9)
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = SmtpTestServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(demo_db_file, server):
+    application = create_app(demo_db_file)
+    association = Association.get_solo()
+    association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", server.port, "starttls"
+    association.smtp_username, association.smtp_ca_file = USERNAME, str(server.ca_file)
+    association.smtp_rate_per_minute = 0
+    association.save()
+    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+    yield application
+    db.close()
+
+
+def panel(app):
+    return app.screen.query_one("SendingPanel")
+
+
+async def open_september_sending_tab(pilot):
+    await pilot.press("c")  # home -> Édition des contributions (octobre 2024, the latest)
+    await pilot.press("minus")  # one period back: septembre 2024
+    await pilot.pause()
+    assert pilot.app.screen.period == SEPTEMBER
+    await pilot.press("e")  # Envoi par mail: the sending tab
+    await pilot.pause()
+
+
+async def wait_for_batch(pilot):
+    for _ in range(600):
+        await pilot.pause(0.05)
+        if not panel(pilot.app).sending:
+            return
+    raise AssertionError("the batch did not finish")
+
+
+def attachment_numbers(server):
+    return sorted(next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received)
+
+
+async def test_send_the_ticked_invoices_of_september(app, server):
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        eligible = [row.number for row in queries.send_rows(SEPTEMBER)]
+        assert len(sending.rows) == len(eligible) and len(sending.selected) == len(eligible)
+        first = int(sending.query_one(DataTable).coordinate_to_cell_key((0, 0)).row_key.value)
+        await pilot.press("space")  # untick the first row (the cursor moves down)
+        skipped = sending.rows[first]
+        assert skipped.invoice_id not in sending.selected
+        await pilot.press("v")  # preview the row under the cursor
+        await pilot.pause()
+        preview = str(app.screen.query_one("#preview-text").render())
+        assert preview.startswith("De : ") and "Objet : " in preview and "Pièce jointe : Facture_" in preview
+        await pilot.press("escape")
+        await pilot.press("e")  # send
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        assert f"Envoyer {len(eligible) - 1} facture(s)" in str(app.screen.query_one("#question").render())
+        await pilot.press("o")
+        await wait_for_batch(pilot)
+        sent = sorted(set(eligible) - {skipped.number})
+        assert attachment_numbers(server) == sent  # exactly the ticked invoices, once each
+        lines = [line for line in sending.log_texts if "envoyée à" in line]
+        assert len(lines) == len(sent)
+        assert any("Envoi terminé" in line for line in sending.log_texts)
+        states = {sending.rows[i].number: state for i, state in sending.states.items()}
+        assert all(states[number] == "sent" for number in sent) and states[skipped.number] == ""
+        await pilot.press("ctrl+w", "e")  # close the tab, open it again
+        await pilot.pause()
+        reopened = panel(app)
+        mailed = {row.number: row.last_mailed_at for row in reopened.rows.values()}
+        assert all(mailed[number] is not None for number in sent) and mailed[skipped.number] is None
+        table = reopened.query_one(DataTable)
+        first_sent = next(i for i in reopened.rows if reopened.rows[i].number in sent)
+        assert str(table.get_cell(str(first_sent), "last")).startswith("mail ")
+
+
+async def test_partial_then_wrong_password(app, server):
+    two = [row for row in queries.send_rows(SEPTEMBER) if len(row.recipients) == 2]
+    server.faults.refuse_recipients = {two[0].guardian_email.lower()}
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("n")  # none
+        sending.query_one(DataTable).move_cursor(row=sending.query_one(DataTable).get_row_index(str(two[0].invoice_id)))
+        await pilot.press("space", "e", "o")
+        await wait_for_batch(pilot)
+        assert sending.states[two[0].invoice_id] == "partial"
+        assert any("envoi partiel" in line and two[0].guardian_email in line for line in sending.log_texts)
+
+        secrets.set_password("127.0.0.1", USERNAME, "wrong-password")
+        received = len(server.received)
+        await pilot.press("u", "e", "o")  # all not yet mailed
+        await wait_for_batch(pilot)
+        stopped = [line for line in sending.log_texts if "Envoi arrêté" in line]
+        assert len(stopped) == 1 and "Mot de passe refusé par le serveur (535)" in stopped[0]
+        assert len(server.received) == received
+    assert Invoice.select().where(Invoice.period_month == 9, Invoice.last_mailed_at.is_null(False)).count() == 1
+    assert SendRecord.select().where(SendRecord.status == "sent").count() == SendRecord.select().where(
+        SendRecord.operator == "demo").count()  # only the demo's history is "sent"
+
+
+async def test_unknown_record_is_shown_and_decided(app, server):
+    from tuiapp.core import outbox
+
+    row = queries.send_rows(SEPTEMBER)[0]
+    record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
+    outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
+    SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
+        SendRecord.id == record_id).execute()
+    outbox.recover_interrupted()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        assert sending.states[row.invoice_id] == "unknown" and row.invoice_id not in sending.selected
+        table = sending.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
+        await pilot.press("space")  # cannot be ticked
+        assert row.invoice_id not in sending.selected
+        await pilot.press("up", "k")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ChoiceScreen"
+        await pilot.press("r")  # decide: send it again
+        await wait_for_batch(pilot)
+    assert attachment_numbers(server) == [row.number]
+
+
+def test_snapshot_main_tab(snap_compare, snap_app):
+    assert snap_compare(snap_app, terminal_size=SIZE, run_before=keys("c", "minus"))
+
+
+def test_snapshot_sending_tab(snap_compare, snap_app):
+    assert snap_compare(snap_app, terminal_size=SIZE, run_before=keys("c", "minus", "e", "space"))
+
+
+def test_snapshot_confirmation(snap_compare, snap_app):
+    assert snap_compare(snap_app, terminal_size=SIZE, run_before=keys("c", "minus", "e", "e"))
+
+
+def test_snapshot_after_a_send(snap_compare, snap_app):
+    async def run_before(pilot):
+        await keys("c", "minus", "e", "n", "space", "space", "e", "o")(pilot)
+        await wait_for_batch(pilot)
+
+    assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
+
+
+def keys(*pressed):
+    async def run_before(pilot):
+        for key in pressed:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return run_before
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        moment = datetime(2024, 10, 3, 9, 30, tzinfo=UTC)
+        return moment if tz else moment.replace(tzinfo=None)
+
+
+@pytest.fixture
+def snap_app(app, demo_db_file, monkeypatch):
+    """The same app with the clock and the time zone frozen, and a stable title bar."""
+    import tuiapp.core.outbox
+    import tuiapp.screens.sending
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(tuiapp.core.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
+    app.sub_title = "demo.db"
+    app.db_path = "demo.db"
+    yield app
+    monkeypatch.undo()
+    time.tzset()

@@ -1,0 +1,156 @@
+"""Édition des contributions (Traitements): a period's invoices, printing, and the sending tabs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Select, Static, TabbedContent, TabPane
+
+from tuiapp.core.formatting import format_amount, format_timestamp, period_label
+from tuiapp.core.periods import Period
+from tuiapp.db import queries
+from tuiapp.db.models import Structure
+
+ALL = "all"
+
+
+class ContributionsScreen(Screen[None]):
+    CSS_PATH = "contributions.tcss"
+    BINDINGS = [
+        Binding("minus", "shift_period(1)", "Période préc.", id="contributions.previous", key_display="-"),
+        Binding("plus", "shift_period(-1)", "Période suiv.", id="contributions.next", key_display="+"),
+        Binding("p", "print", "Imprimer", id="contributions.print"),
+        Binding("e", "open_sending", "Envoi par mail", id="contributions.mail"),
+        Binding("ctrl+w", "close_tab", "Fermer l'onglet", id="contributions.close"),
+        Binding("escape", "back", "Retour", id="contributions.back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        periods = queries.periods_with_invoices()
+        period_choices = [(period_label(p), str(p)) for p in periods]
+        self.period_values = [value for _, value in period_choices]
+        structures = [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+        yield Header()
+        yield Static("Traitements › Édition des contributions", classes="screen-title")
+        with TabbedContent(id="tabs"):
+            with TabPane("Factures", id="main"):
+                with Horizontal(id="filters"):
+                    yield Select(period_choices, value=period_choices[0][1] if periods else Select.BLANK,
+                                 prompt="Période", id="period", allow_blank=not periods)
+                    yield Select([("Toutes les structures", ALL), *structures], value=ALL, allow_blank=False,
+                                 id="structure")
+                yield DataTable(id="invoices", cursor_type="row", zebra_stripes=True)
+                yield Static(id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#invoices", DataTable)
+        table.add_columns("Résident", "N°", "Montant HT", "Édition", "Envoi mail")
+        self.reload()
+        table.focus()
+
+    @property
+    def period(self) -> Period | None:
+        value = self.query_one("#period", Select).value
+        return None if value is Select.BLANK else Period.parse(str(value))
+
+    @property
+    def structure_id(self) -> int | None:
+        value = self.query_one("#structure", Select).value
+        return None if value == ALL else int(value)
+
+    @on(Select.Changed)
+    def reload(self) -> None:
+        table = self.query_one("#invoices", DataTable)
+        table.clear()
+        period = self.period
+        if period is None:
+            self.query_one("#summary", Static).update("Aucune facture dans cette base.")
+            return
+        for invoice in queries.invoices_of_period(period, self.structure_id):
+            table.add_row(
+                Text(invoice.resident.display_name), invoice.number, format_amount(invoice.amount_ht),
+                format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
+                key=str(invoice.id),
+            )
+        overview = queries.period_overview(period, self.structure_id)
+        self.query_one("#summary", Static).update(
+            f"{overview.invoices} facture(s) : {overview.to_mail} avec adresse e-mail "
+            f"({overview.mailed} déjà envoyée(s)), {overview.without_address + overview.inactive} à imprimer"
+        )
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        on_main = self.query_one(TabbedContent).active == "main"
+        if action in ("print", "open_sending", "shift_period"):
+            return on_main
+        if action == "close_tab":
+            return not on_main and not any(panel.sending for panel in self.query("SendingPanel"))
+        return True
+
+    def action_shift_period(self, step: int) -> None:
+        """Periods are listed newest first: +1 goes back in time."""
+        select = self.query_one("#period", Select)
+        options = self.period_values
+        if select.value in options:
+            index = min(max(options.index(select.value) + step, 0), len(options) - 1)
+            select.value = options[index]
+
+    def action_close_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "main":
+            tabs.remove_pane(tabs.active)
+            tabs.active = "main"
+
+    def action_back(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "main":
+            tabs.active = "main"
+        else:
+            self.app.pop_screen()
+
+    def action_print(self) -> None:
+        period = self.period
+        table = self.query_one("#invoices", DataTable)
+        if period is None or not table.row_count:
+            return
+        ids = [int(key.value) for key in table.rows]
+        self.notify(f"Impression de {len(ids)} facture(s) en cours...", title="Imprimer")
+        self.print_invoices(period, ids)
+
+    @work(thread=True, exclusive=True, group="print", exit_on_error=False)
+    def print_invoices(self, period: Period, ids: list[int]) -> None:
+        from tuiapp.core.printing import print_folder, print_invoices
+
+        try:
+            result = print_invoices(ids, print_folder(period))
+            message = f"{len(result.files)} PDF et un fichier complet ({result.combined.name}) dans {result.folder}"
+            self.app.call_from_thread(self.notify, message, title="Impression terminée", timeout=20)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Impression impossible : {exc.strerror}", severity="error")
+        self.app.call_from_thread(self.reload)
+
+    def action_open_sending(self) -> None:
+        from tuiapp.screens.sending import SendingPanel
+
+        period = self.period
+        if period is None:
+            return
+        tabs = self.query_one(TabbedContent)
+        pane_id = f"send-{period.key}-{self.structure_id or 0}"
+        if not tabs.query(f"#{pane_id}"):
+            title = f"Envoi {period_label(period)}"
+            tabs.add_pane(TabPane(title, SendingPanel(period, self.structure_id), id=pane_id))
+        tabs.active = pane_id
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        if event.pane.id == "main":
+            self.reload()
+        else:
+            for panel in event.pane.query("SendingPanel"):
+                panel.focus_table()

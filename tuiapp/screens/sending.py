@@ -1,0 +1,353 @@
+"""The sending tab: tick invoices, preview, send through the engine, follow the live log."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from decimal import Decimal
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, ProgressBar, RichLog, Static
+
+from tuiapp.core import events as ev
+from tuiapp.core import outbox, wording
+from tuiapp.core.formatting import format_amount, format_timestamp
+from tuiapp.core.periods import Period
+from tuiapp.db import queries
+from tuiapp.db.models import SendStatus
+from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
+from tuiapp.widgets.form import ConfirmScreen
+
+STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
+                "sending": "cyan", "queued": "cyan", "other": "cyan"}
+
+
+class SendingPanel(Vertical):
+    """Lists the period's invoices that can be mailed; sends the ticked ones."""
+
+    BINDINGS = [
+        Binding("e", "send", "Envoyer", id="sending.send"),
+        Binding("space", "toggle", "Cocher", id="sending.toggle"),
+        Binding("a", "select('all')", "Toutes", id="sending.all"),
+        Binding("n", "select('none')", "Aucune", id="sending.none"),
+        Binding("u", "select('unsent')", "Non env.", id="sending.unsent"),
+        Binding("i", "select('invert')", "Inverser", id="sending.invert"),
+        Binding("v", "preview", "Aperçu", id="sending.preview"),
+        Binding("c", "cancel", "Arrêter l'envoi", id="sending.cancel"),
+        Binding("r", "resend_failed", "Renvoyer les échecs", id="sending.resend", show=False),
+        Binding("k", "decide", "Décider (état inconnu)", id="sending.unknown", show=False),
+        Binding("l", "left_out", "Liste à imprimer", id="sending.left_out", show=False),
+    ]
+    #: Shown only while a batch runs, and hidden then.
+    _WHILE_SENDING = {"cancel"}
+    _WHEN_IDLE = {"toggle", "select", "send", "resend_failed", "decide"}
+
+    def __init__(self, period: Period, structure_id: int | None) -> None:
+        super().__init__()
+        self.period = period
+        self.structure_id = structure_id
+        self.rows: dict[int, queries.SendRow] = {}
+        self.selected: set[int] = set()
+        self.states: dict[int, str] = {}
+        self.batch: str | None = None
+        self.cancel_event = threading.Event()
+        self.sending = False
+        self.log_texts: list[str] = []
+        self._started_at = 0.0
+        self._done = 0
+        self._total = 0
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="send-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="send-summary")
+        yield Static(id="left-out")
+        with Horizontal(id="progress-row"):
+            yield Static(id="progress-label")
+            yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
+        yield RichLog(id="log", wrap=True, markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label in (("check", "✓"), ("name", "Résident"), ("number", "N°"), ("amount", "Montant HT"),
+                           ("state", "État"), ("last", "Dernier envoi / édition"),
+                           ("email", "Courriel"), ("guardian", "Courriel tuteur")):
+            table.add_column(label, key=key)
+        self.load()
+        self.set_interval(5, self.refresh_states)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in self._WHILE_SENDING:
+            return self.sending
+        if action in self._WHEN_IDLE:
+            return not self.sending
+        return True
+
+    def focus_table(self) -> None:
+        self.query_one(DataTable).focus()
+
+    # -- data -------------------------------------------------------------------
+
+    def _state(self, row: queries.SendRow) -> str:
+        if row.send_status in (SendStatus.QUEUED, SendStatus.SENDING) and row.send_batch != self.batch:
+            return "other"
+        return row.send_status or ""
+
+    def load(self) -> None:
+        rows = queries.send_rows(self.period, self.structure_id)
+        self.rows = {row.invoice_id: row for row in rows}
+        self.states = {row.invoice_id: self._state(row) for row in rows}
+        self.selected = {row.invoice_id for row in rows if row.last_mailed_at is None and self._sendable(row.invoice_id)}
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(*self._cells(row), key=str(row.invoice_id))
+        overview = queries.period_overview(self.period, self.structure_id)
+        left_out = overview.without_address + overview.inactive
+        self.query_one("#left-out", Static).update(
+            f"{left_out} sans adresse ou de résidents sortis : à imprimer (l : la liste)"
+        )
+        self.update_summary()
+
+    def _sendable(self, invoice_id: int) -> bool:
+        return self.states.get(invoice_id) not in ("other", "unknown", "sending", "queued")
+
+    def _cells(self, row: queries.SendRow) -> list:
+        if row.last_mailed_at:
+            last = f"mail {format_timestamp(row.last_mailed_at)}"
+        elif row.last_printed_at:
+            last = f"édité {format_timestamp(row.last_printed_at)}"
+        else:
+            last = ""
+        return [self._check(row.invoice_id), Text(row.resident), row.number, format_amount(row.amount_ht),
+                self._state_cell(row.invoice_id), last, Text(row.email or ""), Text(row.guardian_email or "")]
+
+    def _check(self, invoice_id: int) -> Text:
+        return Text("☑" if invoice_id in self.selected else "☐")
+
+    def _state_cell(self, invoice_id: int) -> Text:
+        state = self.states.get(invoice_id, "")
+        label = "en cours (autre poste)" if state == "other" else wording.STATUS_LABELS.get(state, "")
+        return Text(label, style=STATE_STYLES.get(state, ""))
+
+    def _update_row(self, invoice_id: int) -> None:
+        table = self.query_one(DataTable)
+        row = self.rows[invoice_id]
+        for column, value in zip(("check", "name", "number", "amount", "state", "last"), self._cells(row)):
+            table.update_cell(str(invoice_id), column, value)
+
+    def update_summary(self) -> None:
+        total = sum((self.rows[i].amount_ht for i in self.selected), Decimal("0.00"))
+        self.query_one("#send-summary", Static).update(
+            f"{len(self.selected)} facture(s) cochée(s) sur {len(self.rows)}, total HT {format_amount(total)}"
+        )
+
+    @work(thread=True, exclusive=True, group="refresh-states", exit_on_error=False)
+    def refresh_states(self) -> None:
+        """Another operator may be sending this period: show it."""
+        if self.sending:
+            return
+        rows = queries.send_rows(self.period, self.structure_id)
+        self.app.call_from_thread(self._apply_states, rows)
+
+    def _apply_states(self, rows: list[queries.SendRow]) -> None:
+        if self.sending:
+            return
+        for row in rows:
+            if row.invoice_id not in self.rows:
+                continue
+            state = self._state(row)
+            if state != self.states.get(row.invoice_id) or row.last_mailed_at != self.rows[row.invoice_id].last_mailed_at:
+                self.rows[row.invoice_id], self.states[row.invoice_id] = row, state
+                if not self._sendable(row.invoice_id):
+                    self.selected.discard(row.invoice_id)
+                self._update_row(row.invoice_id)
+        self.update_summary()
+
+    # -- selection ----------------------------------------------------------------
+
+    def _current(self) -> int | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_toggle(self) -> None:
+        invoice_id = self._current()
+        if invoice_id is None or self.sending:
+            return
+        if invoice_id in self.selected:
+            self.selected.discard(invoice_id)
+        elif self._sendable(invoice_id):
+            self.selected.add(invoice_id)
+        else:
+            self.notify("Cette facture est en cours d'envoi ailleurs ou à l'état inconnu (k).", severity="warning")
+        self._update_row(invoice_id)
+        self.update_summary()
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_select(self, which: str) -> None:
+        if self.sending:
+            return
+        sendable = {i for i in self.rows if self._sendable(i)}
+        self.selected = {
+            "all": sendable,
+            "none": set(),
+            "unsent": {i for i in sendable if self.rows[i].last_mailed_at is None},
+            "invert": sendable - self.selected,
+        }[which]
+        for invoice_id in self.rows:
+            self.query_one(DataTable).update_cell(str(invoice_id), "check", self._check(invoice_id))
+        self.update_summary()
+
+    # -- dialogs ------------------------------------------------------------------
+
+    def action_preview(self) -> None:
+        from tuiapp.core.sending_preview import preview_text
+
+        invoice_id = self._current()
+        if invoice_id is not None:
+            self.app.push_screen(PreviewScreen(f"Aperçu : facture {self.rows[invoice_id].number}",
+                                               preview_text(invoice_id)))
+
+    def action_left_out(self) -> None:
+        from tuiapp.core.sending_preview import left_out_text
+
+        self.app.push_screen(PreviewScreen("Factures à imprimer", left_out_text(self.period, self.structure_id)))
+
+    def action_decide(self) -> None:
+        invoice_id = self._current()
+        row = self.rows.get(invoice_id) if invoice_id is not None else None
+        if row is None or self.states.get(invoice_id) != "unknown":
+            self.notify("Choisissez une ligne à l'état inconnu.", severity="warning")
+            return
+        question = (f"L'envoi de la facture {row.number} ({row.resident}) a été interrompu : le message est "
+                    "peut-être parti. Vérifiez les éléments envoyés de la boîte mail, puis :")
+        choices = {"d": ("delivered", "il est bien parti : le marquer envoyé"),
+                   "r": ("resend", "il n'est pas parti : le renvoyer maintenant")}
+
+        def decided(choice: str | None) -> None:
+            if choice:
+                new_id = outbox.resolve_uncertain(row.send_record_id, delivered=choice == "delivered",
+                                                  operator=outbox.operator_name())
+                if new_id:
+                    self.start_batch([], record_ids=[new_id])
+                else:
+                    self.load()
+
+        self.app.push_screen(ChoiceScreen(question, choices), decided)
+
+    # -- sending --------------------------------------------------------------------
+
+    def action_send(self) -> None:
+        if self.sending:
+            return
+        ids = [i for i in self.rows if i in self.selected]
+        if not ids:
+            self.notify("Aucune facture cochée (espace pour cocher).", severity="warning")
+            return
+        recipients = sum(len(self.rows[i].recipients) for i in ids)
+        again = sum(1 for i in ids if self.rows[i].last_mailed_at is not None)
+        question = f"Envoyer {len(ids)} facture(s) à {recipients} adresse(s) ?"
+        if again:
+            question += f"\n{again} d'entre elles ont déjà été envoyées auparavant et partiront une nouvelle fois."
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.start_batch(ids)
+
+        self.app.push_screen(ConfirmScreen(question), confirmed)
+
+    def action_resend_failed(self) -> None:
+        failed = {i for i, state in self.states.items() if state in ("failed", "partial")}
+        if not failed:
+            self.notify("Aucun échec à renvoyer.")
+            return
+        self.selected = failed
+        for invoice_id in self.rows:
+            self.query_one(DataTable).update_cell(str(invoice_id), "check", self._check(invoice_id))
+        self.update_summary()
+        self.action_send()
+
+    def action_cancel(self) -> None:
+        if self.sending:
+            self.cancel_event.set()
+            self.log_line("Arrêt demandé : l'envoi s'arrête après le message en cours.")
+
+    def start_batch(self, invoice_ids: list[int], *, record_ids: list[int] | None = None) -> None:
+        self.sending = True
+        self.refresh_bindings()
+        self.add_class("-has-run")
+        self.cancel_event.clear()
+        self._done, self._total = 0, len(invoice_ids) or len(record_ids or [])
+        self._started_at = datetime.now().timestamp()
+        self.query_one(ProgressBar).update(total=self._total, progress=0)
+        self.run_batch(invoice_ids, record_ids or [])
+
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
+    def run_batch(self, invoice_ids: list[int], record_ids: list[int]) -> None:
+        from tuiapp.core.engine import SendEngine
+        from tuiapp.core.errors import TuiappError
+        from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
+        from tuiapp.db.models import Association
+
+        call = self.app.call_from_thread
+        try:
+            operator = outbox.operator_name()
+            resend = [i for i in invoice_ids if self.rows[i].last_mailed_at is not None]
+            fresh = [i for i in invoice_ids if i not in resend]
+            queued = outbox.queue_invoices(fresh, operator=operator)
+            again = outbox.queue_invoices(resend, operator=operator, batch=queued.batch, include_sent=True)
+            self.batch = queued.batch
+            skipped = queued.already_active + queued.already_sent + again.already_active + queued.uncertain
+            if skipped:
+                call(self.log_line, f"{len(skipped)} facture(s) déjà envoyée(s) ou en cours ailleurs : ignorée(s).")
+            settings = SmtpSettings.from_association(Association.get_solo())
+            # Messages are built in this worker thread: Textual has replaced the
+            # standard streams, which helper processes cannot inherit.
+            engine = SendEngine(settings, keyring_authenticator(settings), operator=operator,
+                                cancel=self.cancel_event, on_event=lambda event: call(self.on_engine_event, event),
+                                render_in_process=False)
+            engine.run(record_ids + queued.record_ids + again.record_ids, batch=queued.batch)
+        except TuiappError as exc:
+            call(self.log_line, f"Envoi impossible : {exc}")
+        except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
+            call(self.log_line, f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc}).")
+        finally:
+            call(self.batch_done)
+
+    def log_line(self, text: str) -> None:
+        line = f"{datetime.now():%H:%M:%S}  {text}"
+        self.log_texts.append(line)
+        self.query_one(RichLog).write(line)
+
+    def on_engine_event(self, event: ev.Event) -> None:
+        if not isinstance(event, ev.InvoiceClaimed | ev.BatchStarted):
+            self.log_line(wording.describe(event))
+        outcome = {ev.InvoiceSent: "sent", ev.InvoicePartial: "partial", ev.InvoiceFailed: "failed",
+                   ev.InvoiceUncertain: "unknown", ev.InvoiceSkipped: "other", ev.InvoiceDeferred: "queued",
+                   ev.InvoiceClaimed: "sending"}.get(type(event))
+        if outcome and event.invoice.invoice_id in self.rows:
+            invoice_id = event.invoice.invoice_id
+            self.states[invoice_id] = outcome
+            if outcome != "sending":
+                self.selected.discard(invoice_id)
+                self._done += 1
+                self._progress()
+            self._update_row(invoice_id)
+            self.update_summary()
+
+    def _progress(self) -> None:
+        self.query_one(ProgressBar).update(progress=self._done)
+        elapsed = datetime.now().timestamp() - self._started_at
+        left = self._total - self._done
+        eta = f", environ {elapsed / self._done * left:.0f} s restantes" if self._done and left else ""
+        self.query_one("#progress-label", Static).update(f"{self._done}/{self._total} traitée(s){eta}")
+
+    def batch_done(self) -> None:
+        self.sending = False
+        self.refresh_bindings()
+        self.load()

@@ -1,0 +1,54 @@
+"""Read-only and multiple-choice dialogs used by the sending tab."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class PreviewScreen(ModalScreen[None]):
+    """Shows a text (the exact message, a list); Échap closes."""
+
+    BINDINGS = [Binding("escape,q,v", "close", "Fermer", id="preview.close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="preview-box"):
+            yield Static(f"[b]{self.title_text}[/b]  (Échap pour fermer)")
+            yield Static(self.text, markup=False, id="preview-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with a few answers, each on a key; Échap answers nothing."""
+
+    BINDINGS = [Binding("escape", "choose('')", "Annuler", id="choice.cancel")]
+
+    def __init__(self, question: str, choices: dict[str, tuple[str, str]]) -> None:
+        """``choices``: key -> (answer value, label)."""
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def on_key(self, event) -> None:
+        if event.key in self.choices:
+            event.stop()
+            self.dismiss(self.choices[event.key][0])
+
+    def compose(self) -> ComposeResult:
+        lines = [self.question, ""] + [f"  {key} : {label}" for key, (_, label) in self.choices.items()]
+        lines.append("  Échap : ne rien faire")
+        with VerticalScroll(id="choice-box"):
+            yield Static("\n".join(lines), markup=False)
+
+    def action_choose(self, value: str) -> None:
+        self.dismiss(value or None)
