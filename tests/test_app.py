@@ -20,7 +20,8 @@ async def test_home_screen_shows_the_association_and_the_months(demo_db_file):
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             assert app.title == "Association Les Papillons Blancs de Flandre (démo)"
-            assert app.sub_title == str(demo_db_file)
+            assert app.sub_title == demo_db_file.name
+            assert str(demo_db_file) in str(app.screen.query_one("#counts", Static).render())
             screen = app.screen
             association = str(screen.query_one("#association", Static).render())
             assert "Papillons Blancs" in association

@@ -71,7 +71,7 @@ async def test_unknown_keyword_blocks_saving(app):
         body.move_cursor(body.document.end)
         await type_text(pilot, " &personnel")
         await pilot.pause()
-        assert "Mot-clé inconnu « &personnel »" in text_of(app, "#errors")
+        assert "Texte du mail : mot-clé inconnu « &personnel »" in text_of(app, "#errors")
         assert "vouliez-vous dire « &personne »" in text_of(app, "#errors")
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -182,7 +182,38 @@ async def test_command_palette_reaches_the_screens_in_french(app):
         assert app.screen.__class__.__name__ == "ResidentsScreen"
         await pilot.press("f1")
         await pilot.pause()
-        assert app.screen.query("HelpPanel")
+        help_text = str(app.screen.query_one("#help-text").render())
+        for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette de commandes"):
+            assert line in help_text, line
+        await pilot.press("escape")
+        for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
+                             ("Structures", "StructuresScreen")):
+            await pilot.press("ctrl+p")
+            await type_text(pilot, name)
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == screen, name
+
+
+async def test_leaving_a_changed_form_by_any_way_asks_first(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s", "enter")
+        await type_text(pilot, "x")  # a change in the sender's address
+        for keys in (("ctrl+p", *"Accueil", "enter"), ("ctrl+q",)):
+            for key in keys:
+                await pilot.press(key if key != " " else "space")
+            await pilot.pause(0.3)
+            assert app.screen.__class__.__name__ == "ConfirmScreen", keys
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "StructureFormScreen"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert Structure.get(Structure.code == "EHPAD").sender_email == "facturation.closfleuri@example.org"
 
 
 def _snap(snap_compare, app, keys=()):

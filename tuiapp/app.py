@@ -21,8 +21,8 @@ class TuiApp(App[None]):
     TITLE = "tuiapp"
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("f1", "toggle_help", "Aide", id="app.help"),
-        Binding("ctrl+q", "quit", "Quitter", id="app.quit", show=False, priority=True),
+        Binding("f1", "help", "Aide", id="app.help"),
+        Binding("ctrl+q", "leave_app", "Quitter", id="app.quit", show=False, priority=True),
     ]
 
     def __init__(self, db_path: Path) -> None:
@@ -31,7 +31,7 @@ class TuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.title = Association.get_solo().name or "tuiapp"
-        self.sub_title = str(self.db_path)
+        self.sub_title = Path(self.db_path).name  # the full path is on the home screen
         interrupted = outbox.recover_interrupted()
         if interrupted:
             numbers = ", ".join(record.invoice.number for record in interrupted[:5])
@@ -46,18 +46,55 @@ class TuiApp(App[None]):
 
     # -- navigation -----------------------------------------------------------
 
+    def _unsaved_or_busy(self, screens) -> str | None:
+        """Why leaving these screens needs a confirmation, if it does."""
+        for screen in screens:
+            if getattr(screen, "dirty", False):
+                return "Des modifications ne sont pas enregistrées : les abandonner ?"
+            if any(panel.sending for panel in screen.query("SendingPanel")):
+                return "Un envoi est en cours : il s'arrêtera après le message en cours. Quitter quand même ?"
+        return None
+
+    def _leave_then(self, screens, then) -> None:
+        """Run ``then`` after leaving ``screens``, asking first if something would be lost."""
+        reason = self._unsaved_or_busy(screens)
+        if reason is None:
+            then()
+            return
+        from tuiapp.widgets.form import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for screen in screens:
+                    for panel in screen.query("SendingPanel"):
+                        panel.cancel_event.set()
+                then()
+
+        self.push_screen(ConfirmScreen(reason), answered)
+
+    def _pop_to(self, depth: int) -> None:
+        while len(self.screen_stack) > depth:
+            self.pop_screen()
+
     def _open(self, screen_type: type[Screen]) -> None:
         """Show a screen of this type, going back to it if it is already open."""
         for index, screen in enumerate(self.screen_stack):
             if isinstance(screen, screen_type):
-                while len(self.screen_stack) > index + 1:
-                    self.pop_screen()
+                self._leave_then(self.screen_stack[index + 1 :], lambda: self._pop_to(index + 1))
                 return
         self.push_screen(screen_type())
 
     def action_home(self) -> None:
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
+        self._leave_then(self.screen_stack[2:], lambda: self._pop_to(2))
+
+    def action_leave_app(self) -> None:
+        self._leave_then(self.screen_stack[1:], self.exit)
+
+    def action_help(self) -> None:
+        from tuiapp.widgets.help import HelpScreen, keys_of
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(keys_of(self.screen, self)))
 
     def action_contributions(self) -> None:
         from tuiapp.screens.contributions import ContributionsScreen
@@ -80,12 +117,6 @@ class TuiApp(App[None]):
         if not isinstance(self.screen, SmtpScreen):
             self.push_screen(SmtpScreen())
 
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p), in French."""
         yield SystemCommand("Accueil", "Revenir à l'écran d'accueil", self.action_home)
@@ -94,8 +125,8 @@ class TuiApp(App[None]):
         yield SystemCommand("Structures", "Gestion des structures et de leur onglet Mail", self.action_structures)
         yield SystemCommand("Résidents", "Liste et fiches des résidents, leurs adresses", self.action_residents)
         yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)
-        yield SystemCommand("Aide", "Afficher ou masquer les touches de l'écran (F1)", self.action_toggle_help)
-        yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_quit)
+        yield SystemCommand("Aide", "Les touches de l'écran (F1)", self.action_help)
+        yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_leave_app)
 
 
 def create_app(db_path: Path, *, create: bool = True) -> TuiApp:

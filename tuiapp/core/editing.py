@@ -34,7 +34,8 @@ def _template_check(text: str, field: str, label: str, *, single: bool) -> Calla
         value = single_line(text, field=field, label=label, max_length=250) if single else text
         unknown = templates.find_unknown_keywords(value)
         if unknown:
-            raise ValidationError(field, label, "; ".join(u.message for u in unknown) + ".")
+            message = "; ".join(u.message for u in unknown)
+            raise ValidationError(field, label, message if message.endswith("?") else message + ".")
         return value
 
     return check

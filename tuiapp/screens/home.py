@@ -23,7 +23,7 @@ class HomeScreen(Screen[None]):
         Binding("s", "app.structures", "Structures", id="home.structures"),
         Binding("r", "app.residents", "Résidents", id="home.residents"),
         Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),
-        Binding("q", "app.quit", "Quitter", id="home.quit"),
+        Binding("q", "app.leave_app", "Quitter", id="home.quit"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -47,7 +47,9 @@ class HomeScreen(Screen[None]):
         )
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()
-        self.query_one("#counts", Static).update(f"{structures} structure(s), {residents} résident(s) actif(s)")
+        self.query_one("#counts", Static).update(
+            f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : {escape(str(self.app.db_path))}"
+        )
         self.query_one("#periods", Static).update(self._periods_text())
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -18,6 +19,7 @@ from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
+SHOWN_AT_MOST = 300
 
 
 def _structure_choices() -> list[tuple[str, str]]:
@@ -28,7 +30,7 @@ class ResidentsScreen(Screen[None]):
     CSS_PATH = "residents.tcss"
     BINDINGS = [
         Binding("n", "new", "Nouveau", id="residents.new"),
-        Binding("enter", "edit", "Modifier", id="residents.edit"),
+        Binding("enter", "edit", "Modifier", id="residents.edit", priority=True),
         Binding("slash", "search", "Rechercher", id="residents.search", key_display="/"),
         Binding("escape", "back", "Retour", id="residents.back"),
     ]
@@ -44,6 +46,8 @@ class ResidentsScreen(Screen[None]):
         yield Static(id="count")
         yield Footer()
 
+    _search_timer = None
+
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Nom", "Adresses", "Structure", "Courriel", "Tuteur", "Courriel tuteur")
@@ -54,11 +58,19 @@ class ResidentsScreen(Screen[None]):
         self.reload()
 
     @on(Input.Changed, "#search")
+    def _search_changed(self) -> None:
+        # Wait for a pause in the typing rather than querying on every key.
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(0.25, self.reload)
+
     @on(Select.Changed, "#structure-filter")
     def reload(self) -> None:
         search = self.query_one("#search", Input).value
         structure = self.query_one("#structure-filter", Select).value
-        rows = queries.residents(None if structure == ALL else int(structure), search)
+        query = queries.residents(None if structure == ALL else int(structure), search)
+        total = query.count()
+        rows = query.limit(SHOWN_AT_MOST)
         table = self.query_one(DataTable)
         table.clear()
         without = 0
@@ -71,7 +83,9 @@ class ResidentsScreen(Screen[None]):
                      resident.guardian_email or "")
             plain = [Text(cell) for cell in cells]  # typed text, never markup
             table.add_row(plain[0], marker, *plain[1:], key=str(resident.id))
-        self.query_one("#count", Static).update(f"{table.row_count} résident(s), dont {without} sans adresse e-mail")
+        shown = f"{total} résident(s)" if total <= SHOWN_AT_MOST else (
+            f"{total} résidents, les {SHOWN_AT_MOST} premiers affichés : affinez la recherche (/)")
+        self.query_one("#count", Static).update(f"{shown} ; {without} sans adresse e-mail parmi les affichés")
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -87,17 +101,15 @@ class ResidentsScreen(Screen[None]):
 
     def action_edit(self) -> None:
         table = self.query_one(DataTable)
+        if not table.has_focus:  # Entrée in the search field or the filter: back to the list
+            if self.focused is self.query_one("#search"):
+                table.focus()
+                return
+            raise SkipAction()
         if table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             self.app.push_screen(ResidentFormScreen(Resident.get_by_id(int(key))))
 
-    @on(DataTable.RowSelected)
-    def _selected(self) -> None:
-        self.action_edit()
-
-    @on(Input.Submitted, "#search")
-    def _search_done(self) -> None:
-        self.query_one(DataTable).focus()
 
 
 class ResidentFormScreen(Screen[None]):
@@ -152,7 +164,11 @@ class ResidentFormScreen(Screen[None]):
     @on(Switch.Changed)
     def validate_form(self) -> None:
         _, errors = editing.check_resident(self.form_values())
-        show_errors(self, errors, (*TEXT_FIELDS, "structure"))
+        show_errors(self, errors, (*TEXT_FIELDS, "structure"), {"structure": "Structure"})
+
+    @property
+    def dirty(self) -> bool:
+        return self.form_values() != self.initial
 
     def action_save(self) -> None:
         try:
@@ -166,7 +182,7 @@ class ResidentFormScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_leave(self) -> None:
-        if self.form_values() == self.initial:
+        if not self.dirty:
             self.app.pop_screen()
             return
 

@@ -6,8 +6,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
 from tuiapp.db.models import Association
@@ -46,6 +47,7 @@ class SmtpScreen(ModalScreen[bool]):
         values = self.initial
         with VerticalScroll(id="smtp"):
             yield Static("[b]Serveur SMTP de l'association[/b]", id="smtp-title")
+            yield Static(id="test-result")
             yield Field("Serveur", "smtp_host", values["smtp_host"])
             yield Field("Port", "smtp_port", values["smtp_port"])
             with Horizontal(classes="select-row"):
@@ -58,8 +60,10 @@ class SmtpScreen(ModalScreen[bool]):
             yield Field("Certificats (option)", "smtp_ca_file", values["smtp_ca_file"],
                         placeholder="vide : ceux du système")
             yield Static(id="errors")
-            yield Static("Ctrl+T : tester la connexion · Ctrl+S : enregistrer · Échap : fermer", id="smtp-help")
-            yield Static(id="test-result")
+        yield Footer()
+
+    _state_timer = None
+    _test_number = 0
 
     def on_mount(self) -> None:
         self.refresh_password_state()
@@ -70,6 +74,17 @@ class SmtpScreen(ModalScreen[bool]):
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
         values["password"] = self.query_one("#password", Input).value
         return values
+
+    @property
+    def dirty(self) -> bool:
+        return self.form_values() != self.initial
+
+    @on(Input.Changed, "#smtp_host, #smtp_username")
+    def _account_changed(self) -> None:
+        # The password is stored per server and account: say what is stored for the new pair.
+        if self._state_timer is not None:
+            self._state_timer.stop()
+        self._state_timer = self.set_timer(0.4, self.refresh_password_state)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -87,7 +102,8 @@ class SmtpScreen(ModalScreen[bool]):
         else:
             try:
                 stored = secrets.has_password(host, username)
-                text = "Mot de passe enregistré dans le trousseau." if stored else "Aucun mot de passe enregistré."
+                text = ("Mot de passe enregistré dans le trousseau pour ce compte." if stored
+                        else "Aucun mot de passe enregistré pour ce compte : saisissez-le.")
             except secrets.SecretStoreError as exc:
                 text = str(exc)
         self.app.call_from_thread(self.query_one("#password-state", Static).update, text)
@@ -97,11 +113,16 @@ class SmtpScreen(ModalScreen[bool]):
         if values is None:
             self.notify("Corrigez les champs en rouge avant de tester.", severity="error")
             return
+        self._test_number += 1
         self.query_one("#test-result", Static).update("Test en cours...")
-        self.test_connection(values, self.query_one("#password", Input).value)
+        self.test_connection(values, self.query_one("#password", Input).value, self._test_number)
 
-    @work(thread=True, exclusive=True, group="smtp-test", exit_on_error=False)
-    def test_connection(self, values: dict, typed_password: str) -> None:
+    def _show_result(self, number: int, text: str) -> None:
+        if number == self._test_number:  # an older test that ends late says nothing
+            self.query_one("#test-result", Static).update(text)
+
+    @work(thread=True, group="smtp-test", exit_on_error=False)
+    def test_connection(self, values: dict, typed_password: str, number: int) -> None:
         from tuiapp.core.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
         from tuiapp.core.smtp_errors import SmtpProblem
 
@@ -120,10 +141,12 @@ class SmtpScreen(ModalScreen[bool]):
             check_connection(settings, authenticator)
             text = "[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]" if settings.username else ".[/]")
         except (SmtpProblem, secrets.SecretStoreError) as problem:
-            from textual.markup import escape
-
             text = f"[red]Échec : {escape(str(problem))}[/]"
-        self.app.call_from_thread(self.query_one("#test-result", Static).update, text)
+        except UnicodeError:
+            text = "[red]Échec : le nom du serveur n'est pas valide.[/]"
+        except Exception as exc:  # never a silent "Test en cours..."
+            text = f"[red]Échec inattendu ({escape(type(exc).__name__)}).[/]"
+        self.app.call_from_thread(self._show_result, number, text)
 
     def action_save(self) -> None:
         values = self.validate_form()
@@ -145,7 +168,7 @@ class SmtpScreen(ModalScreen[bool]):
         self.dismiss(True)
 
     def action_leave(self) -> None:
-        if self.form_values() == self.initial:
+        if not self.dirty:
             self.dismiss(False)
             return
 

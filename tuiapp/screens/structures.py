@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
@@ -25,7 +25,7 @@ class StructuresScreen(Screen[None]):
     CSS_PATH = "structures.tcss"
     BINDINGS = [
         Binding("n", "new", "Nouvelle", id="structures.new"),
-        Binding("enter", "edit", "Modifier", id="structures.edit", show=True, priority=False),
+        Binding("enter", "edit", "Modifier", id="structures.edit", priority=True),
         Binding("m", "app.smtp", "Serveur SMTP", id="structures.smtp"),
         Binding("escape", "app.pop_screen", "Retour", id="structures.back"),
     ]
@@ -60,11 +60,6 @@ class StructuresScreen(Screen[None]):
         if table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             self.app.push_screen(StructureFormScreen(Structure.get_by_id(int(key))))
-
-    @on(DataTable.RowSelected)
-    def _selected(self) -> None:
-        self.action_edit()
-
 
 class StructureFormScreen(Screen[None]):
     """Create or edit one structure; the Mail tab previews the message as typed."""
@@ -105,7 +100,7 @@ class StructureFormScreen(Screen[None]):
                         yield Field("Objet", "subject_template", values["subject_template"])
                         yield Label("Texte du mail", classes="field-label")
                         yield TextArea(values["body_template"], id="body_template", classes="body")
-                    with Vertical(id="mail-side"):
+                    with VerticalScroll(id="mail-side", can_focus=True):
                         yield Static(self._keywords_text(), id="keywords")
                         yield Static(id="preview")
         yield Static(id="errors")
@@ -137,7 +132,7 @@ class StructureFormScreen(Screen[None]):
     def refresh_form(self) -> None:
         form = self.form_values()
         _, errors = editing.check_structure(form, self.structure)
-        show_errors(self, errors, TEXT_FIELDS + AREA_FIELDS)
+        show_errors(self, errors, TEXT_FIELDS + AREA_FIELDS, {"address": "Adresse", "body_template": "Texte du mail"})
         sample = templates.sample_values(form["name"])
         subject = templates.render(form["subject_template"], sample)
         body = templates.render(form["body_template"], sample)

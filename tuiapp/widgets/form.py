@@ -29,12 +29,15 @@ class Field(Horizontal):
                     classes="field-input")
 
 
-def show_errors(container, errors: dict[str, str], fields) -> None:
-    """Mark the fields in error and fill the form's error line."""
+def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str] | None = None) -> None:
+    """Mark the fields in error and fill the form's error line, each message after its field's name."""
+    labels = labels or {}
     for name in fields:
         for widget in container.query(f"#{name}"):
             widget.set_class(name in errors, "invalid")
-    lines = [message[0].upper() + message[1:] for message in errors.values()]
+    for field in container.query(Field):
+        labels.setdefault(field.field_name, field.label)
+    lines = [f"{labels.get(name, name)} : {message}" for name, message in errors.items()]
     container.query_one("#errors", Static).update("\n".join(lines))
 
 
