@@ -204,3 +204,23 @@ def snap_app(app, demo_db_file, monkeypatch):
     yield app
     monkeypatch.undo()
     time.tzset()
+
+
+async def test_print_the_period(app, tmp_path, monkeypatch):
+    import pymupdf
+
+    import tuiapp.core.printing
+
+    monkeypatch.setattr(tuiapp.core.printing, "user_documents_path", lambda: tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c", "minus", "p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    folder = tmp_path / "tuiapp" / "factures-2024-09"
+    invoices = list(queries.invoices_of_period(SEPTEMBER))
+    files = sorted(folder.glob("Facture_*.pdf"))
+    assert len(files) == len(invoices)
+    with pymupdf.open(folder / "toutes.pdf") as combined:
+        assert combined.page_count == len(invoices)
+        assert invoices[0].number in combined[0].get_text()
+    assert Invoice.select().where(Invoice.period_month == 9, Invoice.last_printed_at.is_null()).count() == 0

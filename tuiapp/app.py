@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class TuiApp(App[None]):
     def on_mount(self) -> None:
         self.title = Association.get_solo().name or "tuiapp"
         self.sub_title = Path(self.db_path).name  # the full path is on the home screen
+        gc.freeze()  # what start-up built stays: keep it out of the collector's full passes
         interrupted = outbox.recover_interrupted()
         if interrupted:
             numbers = ", ".join(record.invoice.number for record in interrupted[:5])

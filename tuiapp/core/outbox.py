@@ -145,6 +145,14 @@ def queued_record_ids(period: Period | None = None, structure: Structure | int |
     return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
 
 
+def queued_record_ids_for(invoice_ids) -> list[int]:
+    """The waiting records of these invoices (left by a batch that stopped, say)."""
+    query = SendRecord.select(SendRecord.id).where(
+        SendRecord.invoice.in_(list(invoice_ids)) & (SendRecord.status == SendStatus.QUEUED)
+    )
+    return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
+
+
 def claim(record_id: int, *, operator: str, message_id: str) -> bool:
     """Take a queued record for sending; False if somebody else already did."""
     claimed = (

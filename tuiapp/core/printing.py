@@ -34,7 +34,8 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
     association = Association.get_solo()
     invoices = (
         Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
-        .where(Invoice.id.in_(invoice_ids)).order_by(Resident.last_name.collate("fr"), Resident.first_name)
+        .where(Invoice.id.in_(invoice_ids))
+        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
     )
     files = []
     combined = pymupdf.open()
