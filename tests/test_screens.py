@@ -55,12 +55,25 @@ async def test_create_a_structure_and_its_mail_tab(app):
         preview = text_of(app, "#preview")
         assert SEED_SENTENCE in preview.replace("\n", " ")  # the new structure's default text, rendered
         assert "Facture de contribution septembre 2024 - MAILLY Josiane" in preview.replace("\n", " ")
+        await pilot.press("tab")
+        await type_text(pilot, "compta@example.org")  # reply-to
+        await pilot.press("tab")
+        await type_text(pilot, "archive@example.org")  # Bcc copy
+        await pilot.press("tab", "end", "ctrl+u")  # the subject, emptied
+        await type_text(pilot, "Facture &numero de &periode")
+        await pilot.press("tab", "f7")  # the text, all selected: typing replaces it
+        await type_text(pilot, "Bonjour, voici la facture de &personne.")
+        await pilot.pause()
+        preview = text_of(app, "#preview").replace("\n", " ")
+        assert "Facture FH-202409-001 de septembre 2024" in preview
+        assert "Bonjour, voici la facture de MAILLY Josiane." in preview
         await pilot.press("ctrl+s")
         await pilot.pause()
     structure = Structure.get(Structure.code == "FAM2")
-    assert (structure.name, structure.sender_email, structure.sender_name) == (
-        "FAM Les Lilas", "lilas@example.org", "FAM Les Lilas")
-    assert structure.body_template == "Vous trouverez ci-joint la facture de &personne pour la période de &periode"
+    assert (structure.name, structure.sender_email, structure.sender_name, structure.reply_to, structure.bcc) == (
+        "FAM Les Lilas", "lilas@example.org", "FAM Les Lilas", "compta@example.org", "archive@example.org")
+    assert structure.subject_template == "Facture &numero de &periode"
+    assert structure.body_template == "Bonjour, voici la facture de &personne."
 
 
 async def test_unknown_keyword_blocks_saving(app):
