@@ -169,6 +169,8 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
     async def run_before(pilot):
         await keys("c", "minus", "e", "n", "space", "space", "e", "o")(pilot)
         await wait_for_batch(pilot)
+        await pilot.app.workers.wait_for_complete()  # the states read again after the batch
+        await pilot.pause()
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -224,3 +226,52 @@ async def test_print_the_period(app, tmp_path, monkeypatch):
         assert combined.page_count == len(invoices)
         assert invoices[0].number in combined[0].get_text()
     assert Invoice.select().where(Invoice.period_month == 9, Invoice.last_printed_at.is_null()).count() == 0
+
+
+async def test_another_workstation_sending_is_shown_and_never_doubled(app, server):
+    from tuiapp.core import outbox
+
+    rows = queries.send_rows(SEPTEMBER)
+    busy, mailed = rows[0], rows[1]
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        assert mailed.invoice_id in sending.selected
+        # Another operator: one invoice in flight (its process alive), another already sent.
+        record = outbox.queue_invoices([busy.invoice_id], operator="paul", batch="paul").record_ids[0]
+        outbox.claim(record, operator="paul", message_id="<p@example.org>")
+        other = outbox.queue_invoices([mailed.invoice_id], operator="paul", batch="paul2").record_ids[0]
+        outbox.claim(other, operator="paul", message_id="<q@example.org>")
+        outbox.complete(other, "sent", reply="250 OK")
+        sending.refresh_states()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sending.states[busy.invoice_id] == "other" and busy.invoice_id not in sending.selected
+        assert mailed.invoice_id not in sending.selected  # sent from elsewhere meanwhile: unticked
+        table = sending.query_one(DataTable)
+        assert str(table.get_cell(str(busy.invoice_id), "state")) == "autre poste"
+        table.move_cursor(row=table.get_row_index(str(busy.invoice_id)))
+        await pilot.press("space")
+        assert busy.invoice_id not in sending.selected
+
+
+async def test_cancel_stops_and_withdraws_the_rest(app, server):
+    server.faults.hold_data = {2: 0.5}
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("e", "o")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if server.handler.data_started.is_set():
+                break
+        await pilot.press("c")
+        await wait_for_batch(pilot)
+        sent = len(server.received)
+        assert 1 <= sent < 5
+        assert any("retirée(s) de la file d'attente" in line for line in sending.log_texts)
+        await pilot.press("escape")  # back to the invoices, and it stays there
+        await pilot.pause()
+        assert app.screen.query_one("TabbedContent").active == "main"
+        assert app.focused.id == "invoices"
+    assert SendRecord.select().where(SendRecord.status.in_(("queued", "sending"))).count() == 0

@@ -153,6 +153,23 @@ def queued_record_ids_for(invoice_ids) -> list[int]:
     return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
 
 
+def withdraw_unsent(batch: str) -> int:
+    """After the operator cancelled a batch: its records never claimed are deleted
+    (nothing happened to them), those claimed then put back are closed as failed,
+    so that no later run sends them without being asked. Returns how many."""
+    with db.atomic("IMMEDIATE"):
+        waiting = SendRecord.select().where((SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED))
+        count = waiting.count()
+        SendRecord.delete().where(
+            (SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED) & (SendRecord.attempts == 0)
+        ).execute()
+        SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(),
+                          error="Envoi annulé par l'opérateur avant la remise du message.").where(
+            (SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED)
+        ).execute()
+    return count
+
+
 def claim(record_id: int, *, operator: str, message_id: str) -> bool:
     """Take a queued record for sending; False if somebody else already did."""
     claimed = (

@@ -50,7 +50,8 @@ def explain(problem: se.SmtpProblem) -> str:
     """One French sentence, with the server's reply when there is one."""
     text = next(_PROBLEMS[kind] for kind in type(problem).__mro__ if kind in _PROBLEMS)
     if problem.code == 535 and type(problem) is se.AuthenticationFailed:
-        text = "Mot de passe refusé par le serveur (535)."
+        text = ("Mot de passe refusé par le serveur (535). Vérifiez l'identifiant et le mot de passe "
+                "(fenêtre Serveur SMTP, ou tuiapp smtp password).")
     if problem.detail.startswith("ca-file-missing:"):
         text = f"Fichier de certificats introuvable : {problem.detail.partition(':')[2]}."
     if problem.detail == "no-auth":

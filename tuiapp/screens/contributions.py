@@ -49,7 +49,8 @@ class ContributionsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#invoices", DataTable)
-        table.add_columns("Résident", "N°", "Montant HT", "Édition", "Envoi mail")
+        for label, width in (("Résident", 26), ("N°", 16), ("Montant HT", 12), ("Édition", 16), ("Envoi mail", 16)):
+            table.add_column(label, width=width)  # fixed: measuring thousands of cells is slow
         self.reload()
         table.focus()
 
@@ -71,17 +72,28 @@ class ContributionsScreen(Screen[None]):
         if period is None:
             self.query_one("#summary", Static).update("Aucune facture dans cette base.")
             return
-        for invoice in queries.invoices_of_period(period, self.structure_id):
-            table.add_row(
-                Text(invoice.resident.display_name), invoice.number, format_amount(invoice.amount_ht),
-                format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
-                key=str(invoice.id),
-            )
+        rows = list(queries.invoices_of_period(period, self.structure_id))
+        self._generation = getattr(self, "_generation", 0) + 1
+        self._add_rows(rows, self._generation, 60)
         overview = queries.period_overview(period, self.structure_id)
         self.query_one("#summary", Static).update(
             f"{overview.invoices} facture(s) : {overview.to_mail} avec adresse e-mail "
             f"({overview.mailed} déjà envoyée(s)), {overview.without_address + overview.inactive} à imprimer"
         )
+
+    def _add_rows(self, rows: list, generation: int, count: int) -> None:
+        """A screenful at once, the rest in chunks: the screen stays usable on big periods."""
+        if generation != self._generation:
+            return  # another period was chosen meanwhile
+        table = self.query_one("#invoices", DataTable)
+        for invoice in rows[:count]:  # cells made chunk by chunk: formatting costs too
+            table.add_row(
+                Text(invoice.resident.display_name), invoice.number, format_amount(invoice.amount_ht),
+                format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
+                key=str(invoice.id),
+            )
+        if rows[count:]:
+            self.set_timer(0.01, lambda: self._add_rows(rows[count:], generation, 250))
 
     def check_action(self, action: str, parameters) -> bool | None:
         on_main = self.query_one(TabbedContent).active == "main"
@@ -109,15 +121,16 @@ class ContributionsScreen(Screen[None]):
         tabs = self.query_one(TabbedContent)
         if tabs.active != "main":
             tabs.active = "main"
+            self.query_one("#invoices", DataTable).focus()  # or the hidden tab's log would take it back
         else:
-            self.app.pop_screen()
+            self.app._leave_then([self], self.app.pop_screen)
 
     def action_print(self) -> None:
         period = self.period
         table = self.query_one("#invoices", DataTable)
         if period is None or not table.row_count:
             return
-        ids = [int(key.value) for key in table.rows]
+        ids = [invoice.id for invoice in queries.invoices_of_period(period, self.structure_id)]
         self.notify(f"Impression de {len(ids)} facture(s) en cours...", title="Imprimer")
         self.print_invoices(period, ids)
 
@@ -131,6 +144,8 @@ class ContributionsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, message, title="Impression terminée", timeout=20)
         except OSError as exc:
             self.app.call_from_thread(self.notify, f"Impression impossible : {exc.strerror}", severity="error")
+        except Exception as exc:  # never a silent failure after "Impression en cours"
+            self.app.call_from_thread(self.notify, f"Impression impossible ({type(exc).__name__}).", severity="error")
         self.app.call_from_thread(self.reload)
 
     def action_open_sending(self) -> None:

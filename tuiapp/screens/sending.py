@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 from decimal import Decimal
 
+from peewee import DatabaseError as PeeweeDatabaseError
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -25,8 +26,15 @@ from tuiapp.widgets.form import ConfirmScreen
 
 FIRST_ROWS = 60  # drawn at once when the tab opens
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
+SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
+                "sending": "en cours", "queued": "en attente", "other": "autre poste"}
 STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
                 "sending": "cyan", "queued": "cyan", "other": "cyan"}
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds + 0.5), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 class SendingPanel(Vertical):
@@ -61,6 +69,8 @@ class SendingPanel(Vertical):
         self.sending = False
         self.log_texts: list[str] = []
         self._pending_rows: list[queries.SendRow] = []
+        self._frozen = False
+        self.rate_per_minute = 0
         self._started_at = 0.0
         self._done = 0
         self._total = 0
@@ -77,8 +87,8 @@ class SendingPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # Fixed widths: measuring every cell of thousands of rows would make the tab slow to open.
-        for key, label, width in (("check", "✓", 1), ("name", "Résident", 24), ("number", "N°", 16),
-                                  ("amount", "Montant HT", 12), ("state", "État", 10),
+        for key, label, width in (("check", "✓", 1), ("name", "Résident", 22), ("number", "N°", 16),
+                                  ("amount", "Montant HT", 12), ("state", "État", 11),
                                   ("last", "Dernier envoi / édition", 22), ("email", "Courriel", 30),
                                   ("guardian", "Courriel tuteur", 30)):
             table.add_column(label, key=key, width=width)
@@ -127,11 +137,12 @@ class SendingPanel(Vertical):
             table.add_row(*self._cells(row), key=str(row.invoice_id))
         if self._pending_rows:
             self.set_timer(0.01, lambda: self._add_rows(MORE_ROWS))
-        else:
+        elif not self._frozen:
             # The table's thousands of cells live as long as the tab: take them out of
             # the garbage collector's full passes, which otherwise froze the screen for
             # 0.2 s at a time during a batch (measured in benchmarks/tui_bench.py).
             gc.freeze()
+            self._frozen = True
 
     @property
     def loaded(self) -> bool:
@@ -157,8 +168,7 @@ class SendingPanel(Vertical):
 
     def _state_cell(self, invoice_id: int) -> Text:
         state = self.states.get(invoice_id, "")
-        label = "en cours (autre poste)" if state == "other" else wording.STATUS_LABELS.get(state, "")
-        return Text(label, style=STATE_STYLES.get(state, ""))
+        return Text(SHORT_STATES.get(state, ""), style=STATE_STYLES.get(state, ""))
 
     _COLUMNS = ("check", "name", "number", "amount", "state", "last")
 
@@ -182,6 +192,7 @@ class SendingPanel(Vertical):
         """Re-read the states (another operator may be sending this period) and last-mailed times."""
         if self.sending:
             return
+        outbox.recover_interrupted()  # a workstation that died: its sends become "unknown"
         rows = queries.send_rows(self.period, self.structure_id)
         self.app.call_from_thread(self._apply_states, rows)
 
@@ -192,10 +203,12 @@ class SendingPanel(Vertical):
             if row.invoice_id not in self.rows:
                 continue
             state = self._state(row)
-            if state != self.states.get(row.invoice_id) or row.last_mailed_at != self.rows[row.invoice_id].last_mailed_at:
+            before = self.rows[row.invoice_id]
+            if state != self.states.get(row.invoice_id) or row.last_mailed_at != before.last_mailed_at:
                 self.rows[row.invoice_id], self.states[row.invoice_id] = row, state
-                if not self._sendable(row.invoice_id):
-                    self.selected.discard(row.invoice_id)
+                mailed_meanwhile = before.last_mailed_at is None and row.last_mailed_at is not None
+                if mailed_meanwhile or not self._sendable(row.invoice_id):
+                    self.selected.discard(row.invoice_id)  # sent from elsewhere: never again by default
                 self._update_row(row.invoice_id)
         self.update_summary()
 
@@ -268,8 +281,12 @@ class SendingPanel(Vertical):
 
         def decided(choice: str | None) -> None:
             if choice:
-                new_id = outbox.resolve_uncertain(row.send_record_id, delivered=choice == "delivered",
-                                                  operator=outbox.operator_name())
+                try:
+                    new_id = outbox.resolve_uncertain(row.send_record_id, delivered=choice == "delivered",
+                                                      operator=outbox.operator_name())
+                except PeeweeDatabaseError:
+                    self.notify("La base est occupée : réessayez dans un instant.", severity="error")
+                    return
                 if new_id:
                     self.start_batch([], record_ids=[new_id])
                 else:
@@ -299,9 +316,10 @@ class SendingPanel(Vertical):
         self.app.push_screen(ConfirmScreen(question), confirmed)
 
     def action_resend_failed(self) -> None:
-        failed = {i for i, state in self.states.items() if state in ("failed", "partial")}
+        # Not "partial": its accepted address already has it (send those by hand if needed).
+        failed = {i for i, state in self.states.items() if state == "failed"}
         if not failed:
-            self.notify("Aucun échec à renvoyer.")
+            self.notify("Aucun échec à renvoyer (un envoi partiel n'est pas renvoyé : une adresse l'a reçu).")
             return
         self.selected = failed
         self._redraw_checks()
@@ -345,12 +363,17 @@ class SendingPanel(Vertical):
             if skipped:
                 call(self.log_line, f"{len(skipped)} facture(s) déjà envoyée(s) ou en cours ailleurs : ignorée(s).")
             settings = SmtpSettings.from_association(Association.get_solo())
+            self.rate_per_minute = settings.rate_per_minute
             # Messages are built in this worker thread: Textual has replaced the
             # standard streams, which helper processes cannot inherit.
             engine = SendEngine(settings, keyring_authenticator(settings), operator=operator,
                                 cancel=self.cancel_event, on_event=lambda event: call(self.on_engine_event, event),
                                 render_in_process=False)
-            engine.run(record_ids + waiting + queued.record_ids + again.record_ids, batch=queued.batch)
+            finished = engine.run(record_ids + waiting + queued.record_ids + again.record_ids, batch=queued.batch)
+            if finished.cancelled:
+                withdrawn = outbox.withdraw_unsent(queued.batch)
+                if withdrawn:
+                    call(self.log_line, f"{withdrawn} facture(s) non envoyée(s) retirée(s) de la file d'attente.")
         except TuiappError as exc:
             call(self.log_line, f"Envoi impossible : {exc}")
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
@@ -364,6 +387,9 @@ class SendingPanel(Vertical):
         self.query_one(RichLog).write(line)
 
     def on_engine_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.BatchStarted):
+            self._total = event.total
+            self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
         if not isinstance(event, ev.InvoiceClaimed | ev.BatchStarted):
             self.log_line(wording.describe(event))
         outcome = {ev.InvoiceSent: "sent", ev.InvoicePartial: "partial", ev.InvoiceFailed: "failed",
@@ -382,8 +408,11 @@ class SendingPanel(Vertical):
     def _progress(self) -> None:
         self.query_one(ProgressBar).update(progress=self._done)
         elapsed = datetime.now().timestamp() - self._started_at
-        left = self._total - self._done
-        eta = f", environ {elapsed / self._done * left:.0f} s restantes" if self._done and left else ""
+        left = max(self._total - self._done, 0)
+        seconds = elapsed / self._done * left if self._done else 0
+        if self.rate_per_minute:  # the server's limit sets the pace of a long batch
+            seconds = max(seconds, left * 60 / self.rate_per_minute)
+        eta = f", environ {_duration(seconds)} restantes" if self._done and left else ""
         self.query_one("#progress-label", Static).update(f"{self._done}/{self._total} traitée(s){eta}")
 
     def batch_done(self) -> None:
