@@ -62,7 +62,14 @@ async def wait_for_batch(pilot):
 
 
 def attachment_numbers(server):
-    return sorted(next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received)
+    """The invoice number of each message received, checking that its attachment is a PDF."""
+    numbers = []
+    for received in server.received:
+        attachment = next(received.message.iter_attachments())
+        assert attachment.get_content_type() == "application/pdf"
+        assert attachment.get_content().startswith(b"%PDF")
+        numbers.append(attachment.get_filename().split("_")[1])
+    return sorted(numbers)
 
 
 async def test_send_the_ticked_invoices_of_september(app, server):

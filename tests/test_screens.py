@@ -209,6 +209,17 @@ async def test_command_palette_reaches_the_screens_in_french(app):
             assert app.screen.__class__.__name__ == screen, name
 
 
+async def test_the_palette_runs_the_screens_actions(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "Nouvelle")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "StructureFormScreen" and app.screen.structure is None
+
+
 async def test_leaving_a_changed_form_by_any_way_asks_first(app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s", "enter")

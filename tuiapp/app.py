@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -120,7 +121,7 @@ class TuiApp(App[None]):
             self.push_screen(SmtpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette (ctrl+p), in French."""
+        """The command palette (ctrl+p), in French: every screen, then the current screen's actions."""
         yield SystemCommand("Accueil", "Revenir à l'écran d'accueil", self.action_home)
         yield SystemCommand("Édition des contributions", "Traitements : imprimer et envoyer les factures d'une période",
                             self.action_contributions)
@@ -129,6 +130,17 @@ class TuiApp(App[None]):
         yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)
         yield SystemCommand("Aide", "Les touches de l'écran (F1)", self.action_help)
         yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_leave_app)
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.id or not binding.description or binding.id in seen or binding.id.startswith("app."):
+                continue
+            seen.add(binding.id)
+            yield SystemCommand(
+                binding.description,
+                f"Sur cet écran (touche {self.get_key_display(binding)})",
+                partial(self.run_action, binding.action, active.node),
+            )
 
 
 def create_app(db_path: Path, *, create: bool = True) -> TuiApp:
