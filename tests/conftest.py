@@ -35,6 +35,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def server(tmp_path):
+    """A real SMTP server on loopback: STARTTLS on a certificate made here, AUTH, faults to inject."""
+    from tests.smtp_server import SmtpTestServer
+
+    server = SmtpTestServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "tuiapp.db"
 

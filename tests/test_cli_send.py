@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
 
@@ -24,13 +24,6 @@ def tuiapp(*args, stdin=None, timeout=180):
 def start(*args):
     return subprocess.Popen([sys.executable, "-m", "tuiapp", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture
-def server(tmp_path):
-    server = SmtpTestServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

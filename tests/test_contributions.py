@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from textual.widgets import DataTable
 
-from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
 from tuiapp.core import secrets
 from tuiapp.core.periods import Period
@@ -18,13 +18,6 @@ from tuiapp.db.models import Association, Invoice, SendRecord
 
 SIZE = (80, 24)
 SEPTEMBER = Period(2024, 9)
-
-
-@pytest.fixture
-def server(tmp_path):
-    server = SmtpTestServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

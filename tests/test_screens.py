@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer
+from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
 from tuiapp.core import secrets
 from tuiapp.db.database import db
@@ -105,13 +105,6 @@ async def test_invalid_sender_is_shown_inline(app):
         await pilot.pause()
         assert "n'est pas une adresse e-mail valide" in text_of(app, "#errors")
         assert app.screen.query_one("#sender_email", Input).has_class("invalid")
-
-
-@pytest.fixture
-def server(tmp_path):
-    server = SmtpTestServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 async def test_smtp_modal_settings_and_test(app, server, demo_db_file):

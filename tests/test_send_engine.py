@@ -30,13 +30,6 @@ SEPTEMBER = Period(2024, 9)
 
 
 @pytest.fixture
-def server(tmp_path):
-    server = SmtpTestServer(tmp_path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def mail_db(demo_db, server):
     """The demo database pointed at the test server, the password in the keyring."""
     association = Association.get_solo()

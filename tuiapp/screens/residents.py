@@ -12,10 +12,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static, Switch
 
 from tuiapp.core import editing
-from tuiapp.core.errors import ValidationError
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
-from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+from tuiapp.widgets.form import Field, FormScreen, show_errors
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
@@ -112,7 +111,9 @@ class ResidentsScreen(Screen[None]):
 
 
 
-class ResidentFormScreen(Screen[None]):
+class ResidentFormScreen(FormScreen):
+    TITLE_OF_NOTICES = "Résident"
+
     CSS_PATH = "residents.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Enregistrer", id="resident.save"),
@@ -166,28 +167,6 @@ class ResidentFormScreen(Screen[None]):
         _, errors = editing.check_resident(self.form_values())
         show_errors(self, errors, (*TEXT_FIELDS, "structure"), {"structure": "Structure"})
 
-    @property
-    def dirty(self) -> bool:
-        return self.form_values() != self.initial
-
-    def action_save(self) -> None:
-        try:
-            saved = editing.save_resident(self.form_values(), self.resident)
-        except ValidationError:
-            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error", title="Résident")
-            return
-        self.resident = saved
-        self.initial = self.form_values()
-        self.notify(f"{saved.display_name} enregistré(e).", title="Résident")
-        self.app.pop_screen()
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.app.pop_screen()
-            return
-
-        def answered(leave: bool | None) -> None:
-            if leave:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)
+    def save(self) -> str:
+        self.resident = editing.save_resident(self.form_values(), self.resident)
+        return f"{self.resident.display_name} enregistré(e)."

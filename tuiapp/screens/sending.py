@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from peewee import DatabaseError as PeeweeDatabaseError
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,25 +16,16 @@ from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
 from tuiapp.core import events as ev
 from tuiapp.core import outbox, wording
-from tuiapp.core.formatting import format_amount, format_timestamp
+from tuiapp.core.formatting import format_amount
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import SendStatus
+from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 
 FIRST_ROWS = 60  # drawn at once when the tab opens
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
-SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
-                "sending": "en cours", "queued": "en attente", "other": "autre poste"}
-STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
-                "sending": "cyan", "queued": "cyan", "other": "cyan"}
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds + 0.5), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
 
 class SendingPanel(Vertical):
     """Lists the period's invoices that can be mailed; sends the ticked ones."""
@@ -154,21 +144,7 @@ class SendingPanel(Vertical):
         return self.states.get(invoice_id) not in ("other", "unknown", "sending")
 
     def _cells(self, row: queries.SendRow) -> list:
-        if row.last_mailed_at:
-            last = f"mail {format_timestamp(row.last_mailed_at)}"
-        elif row.last_printed_at:
-            last = f"édité {format_timestamp(row.last_printed_at)}"
-        else:
-            last = ""
-        return [self._check(row.invoice_id), Text(row.resident), row.number, format_amount(row.amount_ht),
-                self._state_cell(row.invoice_id), last, Text(row.email or ""), Text(row.guardian_email or "")]
-
-    def _check(self, invoice_id: int) -> Text:
-        return Text("☑" if invoice_id in self.selected else "☐")
-
-    def _state_cell(self, invoice_id: int) -> Text:
-        state = self.states.get(invoice_id, "")
-        return Text(SHORT_STATES.get(state, ""), style=STATE_STYLES.get(state, ""))
+        return cells.row_cells(row, row.invoice_id in self.selected, self.states.get(row.invoice_id, ""))
 
     _COLUMNS = ("check", "name", "number", "amount", "state", "last")
 
@@ -251,7 +227,7 @@ class SendingPanel(Vertical):
         table = self.query_one(DataTable)
         for invoice_id in self.rows:
             if str(invoice_id) in table.rows:
-                table.update_cell(str(invoice_id), "check", self._check(invoice_id))
+                table.update_cell(str(invoice_id), "check", cells.check(invoice_id in self.selected))
 
     # -- dialogs ------------------------------------------------------------------
 
@@ -412,7 +388,7 @@ class SendingPanel(Vertical):
         seconds = elapsed / self._done * left if self._done else 0
         if self.rate_per_minute:  # the server's limit sets the pace of a long batch
             seconds = max(seconds, left * 60 / self.rate_per_minute)
-        eta = f", environ {_duration(seconds)} restantes" if self._done and left else ""
+        eta = f", environ {cells.duration(seconds)} restantes" if self._done and left else ""
         self.query_one("#progress-label", Static).update(f"{self._done}/{self._total} traitée(s){eta}")
 
     def batch_done(self) -> None:

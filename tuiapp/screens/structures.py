@@ -11,9 +11,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from tuiapp.core import editing, templates
-from tuiapp.core.errors import ValidationError
 from tuiapp.db.models import Resident, Structure
-from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+from tuiapp.widgets.form import Field, FormScreen, show_errors
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
 AREA_FIELDS = ("address", "body_template")
@@ -61,9 +60,10 @@ class StructuresScreen(Screen[None]):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             self.app.push_screen(StructureFormScreen(Structure.get_by_id(int(key))))
 
-class StructureFormScreen(Screen[None]):
+class StructureFormScreen(FormScreen):
     """Create or edit one structure; the Mail tab previews the message as typed."""
 
+    TITLE_OF_NOTICES = "Structure"
     CSS_PATH = "structures.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Enregistrer", id="structure.save"),
@@ -123,10 +123,6 @@ class StructureFormScreen(Screen[None]):
         values.update({name: self.query_one(f"#{name}", TextArea).text for name in AREA_FIELDS})
         return values
 
-    @property
-    def dirty(self) -> bool:
-        return self.form_values() != self.initial
-
     @on(Input.Changed)
     @on(TextArea.Changed)
     def refresh_form(self) -> None:
@@ -142,24 +138,6 @@ class StructureFormScreen(Screen[None]):
             f"[b]Aperçu[/b]\n[i]Objet :[/i] {escape(subject)}\n\n{escape(body)}"
         )
 
-    def action_save(self) -> None:
-        try:
-            saved = editing.save_structure(self.form_values(), self.structure)
-        except ValidationError:
-            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error", title="Structure")
-            return
-        self.structure = saved
-        self.initial = self.form_values()
-        self.notify(f"Structure {saved.code} enregistrée.", title="Structure")
-        self.app.pop_screen()
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.app.pop_screen()
-            return
-
-        def answered(leave: bool | None) -> None:
-            if leave:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)
+    def save(self) -> str:
+        self.structure = editing.save_structure(self.form_values(), self.structure)
+        return f"Structure {self.structure.code} enregistrée."

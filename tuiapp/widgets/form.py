@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 
@@ -68,3 +68,48 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class FormScreen(Screen[None]):
+    """A form that saves with Ctrl+S and asks before Échap drops unsaved changes.
+
+    Subclasses give ``form_values()``, ``initial`` and ``save()`` (which raises
+    ``ValidationError`` and returns the confirmation to show).
+    """
+
+    initial: dict[str, str]
+    TITLE_OF_NOTICES = ""
+
+    def form_values(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def save(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def dirty(self) -> bool:
+        return self.form_values() != self.initial
+
+    def action_save(self) -> None:
+        from tuiapp.core.errors import ValidationError
+
+        try:
+            done = self.save()
+        except ValidationError:
+            self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error",
+                        title=self.TITLE_OF_NOTICES)
+            return
+        self.initial = self.form_values()
+        self.notify(done, title=self.TITLE_OF_NOTICES)
+        self.app.pop_screen()
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.app.pop_screen()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)
