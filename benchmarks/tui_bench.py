@@ -54,6 +54,33 @@ def build(path: Path, server: SmtpTestServer, open_count: int, send_count: int) 
     db.close()
 
 
+class StallMeter:
+    """Ticks every 10 ms on the app's event loop; the delays are how late each tick came."""
+
+    PERIOD = 0.01
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.delays: list[float] = []
+
+    def __enter__(self) -> StallMeter:
+        self.last = time.perf_counter()
+        self.timer = self.app.set_interval(self.PERIOD, self._tick)
+        return self
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.delays.append(now - self.last - self.PERIOD)
+        self.last = now
+
+    def __exit__(self, *exc) -> None:
+        self.timer.stop()
+
+    @property
+    def longest(self) -> float:
+        return max(self.delays, default=0.0)
+
+
 async def measure(path: Path, open_count: int, send_count: int) -> None:
     app = create_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -64,15 +91,6 @@ async def measure(path: Path, open_count: int, send_count: int) -> None:
         print(f"Édition des contributions with {open_count} invoices: first rows shown after "
               f"{(time.perf_counter() - start) * 1000:.0f} ms")
         await pilot.pause()
-        gaps: list[float] = []
-        last = time.perf_counter()
-
-        def tick() -> None:
-            nonlocal last
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
         start = time.perf_counter()
         app.screen.action_open_sending()  # what the "e" key does
         while not app.screen.query("SendingPanel DataTable") or app.screen.query_one(
@@ -80,36 +98,24 @@ async def measure(path: Path, open_count: int, send_count: int) -> None:
             await asyncio.sleep(0.001)
         shown = time.perf_counter() - start
         panel = app.screen.query_one("SendingPanel")
-        last = time.perf_counter()
-        timer = app.set_interval(0.01, tick)
-        while not panel.loaded:
-            await asyncio.sleep(0.005)
+        with StallMeter(app) as loading:
+            while not panel.loaded:
+                await asyncio.sleep(0.005)
         loaded = time.perf_counter() - start
-        timer.stop()
         print(f"sending tab with {open_count} invoices: first rows shown after {shown * 1000:.0f} ms, "
-              f"all rows after {loaded * 1000:.0f} ms (longest stall meanwhile {max(gaps, default=0) * 1000:.0f} ms)")
+              f"all rows after {loaded * 1000:.0f} ms (longest stall meanwhile {loading.longest * 1000:.0f} ms)")
 
         await pilot.press("ctrl+w", "minus", "e")  # septembre: the batch to send
         await pilot.pause()
         panel = app.screen.query_one("SendingPanel")
-        gaps: list[float] = []
-        last = time.perf_counter()
-
-        def tick() -> None:
-            nonlocal last
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-        timer = app.set_interval(0.01, tick)
-        start = time.perf_counter()
-        await pilot.press("e", "o")
-        await pilot.pause()
-        while panel.sending:
-            await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - start
-        timer.stop()
-        delays = sorted(gap - 0.01 for gap in gaps)
+        with StallMeter(app) as sending:
+            start = time.perf_counter()
+            await pilot.press("e", "o")
+            await pilot.pause()
+            while panel.sending:
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - start
+        delays = sorted(sending.delays)
         print(f"batch of {send_count} through the tab: {elapsed:.1f} s ({send_count / elapsed:.1f} messages/s)")
         print(f"event-loop stall while sending: longest {delays[-1] * 1000:.0f} ms, "
               f"99th percentile {delays[int(len(delays) * 0.99)] * 1000:.0f} ms, "

@@ -64,17 +64,20 @@ def check_structure(form: Mapping[str, str], structure: Structure | None = None)
     return values, errors
 
 
-def save_structure(form: Mapping[str, str], structure: Structure | None = None) -> Structure:
-    values, errors = check_structure(form, structure)
+def _save(target, values: dict, errors: Errors):
+    """Write the checked values in one transaction, or refuse with the first problem."""
     if errors:
         field, message = next(iter(errors.items()))
         raise ValidationError(field, field, message)
     with db.atomic():
-        target = structure or Structure()
         for field, value in values.items():
             setattr(target, field, value)
         target.save()
     return target
+
+
+def save_structure(form: Mapping[str, str], structure: Structure | None = None) -> Structure:
+    return _save(structure or Structure(), *check_structure(form, structure))
 
 
 def check_resident(form: Mapping[str, str]) -> tuple[dict, Errors]:
@@ -97,16 +100,7 @@ def check_resident(form: Mapping[str, str]) -> tuple[dict, Errors]:
 
 
 def save_resident(form: Mapping[str, str], resident: Resident | None = None) -> Resident:
-    values, errors = check_resident(form)
-    if errors:
-        field, message = next(iter(errors.items()))
-        raise ValidationError(field, field, message)
-    with db.atomic():
-        target = resident or Resident()
-        for field, value in values.items():
-            setattr(target, field, value)
-        target.save()
-    return target
+    return _save(resident or Resident(), *check_resident(form))
 
 
 def check_smtp(form: Mapping[str, str]) -> tuple[dict, Errors]:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Sta
 from tuiapp.core import editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
-from tuiapp.widgets.form import Field, FormScreen, show_errors
+from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
@@ -105,9 +105,9 @@ class ResidentsScreen(Screen[None]):
                 table.focus()
                 return
             raise SkipAction()
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            self.app.push_screen(ResidentFormScreen(Resident.get_by_id(int(key))))
+        key = cursor_key(table)
+        if key is not None:
+            self.app.push_screen(ResidentFormScreen(Resident.get_by_id(key)))
 
 
 

@@ -22,7 +22,7 @@ from tuiapp.db import queries
 from tuiapp.db.models import SendStatus
 from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
-from tuiapp.widgets.form import ConfirmScreen
+from tuiapp.widgets.form import ConfirmScreen, cursor_key
 
 FIRST_ROWS = 60  # drawn at once when the tab opens
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
@@ -191,10 +191,7 @@ class SendingPanel(Vertical):
     # -- selection ----------------------------------------------------------------
 
     def _current(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return cursor_key(self.query_one(DataTable))
 
     def action_toggle(self) -> None:
         invoice_id = self._current()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from peewee import fn
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -12,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tab
 
 from tuiapp.core import editing, templates
 from tuiapp.db.models import Resident, Structure
-from tuiapp.widgets.form import Field, FormScreen, show_errors
+from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
 AREA_FIELDS = ("address", "body_template")
@@ -46,8 +47,12 @@ class StructuresScreen(Screen[None]):
     def reload(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        active = dict(
+            Resident.select(Resident.structure, fn.COUNT(Resident.id)).where(Resident.active)
+            .group_by(Resident.structure).tuples()
+        )  # one query, not one per structure
         for structure in Structure.select().order_by(Structure.code):
-            residents = Resident.select().where(Resident.structure == structure, Resident.active).count()
+            residents = active.get(structure.id, 0)
             cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
             table.add_row(*(Text(cell) for cell in cells), key=str(structure.id))
 
@@ -55,10 +60,10 @@ class StructuresScreen(Screen[None]):
         self.app.push_screen(StructureFormScreen(None))
 
     def action_edit(self) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            self.app.push_screen(StructureFormScreen(Structure.get_by_id(int(key))))
+        key = cursor_key(self.query_one(DataTable))
+        if key is not None:
+            self.app.push_screen(StructureFormScreen(Structure.get_by_id(key)))
+
 
 class StructureFormScreen(FormScreen):
     """Create or edit one structure; the Mail tab previews the message as typed."""

@@ -29,6 +29,13 @@ class Field(Horizontal):
                     classes="field-input")
 
 
+def cursor_key(table) -> int | None:
+    """The id behind the row under a DataTable's cursor (rows are keyed by id)."""
+    if not table.row_count:
+        return None
+    return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+
 def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str] | None = None) -> None:
     """Mark the fields in error and fill the form's error line, each message after its field's name."""
     labels = labels or {}
