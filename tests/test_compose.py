@@ -1,5 +1,6 @@
 """Invoice PDFs and the e-mails that carry them."""
 
+import random
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -8,7 +9,13 @@ from email import message_from_bytes, policy
 import pymupdf
 import pytest
 
-from tuiapp.core.compose import CompositionError, compose, envelope_recipients, message_bytes
+from tuiapp.core.compose import (
+    CompositionError,
+    compose,
+    envelope_recipients,
+    invoice_message_bytes,
+    message_bytes,
+)
 from tuiapp.core.documents import InvoiceDocument, InvoiceLineData, document_for
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.periods import Period
@@ -84,6 +91,27 @@ def test_message_headers_and_body(doc):
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == b"%PDF-1.4 fake"
     assert envelope_recipients(doc) == ["josiane.mailly@example.org", "udaf@example.org", "archive@example.org"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 1000, 100_001])
+def test_fast_invoice_message_is_byte_for_byte_the_email_package_output(doc, size):
+    from datetime import datetime, timezone
+
+    pdf = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    when = datetime(2024, 10, 1, 9, 30, tzinfo=timezone.utc)
+    arguments = dict(message_id="<fixed@example.org>", date=when)
+    random.seed(size)  # the MIME boundary is drawn from ``random``
+    expected = message_bytes(compose(doc, pdf, pdf_filename(doc), **arguments))
+    random.seed(size)
+    assert invoice_message_bytes(doc, pdf, pdf_filename(doc), **arguments) == expected
+
+
+def test_fast_invoice_message_carries_the_real_pdf(doc):
+    pdf = invoice_pdf(doc)
+    message = message_from_bytes(invoice_message_bytes(doc, pdf, pdf_filename(doc)), policy=policy.default)
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content() == pdf
+    assert attachment.get_filename() == pdf_filename(doc)
 
 
 def test_accented_file_name_survives_rfc2231(doc):
