@@ -62,15 +62,32 @@ class InvoiceDocument:
         )
 
 
-def document_for(invoice, association) -> InvoiceDocument:
-    """Snapshot an ``Invoice`` row (with its resident, structure and lines)."""
+def lines_of(invoice_ids) -> dict[int, tuple[InvoiceLineData, ...]]:
+    """The lines of many invoices, in one query, in their order."""
     from tuiapp.db.models import InvoiceLine
 
-    resident, structure = invoice.resident, invoice.structure
-    lines = tuple(
-        InvoiceLineData(line.label, line.quantity, line.unit_price, line.amount)
-        for line in invoice.lines.order_by(InvoiceLine.position, InvoiceLine.id)
+    lines: dict[int, list[InvoiceLineData]] = {}
+    query = (
+        InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity, InvoiceLine.unit_price,
+                           InvoiceLine.amount)
+        .where(InvoiceLine.invoice.in_(list(invoice_ids)))
+        .order_by(InvoiceLine.invoice, InvoiceLine.position, InvoiceLine.id)
     )
+    for line in query:
+        lines.setdefault(line.invoice_id, []).append(
+            InvoiceLineData(line.label, line.quantity, line.unit_price, line.amount)
+        )
+    return {invoice_id: tuple(rows) for invoice_id, rows in lines.items()}
+
+
+def document_for(invoice, association, lines: tuple[InvoiceLineData, ...] | None = None) -> InvoiceDocument:
+    """Snapshot an ``Invoice`` row (with its resident, structure and lines).
+
+    ``lines``: the invoice's lines when already read (see ``lines_of``).
+    """
+    resident, structure = invoice.resident, invoice.structure
+    if lines is None:
+        lines = lines_of([invoice.id]).get(invoice.id, ())
     return InvoiceDocument(
         invoice_id=invoice.id,
         number=invoice.number,
