@@ -11,58 +11,25 @@ CLI both drive it. It never imports Textual.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import replace
 
 from tuiapp.core import events as ev
 from tuiapp.core import outbox
-from tuiapp.core.compose import CompositionError, compose, envelope_recipients, message_bytes, message_id_for
-from tuiapp.core.documents import InvoiceDocument, document_for
-from tuiapp.core.pdf import invoice_pdf, pdf_filename
+from tuiapp.core.compose import CompositionError, envelope_recipients, message_id_for
+from tuiapp.core.documents import InvoiceDocument, document_for, lines_of
+from tuiapp.core.message_builder import MessageBuilder
 from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
 from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProblem
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 
 EventSink = Callable[[ev.Event], None]
-#: From this many messages on, they are built in a helper process: PDF
-#: rendering holds the GIL, and would otherwise slow the sending down.
+#: From this many messages on, they are built in helper processes.
 PROCESS_RENDERING_FROM = 16
-RENDER_PROCESSES = 2
-
-
-def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
-    """The invoice's message, PDF attached, as it goes on the wire."""
-    pdf = invoice_pdf(doc)
-    return message_bytes(compose(doc, pdf, pdf_filename(doc), message_id=message_id))
-
-
-def _die_with_parent() -> None:
-    """In a helper process: end it if the process that started it is killed (Linux)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class _InlineExecutor(Executor):
-    """Builds each message at once, in this thread (small batches)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # handed to whoever asks for the result
-            future.set_exception(exc)
-        return future
 
 
 class _Stop(Exception):
@@ -98,6 +65,7 @@ class SendEngine:
         self.render_in_process = render_in_process
         self._connect = connect
         self._connection: SmtpConnection | None = None
+        self._builder: MessageBuilder | None = None
         self._recent: deque[float] = deque()
 
     # -- public ---------------------------------------------------------------
@@ -115,29 +83,16 @@ class SendEngine:
         in_process = self.render_in_process
         if in_process is None:
             in_process = len(jobs) >= PROCESS_RENDERING_FROM
-        renderer: Executor = (
-            ProcessPoolExecutor(max_workers=RENDER_PROCESSES, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_die_with_parent)
-            if in_process
-            else _InlineExecutor()
-        )
-        with renderer:
+        with MessageBuilder(in_helpers=in_process, prefetch=self.prefetch) as builder:
+            self._builder = builder
             pending: deque[tuple[SendRecord, InvoiceDocument, str, Future]] = deque()
             queue = iter(jobs)
             try:
                 while True:
-                    while len(pending) < self.prefetch and (job := next(queue, None)) is not None:
+                    while len(pending) < builder.ahead() and (job := next(queue, None)) is not None:
                         record, doc = job
                         message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
-                        try:
-                            future = renderer.submit(build_message, doc, message_id)
-                        except (OSError, ValueError, BrokenProcessPool):
-                            # No helper process here (e.g. a host that replaced the
-                            # standard streams): build the messages in this thread.
-                            renderer.shutdown(wait=False, cancel_futures=True)
-                            renderer = _InlineExecutor()
-                            future = renderer.submit(build_message, doc, message_id)
-                        pending.append((record, doc, message_id, future))
+                        pending.append((record, doc, message_id, builder.submit(doc, message_id)))
                     if not pending:
                         break
                     if self.cancel.is_set():
@@ -201,7 +156,7 @@ class SendEngine:
     def _deliver(self, record, doc: InvoiceDocument, payload: Future, ref: ev.InvoiceRef, message_id: str) -> str:
         sender = doc.sender_email or ""
         try:
-            message = payload.result()
+            message = self._builder.result(payload, doc, message_id)
         except CompositionError as exc:
             outbox.complete(record.id, SendStatus.FAILED, error=str(exc))
             self.on_event(ev.InvoiceFailed(ref, exc))
@@ -274,12 +229,13 @@ class SendEngine:
             .join(Structure)
             .where(SendRecord.id.in_(ids))
         }
+        lines = lines_of(record.invoice_id for record in records.values())
         jobs = []
         for record_id in ids:
             record = records.get(record_id)
             if record is None:
                 continue
-            doc = document_for(record.invoice, association)
+            doc = document_for(record.invoice, association, lines.get(record.invoice_id, ()))
             recipients = tuple(address.strip() for address in record.recipients.split(",") if address.strip())
             jobs.append((record, replace(doc, recipients=recipients)))
         return jobs

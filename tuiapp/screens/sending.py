@@ -337,11 +337,8 @@ class SendingPanel(Vertical):
                 call(self.log_line, f"{len(skipped)} facture(s) déjà envoyée(s) ou en cours ailleurs : ignorée(s).")
             settings = SmtpSettings.from_association(Association.get_solo())
             self.rate_per_minute = settings.rate_per_minute
-            # Messages are built in this worker thread: Textual has replaced the
-            # standard streams, which helper processes cannot inherit.
             engine = SendEngine(settings, keyring_authenticator(settings), operator=operator,
-                                cancel=self.cancel_event, on_event=lambda event: call(self.on_engine_event, event),
-                                render_in_process=False)
+                                cancel=self.cancel_event, on_event=lambda event: call(self.on_engine_event, event))
             finished = engine.run(record_ids + waiting + queued.record_ids + again.record_ids, batch=queued.batch)
             if finished.cancelled:
                 withdrawn = outbox.withdraw_unsent(queued.batch)
