@@ -7,7 +7,7 @@ from pathlib import Path
 
 from platformdirs import user_documents_path
 
-from tuiapp.core.documents import document_for
+from tuiapp.core.documents import document_for, lines_of
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.periods import Period
 from tuiapp.db.database import db
@@ -37,10 +37,11 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
         .where(Invoice.id.in_(invoice_ids))
         .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
     )
+    lines = lines_of(invoice_ids)
     files = []
     combined = pymupdf.open()
     for invoice in invoices:
-        doc = document_for(invoice, association)
+        doc = document_for(invoice, association, lines.get(invoice.id, ()))
         pdf = invoice_pdf(doc)
         path = folder / pdf_filename(doc)
         path.write_bytes(pdf)
