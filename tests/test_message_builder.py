@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 
 from tuiapp.core.documents import document_for
-from tuiapp.core.message_builder import MessageBuilder
+from tuiapp.core.message_builder import MessageBuilder, helper_count
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Association
@@ -41,6 +41,7 @@ def wait_until(condition, timeout=30.0):
 def test_messages_are_built_here_until_a_helper_is_ready(docs):
     with MessageBuilder(in_helpers=True, prefetch=8) as builder:
         assert builder.uses_helpers
+        assert len(multiprocessing.active_children()) >= helper_count()  # all started at once
         assert builder.ahead() == 1  # helpers still loading: one at a time, built here
         first = builder.submit(docs[0], "<first@example.org>")
         assert first.done()  # built at once, in this process
@@ -105,8 +106,10 @@ async def test_helpers_start_under_the_tui(docs):
             with MessageBuilder(in_helpers=True, prefetch=8) as builder:
                 outcome["helpers"] = builder.uses_helpers
                 wait_until(lambda: builder.ahead() == 8)
-                future = builder.submit(docs[0], "<tui@example.org>")
-                outcome["raw"] = builder.result(future, docs[0], "<tui@example.org>")
+                futures = [builder.submit(doc, f"<{index}@example.org>") for index, doc in enumerate(docs)]
+                outcome["raw"] = builder.result(futures[0], docs[0], "<0@example.org>")
+                for index, (future, doc) in enumerate(zip(futures, docs, strict=True)):
+                    builder.result(future, doc, f"<{index}@example.org>")
                 outcome["still helpers"] = builder.uses_helpers
 
     app = Host()

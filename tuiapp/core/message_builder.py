@@ -9,8 +9,9 @@ never sits idle waiting for them.
 
 Under the TUI, Textual has replaced ``sys.stderr`` with an object without a
 file descriptor, which ``multiprocessing`` hands to each new process: while
-helpers start, it is given ``/dev/null`` instead, and the helpers themselves
-write nothing on the terminal the TUI draws on.
+the helpers are started (all at once, at the start of the batch), it is given
+``/dev/null`` instead, and the helpers themselves write nothing on the
+terminal the TUI draws on.
 """
 
 from __future__ import annotations
@@ -111,17 +112,19 @@ class MessageBuilder:
     def __init__(self, *, in_helpers: bool, prefetch: int = 8) -> None:
         self.prefetch = max(1, prefetch)
         self._pool: ProcessPoolExecutor | None = None
-        self._ready: Future | None = None
+        self._ready: list[Future] = []
         if in_helpers:
+            count = helper_count()
             try:
                 with _spawnable_streams():
                     self._pool = ProcessPoolExecutor(
-                        max_workers=helper_count(),
+                        max_workers=count,
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=_prepare_helper,
                         initargs=(not _stderr_usable(),),
                     )
-                    self._ready = self._pool.submit(_helper_ready)
+                    # One call per helper while none is idle starts them all now.
+                    self._ready = [self._pool.submit(_helper_ready) for _ in range(count)]
             except _HELPERS_UNUSABLE:
                 self._drop_helpers()
 
@@ -136,8 +139,7 @@ class MessageBuilder:
     def submit(self, doc: InvoiceDocument, message_id: str) -> Future:
         if self._helpers_ready():
             try:
-                with _spawnable_streams():  # a submission may start one more helper
-                    return self._pool.submit(build_message, doc, message_id)
+                return self._pool.submit(build_message, doc, message_id)
             except _HELPERS_UNUSABLE:
                 self._drop_helpers()
         return _built_here(doc, message_id)
@@ -155,7 +157,7 @@ class MessageBuilder:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
-        self._ready = None
+        self._ready = []
 
     def __enter__(self) -> MessageBuilder:
         return self
@@ -164,10 +166,10 @@ class MessageBuilder:
         self.close()
 
     def _helpers_ready(self) -> bool:
-        return self._pool is not None and self._ready is not None and self._ready.done()
+        return self._pool is not None and any(probe.done() for probe in self._ready)
 
     def _drop_helpers(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
-        self._ready = None
+        self._ready = []
