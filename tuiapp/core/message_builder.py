@@ -7,22 +7,21 @@ second (they load the PDF stack): until one is ready, or when none can start
 or one dies, the messages are built in the calling thread, so the sending
 never sits idle waiting for them.
 
-Under the TUI, Textual has replaced ``sys.stderr`` with an object without a
-file descriptor, which ``multiprocessing`` hands to each new process: while
-the helpers are started (all at once, at the start of the batch), it is given
-``/dev/null`` instead, and the helpers themselves write nothing on the
-terminal the TUI draws on.
+Under the TUI, the helpers write nothing on the terminal the TUI draws on.
+A helper that dies (killed, out of memory) loses nothing: its messages are
+built here, and new helpers are started (twice at most per batch).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from multiprocessing import resource_tracker
 
 from tuiapp.core.compose import invoice_message_bytes
 from tuiapp.core.documents import InvoiceDocument
@@ -31,6 +30,8 @@ from tuiapp.core.pdf import invoice_pdf, pdf_filename
 #: Helpers yield the processor to the sending itself (and to the TUI).
 HELPER_NICENESS = 10
 MAX_HELPERS = 4
+#: How many times per batch helpers that died are replaced.
+MAX_RESTARTS = 2
 # What a helper that cannot be used raises, at submission or at the result.
 _HELPERS_UNUSABLE = (OSError, ValueError, BrokenProcessPool)
 
@@ -56,26 +57,34 @@ def _stderr_usable() -> bool:
         return False
 
 
-@contextmanager
-def _spawnable_streams() -> Iterator[None]:
-    """A standard error stream with a real descriptor, while helpers start."""
-    if _stderr_usable():
-        yield
-        return
-    saved = sys.stderr
-    with open(os.devnull, "w") as devnull:
-        sys.stderr = devnull
-        try:
-            yield
-        finally:
-            sys.stderr = saved
+_tracker_lock = threading.Lock()
 
 
-def _prepare_helper(quiet: bool) -> None:
-    """In a helper process: die with the parent, step back, load the PDF stack;
-    ``quiet``: keep off the terminal (the parent is the TUI)."""
+def _start_resource_tracker() -> None:
+    """Start ``multiprocessing``'s resource tracker (once per process).
+
+    It is handed ``sys.stderr``'s descriptor, which Textual's replacement does
+    not have (-1): for that moment, it gets ``/dev/null``, put back only if
+    nobody replaced it meanwhile (Textual restoring its own at exit, say).
+    """
+    with _tracker_lock:
+        if _stderr_usable():
+            resource_tracker.ensure_running()
+            return
+        saved = sys.stderr
+        with open(os.devnull, "w") as devnull:
+            sys.stderr = devnull
+            try:
+                resource_tracker.ensure_running()
+            finally:
+                if sys.stderr is devnull:
+                    sys.stderr = saved
+
+
+def _prepare_helper(quiet: bool, parent: int) -> None:
+    """In a helper process: die with the parent, leave Ctrl+C to it, step back,
+    load the PDF stack; ``quiet``: keep off the terminal (the parent is the TUI)."""
     import ctypes
-    import signal
 
     if quiet:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -86,6 +95,9 @@ def _prepare_helper(quiet: bool) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cancels between two messages
     try:
         os.nice(HELPER_NICENESS)
     except (OSError, AttributeError):
@@ -113,20 +125,9 @@ class MessageBuilder:
         self.prefetch = max(1, prefetch)
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future] = []
+        self._restarts = 0
         if in_helpers:
-            count = helper_count()
-            try:
-                with _spawnable_streams():
-                    self._pool = ProcessPoolExecutor(
-                        max_workers=count,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_prepare_helper,
-                        initargs=(not _stderr_usable(),),
-                    )
-                    # One call per helper while none is idle starts them all now.
-                    self._ready = [self._pool.submit(_helper_ready) for _ in range(count)]
-            except _HELPERS_UNUSABLE:
-                self._drop_helpers()
+            self._start_helpers()
 
     @property
     def uses_helpers(self) -> bool:
@@ -141,15 +142,15 @@ class MessageBuilder:
             try:
                 return self._pool.submit(build_message, doc, message_id)
             except _HELPERS_UNUSABLE:
-                self._drop_helpers()
+                self._helpers_lost()
         return _built_here(doc, message_id)
 
     def result(self, future: Future, doc: InvoiceDocument, message_id: str) -> bytes:
         """The built message; a composition or PDF error is raised as it is."""
         try:
             return future.result()
-        except BrokenProcessPool:  # its helper died: built here instead
-            self._drop_helpers()
+        except (BrokenProcessPool, CancelledError):  # its helper died: built here instead
+            self._helpers_lost()
             return build_message(doc, message_id)
 
     def close(self) -> None:
@@ -167,6 +168,38 @@ class MessageBuilder:
 
     def _helpers_ready(self) -> bool:
         return self._pool is not None and any(probe.done() for probe in self._ready)
+
+    def _start_helpers(self) -> None:
+        count = helper_count()
+        quiet = not _stderr_usable()
+        try:
+            _start_resource_tracker()
+            self._pool = ProcessPoolExecutor(
+                max_workers=count,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_prepare_helper,
+                initargs=(quiet, os.getpid()),
+            )
+            # One call per helper while none is idle starts them all now.
+            self._ready = [self._pool.submit(_helper_ready) for _ in range(count)]
+        except _HELPERS_UNUSABLE:
+            self._drop_helpers()
+
+    def _helpers_lost(self) -> None:
+        """The helpers broke (one died): replace them while restarts are left."""
+        if self._pool is None or not self._pool_broken():
+            return
+        self._drop_helpers()
+        if self._restarts < MAX_RESTARTS:
+            self._restarts += 1
+            self._start_helpers()
+
+    def _pool_broken(self) -> bool:
+        try:
+            self._pool.submit(_helper_ready).cancel()
+        except _HELPERS_UNUSABLE:
+            return True
+        return False
 
     def _drop_helpers(self) -> None:
         if self._pool is not None:
