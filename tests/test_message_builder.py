@@ -7,13 +7,14 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 
 import pymupdf
 import pytest
 
-from tuiapp.core.documents import document_for
-from tuiapp.core.message_builder import MAX_RESTARTS, MessageBuilder, helper_count
+from tuiapp.core.documents import InvoiceDocument, document_for
+from tuiapp.core.message_builder import MAX_RESTARTS, BuildFailed, MessageBuilder, helper_count
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Association
@@ -199,3 +200,25 @@ def test_a_helper_whose_parent_is_gone_ends_at_once():
     code = "from tuiapp.core.message_builder import _prepare_helper; _prepare_helper(False, 1); print('alive')"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "alive" not in run.stdout
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadly(InvoiceDocument):
+    """An invoice whose building kills the process that builds it (a renderer crash)."""
+
+    @property
+    def keyword_values(self) -> dict[str, str]:
+        os._exit(70)
+
+
+def test_an_invoice_that_kills_its_helper_fails_alone(docs):
+    deadly = _Deadly(**{name: getattr(docs[0], name) for name in InvoiceDocument.__slots__})
+    with MessageBuilder(in_helpers=True, prefetch=8) as builder:
+        wait_until(lambda: builder.ahead() == 8)
+        crash = builder.submit(deadly, "<deadly@example.org>")
+        with pytest.raises(BuildFailed, match="s'est arrêté deux fois"):
+            builder.result(crash, deadly, "<deadly@example.org>")
+        assert builder.uses_helpers  # replaced again: the next ones are built in helpers, not here
+        wait_until(lambda: builder.ahead() == 8)
+        future = builder.submit(docs[1], "<next@example.org>")
+        assert docs[1].number in attachment_text(builder.result(future, docs[1], "<next@example.org>"))

@@ -190,6 +190,29 @@ def test_a_refused_message_fails_alone(mail_db, server):
     assert "550 5.6.0 Content rejected" in failed.last_reply and "Message refusé" in failed.error
 
 
+def test_a_pdf_that_cannot_be_rendered_fails_alone(mail_db, server, monkeypatch):
+    from tuiapp.core import message_builder
+
+    invoices = september(3)
+    render = message_builder.invoice_pdf
+
+    def fragile(doc):
+        if doc.number == invoices[1].number:
+            raise RuntimeError("code=2: cannot load font")
+        return render(doc)
+
+    monkeypatch.setattr(message_builder, "invoice_pdf", fragile)  # 3 invoices: built in this process
+    summary, events = send(invoices)
+    assert (summary.failed, summary.sent) == (1, 2)
+    failed = SendRecord.get(SendRecord.status == SendStatus.FAILED)
+    assert failed.invoice_id == invoices[1].id
+    assert failed.error == "PDF impossible à produire (RuntimeError)."
+    assert len(server.received) == 2
+    logged = [wording.describe(event) for event in events if isinstance(event, ev.InvoiceFailed)]
+    assert logged == [f"{invoices[1].resident.display_name} (facture {invoices[1].number}) : échec. "
+                      "PDF impossible à produire (RuntimeError)."]
+
+
 def test_reply_lost_after_the_message_is_unknown_and_not_resent(mail_db, server):
     server.faults.drop_after_data = {2}
     summary, events = send(september(4))

@@ -22,7 +22,7 @@ from tuiapp.core import events as ev
 from tuiapp.core import outbox
 from tuiapp.core.compose import CompositionError, envelope_recipients, message_id_for
 from tuiapp.core.documents import InvoiceDocument, document_for, lines_of
-from tuiapp.core.message_builder import MessageBuilder
+from tuiapp.core.message_builder import BuildFailed, MessageBuilder
 from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
 from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProblem
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
@@ -157,12 +157,8 @@ class SendEngine:
         sender = doc.sender_email or ""
         try:
             message = self._builder.result(payload, doc, message_id)
-        except CompositionError as exc:
+        except (CompositionError, BuildFailed) as exc:  # this invoice fails, the batch goes on
             outbox.complete(record.id, SendStatus.FAILED, error=str(exc))
-            self.on_event(ev.InvoiceFailed(ref, exc))
-            return SendStatus.FAILED
-        except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
-            outbox.complete(record.id, SendStatus.FAILED, error=f"PDF impossible à produire ({type(exc).__name__}).")
             self.on_event(ev.InvoiceFailed(ref, exc))
             return SendStatus.FAILED
         envelope = envelope_recipients(doc)

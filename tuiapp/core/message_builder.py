@@ -23,8 +23,9 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
 
-from tuiapp.core.compose import invoice_message_bytes
+from tuiapp.core.compose import CompositionError, invoice_message_bytes
 from tuiapp.core.documents import InvoiceDocument
+from tuiapp.core.errors import TuiappError
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 
 #: Helpers yield the processor to the sending itself (and to the TUI).
@@ -34,6 +35,10 @@ MAX_HELPERS = 4
 MAX_RESTARTS = 2
 # What a helper that cannot be used raises, at submission or at the result.
 _HELPERS_UNUSABLE = (OSError, ValueError, BrokenProcessPool)
+
+
+class BuildFailed(TuiappError):
+    """An invoice's PDF could not be produced; the message says why, in French."""
 
 
 def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
@@ -146,12 +151,28 @@ class MessageBuilder:
         return _built_here(doc, message_id)
 
     def result(self, future: Future, doc: InvoiceDocument, message_id: str) -> bytes:
-        """The built message; a composition or PDF error is raised as it is."""
+        """The built message. Raises ``CompositionError`` (the invoice's data) or
+        ``BuildFailed`` (its PDF could not be produced), both in French."""
         try:
-            return future.result()
-        except (BrokenProcessPool, CancelledError):  # its helper died: built here instead
-            self._helpers_lost()
-            return build_message(doc, message_id)
+            try:
+                return future.result()
+            except (BrokenProcessPool, CancelledError):
+                # Its helper died, maybe of this very invoice: it is built again by
+                # the helpers that replace it, or here when none are left.
+                self._helpers_lost()
+                if self._pool is None:
+                    return build_message(doc, message_id)
+                try:
+                    return self._pool.submit(build_message, doc, message_id).result()
+                except (BrokenProcessPool, CancelledError):
+                    self._helpers_lost()
+                    raise BuildFailed(
+                        "PDF impossible à produire : le programme de rendu s'est arrêté deux fois sur cette facture."
+                    ) from None
+        except (CompositionError, BuildFailed):
+            raise
+        except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
+            raise BuildFailed(f"PDF impossible à produire ({type(exc).__name__}).") from exc
 
     def close(self) -> None:
         """Cancel what is not built yet and let the helpers end."""
