@@ -70,9 +70,10 @@ def statuses():
     return sorted(record.status for record in SendRecord.select().where(SendRecord.operator == "marie"))
 
 
-def test_a_batch_of_20_arrives_complete(mail_db, server):
+@pytest.mark.parametrize("in_helpers", [False, True], ids=["built-here", "built-in-helpers"])
+def test_a_batch_of_20_arrives_complete(mail_db, server, in_helpers):
     invoices = september(20)
-    summary, events = send(invoices)
+    summary, events = send(invoices, render_in_process=in_helpers)
     assert summary.sent == 20 and summary.all_sent
     assert len(server.received) == 20
     by_number = {invoice.number: invoice for invoice in invoices}

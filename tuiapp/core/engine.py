@@ -28,8 +28,10 @@ from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProb
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 
 EventSink = Callable[[ev.Event], None]
-#: From this many messages on, they are built in helper processes.
-PROCESS_RENDERING_FROM = 16
+#: From this many messages on, they are built in helper processes. Below,
+#: the half second the helpers take to start outweighs them (measured on two
+#: processors: 80 messages in 1.6 s either way).
+PROCESS_RENDERING_FROM = 64
 
 
 class _Stop(Exception):
