@@ -9,6 +9,9 @@
    ticks of a 10 ms timer on the event loop while the batch runs (what an
    operator would feel as a frozen screen), with the median and the 99th
    percentile. Prints figures; asserts nothing.
+
+With --server-process the mail server runs in a process of its own, as a
+real (remote) server would: the stalls are then the app's alone.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from tuiapp.db.database import db, open_database  # noqa: E402
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, Structure  # noqa: E402
 
 
-def build(path: Path, server: SmtpTestServer, open_count: int, send_count: int) -> None:
+def build(path: Path, server: SmtpTestServer | ServerProcess, open_count: int, send_count: int) -> None:
     open_database(path)
     association = Association.get_solo()
     association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", server.port, "starttls"
@@ -124,10 +127,36 @@ async def measure(path: Path, open_count: int, send_count: int) -> None:
         assert sent == send_count, sent
 
 
+class ServerProcess:
+    """The test server in a process of its own (``port`` and ``ca_file`` as the server's)."""
+
+    def __init__(self, folder: Path) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._control, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(folder, child), daemon=True)
+        self._process.start()
+        self.port, ca_file = self._control.recv()
+        self.ca_file = Path(ca_file)
+
+    def stop(self) -> None:
+        self._control.send("stop")
+        self._process.join(10)
+
+
+def _serve(folder: Path, control) -> None:
+    server = SmtpTestServer(folder).start()
+    control.send((server.port, str(server.ca_file)))
+    control.recv()
+    server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open", type=int, default=2000)
     parser.add_argument("--send", type=int, default=500)
+    parser.add_argument("--server-process", action="store_true", help="the mail server in a process of its own")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     import keyring
@@ -136,7 +165,7 @@ def main() -> None:
     backend = PlaintextKeyring()
     backend.file_path = str(folder / "keyring.cfg")
     keyring.set_keyring(backend)
-    server = SmtpTestServer(folder).start()
+    server = ServerProcess(folder) if args.server_process else SmtpTestServer(folder).start()
     try:
         build(folder / "bench.db", server, args.open, args.send)
         secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
