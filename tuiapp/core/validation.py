@@ -38,6 +38,18 @@ def normalize_email(value: str | None, *, field: str, label: str, required: bool
     return result.normalized
 
 
+def distinct_addresses(*addresses: str | None) -> list[str]:
+    """The addresses given, blanks removed, each once (case ignored), in order."""
+    seen: set[str] = set()
+    result = []
+    for address in addresses:
+        address = (address or "").strip()
+        if address and address.casefold() not in seen:
+            seen.add(address.casefold())
+            result.append(address)
+    return result
+
+
 def single_line(value: str | None, *, field: str, label: str, required: bool = False, max_length: int = 200) -> str:
     """A one-line text (name, code, header value): trimmed, no line breaks."""
     text = (value or "").strip()

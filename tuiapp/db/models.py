@@ -24,7 +24,7 @@ from peewee import (
 from tuiapp.core import templates
 from tuiapp.core.errors import ValidationError
 from tuiapp.core.periods import Period
-from tuiapp.core.validation import normalize_email, parse_amount, single_line
+from tuiapp.core.validation import distinct_addresses, normalize_email, parse_amount, single_line
 from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 
@@ -173,14 +173,7 @@ class Resident(CleanModel):
     @property
     def recipients(self) -> list[str]:
         """The resident's addresses, blanks removed, duplicates (any case) once."""
-        seen: set[str] = set()
-        result = []
-        for address in (self.email, self.guardian_email):
-            address = (address or "").strip()
-            if address and address.casefold() not in seen:
-                seen.add(address.casefold())
-                result.append(address)
-        return result
+        return distinct_addresses(self.email, self.guardian_email)
 
 
 class Invoice(CleanModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from peewee import JOIN, fn
 
 from tuiapp.core.periods import Period
+from tuiapp.core.validation import distinct_addresses
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
 
@@ -132,13 +133,7 @@ class SendRow:
 
     @property
     def recipients(self) -> list[str]:
-        seen, result = set(), []
-        for address in (self.email, self.guardian_email):
-            address = (address or "").strip()
-            if address and address.casefold() not in seen:
-                seen.add(address.casefold())
-                result.append(address)
-        return result
+        return distinct_addresses(self.email, self.guardian_email)
 
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
