@@ -13,6 +13,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from tuiapp.core.documents import InvoiceDocument
 from tuiapp.core.errors import TuiappError
 from tuiapp.core.templates import render
+from tuiapp.core.validation import distinct_addresses
 
 _LINE_BREAK = re.compile(r"[\r\n]")
 # The email package folds a long all-ASCII header as "Subject:\r\n Votre ...",
@@ -122,11 +123,8 @@ def _base64_lines(data: bytes) -> bytes:
 
 
 def envelope_recipients(doc: InvoiceDocument) -> list[str]:
-    """Who the server is asked to deliver to: the addresses, plus the Bcc copy."""
-    recipients = list(doc.recipients)
-    if doc.bcc and doc.bcc.casefold() not in {address.casefold() for address in recipients}:
-        recipients.append(doc.bcc)
-    return recipients
+    """Who the server is asked to deliver to: the addresses, plus the Bcc copy (once)."""
+    return distinct_addresses(*doc.recipients, doc.bcc)
 
 
 def _now():
