@@ -9,7 +9,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp import __version__
 from tuiapp.cli import base, history, send, smtp
-from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option
+from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, tolerant_output, warn
 from tuiapp.core.errors import TuiappError
 
 
@@ -29,19 +29,20 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerant_output()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except TuiappError as exc:
-        print(f"Erreur : {exc}", file=sys.stderr)
+        warn(f"Erreur : {exc}")
         return EXIT_USAGE
     except PeeweeDatabaseError as exc:
         from tuiapp.db.database import db, explain_database_error
 
-        print(f"Erreur : {explain_database_error(db.database or '?', exc)}", file=sys.stderr)
+        warn(f"Erreur : {explain_database_error(db.database or '?', exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("Interrompu.", file=sys.stderr)
+        warn("Interrompu.")
         return 130
     except BrokenPipeError:  # "tuiapp history | head": the reader has left
         import os

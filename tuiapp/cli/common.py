@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuiapp.core.safe_text import printable
 from tuiapp.locations import resolve_db_path
 
 EXIT_OK = 0
@@ -52,15 +53,26 @@ def open_existing(args: argparse.Namespace) -> Path:
 def confirm(question: str) -> bool:
     """Ask on the terminal; ``o``/``oui`` means yes."""
     try:
-        answer = input(f"{question} [o/N] ")
+        answer = input(printable(f"{question} [o/N] "))
     except EOFError:
         return False
     return answer.strip().lower() in ("o", "oui", "y", "yes")
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    """Print a line on standard output; every CLI output goes through here or ``warn``.
+
+    Control characters of the data (ESC sequences ...) come out as U+FFFD, never raw: see ``tuiapp.core.safe_text``."""
+    print(printable(text, multiline=True), flush=True)
 
 
 def warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(printable(text, multiline=True), file=sys.stderr, flush=True)
+
+
+def tolerant_output() -> None:
+    """A character the terminal's encoding cannot show (latin-1, ASCII) is printed
+    as ``?`` rather than stopping the command (a batch half-way, say)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
