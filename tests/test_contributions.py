@@ -209,23 +209,33 @@ def snap_app(app, demo_db_file, monkeypatch):
 
 
 async def test_print_the_period(app, tmp_path, monkeypatch):
+    """One invoice whose PDF cannot be made (a row written straight into the base): the others are
+    printed and stamped, and the failure is listed on screen."""
     import pymupdf
 
     import tuiapp.core.printing
 
     monkeypatch.setattr(tuiapp.core.printing, "user_documents_path", lambda: tmp_path)
+    invoices = list(queries.invoices_of_period(SEPTEMBER))
+    broken = invoices[2]
+    db.execute_sql("UPDATE invoice SET issue_date = 'hier' WHERE id = ?", (broken.id,))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("c", "minus", "p")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        assert app.screen.__class__.__name__ == "PreviewScreen"
+        shown = str(app.screen.query_one("#preview-text").render())
+        assert f"{broken.number} {broken.resident.display_name} : PDF impossible à produire" in shown
+        assert any("1 facture(s) non imprimée(s)" in n.message for n in app._notifications)
     folder = tmp_path / "tuiapp" / "factures-2024-09"
-    invoices = list(queries.invoices_of_period(SEPTEMBER))
     files = sorted(folder.glob("Facture_*.pdf"))
-    assert len(files) == len(invoices)
+    assert len(files) == len(invoices) - 1
+    assert not any(broken.number in file.name for file in files)
     with pymupdf.open(folder / "toutes.pdf") as combined:
-        assert combined.page_count == len(invoices)
+        assert combined.page_count == len(invoices) - 1
         assert invoices[0].number in combined[0].get_text()
-    assert Invoice.select().where(Invoice.period_month == 9, Invoice.last_printed_at.is_null()).count() == 0
+    not_stamped = Invoice.select().where(Invoice.period_month == 9, Invoice.last_printed_at.is_null())
+    assert [invoice.id for invoice in not_stamped] == [broken.id]
 
 
 async def test_another_workstation_sending_is_shown_and_never_doubled(app, server):

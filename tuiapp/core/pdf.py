@@ -93,12 +93,37 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
     return buffer.getvalue()
 
 
-def _filename_part(text: str) -> str:
+# Each part of a file name is cut to a number of UTF-8 bytes, so that the
+# whole name (with a "_2" added for a homonym) stays far below the 255 bytes
+# most file systems allow, even once decomposed (macOS) or encrypted (eCryptfs).
+_PART_BYTES = {"number": 48, "last_name": 36, "first_name": 24}
+#: The longest name ``pdf_filename`` returns, in bytes (a short suffix included).
+MAX_FILENAME_BYTES = 160
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` cut to ``max_bytes`` UTF-8 bytes, never inside a character."""
+    return text.encode()[:max_bytes].decode(errors="ignore")
+
+
+def _filename_part(text: str, max_bytes: int = 64) -> str:
+    """Letters, digits, ``-`` and ``_`` only: no path separator, no dot, no control character."""
     cleaned = re.sub(r"[^\w-]+", "-", unicodedata.normalize("NFC", text), flags=re.UNICODE).strip("-_")
-    return cleaned or "X"
+    return _cut(cleaned, max_bytes).strip("-_") or "X"
 
 
-def pdf_filename(doc: InvoiceDocument) -> str:
-    """``Facture_<numero>_<NOM>_<Prénom>_<AAAA-MM>.pdf`` (accents kept)."""
-    parts = [doc.number, doc.resident_last_name.upper(), doc.resident_first_name, str(doc.period)]
-    return "Facture_" + "_".join(_filename_part(part) for part in parts if part.strip()) + ".pdf"
+def pdf_filename(doc: InvoiceDocument, *, suffix: str = "") -> str:
+    """``Facture_<numero>_<NOM>_<Prénom>_<AAAA-MM>[_<suffix>].pdf`` (accents kept).
+
+    At most ``MAX_FILENAME_BYTES`` bytes. ``suffix`` tells apart two invoices
+    whose names would otherwise be the same (two DUPONT Jean whose numbers
+    differ only by ``/`` and ``-``).
+    """
+    parts = [
+        (doc.number, _PART_BYTES["number"]),
+        (doc.resident_last_name.upper(), _PART_BYTES["last_name"]),
+        (doc.resident_first_name, _PART_BYTES["first_name"]),
+        (str(doc.period), 16),
+        (suffix, 12),
+    ]
+    return "Facture_" + "_".join(_filename_part(text, size) for text, size in parts if text.strip()) + ".pdf"

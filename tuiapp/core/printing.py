@@ -1,18 +1,50 @@
-"""Printing the invoices: one PDF each plus one combined file, in a folder."""
+"""Printing the invoices: one PDF each plus one combined file, in a folder.
+
+Every file is written whole or not at all (``atomic_files``); an invoice that
+cannot be printed does not stop the others, and is listed in the result with
+the reason, in French; only the invoices actually printed are stamped.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import errno
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_documents_path
 
-from tuiapp.core.documents import document_for, lines_of
+from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically
+from tuiapp.core.documents import document_for
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.periods import Period
+from tuiapp.core.safe_text import printable
+from tuiapp.core.templates import person_name
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident, Structure
+
+COMBINED_NAME = "toutes.pdf"
+
+_OS_REASONS = {
+    errno.ENOSPC: "disque plein",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.EROFS: "disque en lecture seule",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.EISDIR: "un dossier porte déjà ce nom",
+    errno.ENOTDIR: "un fichier porte le nom du dossier",
+}
+
+
+@dataclass(frozen=True)
+class PrintFailure:
+    """An invoice (or the combined file) that could not be printed, and why, in French."""
+
+    what: str  # "FH-202409-001 DUPONT Jean", or "toutes.pdf"
+    reason: str
+
+    def __str__(self) -> str:
+        return printable(f"{self.what} : {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -20,39 +52,114 @@ class PrintResult:
     folder: Path
     files: list[Path]
     combined: Path | None
+    failures: list[PrintFailure] = field(default_factory=list)
+    printed_ids: list[int] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """One sentence for the operator."""
+        text = f"{len(self.files)} PDF"
+        if self.combined is not None:
+            text += f" et un fichier complet ({self.combined.name})"
+        text += f" dans {self.folder}"
+        invoices = [failure for failure in self.failures if failure.what != COMBINED_NAME]
+        if invoices:
+            text += f" ; {len(invoices)} facture(s) non imprimée(s)"
+        if len(invoices) < len(self.failures):
+            text += f" ; {COMBINED_NAME} n'a pas pu être écrit"
+        return printable(text + ".")
+
+    @property
+    def failures_text(self) -> str:
+        return "\n".join(str(failure) for failure in self.failures)
 
 
 def print_folder(period: Period) -> Path:
     return user_documents_path() / "tuiapp" / f"factures-{period}"
 
 
-def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str = "toutes.pdf") -> PrintResult:
-    """Write each invoice's PDF and a combined one; stamp them as printed."""
+def failure_reason(exc: BaseException) -> str:
+    """Why a file could not be written or a PDF made, in French (never the exception's own text)."""
+    if isinstance(exc, OSError):
+        return _OS_REASONS.get(exc.errno, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
+    return f"PDF impossible à produire ({type(exc).__name__})"
+
+
+def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str = COMBINED_NAME) -> PrintResult:
+    """Write each invoice's PDF and a combined one; stamp the printed ones as printed.
+
+    Raises ``OSError`` only when the folder itself cannot be made.
+    """
     import pymupdf
 
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
     association = Association.get_solo()
-    invoices = (
-        Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
-        .where(Invoice.id.in_(invoice_ids))
-        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
-    )
-    lines = lines_of(invoice_ids)
-    files = []
+    files: list[Path] = []
+    failures: list[PrintFailure] = []
+    printed: list[int] = []
+    used_names: set[str] = {combined_name.casefold()}
     combined = pymupdf.open()
-    for invoice in invoices:
-        doc = document_for(invoice, association, lines.get(invoice.id, ()))
-        pdf = invoice_pdf(doc)
-        path = folder / pdf_filename(doc)
-        path.write_bytes(pdf)
-        files.append(path)
-        with pymupdf.open(stream=pdf, filetype="pdf") as single:
-            combined.insert_pdf(single)
+    # Only the ids and names first: a row the database cannot convert fails alone, below.
+    for invoice_id, number, last_name, first_name in _ordered(invoice_ids):
+        try:
+            doc = document_for(_invoice(invoice_id), association)
+            pdf = invoice_pdf(doc)
+            name = _unique_name(doc, used_names)
+            first_page = combined.page_count
+            with pymupdf.open(stream=pdf, filetype="pdf") as single:
+                combined.insert_pdf(single)
+            try:
+                write_atomically(folder / name, pdf)
+            except BaseException:
+                if combined.page_count > first_page:
+                    combined.delete_pages(from_page=first_page, to_page=combined.page_count - 1)
+                raise
+        except Exception as exc:  # this invoice only: the others are still printed
+            failures.append(PrintFailure(f"{number} {person_name(last_name, first_name)}", failure_reason(exc)))
+            continue
+        used_names.add(name.casefold())
+        files.append(folder / name)
+        printed.append(invoice_id)
     combined_path = None
     if files:
-        combined_path = folder / combined_name
-        combined.save(combined_path, garbage=3, deflate=True)
+        try:
+            write_atomically(folder / combined_name, combined.tobytes(garbage=3, deflate=True))
+            combined_path = folder / combined_name
+        except Exception as exc:
+            failures.append(PrintFailure(combined_name, failure_reason(exc)))
     combined.close()
-    with db.atomic():
-        Invoice.update(last_printed_at=utcnow()).where(Invoice.id.in_(invoice_ids)).execute()
-    return PrintResult(folder, files, combined_path)
+    if printed:
+        with db.atomic():
+            Invoice.update(last_printed_at=utcnow()).where(Invoice.id.in_(printed)).execute()
+    return PrintResult(folder, files, combined_path, failures, printed)
+
+
+def _ordered(invoice_ids: list[int]):
+    """(id, number, last name, first name) of the invoices, in the order they are printed."""
+    return (
+        Invoice.select(Invoice.id, Invoice.number, Resident.last_name, Resident.first_name)
+        .join(Resident)
+        .where(Invoice.id.in_(invoice_ids))
+        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
+        .tuples()
+    )
+
+
+def _invoice(invoice_id: int) -> Invoice:
+    return (
+        Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
+        .where(Invoice.id == invoice_id).get()
+    )
+
+
+def _unique_name(doc, used: set[str]) -> str:
+    """The invoice's file name, with ``_2``, ``_3`` ... when another file of this print has it.
+
+    Compared without case: the folder may be on a file system that ignores it.
+    """
+    name, count = pdf_filename(doc), 1
+    while name.casefold() in used:
+        count += 1
+        name = pdf_filename(doc, suffix=str(count))
+    return name

@@ -136,17 +136,22 @@ class ContributionsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="print", exit_on_error=False)
     def print_invoices(self, period: Period, ids: list[int]) -> None:
-        from tuiapp.core.printing import print_folder, print_invoices
+        from tuiapp.core.printing import failure_reason, print_folder, print_invoices
+        from tuiapp.widgets.dialogs import PreviewScreen
 
+        call = self.app.call_from_thread
         try:
             result = print_invoices(ids, print_folder(period))
-            message = f"{len(result.files)} PDF et un fichier complet ({result.combined.name}) dans {result.folder}"
-            self.app.call_from_thread(self.notify, message, title="Impression terminée", timeout=20)
-        except OSError as exc:
-            self.app.call_from_thread(self.notify, f"Impression impossible : {exc.strerror}", severity="error")
+        except OSError as exc:  # the folder itself
+            call(self.notify, f"Impression impossible : {failure_reason(exc)}", severity="error", markup=False)
         except Exception as exc:  # never a silent failure after "Impression en cours"
-            self.app.call_from_thread(self.notify, f"Impression impossible ({type(exc).__name__}).", severity="error")
-        self.app.call_from_thread(self.reload)
+            call(self.notify, f"Impression impossible ({type(exc).__name__}).", severity="error", markup=False)
+        else:
+            severity = "warning" if result.failures else "information"
+            call(self.notify, result.summary, title="Impression terminée", timeout=20, severity=severity, markup=False)
+            if result.failures:
+                call(self.app.push_screen, PreviewScreen("Factures non imprimées", result.failures_text))
+        call(self.reload)
 
     def action_open_sending(self) -> None:
         from tuiapp.screens.sending import SendingPanel

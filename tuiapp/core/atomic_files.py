@@ -1,0 +1,60 @@
+"""Files written whole or not at all.
+
+Each file is written under a temporary name in its own folder, flushed to
+the disk (fsync), then renamed over its final name: a process killed half-way,
+or a full disk, leaves either the previous file or the new one, never a
+truncated one. A temporary file left by a killed process is hidden (its name
+starts with a dot) and removed by a later ``remove_stale_temporaries``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from pathlib import Path
+
+TEMP_PREFIX = ".tuiapp-"
+TEMP_SUFFIX = ".tmp"
+#: A temporary file older than this was left by a process that died.
+STALE_AFTER_SECONDS = 3600
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` as ``path``: complete on disk under its name, or not there at all."""
+    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+    # O_EXCL: never write through an existing file or link; 0o666 leaves the mode to the umask.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; elsewhere the rename is all there is)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def remove_stale_temporaries(folder: Path, *, older_than: float = STALE_AFTER_SECONDS) -> None:
+    """Remove the temporary files that killed processes left in ``folder``."""
+    limit = time.time() - older_than
+    for temp in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if temp.is_file() and temp.lstat().st_mtime < limit:
+                temp.unlink()
