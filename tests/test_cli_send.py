@@ -119,7 +119,7 @@ def test_send_a_period_then_nothing_left(base, server, demo_db_file):
     assert again.returncode == 0 and "Aucune facture à envoyer" in again.stdout
     history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
     lines = history.stdout.strip().splitlines()
-    assert lines[0].startswith("envoi;facture;résident") and len(lines) == len(numbers) + 1
+    assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == len(numbers) + 1  # BOM first
     assert all(";envoyée;" in line for line in lines[1:])
     for output in (result, again, history):
         assert PASSWORD not in output.stdout + output.stderr

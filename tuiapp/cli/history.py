@@ -1,19 +1,22 @@
-"""``tuiapp history``: the send records, as a table or as CSV."""
+"""``tuiapp history``: the send records, as a table or as CSV (``core/csv_export``)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
+from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_existing, say
+from tuiapp.core.errors import TuiappError
 from tuiapp.core.formatting import format_timestamp
 from tuiapp.core.periods import Period
 
 COLUMNS = (
-    "envoi", "facture", "résident", "destinataires", "état", "créé", "début", "fin",
+    "envoi", "facture", "résident", "montant HT", "destinataires", "état", "créé", "début", "fin",
     "message_id", "réponse", "opérateur", "erreur",
 )
+#: The columns that fit a terminal; --format csv has them all.
+TABLE_COLUMNS = ("envoi", "facture", "résident", "état", "fin", "opérateur", "destinataires")
 
 
 def register(commands) -> None:
@@ -21,6 +24,8 @@ def register(commands) -> None:
     add_db_option(history)
     history.add_argument("--period", metavar="AAAA-MM", help="seulement cette période")
     history.add_argument("--format", choices=("table", "csv"), default="table")
+    history.add_argument("--output", metavar="FICHIER",
+                         help="avec --format csv : écrit ce fichier (sinon la sortie standard)")
     history.set_defaults(func=show_history)
 
 
@@ -38,9 +43,10 @@ def _rows(period: Period | None):
         query = query.where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
     for record in query:
         yield (
-            str(record.id),
+            record.id,
             record.invoice.number,
             record.invoice.resident.display_name,
+            record.invoice.amount_ht,
             record.recipients,
             STATUS_LABELS.get(record.status, record.status),
             format_timestamp(record.created_at),
@@ -57,20 +63,40 @@ def show_history(args: argparse.Namespace) -> int:
     from tuiapp.core.outbox import recover_interrupted
 
     period = Period.parse(args.period) if args.period else None
+    if args.output is not None and args.format != "csv":
+        raise TuiappError("--output va avec --format csv.")
     open_existing(args)
     recover_interrupted()  # a send whose process died shows as "état inconnu", not "en cours"
     rows = list(_rows(period))
     if args.format == "csv":
-        writer = csv.writer(sys.stdout, delimiter=";", lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        return EXIT_OK
+        return _write_csv(rows, args.output)
     if not rows:
         say("Aucun envoi enregistré.")
         return EXIT_OK
-    shown = (0, 1, 2, 4, 7, 10, 3)  # the columns that fit a terminal; --format csv has them all
-    widths = {i: min(max(len(COLUMNS[i]), *(len(row[i]) for row in rows)), 40) for i in shown}
+    shown = [COLUMNS.index(name) for name in TABLE_COLUMNS]
+    texts = [[str(value) for value in row] for row in rows]
+    widths = {i: min(max(len(COLUMNS[i]), *(len(row[i]) for row in texts)), 40) for i in shown}
     say("  ".join(COLUMNS[i].ljust(widths[i]) for i in shown))
-    for row in rows:
+    for row in texts:
         say("  ".join(row[i][: widths[i]].ljust(widths[i]) for i in shown).rstrip())
+    return EXIT_OK
+
+
+def _write_csv(rows, output: str | None) -> int:
+    """The file whole (a BOM first), on standard output or atomically in ``output``."""
+    from tuiapp.core.atomic_files import write_atomically, write_error_reason
+    from tuiapp.core.csv_export import csv_bytes
+
+    data = csv_bytes(COLUMNS, rows)
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)  # bytes: the same file whatever the terminal's encoding
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    path = Path(output).expanduser()
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise TuiappError(f"impossible d'écrire {path} : {write_error_reason(exc)}") from None
+    say(f"{len(rows)} envoi(s) exporté(s) dans {path}")
     return EXIT_OK

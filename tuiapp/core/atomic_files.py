@@ -10,6 +10,7 @@ starts with a dot) and removed by a later ``remove_stale_temporaries``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import time
@@ -19,6 +20,22 @@ TEMP_PREFIX = ".tuiapp-"
 TEMP_SUFFIX = ".tmp"
 #: A temporary file older than this was left by a process that died.
 STALE_AFTER_SECONDS = 3600
+
+_REASONS = {
+    errno.ENOSPC: "disque plein",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.EROFS: "disque en lecture seule",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.EISDIR: "un dossier porte déjà ce nom",
+    errno.ENOTDIR: "un fichier porte le nom du dossier",
+    errno.ENOENT: "dossier introuvable",
+}
+
+
+def write_error_reason(exc: OSError) -> str:
+    """Why a file could not be written, in French."""
+    return _REASONS.get(exc.errno, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -7,13 +7,12 @@ the reason, in French; only the invoices actually printed are stamped.
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_documents_path
 
-from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically
+from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
 from tuiapp.core.documents import document_for
 from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.periods import Period
@@ -24,16 +23,6 @@ from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident, Structure
 
 COMBINED_NAME = "toutes.pdf"
-
-_OS_REASONS = {
-    errno.ENOSPC: "disque plein",
-    errno.EACCES: "accès refusé",
-    errno.EPERM: "accès refusé",
-    errno.EROFS: "disque en lecture seule",
-    errno.ENAMETOOLONG: "nom de fichier trop long",
-    errno.EISDIR: "un dossier porte déjà ce nom",
-    errno.ENOTDIR: "un fichier porte le nom du dossier",
-}
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,7 @@ def print_folder(period: Period) -> Path:
 def failure_reason(exc: BaseException) -> str:
     """Why a file could not be written or a PDF made, in French (never the exception's own text)."""
     if isinstance(exc, OSError):
-        return _OS_REASONS.get(exc.errno, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
+        return write_error_reason(exc)
     return f"PDF impossible à produire ({type(exc).__name__})"
 
 
