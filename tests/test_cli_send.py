@@ -42,7 +42,7 @@ def mailable(db_path) -> list[str]:
     with sqlite3.connect(db_path) as raw:
         return [row[0] for row in raw.execute(
             "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
-            "AND i.period_month = 9 AND r.active AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')"
+            "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')"
         )]
 
 
@@ -164,3 +164,18 @@ def test_two_processes_on_the_same_period(base, server, demo_db_file):
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert delivered(server) == collections.Counter(mailable(demo_db_file))  # every invoice exactly once
     assert statuses(demo_db_file) == {"sent": len(mailable(demo_db_file))}
+
+
+def test_residents_who_left_are_sent(base, server, demo_db_file):
+    """The seed's list: DURAND Claude has left, has two addresses and a September invoice: mailed."""
+    dry = tuiapp("send", *base, "--period", PERIOD, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "EHPAD-202409-040  DURAND Claude, sorti(e)" in dry.stdout
+    assert "claude.durand@example.com, gerard.durand43@example.net" in dry.stdout
+    with sqlite3.connect(demo_db_file) as raw:  # the others went earlier: only his is left to send
+        raw.execute("UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE number != 'EHPAD-202409-040'")
+    result = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert delivered(server) == {"EHPAD-202409-040": 1}
+    assert sorted(server.received[0].rcpt_tos) == ["claude.durand@example.com", "gerard.durand43@example.net"]
+    assert statuses(demo_db_file) == {"sent": 1}

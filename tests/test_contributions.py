@@ -153,6 +153,36 @@ async def test_unknown_record_is_shown_and_decided(app, server):
     assert attachment_numbers(server) == [row.number]
 
 
+async def test_residents_who_left_are_listed_ticked_and_sent(app, server):
+    """The seed's list: DURAND Claude has left but has an invoice and two addresses. Only the
+    invoices without an address are to print."""
+    without_address = queries.invoices_without_address(SEPTEMBER)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        durand = next(row for row in sending.rows.values() if row.number == "EHPAD-202409-040")
+        assert durand.resident == "DURAND Claude" and not durand.active
+        assert durand.invoice_id in sending.selected  # ticked by default, like any other
+        table = sending.query_one(DataTable)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if sending.loaded:
+                break
+        assert str(table.get_cell(str(durand.invoice_id), "name")) == "DURAND Claude, sorti(e)"
+        left_out = str(sending.query_one("#left-out").render())
+        assert left_out.startswith(f"{without_address.count()} sans adresse e-mail : à imprimer")
+        await pilot.press("l")
+        listed = str(app.screen.query_one("#preview-text").render())
+        assert sorted(line.split()[0] for line in listed.splitlines()) == sorted(i.number for i in without_address)
+        assert "MASSON Loïc, sorti(e) : aucune adresse e-mail" in listed
+        await pilot.press("escape", "n")
+        table.move_cursor(row=table.get_row_index(str(durand.invoice_id)))
+        await pilot.press("space", "e", "o")
+        await wait_for_batch(pilot)
+    assert attachment_numbers(server) == ["EHPAD-202409-040"]
+    assert sorted(server.received[0].rcpt_tos) == ["claude.durand@example.com", "gerard.durand43@example.net"]
+
+
 def test_snapshot_main_tab(snap_compare, snap_app):
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=keys("c", "minus"))
 

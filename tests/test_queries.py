@@ -23,16 +23,27 @@ def test_send_list_is_residents_with_invoice_and_address(make_resident, make_inv
     make_invoice(no_invoice, Period(2024, 8), number="AUG-G")  # another period only
 
     to_mail = list(queries.invoices_to_mail(SEPTEMBER))
-    assert [invoice.number for invoice in to_mail] == ["S-A", "S-B", "S-C", "S-D"]  # ordered by name
-    assert queries.invoices_to_mail(SEPTEMBER).count() == 4
+    # The seed: every resident with an invoice and an address, those who have left too.
+    assert [invoice.number for invoice in to_mail] == ["S-A", "S-B", "S-C", "S-D", "S-F"]  # ordered by name
+    assert queries.invoices_to_mail(SEPTEMBER).count() == 5
     same = next(invoice for invoice in to_mail if invoice.number == "S-D")
     assert same.resident.recipients == ["d@example.org"]  # counted once, sent once
     assert numbers(queries.invoices_without_address(SEPTEMBER)) == ["S-E"]
-    assert numbers(queries.invoices_of_inactive_residents(SEPTEMBER)) == ["S-F"]
     overview = queries.period_overview(SEPTEMBER)
-    assert (overview.invoices, overview.to_mail, overview.without_address, overview.inactive) == (6, 4, 1, 1)
+    assert (overview.invoices, overview.to_mail, overview.without_address) == (6, 5, 1)
+    rows = {row.number: row for row in queries.send_rows(SEPTEMBER)}
+    assert sorted(rows) == ["S-A", "S-B", "S-C", "S-D", "S-F"]
+    assert not rows["S-F"].active and rows["S-F"].recipients == ["f@example.org"] and rows["S-A"].active
     assert numbers(queries.invoices_to_mail(Period(2024, 8))) == ["AUG-G"]
     assert numbers(queries.invoices_to_mail(Period(2024, 10))) == []
+
+
+def test_residents_who_left_without_an_address_are_to_print(make_resident, make_invoice):
+    make_invoice(make_resident("A", "Left", active=False), SEPTEMBER, number="S-A")
+    make_invoice(make_resident("B", "LeftMailed", guardian_email="b@example.org", active=False), SEPTEMBER,
+                 number="S-B")
+    assert numbers(queries.invoices_without_address(SEPTEMBER)) == ["S-A"]
+    assert numbers(queries.invoices_to_mail(SEPTEMBER)) == ["S-B"]
 
 
 def test_blank_addresses_do_not_count(make_resident, make_invoice, database):
@@ -63,7 +74,6 @@ def test_periods_and_overview(make_resident, make_invoice):
     assert queries.last_period_with_invoices() == SEPTEMBER
     overview = queries.period_overview(SEPTEMBER)
     assert (overview.invoices, overview.to_mail, overview.without_address, overview.mailed) == (2, 1, 1, 0)
-    assert overview.inactive == 0
 
 
 def test_no_invoices_at_all(database):

@@ -312,7 +312,7 @@ def test_the_password_is_nowhere_in_the_database(mail_db, server):
         assert PASSWORD.encode() not in content and b"not-the-password" not in content, path
 
 
-def test_inactive_or_addressless_are_not_queued(mail_db):
+def test_addressless_are_not_queued(mail_db):
     no_address = queries.invoices_without_address(SEPTEMBER).first()
     result = outbox.queue_invoices([no_address.id], operator="marie")
     assert result.record_ids == [] and result.no_address == [no_address.id]

@@ -69,6 +69,7 @@ def _candidates(period: Period, structure, include_sent: bool):
 def _dry_run(invoices) -> int:
     from tuiapp.core.compose import envelope_recipients
     from tuiapp.core.documents import document_for, lines_of
+    from tuiapp.core.formatting import departed_mark
     from tuiapp.core.pdf import pdf_filename
     from tuiapp.core.templates import render
     from tuiapp.db.models import Association
@@ -77,7 +78,7 @@ def _dry_run(invoices) -> int:
     lines = lines_of(invoice.id for invoice in invoices)
     for invoice in invoices:
         doc = document_for(invoice, association, lines.get(invoice.id, ()))
-        say(f"{doc.number}  {doc.resident_name}")
+        say(f"{doc.number}  {doc.resident_name}{departed_mark(invoice.resident.active)}")
         say(f"    À       : {', '.join(envelope_recipients(doc))}")
         say(f"    Objet   : {render(doc.subject_template, doc.keyword_values)}")
         say(f"    Fichier : {pdf_filename(doc)}")

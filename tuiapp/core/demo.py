@@ -270,7 +270,7 @@ def _history(invoice, resident, period, issue_date) -> None:
     if period >= DEMO_PERIODS[2]:
         return
     done_at = datetime(issue_date.year, issue_date.month, issue_date.day, 9, 30, tzinfo=UTC) + timedelta(days=3)
-    if not resident.recipients or not resident.active:
+    if not resident.recipients:
         invoice.last_printed_at = done_at
         invoice.save()
         return

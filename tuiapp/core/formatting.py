@@ -56,3 +56,12 @@ def format_timestamp(moment: datetime | None) -> str:
 
 def format_day(day: date | None) -> str:
     return "" if day is None else day.strftime("%d/%m/%Y")
+
+
+#: How a resident who has left is marked where their invoices are listed for mailing.
+DEPARTED = "sorti(e)"
+
+
+def departed_mark(active: bool) -> str:
+    """``", sorti(e)"`` after the name of a resident who has left, else nothing."""
+    return "" if active else f", {DEPARTED}"

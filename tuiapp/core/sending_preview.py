@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tuiapp.core.compose import CompositionError, compose, envelope_recipients
 from tuiapp.core.documents import document_for
+from tuiapp.core.formatting import departed_mark
 from tuiapp.core.periods import Period
 from tuiapp.core.pdf import pdf_filename
 from tuiapp.db import queries
@@ -33,10 +34,10 @@ def preview_text(invoice_id: int) -> str:
 
 
 def left_out_text(period: Period, structure=None) -> str:
-    """The period's invoices that cannot be mailed, and why."""
-    lines = []
-    for invoice in queries.invoices_without_address(period, structure):
-        lines.append(f"{invoice.number}  {invoice.resident.display_name} : aucune adresse e-mail")
-    for invoice in queries.invoices_of_inactive_residents(period, structure):
-        lines.append(f"{invoice.number}  {invoice.resident.display_name} : résident sorti")
+    """The period's invoices that cannot be mailed (no address): to be printed."""
+    lines = [
+        f"{invoice.number}  {invoice.resident.display_name}{departed_mark(invoice.resident.active)} : "
+        "aucune adresse e-mail"
+        for invoice in queries.invoices_without_address(period, structure)
+    ]
     return "\n".join(lines) or "Toutes les factures de la période ont une adresse e-mail."

@@ -39,22 +39,21 @@ def invoices_of_period(period: Period, structure: StructureRef = None):
 
 
 def invoices_to_mail(period: Period, structure: StructureRef = None):
-    """The seed's send list: the period's invoices of active residents with an address."""
-    return invoices_of_period(period, structure).where(Resident.active & has_address())
+    """The seed's send list: the period's invoices of residents with an address.
+
+    Residents who have left are in it too (the seed gives only two reasons for
+    a resident to be missing: no address, or no invoice); the screens mark them.
+    """
+    return invoices_of_period(period, structure).where(has_address())
 
 
 def invoices_without_address(period: Period, structure: StructureRef = None):
-    """The period's invoices of active residents with no address: to be printed."""
-    return invoices_of_period(period, structure).where(Resident.active & ~has_address())
+    """The period's invoices of residents with no address: to be printed.
 
-
-def invoices_of_inactive_residents(period: Period, structure: StructureRef = None):
-    """The period's invoices of residents who have left: never mailed, to be printed.
-
-    With the two lists above they make up the whole period, so that no
-    invoice is forgotten between "to mail" and "to print".
+    With the list above they make up the whole period, so that no invoice is
+    forgotten between "to mail" and "to print".
     """
-    return invoices_of_period(period, structure).where(~Resident.active)
+    return invoices_of_period(period, structure).where(~has_address())
 
 
 def periods_with_invoices(structure: StructureRef = None) -> list[Period]:
@@ -96,21 +95,19 @@ class PeriodOverview:
     invoices: int
     to_mail: int
     without_address: int
-    inactive: int
     mailed: int
 
 
 def period_overview(period: Period, structure: StructureRef = None) -> PeriodOverview:
     """How many invoices the period has, can be mailed, must be printed, were mailed.
 
-    ``to_mail + without_address + inactive == invoices``.
+    ``to_mail + without_address == invoices``.
     """
     return PeriodOverview(
         period=period,
         invoices=invoices_of_period(period, structure).count(),
         to_mail=invoices_to_mail(period, structure).count(),
         without_address=invoices_without_address(period, structure).count(),
-        inactive=invoices_of_inactive_residents(period, structure).count(),
         mailed=invoices_of_period(period, structure).where(Invoice.last_mailed_at.is_null(False)).count(),
     )
 
@@ -130,6 +127,7 @@ class SendRow:
     send_status: str | None  # status of the latest send record, if any
     send_batch: str | None
     send_record_id: int | None
+    active: bool = True  # False: the resident has left (still mailed, marked on screen)
 
     @property
     def recipients(self) -> list[str]:
@@ -152,7 +150,7 @@ def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
         .select(
             Invoice.id, Resident.last_name, Resident.first_name, Invoice.number, Invoice.amount_ht,
             Invoice.last_mailed_at, Invoice.last_printed_at, Resident.email, Resident.guardian_email,
-            Last.status, Last.batch, Last.id,
+            Last.status, Last.batch, Last.id, Resident.active,
         )
         .join_from(Invoice, latest, JOIN.LEFT_OUTER, on=(latest.c.invoice_id == Invoice.id))
         .join_from(Invoice, Last, JOIN.LEFT_OUTER, on=(Last.id == latest.c.last_id))

@@ -78,7 +78,7 @@ class ContributionsScreen(Screen[None]):
         overview = queries.period_overview(period, self.structure_id)
         self.query_one("#summary", Static).update(
             f"{overview.invoices} facture(s) : {overview.to_mail} avec adresse e-mail "
-            f"({overview.mailed} déjà envoyée(s)), {overview.without_address + overview.inactive} à imprimer"
+            f"({overview.mailed} déjà envoyée(s)), {overview.without_address} à imprimer"
         )
 
     def _add_rows(self, rows: list, generation: int, count: int) -> None:

@@ -65,7 +65,5 @@ class HomeScreen(Screen[None]):
                 f"{overview.to_mail} à envoyer par mail ({overview.mailed} déjà envoyées), "
                 f"{overview.without_address} sans adresse"
             )
-            if overview.inactive:
-                line += f", {overview.inactive} de résidents sortis"
             lines.append(line)
         return "\n".join(lines)

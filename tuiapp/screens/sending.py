@@ -114,9 +114,8 @@ class SendingPanel(Vertical):
         self._pending_rows = rows
         self._add_rows(FIRST_ROWS)  # a screenful at once, the rest without freezing the screen
         overview = queries.period_overview(self.period, self.structure_id)
-        left_out = overview.without_address + overview.inactive
         self.query_one("#left-out", Static).update(
-            f"{left_out} sans adresse ou de résidents sortis : à imprimer (l : la liste)"
+            f"{overview.without_address} sans adresse e-mail : à imprimer (l : la liste)"
         )
         self.update_summary()
 
