@@ -117,6 +117,20 @@ def test_an_invoice_that_fails_does_not_stop_the_others(demo_db, tmp_path):
     assert page_count(result.combined) == 3
     stamped = {i for (i,) in Invoice.select(Invoice.id).where(Invoice.last_printed_at.is_null(False)).tuples()}
     assert stamped == printed
+    assert not list(folder.glob(".tuiapp-*"))  # the temporary file of the write that failed is gone
+
+
+def test_temporary_files_of_a_killed_print_are_removed_later(tmp_path):
+    from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically
+
+    old, fresh = tmp_path / ".tuiapp-0123.tmp", tmp_path / ".tuiapp-4567.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"%PDF-1.7 trunc")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    write_atomically(tmp_path / "toutes.pdf", b"%PDF whole")
+    remove_stale_temporaries(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".tuiapp-4567.tmp", "toutes.pdf"]
+    assert (tmp_path / "toutes.pdf").read_bytes() == b"%PDF whole"
 
 
 PRINTER = """
