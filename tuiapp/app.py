@@ -153,6 +153,24 @@ class TuiApp(App[None]):
             )
 
 
+    def _fatal_error(self) -> None:
+        """Exit after an unhandled exception, printing its traceback *without* local variables.
+
+        Textual's own ``App._fatal_error`` (8.x) prints a rich Traceback with
+        ``show_locals=True``: the values of every frame's variables, a password
+        typed in the SMTP window among them. Same behaviour otherwise. Python's
+        own ``sys.excepthook`` (for the CLI) never prints local variables.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
+
 def create_app(db_path: Path, *, create: bool = True) -> TuiApp:
     """Open the database (schema brought up to date) and build the app on it."""
     open_database(db_path, create=create)
