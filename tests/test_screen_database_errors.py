@@ -198,3 +198,51 @@ def test_a_damaged_page_makes_no_traceback_in_a_real_process(demo_db_file):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "est endommagée" in result.stderr
+
+
+async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
+    """The printing stamps and the decision on an "unknown" send are writes too."""
+    from datetime import UTC, datetime
+
+    from textual.widgets import DataTable
+
+    from tuiapp.core import outbox
+    from tuiapp.core.periods import Period
+    from tuiapp.db import queries
+    from tuiapp.db.models import SendRecord
+
+    app = create_app(demo_db_file)
+    row = queries.send_rows(Period(2024, 9))[0]  # a send interrupted on another workstation: "unknown"
+    record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
+    outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
+    SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
+        SendRecord.id == record_id).execute()
+    outbox.recover_interrupted()
+    db.pragma("query_only", 1, permanent=True)  # this connection and the workers' from now on
+    before = snapshot(demo_db_file)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("c", "minus")  # septembre 2024
+            await pilot.pause()
+            await pilot.press("p")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            notices = [notice.message for notice in app._notifications]
+            assert any(n.startswith("Impression impossible.") and "en écriture" in n for n in notices), notices
+            await pilot.press("e")
+            await pilot.pause()
+            sending = app.screen.query_one("SendingPanel")
+            table = sending.query_one(DataTable)
+            table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
+            await pilot.press("k")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "ChoiceScreen"
+            await pilot.press("d")  # "it did leave": refused by the base
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "ContributionsScreen" and app._exception is None
+            notices = [notice.message for notice in app._notifications]
+            assert any(n.startswith("Rien n'a été décidé.") and "en écriture" in n for n in notices), notices
+            assert sending.states[row.invoice_id] == "unknown"
+    finally:
+        db.close()
+    assert snapshot(demo_db_file) == before

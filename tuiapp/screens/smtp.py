@@ -78,8 +78,8 @@ class SmtpScreen(ModalScreen[bool]):
         self.refresh_password_state()
         self.validate_form()
 
-    def form_values(self) -> dict[str, str]:
-        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
+    def form_values(self) -> dict[str, str | Secret]:
+        values: dict[str, str | Secret] = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
         values["password"] = self._typed_password()
         return values
