@@ -9,7 +9,7 @@ from tuiapp.core import secrets
 def test_password_round_trip_in_the_keyring():
     assert secrets.get_password("smtp.example.org", "compta") is None
     secrets.set_password("smtp.example.org", "compta", "pa55word")
-    assert secrets.get_password("SMTP.example.org ", "compta") == "pa55word"
+    assert secrets.get_password("SMTP.example.org ", "compta").reveal() == "pa55word"
     assert secrets.has_password("smtp.example.org", "compta")
     assert not secrets.has_password("other.example.org", "compta")  # tied to the server
     secrets.delete_password("smtp.example.org", "compta")

@@ -15,6 +15,7 @@ from tuiapp.core import outbox
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
 from tuiapp.screens.home import HomeScreen
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 
 
 class TuiApp(App[None]):
@@ -32,10 +33,14 @@ class TuiApp(App[None]):
         self.db_path = db_path
 
     def on_mount(self) -> None:
-        self.title = Association.get_solo().name or "tuiapp"
         self.sub_title = Path(self.db_path).name  # the full path is on the home screen
         gc.freeze()  # what start-up built stays: keep it out of the collector's full passes
-        interrupted = outbox.recover_interrupted()
+        try:
+            self.title = Association.get_solo().name or "tuiapp"
+            interrupted = outbox.recover_interrupted()
+        except DATABASE_ERRORS as exc:  # locked, read-only, damaged: said, and the app still opens
+            database_problem(self, exc)
+            interrupted = []
         if interrupted:
             numbers = ", ".join(record.invoice.number for record in interrupted[:5])
             self.notify(
@@ -79,6 +84,7 @@ class TuiApp(App[None]):
         while len(self.screen_stack) > depth:
             self.pop_screen()
 
+    @reports_database_errors  # a screen reads the database as it is built
     def _open(self, screen_type: type[Screen]) -> None:
         """Show a screen of this type, going back to it if it is already open."""
         for index, screen in enumerate(self.screen_stack):
@@ -118,7 +124,11 @@ class TuiApp(App[None]):
         from tuiapp.screens.smtp import SmtpScreen
 
         if not isinstance(self.screen, SmtpScreen):
-            self.push_screen(SmtpScreen())
+            self._push(SmtpScreen)
+
+    @reports_database_errors
+    def _push(self, screen_type: type[Screen]) -> None:
+        self.push_screen(screen_type())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p), in French: every screen, then the current screen's actions."""
@@ -141,6 +151,24 @@ class TuiApp(App[None]):
                 f"Sur cet écran (touche {self.get_key_display(binding)})",
                 partial(self.run_action, binding.action, active.node),
             )
+
+
+    def _fatal_error(self) -> None:
+        """Exit after an unhandled exception, printing its traceback *without* local variables.
+
+        Textual's own ``App._fatal_error`` (8.x) prints a rich Traceback with
+        ``show_locals=True``: the values of every frame's variables, a password
+        typed in the SMTP window among them. Same behaviour otherwise. Python's
+        own ``sys.excepthook`` (for the CLI) never prints local variables.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
 
 def create_app(db_path: Path, *, create: bool = True) -> TuiApp:

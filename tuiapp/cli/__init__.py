@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TuiappError as exc:
         warn(f"Erreur : {exc}")
         return EXIT_USAGE
-    except PeeweeDatabaseError as exc:
+    except (PeeweeDatabaseError, sqlite3.DatabaseError) as exc:  # sqlite3's own: a damaged page met mid-read
         from tuiapp.db.database import db, explain_database_error
 
         warn(f"Erreur : {explain_database_error(db.database or '?', exc)}")

@@ -8,6 +8,7 @@ import sys
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
 from tuiapp.core.errors import TuiappError
+from tuiapp.core.secrets import Secret
 
 SECURITY_LABELS = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "aucune (non chiffré)"}
 
@@ -108,11 +109,12 @@ def set_settings(args: argparse.Namespace) -> int:
     return show_settings(args)
 
 
-def _read_password() -> str:
+def _read_password() -> Secret:
+    """The password typed (or piped in), held as a ``Secret`` from the moment it is read."""
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Mot de passe SMTP : ")
-    if getpass.getpass("Confirmez : ") != first:
+        return Secret(sys.stdin.readline().rstrip("\r\n"))
+    first = Secret(getpass.getpass("Mot de passe SMTP : "))
+    if Secret(getpass.getpass("Confirmez : ")) != first:
         raise TuiappError("Les deux saisies diffèrent : rien n'a été enregistré.")
     return first
 

@@ -69,10 +69,16 @@ def _save(target, values: dict, errors: Errors):
     if errors:
         field, message = next(iter(errors.items()))
         raise ValidationError(field, field, message)
-    with db.atomic():
-        for field, value in values.items():
-            setattr(target, field, value)
-        target.save()
+    before = dict(target.__data__), dict(target.__rel__), set(target._dirty)
+    try:
+        with db.atomic():
+            for field, value in values.items():
+                setattr(target, field, value)
+            target.save()
+    except BaseException:
+        # Refused (a locked or read-only base ...): the object in memory stays what the database holds.
+        target.__data__, target.__rel__, target._dirty = before
+        raise
     return target
 
 
@@ -136,9 +142,14 @@ def check_smtp(form: Mapping[str, str]) -> tuple[dict, Errors]:
     )
 
 
-def save_smtp(values: Mapping[str, object]) -> Association:
-    association = Association.get_solo()
-    for field, value in values.items():
-        setattr(association, field, value)
-    association.save()
-    return association
+def save_smtp(values: Mapping[str, object]) -> dict[str, object]:
+    """Write the SMTP settings in one transaction; returns the values they replaced.
+
+    Saving them again undoes the change (the SMTP window does, when the keyring
+    then refuses the password).
+    """
+    with db.atomic():
+        association = Association.get_solo()
+        previous = {field: getattr(association, field) for field in values}
+        _save(association, dict(values), {})
+    return previous

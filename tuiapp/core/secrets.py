@@ -7,6 +7,8 @@ master password) is refused: it would freeze the TUI.
 
 from __future__ import annotations
 
+import hmac
+
 from tuiapp.core.errors import TuiappError
 
 SERVICE_PREFIX = "tuiapp-smtp"
@@ -17,6 +19,55 @@ HEADLESS_HELP = (
     "export PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring "
     "(fichier lisible par vous seul). Voir le README, section « Mot de passe SMTP »."
 )
+
+
+class Secret:
+    """A password held in memory: ``repr``, ``str`` and f-strings show ``********``.
+
+    Its text comes out only through ``reveal()``, where it is really needed (the
+    SMTP login, the keyring's write). A traceback, a log line, a worker's
+    description or a debugger's listing of local variables shows the mask.
+    """
+
+    __slots__ = ("_value",)
+    MASK = "********"
+
+    def __init__(self, value: str = "") -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"a Secret holds text, not {type(value).__name__}")
+        self._value = value
+
+    @classmethod
+    def wrap(cls, value: Secret | str | None) -> Secret | None:
+        """``value`` as a Secret (None stays None): for sources that still give plain text."""
+        return None if value is None else cls(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode("utf-8"), other._value.encode("utf-8"))
+
+    __hash__ = None  # compared by value: not hashable, never a dict key
+
+    def __repr__(self) -> str:
+        return f"Secret({self.MASK!r})" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return self.MASK if self._value else ""
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __reduce__(self):
+        raise TypeError("a Secret is not pickled (it would leave the process in clear)")
 
 
 class SecretStoreError(TuiappError):
@@ -57,22 +108,23 @@ def _call(action: str, function, *args):
         ) from None
 
 
-def get_password(host: str, username: str) -> str | None:
+def get_password(host: str, username: str) -> Secret | None:
     backend = _backend()
-    return _call("lire", backend.get_password, _service(host), username)
+    return Secret.wrap(_call("lire", backend.get_password, _service(host), username))
 
 
 def has_password(host: str, username: str) -> bool:
     return bool(get_password(host, username))
 
 
-def set_password(host: str, username: str, password: str) -> None:
+def set_password(host: str, username: str, password: Secret | str) -> None:
+    password = Secret(password)
     if not username:
         raise SecretStoreError("Indiquez d'abord l'identifiant SMTP (tuiapp smtp set --username ...).")
     if not password:
         raise SecretStoreError("Mot de passe vide : rien n'a été enregistré.")
     backend = _backend()
-    _call("enregistrer", backend.set_password, _service(host), username, password)
+    _call("enregistrer", backend.set_password, _service(host), username, password.reveal())
 
 
 def delete_password(host: str, username: str) -> None:

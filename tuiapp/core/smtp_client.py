@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tuiapp.core.secrets import Secret
 from tuiapp.core.smtp_errors import (
     AuthenticationFailed,
     CertificateRejected,
@@ -72,16 +73,16 @@ class PasswordAuthenticator:
     """AUTH with a user name and the password read from the keyring (once)."""
 
     username: str
-    password_source: Callable[[], str | None] = field(repr=False)
-    _password: str | None = field(default=None, init=False, repr=False)
+    password_source: Callable[[], Secret | None] = field(repr=False)
+    _password: Secret | None = field(default=None, init=False, repr=False)
 
     def authenticate(self, smtp: smtplib.SMTP) -> None:
         if self._password is None:
-            self._password = self.password_source()
+            self._password = Secret.wrap(self.password_source())
         if not self._password:
             raise PasswordMissing()
         try:
-            smtp.login(self.username, self._password)
+            smtp.login(self.username, self._password.reveal())
         except smtplib.SMTPNotSupportedError:
             raise AuthenticationFailed(detail="no-auth") from None
 

@@ -46,6 +46,11 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
+#: What SQLite and peewee raise when the file cannot be used (locked, read-only,
+#: damaged, disk full): peewee wraps most, but a row fetched later can raise sqlite3's own.
+DATABASE_ERRORS = (sqlite3.DatabaseError, PeeweeDatabaseError)
+
+
 class DatabaseOpenError(TuiappError):
     """The database file cannot be used; the message says why, in French."""
 
@@ -94,7 +99,10 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
 def explain_database_error(path: Path | str, exc: Exception) -> str:
     """A French sentence for an SQLite error met while using the file."""
     text = str(exc)
-    if "not a database" in text or "malformed" in text:
+    if "malformed" in text:
+        return (f"La base « {path} » est endommagée (une page illisible) : rien n'a été modifié. "
+                "Gardez une copie du fichier et restaurez la dernière sauvegarde.")
+    if "not a database" in text:
         return f"« {path} » n'est pas une base tuiapp (fichier illisible ou endommagé)."
     if "readonly" in text or "unable to open" in text:
         return f"Impossible d'ouvrir « {path} » en écriture (droits du fichier ou du dossier ?)."

@@ -14,6 +14,7 @@ from tuiapp.core.formatting import format_amount, format_timestamp, period_label
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
 
 ALL = "all"
 
@@ -29,11 +30,16 @@ class ContributionsScreen(Screen[None]):
         Binding("escape", "back", "Retour", id="contributions.back"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Read here: a database error stops the opening (said by the app), not compose.
+        self.periods = queries.periods_with_invoices()
+        self.structures = [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+
     def compose(self) -> ComposeResult:
-        periods = queries.periods_with_invoices()
+        periods, structures = self.periods, self.structures
         period_choices = [(period_label(p), str(p)) for p in periods]
         self.period_values = [value for _, value in period_choices]
-        structures = [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
         yield Header()
         yield Static("Traitements › Édition des contributions", classes="screen-title")
         with TabbedContent(id="tabs"):
@@ -65,6 +71,7 @@ class ContributionsScreen(Screen[None]):
         return None if value == ALL else int(value)
 
     @on(Select.Changed)
+    @reports_database_errors
     def reload(self) -> None:
         table = self.query_one("#invoices", DataTable)
         table.clear()
@@ -125,6 +132,7 @@ class ContributionsScreen(Screen[None]):
         else:
             self.app._leave_then([self], self.app.pop_screen)
 
+    @reports_database_errors
     def action_print(self) -> None:
         period = self.period
         table = self.query_one("#invoices", DataTable)
@@ -142,6 +150,8 @@ class ContributionsScreen(Screen[None]):
         call = self.app.call_from_thread
         try:
             result = print_invoices(ids, print_folder(period))
+        except DATABASE_ERRORS as exc:  # the stamps not written: said in French, never a crash
+            call(self.notify, f"Impression impossible. {database_message(self, exc)}", severity="error", markup=False)
         except OSError as exc:  # the folder itself
             call(self.notify, f"Impression impossible : {failure_reason(exc)}", severity="error", markup=False)
         except Exception as exc:  # never a silent failure after "Impression en cours"

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, Static
 from tuiapp.core.formatting import period_label
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
+from tuiapp.widgets.db_errors import reports_database_errors
 
 
 class HomeScreen(Screen[None]):
@@ -40,6 +41,7 @@ class HomeScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.refresh_overview()
 
+    @reports_database_errors
     def refresh_overview(self) -> None:
         association = Association.get_solo()
         self.query_one("#association", Static).update(

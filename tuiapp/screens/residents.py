@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Sta
 from tuiapp.core import editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
+from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
@@ -34,12 +35,16 @@ class ResidentsScreen(Screen[None]):
         Binding("escape", "back", "Retour", id="residents.back"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.structure_choices = _structure_choices()  # read here: a database error stops the opening, not compose
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Résidents", classes="screen-title")
         with Horizontal(id="filters"):
             yield Input(placeholder="Rechercher un nom (/)", id="search")
-            yield Select([("Toutes les structures", ALL), *_structure_choices()], value=ALL, allow_blank=False,
+            yield Select([("Toutes les structures", ALL), *self.structure_choices], value=ALL, allow_blank=False,
                          id="structure-filter")
         yield DataTable(id="residents", cursor_type="row", zebra_stripes=True)
         yield Static(id="count")
@@ -64,6 +69,7 @@ class ResidentsScreen(Screen[None]):
         self._search_timer = self.set_timer(0.25, self.reload)
 
     @on(Select.Changed, "#structure-filter")
+    @reports_database_errors
     def reload(self) -> None:
         search = self.query_one("#search", Input).value
         structure = self.query_one("#structure-filter", Select).value
@@ -95,9 +101,11 @@ class ResidentsScreen(Screen[None]):
         else:
             self.app.pop_screen()
 
+    @reports_database_errors
     def action_new(self) -> None:
         self.app.push_screen(ResidentFormScreen(None))
 
+    @reports_database_errors
     def action_edit(self) -> None:
         table = self.query_one(DataTable)
         if not table.has_focus:  # Entrée in the search field or the filter: back to the list
@@ -125,7 +133,7 @@ class ResidentFormScreen(FormScreen):
         self.resident = resident
         source = resident or Resident(active=True)
         self.initial = {name: getattr(source, name) or "" for name in TEXT_FIELDS}
-        choices = _structure_choices()
+        self.structure_choices = choices = _structure_choices()
         self.initial["structure"] = str(source.structure_id) if resident else (choices[0][1] if choices else "")
         self.initial["active"] = "1" if source.active else "0"
 
@@ -139,7 +147,7 @@ class ResidentFormScreen(FormScreen):
             yield Field("Prénom", "first_name", values["first_name"])
             with Horizontal(classes="select-row"):
                 yield Label("Structure", classes="field-label")
-                yield Select(_structure_choices(), value=values["structure"] or Select.BLANK, id="structure")
+                yield Select(self.structure_choices, value=values["structure"] or Select.BLANK, id="structure")
             yield Field("Courriel du résident", "email", values["email"])
             yield Field("Tuteur", "guardian_name", values["guardian_name"])
             yield Field("Courriel du tuteur", "guardian_email", values["guardian_email"])
@@ -163,6 +171,7 @@ class ResidentFormScreen(FormScreen):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Switch.Changed)
+    @reports_database_errors  # the structure is looked up in the database
     def validate_form(self) -> None:
         _, errors = editing.check_resident(self.form_values())
         show_errors(self, errors, (*TEXT_FIELDS, "structure"), {"structure": "Structure"})

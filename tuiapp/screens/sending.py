@@ -7,7 +7,6 @@ import threading
 from datetime import datetime
 from decimal import Decimal
 
-from peewee import DatabaseError as PeeweeDatabaseError
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +20,7 @@ from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import SendStatus
 from tuiapp.widgets import send_cells as cells
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen, cursor_key
 
@@ -104,6 +104,7 @@ class SendingPanel(Vertical):
             return "other"
         return row.send_status or ""
 
+    @reports_database_errors
     def load(self) -> None:
         rows = queries.send_rows(self.period, self.structure_id)
         self.rows = {row.invoice_id: row for row in rows}
@@ -227,6 +228,7 @@ class SendingPanel(Vertical):
 
     # -- dialogs ------------------------------------------------------------------
 
+    @reports_database_errors
     def action_preview(self) -> None:
         from tuiapp.core.sending_preview import preview_text
 
@@ -235,6 +237,7 @@ class SendingPanel(Vertical):
             self.app.push_screen(PreviewScreen(f"Aperçu : facture {self.rows[invoice_id].number}",
                                                preview_text(invoice_id)))
 
+    @reports_database_errors
     def action_left_out(self) -> None:
         from tuiapp.core.sending_preview import left_out_text
 
@@ -256,8 +259,8 @@ class SendingPanel(Vertical):
                 try:
                     new_id = outbox.resolve_uncertain(row.send_record_id, delivered=choice == "delivered",
                                                       operator=outbox.operator_name())
-                except PeeweeDatabaseError:
-                    self.notify("La base est occupée : réessayez dans un instant.", severity="error")
+                except DATABASE_ERRORS as exc:  # nothing decided: the record stays "unknown"
+                    database_problem(self, exc, prefix="Rien n'a été décidé. ")
                     return
                 if new_id:
                     self.start_batch([], record_ids=[new_id])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,15 +12,23 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
+from tuiapp.core.secrets import Secret
 from tuiapp.db.models import Association
-from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
+from tuiapp.widgets.form import ConfirmScreen, Field, show_errors, show_not_saved
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
 SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
 
 
 class SmtpScreen(ModalScreen[bool]):
-    """Edit the server settings; the password goes to the keyring, never to the database."""
+    """Edit the server settings; the password goes to the keyring, never to the database.
+
+    Ctrl+S saves the settings first, then writes the password to the keyring (in
+    a thread: a keyring can be slow); if the keyring refuses it, the settings
+    are put back as they were. Either way the window says what happened, and
+    stays open with what was typed when something was not saved.
+    """
 
     CSS_PATH = "smtp.tcss"
     BINDINGS = [
@@ -38,7 +47,7 @@ class SmtpScreen(ModalScreen[bool]):
             "smtp_username": association.smtp_username,
             "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
             "smtp_ca_file": association.smtp_ca_file or "",
-            "password": "",
+            "password": Secret(""),
         }
         self.allow_insecure_auth = association.smtp_allow_insecure_auth
         self.timeout = association.smtp_timeout
@@ -69,11 +78,14 @@ class SmtpScreen(ModalScreen[bool]):
         self.refresh_password_state()
         self.validate_form()
 
-    def form_values(self) -> dict[str, str]:
-        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
+    def form_values(self) -> dict[str, str | Secret]:
+        values: dict[str, str | Secret] = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
-        values["password"] = self.query_one("#password", Input).value
+        values["password"] = self._typed_password()
         return values
+
+    def _typed_password(self) -> Secret:
+        return Secret(self.query_one("#password", Input).value)
 
     @property
     def dirty(self) -> bool:
@@ -115,14 +127,14 @@ class SmtpScreen(ModalScreen[bool]):
             return
         self._test_number += 1
         self.query_one("#test-result", Static).update("Test en cours...")
-        self.test_connection(values, self.query_one("#password", Input).value, self._test_number)
+        self.test_connection(values, self._typed_password(), self._test_number)
 
     def _show_result(self, number: int, text: str) -> None:
         if number == self._test_number:  # an older test that ends late says nothing
             self.query_one("#test-result", Static).update(text)
 
     @work(thread=True, group="smtp-test", exit_on_error=False)
-    def test_connection(self, values: dict, typed_password: str, number: int) -> None:
+    def test_connection(self, values: dict, typed_password: Secret, number: int) -> None:
         from tuiapp.core.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
         from tuiapp.core.smtp_errors import SmtpProblem
 
@@ -148,22 +160,61 @@ class SmtpScreen(ModalScreen[bool]):
             text = f"[red]Échec inattendu ({escape(type(exc).__name__)}).[/]"
         self.app.call_from_thread(self._show_result, number, text)
 
+    _saving = False  # the keyring is being written: Ctrl+S and Échap wait for it
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        return not (self._saving and action in ("save", "leave", "test"))
+
     def action_save(self) -> None:
         values = self.validate_form()
         if values is None:
             self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error")
             return
-        password = self.query_one("#password", Input).value
-        if password:
-            if not values["smtp_username"]:
-                self.notify("Un mot de passe sans identifiant ne sert à rien.", severity="error")
-                return
-            try:
-                secrets.set_password(values["smtp_host"], values["smtp_username"], password)
-            except secrets.SecretStoreError as exc:
-                self.query_one("#errors", Static).update(str(exc))
-                return
-        editing.save_smtp(values)
+        password = self._typed_password()
+        if password and not values["smtp_username"]:
+            self.notify("Un mot de passe sans identifiant ne sert à rien.", severity="error")
+            return
+        try:
+            previous = editing.save_smtp(values)
+        except DATABASE_ERRORS as exc:  # nothing saved, the keyring not touched
+            show_not_saved(self, exc)
+            return
+        if not password:
+            self._saved()
+            return
+        self._saving = True
+        self.refresh_bindings()
+        self.query_one("#errors", Static).update("Enregistrement du mot de passe dans le trousseau...")
+        self.store_password(values["smtp_host"], values["smtp_username"], password, previous)
+
+    @work(thread=True, exclusive=True, group="smtp-save", exit_on_error=False)
+    def store_password(self, host: str, username: str, password: Secret, previous: dict) -> None:
+        try:
+            secrets.set_password(host, username, password)
+            problem = None
+        except secrets.SecretStoreError as exc:
+            problem = str(exc)
+        except Exception as exc:  # a keyring backend's own fault: the settings are put back all the same
+            problem = f"Le trousseau a échoué ({type(exc).__name__}) : le mot de passe n'a pas été enregistré."
+        self.app.call_from_thread(self._password_stored, problem, previous)
+
+    def _password_stored(self, problem: str | None, previous: dict) -> None:
+        self._saving = False
+        self.refresh_bindings()
+        if problem is None:
+            self._saved()
+            return
+        try:
+            editing.save_smtp(previous)
+            undone = "Les réglages n'ont pas été modifiés."
+        except DATABASE_ERRORS as exc:
+            undone = ("Attention : les nouveaux réglages sont enregistrés, sans le mot de passe. "
+                      + database_message(self, exc))
+        message = f"{problem}\n{undone}"
+        self.query_one("#errors", Static).update(Text(message))
+        self.notify(message, title="Serveur SMTP", severity="error", timeout=15, markup=False)
+
+    def _saved(self) -> None:
         self.notify("Réglages du serveur SMTP enregistrés.", title="Serveur SMTP")
         self.dismiss(True)
 

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tab
 
 from tuiapp.core import editing, templates
 from tuiapp.db.models import Resident, Structure
+from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
@@ -44,6 +45,7 @@ class StructuresScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.reload()
 
+    @reports_database_errors
     def reload(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
@@ -59,6 +61,7 @@ class StructuresScreen(Screen[None]):
     def action_new(self) -> None:
         self.app.push_screen(StructureFormScreen(None))
 
+    @reports_database_errors
     def action_edit(self) -> None:
         key = cursor_key(self.query_one(DataTable))
         if key is not None:
@@ -130,6 +133,7 @@ class StructureFormScreen(FormScreen):
 
     @on(Input.Changed)
     @on(TextArea.Changed)
+    @reports_database_errors  # the code's uniqueness is checked in the database
     def refresh_form(self) -> None:
         form = self.form_values()
         _, errors = editing.check_structure(form, self.structure)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
+
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem
 
 
 class Field(Horizontal):
@@ -48,6 +51,12 @@ def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str
     container.query_one("#errors", Static).update("\n".join(lines))
 
 
+def show_not_saved(screen, exc: BaseException) -> None:
+    """A save refused by the database: said in the form's error line and in a notice."""
+    message = database_problem(screen, exc, prefix="Rien n'a été enregistré. ")
+    screen.query_one("#errors", Static).update(Text(message))  # the path is data, not markup
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question; Échap means no."""
 
@@ -81,7 +90,9 @@ class FormScreen(Screen[None]):
     """A form that saves with Ctrl+S and asks before Échap drops unsaved changes.
 
     Subclasses give ``form_values()``, ``initial`` and ``save()`` (which raises
-    ``ValidationError`` and returns the confirmation to show).
+    ``ValidationError`` and returns the confirmation to show). A database error
+    while saving (locked, read-only, disk full, damaged) is explained in French
+    and the form stays open with what was typed.
     """
 
     initial: dict[str, str]
@@ -105,6 +116,9 @@ class FormScreen(Screen[None]):
         except ValidationError:
             self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error",
                         title=self.TITLE_OF_NOTICES)
+            return
+        except DATABASE_ERRORS as exc:
+            show_not_saved(self, exc)
             return
         self.initial = self.form_values()
         self.notify(done, title=self.TITLE_OF_NOTICES)

@@ -1,0 +1,248 @@
+"""A database that refuses a write, or a damaged page: every screen says so in French, nothing crashes.
+
+The real app at 80x24 on a real SQLite file, with the refusal made for real:
+
+- *locked*: another connection holds ``BEGIN IMMEDIATE`` (another workstation's
+  long write); the app's busy timeout, a setting (``PRAGMAS``), is cut to 0.2 s
+  so that the test is quick;
+- *read-only*: the tests run as root, whom ``chmod`` does not stop, and no
+  read-only mount is available here; so the app's connections are opened with
+  SQLite's ``PRAGMA query_only``, which refuses every write with the very error
+  a read-only file gives (SQLITE_READONLY, "attempt to write a readonly database");
+- *damaged*: garbage written over the ``resident`` table's root page, so that
+  the file opens (no full integrity check at start-up) but reading it fails.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from textual.widgets import Input, Static
+
+from tests.test_screens import SIZE, fill, text_of, type_text
+from tuiapp.app import create_app
+from tuiapp.core import secrets
+from tuiapp.db import database
+from tuiapp.db.database import db
+
+TABLES = ("association", "structure", "resident", "invoice", "send_record")
+TYPED_PASSWORD = "Never-Written-Anywhere-42"
+
+
+def snapshot(path) -> dict[str, list]:
+    """Every row of the tables a form writes, read by a connection of the test's own."""
+    connection = sqlite3.connect(path)
+    try:
+        return {table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def refused(request, demo_db_file, monkeypatch):
+    """The demo base, refusing writes the way ``request.param`` says; yields the French reason expected."""
+    monkeypatch.setitem(database.PRAGMAS, "busy_timeout", 200)
+    holder = None
+    if request.param == "locked":
+        holder = sqlite3.connect(demo_db_file, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        reason = "est occupée par un autre programme"
+    else:
+        monkeypatch.setitem(database.PRAGMAS, "query_only", 1)
+        reason = "en écriture"
+    yield reason
+    if holder is not None:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def save_is_refused(pilot, reason: str, screen: str, kept: dict[str, str]) -> None:
+    await pilot.press("ctrl+s")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    app = pilot.app
+    assert app.screen.__class__.__name__ == screen  # the form is still open...
+    errors = text_of(app, "#errors")
+    assert "Rien n'a été enregistré" in errors and reason in errors, errors
+    for selector, value in kept.items():  # ...with what was typed
+        assert app.screen.query_one(selector, Input).value == value, selector
+    assert any(reason in notice.message for notice in app._notifications)
+
+
+async def abandon(pilot) -> None:
+    await pilot.press("escape")
+    await pilot.pause()
+    assert pilot.app.screen.__class__.__name__ == "ConfirmScreen"
+    await pilot.press("o")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("refused", ["locked", "read-only"], indirect=True)
+async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused, demo_db_file):
+    reason = refused
+    before = snapshot(demo_db_file)
+    app = create_app(demo_db_file)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            # A structure, edited (its Mail tab) then created.
+            await pilot.press("s", "enter")
+            await fill(pilot, "#sender_name", "Nouveau nom")
+            await save_is_refused(pilot, reason, "StructureFormScreen", {"#sender_name": "Nouveau nom"})
+            await abandon(pilot)
+            await pilot.press("n")
+            await type_text(pilot, "NEW")
+            await pilot.press("tab")
+            await type_text(pilot, "Foyer neuf")
+            await save_is_refused(pilot, reason, "StructureFormScreen", {"#code": "NEW", "#name": "Foyer neuf"})
+            await abandon(pilot)
+            await pilot.press("escape")
+            # A resident, created then edited.
+            await pilot.press("r", "n")
+            await type_text(pilot, "Nouvelle")
+            await save_is_refused(pilot, reason, "ResidentFormScreen", {"#last_name": "Nouvelle"})
+            await abandon(pilot)
+            await pilot.press("enter")
+            await fill(pilot, "#email", "autre@example.org")
+            await save_is_refused(pilot, reason, "ResidentFormScreen", {"#email": "autre@example.org"})
+            await abandon(pilot)
+            await pilot.press("escape")
+            # The SMTP window: the settings are refused, so the keyring is not touched.
+            await pilot.press("m")
+            await pilot.pause()
+            await fill(pilot, "#smtp_port", "2525")
+            await fill(pilot, "#smtp_username", "compta")
+            await fill(pilot, "#password", TYPED_PASSWORD)
+            await save_is_refused(pilot, reason, "SmtpScreen",
+                                  {"#smtp_port": "2525", "#smtp_username": "compta", "#password": TYPED_PASSWORD})
+            assert app._exception is None
+    finally:
+        db.close()
+    assert snapshot(demo_db_file) == before  # nothing half-written
+    assert secrets.get_password("127.0.0.1", "compta") is None
+
+
+async def test_the_password_is_not_kept_when_the_keyring_refuses_it(demo_db_file):
+    """The settings are saved first; the keyring then fails: they are put back, the window stays open."""
+    import keyring
+    from keyring.backends import fail
+
+    before = snapshot(demo_db_file)
+    keyring.set_keyring(fail.Keyring())
+    app = create_app(demo_db_file)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m")
+            await pilot.pause()
+            await fill(pilot, "#smtp_port", "2525")
+            await fill(pilot, "#smtp_username", "compta")
+            await fill(pilot, "#password", TYPED_PASSWORD)
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "SmtpScreen"
+            errors = text_of(app, "#errors")
+            assert "trousseau" in errors and "Les réglages n'ont pas été modifiés." in errors, errors
+            assert app.screen.query_one("#smtp_port", Input).value == "2525"
+            assert app.screen.query_one("#password", Input).value == TYPED_PASSWORD
+    finally:
+        db.close()
+    assert snapshot(demo_db_file) == before
+
+
+def damage_table(path, table: str) -> None:
+    """Write garbage over ``table``'s root b-tree page, found in the schema, in the file itself."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        connection.close()
+    with open(path, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size)
+
+
+async def test_a_damaged_page_is_explained_and_every_screen_stays_usable(demo_db_file):
+    damage_table(demo_db_file, "resident")
+    app = create_app(demo_db_file)  # opens: no full integrity check at start-up
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for keys, screen in ((("s",), "StructuresScreen"), (("escape", "r"), "ResidentsScreen"),
+                                 (("escape", "c"), "ContributionsScreen"), (("e",), "ContributionsScreen")):
+                await pilot.press(*keys)
+                await pilot.pause()
+                assert app.screen.__class__.__name__ == screen, keys
+            await pilot.press("escape", "escape")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "HomeScreen"
+            assert app._exception is None
+            notices = [notice.message for notice in app._notifications]
+            assert notices and all("est endommagée" in notice for notice in notices), notices
+            assert str(demo_db_file) in notices[0]
+            assert "Papillons" in text_of(app, "#association")  # what could be read is shown
+    finally:
+        db.close()
+
+
+def test_a_damaged_page_makes_no_traceback_in_a_real_process(demo_db_file):
+    """``tuiapp history`` on the same damaged file: the CLI's French message, exit 2."""
+    import subprocess
+    import sys
+
+    damage_table(demo_db_file, "resident")
+    result = subprocess.run([sys.executable, "-m", "tuiapp", "history", "--db", str(demo_db_file)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "est endommagée" in result.stderr
+
+
+async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
+    """The printing stamps and the decision on an "unknown" send are writes too."""
+    from datetime import UTC, datetime
+
+    from textual.widgets import DataTable
+
+    from tuiapp.core import outbox
+    from tuiapp.core.periods import Period
+    from tuiapp.db import queries
+    from tuiapp.db.models import SendRecord
+
+    app = create_app(demo_db_file)
+    row = queries.send_rows(Period(2024, 9))[0]  # a send interrupted on another workstation: "unknown"
+    record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
+    outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
+    SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
+        SendRecord.id == record_id).execute()
+    outbox.recover_interrupted()
+    db.pragma("query_only", 1, permanent=True)  # this connection and the workers' from now on
+    before = snapshot(demo_db_file)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("c", "minus")  # septembre 2024
+            await pilot.pause()
+            await pilot.press("p")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            notices = [notice.message for notice in app._notifications]
+            assert any(n.startswith("Impression impossible.") and "en écriture" in n for n in notices), notices
+            await pilot.press("e")
+            await pilot.pause()
+            sending = app.screen.query_one("SendingPanel")
+            table = sending.query_one(DataTable)
+            table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
+            await pilot.press("k")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "ChoiceScreen"
+            await pilot.press("d")  # "it did leave": refused by the base
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "ContributionsScreen" and app._exception is None
+            notices = [notice.message for notice in app._notifications]
+            assert any(n.startswith("Rien n'a été décidé.") and "en écriture" in n for n in notices), notices
+            assert sending.states[row.invoice_id] == "unknown"
+    finally:
+        db.close()
+    assert snapshot(demo_db_file) == before
