@@ -98,28 +98,26 @@ class _Printer:
         if self.closed or isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
             return
         line = f"{datetime.now():%H:%M:%S}  {describe(event)}"
+        to_stderr = isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial))
         try:
-            if isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial)):
-                warn(line)
-            else:
-                say(line)
+            (warn if to_stderr else say)(line)
         except BrokenPipeError:
             self.closed = True
-            _silence_output()
+            _silence(sys.stderr if to_stderr else sys.stdout)
             self.stop.set()
 
 
-def _silence_output() -> None:
-    """The reader has gone: what is left to print goes nowhere."""
+def _silence(stream) -> None:
+    """Its reader has gone: what is left to print there goes nowhere."""
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            os.dup2(devnull, stream.fileno())
-        except (OSError, ValueError):
-            pass
-    os.close(devnull)
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def send_period(args: argparse.Namespace) -> int:
