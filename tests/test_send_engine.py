@@ -502,3 +502,17 @@ def test_handed_over_stays_true_after_the_reply(mail_db, server):
         assert connection.payload_sent  # the 250 came: it stays handed over
     finally:
         connection.close()
+
+
+def test_a_journal_slot_keeps_its_size_whatever_the_reply(mail_db):
+    """Written in place, never grown: a full disk cannot refuse the server's reply."""
+    from tuiapp.core import journal
+
+    slot = journal.reserve(1, message_id="<1@example.org>", claimed_by="host:1:1")
+    slot.record(SendStatus.PARTIAL, reply="250 " + "é" * 20_000,
+                refused={f"r{i}@example.org": "550 " + "x" * 500 for i in range(50)})
+    assert slot.path.stat().st_size == journal.SLOT_SIZE
+    [kept] = journal.pending().values()
+    assert kept.content["status"] == SendStatus.PARTIAL and kept.content["reply"].startswith("250 é")
+    slot.discard()
+    assert journal.pending() == {}

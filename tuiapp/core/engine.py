@@ -219,7 +219,8 @@ class SendEngine:
         makes it unknown (or applies its slot)."""
         name = type(exc).__name__
         if connection is not None and connection.payload_sent:
-            outcome = _Outcome(SendStatus.UNKNOWN, error=f"Envoi interrompu ({name}) juste après la remise du message.")
+            outcome = _Outcome(SendStatus.UNKNOWN,
+                               error=f"Envoi interrompu ({name}) juste après la remise du message.")
             slot.record(outcome.status, error=outcome.error)
         else:
             outcome = _Outcome(None, error=f"Envoi interrompu ({name}) avant la remise du message.")

@@ -53,17 +53,20 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _encode(content: dict) -> bytes:
-    """The slot's content, padded to ``SLOT_SIZE``; long server texts are cut to fit."""
-    content = dict(content)
-    for limit in (1000, 300, 80, 0):
+    """The slot's content, padded to ``SLOT_SIZE``; long server texts are cut to fit
+    (the refused addresses' replies first, then the reply and the error)."""
+    original = dict(content)
+    for text_limit, refused_limit in ((None, None), (1000, 200), (1000, 60), (1000, 0), (300, 0), (80, 0), (0, 0)):
+        content = dict(original)
+        if text_limit is not None:
+            for key in ("reply", "error"):
+                content[key] = (content.get(key) or "")[:text_limit]
+            refused = content.get("refused") or {}
+            content["refused"] = {address[:refused_limit]: reply[:refused_limit]
+                                  for address, reply in refused.items()} if refused_limit else {}
         raw = json.dumps(content, ensure_ascii=True).encode("ascii")
         if len(raw) < SLOT_SIZE:
             return raw + b" " * (SLOT_SIZE - 1 - len(raw)) + b"\n"
-        for key in ("reply", "error"):
-            content[key] = (content.get(key) or "")[:limit]
-        content["refused"] = {address[:limit]: reply[:limit] for address, reply in (content.get("refused") or {}).items()}
-        if limit == 0:
-            content["refused"] = {}
     raise ValueError("journal slot too small")
 
 
