@@ -2,8 +2,9 @@
 
 It reuses one connection for the batch (re-opened when dropped), retries a
 message after transient failures with a bounded back-off, paces itself at the
-association's messages per minute, builds each message (PDF included) just
-before it is sent, and stops between two messages when asked (``StopRequest``).
+association's messages per minute, builds each message (PDF included) in the
+sending thread just before it claims the invoice (a crash while building
+leaves it queued), and stops between two messages when asked (``StopRequest``).
 Every step is reported as an event (``tuiapp.core.events``) to a callback:
 the TUI and the CLI both drive it. It never imports Textual.
 
@@ -11,9 +12,11 @@ Each record goes: claimed (``sending``), its journal slot reserved and synced,
 its message handed over, the server's reply written into the slot, then the
 outcome into the database, and the slot deleted. Once the message's final
 dot is written, the record never goes back to the queue: it ends sent,
-partial, failed (the server's reply) or unknown. When the database cannot be
-written (another workstation's long write, a full disk), the batch stops and
-the record stays ``sending`` with its slot, which the next start applies.
+partial, failed (the server's reply) or unknown; only the server's own
+refusal for now (a 4xx reply) lets it wait for another try. When the
+database cannot be written (another workstation's long write, a full disk),
+the batch stops and the record stays ``sending`` with its slot, which the
+next start applies.
 """
 
 from __future__ import annotations
@@ -172,6 +175,10 @@ class SendEngine:
         self._pace()  # before the claim: a paused invoice stays queued
         message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
         try:
+            message, unusable = build_message(doc, message_id), None
+        except CompositionError as exc:  # this invoice fails, the batch goes on
+            message, unusable = b"", exc
+        try:
             claimed = outbox.claim(record.id, operator=self.operator, message_id=message_id)
         except _DATABASE_FAILURES as exc:
             raise _Stop(exc) from None
@@ -191,7 +198,10 @@ class SendEngine:
         try:
             try:
                 self.on_event(ev.InvoiceClaimed(ref))
-                outcome = self._deliver(doc, ref, message_id, connection)
+                if unusable is not None:
+                    outcome = _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, unusable), error=str(unusable))
+                else:
+                    outcome = self._deliver(doc, ref, message_id, message, connection)
             except _Stop as exc:
                 stop = exc
                 outcome = exc.outcome or _Outcome(None, error="Envoi arrêté avant ce message.")
@@ -246,12 +256,9 @@ class SendEngine:
         if slot is not None:
             slot.discard()
 
-    def _deliver(self, doc: InvoiceDocument, ref: ev.InvoiceRef, message_id: str, connection: list) -> _Outcome:
-        """Build and hand over the message; returns what becomes of the record (nothing written yet)."""
-        try:
-            message = build_message(doc, message_id)
-        except CompositionError as exc:  # this invoice fails, the batch goes on
-            return _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, exc), error=str(exc))
+    def _deliver(self, doc: InvoiceDocument, ref: ev.InvoiceRef, message_id: str, message: bytes,
+                 connection: list) -> _Outcome:
+        """Hand the message over; returns what becomes of the record (nothing written yet)."""
         sender = doc.sender_email or ""
         envelope = envelope_recipients(doc)
         attempt = 0
