@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from tuiapp.core import journal
+from tuiapp.core import journal, timing
 from tuiapp.core.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
@@ -33,7 +33,7 @@ from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structur
 from tuiapp.db.waiting import wait_for_writes
 
 #: A "sending" record claimed on another machine is presumed dead after this.
-FOREIGN_CLAIM_LEASE = timedelta(hours=1)
+FOREIGN_CLAIM_LEASE = timedelta(seconds=timing.FOREIGN_CLAIM_LEASE)
 
 
 def operator_name() -> str:

@@ -23,6 +23,8 @@ BACKOFF_MAX = 1.0
 RETRY_DELAYS = (5.0, 20.0)
 #: The engine: the window over which the association's messages per minute are counted.
 PACING_WINDOW = 60.0
+#: A record left "sending" by a process of another machine is presumed dead after this.
+FOREIGN_CLAIM_LEASE = 3600.0
 
 
 def _seconds(variable: str, default: float) -> float:
