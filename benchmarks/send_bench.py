@@ -10,19 +10,16 @@ pacing off. Prints:
     connection with TCP_NODELAY;
   - the ratio engine / floor;
   - where the processor time goes, per message: the floor (client and
-    server, which share this process), the engine's own process (sending,
-    database, and the same server) and its helper processes (PDF and
-    message building); and the best ratio this machine allows, since the
-    engine cannot be faster than its own process, nor than the work of all
-    its processes spread over every processor.
+    server, which share this process) and the engine's process (PDF and
+    message building, sending, database, and the same server); and the best
+    ratio this machine allows, since the engine cannot be faster than its
+    own process.
 Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
 import smtplib
 import socket
@@ -77,12 +74,6 @@ def floor(server: SmtpTestServer, messages: list[tuple[bytes, str, list[str]]]) 
     return time.perf_counter() - start
 
 
-def children_cpu() -> float:
-    """Processor seconds used by the helper processes that have ended."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
@@ -110,11 +101,11 @@ def main() -> None:
         settings = SmtpSettings(host="127.0.0.1", port=server.port, username=USERNAME,
                                 ca_file=str(server.ca_file), rate_per_minute=0)
         engine = SendEngine(settings, PasswordAuthenticator(USERNAME, lambda: PASSWORD), operator="bench")
-        start, cpu, helpers_cpu = time.perf_counter(), time.process_time(), children_cpu()
+        start, cpu = time.perf_counter(), time.process_time()
         queued = outbox.queue_invoices(invoice_ids, operator="bench")
         finished = engine.run(queued.record_ids, batch=queued.batch)
         engine_seconds = time.perf_counter() - start
-        engine_cpu, helpers_cpu = time.process_time() - cpu, children_cpu() - helpers_cpu
+        engine_cpu = time.process_time() - cpu
         assert finished.sent == args.count and len(server.received) == args.count, finished
 
         size = sum(len(pdf) for pdf in pdfs) / len(pdfs)
@@ -124,12 +115,10 @@ def main() -> None:
         print(f"bare smtplib, prebuilt (floor) {args.count / floor_seconds:8.1f} messages/s")
         print(f"ratio engine / floor           {floor_seconds / engine_seconds:8.2f}")
         per_message = 1000 / args.count
-        processors = len(os.sched_getaffinity(0))
-        ceiling = floor_seconds / max(engine_cpu, (engine_cpu + helpers_cpu) / processors)
+        ceiling = floor_seconds / engine_cpu
         print(f"CPU per message: floor         {floor_cpu * per_message:8.1f} ms (client and server)")
-        print(f"CPU per message: engine        {engine_cpu * per_message:8.1f} ms (sending, database, server)")
-        print(f"CPU per message: helpers       {helpers_cpu * per_message:8.1f} ms (PDF and message building)")
-        print(f"best ratio on {processors} processors     {ceiling:8.2f}")
+        print(f"CPU per message: engine        {engine_cpu * per_message:8.1f} ms (PDF, message, sending, database, server)")
+        print(f"best ratio (one process)       {ceiling:8.2f}")
     finally:
         server.stop()
         db.close()

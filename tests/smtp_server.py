@@ -10,6 +10,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -52,6 +53,9 @@ class Faults:
     hold_data: dict[int, float] = field(default_factory=dict)  # Nth message: kept, replied to this late
     drop_after_data: set[int] = field(default_factory=set)  # Nth message: keep it, close without replying
     sender_refused: str | None = None  # a 5xx reply to every DATA, e.g. 550 5.7.60
+    # Nth message: kept, then this is run (in a thread: it may block) before the 250 reply,
+    # e.g. another process taking the client's database lock, or filling its disk.
+    on_data: dict[int, Callable[[], object]] = field(default_factory=dict)
 
 
 class Handler:
@@ -91,6 +95,8 @@ class Handler:
         if number in self.faults.hold_data:  # accepted, but the reply is late
             self.data_started.set()
             await asyncio.sleep(self.faults.hold_data[number])
+        if number in self.faults.on_data:
+            await asyncio.get_running_loop().run_in_executor(None, self.faults.on_data[number])
         if number in self.faults.drop_after_data:
             server.transport.abort()
             return "250 2.0.0 never seen by the client"

@@ -103,13 +103,14 @@ def test_empty_db_option_is_refused(tmp_path):
     assert result.returncode == 2 and "--db" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_locked_database_is_a_clear_error(tmp_path):
+def test_locked_database_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "1")  # the wait for another's write, in seconds (60 by default)
     path = tmp_path / "demo.db"
     assert tuiapp("init", "--db", str(path)).returncode == 0
     holder = sqlite3.connect(path, timeout=0)
     holder.execute("BEGIN IMMEDIATE")  # another process writing for a long time
     try:
-        result = tuiapp("init-demo", "--db", str(path))  # waits for the busy timeout, then gives up
+        result = tuiapp("init-demo", "--db", str(path))  # waits, then gives up
     finally:
         holder.rollback()
         holder.close()

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,7 +124,7 @@ def test_send_a_period_then_nothing_left(base, server, demo_db_file):
     assert all(";envoyée;" in line for line in lines[1:])
     for output in (result, again, history):
         assert PASSWORD not in output.stdout + output.stderr
-    for path in demo_db_file.parent.glob(demo_db_file.name + "*"):
+    for path in filter(Path.is_file, demo_db_file.parent.glob(demo_db_file.name + "*")):
         assert PASSWORD.encode() not in path.read_bytes()
 
 

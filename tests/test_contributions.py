@@ -315,3 +315,33 @@ async def test_cancel_stops_and_withdraws_the_rest(app, server):
         assert app.screen.query_one("TabbedContent").active == "main"
         assert app.focused.id == "invoices"
     assert SendRecord.select().where(SendRecord.status.in_(("queued", "sending"))).count() == 0
+
+
+async def test_an_interruption_withdraws_nothing_and_the_next_run_resumes(app, server):
+    """Unlike the operator's cancel (c): an interruption (what leaving the app asks of a
+    running batch) stops after the message on the wire and leaves the rest queued."""
+    server.faults.hold_data = {2: 0.5}
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("n", *["space"] * 6)  # a small batch: six invoices
+        total = len(sending.selected)
+        assert total == 6
+        await pilot.press("e", "o")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if server.handler.data_started.is_set():
+                break
+        sending.cancel_event.set()  # as App._leave_then does, when the operator leaves during a batch
+        await wait_for_batch(pilot)
+        sent = len(server.received)
+        assert 1 <= sent < 5
+        assert any("Envoi interrompu" in line for line in sending.log_texts)
+        assert not any("retirée(s)" in line for line in sending.log_texts)
+        states = [record.status for record in SendRecord.select()
+                  .join(Invoice).where(Invoice.period_year == 2024, Invoice.period_month == 9)]
+        assert states.count("sent") == sent and states.count("queued") == total - sent
+        sending.selected = {record.invoice_id for record in SendRecord.select().where(SendRecord.status == "queued")}
+        await pilot.press("e", "o")  # the next run resumes them
+        await wait_for_batch(pilot)
+    assert len(server.received) == total and len(set(attachment_numbers(server))) == total  # each once

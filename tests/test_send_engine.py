@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -21,6 +22,7 @@ from tuiapp.core.smtp_errors import (
     QuotaExceeded,
     SenderRefused,
     ServerUnreachable,
+    SmtpProblem,
     TlsUnavailable,
 )
 from tuiapp.db import queries
@@ -70,10 +72,9 @@ def statuses():
     return sorted(record.status for record in SendRecord.select().where(SendRecord.operator == "marie"))
 
 
-@pytest.mark.parametrize("in_helpers", [False, True], ids=["built-here", "built-in-helpers"])
-def test_a_batch_of_20_arrives_complete(mail_db, server, in_helpers):
+def test_a_batch_of_20_arrives_complete(mail_db, server):
     invoices = september(20)
-    summary, events = send(invoices, render_in_process=in_helpers)
+    summary, events = send(invoices)
     assert summary.sent == 20 and summary.all_sent
     assert len(server.received) == 20
     by_number = {invoice.number: invoice for invoice in invoices}
@@ -192,17 +193,17 @@ def test_a_refused_message_fails_alone(mail_db, server):
 
 
 def test_a_pdf_that_cannot_be_rendered_fails_alone(mail_db, server, monkeypatch):
-    from tuiapp.core import message_builder
+    from tuiapp.core import engine
 
     invoices = september(3)
-    render = message_builder.invoice_pdf
+    render = engine.invoice_pdf
 
     def fragile(doc):
         if doc.number == invoices[1].number:
             raise RuntimeError("code=2: cannot load font")
         return render(doc)
 
-    monkeypatch.setattr(message_builder, "invoice_pdf", fragile)  # 3 invoices: built in this process
+    monkeypatch.setattr(engine, "invoice_pdf", fragile)
     summary, events = send(invoices)
     assert (summary.failed, summary.sent) == (1, 2)
     failed = SendRecord.get(SendRecord.status == SendStatus.FAILED)
@@ -248,7 +249,7 @@ def test_cancel_between_two_messages(mail_db, server):
     engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie", on_event=on_event,
                         cancel=cancel)
     summary = engine.run(queued.record_ids)
-    assert summary.cancelled and summary.sent == 1 and summary.remaining == 4
+    assert summary.interrupted and not summary.cancelled and summary.sent == 1 and summary.remaining == 4
     assert len(server.received) == 1 and statuses().count("queued") == 4
 
 
@@ -307,7 +308,7 @@ def test_the_password_is_nowhere_in_the_database(mail_db, server):
     from tuiapp.db.database import db
 
     db.execute_sql("PRAGMA wal_checkpoint(FULL)")
-    for path in mail_db.parent.glob(mail_db.name + "*"):
+    for path in filter(Path.is_file, mail_db.parent.glob(mail_db.name + "*")):
         content = path.read_bytes()
         assert PASSWORD.encode() not in content and b"not-the-password" not in content, path
 
@@ -474,3 +475,44 @@ def test_a_shared_guardian_gets_one_message_per_invoice(mail_db, server):
     numbers = sorted(next(r.message.iter_attachments()).get_filename().split("_")[1] for r in to_guardian)
     assert numbers == sorted(i.number for i in invoices)
     assert all(len(list(r.message.iter_attachments())) == 1 for r in to_guardian)
+
+
+def test_no_journal_slot_no_handing_over(mail_db, server):
+    """The slot that keeps the server's reply cannot be reserved: nothing leaves, the batch stops."""
+    from tuiapp.core.engine import JournalUnavailable
+
+    Path(f"{mail_db}.send-journal").write_text("not a folder")
+    summary, events = send(september(3))
+    assert isinstance(summary.stopped, JournalUnavailable) and "Journal d'envoi impossible" in str(summary.stopped)
+    assert server.received == [] and statuses() == ["queued"] * 3
+    assert "Envoi arrêté. Journal d'envoi impossible à écrire" in wording.describe(
+        next(e for e in events if isinstance(e, ev.BatchStopped)))
+
+
+def test_handed_over_stays_true_after_the_reply(mail_db, server):
+    """Once the final dot is written the server may hold the message, reply or not; only
+    its refusal clears that (so an error afterwards never puts the record back in the queue)."""
+    server.faults.data_replies = ["550 5.6.0 Content rejected"]
+    connection = SmtpConnection.open(settings(), keyring_authenticator(settings()))
+    try:
+        with pytest.raises(SmtpProblem):
+            connection.send(b"Subject: x\r\n\r\nrefused\r\n", USERNAME, ["a@example.org"])
+        assert not connection.payload_sent
+        connection.send(b"Subject: x\r\n\r\naccepted\r\n", USERNAME, ["a@example.org"])
+        assert connection.payload_sent  # the 250 came: it stays handed over
+    finally:
+        connection.close()
+
+
+def test_a_journal_slot_keeps_its_size_whatever_the_reply(mail_db):
+    """Written in place, never grown: a full disk cannot refuse the server's reply."""
+    from tuiapp.core import journal
+
+    slot = journal.reserve(1, message_id="<1@example.org>", claimed_by="host:1:1")
+    slot.record(SendStatus.PARTIAL, reply="250 " + "é" * 20_000,
+                refused={f"r{i}@example.org": "550 " + "x" * 500 for i in range(50)})
+    assert slot.path.stat().st_size == journal.SLOT_SIZE
+    [kept] = journal.pending().values()
+    assert kept.content["status"] == SendStatus.PARTIAL and kept.content["reply"].startswith("250 é")
+    slot.discard()
+    assert journal.pending() == {}

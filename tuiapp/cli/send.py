@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -86,21 +85,45 @@ def _dry_run(invoices) -> int:
     return EXIT_OK
 
 
-def _print_event(event: ev.Event) -> None:
-    from tuiapp.core.wording import describe
+class _Printer:
+    """Prints the engine's events; a closed pipe (``send | head``) interrupts the batch
+    between two messages rather than breaking it (the rest stays queued)."""
 
-    if isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
-        return
-    line = f"{datetime.now():%H:%M:%S}  {describe(event)}"
-    if isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial)):
-        warn(line)
-    else:
-        say(line)
+    def __init__(self, stop) -> None:
+        self.stop = stop
+        self.closed = False
+
+    def __call__(self, event: ev.Event) -> None:
+        from tuiapp.core.wording import describe
+
+        if self.closed or isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
+            return
+        line = f"{datetime.now():%H:%M:%S}  {describe(event)}"
+        to_stderr = isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial))
+        try:
+            (warn if to_stderr else say)(line)
+        except BrokenPipeError:
+            self.closed = True
+            _silence(sys.stderr if to_stderr else sys.stdout)
+            self.stop.set()
+
+
+def _silence(stream) -> None:
+    """Its reader has gone: what is left to print there goes nowhere."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def send_period(args: argparse.Namespace) -> int:
-    from tuiapp.core import outbox
-    from tuiapp.core.engine import SendEngine
+    from tuiapp.core import outbox, send_workflow
+    from tuiapp.core.engine import StopRequest
     from tuiapp.core.secrets import get_password
     from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
     from tuiapp.core.smtp_errors import PasswordMissing
@@ -129,38 +152,45 @@ def send_period(args: argparse.Namespace) -> int:
         say("Rien n'a été envoyé.")
         return EXIT_OK
 
-    queued = outbox.queue_invoices(
-        [invoice.id for invoice in invoices], operator=outbox.operator_name(), include_sent=args.include_sent
-    )
-    for invoice_id in queued.uncertain:
+    operator = outbox.operator_name()
+    prepared = send_workflow.prepare([invoice.id for invoice in invoices], operator=operator,
+                                     include_sent=args.include_sent, records=leftovers)
+    for invoice_id in prepared.uncertain:
         warn(f"Facture {_number(invoice_id)} : dernier envoi à l'état inconnu, pas renvoyée (tuiapp resolve).")
-    if queued.already_sent:
-        say(f"{len(queued.already_sent)} facture(s) envoyée(s) entre-temps par ailleurs : pas renvoyées.")
-    record_ids = queued.record_ids + [r for r in outbox.queued_record_ids(period, structure) if r not in queued.record_ids]
-    cancel = threading.Event()
-    engine = SendEngine(settings, keyring_authenticator(settings), on_event=_print_event, cancel=cancel)
-    with _cancel_on_interrupt(cancel):
-        finished = engine.run(record_ids, batch=queued.batch)
-    if finished.stopped is not None and finished.stopped.settings_problem:
+    if prepared.already_sent:
+        say(f"{len(prepared.already_sent)} facture(s) envoyée(s) entre-temps par ailleurs : pas renvoyées.")
+    stop = StopRequest()
+    printer = _Printer(stop)
+    with _interrupt_on_signals(stop):
+        result = send_workflow.run(prepared, settings=settings, authenticator=keyring_authenticator(settings),
+                                   operator=operator, stop=stop, on_event=printer)
+    finished = result.finished
+    if getattr(finished.stopped, "settings_problem", False):
         return EXIT_USAGE
-    return EXIT_OK if finished.all_sent and not queued.uncertain else EXIT_INCOMPLETE
+    return EXIT_OK if finished.all_sent and not prepared.uncertain else EXIT_INCOMPLETE
 
 
 @contextmanager
-def _cancel_on_interrupt(cancel: threading.Event):
-    """First Ctrl+C: stop after the message on the wire; a second one: stop at once."""
+def _interrupt_on_signals(stop):
+    """Ctrl+C or SIGTERM: an interruption; the batch stops after the message on the
+    wire and the rest stays queued for the next run. A second one: stop at once."""
 
     def interrupted(signum, frame):
-        if cancel.is_set():
+        if stop.is_set():
             raise KeyboardInterrupt
-        cancel.set()
-        warn("Arrêt demandé : l'envoi s'arrête après le message en cours (Ctrl+C à nouveau : tout de suite).")
+        stop.set()
+        try:
+            warn("Arrêt demandé : l'envoi s'arrête après le message en cours ; les factures restantes restent "
+                 "en attente pour le prochain envoi (Ctrl+C à nouveau : tout de suite).")
+        except (BrokenPipeError, OSError):
+            pass
 
-    previous = signal.signal(signal.SIGINT, interrupted)
+    previous = {signum: signal.signal(signum, interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _number(invoice_id: int) -> str:

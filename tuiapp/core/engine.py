@@ -2,11 +2,21 @@
 
 It reuses one connection for the batch (re-opened when dropped), retries a
 message after transient failures with a bounded back-off, paces itself at the
-association's messages per minute, builds the next messages (PDF included) in
-another process while the current one is on the wire, and can be cancelled
-between two messages. Every step
-is reported as an event (``tuiapp.core.events``) to a callback: the TUI and the
-CLI both drive it. It never imports Textual.
+association's messages per minute, builds each message (PDF included) in the
+sending thread just before it claims the invoice (a crash while building
+leaves it queued), and stops between two messages when asked (``StopRequest``).
+Every step is reported as an event (``tuiapp.core.events``) to a callback:
+the TUI and the CLI both drive it. It never imports Textual.
+
+Each record goes: claimed (``sending``), its journal slot reserved and synced,
+its message handed over, the server's reply written into the slot, then the
+outcome into the database, and the slot deleted. Once the message's final
+dot is written, the record never goes back to the queue: it ends sent,
+partial, failed (the server's reply) or unknown; only the server's own
+refusal for now (a 4xx reply) lets it wait for another try. When the
+database cannot be written (another workstation's long write, a full disk),
+the batch stops and the record stays ``sending`` with its slot, which the
+next start applies.
 """
 
 from __future__ import annotations
@@ -15,28 +25,83 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from tuiapp.core import events as ev
-from tuiapp.core import outbox
-from tuiapp.core.compose import CompositionError, envelope_recipients, message_id_for
+from tuiapp.core import journal, outbox, timing
+from tuiapp.core.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
 from tuiapp.core.documents import InvoiceDocument, document_for, lines_of
-from tuiapp.core.message_builder import BuildFailed, MessageBuilder
+from tuiapp.core.errors import TuiappError
+from tuiapp.core.pdf import invoice_pdf, pdf_filename
 from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
 from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProblem
+from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
+from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
 
 EventSink = Callable[[ev.Event], None]
-#: From this many messages on, they are built in helper processes. Below,
-#: the half second the helpers take to start outweighs them (measured on two
-#: processors: 80 messages in 1.6 s either way).
-PROCESS_RENDERING_FROM = 64
+
+
+class StopRequest(threading.Event):
+    """Stops a batch between two messages.
+
+    ``set()`` is an interruption (a signal, a closed pipe, leaving the app):
+    the invoices not sent yet stay queued for the next run. ``cancel()`` is the
+    operator's decision: they are withdrawn (``tuiapp.core.send_workflow``).
+    """
+
+    withdraw = False
+
+    def cancel(self) -> None:
+        self.withdraw = True
+        self.set()
+
+    def clear(self) -> None:
+        self.withdraw = False
+        super().clear()
+
+
+class JournalUnavailable(TuiappError):
+    """The journal slot could not be reserved: nothing is handed over."""
+
+    def __init__(self, folder, exc: OSError) -> None:
+        if is_disk_full(exc):
+            reason = disk_full_text(folder / "slot")
+        else:
+            reason = f"dossier « {folder} » inutilisable ({exc.strerror or type(exc).__name__})"
+        super().__init__(f"Journal d'envoi impossible à écrire : {reason}")
 
 
 class _Stop(Exception):
-    def __init__(self, problem: SmtpProblem | None) -> None:
+    """Stop the batch; ``outcome``: what becomes of the record in hand, if one is."""
+
+    def __init__(self, problem: SmtpProblem | TuiappError | None, outcome: _Outcome | None = None) -> None:
         self.problem = problem
+        self.outcome = outcome
+
+
+@dataclass
+class _Outcome:
+    """What becomes of a claimed record: completed with ``status``, or (None) back to the queue."""
+
+    status: str | None
+    event: ev.Event | None = None
+    reply: str = ""
+    refused: dict | None = None
+    error: str | None = None
+
+
+def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
+    """The invoice's message, PDF attached, as it goes on the wire; ``CompositionError`` (French) if it cannot be."""
+    try:
+        return invoice_message_bytes(doc, invoice_pdf(doc), pdf_filename(doc), message_id=message_id)
+    except CompositionError:
+        raise
+    except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
+        raise CompositionError(f"PDF impossible à produire ({type(exc).__name__}).") from exc
+
+
+_DATABASE_FAILURES = (DatabaseBusy, DiskFull)
 
 
 class SendEngine:
@@ -49,25 +114,20 @@ class SendEngine:
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
         max_tries: int = 3,
-        retry_delays: Iterable[float] = (5.0, 20.0),
-        pacing_window: float = 60.0,
-        prefetch: int = 8,
-        render_in_process: bool | None = None,
+        retry_delays: Iterable[float] = timing.RETRY_DELAYS,
+        pacing_window: float = timing.PACING_WINDOW,
         connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
         self.operator = operator or outbox.operator_name()
         self.on_event = on_event or (lambda event: None)
-        self.cancel = cancel or threading.Event()
+        self.cancel = cancel or StopRequest()
         self.max_tries = max(1, max_tries)
         self.retry_delays = tuple(retry_delays) or (0.0,)
         self.pacing_window = pacing_window
-        self.prefetch = max(1, prefetch)
-        self.render_in_process = render_in_process
         self._connect = connect
         self._connection: SmtpConnection | None = None
-        self._builder: MessageBuilder | None = None
         self._recent: deque[float] = deque()
 
     # -- public ---------------------------------------------------------------
@@ -76,142 +136,171 @@ class SendEngine:
         """Send the given queued records, in order; returns the summary (also emitted)."""
         ids = list(dict.fromkeys(record_ids))
         self.on_event(ev.BatchStarted(batch, len(ids)))
-        self._seed_pacing()
-        jobs = self._load(ids)
         counts = dict.fromkeys(("sent", "partial", "failed", "uncertain", "skipped"), 0)
         statuses: dict[int, str] = {}
-        stopped: SmtpProblem | None = None
-        cancelled = False
-        in_process = self.render_in_process
-        if in_process is None:
-            in_process = len(jobs) >= PROCESS_RENDERING_FROM
-        with MessageBuilder(in_helpers=in_process, prefetch=self.prefetch) as builder:
-            self._builder = builder
-            pending: deque[tuple[SendRecord, InvoiceDocument, str, Future]] = deque()
-            queue = iter(jobs)
-            try:
-                while True:
-                    while len(pending) < builder.ahead() and (job := next(queue, None)) is not None:
-                        record, doc = job
-                        message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
-                        pending.append((record, doc, message_id, builder.submit(doc, message_id)))
-                    if not pending:
-                        break
-                    if self.cancel.is_set():
-                        cancelled = True
-                        break
-                    record, doc, message_id, payload = pending.popleft()
-                    outcome = self._send_one(record, doc, message_id, payload)
-                    statuses[record.id] = outcome
-                    key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain",
-                           "skipped": "skipped"}.get(outcome)
-                    if key:
-                        counts[key] += 1
-            except _Stop as stop:
-                stopped = stop.problem
-                cancelled = stop.problem is None
-            finally:
-                for *_, future in pending:
-                    future.cancel()
-                self._close()
-        remaining = sum(1 for record_id in ids if record_id not in statuses or statuses[record_id] == "queued")
+        stopped: SmtpProblem | TuiappError | None = None
+        requested = False
+        try:
+            self._seed_pacing()
+            for record, doc in self._load(ids):
+                if self.cancel.is_set():
+                    requested = True
+                    break
+                outcome = self._send_one(record, doc, statuses)
+                key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain",
+                       "skipped": "skipped"}.get(outcome)
+                if key:
+                    counts[key] += 1
+        except _Stop as stop:
+            stopped = stop.problem
+            requested = stop.problem is None
+        finally:
+            self._close()
+        remaining = sum(1 for record_id in ids if statuses.get(record_id, "queued") == "queued")
+        pending = next((record_id for record_id, status in statuses.items() if status == SendStatus.SENDING), None)
         if stopped is not None:
-            self.on_event(ev.BatchStopped(stopped, remaining))
+            self.on_event(ev.BatchStopped(stopped, remaining, kept=pending is not None))
+        withdraw = requested and getattr(self.cancel, "withdraw", False)
         finished = ev.BatchFinished(
-            batch, remaining=remaining, cancelled=cancelled, stopped=stopped, records=statuses, **counts
+            batch, remaining=remaining, cancelled=withdraw, interrupted=requested and not withdraw,
+            stopped=stopped, records=statuses, **counts,
         )
         self.on_event(finished)
         return finished
 
     # -- one invoice ----------------------------------------------------------
 
-    def _send_one(self, record: SendRecord, doc: InvoiceDocument, message_id: str, payload: Future) -> str:
+    def _send_one(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
         self._pace()  # before the claim: a paused invoice stays queued
-        if not outbox.claim(record.id, operator=self.operator, message_id=message_id):
-            status = SendRecord.get_by_id(record.id).status
-            self.on_event(ev.InvoiceSkipped(ref, status))
+        message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
+        try:
+            message, unusable = build_message(doc, message_id), None
+        except CompositionError as exc:  # this invoice fails, the batch goes on
+            message, unusable = b"", exc
+        try:
+            claimed = outbox.claim(record.id, operator=self.operator, message_id=message_id)
+        except _DATABASE_FAILURES as exc:
+            raise _Stop(exc) from None
+        if not claimed:
+            self.on_event(ev.InvoiceSkipped(ref, SendRecord.get_by_id(record.id).status))
+            statuses[record.id] = "skipped"
             return "skipped"
-        self.on_event(ev.InvoiceClaimed(ref))
+        statuses[record.id] = SendStatus.SENDING
         try:
-            return self._deliver(record, doc, payload, ref, message_id)
-        except _Stop:
-            outbox.release(record.id, error="Envoi arrêté avant ce message.")
-            raise
-        except BaseException as exc:
-            # Anything else (keyring, database, Ctrl+C): never leave the claim
-            # behind. Not handed over: back to the queue; maybe handed over: unknown.
-            self._abandon(record.id, exc)
-            raise
+            slot = journal.reserve(record.id, message_id=message_id, claimed_by=outbox.process_tag())
+        except OSError as exc:  # nothing is handed over: back to the queue, and the batch stops
+            problem = JournalUnavailable(journal.folder_for(db.database), exc)
+            self._settle(record.id, None, _Outcome(None, error=str(problem)), statuses)
+            raise _Stop(problem) from None
+        connection: list[SmtpConnection | None] = [None]
+        stop: _Stop | None = None
+        try:
+            try:
+                self.on_event(ev.InvoiceClaimed(ref))
+                if unusable is not None:
+                    outcome = _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, unusable), error=str(unusable))
+                else:
+                    outcome = self._deliver(doc, ref, message_id, message, connection)
+            except _Stop as exc:
+                stop = exc
+                outcome = exc.outcome or _Outcome(None, error="Envoi arrêté avant ce message.")
+            except BaseException as exc:
+                self._abandon(record.id, slot, connection[0], exc, statuses)
+                raise
+            if outcome.status is not None:  # known: kept on disk before the database is asked
+                slot.record(outcome.status, reply=outcome.reply, refused=outcome.refused, error=outcome.error)
+            try:
+                self._settle(record.id, slot, outcome, statuses)
+            finally:
+                if outcome.event is not None:
+                    self.on_event(outcome.event)
+        finally:
+            slot.keep()
+        if stop is not None:
+            raise stop
+        return statuses[record.id]
 
-    def _abandon(self, record_id: int, exc: BaseException) -> None:
-        handed_over = self._connection is not None and self._connection.payload_sent
+    def _abandon(self, record_id: int, slot: journal.Slot, connection: SmtpConnection | None,
+                 exc: BaseException, statuses: dict[int, str]) -> None:
+        """An unexpected exception (keyring, Ctrl+C twice ...) while the record is claimed:
+        never leave the claim behind. The server may hold the message: unknown;
+        else back to the queue. If even that cannot be written, the next start
+        makes it unknown (or applies its slot)."""
+        name = type(exc).__name__
+        if connection is not None and connection.payload_sent:
+            outcome = _Outcome(SendStatus.UNKNOWN,
+                               error=f"Envoi interrompu ({name}) juste après la remise du message.")
+            slot.record(outcome.status, error=outcome.error)
+        else:
+            outcome = _Outcome(None, error=f"Envoi interrompu ({name}) avant la remise du message.")
         try:
-            if handed_over:
-                outbox.complete(record_id, SendStatus.UNKNOWN,
-                                error=f"Envoi interrompu ({type(exc).__name__}) juste après la remise du message.")
-            else:
-                outbox.release(record_id, error=f"Envoi interrompu ({type(exc).__name__}) avant la remise du message.")
-        except Exception:  # the database itself failed: the next start turns the claim into "unknown"
+            self._settle(record_id, slot, outcome, statuses)
+        except BaseException:
             pass
 
-    def _deliver(self, record, doc: InvoiceDocument, payload: Future, ref: ev.InvoiceRef, message_id: str) -> str:
-        sender = doc.sender_email or ""
+    def _settle(self, record_id: int, slot: journal.Slot | None, outcome: _Outcome, statuses: dict[int, str]) -> None:
+        """Write the record's outcome (or put it back in the queue), waiting for the
+        database; if it cannot be written, the record stays ``sending`` with its
+        slot, and the batch stops."""
         try:
-            message = self._builder.result(payload, doc, message_id)
-        except (CompositionError, BuildFailed) as exc:  # this invoice fails, the batch goes on
-            outbox.complete(record.id, SendStatus.FAILED, error=str(exc))
-            self.on_event(ev.InvoiceFailed(ref, exc))
-            return SendStatus.FAILED
+            if outcome.status is None:
+                outbox.release(record_id, error=outcome.error, reply=outcome.reply)
+                statuses[record_id] = SendStatus.QUEUED
+            else:
+                outbox.complete(record_id, outcome.status, reply=outcome.reply, refused=outcome.refused,
+                                error=outcome.error)
+                statuses[record_id] = outcome.status
+        except _DATABASE_FAILURES as exc:
+            raise _Stop(exc) from None
+        if slot is not None:
+            slot.discard()
+
+    def _deliver(self, doc: InvoiceDocument, ref: ev.InvoiceRef, message_id: str, message: bytes,
+                 connection: list) -> _Outcome:
+        """Hand the message over; returns what becomes of the record (nothing written yet)."""
+        sender = doc.sender_email or ""
         envelope = envelope_recipients(doc)
         attempt = 0
         while True:
             if attempt:
                 self._pace()
             try:
-                delivery = self._connection_for_batch().send(message, sender, envelope)
+                connection[0] = self._connection_for_batch()
+                delivery = connection[0].send(message, sender, envelope)
             except SmtpProblem as problem:
                 self._record_attempt()
                 if isinstance(problem, DeliveryUncertain):
-                    outbox.complete(record.id, SendStatus.UNKNOWN, error=str(problem))
-                    self.on_event(ev.InvoiceUncertain(ref, problem))
-                    return SendStatus.UNKNOWN
+                    return _Outcome(SendStatus.UNKNOWN, ev.InvoiceUncertain(ref, problem), error=str(problem))
                 if problem.retryable and attempt + 1 < self.max_tries:
                     delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
                     self.on_event(ev.RetryScheduled(ref, problem, attempt + 1, delay))
                     self._close()
                     attempt += 1
                     if self.cancel.wait(delay):
-                        outbox.release(record.id, error="Envoi annulé avant un nouvel essai.")
-                        raise _Stop(None) from None
+                        raise _Stop(None, _Outcome(None, error="Envoi arrêté avant un nouvel essai.")) from None
                     continue
                 if problem.retryable and problem.code and not problem.stops_batch:
                     # A temporary refusal of this message (e.g. 452 mailbox full):
                     # it waits for the next run, and the batch goes on.
-                    outbox.release(record.id, error=str(problem), reply=problem.server_reply)
-                    self.on_event(ev.InvoiceDeferred(ref, problem))
-                    return SendStatus.QUEUED
+                    return _Outcome(None, ev.InvoiceDeferred(ref, problem), reply=problem.server_reply,
+                                    error=str(problem))
                 if problem.stops_batch or problem.retryable:
-                    outbox.release(record.id, error=str(problem), reply=problem.server_reply)
-                    raise _Stop(problem) from None
-                outbox.complete(record.id, SendStatus.FAILED, reply=problem.server_reply, error=str(problem))
-                self.on_event(ev.InvoiceFailed(ref, problem))
-                return SendStatus.FAILED
+                    raise _Stop(problem, _Outcome(None, reply=problem.server_reply, error=str(problem))) from None
+                return _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, problem), reply=problem.server_reply,
+                                error=str(problem))
             self._record_attempt()
             break
         refused = {address: reply for address, reply in delivery.refused.items() if address in doc.recipients}
         if len(refused) == len(doc.recipients):  # only the Bcc copy went through
             problem = MessageRejected(reply="; ".join(f"{a} : {r}" for a, r in refused.items()))
-            outbox.complete(record.id, SendStatus.FAILED, reply=delivery.reply, refused=refused, error=str(problem))
-            self.on_event(ev.InvoiceFailed(ref, problem))
-            return SendStatus.FAILED
+            return _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, problem), reply=delivery.reply,
+                            refused=refused, error=str(problem))
         if refused:
-            outbox.complete(record.id, SendStatus.PARTIAL, reply=delivery.reply, refused=refused)
-            self.on_event(ev.InvoicePartial(ref, delivery.reply, message_id, refused))
-            return SendStatus.PARTIAL
-        outbox.complete(record.id, SendStatus.SENT, reply=delivery.reply, refused=delivery.refused)
-        self.on_event(ev.InvoiceSent(ref, delivery.reply, message_id))
-        return SendStatus.SENT
+            return _Outcome(SendStatus.PARTIAL, ev.InvoicePartial(ref, delivery.reply, message_id, refused),
+                            reply=delivery.reply, refused=refused)
+        return _Outcome(SendStatus.SENT, ev.InvoiceSent(ref, delivery.reply, message_id), reply=delivery.reply,
+                        refused=delivery.refused)
 
     # -- helpers --------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tuiapp.core.errors import TuiappError
 from tuiapp.core.smtp_errors import SmtpProblem
 
 
@@ -91,10 +92,14 @@ class PacingWait:
 
 @dataclass(frozen=True, slots=True)
 class BatchStopped:
-    """A settings or server problem: the remaining invoices stay queued."""
+    """A settings, server or database problem: the remaining invoices stay queued.
 
-    problem: SmtpProblem
+    ``kept``: the outcome of the invoice in hand could not be written to the
+    database; it stays "en cours" and its journal slot is applied at the next start."""
+
+    problem: SmtpProblem | TuiappError
     remaining: int
+    kept: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +111,16 @@ class BatchFinished:
     uncertain: int = 0
     skipped: int = 0
     remaining: int = 0
-    cancelled: bool = False
-    stopped: SmtpProblem | None = None
+    cancelled: bool = False  # by the operator: the rest is withdrawn
+    interrupted: bool = False  # a signal, a closed pipe, leaving the app: the rest stays queued
+    stopped: SmtpProblem | TuiappError | None = None
     records: dict[int, str] = field(default_factory=dict)  # record id -> final status
 
     @property
     def all_sent(self) -> bool:
         return not (
             self.partial or self.failed or self.uncertain or self.remaining or self.stopped or self.cancelled
+            or self.interrupted
         )
 
 

@@ -5,7 +5,13 @@ transaction, before any network I/O). Each record is then claimed atomically
 (``queued`` -> ``sending``), so that two operators or processes never send the
 same invoice twice, and completed after the server's final reply. A record
 left ``sending`` by a process that died becomes ``unknown``: it may or may not
-have been delivered, and it is only sent again on an explicit decision.
+have been delivered, and it is only sent again on an explicit decision;
+unless its slot in the send journal holds the server's reply, which is then
+applied (``tuiapp.core.journal``).
+
+Every write here waits for another workstation's write, with back-off, for a
+bounded time (``tuiapp.db.waiting``), then raises ``DatabaseBusy``; a full
+disk raises ``DiskFull``.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
+from tuiapp.core import journal, timing
 from tuiapp.core.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
+from tuiapp.db.waiting import wait_for_writes
 
 #: A "sending" record claimed on another machine is presumed dead after this.
-FOREIGN_CLAIM_LEASE = timedelta(hours=1)
+FOREIGN_CLAIM_LEASE = timedelta(seconds=timing.FOREIGN_CLAIM_LEASE)
 
 
 def operator_name() -> str:
@@ -98,6 +106,7 @@ def uncertain_invoice_ids(invoice_ids) -> set[int]:
     return {invoice_id for invoice_id, status in last.items() if status == SendStatus.UNKNOWN}
 
 
+@wait_for_writes
 def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, include_sent: bool = False) -> QueueResult:
     """Write one ``queued`` record per invoice, in one transaction.
 
@@ -160,20 +169,19 @@ def queued_record_ids_for(invoice_ids) -> list[int]:
     return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
 
 
-def withdraw_unsent(batch: str) -> int:
-    """After the operator cancelled a batch: its records never claimed are deleted
-    (nothing happened to them), those claimed then put back are closed as failed,
-    so that no later run sends them without being asked. Returns how many."""
+@wait_for_writes
+def withdraw_unsent(batch: str, record_ids=()) -> int:
+    """After the operator cancelled a batch: its records (and ``record_ids``, resumed
+    from an earlier run) never claimed are deleted (nothing happened to them),
+    those claimed then put back are closed as failed, so that no later run
+    sends them without being asked. Returns how many."""
+    ours = (SendRecord.batch == batch) | SendRecord.id.in_(list(record_ids))
+    waiting = (SendRecord.status == SendStatus.QUEUED) & ours
     with db.atomic("IMMEDIATE"):
-        waiting = SendRecord.select().where((SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED))
-        count = waiting.count()
-        SendRecord.delete().where(
-            (SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED) & (SendRecord.attempts == 0)
-        ).execute()
+        count = SendRecord.select().where(waiting).count()
+        SendRecord.delete().where(waiting & (SendRecord.attempts == 0)).execute()
         SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(),
-                          error="Envoi annulé par l'opérateur avant la remise du message.").where(
-            (SendRecord.batch == batch) & (SendRecord.status == SendStatus.QUEUED)
-        ).execute()
+                          error="Envoi annulé par l'opérateur avant la remise du message.").where(waiting).execute()
     return count
 
 
@@ -200,6 +208,7 @@ def _stored_time(moment) -> str:
     return SendRecord.started_at.db_value(moment)
 
 
+@wait_for_writes
 def claim(record_id: int, *, operator: str, message_id: str) -> bool:
     """Take a queued record for sending; False if somebody else already did."""
     cursor = db.execute_sql(
@@ -210,6 +219,7 @@ def claim(record_id: int, *, operator: str, message_id: str) -> bool:
     return cursor.rowcount == 1
 
 
+@wait_for_writes
 def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str, str] | None = None,
              error: str | None = None, expect: str = SendStatus.SENDING) -> bool:
     """Record the final outcome of a record in ``expect`` state; a delivery also
@@ -227,6 +237,7 @@ def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str,
     return bool(updated)
 
 
+@wait_for_writes
 def release(record_id: int, *, error: str | None = None, reply: str = "") -> None:
     """Put a claimed record back in the queue: it was not delivered (batch stopped)."""
     SendRecord.update(
@@ -244,20 +255,68 @@ def recent_send_times(window: timedelta) -> list:
     return sorted(finished for (finished,) in query.tuples())
 
 
-def recover_interrupted() -> list[SendRecord]:
-    """Turn ``sending`` records of dead processes into ``unknown``; returns them."""
-    recovered = []
+_INTERRUPTED = "Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti."
+_FROM_JOURNAL = "Résultat repris du journal d'envoi (la base n'avait pas pu l'enregistrer sur le moment)."
+
+
+def _abandoned(record: SendRecord, slot: journal.Slot | None) -> bool:
+    """Nobody works on this ``sending`` record any more."""
+    if journal.in_flight(record.id):
+        return False
+    if record.claimed_by == process_tag():  # this process gave up on it (its batch stopped)
+        return slot is not None
+    return not _claimer_alive(record.claimed_by, record.started_at)
+
+
+def _matches(slot: journal.Slot, record: SendRecord) -> bool:
+    return (slot.content.get("message_id") == (record.message_id or "")
+            and slot.content.get("claimed_by") == record.claimed_by)
+
+
+@wait_for_writes
+def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[journal.Slot]]:
+    recovered, done = [], []
     with db.atomic("IMMEDIATE"):
-        for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING):
-            if _claimer_alive(record.claimed_by, record.started_at):
+        sending = {record.id: record for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING)}
+        for record_id, slot in slots.items():
+            if record_id not in sending or not _matches(slot, sending[record_id]):
+                done.append(slot)  # the database already holds its outcome
+        for record in sending.values():
+            slot = slots.get(record.id)
+            slot = slot if slot is not None and _matches(slot, record) else None
+            if not _abandoned(record, slot):
                 continue
-            SendRecord.update(
-                status=SendStatus.UNKNOWN,
-                finished_at=utcnow(),
-                claimed_by=None,
-                error="Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti.",
-            ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
-            recovered.append(SendRecord.get_by_id(record.id))
+            status = slot.content.get("status") if slot is not None else None
+            if status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN):
+                refused = slot.content.get("refused") or {}
+                error = slot.content.get("error") or (None if status == SendStatus.SENT else _FROM_JOURNAL)
+                complete(record.id, status, reply=slot.content.get("reply") or "", error=error,
+                         refused=refused if isinstance(refused, dict) else {})
+            else:
+                SendRecord.update(
+                    status=SendStatus.UNKNOWN, finished_at=utcnow(), claimed_by=None, error=_INTERRUPTED,
+                ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
+            if slot is not None:
+                done.append(slot)
+            updated = SendRecord.get_by_id(record.id)
+            if updated.status == SendStatus.UNKNOWN:
+                recovered.append(updated)
+    return recovered, done
+
+
+def recover_interrupted() -> list[SendRecord]:
+    """Settle the ``sending`` records nobody works on any more: the outcome kept in
+    the send journal when there is one (a delivered invoice is then stamped as
+    mailed), ``unknown`` otherwise. Returns those that became ``unknown``."""
+    slots = journal.pending()
+    sending = list(SendRecord.select().where(SendRecord.status == SendStatus.SENDING))
+    by_id = {record.id: record for record in sending}
+    stale = any(record_id not in by_id or not _matches(slot, by_id[record_id]) for record_id, slot in slots.items())
+    if not stale and not any(_abandoned(record, slots.get(record.id)) for record in sending):
+        return []  # nothing to settle: no write (another workstation may be sending)
+    recovered, done = _recover(slots)
+    for slot in done:
+        slot.discard()
     return recovered
 
 

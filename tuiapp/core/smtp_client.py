@@ -103,10 +103,14 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
 
 
 class _TrackingMixin:
-    """Knows whether a message was fully handed to the server with no reply yet.
+    """Knows whether the server may hold the current message.
 
-    If the connection breaks then, the message may or may not have been
-    delivered: it must not be sent again.
+    ``payload_sent`` turns true once the final dot was written, and stays true
+    (the reply is 250, or it never came) until the next message begins, or
+    the server refuses this one (a 4xx or 5xx reply to the dot:
+    ``SmtpConnection.send`` clears it). Once it is true, the message must
+    never be sent again without a decision: its record ends sent, partial,
+    failed or unknown, never back in the queue.
     """
 
     payload_sent = False
@@ -120,10 +124,8 @@ class _TrackingMixin:
         if payload[-2:] != smtplib.bCRLF:
             payload += smtplib.bCRLF
         self.send(payload + b"." + smtplib.bCRLF)
-        self.payload_sent = True
-        reply = self.getreply()
-        self.payload_sent = False  # the server has answered: the outcome is known
-        return reply
+        self.payload_sent = True  # stays true when the reply comes (see above)
+        return self.getreply()
 
 
 class _SMTP(_TrackingMixin, smtplib.SMTP):
@@ -151,7 +153,8 @@ class SmtpConnection:
 
     @property
     def payload_sent(self) -> bool:
-        """The current message was fully handed to the server, and its reply has not come."""
+        """The server may hold the current message: its final dot was written, and
+        no refusal came back (see ``_TrackingMixin``)."""
         return self._last.payload_sent
 
     @classmethod
@@ -221,6 +224,7 @@ class SmtpConnection:
                 raise problem
             code, reply = smtp.data(message_bytes)
             if code != 250:
+                smtp.payload_sent = False  # the server said it does not take it
                 self._reset()
                 raise classify_reply(code, reply, stage="data")
             return Delivery(f"{code} {reply.decode('utf-8', 'replace')}", refused)

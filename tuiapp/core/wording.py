@@ -46,8 +46,10 @@ STATUS_LABELS = {
 }
 
 
-def explain(problem: se.SmtpProblem) -> str:
+def explain(problem: se.SmtpProblem | Exception) -> str:
     """One French sentence, with the server's reply when there is one."""
+    if not isinstance(problem, se.SmtpProblem):  # a database or disk problem: its own French text
+        return str(problem)
     text = next(_PROBLEMS[kind] for kind in type(problem).__mro__ if kind in _PROBLEMS)
     if problem.code == 535 and type(problem) is se.AuthenticationFailed:
         text = ("Mot de passe refusé par le serveur (535). Vérifiez l'identifiant et le mot de passe "
@@ -89,8 +91,12 @@ def describe(event: ev.Event) -> str:
             return f"{explain(problem)} Nouvel essai dans {delay:.0f} s (essai {attempt + 1})."
         case ev.PacingWait(delay=delay):
             return f"Limite de messages par minute : pause de {delay:.0f} s."
-        case ev.BatchStopped(problem=problem, remaining=remaining):
-            return f"Envoi arrêté. {explain(problem)} {remaining} facture(s) restent en attente."
+        case ev.BatchStopped(problem=problem, remaining=remaining, kept=kept):
+            text = f"Envoi arrêté. {explain(problem)} {remaining} facture(s) restent en attente."
+            if kept:
+                text += (" Le résultat de la facture en cours, gardé dans le journal d'envoi, sera enregistré "
+                         "au prochain démarrage de tuiapp ; elle ne sera pas renvoyée.")
+            return text
         case ev.BatchFinished():
             return summary(event)
     return str(event)
@@ -107,5 +113,6 @@ def summary(finished: ev.BatchFinished) -> str:
     ):
         if count:
             parts.append(f"{count} {label}")
-    prefix = "Envoi annulé" if finished.cancelled else "Envoi interrompu" if finished.stopped else "Envoi terminé"
+    prefix = ("Envoi annulé" if finished.cancelled
+              else "Envoi interrompu" if finished.stopped or finished.interrupted else "Envoi terminé")
     return f"{prefix} : {', '.join(parts)}."

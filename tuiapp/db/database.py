@@ -13,7 +13,8 @@ from tuiapp.core.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
 # file); synchronous=FULL because a send record must survive a power cut;
-# the busy timeout makes a writer wait for another instead of failing.
+# the busy timeout makes a writer wait for another instead of failing (the
+# send path then tries again with back-off: ``tuiapp.db.waiting``).
 PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
@@ -83,7 +84,10 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         raise DatabaseOpenError(f"« {path} » n'est pas un fichier de base de données.")
     if not db.is_closed():
         db.close()
-    db.init(str(path), pragmas=PRAGMAS, timeout=PRAGMAS["busy_timeout"] / 1000)
+    from tuiapp.core import timing
+
+    busy = timing.busy_timeout()
+    db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)
     try:
         db.connect()
         migrate(db)
@@ -98,7 +102,11 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
 
 def explain_database_error(path: Path | str, exc: Exception) -> str:
     """A French sentence for an SQLite error met while using the file."""
+    from tuiapp.db.waiting import disk_full_text, is_disk_full
+
     text = str(exc)
+    if is_disk_full(exc):
+        return f"Impossible d'écrire dans la base « {path} » : {disk_full_text(path)}"
     if "malformed" in text:
         return (f"La base « {path} » est endommagée (une page illisible) : rien n'a été modifié. "
                 "Gardez une copie du fichier et restaurez la dernière sauvegarde.")

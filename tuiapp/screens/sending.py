@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import threading
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,6 +14,7 @@ from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
 from tuiapp.core import events as ev
 from tuiapp.core import outbox, wording
+from tuiapp.core.engine import StopRequest
 from tuiapp.core.formatting import format_amount
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
@@ -55,7 +55,7 @@ class SendingPanel(Vertical):
         self.selected: set[int] = set()
         self.states: dict[int, str] = {}
         self.batch: str | None = None
-        self.cancel_event = threading.Event()
+        self.cancel_event = StopRequest()  # set(): interrupted (rest queued); cancel(): withdrawn
         self.sending = False
         self.log_texts: list[str] = []
         self._pending_rows: list[queries.SendRow] = []
@@ -303,7 +303,7 @@ class SendingPanel(Vertical):
 
     def action_cancel(self) -> None:
         if self.sending:
-            self.cancel_event.set()
+            self.cancel_event.cancel()  # the operator's decision: what is not sent yet is withdrawn
             self.log_line("Arrêt demandé : l'envoi s'arrête après le message en cours.")
 
     def start_batch(self, invoice_ids: list[int], *, record_ids: list[int] | None = None) -> None:
@@ -318,7 +318,7 @@ class SendingPanel(Vertical):
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def run_batch(self, invoice_ids: list[int], record_ids: list[int]) -> None:
-        from tuiapp.core.engine import SendEngine
+        from tuiapp.core import send_workflow
         from tuiapp.core.errors import TuiappError
         from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
         from tuiapp.db.models import Association
@@ -327,25 +327,17 @@ class SendingPanel(Vertical):
         try:
             operator = outbox.operator_name()
             resend = [i for i in invoice_ids if self.rows[i].last_mailed_at is not None]
-            fresh = [i for i in invoice_ids if i not in resend]
-            queued = outbox.queue_invoices(fresh, operator=operator)
-            again = outbox.queue_invoices(resend, operator=operator, batch=queued.batch, include_sent=True)
-            self.batch = queued.batch
-            waiting = outbox.queued_record_ids_for(queued.already_active + again.already_active)
-            skipped = queued.already_sent + queued.uncertain
-            if len(waiting) < len(queued.already_active) + len(again.already_active):
-                skipped += [None] * (len(queued.already_active) + len(again.already_active) - len(waiting))
-            if skipped:
-                call(self.log_line, f"{len(skipped)} facture(s) déjà envoyée(s) ou en cours ailleurs : ignorée(s).")
+            prepared = send_workflow.prepare(invoice_ids, operator=operator, resend=resend, records=record_ids)
+            self.batch = prepared.batch
+            if prepared.skipped:
+                call(self.log_line, f"{prepared.skipped} facture(s) déjà envoyée(s) ou en cours ailleurs : ignorée(s).")
             settings = SmtpSettings.from_association(Association.get_solo())
             self.rate_per_minute = settings.rate_per_minute
-            engine = SendEngine(settings, keyring_authenticator(settings), operator=operator,
-                                cancel=self.cancel_event, on_event=lambda event: call(self.on_engine_event, event))
-            finished = engine.run(record_ids + waiting + queued.record_ids + again.record_ids, batch=queued.batch)
-            if finished.cancelled:
-                withdrawn = outbox.withdraw_unsent(queued.batch)
-                if withdrawn:
-                    call(self.log_line, f"{withdrawn} facture(s) non envoyée(s) retirée(s) de la file d'attente.")
+            result = send_workflow.run(prepared, settings=settings, authenticator=keyring_authenticator(settings),
+                                       operator=operator, stop=self.cancel_event,
+                                       on_event=lambda event: call(self.on_engine_event, event))
+            if result.withdrawn:
+                call(self.log_line, f"{result.withdrawn} facture(s) non envoyée(s) retirée(s) de la file d'attente.")
         except TuiappError as exc:
             call(self.log_line, f"Envoi impossible : {exc}")
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown

@@ -1,0 +1,164 @@
+"""The send journal: what the server answered, kept on disk until the database holds it.
+
+Before a message is handed over, a slot is reserved for its send record: one
+small file of a fixed size (``SLOT_SIZE``) in a folder beside the database,
+``<database file>.send-journal/``, written and synced (file and folder). The
+server's reply is written into it in place (no new block to allocate, so a
+full disk cannot refuse it) and synced; the slot is deleted once the database
+holds the outcome. If the database cannot be written (another workstation's
+long write, a full disk), the slot survives, and the next start of any tuiapp
+process applies it (``outbox.recover_interrupted``); a slot without a reply
+means the outcome is unknown.
+
+The folder is shared by the database's users: it is made ``rwxrwx---`` and
+its files ``rw-rw----`` whatever the creator's umask (the group is the
+folder's, as the file system gives it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SLOT_SIZE = 4096
+FOLDER_MODE = 0o770
+FILE_MODE = 0o660
+_SUFFIX = ".slot"
+
+#: Records this process is sending right now: their slots are not applied by
+#: a recovery run in this same process (the TUI's periodic refresh, say).
+_in_flight: set[int] = set()
+_lock = threading.Lock()
+
+
+def folder_for(database: str | Path) -> Path:
+    return Path(f"{database}.send-journal")
+
+
+def _folder() -> Path:
+    from tuiapp.db.database import db
+
+    return folder_for(db.database)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _encode(content: dict) -> bytes:
+    """The slot's content, padded to ``SLOT_SIZE``; long server texts are cut to fit
+    (the refused addresses' replies first, then the reply and the error)."""
+    original = dict(content)
+    for text_limit, refused_limit in ((None, None), (1000, 200), (1000, 60), (1000, 0), (300, 0), (80, 0), (0, 0)):
+        content = dict(original)
+        if text_limit is not None:
+            for key in ("reply", "error"):
+                content[key] = (content.get(key) or "")[:text_limit]
+            refused = content.get("refused") or {}
+            content["refused"] = {address[:refused_limit]: reply[:refused_limit]
+                                  for address, reply in refused.items()} if refused_limit else {}
+        raw = json.dumps(content, ensure_ascii=True).encode("ascii")
+        if len(raw) < SLOT_SIZE:
+            return raw + b" " * (SLOT_SIZE - 1 - len(raw)) + b"\n"
+    raise ValueError("journal slot too small")
+
+
+@dataclass
+class Slot:
+    """One record's slot; ``record`` the outcome, then ``discard`` once the database has it."""
+
+    record_id: int
+    path: Path
+    content: dict = field(default_factory=dict)
+
+    def record(self, status: str, *, reply: str = "", refused: dict[str, str] | None = None,
+               error: str | None = None) -> None:
+        """Write the known outcome in place and sync it (best effort: the database write comes next)."""
+        self.content.update(status=status, reply=reply or "", refused=dict(refused or {}), error=error)
+        try:
+            descriptor = os.open(self.path, os.O_WRONLY)
+            try:
+                os.pwrite(descriptor, _encode(self.content), 0)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError:
+            pass
+
+    def discard(self) -> None:
+        """The database holds the outcome: the slot goes."""
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        self.keep()
+
+    def keep(self) -> None:
+        """This process no longer works on the record; the slot stays for a recovery."""
+        with _lock:
+            _in_flight.discard(self.record_id)
+
+
+def reserve(record_id: int, *, message_id: str, claimed_by: str) -> Slot:
+    """Reserve and sync the record's slot; raises ``OSError`` (a full disk, say) if it cannot."""
+    folder = _folder()
+    if not folder.is_dir():
+        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+        os.chmod(folder, FOLDER_MODE)
+        _sync_folder(folder.parent)
+    path = folder / f"{int(record_id)}{_SUFFIX}"
+    content = {"record": int(record_id), "message_id": message_id, "claimed_by": claimed_by, "status": None}
+    temporary = folder / f"{int(record_id)}.{os.getpid()}.tmp"
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.fchmod(descriptor, FILE_MODE)
+            data = _encode(content)
+            if os.write(descriptor, data) != len(data):
+                raise OSError("short write")
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+        _sync_folder(folder)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    with _lock:
+        _in_flight.add(int(record_id))
+    return Slot(int(record_id), path, content)
+
+
+def in_flight(record_id: int) -> bool:
+    with _lock:
+        return record_id in _in_flight
+
+
+def pending() -> dict[int, Slot]:
+    """The slots left on disk, by record id (an unreadable one reads as "no reply")."""
+    folder = _folder()
+    slots: dict[int, Slot] = {}
+    try:
+        paths = list(folder.glob(f"*{_SUFFIX}"))
+    except OSError:
+        return slots
+    for path in paths:
+        try:
+            record_id = int(path.name.removesuffix(_SUFFIX))
+        except ValueError:
+            continue
+        try:
+            content = json.loads(path.read_bytes().decode("ascii"))
+            if not isinstance(content, dict):
+                raise ValueError
+        except (OSError, ValueError):
+            content = {"record": record_id, "status": None, "unreadable": True}
+        slots[record_id] = Slot(record_id, path, content)
+    return slots

@@ -1,0 +1,45 @@
+"""Every wait of the send path, in one place (seconds).
+
+A wait that an operator's site may need to change, or that the tests make
+short, is read from the environment each time it is used, so that a
+subprocess started by a test (``tuiapp send``) gets it too.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: How long a write of the send path waits for another workstation's write
+#: (queueing, claim, completion, release, recovery, withdrawal).
+DB_WAIT_VARIABLE = "TUIAPP_DB_WAIT"
+DB_WAIT_DEFAULT = 60.0
+#: One SQLite attempt waits at most this long in SQLite's own busy handler;
+#: the send path then tries again, with back-off, until ``db_wait()``.
+BUSY_TIMEOUT = 10.0
+#: Back-off between two attempts of a write: from the first to the last.
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 1.0
+#: The engine: pauses before retrying a message after a transient failure.
+RETRY_DELAYS = (5.0, 20.0)
+#: The engine: the window over which the association's messages per minute are counted.
+PACING_WINDOW = 60.0
+#: A record left "sending" by a process of another machine is presumed dead after this.
+FOREIGN_CLAIM_LEASE = 3600.0
+
+
+def _seconds(variable: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(variable, ""))
+    except ValueError:
+        return default
+    return value if 0 <= value < 24 * 3600 else default
+
+
+def db_wait() -> float:
+    """How long a write of the send path waits for the database (``$TUIAPP_DB_WAIT``, 60 s by default)."""
+    return _seconds(DB_WAIT_VARIABLE, DB_WAIT_DEFAULT)
+
+
+def busy_timeout() -> float:
+    """SQLite's busy timeout for one attempt: never longer than the whole wait."""
+    return min(BUSY_TIMEOUT, db_wait())

@@ -1,0 +1,116 @@
+"""Writes that wait for another workstation rather than fail, and what to say when they cannot.
+
+SQLite lets one writer at a time. A write of the send path that meets
+another's lock is tried again, with back-off, for ``timing.db_wait()``
+seconds (60 by default); then it raises ``DatabaseBusy``. A full disk raises
+``DiskFull`` at once. Both say why in French, naming the other workstation's
+wait or the disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from peewee import OperationalError
+
+from tuiapp.core import timing
+from tuiapp.core.errors import TuiappError
+
+
+class DatabaseBusy(TuiappError):
+    """Another workstation held the database's write lock for the whole wait."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"Écriture impossible : base occupée par un autre poste depuis {seconds:.0f} s.")
+
+
+class DiskFull(TuiappError):
+    """No space left where the database (or its send journal) lives."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        super().__init__(f"Écriture impossible : {disk_full_text(path)}")
+
+
+def mount_point(path: Path | str) -> Path:
+    """The mount point of the file system that holds ``path`` (or its nearest existing parent)."""
+    current = Path(os.path.abspath(path))
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def disk_full_text(path: Path | str) -> str:
+    """« disque plein (…) », naming the disk (mount point) and the folder."""
+    folder = Path(os.path.abspath(path)).parent
+    return (f"disque plein (disque « {mount_point(folder)} », dossier « {folder} ») : "
+            "libérez de la place puis relancez.")
+
+
+def _chain(exc: BaseException | None):
+    """The exception and those it was raised during: a COMMIT that fails for a full
+    disk rolls back by itself, and the rollback that follows it then fails too."""
+    for _ in range(5):
+        if exc is None:
+            return
+        yield exc
+        exc = exc.__context__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return any(
+        (isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+        or "disk is full" in str(link)
+        for link in _chain(exc)
+    )
+
+
+def is_busy(exc: BaseException) -> bool:
+    return any("locked" in str(link) or "busy" in str(link) for link in _chain(exc))
+
+
+def database_path() -> str:
+    from tuiapp.db.database import db
+
+    return db.database or "?"
+
+
+def wait_for_writes(function):
+    """Decorate a write: retried with back-off while the database is locked,
+    for ``timing.db_wait()`` seconds; ``DatabaseBusy`` or ``DiskFull`` then.
+
+    Inside an open transaction it runs once: its caller's transaction is the
+    one to retry."""
+
+    @functools.wraps(function)
+    def waiting(*args, **kwargs):
+        from tuiapp.db.database import db
+
+        if db.in_transaction():
+            return function(*args, **kwargs)
+        bound = timing.db_wait()
+        deadline = time.monotonic() + bound
+        delay = timing.BACKOFF_FIRST
+        while True:
+            try:
+                return function(*args, **kwargs)
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                if is_disk_full(exc):
+                    raise DiskFull(database_path()) from None
+                if not is_busy(exc):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DatabaseBusy(bound) from None
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, timing.BACKOFF_MAX)
+
+    return waiting
