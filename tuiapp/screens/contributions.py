@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +13,7 @@ from tuiapp.core.formatting import format_amount, format_timestamp, period_label
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.widgets.plain import options, plain
 
 ALL = "all"
 
@@ -33,7 +33,7 @@ class ContributionsScreen(Screen[None]):
         periods = queries.periods_with_invoices()
         period_choices = [(period_label(p), str(p)) for p in periods]
         self.period_values = [value for _, value in period_choices]
-        structures = [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+        structures = options((f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code))
         yield Header()
         yield Static("Traitements › Édition des contributions", classes="screen-title")
         with TabbedContent(id="tabs"):
@@ -88,7 +88,7 @@ class ContributionsScreen(Screen[None]):
         table = self.query_one("#invoices", DataTable)
         for invoice in rows[:count]:  # cells made chunk by chunk: formatting costs too
             table.add_row(
-                Text(invoice.resident.display_name), invoice.number, format_amount(invoice.amount_ht),
+                plain(invoice.resident.display_name), plain(invoice.number), format_amount(invoice.amount_ht),
                 format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
                 key=str(invoice.id),
             )

@@ -6,13 +6,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
 from tuiapp.db.models import Association
 from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+from tuiapp.widgets.plain import field_text, markup, plain
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
 SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
@@ -32,12 +32,12 @@ class SmtpScreen(ModalScreen[bool]):
         super().__init__()
         association = Association.get_solo()
         self.initial = {
-            "smtp_host": association.smtp_host,
+            "smtp_host": field_text(association.smtp_host),
             "smtp_port": str(association.smtp_port),
             "smtp_security": association.smtp_security,
-            "smtp_username": association.smtp_username,
+            "smtp_username": field_text(association.smtp_username),
             "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
-            "smtp_ca_file": association.smtp_ca_file or "",
+            "smtp_ca_file": field_text(association.smtp_ca_file),
             "password": "",
         }
         self.allow_insecure_auth = association.smtp_allow_insecure_auth
@@ -106,7 +106,7 @@ class SmtpScreen(ModalScreen[bool]):
                         else "Aucun mot de passe enregistré pour ce compte : saisissez-le.")
             except secrets.SecretStoreError as exc:
                 text = str(exc)
-        self.app.call_from_thread(self.query_one("#password-state", Static).update, text)
+        self.app.call_from_thread(self.query_one("#password-state", Static).update, plain(text))
 
     def action_test(self) -> None:
         values = self.validate_form()
@@ -139,13 +139,14 @@ class SmtpScreen(ModalScreen[bool]):
             else:
                 authenticator = NoAuthentication()
             check_connection(settings, authenticator)
-            text = "[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]" if settings.username else ".[/]")
+            text = markup("[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]"
+                                                         if settings.username else ".[/]"))
         except (SmtpProblem, secrets.SecretStoreError) as problem:
-            text = f"[red]Échec : {escape(str(problem))}[/]"
+            text = markup("[red]Échec : $problem[/]", problem=problem)
         except UnicodeError:
-            text = "[red]Échec : le nom du serveur n'est pas valide.[/]"
+            text = markup("[red]Échec : le nom du serveur n'est pas valide.[/]")
         except Exception as exc:  # never a silent "Test en cours..."
-            text = f"[red]Échec inattendu ({escape(type(exc).__name__)}).[/]"
+            text = markup("[red]Échec inattendu ($kind).[/]", kind=type(exc).__name__)
         self.app.call_from_thread(self._show_result, number, text)
 
     def action_save(self) -> None:
@@ -161,7 +162,7 @@ class SmtpScreen(ModalScreen[bool]):
             try:
                 secrets.set_password(values["smtp_host"], values["smtp_username"], password)
             except secrets.SecretStoreError as exc:
-                self.query_one("#errors", Static).update(str(exc))
+                self.query_one("#errors", Static).update(plain(exc))
                 return
         editing.save_smtp(values)
         self.notify("Réglages du serveur SMTP enregistrés.", title="Serveur SMTP")

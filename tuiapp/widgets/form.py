@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
+from tuiapp.widgets.plain import field_text, plain
+
 
 class Field(Horizontal):
     """A label, a one-line input and, below, the field's error (if any)."""
@@ -25,7 +27,7 @@ class Field(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(self.label, classes="field-label")
-        yield Input(self.value, id=self.field_name, password=self.password, placeholder=self.placeholder,
+        yield Input(field_text(self.value), id=self.field_name, password=self.password, placeholder=self.placeholder,
                     classes="field-input")
 
 
@@ -45,7 +47,7 @@ def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str
     for field in container.query(Field):
         labels.setdefault(field.field_name, field.label)
     lines = [f"{labels.get(name, name)} : {message}" for name, message in errors.items()]
-    container.query_one("#errors", Static).update("\n".join(lines))
+    container.query_one("#errors", Static).update(plain("\n".join(lines), multiline=True))
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -62,7 +64,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Static(self.question, id="question")
+            yield Static(plain(self.question, multiline=True), id="question")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Oui (o)", id="yes", variant="warning")
                 yield Button("Non (n)", id="no", variant="primary")
