@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
+from tuiapp.core.errors import ValidationError
 from tuiapp.db.models import Association
 from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
 from tuiapp.widgets.plain import field_text, markup, plain
@@ -164,7 +165,11 @@ class SmtpScreen(ModalScreen[bool]):
             except secrets.SecretStoreError as exc:
                 self.query_one("#errors", Static).update(plain(exc))
                 return
-        editing.save_smtp(values)
+        try:
+            editing.save_smtp(values)
+        except ValidationError as exc:  # a field of the association that this form does not show
+            self.query_one("#errors", Static).update(plain(exc))
+            return
         self.notify("Réglages du serveur SMTP enregistrés.", title="Serveur SMTP")
         self.dismiss(True)
 
