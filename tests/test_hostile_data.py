@@ -192,15 +192,16 @@ async def test_every_form_gives_the_french_field_error(database, db_path, form_n
     db.close()
 
 
-VALID_FORMS = {
+VALID_FORMS = {  # what is typed; what the list then shows; the notification
     "structure": ({"code": "FH-2024-11 [/] 001", "name": "Résidence [Les Lilas]", "address": "[link=http://x]y\n\tB",
                    "sender_email": "=cmd@example.org", "sender_name": "Anne [/] Marie", "reply_to": "+tag@example.org",
                    "bcc": "", "subject_template": "[@click=app.quit]Q[/] &numero", "body_template": "[b]gras\n=1+1"},
-                  ("FH-2024-11 [/] 001", "Résidence [Les Lilas]")),
+                  ("FH-2024-11 [/] 001", "Résidence [Les Lilas]"), "Structure FH-2024-11 [/] 001 enregistrée."),
     "resident": ({"last_name": "Anne [/] Marie", "first_name": "[@click=app.quit]Q[/]", "email": "=cmd@example.org",
                   "guardian_name": "[link=http://x]y", "guardian_email": ""},
-                 ("ANNE [/] MARIE [@click=app.quit]Q[/]", "=cmd@example.org")),
-    "smtp": ({"smtp_host": "=1+1", "smtp_username": "[link=http://x]y"}, ()),
+                 ("ANNE [/] MARIE [@click=app.quit]Q[/]", "=cmd@example.org"),
+                 "ANNE [/] MARIE [@click=app.quit]Q[/] enregistré(e)."),
+    "smtp": ({"smtp_host": "=1+1", "smtp_username": "[link=http://x]y"}, (), "Réglages du serveur SMTP enregistrés."),
 }
 
 
@@ -209,10 +210,10 @@ async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(databas
     from tuiapp.app import TuiApp
 
     Structure.create(code="FH", name="Foyer", sender_email="fh@example.org")
-    values, shown = VALID_FORMS[form_name]
+    values, shown, notice = VALID_FORMS[form_name]
     form = cat.FORMS[form_name]
     app = TuiApp(db_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press(*form.keys)
         await pilot.pause()
         for name, value in values.items():
@@ -226,6 +227,8 @@ async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(databas
         text = screen_text(app)
         for value in shown:
             assert value in text, (value, text)
+        toasts = [str(toast.render()) for toast in app.screen.query("Toast")]
+        assert any(toast.endswith("\n" + notice) for toast in toasts), toasts  # never read as markup
         if form_name == "smtp":
             await pilot.press("m")
             await pilot.pause()
@@ -317,6 +320,26 @@ async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_
     db.close()
     assert files_under(tmp_path) - before <= {db_path.with_name(db_path.name + "-wal"),
                                               db_path.with_name(db_path.name + "-shm")}
+
+
+async def test_terminal_codes_from_the_database_never_reach_the_screen(database, db_path, structure, make_resident,
+                                                                       make_invoice):
+    """On b3cca60 an OSC 52 sequence in a name went raw to the terminal from the lists."""
+    from tuiapp.app import TuiApp
+
+    invoice = make_invoice(make_resident(email="a@example.org"))
+    db.execute_sql("UPDATE resident SET first_name = ?", ("Jo\x1b]52;c;cHduZWQ=\x07",))
+    db.execute_sql("UPDATE invoice SET number = ? WHERE id = ?", ("N\x1b[2J1", invoice.id))
+    db.close()
+    app = TuiApp(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for keys in (("r",), ("escape", "c"), ("e",)):
+            await pilot.press(*keys)
+            await pilot.pause()
+            text = screen_text(app)
+            assert control_on_screen(text) is None, (keys, text)
+            assert "Jo\ufffd]52;c;cHduZWQ=\ufffd" in text or "N\ufffd[2J1" in text, (keys, text)
+    db.close()
 
 
 async def test_markup_in_invoice_numbers_and_structure_names(database, db_path, structure, make_resident,
