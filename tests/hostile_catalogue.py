@@ -170,10 +170,10 @@ FORMS = {
 @dataclass(frozen=True)
 class Screen:
     name: str
-    keys: tuple[str, ...]  # from the home screen; "*row" repeats what follows on every row of the table
+    keys: tuple[str, ...]  # from the home screen
     screen: str  # the class name of the screen reached
     walk: str | None = None  # a DataTable whose every row is brought under the cursor and read
-    then: tuple[str, ...] = ()  # keys pressed on each row of ``walk`` (a dialog, a form), then Échap
+    then: tuple[str, ...] = ()  # keys pressed on each row of ``walk`` (the screen read after each), then Échap
     then_screen: str | None = None
     shows: tuple[str, ...] = field(default=())  # values that must appear as typed (their start)
 
@@ -181,19 +181,16 @@ class Screen:
 SCREENS = (
     Screen("accueil", (), "HomeScreen", shows=("Les Amis [/] du Foyer",)),
     Screen("aide", ("f1",), "HelpScreen"),
-    Screen("structures", ("s",), "StructuresScreen", walk="#structures", shows=MARKUP),
-    Screen("fiche structure (Général, Mail)", ("s",), "StructuresScreen", walk="#structures",
-           then=("enter", "f2", "f3"), then_screen="StructureFormScreen", shows=MARKUP),
+    Screen("structures, et la fiche de chacune (Mail, Général)", ("s",), "StructuresScreen", walk="#structures",
+           then=("enter", "f2"), then_screen="StructureFormScreen", shows=MARKUP),
     Screen("serveur SMTP", ("m",), "SmtpScreen", shows=("[link=http://x]y",)),
-    Screen("résidents", ("r",), "ResidentsScreen", walk="#residents", shows=SHOWN_AS_TYPED),
+    Screen("résidents, et la fiche de chacun", ("r",), "ResidentsScreen", walk="#residents", then=("enter",),
+           then_screen="ResidentFormScreen", shows=SHOWN_AS_TYPED),
     Screen("filtre des structures (liste déroulante)", ("r", "tab", "tab", "enter"), "ResidentsScreen",
            shows=("Résidence [Les Lilas]",)),
-    Screen("fiche résident", ("r",), "ResidentsScreen", walk="#residents", then=("enter",),
-           then_screen="ResidentFormScreen", shows=MARKUP),
     Screen("édition des contributions", ("c",), "ContributionsScreen", walk="#invoices", shows=SHOWN_AS_TYPED),
-    Screen("onglet d'envoi", ("c", "e"), "ContributionsScreen", walk="#send-table", shows=SHOWN_AS_TYPED),
-    Screen("aperçu du message", ("c", "e"), "ContributionsScreen", walk="#send-table", then=("v",),
-           then_screen="PreviewScreen", shows=MARKUP),
+    Screen("onglet d'envoi, et l'aperçu de chaque message", ("c", "e"), "ContributionsScreen", walk="#send-table",
+           then=("v",), then_screen="PreviewScreen", shows=SHOWN_AS_TYPED),
     Screen("décision (état inconnu)", ("c", "e"), "ContributionsScreen", walk="#send-table", then=("k",)),
     Screen("liste à imprimer", ("c", "e", "l"), "PreviewScreen"),
     Screen("confirmation d'envoi", ("c", "e", "e"), "ConfirmScreen"),

@@ -273,12 +273,13 @@ async def test_every_screen_shows_hostile_rows_as_typed_and_draws_no_control(tmp
                 for row in range(table.row_count):
                     if row:
                         await pilot.press("down")
+                    seen.append(screen_text(app))
                     for key in spec.then:
                         await pilot.press(key)
                         await pilot.pause()
+                        seen.append(screen_text(app))
                     if spec.then_screen:
                         assert type(app.screen).__name__ == spec.then_screen, (spec.name, row)
-                    seen.append(screen_text(app))
                     if spec.then and type(app.screen).__name__ != spec.screen:
                         await pilot.press("escape")
                         await pilot.pause()

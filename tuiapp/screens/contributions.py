@@ -13,7 +13,7 @@ from tuiapp.core.formatting import format_amount, format_timestamp, period_label
 from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
-from tuiapp.widgets.plain import options, plain
+from tuiapp.widgets.plain import cell, options
 
 ALL = "all"
 
@@ -88,7 +88,7 @@ class ContributionsScreen(Screen[None]):
         table = self.query_one("#invoices", DataTable)
         for invoice in rows[:count]:  # cells made chunk by chunk: formatting costs too
             table.add_row(
-                plain(invoice.resident.display_name), plain(invoice.number), format_amount(invoice.amount_ht),
+                cell(invoice.resident.display_name), cell(invoice.number), format_amount(invoice.amount_ht),
                 format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
                 key=str(invoice.id),
             )

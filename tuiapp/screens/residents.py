@@ -14,7 +14,7 @@ from tuiapp.core import editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
-from tuiapp.widgets.plain import field_text, markup, options, plain
+from tuiapp.widgets.plain import cell, field_text, markup, options
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
@@ -77,9 +77,9 @@ class ResidentsScreen(Screen[None]):
             has_address = bool(resident.recipients)
             without += not has_address
             name = resident.display_name + ("" if resident.active else " (sorti)")
-            marker = plain(len(resident.recipients)) if has_address else plain("aucune", style="bold red")
-            cells = [plain(cell) for cell in (name, resident.structure.code, resident.email, resident.guardian_name,
-                                              resident.guardian_email)]
+            marker = cell(len(resident.recipients)) if has_address else cell("aucune", style="bold red")
+            cells = [cell(text) for text in (name, resident.structure.code, resident.email, resident.guardian_name,
+                                             resident.guardian_email)]
             table.add_row(cells[0], marker, *cells[1:], key=str(resident.id))
         shown = f"{total} résident(s)" if total <= SHOWN_AT_MOST else (
             f"{total} résidents, les {SHOWN_AT_MOST} premiers affichés : affinez la recherche (/)")

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tab
 from tuiapp.core import editing, templates
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
-from tuiapp.widgets.plain import field_text, markup, plain
+from tuiapp.widgets.plain import cell, field_text, markup
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
 AREA_FIELDS = ("address", "body_template")
@@ -54,7 +54,7 @@ class StructuresScreen(Screen[None]):
         for structure in Structure.select().order_by(Structure.code):
             residents = active.get(structure.id, 0)
             cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
-            table.add_row(*(plain(cell) for cell in cells), key=str(structure.id))
+            table.add_row(*(cell(text) for text in cells), key=str(structure.id))
 
     def action_new(self) -> None:
         self.app.push_screen(StructureFormScreen(None))

@@ -3,10 +3,13 @@
 Every text the TUI shows that comes from the database, a file, a server or an
 exception passes through here:
 
-- ``plain(value)``: a ``rich.text.Text`` for a DataTable cell, a Select option,
-  a ``Static``: Textual draws it as is (``[``, ``]`` and ``[/]`` included),
-  where a ``str`` would be parsed as markup (a ``[@click=app.quit]`` would run
-  an action, a stray ``[/]`` would crash the screen);
+- ``plain(value)``: a ``rich.text.Text`` for a ``Static``: Textual draws it as
+  is (``[``, ``]`` and ``[/]`` included), where a ``str`` would be parsed as
+  markup (a ``[@click=app.quit]`` would run an action, a stray ``[/]`` would
+  crash the screen);
+- ``cell(value)``: the same for a DataTable cell or a Select option, cut at
+  ``CELL_MAX`` characters (more than any field's limit: a row written around
+  validation with 100 KB would otherwise be measured on every redraw);
 - ``markup(template, name=value)``: tuiapp's own markup (``[b]$name[/b]``)
   with the data substituted as plain text, never parsed;
 - ``field_text(value)``: the text put in an ``Input`` or a ``TextArea``.
@@ -24,6 +27,9 @@ from textual.content import Content
 
 from tuiapp.core.safe_text import printable
 
+#: The longest text a list cell shows (every field's limit is below it).
+CELL_MAX = 300
+
 
 def field_text(value: object, *, multiline: bool = False) -> str:
     """A value for an ``Input`` (one line) or a ``TextArea`` (``multiline``); ``None`` is empty."""
@@ -35,6 +41,12 @@ def plain(value: object, *, style: str = "", multiline: bool = False) -> Text:
     return Text(field_text(value, multiline=multiline), style=style, end="")
 
 
+def cell(value: object, *, style: str = "") -> Text:
+    """A DataTable cell or a Select option: ``plain``, cut after ``CELL_MAX`` characters."""
+    text = "" if value is None else str(value)
+    return plain(text if len(text) <= CELL_MAX else text[:CELL_MAX] + "…", style=style)
+
+
 def markup(template: str, **values: object) -> Content:
     """``template`` is tuiapp's own markup; each ``$name`` is replaced by ``values[name]``
     as plain text (control characters replaced, line feeds kept)."""
@@ -43,4 +55,4 @@ def markup(template: str, **values: object) -> Content:
 
 def options(choices) -> list[tuple[Text, object]]:
     """``(label, value)`` pairs for a ``Select``, the labels never parsed as markup."""
-    return [(plain(label), value) for label, value in choices]
+    return [(cell(label), value) for label, value in choices]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from tuiapp.core.formatting import format_amount, format_timestamp
-from tuiapp.widgets.plain import plain
+from tuiapp.widgets.plain import cell
 
 SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
                 "sending": "en cours", "queued": "en attente", "other": "autre poste"}
@@ -32,8 +32,8 @@ def last_event(row) -> str:
 
 def row_cells(row, selected: bool, state_name: str) -> list:
     """The cells in the table's column order (people's text never read as markup)."""
-    return [check(selected), plain(row.resident), plain(row.number), format_amount(row.amount_ht),
-            state(state_name), last_event(row), plain(row.email), plain(row.guardian_email)]
+    return [check(selected), cell(row.resident), cell(row.number), format_amount(row.amount_ht),
+            state(state_name), last_event(row), cell(row.email), cell(row.guardian_email)]
 
 
 def duration(seconds: float) -> str:
