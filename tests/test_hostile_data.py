@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import DataTable, Input, Static
 
 from tests import hostile_catalogue as cat
 from tests.smtp_server import PASSWORD, USERNAME
@@ -81,8 +81,8 @@ def french_refusal(error: ValidationError, field: cat.TextField, label: str, val
 def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> dict[str, int]:
     """A base whose row ``i`` holds hostile value ``i`` in every text column, written with SQL.
 
-    With ``valid_addresses`` the address columns keep working addresses (a send goes through).
-    Returns the id of a send record left at the "unknown" state.
+    With ``valid_addresses`` the address columns and the SMTP settings keep working values (a send
+    goes through). Returns ``{"unknown": id}``: a send record left at the "unknown" state.
     """
     values = cat.DB_ROWS
     open_database(path)
@@ -112,8 +112,8 @@ def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> 
     db.execute_sql("UPDATE association SET name = ?, address = ?",
                    ("Les Amis [/] du Foyer\x1b]0;pwned\x07", "[link=http://x]y\n\x1b[2J\x00\u2028"))
     if not valid_addresses:
-        db.execute_sql("UPDATE association SET smtp_username = ?, smtp_ca_file = ?",
-                       ("[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
+        db.execute_sql("UPDATE association SET smtp_host = ?, smtp_username = ?, smtp_ca_file = ?",
+                       ("smtp[/].example.org\x1b[2J", "[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
     return {"unknown": ids[0][2]}
 
 
@@ -155,7 +155,7 @@ def _errors(app) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("form_name", sorted(cat.FORMS))
-async def test_every_form_gives_the_french_field_error(database, db_path, form_name, monkeypatch, tmp_path):
+async def test_every_form_gives_the_french_field_error(database, db_path, form_name):
     from tuiapp.app import TuiApp
 
     Structure.create(code="FH", name="Foyer", sender_email="fh@example.org")
@@ -189,6 +189,7 @@ async def test_every_form_gives_the_french_field_error(database, db_path, form_n
         await pilot.pause()
         assert type(app.screen).__name__ == form.screen
     assert Structure.select().count() == 1 and Resident.select().count() == 0
+    assert Association.get_solo().smtp_host == "smtp.office365.com"
     db.close()
 
 
