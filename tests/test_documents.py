@@ -1,9 +1,11 @@
 """The invoice snapshot handed to PDF rendering and message composition."""
 
 from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default
 
 from tuiapp.core.documents import InvoiceLineData, document_for, lines_of
-from tuiapp.db.models import Association, InvoiceLine
+from tuiapp.db.models import Association, Invoice, InvoiceLine
 
 
 def add_line(invoice, position, label, amount):
@@ -40,3 +42,33 @@ def test_lines_read_ahead_give_the_same_document(make_resident, make_invoice):
     assert on_its_own == read_ahead
     assert [line.amount for line in on_its_own.lines] == [Decimal("1234.56")]
     assert on_its_own.recipients == ("josiane@example.org",)
+
+
+def test_a_hostile_row_written_around_validation_reaches_neither_mail_nor_pdf_raw(make_resident, make_invoice,
+                                                                                   database):
+    """A bad import writes straight into SQLite: ESC, BEL, NUL, U+2028 in names, the number, the templates."""
+    import pymupdf
+
+    from tuiapp.core.compose import invoice_message_bytes
+    from tuiapp.core.pdf import invoice_pdf
+
+    resident = make_resident(email="josiane@example.org")
+    invoice = make_invoice(resident)
+    add_line(invoice, 1, "Hébergement", "1234.56")
+    database.execute_sql("UPDATE resident SET last_name = ?, first_name = ? WHERE id = ?",
+                         ("MAILLY\u2028X", "Jo\x1b]52;c;cHduZWQ=\x07siane", resident.id))
+    database.execute_sql("UPDATE invoice SET number = ? WHERE id = ?", ("FH\x1b[2J-001", invoice.id))
+    database.execute_sql("UPDATE invoice_line SET label = ? WHERE invoice_id = ?", ("Repas\x00", invoice.id))
+    database.execute_sql("UPDATE structure SET subject_template = ?, body_template = ?, name = ?",
+                         ("Facture\x1b]0;pwned\x07 &numero", "Bonjour\x00\x1b[2J &personne\nligne 2\tfin",
+                          "Foyer\u202eLes Tilleuls"))
+    doc = document_for(Invoice.get_by_id(invoice.id), Association.get_solo())
+
+    raw = invoice_message_bytes(doc, b"%PDF-1.4 stand-in", "facture.pdf")
+    assert not any(code in raw for code in (b"\x1b", b"\x00", b"\x07")), raw
+    body = message_from_bytes(raw, policy=default).get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Bonjour\ufffd\ufffd[2J MAILLY\ufffdX Jo\ufffd]52;c;cHduZWQ=\ufffdsiane\nligne 2\tfin" in body
+
+    with pymupdf.open(stream=invoice_pdf(doc), filetype="pdf") as pdf:  # U+2028 gave ValueError
+        text = pdf[0].get_text()
+    assert "MAILLY" in text and "Repas" in text

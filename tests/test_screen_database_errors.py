@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from tests.test_screens import SIZE, fill, text_of, type_text
 from tuiapp.app import create_app

@@ -93,3 +93,17 @@ def test_period_arithmetic_and_order():
     assert Period(2024, 5).previous() == Period(2024, 4)
     assert Period(2024, 9) < Period(2024, 10) < Period(2025, 1)
     assert str(Period(2024, 9)) == "2024-09"
+
+
+def test_multi_line_keeps_line_feeds_and_tabs_and_refuses_other_controls():
+    from tuiapp.core.validation import multi_line
+
+    text = multi_line("Bonjour,\r\n\tvoici la facture.\n", field="body_template", label="Texte du mail",
+                      max_length=100, strip=False)
+    assert text == "Bonjour,\n\tvoici la facture.\n"  # Windows line ends become line feeds
+    for char in ("\x1b", "\x07", "\x00", "\r", "\u2028", "\u202e"):
+        with pytest.raises(ValidationError, match="caractère de contrôle") as error:
+            multi_line(f"a{char}b", field="body_template", label="Texte du mail", max_length=100)
+        assert str(error.value).startswith("Texte du mail : ")
+    with pytest.raises(ValidationError, match="100 caractères au plus"):
+        multi_line("x" * 101, field="address", label="Adresse", max_length=100)

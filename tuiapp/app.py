@@ -32,11 +32,23 @@ class TuiApp(App[None]):
         super().__init__()
         self.db_path = db_path
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification of tuiapp, from any screen or thread (``Widget.notify`` comes here):
+        never parsed as markup, whatever ``markup`` says, its control characters replaced. A
+        message may quote an invoice number, a name, a server's reply."""
+        from tuiapp.widgets.plain import field_text
+
+        super().notify(field_text(message, multiline=True), title=field_text(title), severity=severity,
+                       timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
-        self.sub_title = Path(self.db_path).name  # the full path is on the home screen
+        from tuiapp.widgets.plain import field_text
+
+        self.sub_title = field_text(Path(self.db_path).name)  # the full path is on the home screen
         gc.freeze()  # what start-up built stays: keep it out of the collector's full passes
         try:
-            self.title = Association.get_solo().name or "tuiapp"
+            self.title = field_text(Association.get_solo().name) or "tuiapp"
             interrupted = outbox.recover_interrupted()
         except DATABASE_ERRORS as exc:  # locked, read-only, damaged: said, and the app still opens
             database_problem(self, exc)

@@ -15,6 +15,10 @@ EXIT_USAGE = 2  # bad input or settings
 
 
 class Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file=None) -> None:
+        # Usage, help and errors quote the arguments given: through printable, like say/warn.
+        super()._print_message(printable(message, multiline=True), file)
+
     def error(self, message: str):  # argparse's own messages stay in English
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog} : erreur : {message}\n")

@@ -33,6 +33,16 @@ def _header(value: str, what: str) -> str:
     return value
 
 
+def _sender(name: str, address: str, code: str) -> str:
+    """``Name <address>``; an address that is not ASCII (written around validation) is refused."""
+    try:
+        return _header(formataddr((name, address)), "Expéditeur")
+    except UnicodeError:
+        raise CompositionError(
+            f"La structure {code} a une adresse d'expéditeur invalide : « {address} » (onglet Mail de la structure)."
+        ) from None
+
+
 def message_id_for(sender: str) -> str:
     """A new Message-ID on the sender's domain."""
     return make_msgid(domain=sender.rpartition("@")[2])
@@ -57,7 +67,7 @@ def compose(
     subject = render(doc.subject_template, values).strip()
     body = render(doc.body_template, values)
     message = EmailMessage(policy=SMTP)
-    message["From"] = _header(formataddr((doc.sender_name, doc.sender_email)), "Expéditeur")
+    message["From"] = _sender(doc.sender_name, doc.sender_email, doc.structure_code)
     message["To"] = ", ".join(_header(address, "Destinataire") for address in doc.recipients)
     if doc.reply_to:
         message["Reply-To"] = _header(doc.reply_to, "Adresse de réponse")
@@ -75,7 +85,7 @@ def compose_test(structure, to: str) -> EmailMessage:
     if not structure.sender_email:
         raise CompositionError(f"La structure {structure.code} n'a pas d'adresse d'expéditeur.")
     message = EmailMessage(policy=SMTP)
-    message["From"] = _header(formataddr((structure.sender_name, structure.sender_email)), "Expéditeur")
+    message["From"] = _sender(structure.sender_name, structure.sender_email, structure.code)
     message["To"] = _header(to, "Destinataire")
     message["Subject"] = f"Message d'essai de tuiapp - {_header(structure.name, 'Structure')}"
     message["Date"] = format_datetime(_now())

@@ -1,7 +1,10 @@
 """A self-contained snapshot of one invoice: what its PDF and e-mail are made of.
 
 Built from the database in one go, then handed to other threads (PDF
-rendering, message composition) that never touch the database.
+rendering, message composition) that never touch the database. Every text
+read from the database passes ``printable`` here: a row written around the
+validation (a bad import) cannot put terminal codes, NUL or line separators
+in a mail or a PDF.
 """
 
 from __future__ import annotations
@@ -11,7 +14,20 @@ from datetime import date
 from decimal import Decimal
 
 from tuiapp.core.periods import Period
+from tuiapp.core.safe_text import printable
 from tuiapp.core.templates import keyword_values, person_name
+
+
+def _line(value: str | None) -> str:
+    return printable(value or "")
+
+
+def _lines(value: str | None) -> str:
+    return printable(value or "", multiline=True)
+
+
+def _optional(value: str | None) -> str | None:
+    return None if value is None else printable(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +91,7 @@ def lines_of(invoice_ids) -> dict[int, tuple[InvoiceLineData, ...]]:
     )
     for line in query:
         lines.setdefault(line.invoice_id, []).append(
-            InvoiceLineData(line.label, line.quantity, line.unit_price, line.amount)
+            InvoiceLineData(_line(line.label), line.quantity, line.unit_price, line.amount)
         )
     return {invoice_id: tuple(rows) for invoice_id, rows in lines.items()}
 
@@ -90,24 +106,24 @@ def document_for(invoice, association, lines: tuple[InvoiceLineData, ...] | None
         lines = lines_of([invoice.id]).get(invoice.id, ())
     return InvoiceDocument(
         invoice_id=invoice.id,
-        number=invoice.number,
+        number=_line(invoice.number),
         period=invoice.period,
         issue_date=invoice.issue_date,
         amount_ht=invoice.amount_ht,
         lines=lines,
-        association_name=association.name,
-        association_address=association.address,
-        structure_code=structure.code,
-        structure_name=structure.name,
-        structure_address=structure.address,
-        sender_email=structure.sender_email,
-        sender_name=structure.sender_name,
-        reply_to=structure.reply_to,
-        bcc=structure.bcc,
-        subject_template=structure.subject_template,
-        body_template=structure.body_template,
-        resident_last_name=resident.last_name,
-        resident_first_name=resident.first_name,
-        guardian_name=resident.guardian_name,
-        recipients=tuple(resident.recipients),
+        association_name=_line(association.name),
+        association_address=_lines(association.address),
+        structure_code=_line(structure.code),
+        structure_name=_line(structure.name),
+        structure_address=_lines(structure.address),
+        sender_email=_optional(structure.sender_email),
+        sender_name=_line(structure.sender_name),
+        reply_to=_optional(structure.reply_to),
+        bcc=_optional(structure.bcc),
+        subject_template=_line(structure.subject_template),
+        body_template=_lines(structure.body_template),
+        resident_last_name=_line(resident.last_name),
+        resident_first_name=_line(resident.first_name),
+        guardian_name=_line(resident.guardian_name),
+        recipients=tuple(_line(address) for address in resident.recipients),
     )

@@ -12,7 +12,17 @@ from collections.abc import Callable, Mapping
 
 from tuiapp.core import templates
 from tuiapp.core.errors import ValidationError
-from tuiapp.core.validation import check_ca_file, normalize_email, single_line
+from tuiapp.core.validation import (
+    ADDRESS_MAX,
+    BODY_MAX,
+    CODE_MAX,
+    HOST_MAX,
+    SUBJECT_MAX,
+    check_ca_file,
+    multi_line,
+    normalize_email,
+    single_line,
+)
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Resident, Structure
 
@@ -31,7 +41,10 @@ def _collect(checks: Mapping[str, Callable[[], object]]) -> tuple[dict[str, obje
 
 def _template_check(text: str, field: str, label: str, *, single: bool) -> Callable[[], str]:
     def check() -> str:
-        value = single_line(text, field=field, label=label, max_length=250) if single else text
+        if single:
+            value = single_line(text, field=field, label=label, max_length=SUBJECT_MAX)
+        else:
+            value = multi_line(text, field=field, label=label, max_length=BODY_MAX, strip=False)
         unknown = templates.find_unknown_keywords(value)
         if unknown:
             message = "; ".join(u.message for u in unknown)
@@ -45,9 +58,11 @@ def check_structure(form: Mapping[str, str], structure: Structure | None = None)
     """The structure form's values, cleaned, and its problems by field."""
     values, errors = _collect(
         {
-            "code": lambda: single_line(form.get("code"), field="code", label="Code", required=True, max_length=20).upper(),
+            "code": lambda: single_line(form.get("code"), field="code", label="Code", required=True,
+                                        max_length=CODE_MAX).upper(),
             "name": lambda: single_line(form.get("name"), field="name", label="Nom", required=True),
-            "address": lambda: (form.get("address") or "").strip(),
+            "address": lambda: multi_line(form.get("address"), field="address", label="Adresse",
+                                          max_length=ADDRESS_MAX),
             "sender_email": lambda: normalize_email(form.get("sender_email"), field="sender_email", label="Adresse"),
             "sender_name": lambda: single_line(form.get("sender_name"), field="sender_name", label="Nom"),
             "reply_to": lambda: normalize_email(form.get("reply_to"), field="reply_to", label="Réponse"),
@@ -132,7 +147,8 @@ def check_smtp(form: Mapping[str, str]) -> tuple[dict, Errors]:
 
     return _collect(
         {
-            "smtp_host": lambda: single_line(form.get("smtp_host"), field="smtp_host", label="Serveur", required=True),
+            "smtp_host": lambda: single_line(form.get("smtp_host"), field="smtp_host", label="Serveur", required=True,
+                                             max_length=HOST_MAX),
             "smtp_port": integer("smtp_port", "Port", 1, 65535),
             "smtp_security": security,
             "smtp_username": lambda: single_line(form.get("smtp_username"), field="smtp_username", label="Identifiant"),

@@ -30,7 +30,11 @@ def find_control(text: str, *, multiline: bool = False) -> str | None:
 
 def describe_char(char: str) -> str:
     """How a refused character is named in a French message (``U+001B``)."""
-    names = {"\n": "retour à la ligne", "\r": "retour chariot", "\t": "tabulation", "\x1b": "échappement (ESC)"}
+    names = {"\n": "retour à la ligne", "\r": "retour chariot", "\t": "tabulation", "\x1b": "échappement (ESC)",
+             "\x00": "caractère nul (NUL)", "\x07": "sonnerie (BEL)", "\u2028": "séparateur de ligne",
+             "\u2029": "séparateur de paragraphe"}
+    if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
+        return f"contrôle du sens d'écriture, U+{ord(char):04X}"
     code = f"U+{ord(char):04X}"
     return f"{names[char]}, {code}" if char in names else code
 

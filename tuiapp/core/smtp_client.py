@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tuiapp.core.safe_text import printable
 from tuiapp.core.secrets import Secret
 from tuiapp.core.smtp_errors import (
     AuthenticationFailed,
@@ -214,7 +215,7 @@ class SmtpConnection:
             for address in recipients:
                 code, reply = smtp.rcpt(address)
                 if code not in (250, 251):
-                    refused[address] = f"{code} {reply.decode('utf-8', 'replace')}"
+                    refused[address] = printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True)
                     last_refusal = (code, reply)
             if len(refused) == len(recipients):
                 self._reset()
@@ -227,7 +228,7 @@ class SmtpConnection:
                 smtp.payload_sent = False  # the server said it does not take it
                 self._reset()
                 raise classify_reply(code, reply, stage="data")
-            return Delivery(f"{code} {reply.decode('utf-8', 'replace')}", refused)
+            return Delivery(printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True), refused)
         except SmtpProblem:
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -281,5 +282,6 @@ def check_connection(settings: SmtpSettings, authenticator: Authenticator | None
     """Connect, secure, authenticate and quit; returns the server's greeting name."""
     connection = SmtpConnection.open(settings, authenticator or keyring_authenticator(settings))
     name = connection._smtp.ehlo_resp.decode("utf-8", "replace").splitlines()[0] if connection._smtp.ehlo_resp else ""
+    name = printable(name)
     connection.close()
     return name

@@ -13,6 +13,7 @@ import socket
 import ssl
 
 from tuiapp.core.errors import TuiappError
+from tuiapp.core.safe_text import printable
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
@@ -21,7 +22,8 @@ class SmtpProblem(TuiappError):
     """A failure reported by, or on the way to, the mail server.
 
     ``reply`` is the server's own text (never anything we sent, so never a
-    password).
+    password), its control characters replaced (``printable``) as soon as it
+    is set: it is stored, logged and shown.
     """
 
     #: Try the same message again after a pause.
@@ -33,9 +35,17 @@ class SmtpProblem(TuiappError):
 
     def __init__(self, code: int | None = None, reply: str = "", detail: str = "") -> None:
         self.code = code
-        self.reply = reply.strip()
-        self.detail = detail
+        self.reply = reply
+        self.detail = printable(detail)
         super().__init__()
+
+    @property
+    def reply(self) -> str:
+        return self._reply
+
+    @reply.setter
+    def reply(self, text: str) -> None:
+        self._reply = printable(text.strip(), multiline=True)
 
     @property
     def server_reply(self) -> str:

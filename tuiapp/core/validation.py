@@ -1,7 +1,10 @@
 """Validation of what operators type: e-mail addresses, amounts, plain text.
 
 Every refusal is a :class:`ValidationError` whose French message names the
-field. E-mail addresses are checked for syntax only (no DNS look-up).
+field. E-mail addresses are checked for syntax only (no DNS look-up). No text
+field accepts a control character (``tuiapp.core.safe_text.find_control``):
+terminal codes, NUL, bidirectional overrides, line separators; a multi-line
+text keeps its line feeds and tabs. Every text has a length limit.
 """
 
 from __future__ import annotations
@@ -12,10 +15,21 @@ from decimal import Decimal, InvalidOperation
 from email_validator import EmailNotValidError, validate_email
 
 from tuiapp.core.errors import ValidationError
+from tuiapp.core.safe_text import describe_char, find_control
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# Length limits, in characters.
+NAME_MAX = 200  # names of people, structures, the association; labels
+CODE_MAX = 20  # a structure's code
+NUMBER_MAX = 40  # an invoice number
+SUBJECT_MAX = 250  # a mail subject (template)
+EMAIL_MAX = 254  # RFC 5321: a path is 256 octets, angle brackets included
+HOST_MAX = 253  # a DNS name
+PATH_MAX = 4096  # a file path (Linux PATH_MAX)
+ADDRESS_MAX = 500  # a postal address, on a few lines
+BODY_MAX = 10_000  # a mail text (template)
 _AMOUNT_TEXT = re.compile(r"^[+-]?(\d+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+)(?:[.,](\d+))?$")
 
 
@@ -26,8 +40,9 @@ def normalize_email(value: str | None, *, field: str, label: str, required: bool
         if required:
             raise ValidationError(field, label, "une adresse e-mail est obligatoire.")
         return None
-    if _CONTROL.search(text):
-        raise ValidationError(field, label, "l'adresse contient un caractère interdit (retour à la ligne ?).")
+    if (char := find_control(text)) is not None:
+        raise ValidationError(field, label, f"l'adresse contient un caractère interdit ({describe_char(char)}).")
+    _refuse_long(text, EMAIL_MAX, field, label)
     try:
         # Internationalised local parts (SMTPUTF8) are refused: many servers reject them.
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
@@ -50,15 +65,40 @@ def distinct_addresses(*addresses: str | None) -> list[str]:
     return result
 
 
-def single_line(value: str | None, *, field: str, label: str, required: bool = False, max_length: int = 200) -> str:
-    """A one-line text (name, code, header value): trimmed, no line breaks."""
+def _refuse_long(text: str, max_length: int, field: str, label: str) -> None:
+    if len(text) > max_length:
+        raise ValidationError(field, label, f"{max_length} caractères au plus ({len(text)} saisis).")
+
+
+def single_line(
+    value: str | None, *, field: str, label: str, required: bool = False, max_length: int = NAME_MAX
+) -> str:
+    """A one-line text (name, code, header value): trimmed, no line break, no control character."""
     text = (value or "").strip()
     if required and not text:
         raise ValidationError(field, label, "ce champ est obligatoire.")
-    if _CONTROL.search(text):
-        raise ValidationError(field, label, "le texte ne doit pas contenir de retour à la ligne ni de tabulation.")
-    if len(text) > max_length:
-        raise ValidationError(field, label, f"{max_length} caractères au plus ({len(text)} saisis).")
+    if (char := find_control(text)) is not None:
+        raise ValidationError(
+            field, label,
+            f"le texte ne doit contenir ni retour à la ligne ni caractère de contrôle ({describe_char(char)}).",
+        )
+    _refuse_long(text, max_length, field, label)
+    return text
+
+
+def multi_line(
+    value: str | None, *, field: str, label: str, max_length: int, strip: bool = True
+) -> str:
+    """A text of several lines (address, mail text): line feeds and tabs allowed, no
+    other control character. Windows line ends (CR LF) become line feeds."""
+    text = (value or "").replace("\r\n", "\n")
+    if strip:
+        text = text.strip()
+    if (char := find_control(text, multiline=True)) is not None:
+        raise ValidationError(
+            field, label, f"le texte ne doit pas contenir de caractère de contrôle ({describe_char(char)})."
+        )
+    _refuse_long(text, max_length, field, label)
     return text
 
 
@@ -67,7 +107,7 @@ def check_ca_file(value: str | None, *, field: str = "smtp_ca_file", label: str 
     import ssl
     from pathlib import Path
 
-    text = (value or "").strip()
+    text = single_line(value, field=field, label=label, max_length=PATH_MAX)
     if not text:
         return None
     path = Path(text).expanduser()

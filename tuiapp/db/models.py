@@ -24,7 +24,20 @@ from peewee import (
 from tuiapp.core import templates
 from tuiapp.core.errors import ValidationError
 from tuiapp.core.periods import Period
-from tuiapp.core.validation import distinct_addresses, normalize_email, parse_amount, single_line
+from tuiapp.core.validation import (
+    ADDRESS_MAX,
+    BODY_MAX,
+    CODE_MAX,
+    HOST_MAX,
+    NUMBER_MAX,
+    PATH_MAX,
+    SUBJECT_MAX,
+    distinct_addresses,
+    multi_line,
+    normalize_email,
+    parse_amount,
+    single_line,
+)
 from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 
@@ -91,7 +104,10 @@ class Association(CleanModel):
 
     def clean(self) -> None:
         self.name = single_line(self.name, field="name", label="Nom de l'association")
-        self.smtp_host = single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP", required=True)
+        self.address = multi_line(self.address, field="address", label="Adresse de l'association",
+                                  max_length=ADDRESS_MAX)
+        self.smtp_host = single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP", required=True,
+                                     max_length=HOST_MAX)
         self.smtp_username = single_line(self.smtp_username, field="smtp_username", label="Identifiant SMTP")
         if not isinstance(self.smtp_port, int) or not 1 <= self.smtp_port <= 65535:
             raise ValidationError("smtp_port", "Port SMTP", "un nombre entre 1 et 65535 (587 en général).")
@@ -105,7 +121,7 @@ class Association(CleanModel):
             raise ValidationError(
                 "smtp_rate_per_minute", "Messages par minute", "un nombre entre 0 (sans limite) et 10000."
             )
-        ca_file = (self.smtp_ca_file or "").strip()
+        ca_file = single_line(self.smtp_ca_file, field="smtp_ca_file", label="Certificats", max_length=PATH_MAX)
         self.smtp_ca_file = ca_file or None
 
 
@@ -123,15 +139,20 @@ class Structure(CleanModel):
     body_template = TextField(default=templates.DEFAULT_BODY)
 
     def clean(self) -> None:
-        self.code = single_line(self.code, field="code", label="Code", required=True, max_length=20).upper()
+        self.code = single_line(self.code, field="code", label="Code", required=True, max_length=CODE_MAX).upper()
         self._refuse_duplicate(Structure.code, self.code, "Code")
         self.name = single_line(self.name, field="name", label="Nom de la structure", required=True)
+        self.address = multi_line(self.address, field="address", label="Adresse de la structure",
+                                  max_length=ADDRESS_MAX)
         self.sender_email = normalize_email(self.sender_email, field="sender_email", label="Adresse de l'expéditeur")
         self.sender_name = single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
         self.reply_to = normalize_email(self.reply_to, field="reply_to", label="Adresse de réponse")
         self.bcc = normalize_email(self.bcc, field="bcc", label="Copie cachée (Cci)")
         self.subject_template = single_line(
-            self.subject_template, field="subject_template", label="Objet du mail", max_length=250
+            self.subject_template, field="subject_template", label="Objet du mail", max_length=SUBJECT_MAX
+        )
+        self.body_template = multi_line(
+            self.body_template, field="body_template", label="Texte du mail", max_length=BODY_MAX, strip=False
         )
         for field, label, text in (
             ("subject_template", "Objet du mail", self.subject_template),
@@ -204,7 +225,8 @@ class Invoice(CleanModel):
         self.period_year, self.period_month = value.year, value.month
 
     def clean(self) -> None:
-        self.number = single_line(self.number, field="number", label="Numéro de facture", required=True, max_length=40)
+        self.number = single_line(self.number, field="number", label="Numéro de facture", required=True,
+                                  max_length=NUMBER_MAX)
         self._refuse_duplicate(Invoice.number, self.number, "Numéro de facture")
         self.amount_ht = parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
         Period(self.period_year, self.period_month)  # raises a ValidationError if out of range

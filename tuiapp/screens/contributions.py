@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from tuiapp.core.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
+from tuiapp.widgets.plain import cell, options
 
 ALL = "all"
 
@@ -34,7 +34,7 @@ class ContributionsScreen(Screen[None]):
         super().__init__()
         # Read here: a database error stops the opening (said by the app), not compose.
         self.periods = queries.periods_with_invoices()
-        self.structures = [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+        self.structures = options((f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code))
 
     def compose(self) -> ComposeResult:
         periods, structures = self.periods, self.structures
@@ -95,7 +95,7 @@ class ContributionsScreen(Screen[None]):
         table = self.query_one("#invoices", DataTable)
         for invoice in rows[:count]:  # cells made chunk by chunk: formatting costs too
             table.add_row(
-                Text(invoice.resident.display_name), invoice.number, format_amount(invoice.amount_ht),
+                cell(invoice.resident.display_name), cell(invoice.number), format_amount(invoice.amount_ht),
                 format_timestamp(invoice.last_printed_at), format_timestamp(invoice.last_mailed_at),
                 key=str(invoice.id),
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -13,6 +12,7 @@ from tuiapp.core.formatting import period_label
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
+from tuiapp.widgets.plain import markup
 
 
 class HomeScreen(Screen[None]):
@@ -45,12 +45,13 @@ class HomeScreen(Screen[None]):
     def refresh_overview(self) -> None:
         association = Association.get_solo()
         self.query_one("#association", Static).update(
-            f"[b]{escape(association.name or 'Association sans nom')}[/b]\n{escape(association.address)}"
+            markup("[b]$name[/b]\n$address", name=association.name or "Association sans nom",
+                   address=association.address)
         )
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()
         self.query_one("#counts", Static).update(
-            f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : {escape(str(self.app.db_path))}"
+            markup(f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : $path", path=self.app.db_path)
         )
         self.query_one("#periods", Static).update(self._periods_text())
 

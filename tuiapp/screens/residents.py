@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -16,14 +15,15 @@ from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.plain import cell, field_text, markup, options
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
 SHOWN_AT_MOST = 300
 
 
-def _structure_choices() -> list[tuple[str, str]]:
-    return [(f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code)]
+def _structure_choices() -> list[tuple[object, str]]:
+    return options((f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code))
 
 
 class ResidentsScreen(Screen[None]):
@@ -83,11 +83,10 @@ class ResidentsScreen(Screen[None]):
             has_address = bool(resident.recipients)
             without += not has_address
             name = resident.display_name + ("" if resident.active else " (sorti)")
-            marker = Text(str(len(resident.recipients))) if has_address else Text("aucune", style="bold red")
-            cells = (name, resident.structure.code, resident.email or "", resident.guardian_name,
-                     resident.guardian_email or "")
-            plain = [Text(cell) for cell in cells]  # typed text, never markup
-            table.add_row(plain[0], marker, *plain[1:], key=str(resident.id))
+            marker = cell(len(resident.recipients)) if has_address else cell("aucune", style="bold red")
+            cells = [cell(text) for text in (name, resident.structure.code, resident.email, resident.guardian_name,
+                                             resident.guardian_email)]
+            table.add_row(cells[0], marker, *cells[1:], key=str(resident.id))
         shown = f"{total} résident(s)" if total <= SHOWN_AT_MOST else (
             f"{total} résidents, les {SHOWN_AT_MOST} premiers affichés : affinez la recherche (/)")
         self.query_one("#count", Static).update(f"{shown} ; {without} sans adresse e-mail parmi les affichés")
@@ -132,7 +131,7 @@ class ResidentFormScreen(FormScreen):
         super().__init__()
         self.resident = resident
         source = resident or Resident(active=True)
-        self.initial = {name: getattr(source, name) or "" for name in TEXT_FIELDS}
+        self.initial = {name: field_text(getattr(source, name)) for name in TEXT_FIELDS}
         self.structure_choices = choices = _structure_choices()
         self.initial["structure"] = str(source.structure_id) if resident else (choices[0][1] if choices else "")
         self.initial["active"] = "1" if source.active else "0"
@@ -140,7 +139,7 @@ class ResidentFormScreen(FormScreen):
     def compose(self) -> ComposeResult:
         values = self.initial
         yield Header()
-        title = f"Résident {self.resident.display_name}" if self.resident else "Nouveau résident"
+        title = markup("Résident $name", name=self.resident.display_name) if self.resident else "Nouveau résident"
         yield Static(title, classes="screen-title")
         with VerticalScroll(id="resident-form"):
             yield Field("Nom", "last_name", values["last_name"])

@@ -23,6 +23,7 @@ from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen, cursor_key
+from tuiapp.widgets.plain import plain
 
 FIRST_ROWS = 60  # drawn at once when the tab opens
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
@@ -346,8 +347,8 @@ class SendingPanel(Vertical):
             call(self.batch_done)
 
     def log_line(self, text: str) -> None:
-        line = f"{datetime.now():%H:%M:%S}  {text}"
-        self.log_texts.append(line)
+        line = plain(f"{datetime.now():%H:%M:%S}  {text}", multiline=True)
+        self.log_texts.append(line.plain)
         self.query_one(RichLog).write(line)
 
     def on_engine_event(self, event: ev.Event) -> None:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
+from tuiapp.core.errors import ValidationError
 from tuiapp.core.secrets import Secret
 from tuiapp.db.models import Association
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.form import ConfirmScreen, Field, show_errors, show_not_saved
+from tuiapp.widgets.plain import field_text, markup, plain
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
 SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
@@ -41,12 +41,12 @@ class SmtpScreen(ModalScreen[bool]):
         super().__init__()
         association = Association.get_solo()
         self.initial = {
-            "smtp_host": association.smtp_host,
+            "smtp_host": field_text(association.smtp_host),
             "smtp_port": str(association.smtp_port),
             "smtp_security": association.smtp_security,
-            "smtp_username": association.smtp_username,
+            "smtp_username": field_text(association.smtp_username),
             "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
-            "smtp_ca_file": association.smtp_ca_file or "",
+            "smtp_ca_file": field_text(association.smtp_ca_file),
             "password": Secret(""),
         }
         self.allow_insecure_auth = association.smtp_allow_insecure_auth
@@ -118,7 +118,7 @@ class SmtpScreen(ModalScreen[bool]):
                         else "Aucun mot de passe enregistré pour ce compte : saisissez-le.")
             except secrets.SecretStoreError as exc:
                 text = str(exc)
-        self.app.call_from_thread(self.query_one("#password-state", Static).update, text)
+        self.app.call_from_thread(self.query_one("#password-state", Static).update, plain(text))
 
     def action_test(self) -> None:
         values = self.validate_form()
@@ -151,13 +151,14 @@ class SmtpScreen(ModalScreen[bool]):
             else:
                 authenticator = NoAuthentication()
             check_connection(settings, authenticator)
-            text = "[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]" if settings.username else ".[/]")
+            text = markup("[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]"
+                                                         if settings.username else ".[/]"))
         except (SmtpProblem, secrets.SecretStoreError) as problem:
-            text = f"[red]Échec : {escape(str(problem))}[/]"
+            text = markup("[red]Échec : $problem[/]", problem=problem)
         except UnicodeError:
-            text = "[red]Échec : le nom du serveur n'est pas valide.[/]"
+            text = markup("[red]Échec : le nom du serveur n'est pas valide.[/]")
         except Exception as exc:  # never a silent "Test en cours..."
-            text = f"[red]Échec inattendu ({escape(type(exc).__name__)}).[/]"
+            text = markup("[red]Échec inattendu ($kind).[/]", kind=type(exc).__name__)
         self.app.call_from_thread(self._show_result, number, text)
 
     _saving = False  # the keyring is being written: Ctrl+S and Échap wait for it
@@ -178,6 +179,9 @@ class SmtpScreen(ModalScreen[bool]):
             previous = editing.save_smtp(values)
         except DATABASE_ERRORS as exc:  # nothing saved, the keyring not touched
             show_not_saved(self, exc)
+            return
+        except ValidationError as exc:  # a field of the association that this form does not show
+            self.query_one("#errors", Static).update(plain(exc))
             return
         if not password:
             self._saved()
@@ -211,7 +215,7 @@ class SmtpScreen(ModalScreen[bool]):
             undone = ("Attention : les nouveaux réglages sont enregistrés, sans le mot de passe. "
                       + database_message(self, exc))
         message = f"{problem}\n{undone}"
-        self.query_one("#errors", Static).update(Text(message))
+        self.query_one("#errors", Static).update(plain(message, multiline=True))
         self.notify(message, title="Serveur SMTP", severity="error", timeout=15, markup=False)
 
     def _saved(self) -> None:

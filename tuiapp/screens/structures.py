@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from peewee import fn
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from tuiapp.core import editing, templates
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.plain import cell, field_text, markup
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
 AREA_FIELDS = ("address", "body_template")
@@ -56,7 +56,7 @@ class StructuresScreen(Screen[None]):
         for structure in Structure.select().order_by(Structure.code):
             residents = active.get(structure.id, 0)
             cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
-            table.add_row(*(Text(cell) for cell in cells), key=str(structure.id))
+            table.add_row(*(cell(text) for text in cells), key=str(structure.id))
 
     def action_new(self) -> None:
         self.app.push_screen(StructureFormScreen(None))
@@ -84,12 +84,13 @@ class StructureFormScreen(FormScreen):
         super().__init__()
         self.structure = structure
         source = structure or Structure()
-        self.initial = {name: getattr(source, name) or "" for name in TEXT_FIELDS + AREA_FIELDS}
+        self.initial = {name: field_text(getattr(source, name)) for name in TEXT_FIELDS}
+        self.initial.update({name: field_text(getattr(source, name), multiline=True) for name in AREA_FIELDS})
 
     def compose(self) -> ComposeResult:
         values = self.initial
         yield Header()
-        title = f"Structure {self.structure.code}" if self.structure else "Nouvelle structure"
+        title = markup("Structure $code", code=self.structure.code) if self.structure else "Nouvelle structure"
         yield Static(title, classes="screen-title")
         with TabbedContent(initial="mail" if self.structure else "general"):
             with TabPane("Général", id="general"):
@@ -141,10 +142,8 @@ class StructureFormScreen(FormScreen):
         sample = templates.sample_values(form["name"])
         subject = templates.render(form["subject_template"], sample)
         body = templates.render(form["body_template"], sample)
-        from textual.markup import escape
-
         self.query_one("#preview", Static).update(
-            f"[b]Aperçu[/b]\n[i]Objet :[/i] {escape(subject)}\n\n{escape(body)}"
+            markup("[b]Aperçu[/b]\n[i]Objet :[/i] $subject\n\n$body", subject=subject, body=body)
         )
 
     def save(self) -> str:

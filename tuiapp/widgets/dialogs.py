@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tuiapp.widgets.plain import markup, plain
+
 
 class PreviewScreen(ModalScreen[None]):
     """Shows a text (the exact message, a list); Échap closes."""
@@ -21,8 +23,8 @@ class PreviewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="preview-box"):
-            yield Static(f"[b]{self.title_text}[/b]  (Échap pour fermer)")
-            yield Static(self.text, markup=False, id="preview-text")
+            yield Static(markup("[b]$title[/b]  (Échap pour fermer)", title=self.title_text))
+            yield Static(plain(self.text, multiline=True), id="preview-text")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -48,7 +50,7 @@ class ChoiceScreen(ModalScreen[str | None]):
         lines = [self.question, ""] + [f"  {key} : {label}" for key, (_, label) in self.choices.items()]
         lines.append("  Échap : ne rien faire")
         with VerticalScroll(id="choice-box"):
-            yield Static("\n".join(lines), markup=False)
+            yield Static(plain("\n".join(lines), multiline=True))
 
     def action_choose(self, value: str) -> None:
         self.dismiss(value or None)

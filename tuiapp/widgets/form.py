@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -10,6 +9,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem
+from tuiapp.widgets.plain import field_text, plain
 
 
 class Field(Horizontal):
@@ -28,7 +28,7 @@ class Field(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(self.label, classes="field-label")
-        yield Input(self.value, id=self.field_name, password=self.password, placeholder=self.placeholder,
+        yield Input(field_text(self.value), id=self.field_name, password=self.password, placeholder=self.placeholder,
                     classes="field-input")
 
 
@@ -48,13 +48,13 @@ def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str
     for field in container.query(Field):
         labels.setdefault(field.field_name, field.label)
     lines = [f"{labels.get(name, name)} : {message}" for name, message in errors.items()]
-    container.query_one("#errors", Static).update("\n".join(lines))
+    container.query_one("#errors", Static).update(plain("\n".join(lines), multiline=True))
 
 
 def show_not_saved(screen, exc: BaseException) -> None:
     """A save refused by the database: said in the form's error line and in a notice."""
     message = database_problem(screen, exc, prefix="Rien n'a été enregistré. ")
-    screen.query_one("#errors", Static).update(Text(message))  # the path is data, not markup
+    screen.query_one("#errors", Static).update(plain(message, multiline=True))  # the path is data, not markup
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -71,7 +71,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm"):
-            yield Static(self.question, id="question")
+            yield Static(plain(self.question, multiline=True), id="question")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Oui (o)", id="yes", variant="warning")
                 yield Button("Non (n)", id="no", variant="primary")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from tuiapp.core.formatting import departed_mark, format_amount, format_timestamp
+from tuiapp.widgets.plain import cell
 
 SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
                 "sending": "en cours", "queued": "en attente", "other": "autre poste"}
@@ -31,13 +32,13 @@ def last_event(row) -> str:
 
 def resident(row) -> Text:
     """The resident's name, marked when they have left (they are mailed all the same)."""
-    return Text.assemble(row.resident, (departed_mark(row.active), "italic"))
+    return Text.assemble(cell(row.resident), (departed_mark(row.active), "italic"))
 
 
 def row_cells(row, selected: bool, state_name: str) -> list:
     """The cells in the table's column order (people's text never read as markup)."""
-    return [check(selected), resident(row), row.number, format_amount(row.amount_ht), state(state_name),
-            last_event(row), Text(row.email or ""), Text(row.guardian_email or "")]
+    return [check(selected), resident(row), cell(row.number), format_amount(row.amount_ht),
+            state(state_name), last_event(row), cell(row.email), cell(row.guardian_email)]
 
 
 def duration(seconds: float) -> str:

@@ -1,0 +1,218 @@
+"""The hostile-data catalogue: the values, and every place they go.
+
+``tests/test_hostile_data.py`` runs what is listed here. A new text field, form,
+screen or CLI command joins the hostile-data test by being listed below, and
+nowhere else:
+
+- ``FIELDS``: every text field of every model that validation checks, with the
+  label of its French error, its length limit, its kind and, when one exists,
+  the form where it is typed;
+- ``RAW_COLUMNS``: the text columns only the code writes (send records...):
+  they get the hostile values straight into SQLite, like every column above;
+- ``FORMS``: how to open each form from the home screen;
+- ``SCREENS``: every screen and dialog, opened by keys from the home screen;
+- ``COMMANDS``: every CLI command's arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tuiapp.core.safe_text import find_control
+
+# -- the values ----------------------------------------------------------------
+
+#: Markup that Textual would run (clicks), choke on ([/]) or swallow ([Les Lilas]).
+MARKUP = (
+    "[@click=app.quit]Q[/]",
+    "[@click=app.screenshot('a','..')]Q[/]",
+    "FH-2024-11 [/] 001",
+    "Anne [/] Marie",
+    "[link=http://x]y",
+    "Résidence [Les Lilas]",
+    "[b]gras",
+)
+#: Spreadsheet formulas (valid text, and one valid address).
+FORMULAS = ("=1+1", "=cmd@example.org", "+33 6 12", "-2+3", "@SUM(A1)")
+#: Terminal codes and other control characters: always refused, never drawn.
+CONTROLS = (
+    "\x1b[2J",
+    "\x1b]0;pwned\x07",
+    "\x1b]52;c;cHduZWQ=\x07",
+    "a\x00b",
+    "\u202eevil",
+    "x\u2066iso\u2069",
+    "ligne\u2028suite",
+    "para\u2029suite",
+    "del\x7fx",
+    "c1\x85x",
+    "csi\x9b2J",
+    "cr\rx",
+    "lf\nx",
+    "tab\tx",
+)
+#: Valid addresses that look hostile.
+VALID_EMAILS = ("=cmd@example.org", "+tag@example.org")
+#: An address of exactly 254 characters (RFC 5321's limit).
+EMAIL_AT_LIMIT = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
+#: Written straight into the database: no screen, command or mail may choke on it.
+HUGE = ("[@click=app.quit]Q[/] \x1b]52;c;cHduZWQ=\x07 " * 2400)[:100_000]
+
+#: The values a resident list / invoice number must show exactly as typed.
+SHOWN_AS_TYPED = MARKUP + FORMULAS
+#: What rows written straight into SQLite hold, one value per row in every text column: each
+#: markup value followed by two control sequences (every one of them is used), the formulas,
+#: and 100 KB.
+DB_ROWS = (
+    *(f"{value} {CONTROLS[i]}{CONTROLS[i + len(MARKUP)]}" for i, value in enumerate(MARKUP)),
+    *FORMULAS,
+    HUGE,
+)
+assert len(CONTROLS) == 2 * len(MARKUP)
+
+
+def shown_start(value: str, width: int = 14) -> str:
+    """What of ``value`` fits in a narrow column: its first characters (brackets included)."""
+    return value[:width]
+
+
+# -- the model fields -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextField:
+    model: str
+    name: str
+    label: str  # the label of the model's French error
+    max_length: int
+    kind: str = "line"  # line | lines (address) | body (kept as typed) | code (upper case) | email
+    form: str | None = None  # a key of FORMS
+    form_label: str | None = None  # the label in the form's error line
+
+    @property
+    def multiline(self) -> bool:
+        return self.kind in ("lines", "body")
+
+    def values(self, *, typed: bool = False) -> list[str]:
+        """The hostile values this field is tried with (``typed``: fewer, for a form, where each
+        costs a redraw; every control character stays)."""
+        markup, formulas = (MARKUP[2:4], FORMULAS[:1]) if typed else (MARKUP, FORMULAS)
+        if self.kind == "email":
+            inside = [f"x{value}@example.org" for value in (CONTROLS[:3] if typed else CONTROLS)]
+            return [*markup, *formulas, *CONTROLS, *inside, *VALID_EMAILS, EMAIL_AT_LIMIT, "a" + EMAIL_AT_LIMIT]
+        return [*markup, *formulas, *CONTROLS, "x" * self.max_length, "x" * (self.max_length + 1)]
+
+    def stored(self, value: str) -> str | None:
+        """What validation keeps of ``value``, or ``None`` when it must refuse it."""
+        if self.kind == "email":
+            return value if value in VALID_EMAILS or value == EMAIL_AT_LIMIT else None
+        text = value.replace("\r\n", "\n") if self.multiline else value
+        if self.kind != "body":
+            text = text.strip()
+        if find_control(text, multiline=self.multiline) is not None or len(text) > self.max_length:
+            return None
+        return text.upper() if self.kind == "code" else text
+
+
+FIELDS = (
+    TextField("Association", "name", "Nom de l'association", 200),
+    TextField("Association", "address", "Adresse de l'association", 500, "lines"),
+    TextField("Association", "smtp_host", "Serveur SMTP", 253, form="smtp", form_label="Serveur"),
+    TextField("Association", "smtp_username", "Identifiant SMTP", 200, form="smtp", form_label="Identifiant"),
+    TextField("Association", "smtp_ca_file", "Certificats", 4096),
+    TextField("Structure", "code", "Code", 20, "code", form="structure", form_label="Code"),
+    TextField("Structure", "name", "Nom de la structure", 200, form="structure", form_label="Nom"),
+    TextField("Structure", "address", "Adresse de la structure", 500, "lines", form="structure",
+              form_label="Adresse"),
+    TextField("Structure", "sender_email", "Adresse de l'expéditeur", 254, "email", form="structure",
+              form_label="Adresse expéditeur"),
+    TextField("Structure", "sender_name", "Nom de l'expéditeur", 200, form="structure", form_label="Nom expéditeur"),
+    TextField("Structure", "reply_to", "Adresse de réponse", 254, "email", form="structure", form_label="Réponse à"),
+    TextField("Structure", "bcc", "Copie cachée (Cci)", 254, "email", form="structure",
+              form_label="Copie cachée (Cci)"),
+    TextField("Structure", "subject_template", "Objet du mail", 250, form="structure", form_label="Objet"),
+    TextField("Structure", "body_template", "Texte du mail", 10_000, "body", form="structure",
+              form_label="Texte du mail"),
+    TextField("Resident", "last_name", "Nom", 200, form="resident", form_label="Nom"),
+    TextField("Resident", "first_name", "Prénom", 200, form="resident", form_label="Prénom"),
+    TextField("Resident", "email", "Courriel du résident", 254, "email", form="resident",
+              form_label="Courriel du résident"),
+    TextField("Resident", "guardian_name", "Nom du tuteur", 200, form="resident", form_label="Tuteur"),
+    TextField("Resident", "guardian_email", "Courriel du tuteur", 254, "email", form="resident",
+              form_label="Courriel du tuteur"),
+    TextField("Invoice", "number", "Numéro de facture", 40),
+    TextField("InvoiceLine", "label", "Libellé", 200),
+)
+
+#: Text columns written by the code alone (no form, no clean()): hostile straight into SQLite.
+#: (``metadata`` holds tuiapp's own flags, never shown: left out.)
+RAW_COLUMNS = {
+    "send_record": ("recipients", "last_reply", "refused_recipients", "message_id", "operator", "error"),
+}
+
+
+# -- the forms, screens and commands -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Form:
+    keys: tuple[str, ...]  # from the home screen
+    screen: str  # the form's class name
+
+
+FORMS = {
+    "structure": Form(("s", "n"), "StructureFormScreen"),
+    "resident": Form(("r", "n"), "ResidentFormScreen"),
+    "smtp": Form(("m",), "SmtpScreen"),
+}
+
+
+@dataclass(frozen=True)
+class Screen:
+    name: str
+    keys: tuple[str, ...]  # from the home screen
+    screen: str  # the class name of the screen reached
+    walk: str | None = None  # a DataTable whose every row is brought under the cursor and read
+    then: tuple[str, ...] = ()  # keys pressed on each row of ``walk`` (the screen read after each), then Échap
+    then_screen: str | None = None
+    shows: tuple[str, ...] = field(default=())  # values that must appear as typed (their start)
+
+
+SCREENS = (
+    Screen("accueil", (), "HomeScreen", shows=("Les Amis [/] du Foyer",)),
+    Screen("aide", ("f1",), "HelpScreen"),
+    Screen("structures, et la fiche de chacune (Mail, Général)", ("s",), "StructuresScreen", walk="#structures",
+           then=("enter", "f2"), then_screen="StructureFormScreen", shows=MARKUP),
+    Screen("serveur SMTP", ("m",), "SmtpScreen", shows=("[link=http://x]y",)),
+    Screen("résidents, et la fiche de chacun", ("r",), "ResidentsScreen", walk="#residents", then=("enter",),
+           then_screen="ResidentFormScreen", shows=SHOWN_AS_TYPED),
+    Screen("filtre des structures (liste déroulante)", ("r", "tab", "tab", "enter"), "ResidentsScreen",
+           shows=("Résidence [Les Lilas]",)),
+    Screen("édition des contributions", ("c",), "ContributionsScreen", walk="#invoices", shows=SHOWN_AS_TYPED),
+    Screen("onglet d'envoi, et l'aperçu de chaque message", ("c", "e"), "ContributionsScreen", walk="#send-table",
+           then=("v",), then_screen="PreviewScreen", shows=SHOWN_AS_TYPED),
+    Screen("décision (état inconnu)", ("c", "e"), "ContributionsScreen", walk="#send-table", then=("k",)),
+    Screen("liste à imprimer", ("c", "e", "l"), "PreviewScreen"),
+    Screen("confirmation d'envoi", ("c", "e", "e"), "ConfirmScreen"),
+)
+
+PERIOD = "2024-09"
+#: Every CLI command, as arguments after ``tuiapp``; ``{db}`` is the hostile base, ``{unknown}``
+#: a send record at the "unknown" state. ``demo``, ``demo-server`` and the bare ``tuiapp`` run
+#: until stopped: their TUI is the one the screens above run.
+COMMANDS = (
+    ("send", "--db", "{db}", "--period", PERIOD, "--dry-run"),
+    ("send", "--db", "{db}", "--period", "2024-08", "--dry-run"),
+    ("send", "--db", "{db}", "--period", PERIOD, "--structure", "\x1b[2J", "--dry-run"),
+    ("send", "--db", "{db}", "--period", PERIOD, "--yes"),
+    ("history", "--db", "{db}"),
+    ("history", "--db", "{db}", "--format", "csv"),
+    ("resolve", "--db", "{db}", "{unknown}", "--resend"),
+    ("smtp", "show", "--db", "{db}"),
+    ("smtp", "test", "--db", "{db}"),
+    ("smtp", "test", "--db", "{db}", "--to", "=cmd@example.org", "--structure", "=1+1"),
+    ("smtp", "set", "--db", "{db}", "--username", "\x1b]0;pwned\x07"),
+    ("init", "--db", "{db}"),
+    ("init-demo", "--db", "{db}"),
+    ("\x1b]52;c;cHduZWQ=\x07",),
+)
