@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Sta
 from tuiapp.core import editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
-from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 ALL = "all"
@@ -38,7 +38,7 @@ class ResidentsScreen(Screen[None]):
         yield Header()
         yield Static("Résidents", classes="screen-title")
         with Horizontal(id="filters"):
-            yield Input(placeholder="Rechercher un nom (/)", id="search")
+            yield FormInput(placeholder="Rechercher un nom (/)", id="search")
             yield Select([("Toutes les structures", ALL), *_structure_choices()], value=ALL, allow_blank=False,
                          id="structure-filter")
         yield DataTable(id="residents", cursor_type="row", zebra_stripes=True)
@@ -151,7 +151,7 @@ class ResidentFormScreen(FormScreen):
 
     def on_mount(self) -> None:
         self.validate_form()
-        self.query_one("#last_name", Input).focus()
+        self.set_focus(self.query_one("#last_name", Input))  # at once: the keys typed next are its own
 
     def form_values(self) -> dict[str, str]:
         values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}

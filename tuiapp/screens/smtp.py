@@ -12,7 +12,7 @@ from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.core import editing, secrets
 from tuiapp.db.models import Association
-from tuiapp.widgets.form import ConfirmScreen, Field, show_errors
+from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
 SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
@@ -26,6 +26,7 @@ class SmtpScreen(ModalScreen[bool]):
         Binding("ctrl+s", "save", "Enregistrer", id="smtp.save"),
         Binding("ctrl+t", "test", "Tester", id="smtp.test"),
         Binding("escape", "leave", "Fermer", id="smtp.close"),
+        *FIELD_KEYS,
     ]
 
     def __init__(self) -> None:
