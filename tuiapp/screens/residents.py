@@ -27,6 +27,7 @@ def _structure_choices() -> list[tuple[str, str]]:
 
 class ResidentsScreen(Screen[None]):
     CSS_PATH = "residents.tcss"
+    AUTO_FOCUS = "#residents"  # the list, from the start: Entrée and n act on it, never on the search
     BINDINGS = [
         Binding("n", "new", "Nouveau", id="residents.new"),
         Binding("enter", "edit", "Modifier", id="residents.edit", priority=True),
@@ -51,7 +52,6 @@ class ResidentsScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.add_columns("Nom", "Adresses", "Structure", "Courriel", "Tuteur", "Courriel tuteur")
         self.reload()
-        table.focus()
 
     def on_screen_resume(self) -> None:
         self.reload()
