@@ -14,7 +14,7 @@ from tuiapp.core import editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
-from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup, options
 
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
@@ -28,6 +28,7 @@ def _structure_choices() -> list[tuple[object, str]]:
 
 class ResidentsScreen(Screen[None]):
     CSS_PATH = "residents.tcss"
+    AUTO_FOCUS = "#residents"  # the list, from the start: Entrée and n act on it, never on the search
     BINDINGS = [
         Binding("n", "new", "Nouveau", id="residents.new"),
         Binding("enter", "edit", "Modifier", id="residents.edit", priority=True),
@@ -43,7 +44,7 @@ class ResidentsScreen(Screen[None]):
         yield Header()
         yield Static("Résidents", classes="screen-title")
         with Horizontal(id="filters"):
-            yield Input(placeholder="Rechercher un nom (/)", id="search")
+            yield FormInput(placeholder="Rechercher un nom (/)", id="search")
             yield Select([("Toutes les structures", ALL), *self.structure_choices], value=ALL, allow_blank=False,
                          id="structure-filter")
         yield DataTable(id="residents", cursor_type="row", zebra_stripes=True)
@@ -56,7 +57,6 @@ class ResidentsScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.add_columns("Nom", "Adresses", "Structure", "Courriel", "Tuteur", "Courriel tuteur")
         self.reload()
-        table.focus()
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -158,7 +158,7 @@ class ResidentFormScreen(FormScreen):
 
     def on_mount(self) -> None:
         self.validate_form()
-        self.query_one("#last_name", Input).focus()
+        self.set_focus(self.query_one("#last_name", Input))  # at once: the keys typed next are its own
 
     def form_values(self) -> dict[str, str]:
         values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}

@@ -14,7 +14,7 @@ from tuiapp.core.errors import ValidationError
 from tuiapp.core.secrets import Secret
 from tuiapp.db.models import Association
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
-from tuiapp.widgets.form import ConfirmScreen, Field, show_errors, show_not_saved
+from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, show_not_saved
 from tuiapp.widgets.plain import field_text, markup, plain
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
@@ -35,6 +35,7 @@ class SmtpScreen(ModalScreen[bool]):
         Binding("ctrl+s", "save", "Enregistrer", id="smtp.save"),
         Binding("ctrl+t", "test", "Tester", id="smtp.test"),
         Binding("escape", "leave", "Fermer", id="smtp.close"),
+        *FIELD_KEYS,
     ]
 
     def __init__(self) -> None:

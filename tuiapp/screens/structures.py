@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tab
 from tuiapp.core import editing, templates
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
-from tuiapp.widgets.form import Field, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
@@ -75,8 +75,9 @@ class StructureFormScreen(FormScreen):
     CSS_PATH = "structures.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Enregistrer", id="structure.save"),
-        Binding("f2", "show_tab('general')", "Général", id="structure.general"),
-        Binding("f3", "show_tab('mail')", "Mail", id="structure.mail"),
+        # Priority, like Tab: the tab and the focus change as the key is read, before the next keys.
+        Binding("f2", "show_tab('general')", "Général", id="structure.general", priority=True),
+        Binding("f3", "show_tab('mail')", "Mail", id="structure.mail", priority=True),
         Binding("escape", "leave", "Retour", id="structure.back"),
     ]
 
@@ -98,7 +99,7 @@ class StructureFormScreen(FormScreen):
                     yield Field("Code", "code", values["code"], placeholder="ex. FH")
                     yield Field("Nom", "name", values["name"])
                     yield Label("Adresse", classes="field-label")
-                    yield TextArea(values["address"], id="address", classes="address")
+                    yield FormTextArea(values["address"], id="address", classes="address")
             with TabPane("Mail", id="mail"):
                 with Horizontal():
                     with VerticalScroll(id="mail-form"):
@@ -108,7 +109,7 @@ class StructureFormScreen(FormScreen):
                         yield Field("Copie cachée (Cci)", "bcc", values["bcc"])
                         yield Field("Objet", "subject_template", values["subject_template"])
                         yield Label("Texte du mail", classes="field-label")
-                        yield TextArea(values["body_template"], id="body_template", classes="body")
+                        yield FormTextArea(values["body_template"], id="body_template", classes="body")
                     with VerticalScroll(id="mail-side", can_focus=True):
                         yield Static(self._keywords_text(), id="keywords")
                         yield Static(id="preview")
@@ -125,7 +126,8 @@ class StructureFormScreen(FormScreen):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.query_one("#code" if tab == "general" else "#sender_email", Input).focus()
+        # At once, not as widget.focus() does after the keys already waiting: they belong to the new field.
+        self.set_focus(self.query_one("#code" if tab == "general" else "#sender_email", Input))
 
     def form_values(self) -> dict[str, str]:
         values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+
+class _OwnKeysInArrivalOrder:
+    """Run the widget's own key bindings (Backspace, End, arrows...) as soon as the key reaches it.
+
+    Textual inserts a typed character as soon as the key reaches the focused
+    field, but runs the field's editing keys as bindings only once the key has
+    bubbled up through every ancestor to the app. Keys that arrive together (a
+    busy machine, a slow link, a form busy with its preview) were then applied
+    out of order: on "Le Cl", a Backspace then "A" gave "Le Cl" (the "A" went
+    in first, the Backspace took it back) instead of "Le CA". Running the
+    field's own bindings here, in the field's queue, keeps every edit in the
+    order typed. (Textual issue #6605; the app sets no keymap.)
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()  # no further handler, and the app does not run it a second time
+                return
+
+
+class FormInput(_OwnKeysInArrivalOrder, Input):
+    """A one-line input whose edits happen in the order of the keys, at any typing speed."""
+
+
+class FormTextArea(_OwnKeysInArrivalOrder, TextArea):
+    """A multi-line input whose edits happen in the order of the keys, at any typing speed."""
+
+
+#: Tab and Shift+Tab as priority bindings: the app moves the focus as it reads
+#: the key, so the keys typed after it go to the next field, not the one left.
+FIELD_KEYS = [
+    Binding("tab", "app.focus_next", show=False, priority=True),
+    Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+]
 
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem
 from tuiapp.widgets.plain import field_text, plain
@@ -28,7 +66,7 @@ class Field(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(self.label, classes="field-label")
-        yield Input(field_text(self.value), id=self.field_name, password=self.password, placeholder=self.placeholder,
+        yield FormInput(field_text(self.value), id=self.field_name, password=self.password, placeholder=self.placeholder,
                     classes="field-input")
 
 
@@ -95,6 +133,7 @@ class FormScreen(Screen[None]):
     and the form stays open with what was typed.
     """
 
+    BINDINGS = FIELD_KEYS
     initial: dict[str, str]
     TITLE_OF_NOTICES = ""
 

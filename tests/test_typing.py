@@ -1,0 +1,177 @@
+"""What is typed is what is saved, at any typing speed (issue 9, point 7).
+
+The real app runs in a pty at 80x24, on one processor with two CPU-bound
+processes, as on a busy shared server; the keys go through the terminal and
+Textual's key parser (Pilot hands events straight to the app and never shows
+the loss). In every field of every form the test moves in (Tab, F2, F3),
+presses End, erases with a burst of Backspace at key-repeat speed, types new
+text 20 to 50 ms a key, saves with Ctrl+S, and the database must hold
+exactly what was typed. Some keys reach the app together, as they do when a
+loaded machine lets them pile up: before the fix, Textual applied the typed
+characters ahead of the Backspaces and moves sent before them.
+
+``FORMS`` is the one catalogue of the forms and their fields: a new field
+joins the test by being listed there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.terminal import HOLD, RELEASE, app_in_terminal, busy_processor
+from tuiapp.core import secrets
+from tuiapp.db.database import db, open_database
+from tuiapp.db.models import Association, Resident, Structure
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a pty (pexpect.spawn) is POSIX only")
+
+MOVE_GAP = 0.05  # Tab, F2, End...
+BACKSPACE_GAP = 0.03  # key-repeat speed
+HOME_SCREEN = "structure(s)"
+
+
+def _column(name: str) -> Callable[[object], str]:
+    def read(row) -> str:
+        value = getattr(row, name)
+        return "" if value is None else str(value)
+
+    return read
+
+
+def _stored_password(association) -> str:
+    if not association.smtp_username:
+        return ""
+    return secrets.get_password(association.smtp_host, association.smtp_username) or ""
+
+
+def _as_typed(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class TypedField:
+    """One field: reached with ``reach`` from the previous one; End, ``erase`` x Backspace, then ``text``."""
+
+    name: str  # the widget's id, and the column it is saved to unless ``stored`` says otherwise
+    reach: tuple[str, ...]
+    erase: int
+    text: str
+    multiline: bool = False  # a TextArea: End goes to the end of the first line
+    saved: Callable[[str], str] = _as_typed  # what the form makes of the value
+    stored: Callable[[object], str] | None = None  # how to read it back from the form's row
+
+    def read(self, row) -> str:
+        return (self.stored or _column(self.name))(row)
+
+    def expected(self, before: str) -> str:
+        first, newline, rest = before.partition("\n") if self.multiline else (before, "", "")
+        return self.saved(first[: max(0, len(first) - self.erase)] + self.text + newline + rest)
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    opening: tuple[tuple[str, str], ...]  # from the home screen: (key, text then on screen), in turn
+    row: Callable[[], object]  # the row that the form edits
+    fields: tuple[TypedField, ...]
+
+
+FORMS = (
+    Form(
+        "structure",
+        opening=(("s", "Gestion des structures"), ("enter", "Structure EHPAD")),
+        row=lambda: Structure.get(Structure.code == "EHPAD"),
+        fields=(  # an existing structure opens on its Mail tab
+            TypedField("code", ("f2",), 3, "pad-2", saved=str.upper),
+            TypedField("name", ("tab",), 10, "ABCDEF-Été 24"),
+            TypedField("address", ("tab",), 4, "Parc Fleuri", multiline=True),
+            TypedField("sender_email", ("f3",), 11, "exemple.fr"),
+            TypedField("sender_name", ("tab",), 10, "ABCDEF Noël"),
+            TypedField("reply_to", ("tab",), 11, "exemple.net"),
+            TypedField("bcc", ("tab",), 10, "cci@exemple.fr"),
+            TypedField("subject_template", ("tab",), 9, "&personne (n° &numero)"),
+            TypedField("body_template", ("tab",), 8, "Madame, Monsieur,", multiline=True),
+        ),
+    ),
+    Form(
+        "resident",
+        opening=(("r", "sans adresse"), ("enter", "Résident ANDRÉ Éric")),
+        row=lambda: Resident.get(Resident.last_name == "ANDRÉ", Resident.first_name == "Éric"),
+        fields=(
+            TypedField("last_name", (), 3, "DRÉ-Noël"),
+            TypedField("first_name", ("tab",), 10, "Éric Jean"),
+            TypedField("email", ("tab", "tab"), 10, "eric@exemple.fr"),  # past the structure's list
+            TypedField("guardian_name", ("tab",), 10, "s - Lille"),
+            TypedField("guardian_email", ("tab",), 16, "lille.exemple.fr"),
+        ),
+    ),
+    Form(
+        "SMTP",
+        opening=(("m", "Serveur SMTP de l'association"),),
+        row=Association.get_solo,
+        fields=(
+            TypedField("smtp_host", ("tab",), 9, "smtp.exemple.fr"),
+            TypedField("smtp_port", ("tab",), 4, "2525"),
+            TypedField("smtp_username", ("tab", "tab"), 10, "compta@exemple.fr"),  # past the security list
+            TypedField("password", ("tab",), 10, "Pa55-wörd!", stored=_stored_password),
+            TypedField("smtp_rate_per_minute", ("tab",), 2, "120"),
+            TypedField("smtp_ca_file", ("tab",), 10, "~/ca.pem", saved=lambda path: str(Path(path).expanduser().resolve())),
+        ),
+    ),
+)
+
+
+def _keys_for(field: TypedField, gaps: Iterator[float]) -> list[tuple[str, float]]:
+    """Into the field, End, Backspace at key-repeat speed, then the text; each key with the gap after it.
+
+    Twice the keys reach the app together, as when a loaded machine lets them
+    pile up: while the focus moves into the field, and where erasing turns
+    into typing.
+    """
+    moves = [(key, MOVE_GAP) for key in (*field.reach, "end")]
+    erase = [("backspace", BACKSPACE_GAP)] * field.erase
+    typed = [(character, next(gaps)) for character in field.text]
+    head, tail = erase[: len(erase) - 2], erase[len(erase) - 2 :]
+    return [(HOLD, 0), *moves, *head[:1], (RELEASE, 0), *head[1:],
+            (HOLD, 0), *tail, *typed[:2], (RELEASE, 0), *typed[2:]]
+
+
+def _read(database: Path, read: Callable[[], object]):
+    open_database(database, create=False)
+    try:
+        return read()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: form.name)
+def test_what_is_typed_is_saved_on_a_busy_machine(form, demo_db_file, tmp_path):
+    import trustme
+
+    trustme.CA().cert_pem.write_to_path(str(Path("~/ca.pem").expanduser()))  # $HOME is the test's own
+    before = _read(demo_db_file, form.row)
+    expected = {field.name: field.expected(field.read(before)) for field in form.fields}
+    jitter = random.Random(7)
+    gaps = iter(lambda: jitter.uniform(0.02, 0.05), None)  # 20 to 50 ms between two keys
+
+    with busy_processor(2) as cpus, app_in_terminal(demo_db_file, cwd=tmp_path, cpus=cpus) as terminal:
+        terminal.wait_for(HOME_SCREEN)
+        for key, shown in form.opening:
+            terminal.press(key)
+            terminal.wait_for(shown)
+        terminal.play(itertools.chain.from_iterable(_keys_for(field, gaps) for field in form.fields))
+        terminal.press("ctrl+s")
+        terminal.wait_for(gone=form.opening[-1][1])  # saved and closed (refused, it would stay open)
+        terminal.press("ctrl+q")
+        assert terminal.wait_exit() == 0
+
+    after = _read(demo_db_file, lambda: type(before).get_by_id(before.id))
+    got = {field.name: field.read(after) for field in form.fields}
+    assert got == expected
