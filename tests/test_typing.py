@@ -48,7 +48,8 @@ def _column(name: str) -> Callable[[object], str]:
 def _stored_password(association) -> str:
     if not association.smtp_username:
         return ""
-    return secrets.get_password(association.smtp_host, association.smtp_username) or ""
+    secret = secrets.get_password(association.smtp_host, association.smtp_username)
+    return secret.reveal() if secret else ""
 
 
 def _as_typed(value: str) -> str:
