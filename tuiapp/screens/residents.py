@@ -109,7 +109,11 @@ class ResidentsScreen(Screen[None]):
         table = self.query_one(DataTable)
         if not table.has_focus:  # Entrée in the search field or the filter: back to the list
             if self.focused is self.query_one("#search"):
-                table.focus()
+                if self._search_timer is not None:  # the list shows what was typed before the next Entrée
+                    self._search_timer.stop()
+                    self._search_timer = None
+                    self.reload()
+                self.set_focus(table)
                 return
             raise SkipAction()
         key = cursor_key(table)
