@@ -3,8 +3,8 @@
 The real app at 80x24 on a real SQLite file, with the refusal made for real:
 
 - *locked*: another connection holds ``BEGIN IMMEDIATE`` (another workstation's
-  long write); the app's busy timeout, a setting (``PRAGMAS``), is cut to 0.2 s
-  so that the test is quick;
+  long write); the app's busy timeout, a setting, is cut to 0.2 s
+  so that the test is quick (``$TUIAPP_DB_WAIT``);
 - *read-only*: the tests run as root, whom ``chmod`` does not stop, and no
   read-only mount is available here; so the app's connections are opened with
   SQLite's ``PRAGMA query_only``, which refuses every write with the very error
@@ -42,7 +42,7 @@ def snapshot(path) -> dict[str, list]:
 @pytest.fixture
 def refused(request, demo_db_file, monkeypatch):
     """The demo base, refusing writes the way ``request.param`` says; yields the French reason expected."""
-    monkeypatch.setitem(database.PRAGMAS, "busy_timeout", 200)
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")  # the busy timeout follows it (core/timing.py)
     holder = None
     if request.param == "locked":
         holder = sqlite3.connect(demo_db_file, isolation_level=None)
