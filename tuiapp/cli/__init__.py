@@ -10,7 +10,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp import __version__
 from tuiapp.cli import base, history, send, smtp
-from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, tolerant_output, warn
+from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
 from tuiapp.core.errors import TuiappError
 
 
@@ -46,7 +46,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         warn("Interrompu.")
         return 130
     except BrokenPipeError:  # "tuiapp history | head": the reader has left
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence(sys.stdout)
         return EXIT_USAGE

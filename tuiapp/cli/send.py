@@ -8,7 +8,17 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime
 
-from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, confirm, open_existing, say, warn
+from tuiapp.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_db_option,
+    confirm,
+    open_existing,
+    say,
+    silence,
+    warn,
+)
 from tuiapp.core import events as ev
 from tuiapp.core.errors import TuiappError
 from tuiapp.core.periods import Period
@@ -104,21 +114,8 @@ class _Printer:
             (warn if to_stderr else say)(line)
         except BrokenPipeError:
             self.closed = True
-            _silence(sys.stderr if to_stderr else sys.stdout)
+            silence(sys.stderr if to_stderr else sys.stdout)
             self.stop.set()
-
-
-def _silence(stream) -> None:
-    """Its reader has gone: what is left to print there goes nowhere."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, stream.fileno())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os.close(devnull)
 
 
 def send_period(args: argparse.Namespace) -> int:
