@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from tuiapp.core.periods import Period
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure

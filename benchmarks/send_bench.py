@@ -34,12 +34,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer  # noqa: E402
-from tuiapp.core import outbox  # noqa: E402
-from tuiapp.core.compose import compose, envelope_recipients, message_bytes  # noqa: E402
-from tuiapp.core.documents import document_for  # noqa: E402
-from tuiapp.core.engine import SendEngine  # noqa: E402
-from tuiapp.core.pdf import invoice_pdf, pdf_filename  # noqa: E402
-from tuiapp.core.smtp_client import PasswordAuthenticator, SmtpSettings  # noqa: E402
+from tuiapp.sending import outbox  # noqa: E402
+from tuiapp.mail.compose import compose, envelope_recipients, message_bytes  # noqa: E402
+from tuiapp.db.snapshots import document_for  # noqa: E402
+from tuiapp.sending.engine import SendEngine  # noqa: E402
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename  # noqa: E402
+from tuiapp.mail.smtp_client import PasswordAuthenticator, SmtpSettings  # noqa: E402
 from tuiapp.db.database import db, open_database  # noqa: E402
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, Structure  # noqa: E402
 

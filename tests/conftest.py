@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tuiapp.core.periods import Period
+from tuiapp.domain.periods import Period
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
 
@@ -59,7 +59,7 @@ def database(db_path):
 @pytest.fixture(scope="session")
 def _demo_template(tmp_path_factory) -> Path:
     """The demo database, built once per test session."""
-    from tuiapp.core.demo import build_demo
+    from tuiapp.demo.data import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     open_database(path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tuiapp.core.safe_text import find_control
+from tuiapp.domain.safe_text import find_control
 
 # -- the values ----------------------------------------------------------------
 

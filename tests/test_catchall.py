@@ -6,8 +6,8 @@ import sys
 from email import policy
 
 from tests.smtp_server import free_port
-from tuiapp.core.catchall import port_in_use, start_catchall
-from tuiapp.core.demo import DEMO_SMTP_PORT
+from tuiapp.demo.catchall import port_in_use, start_catchall
+from tuiapp.demo.data import DEMO_SMTP_PORT
 
 
 def test_demo_send_lands_in_eml_files(demo_db_file, tmp_path):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.core.periods import Period
+from tuiapp.domain.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.models import SendRecord
 

@@ -9,16 +9,17 @@ from email import message_from_bytes, policy
 import pymupdf
 import pytest
 
-from tuiapp.core.compose import (
+from tuiapp.mail.compose import (
     CompositionError,
     compose,
     envelope_recipients,
     invoice_message_bytes,
     message_bytes,
 )
-from tuiapp.core.documents import InvoiceDocument, InvoiceLineData, document_for
-from tuiapp.core.pdf import invoice_pdf, pdf_filename
-from tuiapp.core.periods import Period
+from tuiapp.db.snapshots import document_for
+from tuiapp.domain.documents import InvoiceDocument, InvoiceLineData
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident
 

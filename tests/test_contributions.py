@@ -10,8 +10,8 @@ from textual.widgets import DataTable
 
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
-from tuiapp.core import secrets
-from tuiapp.core.periods import Period
+from tuiapp.mail import secrets
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, SendRecord
@@ -129,7 +129,7 @@ async def test_partial_then_wrong_password(app, server):
 
 
 async def test_unknown_record_is_shown_and_decided(app, server):
-    from tuiapp.core import outbox
+    from tuiapp.sending import outbox
 
     row = queries.send_rows(SEPTEMBER)[0]
     record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
@@ -224,13 +224,13 @@ class _FrozenDatetime(datetime):
 @pytest.fixture
 def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
-    import tuiapp.core.outbox
+    import tuiapp.sending.outbox
     import tuiapp.screens.sending
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
-    monkeypatch.setattr(tuiapp.core.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
+    monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"
     app.db_path = "demo.db"
     yield app
@@ -243,9 +243,9 @@ async def test_print_the_period(app, tmp_path, monkeypatch):
     printed and stamped, and the failure is listed on screen."""
     import pymupdf
 
-    import tuiapp.core.printing
+    import tuiapp.services.printing
 
-    monkeypatch.setattr(tuiapp.core.printing, "user_documents_path", lambda: tmp_path)
+    monkeypatch.setattr(tuiapp.services.printing, "user_documents_path", lambda: tmp_path)
     invoices = list(queries.invoices_of_period(SEPTEMBER))
     broken = invoices[2]
     db.execute_sql("UPDATE invoice SET issue_date = 'hier' WHERE id = ?", (broken.id,))
@@ -269,7 +269,7 @@ async def test_print_the_period(app, tmp_path, monkeypatch):
 
 
 async def test_another_workstation_sending_is_shown_and_never_doubled(app, server):
-    from tuiapp.core import outbox
+    from tuiapp.sending import outbox
 
     rows = queries.send_rows(SEPTEMBER)
     busy, mailed = rows[0], rows[1]

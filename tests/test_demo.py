@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.core.demo import DemoRefused, build_demo, is_demo_database
-from tuiapp.core.periods import Period
-from tuiapp.core.templates import render, values_for_invoice
+from tuiapp.demo.data import DemoRefused, build_demo, is_demo_database
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import render, values_for_invoice
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
 

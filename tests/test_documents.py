@@ -4,7 +4,8 @@ from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
 
-from tuiapp.core.documents import InvoiceLineData, document_for, lines_of
+from tuiapp.db.snapshots import document_for, lines_of
+from tuiapp.domain.documents import InvoiceLineData
 from tuiapp.db.models import Association, Invoice, InvoiceLine
 
 
@@ -49,8 +50,8 @@ def test_a_hostile_row_written_around_validation_reaches_neither_mail_nor_pdf_ra
     """A bad import writes straight into SQLite: ESC, BEL, NUL, U+2028 in names, the number, the templates."""
     import pymupdf
 
-    from tuiapp.core.compose import invoice_message_bytes
-    from tuiapp.core.pdf import invoice_pdf
+    from tuiapp.mail.compose import invoice_message_bytes
+    from tuiapp.pdf.invoice import invoice_pdf
 
     resident = make_resident(email="josiane@example.org")
     invoice = make_invoice(resident)

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.core.formatting import format_amount, format_number, format_timestamp, month_name, period_label
-from tuiapp.core.periods import Period
+from tuiapp.domain.formatting import format_amount, format_number, format_timestamp, month_name, period_label
+from tuiapp.domain.periods import Period
 
 FRENCH_MONTHS = [
     "janvier", "février", "mars", "avril", "mai", "juin",

@@ -24,9 +24,9 @@ from textual.widgets import DataTable, Input, Static
 
 from tests import hostile_catalogue as cat
 from tests.smtp_server import PASSWORD, USERNAME
-from tuiapp.core import secrets
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.safe_text import find_control
+from tuiapp.mail import secrets
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.safe_text import find_control
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
 

@@ -13,7 +13,7 @@ def test_core_db_and_cli_do_not_import_textual():
         for info in pkgutil.walk_packages(tuiapp.__path__, "tuiapp.")
         if not info.name.startswith(("tuiapp.screens", "tuiapp.widgets")) and info.name not in ("tuiapp.app", "tuiapp.__main__")
     ]
-    assert "tuiapp.db.models" in modules and "tuiapp.core.templates" in modules and "tuiapp.cli" in modules
+    assert "tuiapp.db.models" in modules and "tuiapp.domain.templates" in modules and "tuiapp.sending.engine" in modules and "tuiapp.cli" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

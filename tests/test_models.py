@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 from peewee import IntegrityError
 
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.periods import Period
-from tuiapp.core.templates import DEFAULT_BODY
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import DEFAULT_BODY
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, SendStatus, Structure
 

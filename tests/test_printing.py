@@ -12,8 +12,8 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from tuiapp.core.periods import Period
-from tuiapp.core.printing import print_invoices
+from tuiapp.domain.periods import Period
+from tuiapp.services.printing import print_invoices
 from tuiapp.db import queries
 from tuiapp.db.models import Invoice
 
@@ -121,7 +121,7 @@ def test_an_invoice_that_fails_does_not_stop_the_others(demo_db, tmp_path):
 
 
 def test_temporary_files_of_a_killed_print_are_removed_later(tmp_path):
-    from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically
+    from tuiapp.services.atomic_files import remove_stale_temporaries, write_atomically
 
     old, fresh = tmp_path / ".tuiapp-0123.tmp", tmp_path / ".tuiapp-4567.tmp"
     for path in (old, fresh):
@@ -136,7 +136,7 @@ def test_temporary_files_of_a_killed_print_are_removed_later(tmp_path):
 PRINTER = """
 import sys
 from pathlib import Path
-from tuiapp.core.printing import print_invoices
+from tuiapp.services.printing import print_invoices
 from tuiapp.db.database import open_database
 open_database(Path(sys.argv[1]))
 print_invoices([int(i) for i in sys.argv[3:]], Path(sys.argv[2]))

@@ -1,4 +1,4 @@
-from tuiapp.core.periods import Period
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
 

@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from tests.test_screens import SIZE, fill, text_of, type_text
 from tuiapp.app import create_app
-from tuiapp.core import secrets
+from tuiapp.mail import secrets
 from tuiapp.db import database
 from tuiapp.db.database import db
 
@@ -206,8 +206,8 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
 
     from textual.widgets import DataTable
 
-    from tuiapp.core import outbox
-    from tuiapp.core.periods import Period
+    from tuiapp.sending import outbox
+    from tuiapp.domain.periods import Period
     from tuiapp.db import queries
     from tuiapp.db.models import SendRecord
 

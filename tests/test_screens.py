@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
-from tuiapp.core import secrets
+from tuiapp.mail import secrets
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Resident, Structure
 

@@ -18,7 +18,7 @@ PASSWORD = "Tr0ub4dor-in-clear-NEVER"
 # exception nobody expects (a bug), while the password typed is held.
 LAUNCHER = """
 import sys
-from tuiapp.core import editing
+from tuiapp.services import forms as editing
 
 def broken(values):
     raise RuntimeError("panne imprévue pendant l'enregistrement")
@@ -76,8 +76,8 @@ def test_a_crash_with_a_password_typed_does_not_print_it(demo_db_file):
 
 
 def test_a_secret_shows_only_a_mask():
-    from tuiapp.core.secrets import Secret
-    from tuiapp.core.smtp_client import PasswordAuthenticator
+    from tuiapp.mail.secrets import Secret
+    from tuiapp.mail.smtp_client import PasswordAuthenticator
 
     secret = Secret(PASSWORD)
     for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{[secret]}", f"{ {'p': secret} }"):

@@ -3,7 +3,7 @@ import pytest
 from keyring.backends import fail
 from keyring.backend import KeyringBackend
 
-from tuiapp.core import secrets
+from tuiapp.mail import secrets
 
 
 def test_password_round_trip_in_the_keyring():

@@ -9,13 +9,15 @@ import pymupdf
 import pytest
 
 from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer, free_port
-from tuiapp.core import events as ev
-from tuiapp.core import outbox, secrets, wording
-from tuiapp.core.engine import SendEngine
-from tuiapp.core.formatting import format_amount
-from tuiapp.core.periods import Period
-from tuiapp.core.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
-from tuiapp.core.smtp_errors import (
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox
+from tuiapp.mail import secrets
+from tuiapp.sending import wording
+from tuiapp.sending.engine import SendEngine
+from tuiapp.domain.formatting import format_amount
+from tuiapp.domain.periods import Period
+from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.mail.problems import (
     AuthenticationFailed,
     CertificateRejected,
     InsecureAuthRefused,
@@ -193,7 +195,7 @@ def test_a_refused_message_fails_alone(mail_db, server):
 
 
 def test_a_pdf_that_cannot_be_rendered_fails_alone(mail_db, server, monkeypatch):
-    from tuiapp.core import engine
+    from tuiapp.sending import engine
 
     invoices = september(3)
     render = engine.invoice_pdf
@@ -368,7 +370,7 @@ def test_a_selection_already_mailed_meanwhile_is_not_sent_again(mail_db, server)
 
 
 def test_an_error_while_claimed_never_leaves_the_record_in_flight(mail_db, server):
-    from tuiapp.core.smtp_client import PasswordAuthenticator
+    from tuiapp.mail.smtp_client import PasswordAuthenticator
 
     def broken_keyring():
         raise secrets.SecretStoreError("trousseau verrouillé")
@@ -442,8 +444,8 @@ def test_a_refusal_in_the_greeting_is_temporary_and_keeps_its_text(tmp_path):
     import socket
     import threading
 
-    from tuiapp.core.smtp_client import NoAuthentication, SmtpConnection
-    from tuiapp.core.smtp_errors import TransientFailure
+    from tuiapp.mail.smtp_client import NoAuthentication, SmtpConnection
+    from tuiapp.mail.problems import TransientFailure
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -479,7 +481,7 @@ def test_a_shared_guardian_gets_one_message_per_invoice(mail_db, server):
 
 def test_no_journal_slot_no_handing_over(mail_db, server):
     """The slot that keeps the server's reply cannot be reserved: nothing leaves, the batch stops."""
-    from tuiapp.core.engine import JournalUnavailable
+    from tuiapp.sending.engine import JournalUnavailable
 
     Path(f"{mail_db}.send-journal").write_text("not a folder")
     summary, events = send(september(3))
@@ -506,7 +508,7 @@ def test_handed_over_stays_true_after_the_reply(mail_db, server):
 
 def test_a_journal_slot_keeps_its_size_whatever_the_reply(mail_db):
     """Written in place, never grown: a full disk cannot refuse the server's reply."""
-    from tuiapp.core import journal
+    from tuiapp.sending import journal
 
     slot = journal.reserve(1, message_id="<1@example.org>", claimed_by="host:1:1")
     slot.record(SendStatus.PARTIAL, reply="250 " + "é" * 20_000,

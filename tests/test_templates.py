@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.core.periods import Period
-from tuiapp.core.templates import (
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import (
     DEFAULT_BODY,
     KEYWORDS,
     find_unknown_keywords,

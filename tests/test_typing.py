@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.terminal import HOLD, RELEASE, app_in_terminal, busy_processor
-from tuiapp.core import secrets
+from tuiapp.mail import secrets
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, Resident, Structure
 

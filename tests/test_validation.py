@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.periods import Period
-from tuiapp.core.validation import normalize_email, parse_amount, single_line
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.periods import Period
+from tuiapp.domain.validation import normalize_email, parse_amount, single_line
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_period_arithmetic_and_order():
 
 
 def test_multi_line_keeps_line_feeds_and_tabs_and_refuses_other_controls():
-    from tuiapp.core.validation import multi_line
+    from tuiapp.domain.validation import multi_line
 
     text = multi_line("Bonjour,\r\n\tvoici la facture.\n", field="body_template", label="Texte du mail",
                       max_length=100, strip=False)

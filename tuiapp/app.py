@@ -11,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tuiapp.core import outbox
+from tuiapp.sending import outbox
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
 from tuiapp.screens.home import HomeScreen

@@ -37,7 +37,7 @@ def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.envir
     """
     if cli_value is not None:
         if not cli_value.strip():
-            from tuiapp.core.errors import TuiappError
+            from tuiapp.domain.errors import TuiappError
 
             raise TuiappError("--db : indiquez un nom de fichier.")
         return Path(cli_value).expanduser(), True

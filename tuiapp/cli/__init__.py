@@ -11,7 +11,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from tuiapp import __version__
 from tuiapp.cli import base, history, send, smtp
 from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
-from tuiapp.core.errors import TuiappError
+from tuiapp.domain.errors import TuiappError
 
 
 def build_parser() -> Parser:

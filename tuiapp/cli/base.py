@@ -56,7 +56,7 @@ def _demo_path(args: argparse.Namespace) -> Path:
 
 
 def _build_demo(path: Path, *, reset: bool) -> None:
-    from tuiapp.core.demo import build_demo
+    from tuiapp.demo.data import build_demo
 
     open_db(path, create=True)
     summary = build_demo(reset=reset)
@@ -73,8 +73,8 @@ def init_demo(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from tuiapp.core.catchall import start_catchall
-    from tuiapp.core.demo import DEMO_SMTP_PORT
+    from tuiapp.demo.catchall import start_catchall
+    from tuiapp.demo.data import DEMO_SMTP_PORT
 
     path = _demo_path(args)
     _build_demo(path, reset=False)
@@ -93,9 +93,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_demo_server(args: argparse.Namespace) -> int:
     import threading
 
-    from tuiapp.core.catchall import start_catchall
-    from tuiapp.core.demo import DEMO_SMTP_PORT
-    from tuiapp.core.errors import TuiappError
+    from tuiapp.demo.catchall import start_catchall
+    from tuiapp.demo.data import DEMO_SMTP_PORT
+    from tuiapp.domain.errors import TuiappError
 
     port = args.port or DEMO_SMTP_PORT
     folder = Path(args.dir).expanduser() if args.dir else demo_mail_dir()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tuiapp.core.safe_text import printable
+from tuiapp.domain.safe_text import printable
 from tuiapp.locations import resolve_db_path
 
 EXIT_OK = 0
@@ -66,7 +66,7 @@ def confirm(question: str) -> bool:
 def say(text: str = "") -> None:
     """Print a line on standard output; every CLI output goes through here or ``warn``.
 
-    Control characters of the data (ESC sequences ...) come out as U+FFFD, never raw: see ``tuiapp.core.safe_text``."""
+    Control characters of the data (ESC sequences ...) come out as U+FFFD, never raw: see ``tuiapp.domain.safe_text``."""
     print(printable(text, multiline=True), flush=True)
 
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_existing, say
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.formatting import format_timestamp
-from tuiapp.core.periods import Period
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.formatting import format_timestamp
+from tuiapp.domain.periods import Period
 
 COLUMNS = (
     "envoi", "facture", "résident", "montant HT", "destinataires", "état", "créé", "début", "fin",
@@ -30,7 +30,7 @@ def register(commands) -> None:
 
 
 def _rows(period: Period | None):
-    from tuiapp.core.wording import STATUS_LABELS
+    from tuiapp.sending.wording import STATUS_LABELS
     from tuiapp.db.models import Invoice, Resident, SendRecord
 
     query = (
@@ -60,7 +60,7 @@ def _rows(period: Period | None):
 
 
 def show_history(args: argparse.Namespace) -> int:
-    from tuiapp.core.outbox import recover_interrupted
+    from tuiapp.sending.outbox import recover_interrupted
 
     period = Period.parse(args.period) if args.period else None
     if args.output is not None and args.format != "csv":
@@ -84,8 +84,8 @@ def show_history(args: argparse.Namespace) -> int:
 
 def _write_csv(rows, output: str | None) -> int:
     """The file whole (a BOM first), on standard output or atomically in ``output``."""
-    from tuiapp.core.atomic_files import write_atomically, write_error_reason
-    from tuiapp.core.csv_export import csv_bytes
+    from tuiapp.services.atomic_files import write_atomically, write_error_reason
+    from tuiapp.services.csv_export import csv_bytes
 
     data = csv_bytes(COLUMNS, rows)
     if output is None:

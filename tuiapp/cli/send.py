@@ -19,9 +19,9 @@ from tuiapp.cli.common import (
     silence,
     warn,
 )
-from tuiapp.core import events as ev
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.periods import Period
+from tuiapp.sending import events as ev
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.periods import Period
 
 
 def register(commands) -> None:
@@ -55,7 +55,7 @@ def _structure(code: str | None):
 
 
 def _report_interrupted() -> None:
-    from tuiapp.core import outbox
+    from tuiapp.sending import outbox
 
     for record in outbox.recover_interrupted():
         warn(
@@ -76,11 +76,11 @@ def _candidates(period: Period, structure, include_sent: bool):
 
 
 def _dry_run(invoices) -> int:
-    from tuiapp.core.compose import envelope_recipients
-    from tuiapp.core.documents import document_for, lines_of
-    from tuiapp.core.formatting import departed_mark
-    from tuiapp.core.pdf import pdf_filename
-    from tuiapp.core.templates import render
+    from tuiapp.mail.compose import envelope_recipients
+    from tuiapp.db.snapshots import document_for, lines_of
+    from tuiapp.domain.formatting import departed_mark
+    from tuiapp.pdf.invoice import pdf_filename
+    from tuiapp.domain.templates import render
     from tuiapp.db.models import Association
 
     association = Association.get_solo()
@@ -104,7 +104,7 @@ class _Printer:
         self.closed = False
 
     def __call__(self, event: ev.Event) -> None:
-        from tuiapp.core.wording import describe
+        from tuiapp.sending.wording import describe
 
         if self.closed or isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
             return
@@ -119,11 +119,12 @@ class _Printer:
 
 
 def send_period(args: argparse.Namespace) -> int:
-    from tuiapp.core import outbox, send_workflow
-    from tuiapp.core.engine import StopRequest
-    from tuiapp.core.secrets import get_password
-    from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
-    from tuiapp.core.smtp_errors import PasswordMissing
+    from tuiapp.sending import outbox
+    from tuiapp.sending import workflow as send_workflow
+    from tuiapp.sending.engine import StopRequest
+    from tuiapp.mail.secrets import get_password
+    from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
+    from tuiapp.mail.problems import PasswordMissing
     from tuiapp.db.models import Association
 
     period = Period.parse(args.period)
@@ -197,7 +198,7 @@ def _number(invoice_id: int) -> str:
 
 
 def resolve_record(args: argparse.Namespace) -> int:
-    from tuiapp.core import outbox
+    from tuiapp.sending import outbox
     from tuiapp.db.models import SendRecord, SendStatus
 
     open_existing(args)

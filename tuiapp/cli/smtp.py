@@ -7,8 +7,8 @@ import getpass
 import sys
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.secrets import Secret
+from tuiapp.domain.errors import TuiappError
+from tuiapp.mail.secrets import Secret
 
 SECURITY_LABELS = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "aucune (non chiffré)"}
 
@@ -55,7 +55,7 @@ def _association():
 
 
 def _password_state(association) -> str:
-    from tuiapp.core.secrets import SecretStoreError, has_password
+    from tuiapp.mail.secrets import SecretStoreError, has_password
 
     if not association.smtp_username:
         return "sans objet (pas d'identifiant)"
@@ -96,7 +96,7 @@ def set_settings(args: argparse.Namespace) -> int:
     }
     changes = {field: value for field, value in changes.items() if value is not None}
     if args.ca_file is not None:
-        from tuiapp.core.validation import check_ca_file
+        from tuiapp.domain.validation import check_ca_file
 
         changes["smtp_ca_file"] = check_ca_file(args.ca_file, label="--ca-file")
     if not changes:
@@ -120,7 +120,7 @@ def _read_password() -> Secret:
 
 
 def store_password(args: argparse.Namespace) -> int:
-    from tuiapp.core.secrets import set_password
+    from tuiapp.mail.secrets import set_password
 
     open_existing(args)
     association = _association()
@@ -132,8 +132,8 @@ def store_password(args: argparse.Namespace) -> int:
 
 
 def test_connection(args: argparse.Namespace) -> int:
-    from tuiapp.core.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
-    from tuiapp.core.smtp_errors import SmtpProblem
+    from tuiapp.mail.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
+    from tuiapp.mail.problems import SmtpProblem
 
     if bool(args.to) != bool(args.structure):
         raise TuiappError("--to et --structure vont ensemble.")
@@ -142,7 +142,7 @@ def test_connection(args: argparse.Namespace) -> int:
     say(f"Connexion à {settings.host}:{settings.port} ({SECURITY_LABELS[settings.security]})...")
     try:
         if args.to:
-            from tuiapp.core.validation import normalize_email
+            from tuiapp.domain.validation import normalize_email
             from tuiapp.db.models import Structure
 
             to = normalize_email(args.to, field="to", label="--to", required=True)

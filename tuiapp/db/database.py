@@ -9,7 +9,7 @@ from pathlib import Path
 from peewee import Model, OperationalError, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
 
-from tuiapp.core.errors import TuiappError
+from tuiapp.domain.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
 # file); synchronous=FULL because a send record must survive a power cut;
@@ -84,7 +84,7 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         raise DatabaseOpenError(f"« {path} » n'est pas un fichier de base de données.")
     if not db.is_closed():
         db.close()
-    from tuiapp.core import timing
+    from tuiapp.domain import timing
 
     busy = timing.busy_timeout()
     db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)

@@ -21,10 +21,10 @@ from peewee import (
     TextField,
 )
 
-from tuiapp.core import templates
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.periods import Period
-from tuiapp.core.validation import (
+from tuiapp.domain import templates
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.periods import Period
+from tuiapp.domain.validation import (
     ADDRESS_MAX,
     BODY_MAX,
     CODE_MAX,

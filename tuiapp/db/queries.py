@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
-from tuiapp.core.periods import Period
-from tuiapp.core.validation import distinct_addresses
+from tuiapp.domain.periods import Period
+from tuiapp.domain.validation import distinct_addresses
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
 
@@ -136,7 +136,7 @@ class SendRow:
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
-    from tuiapp.core.templates import person_name
+    from tuiapp.domain.templates import person_name
     from tuiapp.db.models import SendRecord
 
     latest = (

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from peewee import OperationalError
 
-from tuiapp.core import timing
-from tuiapp.core.errors import TuiappError
+from tuiapp.domain import timing
+from tuiapp.domain.errors import TuiappError
 
 
 class DatabaseBusy(TuiappError):

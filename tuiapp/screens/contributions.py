@@ -9,8 +9,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static, TabbedContent, TabPane
 
-from tuiapp.core.formatting import format_amount, format_timestamp, period_label
-from tuiapp.core.periods import Period
+from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
@@ -144,7 +144,7 @@ class ContributionsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="print", exit_on_error=False)
     def print_invoices(self, period: Period, ids: list[int]) -> None:
-        from tuiapp.core.printing import failure_reason, print_folder, print_invoices
+        from tuiapp.services.printing import failure_reason, print_folder, print_invoices
         from tuiapp.widgets.dialogs import PreviewScreen
 
         call = self.app.call_from_thread

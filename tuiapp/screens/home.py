@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tuiapp.core.formatting import period_label
+from tuiapp.domain.formatting import period_label
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors

@@ -12,11 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, ProgressBar, RichLog, Static
 
-from tuiapp.core import events as ev
-from tuiapp.core import outbox, wording
-from tuiapp.core.engine import StopRequest
-from tuiapp.core.formatting import format_amount
-from tuiapp.core.periods import Period
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox
+from tuiapp.sending import wording
+from tuiapp.sending.engine import StopRequest
+from tuiapp.domain.formatting import format_amount
+from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import SendStatus
 from tuiapp.widgets import send_cells as cells
@@ -231,7 +232,7 @@ class SendingPanel(Vertical):
 
     @reports_database_errors
     def action_preview(self) -> None:
-        from tuiapp.core.sending_preview import preview_text
+        from tuiapp.sending.preview import preview_text
 
         invoice_id = self._current()
         if invoice_id is not None:
@@ -240,7 +241,7 @@ class SendingPanel(Vertical):
 
     @reports_database_errors
     def action_left_out(self) -> None:
-        from tuiapp.core.sending_preview import left_out_text
+        from tuiapp.sending.preview import left_out_text
 
         self.app.push_screen(PreviewScreen("Factures à imprimer", left_out_text(self.period, self.structure_id)))
 
@@ -319,9 +320,9 @@ class SendingPanel(Vertical):
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def run_batch(self, invoice_ids: list[int], record_ids: list[int]) -> None:
-        from tuiapp.core import send_workflow
-        from tuiapp.core.errors import TuiappError
-        from tuiapp.core.smtp_client import SmtpSettings, keyring_authenticator
+        from tuiapp.sending import workflow as send_workflow
+        from tuiapp.domain.errors import TuiappError
+        from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
         from tuiapp.db.models import Association
 
         call = self.app.call_from_thread

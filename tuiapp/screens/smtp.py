@@ -9,9 +9,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from tuiapp.core import editing, secrets
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.secrets import Secret
+from tuiapp.services import forms as editing
+from tuiapp.mail import secrets
+from tuiapp.domain.errors import ValidationError
+from tuiapp.mail.secrets import Secret
 from tuiapp.db.models import Association
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, show_not_saved
@@ -136,8 +137,8 @@ class SmtpScreen(ModalScreen[bool]):
 
     @work(thread=True, group="smtp-test", exit_on_error=False)
     def test_connection(self, values: dict, typed_password: Secret, number: int) -> None:
-        from tuiapp.core.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
-        from tuiapp.core.smtp_errors import SmtpProblem
+        from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
+        from tuiapp.mail.problems import SmtpProblem
 
         settings = SmtpSettings(
             host=values["smtp_host"], port=values["smtp_port"], security=values["smtp_security"],

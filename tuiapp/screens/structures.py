@@ -10,7 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
-from tuiapp.core import editing, templates
+from tuiapp.services import forms as editing
+from tuiapp.domain import templates
 from tuiapp.db.models import Resident, Structure
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors

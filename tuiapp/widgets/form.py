@@ -148,7 +148,7 @@ class FormScreen(Screen[None]):
         return self.form_values() != self.initial
 
     def action_save(self) -> None:
-        from tuiapp.core.errors import ValidationError
+        from tuiapp.domain.errors import ValidationError
 
         try:
             done = self.save()

@@ -15,7 +15,7 @@ exception passes through here:
 - ``field_text(value)``: the text put in an ``Input`` or a ``TextArea``.
 
 All of them replace control characters (ESC sequences, NUL, bidirectional
-overrides, line separators) with U+FFFD (``tuiapp.core.safe_text.printable``):
+overrides, line separators) with U+FFFD (``tuiapp.domain.safe_text.printable``):
 no terminal code of the data reaches the operator's terminal. Notifications go
 through ``TuiApp.notify``, which does the same.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.content import Content
 
-from tuiapp.core.safe_text import printable
+from tuiapp.domain.safe_text import printable
 
 #: The longest text a list cell shows (every field's limit is below it).
 CELL_MAX = 300

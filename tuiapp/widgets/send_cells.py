@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tuiapp.core.formatting import departed_mark, format_amount, format_timestamp
+from tuiapp.domain.formatting import departed_mark, format_amount, format_timestamp
 from tuiapp.widgets.plain import cell
 
 SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tuiapp.core.safe_text import printable
-from tuiapp.core.secrets import Secret
-from tuiapp.core.smtp_errors import (
+from tuiapp.domain.safe_text import printable
+from tuiapp.mail.secrets import Secret
+from tuiapp.mail.problems import (
     AuthenticationFailed,
     CertificateRejected,
     InsecureAuthRefused,
@@ -92,7 +92,7 @@ def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
     """The authenticator the association's settings call for."""
     if not settings.username:
         return NoAuthentication()
-    from tuiapp.core.secrets import get_password
+    from tuiapp.mail.secrets import get_password
 
     return PasswordAuthenticator(settings.username, lambda: get_password(settings.host, settings.username))
 
@@ -268,7 +268,7 @@ def _abort(smtp: smtplib.SMTP | None) -> None:
 
 def send_test_message(settings: SmtpSettings, authenticator: Authenticator, structure, to: str) -> str:
     """Send a short test message from the structure's sender; returns the server's reply."""
-    from tuiapp.core.compose import compose_test, message_bytes
+    from tuiapp.mail.compose import compose_test, message_bytes
 
     message = compose_test(structure, to)
     connection = SmtpConnection.open(settings, authenticator)

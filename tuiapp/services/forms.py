@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from tuiapp.core import templates
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.validation import (
+from tuiapp.domain import templates
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.validation import (
     ADDRESS_MAX,
     BODY_MAX,
     CODE_MAX,

@@ -1,7 +1,7 @@
 """What can go wrong when sending, as types.
 
 The engine decides from the type alone: retry the message, fail this invoice
-and go on, or stop the whole batch. ``tuiapp.core.wording`` turns each into
+and go on, or stop the whole batch. ``tuiapp.sending.wording`` turns each into
 French for the TUI and the CLI.
 """
 
@@ -12,8 +12,8 @@ import smtplib
 import socket
 import ssl
 
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.safe_text import printable
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.safe_text import printable
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
@@ -52,7 +52,7 @@ class SmtpProblem(TuiappError):
         return f"{self.code} {self.reply}".strip() if self.code else self.reply
 
     def __str__(self) -> str:
-        from tuiapp.core.wording import explain
+        from tuiapp.sending.wording import explain
 
         return explain(self)
 

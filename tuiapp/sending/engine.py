@@ -5,7 +5,7 @@ message after transient failures with a bounded back-off, paces itself at the
 association's messages per minute, builds each message (PDF included) in the
 sending thread just before it claims the invoice (a crash while building
 leaves it queued), and stops between two messages when asked (``StopRequest``).
-Every step is reported as an event (``tuiapp.core.events``) to a callback:
+Every step is reported as an event (``tuiapp.sending.events``) to a callback:
 the TUI and the CLI both drive it. It never imports Textual.
 
 Each record goes: claimed (``sending``), its journal slot reserved and synced,
@@ -27,14 +27,17 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from tuiapp.core import events as ev
-from tuiapp.core import journal, outbox, timing
-from tuiapp.core.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
-from tuiapp.core.documents import InvoiceDocument, document_for, lines_of
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.pdf import invoice_pdf, pdf_filename
-from tuiapp.core.smtp_client import Authenticator, SmtpConnection, SmtpSettings
-from tuiapp.core.smtp_errors import DeliveryUncertain, MessageRejected, SmtpProblem
+from tuiapp.sending import events as ev
+from tuiapp.sending import journal
+from tuiapp.sending import outbox
+from tuiapp.domain import timing
+from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
+from tuiapp.db.snapshots import document_for, lines_of
+from tuiapp.domain.documents import InvoiceDocument
+from tuiapp.domain.errors import TuiappError
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
+from tuiapp.mail.problems import DeliveryUncertain, MessageRejected, SmtpProblem
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
@@ -47,7 +50,7 @@ class StopRequest(threading.Event):
 
     ``set()`` is an interruption (a signal, a closed pipe, leaving the app):
     the invoices not sent yet stay queued for the next run. ``cancel()`` is the
-    operator's decision: they are withdrawn (``tuiapp.core.send_workflow``).
+    operator's decision: they are withdrawn (``tuiapp.sending.workflow``).
     """
 
     withdraw = False

@@ -1,21 +1,15 @@
-"""A self-contained snapshot of one invoice: what its PDF and e-mail are made of.
+"""Snapshots of invoices (``InvoiceDocument``), read from the database in one go.
 
-Built from the database in one go, then handed to other threads (PDF
-rendering, message composition) that never touch the database. Every text
-read from the database passes ``printable`` here: a row written around the
-validation (a bad import) cannot put terminal codes, NUL or line separators
-in a mail or a PDF.
+Every text read from the database passes ``printable`` here: a row written
+around the validation (a bad import) cannot put terminal codes, NUL or line
+separators in a mail or a PDF.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-
-from tuiapp.core.periods import Period
-from tuiapp.core.safe_text import printable
-from tuiapp.core.templates import keyword_values, person_name
+from tuiapp.db.models import InvoiceLine
+from tuiapp.domain.documents import InvoiceDocument, InvoiceLineData
+from tuiapp.domain.safe_text import printable
 
 
 def _line(value: str | None) -> str:
@@ -30,58 +24,9 @@ def _optional(value: str | None) -> str | None:
     return None if value is None else printable(value)
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceLineData:
-    label: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceDocument:
-    invoice_id: int
-    number: str
-    period: Period
-    issue_date: date
-    amount_ht: Decimal
-    lines: tuple[InvoiceLineData, ...]
-    association_name: str
-    association_address: str
-    structure_code: str
-    structure_name: str
-    structure_address: str
-    sender_email: str | None
-    sender_name: str
-    reply_to: str | None
-    bcc: str | None
-    subject_template: str
-    body_template: str
-    resident_last_name: str
-    resident_first_name: str
-    guardian_name: str
-    recipients: tuple[str, ...]
-
-    @property
-    def resident_name(self) -> str:
-        return person_name(self.resident_last_name, self.resident_first_name)
-
-    @property
-    def keyword_values(self) -> dict[str, str]:
-        return keyword_values(
-            last_name=self.resident_last_name,
-            first_name=self.resident_first_name,
-            period=self.period,
-            number=self.number,
-            amount=self.amount_ht,
-            structure=self.structure_name,
-        )
-
 
 def lines_of(invoice_ids) -> dict[int, tuple[InvoiceLineData, ...]]:
     """The lines of many invoices, in one query, in their order."""
-    from tuiapp.db.models import InvoiceLine
-
     lines: dict[int, list[InvoiceLineData]] = {}
     query = (
         InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity, InvoiceLine.unit_price,

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from platformdirs import user_documents_path
 
-from tuiapp.core.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
-from tuiapp.core.documents import document_for
-from tuiapp.core.pdf import invoice_pdf, pdf_filename
-from tuiapp.core.periods import Period
-from tuiapp.core.safe_text import printable
-from tuiapp.core.templates import person_name
+from tuiapp.services.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
+from tuiapp.db.snapshots import document_for
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.domain.periods import Period
+from tuiapp.domain.safe_text import printable
+from tuiapp.domain.templates import person_name
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident, Structure

@@ -7,7 +7,7 @@ same invoice twice, and completed after the server's final reply. A record
 left ``sending`` by a process that died becomes ``unknown``: it may or may not
 have been delivered, and it is only sent again on an explicit decision;
 unless its slot in the send journal holds the server's reply, which is then
-applied (``tuiapp.core.journal``).
+applied (``tuiapp.sending.journal``).
 
 Every write here waits for another workstation's write, with back-off, for a
 bounded time (``tuiapp.db.waiting``), then raises ``DatabaseBusy``; a full
@@ -25,8 +25,9 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from tuiapp.core import journal, timing
-from tuiapp.core.periods import Period
+from tuiapp.sending import journal
+from tuiapp.domain import timing
+from tuiapp.domain.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure

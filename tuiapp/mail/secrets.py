@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-from tuiapp.core.errors import TuiappError
+from tuiapp.domain.errors import TuiappError
 
 SERVICE_PREFIX = "tuiapp-smtp"
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from tuiapp.core.errors import ValidationError
+from tuiapp.domain.errors import ValidationError
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100

@@ -10,10 +10,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
-from tuiapp.core.documents import InvoiceDocument
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.templates import render
-from tuiapp.core.validation import distinct_addresses
+from tuiapp.domain.documents import InvoiceDocument
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.templates import render
+from tuiapp.domain.validation import distinct_addresses
 
 _LINE_BREAK = re.compile(r"[\r\n]")
 # The email package folds a long all-ASCII header as "Subject:\r\n Votre ...",

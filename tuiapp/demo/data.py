@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from tuiapp.core import demo_names as names
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.periods import Period
-from tuiapp.core.templates import DEFAULT_BODY
+from tuiapp.demo import names as names
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import DEFAULT_BODY
 from tuiapp.db.database import db
 from tuiapp.db.models import (
     MODELS,

@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from tuiapp.core.safe_text import printable
+from tuiapp.domain.safe_text import printable
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

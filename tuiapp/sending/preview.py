@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tuiapp.core.compose import CompositionError, compose, envelope_recipients
-from tuiapp.core.documents import document_for
-from tuiapp.core.formatting import departed_mark
-from tuiapp.core.periods import Period
-from tuiapp.core.pdf import pdf_filename
+from tuiapp.mail.compose import CompositionError, compose, envelope_recipients
+from tuiapp.db.snapshots import document_for
+from tuiapp.domain.formatting import departed_mark
+from tuiapp.domain.periods import Period
+from tuiapp.pdf.invoice import pdf_filename
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, Resident, Structure
 

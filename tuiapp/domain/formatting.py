@@ -12,7 +12,7 @@ from decimal import Decimal
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
-from tuiapp.core.periods import Period
+from tuiapp.domain.periods import Period
 
 LOCALE = "fr_FR"
 NBSP = "\u00a0"

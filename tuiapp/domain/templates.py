@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tuiapp.core.formatting import format_amount, period_label
-from tuiapp.core.periods import Period
+from tuiapp.domain.formatting import format_amount, period_label
+from tuiapp.domain.periods import Period
 
 #: Keyword -> what it stands for, in the order the Mail tab lists them.
 KEYWORDS: dict[str, str] = {

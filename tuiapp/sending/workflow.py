@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tuiapp.core import events as ev
-from tuiapp.core import outbox
-from tuiapp.core.engine import EventSink, SendEngine, StopRequest
-from tuiapp.core.smtp_client import Authenticator, SmtpSettings
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox
+from tuiapp.sending.engine import EventSink, SendEngine, StopRequest
+from tuiapp.mail.smtp_client import Authenticator, SmtpSettings
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tuiapp.core.errors import TuiappError
-from tuiapp.core.smtp_errors import SmtpProblem
+from tuiapp.domain.errors import TuiappError
+from tuiapp.mail.problems import SmtpProblem
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Every refusal is a :class:`ValidationError` whose French message names the
 field. E-mail addresses are checked for syntax only (no DNS look-up). No text
-field accepts a control character (``tuiapp.core.safe_text.find_control``):
+field accepts a control character (``tuiapp.domain.safe_text.find_control``):
 terminal codes, NUL, bidirectional overrides, line separators; a multi-line
 text keeps its line feeds and tabs. Every text has a length limit.
 """
@@ -14,8 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
 
-from tuiapp.core.errors import ValidationError
-from tuiapp.core.safe_text import describe_char, find_control
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.safe_text import describe_char, find_control
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tuiapp.core import events as ev
-from tuiapp.core import smtp_errors as se
+from tuiapp.sending import events as ev
+from tuiapp.mail import problems as se
 
 _PROBLEMS: dict[type[se.SmtpProblem], str] = {
     se.ServerUnreachable: "Serveur injoignable : vérifiez le nom du serveur, le port et la connexion réseau.",

@@ -11,8 +11,8 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 
-from tuiapp.core.documents import InvoiceDocument
-from tuiapp.core.formatting import format_amount, format_day, format_number, period_label
+from tuiapp.domain.documents import InvoiceDocument
+from tuiapp.domain.formatting import format_amount, format_day, format_number, period_label
 
 _CSS = """
 body { font-family: sans-serif; font-size: 10pt; }

@@ -1,0 +1,1 @@
+"""The demo: its database and its local catch-all mail server."""

@@ -1,0 +1,1 @@
+"""Invoice PDFs, rendered from snapshots (``tuiapp.domain.documents``); never imports the database."""

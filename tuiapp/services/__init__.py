@@ -1,0 +1,1 @@
+"""Services other than sending: printing, forms (validated writes), CSV export."""
