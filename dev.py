@@ -3,6 +3,7 @@
 
     python3 dev.py demo          # the app on the demo database
     python3 dev.py test [ARGS]   # the whole test suite (ARGS go to pytest)
+    python3 dev.py check         # the layer contracts, ruff and mypy (CI runs them too)
 
 Needs only Python 3.11+ (with its venv module). The environment lives in
 .venv/ and is reinstalled whenever pyproject.toml changes.
@@ -47,12 +48,32 @@ def ensure_environment(extras: str) -> None:
     stamp.write_text(digest)
 
 
+CHECKS = (
+    ("contrats de couches (import-linter)", ["lint-imports"]),
+    ("ruff", ["ruff", "check", "."]),
+    ("mypy", ["mypy"]),
+)
+
+
+def check() -> int:
+    """Every static check, each reported; non-zero if any fails."""
+    failed = []
+    for label, command in CHECKS:
+        print(f"--- {label}", flush=True)
+        if subprocess.call([str(BIN / command[0]), *command[1:]], cwd=ROOT) != 0:
+            failed.append(label)
+    if failed:
+        print(f"Échec : {', '.join(failed)}", flush=True)
+        return 1
+    return 0
+
+
 def _has_pip(python: Path) -> bool:
     return subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "check"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -60,6 +81,8 @@ def main(argv: list[str]) -> int:
     ensure_environment("test")
     if command == "demo":
         return subprocess.call([str(BIN / "tuiapp"), "demo", *rest], cwd=ROOT)
+    if command == "check":
+        return check()
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
 
 
