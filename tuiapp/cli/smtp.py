@@ -132,8 +132,8 @@ def store_password(args: argparse.Namespace) -> int:
 
 
 def test_connection(args: argparse.Namespace) -> int:
-    from tuiapp.mail.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
     from tuiapp.mail.problems import SmtpProblem
+    from tuiapp.mail.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
 
     if bool(args.to) != bool(args.structure):
         raise TuiappError("--to et --structure vont ensemble.")
@@ -142,10 +142,11 @@ def test_connection(args: argparse.Namespace) -> int:
     say(f"Connexion à {settings.host}:{settings.port} ({SECURITY_LABELS[settings.security]})...")
     try:
         if args.to:
-            from tuiapp.domain.validation import normalize_email
             from tuiapp.db.models import Structure
+            from tuiapp.domain.validation import normalize_email
 
             to = normalize_email(args.to, field="to", label="--to", required=True)
+            assert to is not None  # required: an empty address was refused
             structure = Structure.get_or_none(Structure.code == args.structure.strip().upper())
             if structure is None:
                 raise TuiappError(f"Structure inconnue : {args.structure}")

@@ -87,7 +87,7 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
     from tuiapp.domain import timing
 
     busy = timing.busy_timeout()
-    db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)
+    db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)  # type: ignore[arg-type]  # Peewee's stubs say int; sqlite3 takes seconds as a float
     try:
         db.connect()
         migrate(db)

@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from tuiapp.demo import names as names
-from tuiapp.domain.errors import TuiappError
-from tuiapp.domain.periods import Period
-from tuiapp.domain.templates import DEFAULT_BODY
 from tuiapp.db.database import db
 from tuiapp.db.models import (
     MODELS,
@@ -30,6 +26,10 @@ from tuiapp.db.models import (
     SendStatus,
     Structure,
 )
+from tuiapp.demo import names as names
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import DEFAULT_BODY
 
 DEMO_KEY = "demo"
 DEMO_PERIODS = (Period(2024, 7), Period(2024, 8), Period(2024, 9), Period(2024, 10))
@@ -202,7 +202,7 @@ def _make_residents(rng, structure, spec, used_names) -> list[tuple[Resident, Pe
             guardian_name = f"{last} {relative} ({link})"
             guardian_email = f"{_slug(relative)}.{_slug(last)}{rng.randint(1, 99)}@example.net"
         if kind == "both" and index % 11 == 10:
-            guardian_email = email.upper()  # the family reads the resident's own mailbox
+            guardian_email = own.upper()  # the family reads the resident's own mailbox
         if kind == "mandataire" or (kind == "both" and index % 5 == 4):
             guardian_name, guardian_email = rng.choice(names.MANDATAIRES)
         if kind == "none" and rng.random() < 0.4:

@@ -32,12 +32,12 @@ class Secret:
     __slots__ = ("_value",)
     MASK = "********"
 
-    def __init__(self, value: str = "") -> None:
+    def __init__(self, value: Secret | str = "") -> None:
         if isinstance(value, Secret):
             value = value.reveal()
         if not isinstance(value, str):
             raise TypeError(f"a Secret holds text, not {type(value).__name__}")
-        self._value = value
+        self._value: str = value
 
     @classmethod
     def wrap(cls, value: Secret | str | None) -> Secret | None:
@@ -55,7 +55,7 @@ class Secret:
             return NotImplemented
         return hmac.compare_digest(self._value.encode("utf-8"), other._value.encode("utf-8"))
 
-    __hash__ = None  # compared by value: not hashable, never a dict key
+    __hash__ = None  # type: ignore[assignment]  # compared by value: not hashable, never a dict key
 
     def __repr__(self) -> str:
         return f"Secret({self.MASK!r})" if self._value else "Secret('')"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tuiapp.domain.formatting import period_label
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
+from tuiapp.domain.formatting import period_label
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.plain import markup
+
+if TYPE_CHECKING:
+    from tuiapp.app import TuiApp
 
 
 class HomeScreen(Screen[None]):
@@ -51,7 +56,7 @@ class HomeScreen(Screen[None]):
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()
         self.query_one("#counts", Static).update(
-            markup(f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : $path", path=self.app.db_path)
+            markup(f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : $path", path=cast("TuiApp", self.app).db_path)
         )
         self.query_one("#periods", Static).update(self._periods_text())
 

@@ -35,7 +35,7 @@ _REASONS = {
 
 def write_error_reason(exc: OSError) -> str:
     """Why a file could not be written, in French."""
-    return _REASONS.get(exc.errno, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
+    return _REASONS.get(exc.errno or 0, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

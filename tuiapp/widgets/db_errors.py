@@ -22,12 +22,12 @@ NOTICE_TITLE = "Base de données"
 Method = TypeVar("Method", bound=Callable)
 
 
-def database_message(node, exc: BaseException) -> str:
+def database_message(node, exc: Exception) -> str:
     """The French sentence for this error, naming the app's database file (``node``: a widget or the app)."""
     return explain_database_error(getattr(node.app, "db_path", "?"), exc)
 
 
-def database_problem(node, exc: BaseException, *, prefix: str = "") -> str:
+def database_problem(node, exc: Exception, *, prefix: str = "") -> str:
     """Notify the operator of a database error (in French); returns the text shown."""
     message = prefix + database_message(node, exc)
     node.notify(message, title=NOTICE_TITLE, severity="error", timeout=15, markup=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,8 +11,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+if TYPE_CHECKING:  # a mixin for widgets: typed as one, without entering their class hierarchy
+    from textual.widget import Widget as _Mixin
+else:
+    _Mixin = object
 
-class _OwnKeysInArrivalOrder:
+
+class _OwnKeysInArrivalOrder(_Mixin):
     """Run the widget's own key bindings (Backspace, End, arrows...) as soon as the key reaches it.
 
     Textual inserts a typed character as soon as the key reaches the focused
@@ -41,7 +48,7 @@ class FormTextArea(_OwnKeysInArrivalOrder, TextArea):
 
 #: Tab and Shift+Tab as priority bindings: the app moves the focus as it reads
 #: the key, so the keys typed after it go to the next field, not the one left.
-FIELD_KEYS = [
+FIELD_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("tab", "app.focus_next", show=False, priority=True),
     Binding("shift+tab", "app.focus_previous", show=False, priority=True),
 ]
@@ -89,7 +96,7 @@ def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str
     container.query_one("#errors", Static).update(plain("\n".join(lines), multiline=True))
 
 
-def show_not_saved(screen, exc: BaseException) -> None:
+def show_not_saved(screen, exc: Exception) -> None:
     """A save refused by the database: said in the form's error line and in a notice."""
     message = database_problem(screen, exc, prefix="Rien n'a été enregistré. ")
     screen.query_one("#errors", Static).update(plain(message, multiline=True))  # the path is data, not markup
