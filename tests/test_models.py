@@ -4,11 +4,11 @@ from decimal import Decimal
 import pytest
 from peewee import IntegrityError
 
+from tuiapp.db.database import db
+from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, SendStatus, Structure
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import DEFAULT_BODY
-from tuiapp.db.database import db
-from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, SendStatus, Structure
 
 
 def test_invoice_number_is_unique(make_resident, make_invoice):

@@ -1,6 +1,6 @@
-from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.domain.periods import Period
 
 SEPTEMBER = Period(2024, 9)
 

@@ -24,6 +24,8 @@ from peewee import (
     TextField,
 )
 
+from tuiapp.db.database import BaseModel
+from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
@@ -43,8 +45,6 @@ from tuiapp.domain.validation import (
     parse_amount,
     single_line,
 )
-from tuiapp.db.database import BaseModel
-from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 
 # SendStatus and SmtpSecurity are imported from here too; they live in tuiapp.domain.
 SECURITY_MODES = tuple(SmtpSecurity)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
-from tuiapp.domain.periods import Period
-from tuiapp.domain.validation import distinct_addresses
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.periods import Period
+from tuiapp.domain.validation import distinct_addresses
 
 StructureRef = Structure | int | None
 
@@ -152,8 +152,8 @@ class SendRow:
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
-    from tuiapp.domain.templates import person_name
     from tuiapp.db.models import SendRecord
+    from tuiapp.domain.templates import person_name
 
     latest = (
         SendRecord.select(SendRecord.invoice, fn.MAX(SendRecord.id).alias("last_id"))

@@ -11,6 +11,7 @@ half-written data.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, CleanModel, Resident, Structure
@@ -53,7 +54,7 @@ def _copy(model: type[CleanModel], row: CleanModel | None) -> CleanModel:
     return model(**row.__data__) if row is not None else model()
 
 
-def _check(draft: CleanModel, values: Mapping[str, object], fields: tuple[str, ...]) -> tuple[dict, Errors]:
+def _check(draft: Any, values: Mapping[str, object], fields: tuple[str, ...]) -> tuple[dict[str, Any], Errors]:
     """The model's verdict on ``values``: the clean ones, and the problems of the form's ``fields``.
 
     A problem in a field that the form does not show (a row written around the
@@ -69,7 +70,7 @@ def _check(draft: CleanModel, values: Mapping[str, object], fields: tuple[str, .
     return {name: draft.__data__.get(name) for name in values if name not in errors}, errors
 
 
-def _save(target: CleanModel, values: Mapping[str, object]):
+def _save(target: Any, values: Mapping[str, object]):
     """Write the values in one transaction; the model refuses them with every problem at once."""
     before = dict(target.__data__), dict(target.__rel__), set(target._dirty)
     try:
@@ -88,7 +89,7 @@ def _structure_values(form: Mapping[str, object]) -> dict[str, object]:
     return _read(form, STRUCTURE_FIELDS)
 
 
-def check_structure(form: Mapping[str, object], structure: Structure | None = None) -> tuple[dict, Errors]:
+def check_structure(form: Mapping[str, object], structure: Structure | None = None) -> tuple[dict[str, Any], Errors]:
     """The structure form's values, cleaned, and its problems by field."""
     return _check(_copy(Structure, structure), _structure_values(form), STRUCTURE_FIELDS)
 
@@ -101,7 +102,7 @@ def _resident_values(form: Mapping[str, object]) -> dict[str, object]:
     return _read(form, RESIDENT_FIELDS, {"structure": _row_id, "active": _switch})
 
 
-def check_resident(form: Mapping[str, object], resident: Resident | None = None) -> tuple[dict, Errors]:
+def check_resident(form: Mapping[str, object], resident: Resident | None = None) -> tuple[dict[str, Any], Errors]:
     """The resident form's values, cleaned, and its problems by field."""
     return _check(_copy(Resident, resident), _resident_values(form), RESIDENT_FIELDS)
 
@@ -110,14 +111,14 @@ def save_resident(form: Mapping[str, object], resident: Resident | None = None) 
     return _save(resident or Resident(), _resident_values(form))
 
 
-def check_smtp(form: Mapping[str, object]) -> tuple[dict, Errors]:
+def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     """The SMTP modal's values (the password is not among them: it goes to the keyring).
 
     Besides the model's rules, the certificate file must be readable here, on
     this workstation (the database, shared, cannot tell).
     """
-    values = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number})
-    values, errors = _check(_copy(Association, Association.get_solo()), values, SMTP_FIELDS)
+    typed = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number})
+    values, errors = _check(_copy(Association, Association.get_solo()), typed, SMTP_FIELDS)
     if "smtp_ca_file" in values:
         try:
             values["smtp_ca_file"] = check_ca_file(values["smtp_ca_file"])
