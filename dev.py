@@ -49,7 +49,7 @@ def ensure_environment(extras: str) -> None:
 
 
 CHECKS = (
-    ("contrats de couches (import-linter)", ["lint-imports"]),
+    ("contrats de couches (import-linter)", ["lint-imports", "--no-cache"]),
     ("ruff", ["ruff", "check", "."]),
     ("mypy", ["mypy"]),
 )

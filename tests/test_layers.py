@@ -1,4 +1,11 @@
-"""The core never imports Textual: the CLI and other processes stay light."""
+"""The core never imports Textual: the CLI and other processes stay light.
+
+The layers themselves are import-linter's contracts (``[tool.importlinter]`` in
+pyproject.toml, run by ``lint-imports``), which read every import statement.
+This test checks what they let through on purpose: the CLI imports the TUI
+inside the command that starts it, so loading any module outside the UI must
+still leave Textual unloaded.
+"""
 
 import pkgutil
 import subprocess

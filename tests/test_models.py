@@ -4,11 +4,11 @@ from decimal import Decimal
 import pytest
 from peewee import IntegrityError
 
+from tuiapp.db.database import db
+from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, SendStatus, Structure
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import DEFAULT_BODY
-from tuiapp.db.database import db
-from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, SendStatus, Structure
 
 
 def test_invoice_number_is_unique(make_resident, make_invoice):
@@ -168,3 +168,31 @@ def test_only_one_waiting_send_record_per_invoice(make_resident, make_invoice):
     with pytest.raises(IntegrityError), db.atomic():
         SendRecord.create(invoice=invoice, recipients="a@example.org", status="lost")
     assert SendRecord.get_by_id(first.id).created_at.tzinfo is not None
+
+
+def test_clean_reports_every_problem_of_a_row_at_once(structure):
+    with pytest.raises(ValidationError) as error:
+        Resident.create(structure=9999, last_name="", email="jo@", guardian_email="tuteur@example.org\x1b")
+    assert error.value.errors.keys() == {"last_name", "structure", "email", "guardian_email"}
+    assert error.value.field == "last_name"  # the first, for a caller that shows one
+    assert str(error.value).split("\n") == [
+        "Nom : ce champ est obligatoire.",
+        "Structure : choisissez une structure.",
+        f"Courriel du résident : {error.value.errors['email']}",
+        f"Courriel du tuteur : {error.value.errors['guardian_email']}",
+    ]
+    assert Resident.select().count() == 0
+
+
+def test_send_states_have_one_french_name_each_and_the_database_takes_them_all(make_resident, make_invoice):
+    from tuiapp.sending.wording import STATUS_LABELS
+
+    assert STATUS_LABELS.get("unknown") == SendStatus.UNKNOWN.label == "état inconnu"  # stored text finds it
+    assert SendStatus.UNKNOWN.short_label == "inconnu"
+    assert SendStatus.active() == {"queued", "sending"}
+    assert SendStatus.finished() == {"sent", "partial", "failed", "unknown"}
+    resident = make_resident(email="a@example.org")
+    for month, status in enumerate(SendStatus, 1):  # the schema's CHECK (frozen in the migrations) knows each
+        record = SendRecord.create(invoice=make_invoice(resident, Period(2024, month)), recipients="a",
+                                   status=status)
+        assert SendRecord.get_by_id(record.id).status == status

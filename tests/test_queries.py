@@ -1,6 +1,6 @@
-from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.domain.periods import Period
 
 SEPTEMBER = Period(2024, 9)
 
@@ -104,3 +104,31 @@ def test_send_list_query_uses_the_period_index(make_resident, make_invoice, data
     sql, params = queries.invoices_to_mail(SEPTEMBER).sql()
     plan = " ".join(str(row[-1]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
     assert "invoice_period_year_period_month_structure_id" in plan, plan
+
+
+def test_invoices_with_people_reads_resident_and_structure_in_one_query(make_resident, make_invoice, database):
+    from tuiapp.db.models import Invoice, SendRecord
+
+    other = Structure.create(code="EHPAD", name="EHPAD Le Clos")
+    here = make_invoice(make_resident("A", "Here", email="a@example.org"), SEPTEMBER, number="FH-1")
+    there = make_invoice(make_resident("B", "There", structure=other), SEPTEMBER, number="EH-1")
+    SendRecord.create(invoice=there, recipients="b@example.org")
+    executed = []
+    real_execute = database.execute_sql
+
+    def counting(sql, *args, **kwargs):
+        executed.append(sql)
+        return real_execute(sql, *args, **kwargs)
+
+    database.execute_sql = counting
+    try:
+        invoices = list(queries.invoices_with_people().where(Invoice.id.in_([here.id, there.id]))
+                        .order_by(*queries.BY_RESIDENT_NAME))
+        seen = [(i.number, i.resident.last_name, i.structure.code) for i in invoices]
+        records = list(queries.invoices_with_people(SendRecord.select(SendRecord, Invoice).join(Invoice)))
+        record_seen = [(r.invoice.number, r.invoice.resident.last_name, r.invoice.structure.code) for r in records]
+    finally:
+        del database.execute_sql
+    assert seen == [("FH-1", "A", "FH"), ("EH-1", "B", "EHPAD")]
+    assert record_seen == [("EH-1", "B", "EHPAD")]
+    assert len(executed) == 2, executed  # one each: no query per invoice for its resident or structure

@@ -11,6 +11,14 @@ from platformdirs import user_data_path
 APP_NAME = "tuiapp"
 DB_ENV = "TUIAPP_DB"
 
+# File modes, defined here once. What the operators of one database share
+# (the send journal beside it) is made group-writable and closed to others,
+# whatever the creator's umask (the group is the folder's); every other file
+# (PDFs, CSV exports) is created ``UMASK_FILE_MODE``: the operator's umask decides.
+SHARED_FOLDER_MODE = 0o770  # rwxrwx---
+SHARED_FILE_MODE = 0o660  # rw-rw----
+UMASK_FILE_MODE = 0o666  # rw-rw-rw- less the umask
+
 
 def data_dir() -> Path:
     return user_data_path(APP_NAME, appauthor=False)

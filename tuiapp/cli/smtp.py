@@ -8,9 +8,10 @@ import sys
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
 from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.secrets import Secret
 
-SECURITY_LABELS = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "aucune (non chiffré)"}
+SECURITY_LABELS = {mode: mode.label for mode in SmtpSecurity}
 
 
 def register(commands) -> None:
@@ -25,7 +26,7 @@ def register(commands) -> None:
     add_db_option(change)
     change.add_argument("--host", help="nom du serveur (ex. smtp.office365.com)")
     change.add_argument("--port", type=int, help="port (587 pour STARTTLS, 465 pour SSL)")
-    change.add_argument("--security", choices=("starttls", "ssl", "none"), help="sécurité de la connexion")
+    change.add_argument("--security", choices=tuple(SmtpSecurity), help="sécurité de la connexion")
     change.add_argument("--username", help="identifiant (vide : pas d'authentification)")
     change.add_argument("--ca-file", help="fichier de certificats d'autorité (vide : ceux du système)")
     change.add_argument("--rate", type=int, help="messages par minute au plus (0 : sans limite)")

@@ -2,11 +2,14 @@
 
 Each model checks its own values in ``clean()`` (called by ``save()``), so
 invalid data is refused with a French message naming the field and is never
-half-written.
+half-written. ``clean()`` checks every field and reports every problem at once
+(``ValidationError.errors``): the forms (``tuiapp.services.forms``) show them
+beside their fields, and hold no rule of their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -21,9 +24,13 @@ from peewee import (
     TextField,
 )
 
+from tuiapp.db.database import BaseModel
+from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
+from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.domain.status import SendStatus
 from tuiapp.domain.validation import (
     ADDRESS_MAX,
     BODY_MAX,
@@ -38,30 +45,58 @@ from tuiapp.domain.validation import (
     parse_amount,
     single_line,
 )
-from tuiapp.db.database import BaseModel
-from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 
-SECURITY_MODES = ("starttls", "ssl", "none")
+# SendStatus and SmtpSecurity are imported from here too; they live in tuiapp.domain.
+SECURITY_MODES = tuple(SmtpSecurity)
 AUTH_METHODS = ("password", "oauth2")
 
+#: A check of one field: returns its clean value, or raises ``ValidationError``.
+Rule = Callable[[], object]
 
-def _in(column: str, values: tuple[str, ...]) -> Check:
-    return Check(f"{column} IN ({', '.join(repr(v) for v in values)})")
+
+def _sql_list(values) -> str:
+    return ", ".join(repr(str(value)) for value in values)
+
+
+def _in(column: str, values) -> Check:
+    return Check(f"{column} IN ({_sql_list(values)})")
 
 
 class CleanModel(BaseModel):
     """A model checked on ``save()``. Bulk ``update()``/``insert()`` bypass it: use them
     only with values already checked."""
 
-    def clean(self) -> None:
-        """Normalise and check the fields; raise ``ValidationError``."""
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        """The checks, in order: (field, rule); the rule's value becomes the field's."""
+        return iter(())
 
-    def _refuse_duplicate(self, field, value, label: str) -> None:
+    def clean(self) -> None:
+        """Normalise and check every field; raise one ``ValidationError`` that lists every problem.
+
+        A field's later rules are skipped once one refused it (they expect a clean value).
+        """
+        refused: set[str] = set()
+        problems: list[ValidationError] = []
+        for field, rule in self.rules():
+            if field in refused:
+                continue
+            try:
+                value = rule()
+            except ValidationError as exc:
+                refused.update((field, exc.field))
+                problems.append(exc)
+            else:
+                setattr(self, field, value)
+        if problems:
+            raise ValidationError.every(problems)
+
+    def _unique(self, field, value, label: str):
         query = type(self).select().where(field == value)
         if self.id is not None:
             query = query.where(type(self).id != self.id)
         if query.exists():
             raise ValidationError(field.name, label, f"« {value} » existe déjà.")
+        return value
 
     def save(self, *args, **kwargs):
         self.clean()
@@ -86,7 +121,7 @@ class Association(CleanModel):
     address = TextField(default="")
     smtp_host = CharField(default="smtp.office365.com")
     smtp_port = IntegerField(default=587, constraints=[Check("smtp_port BETWEEN 1 AND 65535")])
-    smtp_security = CharField(default="starttls", constraints=[_in("smtp_security", SECURITY_MODES)])
+    smtp_security = CharField(default=SmtpSecurity.STARTTLS, constraints=[_in("smtp_security", SmtpSecurity)])
     smtp_username = CharField(default="")
     smtp_auth_method = CharField(default="password", constraints=[_in("smtp_auth_method", AUTH_METHODS)])
     smtp_timeout = IntegerField(default=30, constraints=[Check("smtp_timeout > 0")])
@@ -102,27 +137,47 @@ class Association(CleanModel):
         association, _ = cls.get_or_create(id=1)
         return association
 
-    def clean(self) -> None:
-        self.name = single_line(self.name, field="name", label="Nom de l'association")
-        self.address = multi_line(self.address, field="address", label="Adresse de l'association",
-                                  max_length=ADDRESS_MAX)
-        self.smtp_host = single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP", required=True,
-                                     max_length=HOST_MAX)
-        self.smtp_username = single_line(self.smtp_username, field="smtp_username", label="Identifiant SMTP")
-        if not isinstance(self.smtp_port, int) or not 1 <= self.smtp_port <= 65535:
-            raise ValidationError("smtp_port", "Port SMTP", "un nombre entre 1 et 65535 (587 en général).")
-        if self.smtp_security not in SECURITY_MODES:
-            raise ValidationError("smtp_security", "Sécurité", "STARTTLS, SSL ou aucune.")
-        if self.smtp_auth_method not in AUTH_METHODS:
-            raise ValidationError("smtp_auth_method", "Authentification", "méthode inconnue.")
-        if not isinstance(self.smtp_timeout, int) or not 1 <= self.smtp_timeout <= 600:
-            raise ValidationError("smtp_timeout", "Délai d'attente", "entre 1 et 600 secondes.")
-        if not isinstance(self.smtp_rate_per_minute, int) or not 0 <= self.smtp_rate_per_minute <= 10_000:
-            raise ValidationError(
-                "smtp_rate_per_minute", "Messages par minute", "un nombre entre 0 (sans limite) et 10000."
-            )
-        ca_file = single_line(self.smtp_ca_file, field="smtp_ca_file", label="Certificats", max_length=PATH_MAX)
-        self.smtp_ca_file = ca_file or None
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        yield "name", lambda: single_line(self.name, field="name", label="Nom de l'association")
+        yield "address", lambda: multi_line(self.address, field="address", label="Adresse de l'association",
+                                            max_length=ADDRESS_MAX)
+        yield "smtp_host", lambda: single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP",
+                                               required=True, max_length=HOST_MAX)
+        yield "smtp_port", lambda: _between(self.smtp_port, 1, 65535, "smtp_port", "Port SMTP",
+                                            "un nombre entre 1 et 65535 (587 en général).")
+        yield "smtp_security", lambda: _one_of(self.smtp_security, SECURITY_MODES, "smtp_security", "Sécurité",
+                                               "STARTTLS, SSL ou aucune.")
+        yield "smtp_username", lambda: single_line(self.smtp_username, field="smtp_username",
+                                                   label="Identifiant SMTP")
+        yield "smtp_auth_method", lambda: _one_of(self.smtp_auth_method, AUTH_METHODS, "smtp_auth_method",
+                                                  "Authentification", "méthode inconnue.")
+        yield "smtp_timeout", lambda: _between(self.smtp_timeout, 1, 600, "smtp_timeout", "Délai d'attente",
+                                               "entre 1 et 600 secondes.")
+        yield "smtp_rate_per_minute", lambda: _between(self.smtp_rate_per_minute, 0, 10_000, "smtp_rate_per_minute",
+                                                       "Messages par minute",
+                                                       "un nombre entre 0 (sans limite) et 10000.")
+        yield "smtp_ca_file", lambda: single_line(self.smtp_ca_file, field="smtp_ca_file", label="Certificats",
+                                                  max_length=PATH_MAX) or None
+
+
+def _between(value, low: int, high: int, field: str, label: str, message: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(field, label, message)
+    return value
+
+
+def _one_of(value, choices, field: str, label: str, message: str) -> str:
+    if value not in choices:
+        raise ValidationError(field, label, message)
+    return value
+
+
+def _known_keywords(text: str, field: str, label: str) -> str:
+    unknown = templates.find_unknown_keywords(text)
+    if unknown:
+        message = "; ".join(keyword.message for keyword in unknown)
+        raise ValidationError(field, label, message if message.endswith("?") else message + ".")
+    return text
 
 
 class Structure(CleanModel):
@@ -138,29 +193,24 @@ class Structure(CleanModel):
     subject_template = TextField(default=templates.DEFAULT_SUBJECT)
     body_template = TextField(default=templates.DEFAULT_BODY)
 
-    def clean(self) -> None:
-        self.code = single_line(self.code, field="code", label="Code", required=True, max_length=CODE_MAX).upper()
-        self._refuse_duplicate(Structure.code, self.code, "Code")
-        self.name = single_line(self.name, field="name", label="Nom de la structure", required=True)
-        self.address = multi_line(self.address, field="address", label="Adresse de la structure",
-                                  max_length=ADDRESS_MAX)
-        self.sender_email = normalize_email(self.sender_email, field="sender_email", label="Adresse de l'expéditeur")
-        self.sender_name = single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
-        self.reply_to = normalize_email(self.reply_to, field="reply_to", label="Adresse de réponse")
-        self.bcc = normalize_email(self.bcc, field="bcc", label="Copie cachée (Cci)")
-        self.subject_template = single_line(
-            self.subject_template, field="subject_template", label="Objet du mail", max_length=SUBJECT_MAX
-        )
-        self.body_template = multi_line(
-            self.body_template, field="body_template", label="Texte du mail", max_length=BODY_MAX, strip=False
-        )
-        for field, label, text in (
-            ("subject_template", "Objet du mail", self.subject_template),
-            ("body_template", "Texte du mail", self.body_template or ""),
-        ):
-            unknown = templates.find_unknown_keywords(text)
-            if unknown:
-                raise ValidationError(field, label, unknown[0].message + ".")
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        yield "code", lambda: single_line(self.code, field="code", label="Code", required=True,
+                                          max_length=CODE_MAX).upper()
+        yield "code", lambda: self._unique(Structure.code, self.code, "Code")
+        yield "name", lambda: single_line(self.name, field="name", label="Nom de la structure", required=True)
+        yield "address", lambda: multi_line(self.address, field="address", label="Adresse de la structure",
+                                            max_length=ADDRESS_MAX)
+        yield "sender_email", lambda: normalize_email(self.sender_email, field="sender_email",
+                                                      label="Adresse de l'expéditeur")
+        yield "sender_name", lambda: single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
+        yield "reply_to", lambda: normalize_email(self.reply_to, field="reply_to", label="Adresse de réponse")
+        yield "bcc", lambda: normalize_email(self.bcc, field="bcc", label="Copie cachée (Cci)")
+        yield "subject_template", lambda: single_line(self.subject_template, field="subject_template",
+                                                      label="Objet du mail", max_length=SUBJECT_MAX)
+        yield "subject_template", lambda: _known_keywords(self.subject_template, "subject_template", "Objet du mail")
+        yield "body_template", lambda: multi_line(self.body_template, field="body_template", label="Texte du mail",
+                                                  max_length=BODY_MAX, strip=False)
+        yield "body_template", lambda: _known_keywords(self.body_template, "body_template", "Texte du mail")
 
     def __str__(self) -> str:
         return f"{self.code} - {self.name}"
@@ -180,12 +230,19 @@ class Resident(CleanModel):
     class Meta:
         indexes = ((("structure", "last_name", "first_name"), False),)
 
-    def clean(self) -> None:
-        self.last_name = single_line(self.last_name, field="last_name", label="Nom", required=True)
-        self.first_name = single_line(self.first_name, field="first_name", label="Prénom")
-        self.email = normalize_email(self.email, field="email", label="Courriel du résident")
-        self.guardian_name = single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
-        self.guardian_email = normalize_email(self.guardian_email, field="guardian_email", label="Courriel du tuteur")
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        yield "last_name", lambda: single_line(self.last_name, field="last_name", label="Nom", required=True)
+        yield "first_name", lambda: single_line(self.first_name, field="first_name", label="Prénom")
+        yield "structure", self._existing_structure
+        yield "email", lambda: normalize_email(self.email, field="email", label="Courriel du résident")
+        yield "guardian_name", lambda: single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
+        yield "guardian_email", lambda: normalize_email(self.guardian_email, field="guardian_email",
+                                                        label="Courriel du tuteur")
+
+    def _existing_structure(self) -> int:
+        if self.structure_id is None or not Structure.select().where(Structure.id == self.structure_id).exists():
+            raise ValidationError("structure", "Structure", "choisissez une structure.")
+        return self.structure_id
 
     @property
     def display_name(self) -> str:
@@ -224,21 +281,27 @@ class Invoice(CleanModel):
     def period(self, value: Period) -> None:
         self.period_year, self.period_month = value.year, value.month
 
-    def clean(self) -> None:
-        self.number = single_line(self.number, field="number", label="Numéro de facture", required=True,
-                                  max_length=NUMBER_MAX)
-        self._refuse_duplicate(Invoice.number, self.number, "Numéro de facture")
-        self.amount_ht = parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
-        Period(self.period_year, self.period_month)  # raises a ValidationError if out of range
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        yield "number", lambda: single_line(self.number, field="number", label="Numéro de facture", required=True,
+                                            max_length=NUMBER_MAX)
+        yield "number", lambda: self._unique(Invoice.number, self.number, "Numéro de facture")
+        yield "amount_ht", lambda: parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
+        yield "period", lambda: Period(self.period_year, self.period_month)  # refuses a month out of range
+        yield "issue_date", self._date
+        yield "structure", self._residents_structure
+
+    def _date(self) -> date:
         if not isinstance(self.issue_date, date):
             raise ValidationError("issue_date", "Date de facture", "une date est attendue.")
+        return self.issue_date
+
+    def _residents_structure(self) -> int:
         resident = Resident.get_or_none(Resident.id == self.resident_id)
         if resident is None:
             raise ValidationError("resident", "Résident", "résident introuvable.")
-        if self.structure_id is None:
-            self.structure_id = resident.structure_id
-        if self.structure_id != resident.structure_id:
+        if self.structure_id is not None and self.structure_id != resident.structure_id:
             raise ValidationError("structure", "Structure", "la facture doit être celle de la structure du résident.")
+        return resident.structure_id
 
 
 class InvoiceLine(CleanModel):
@@ -254,23 +317,11 @@ class InvoiceLine(CleanModel):
     class Meta:
         indexes = ((("invoice", "position"), False),)
 
-    def clean(self) -> None:
-        self.label = single_line(self.label, field="label", label="Libellé", required=True)
-        self.quantity = parse_amount(self.quantity, field="quantity", label="Quantité")
-        self.unit_price = parse_amount(self.unit_price, field="unit_price", label="Prix unitaire")
-        self.amount = parse_amount(self.amount, field="amount", label="Montant de la ligne")
-
-
-class SendStatus:
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    ALL = (QUEUED, SENDING, SENT, PARTIAL, FAILED, UNKNOWN)
-    #: Statuses of a record that is still going to be, or being, sent.
-    ACTIVE = (QUEUED, SENDING)
+    def rules(self) -> Iterator[tuple[str, Rule]]:
+        yield "label", lambda: single_line(self.label, field="label", label="Libellé", required=True)
+        yield "quantity", lambda: parse_amount(self.quantity, field="quantity", label="Quantité")
+        yield "unit_price", lambda: parse_amount(self.unit_price, field="unit_price", label="Prix unitaire")
+        yield "amount", lambda: parse_amount(self.amount, field="amount", label="Montant de la ligne")
 
 
 class SendRecord(BaseModel):
@@ -278,7 +329,7 @@ class SendRecord(BaseModel):
 
     invoice = ForeignKeyField(Invoice, backref="send_records", on_delete="RESTRICT")
     recipients = TextField()  # comma-separated addresses, as sent
-    status = CharField(default=SendStatus.QUEUED, constraints=[_in("status", SendStatus.ALL)])
+    status = CharField(default=SendStatus.QUEUED, constraints=[_in("status", SendStatus)])
     attempts = IntegerField(default=0)
     last_reply = TextField(null=True)
     refused_recipients = TextField(null=True)
@@ -303,7 +354,7 @@ SendRecord.add_index(
     SendRecord.index(
         SendRecord.invoice,
         unique=True,
-        where=SQL("status IN ('queued', 'sending')"),
+        where=SQL(f"status IN ({_sql_list(sorted(SendStatus.active()))})"),
         name="send_record_one_active_per_invoice",
     )
 )

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
-from tuiapp.domain.periods import Period
-from tuiapp.domain.validation import distinct_addresses
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.periods import Period
+from tuiapp.domain.validation import distinct_addresses
 
 StructureRef = Structure | int | None
 
@@ -23,15 +23,31 @@ def has_address():
     return _has_text(Resident.email) | _has_text(Resident.guardian_email)
 
 
+def invoices_with_people(query=None):
+    """Invoices with their resident and structure, read in the same query: ``invoice.resident``
+    and ``invoice.structure`` then cost no further query.
+
+    ``query``: one that already reaches ``Invoice`` (send records joined to their
+    invoice, say), to which the two are added; every invoice when omitted.
+    """
+    query = Invoice.select() if query is None else query
+    return (
+        query.select_extend(Resident, Structure)
+        .join_from(Invoice, Resident, on=(Invoice.resident == Resident.id))
+        .join_from(Invoice, Structure, on=(Invoice.structure == Structure.id))
+    )
+
+
+#: The order of every invoice list: the resident's name in French order, then the number.
+BY_RESIDENT_NAME = (Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
+
+
 def invoices_of_period(period: Period, structure: StructureRef = None):
     """Every invoice of the period, with its resident and structure, by name."""
     query = (
-        Invoice.select(Invoice, Resident, Structure)
-        .join(Resident, on=(Invoice.resident == Resident.id))
-        .switch(Invoice)
-        .join(Structure, on=(Invoice.structure == Structure.id))
+        invoices_with_people()
         .where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
-        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
+        .order_by(*BY_RESIDENT_NAME)
     )
     if structure is not None:
         query = query.where(Invoice.structure == structure)
@@ -136,8 +152,8 @@ class SendRow:
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
-    from tuiapp.domain.templates import person_name
     from tuiapp.db.models import SendRecord
+    from tuiapp.domain.templates import person_name
 
     latest = (
         SendRecord.select(SendRecord.invoice, fn.MAX(SendRecord.id).alias("last_id"))

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Input, Label, Select, Static
 from tuiapp.services import forms as editing
 from tuiapp.mail import secrets
 from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.secrets import Secret
 from tuiapp.db.models import Association
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
@@ -19,7 +20,7 @@ from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, s
 from tuiapp.widgets.plain import field_text, markup, plain
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
-SECURITY_CHOICES = [("STARTTLS (port 587)", "starttls"), ("SSL/TLS (port 465)", "ssl"), ("Aucune (non chiffré)", "none")]
+SECURITY_CHOICES = [(mode.choice_label, mode.value) for mode in SmtpSecurity]
 
 
 class SmtpScreen(ModalScreen[bool]):

@@ -23,9 +23,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tuiapp.locations import SHARED_FILE_MODE as FILE_MODE
+from tuiapp.locations import SHARED_FOLDER_MODE as FOLDER_MODE
+
 SLOT_SIZE = 4096
-FOLDER_MODE = 0o770
-FILE_MODE = 0o660
 _SUFFIX = ".slot"
 
 #: Records this process is sending right now: their slots are not applied by

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tuiapp.sending import events as ev
 from tuiapp.mail import problems as se
+from tuiapp.domain import status
 
 _PROBLEMS: dict[type[se.SmtpProblem], str] = {
     se.ServerUnreachable: "Serveur injoignable : vérifiez le nom du serveur, le port et la connexion réseau.",
@@ -36,14 +37,8 @@ _PROBLEMS: dict[type[se.SmtpProblem], str] = {
     se.MessageRejected: "Message refusé par le serveur.",
 }
 
-STATUS_LABELS = {
-    "queued": "en attente",
-    "sending": "en cours d'envoi",
-    "sent": "envoyée",
-    "partial": "envoi partiel",
-    "failed": "échec",
-    "unknown": "état inconnu",
-}
+#: The French names of the send states: the one table, in ``tuiapp.domain.status``.
+STATUS_LABELS = status.LABELS
 
 
 def explain(problem: se.SmtpProblem | Exception) -> str:

@@ -16,6 +16,8 @@ import secrets
 import time
 from pathlib import Path
 
+from tuiapp.locations import UMASK_FILE_MODE
+
 TEMP_PREFIX = ".tuiapp-"
 TEMP_SUFFIX = ".tmp"
 #: A temporary file older than this was left by a process that died.
@@ -41,8 +43,8 @@ def write_error_reason(exc: OSError) -> str:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` as ``path``: complete on disk under its name, or not there at all."""
     temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-    # O_EXCL: never write through an existing file or link; 0o666 leaves the mode to the umask.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # O_EXCL: never write through an existing file or link; the mode is left to the umask.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), UMASK_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)

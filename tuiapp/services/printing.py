@@ -12,15 +12,16 @@ from pathlib import Path
 
 from platformdirs import user_documents_path
 
-from tuiapp.services.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
+from tuiapp.db import queries
+from tuiapp.db.database import db
+from tuiapp.db.fields import utcnow
+from tuiapp.db.models import Association, Invoice, Resident
 from tuiapp.db.snapshots import document_for
-from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.templates import person_name
-from tuiapp.db.database import db
-from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Association, Invoice, Resident, Structure
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.services.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
 
 COMBINED_NAME = "toutes.pdf"
 
@@ -127,19 +128,16 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
 def _ordered(invoice_ids: list[int]):
     """(id, number, last name, first name) of the invoices, in the order they are printed."""
     return (
-        Invoice.select(Invoice.id, Invoice.number, Resident.last_name, Resident.first_name)
-        .join(Resident)
+        queries.invoices_with_people()
+        .select(Invoice.id, Invoice.number, Resident.last_name, Resident.first_name)
         .where(Invoice.id.in_(invoice_ids))
-        .order_by(Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
+        .order_by(*queries.BY_RESIDENT_NAME)
         .tuples()
     )
 
 
 def _invoice(invoice_id: int) -> Invoice:
-    return (
-        Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
-        .where(Invoice.id == invoice_id).get()
-    )
+    return queries.invoices_with_people().where(Invoice.id == invoice_id).get()
 
 
 def _unique_name(doc, used: set[str]) -> str:

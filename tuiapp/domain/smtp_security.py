@@ -1,0 +1,28 @@
+"""How the connection to the SMTP server is secured, and the French names of the choices."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"  # plain connection upgraded to TLS (port 587)
+    SSL = "ssl"  # TLS from the first byte (port 465)
+    NONE = "none"  # no encryption: AUTH then needs an explicit choice
+
+    @property
+    def label(self) -> str:
+        """The French name, as in a sentence: "aucune (non chiffré)"."""
+        return _NAMES[self][0]
+
+    @property
+    def choice_label(self) -> str:
+        """The French name in a list of choices, with the usual port."""
+        return _NAMES[self][1]
+
+
+_NAMES: dict[SmtpSecurity, tuple[str, str]] = {
+    SmtpSecurity.STARTTLS: ("STARTTLS", "STARTTLS (port 587)"),
+    SmtpSecurity.SSL: ("SSL/TLS", "SSL/TLS (port 465)"),
+    SmtpSecurity.NONE: ("aucune (non chiffré)", "Aucune (non chiffré)"),
+}
