@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from peewee import Model, OperationalError, SqliteDatabase
+from peewee import AutoField, Model, OperationalError, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp.domain.errors import TuiappError
@@ -42,6 +43,9 @@ db.func("fold")(fold)
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:  # what Peewee adds to every model, told to mypy (no effect at run time)
+        id = AutoField()
+
     class Meta:
         database = db
         legacy_table_names = False

@@ -220,6 +220,7 @@ class Resident(CleanModel):
     """A resident, with up to two addresses: their own and their guardian's."""
 
     structure = ForeignKeyField(Structure, backref="residents", on_delete="RESTRICT", index=False)
+    structure_id: int  # Peewee's accessor for the key's value, told to mypy
     last_name = CharField()
     first_name = CharField(default="")
     email = CharField(null=True)
@@ -258,7 +259,9 @@ class Invoice(CleanModel):
     """A resident's monthly contribution invoice."""
 
     resident = ForeignKeyField(Resident, backref="invoices", on_delete="RESTRICT", index=False)
+    resident_id: int  # Peewee's accessor for the key's value, told to mypy
     structure = ForeignKeyField(Structure, backref="invoices", on_delete="RESTRICT")
+    structure_id: int  # Peewee's accessor for the key's value, told to mypy
     period_year = IntegerField(constraints=[Check("period_year BETWEEN 2000 AND 2100")])
     period_month = IntegerField(constraints=[Check("period_month BETWEEN 1 AND 12")])
     number = CharField(unique=True)
@@ -308,6 +311,7 @@ class InvoiceLine(CleanModel):
     """One line of an invoice: label, quantity, unit price, amount."""
 
     invoice = ForeignKeyField(Invoice, backref="lines", on_delete="CASCADE", index=False)
+    invoice_id: int  # Peewee's accessor for the key's value, told to mypy
     position = IntegerField(default=0)
     label = CharField()
     quantity = ScaledDecimalField(places=2, default=Decimal(1))
@@ -328,6 +332,7 @@ class SendRecord(BaseModel):
     """One attempt to mail one invoice: written before sending, completed after."""
 
     invoice = ForeignKeyField(Invoice, backref="send_records", on_delete="RESTRICT")
+    invoice_id: int  # Peewee's accessor for the key's value, told to mypy
     recipients = TextField()  # comma-separated addresses, as sent
     status = CharField(default=SendStatus.QUEUED, constraints=[_in("status", SendStatus)])
     attempts = IntegerField(default=0)
