@@ -25,7 +25,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 
 def ensure_environment(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    # dev.py runs under whatever python3 the machine has, before any venv: keep the check.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit("tuiapp demande Python 3.11 ou plus récent.")
     python = BIN / "python"
     if not (python.exists() and _has_pip(python)):

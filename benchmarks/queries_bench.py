@@ -17,10 +17,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.periods import Period
 
 
 def build(residents: int, periods: int) -> list[Period]:

@@ -4,9 +4,9 @@ from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
 
+from tuiapp.db.models import Association, Invoice, InvoiceLine
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.domain.documents import InvoiceLineData
-from tuiapp.db.models import Association, Invoice, InvoiceLine
 
 
 def add_line(invoice, position, label, amount):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from tuiapp.domain.periods import Period
-from tuiapp.services.printing import print_invoices
 from tuiapp.db import queries
 from tuiapp.db.models import Invoice
+from tuiapp.domain.periods import Period
+from tuiapp.services.printing import print_invoices
 
 SEPTEMBER = Period(2024, 9)
 

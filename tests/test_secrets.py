@@ -1,7 +1,7 @@
 import keyring
 import pytest
-from keyring.backends import fail
 from keyring.backend import KeyringBackend
+from keyring.backends import fail
 
 from tuiapp.mail import secrets
 
