@@ -21,6 +21,7 @@ from peewee import (
     DateField,
     ForeignKeyField,
     IntegerField,
+    NodeList,
     TextField,
 )
 
@@ -58,7 +59,7 @@ def _sql_list(values) -> str:
     return ", ".join(repr(str(value)) for value in values)
 
 
-def _in(column: str, values) -> Check:
+def _in(column: str, values) -> SQL | NodeList:
     return Check(f"{column} IN ({_sql_list(values)})")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from peewee import JOIN, fn
 
@@ -78,7 +80,9 @@ def periods_with_invoices(structure: StructureRef = None) -> list[Period]:
     if structure is not None:
         query = query.where(Invoice.structure == structure)
     query = query.order_by(Invoice.period_year.desc(), Invoice.period_month.desc())
-    return [Period(year, month) for year, month in query.tuples()]
+    # Peewee's stubs type .tuples() as the model query it came from; it yields (year, month).
+    rows = cast(Iterable[tuple[int, int]], query.tuples())
+    return [Period(year, month) for year, month in rows]
 
 
 def last_period_with_invoices(structure: StructureRef = None) -> Period | None:
