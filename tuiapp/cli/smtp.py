@@ -11,8 +11,6 @@ from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.secrets import Secret
 
-SECURITY_LABELS = {mode: mode.label for mode in SmtpSecurity}
-
 
 def register(commands) -> None:
     smtp = commands.add_parser("smtp", help="serveur de courrier sortant de l'association")
@@ -72,7 +70,7 @@ def show_settings(args: argparse.Namespace) -> int:
     rate = association.smtp_rate_per_minute
     say(f"Serveur        : {association.smtp_host}")
     say(f"Port           : {association.smtp_port}")
-    say(f"Sécurité       : {SECURITY_LABELS[association.smtp_security]}")
+    say(f"Sécurité       : {SmtpSecurity(association.smtp_security).label}")
     say(f"Identifiant    : {association.smtp_username or '(aucun : pas d’authentification)'}")
     say(f"Mot de passe   : {_password_state(association)}")
     say(f"Débit maximal  : {rate} message(s) par minute" if rate else "Débit maximal  : sans limite")
@@ -140,7 +138,7 @@ def test_connection(args: argparse.Namespace) -> int:
         raise TuiappError("--to et --structure vont ensemble.")
     open_existing(args)
     settings = SmtpSettings.from_association(_association())
-    say(f"Connexion à {settings.host}:{settings.port} ({SECURITY_LABELS[settings.security]})...")
+    say(f"Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label})...")
     try:
         if args.to:
             from tuiapp.db.models import Structure
