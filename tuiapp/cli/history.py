@@ -10,6 +10,7 @@ from tuiapp.cli.common import EXIT_OK, add_db_option, open_existing, say
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.formatting import format_timestamp
 from tuiapp.domain.periods import Period
+from tuiapp.domain.status import SendStatus
 
 COLUMNS = (
     "envoi", "facture", "résident", "montant HT", "destinataires", "état", "créé", "début", "fin",
@@ -30,7 +31,6 @@ def register(commands) -> None:
 
 
 def _rows(period: Period | None):
-    from tuiapp.sending.wording import STATUS_LABELS
     from tuiapp.db.models import Invoice, Resident, SendRecord
 
     query = (
@@ -48,7 +48,7 @@ def _rows(period: Period | None):
             record.invoice.resident.display_name,
             record.invoice.amount_ht,
             record.recipients,
-            STATUS_LABELS.get(record.status, record.status),
+            SendStatus(record.status).label,  # the table's CHECK admits only these states
             format_timestamp(record.created_at),
             format_timestamp(record.started_at),
             format_timestamp(record.finished_at),
