@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 from peewee import fn
 from textual import on
 from textual.app import ComposeResult
@@ -10,9 +13,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
-from tuiapp.services import forms as editing
-from tuiapp.domain import templates
 from tuiapp.db.models import Resident, Structure
+from tuiapp.domain import templates
+from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup
@@ -50,10 +53,12 @@ class StructuresScreen(Screen[None]):
     def reload(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        active = dict(
+        counts = (
             Resident.select(Resident.structure, fn.COUNT(Resident.id)).where(Resident.active)
             .group_by(Resident.structure).tuples()
         )  # one query, not one per structure
+        # Peewee's stubs type .tuples() as the model query it came from; it yields (structure id, count).
+        active = dict(cast(Iterable[tuple[int, int]], counts))
         for structure in Structure.select().order_by(Structure.code):
             residents = active.get(structure.id, 0)
             cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
