@@ -9,12 +9,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from tuiapp.services import forms as editing
-from tuiapp.mail import secrets
+from tuiapp.db.models import Association
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.mail import secrets
 from tuiapp.mail.secrets import Secret
-from tuiapp.db.models import Association
+from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, show_not_saved
 from tuiapp.widgets.plain import field_text, markup, plain
@@ -43,14 +43,14 @@ class SmtpScreen(ModalScreen[bool]):
     def __init__(self) -> None:
         super().__init__()
         association = Association.get_solo()
-        self.initial = {
+        # The form's text as first shown; the password field starts empty ("keep the stored one").
+        self.initial: dict[str, str] = {
             "smtp_host": field_text(association.smtp_host),
             "smtp_port": str(association.smtp_port),
             "smtp_security": association.smtp_security,
             "smtp_username": field_text(association.smtp_username),
             "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
             "smtp_ca_file": field_text(association.smtp_ca_file),
-            "password": Secret(""),
         }
         self.allow_insecure_auth = association.smtp_allow_insecure_auth
         self.timeout = association.smtp_timeout
@@ -81,10 +81,10 @@ class SmtpScreen(ModalScreen[bool]):
         self.refresh_password_state()
         self.validate_form()
 
-    def form_values(self) -> dict[str, str | Secret]:
-        values: dict[str, str | Secret] = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
+    def form_values(self) -> dict[str, str]:
+        """The settings as typed; the password is apart (``_typed_password``): it goes to the keyring."""
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
-        values["password"] = self._typed_password()
         return values
 
     def _typed_password(self) -> Secret:
@@ -92,7 +92,7 @@ class SmtpScreen(ModalScreen[bool]):
 
     @property
     def dirty(self) -> bool:
-        return self.form_values() != self.initial
+        return self.form_values() != self.initial or bool(self._typed_password())
 
     @on(Input.Changed, "#smtp_host, #smtp_username")
     def _account_changed(self) -> None:
@@ -138,8 +138,14 @@ class SmtpScreen(ModalScreen[bool]):
 
     @work(thread=True, group="smtp-test", exit_on_error=False)
     def test_connection(self, values: dict, typed_password: Secret, number: int) -> None:
-        from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings, check_connection
         from tuiapp.mail.problems import SmtpProblem
+        from tuiapp.mail.smtp_client import (
+            Authenticator,
+            NoAuthentication,
+            PasswordAuthenticator,
+            SmtpSettings,
+            check_connection,
+        )
 
         settings = SmtpSettings(
             host=values["smtp_host"], port=values["smtp_port"], security=values["smtp_security"],
@@ -147,6 +153,7 @@ class SmtpScreen(ModalScreen[bool]):
             rate_per_minute=values["smtp_rate_per_minute"], ca_file=values["smtp_ca_file"],
             allow_insecure_auth=self.allow_insecure_auth,
         )
+        authenticator: Authenticator
         try:
             if settings.username:
                 password = typed_password or secrets.get_password(settings.host, settings.username)
