@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -10,9 +11,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static, Switch
 
-from tuiapp.services import forms as editing
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
+from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup, options
@@ -22,7 +23,7 @@ ALL = "all"
 SHOWN_AT_MOST = 300
 
 
-def _structure_choices() -> list[tuple[object, str]]:
+def _structure_choices() -> list[tuple[Text, str]]:
     return options((f"{s.code} - {s.name}", str(s.id)) for s in Structure.select().order_by(Structure.code))
 
 
@@ -72,8 +73,9 @@ class ResidentsScreen(Screen[None]):
     @reports_database_errors
     def reload(self) -> None:
         search = self.query_one("#search", Input).value
-        structure = self.query_one("#structure-filter", Select).value
-        query = queries.residents(None if structure == ALL else int(structure), search)
+        chosen = self.query_one("#structure-filter", Select).value  # never blank: ALL or a structure's id
+        structure = int(chosen) if isinstance(chosen, str) and chosen != ALL else None
+        query = queries.residents(structure, search)
         total = query.count()
         rows = query.limit(SHOWN_AT_MOST)
         table = self.query_one(DataTable)

@@ -22,6 +22,9 @@ through ``TuiApp.notify``, which does the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from rich.text import Text
 from textual.content import Content
 
@@ -53,6 +56,9 @@ def markup(template: str, **values: object) -> Content:
     return Content.from_markup(template, **{name: field_text(value, multiline=True) for name, value in values.items()})
 
 
-def options(choices) -> list[tuple[Text, object]]:
+V = TypeVar("V")
+
+
+def options(choices: Iterable[tuple[object, V]]) -> list[tuple[Text, V]]:
     """``(label, value)`` pairs for a ``Select``, the labels never parsed as markup."""
     return [(cell(label), value) for label, value in choices]
