@@ -569,7 +569,7 @@ class Renewable:
     def renew(self) -> bool:
         self.renewals += 1
         self.passwords = self.passwords[1:] or self.passwords
-        return True
+        return self.renewals < 5  # an engine that renews without end fails the test rather than hang
 
 
 @pytest.mark.parametrize("fresh, sent", [(PASSWORD, 2), ("refused-as-well", 0)])
@@ -582,3 +582,13 @@ def test_refused_credentials_get_one_renewal_before_the_batch_stops(mail_db, ser
     assert isinstance(retry.problem, AuthenticationFailed) and retry.delay == 0
     if not sent:
         assert isinstance(summary.stopped, AuthenticationFailed) and statuses() == ["queued"] * 2
+
+
+def test_a_refusal_after_the_renewal_stops_even_when_the_connection_opens(mail_db, server):
+    """Office 365 may take AUTH and refuse the message (530 5.7.57): renewed once, then it stops."""
+    server.faults.sender_refused = "530 5.7.57 Client not authenticated to send mail."
+    authenticator = Renewable(PASSWORD)
+    queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
+    summary = SendEngine(settings(), authenticator, operator="marie").run(queued.record_ids)
+    assert authenticator.renewals == 1 and isinstance(summary.stopped, AuthenticationFailed)
+    assert server.received == [] and statuses() == ["queued"] * 2

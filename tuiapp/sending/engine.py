@@ -142,7 +142,7 @@ class SendEngine:
         self._clock = clock
         self._wait = wait or self.cancel.wait
         self._connection: SmtpConnection | None = None
-        self._renewed = False  # credentials renewed, not yet accepted by a new connection
+        self._renewed = False  # credentials renewed, and no message went through since
         self._recent: deque[float] = deque()
 
     # -- public ---------------------------------------------------------------
@@ -290,6 +290,7 @@ class SendEngine:
                 attempt += 1
                 continue
             self._record_attempt()
+            self._renewed = False  # the credentials worked: a later refusal is worth a renewal again
             return self._delivered(doc, ref, message_id, delivery)
 
     def _after_failure(self, problem: SmtpProblem, attempt: int, ref: ev.InvoiceRef) -> _Outcome | None:
@@ -360,7 +361,6 @@ class SendEngine:
     def _connection_for_batch(self) -> SmtpConnection:
         if self._connection is None or not self._connection.is_open:
             self._connection = self._connect(self.settings, self.authenticator)
-            self._renewed = False  # accepted: a later refusal may be worth a renewal again
         return self._connection
 
     def _close(self) -> None:

@@ -71,8 +71,9 @@ TABLE: dict[type[p.SmtpProblem], tuple[Decision, Decision]] = {
 def decide(problem: p.SmtpProblem, attempt: int, *, max_tries: int = MAX_TRIES, can_renew: bool = False) -> Decision:
     """What to do after ``problem`` ended try number ``attempt`` (from 0) of a message.
 
-    ``can_renew``: the credentials were not renewed since the last connection
-    that worked, so a refusal may be an expired token worth one more try.
+    ``can_renew``: the credentials were not renewed since the last message that
+    went through, so a refusal may be an expired token worth one more try (the
+    engine keeps that count: one renewal, then the batch stops).
     """
     before_last, at_last = next(TABLE[kind] for kind in type(problem).__mro__ if kind in TABLE)
     decision = at_last if attempt + 1 >= max_tries else before_last
