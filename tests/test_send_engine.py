@@ -10,14 +10,11 @@ import pymupdf
 import pytest
 
 from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer, free_port
-from tuiapp.sending import events as ev
-from tuiapp.sending import outbox
-from tuiapp.mail import secrets
-from tuiapp.sending import wording
-from tuiapp.sending.engine import SendEngine
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
-from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.mail import secrets
 from tuiapp.mail.problems import (
     AuthenticationFailed,
     CertificateRejected,
@@ -28,8 +25,10 @@ from tuiapp.mail.problems import (
     SmtpProblem,
     TlsUnavailable,
 )
-from tuiapp.db import queries
-from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
+from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox, wording
+from tuiapp.sending.engine import SendEngine
 
 SEPTEMBER = Period(2024, 9)
 
@@ -480,8 +479,8 @@ def test_a_refusal_in_the_greeting_is_temporary_and_keeps_its_text(tmp_path):
     import socket
     import threading
 
-    from tuiapp.mail.smtp_client import NoAuthentication, SmtpConnection
     from tuiapp.mail.problems import TransientFailure
+    from tuiapp.mail.smtp_client import NoAuthentication, SmtpConnection
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Protocol
 
 from tuiapp.domain.safe_text import printable
-from tuiapp.mail.secrets import Secret
 from tuiapp.mail.problems import (
     CaFileMissing,
     InsecureAuthRefused,
@@ -28,6 +27,7 @@ from tuiapp.mail.problems import (
     classify_exception,
     classify_reply,
 )
+from tuiapp.mail.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,22 +29,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from tuiapp.sending import events as ev
-from tuiapp.sending import journal
-from tuiapp.sending import outbox
-from tuiapp.domain import timing
-from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
-from tuiapp.db.snapshots import document_for, lines_of
-from tuiapp.domain.documents import InvoiceDocument
-from tuiapp.domain.errors import TuiappError
-from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
-from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
-from tuiapp.mail.problems import MessageRejected, SmtpProblem
-from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
+from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
+from tuiapp.domain import timing
+from tuiapp.domain.documents import InvoiceDocument
+from tuiapp.domain.errors import TuiappError
+from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
+from tuiapp.mail.problems import MessageRejected, SmtpProblem
+from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.sending import events as ev
+from tuiapp.sending import journal, outbox
+from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 
 EventSink = Callable[[ev.Event], None]
 
@@ -145,8 +144,6 @@ class SendEngine:
         self._renewed = False  # credentials renewed, and no message went through since
         self._recent: deque[float] = deque()
 
-    # -- public ---------------------------------------------------------------
-
     def run(self, record_ids: Iterable[int], *, batch: str = "") -> ev.BatchFinished:
         """Send the given queued records, in order; returns the summary (also emitted)."""
         ids = list(dict.fromkeys(record_ids))
@@ -182,8 +179,6 @@ class SendEngine:
         )
         self.on_event(finished)
         return finished
-
-    # -- one invoice ----------------------------------------------------------
 
     def _send_one(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
@@ -332,8 +327,6 @@ class SendEngine:
                             reply=delivery.reply, refused=refused)
         return _Outcome(SendStatus.SENT, ev.InvoiceSent(ref, delivery.reply, message_id), reply=delivery.reply,
                         refused=delivery.refused)
-
-    # -- helpers --------------------------------------------------------------
 
     def _load(self, ids: list[int]) -> list[tuple[SendRecord, InvoiceDocument]]:
         """Queued records with a snapshot of their invoice, in the order given."""
