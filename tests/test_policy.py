@@ -10,14 +10,17 @@ credentials that can be renewed (OAuth: one fresh token before stopping).
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 import pytest
 
+from tests.smtp_server import free_port
 from tuiapp.mail import problems as p
 from tuiapp.mail.problems import STAGES, classify_exception, classify_reply
-from tuiapp.mail.smtp_client import PasswordAuthenticator, SmtpSettings, tls_context
+from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpConnection, SmtpSettings, tls_context
 from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 
 RETRY, RENEW, DEFER, FAIL, STOP, UNCERTAIN = (
@@ -49,7 +52,7 @@ class Raised:
 
 @dataclass(frozen=True)
 class Client:
-    """Raised by the client itself (before any reply); ``make`` builds it the real way."""
+    """Raised by the client itself, not read from a reply; ``make`` meets it the real way."""
 
     make: object
 
@@ -69,9 +72,32 @@ def _ca_file_missing():
     tls_context(SmtpSettings(host="smtp.example.org", ca_file="/nonexistent/ca.pem"))
 
 
-def _raise(problem):
+def _nothing_listens():
+    SmtpConnection.open(SmtpSettings(host="127.0.0.1", port=free_port(), security="none", username=""),
+                        NoAuthentication())
+
+
+def _plain_server(security: str):
+    """A server on loopback that greets and answers EHLO with no extension (no STARTTLS, no AUTH)."""
+
     def make():
-        raise problem
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def serve():
+            connection, _ = listener.accept()
+            with connection, connection.makefile("rb") as lines:
+                connection.sendall(b"220 plain.example.org ESMTP\r\n")
+                for line in lines:
+                    connection.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 plain\r\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            SmtpConnection.open(SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], security=security,
+                                             username="compta"), PasswordAuthenticator("compta", lambda: None))
+        finally:
+            listener.close()
+
+    make.__name__ = f"plain_server_{security}"
     return make
 
 
@@ -157,12 +183,12 @@ ROWS = [
      p.NoAuthOffered, (STOP, STOP), (STOP, STOP)),
     (Raised(smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server"), "mail"),
      p.MessageRejected, (FAIL, FAIL), (FAIL, FAIL)),
-    # Raised by the client before any reply (tests/test_send_engine.py meets them on a real server).
+    # Raised by the client itself.
     (Client(_password_missing), p.PasswordMissing, (STOP, STOP), (STOP, STOP)),
     (Client(_ca_file_missing), p.CaFileMissing, (STOP, STOP), (STOP, STOP)),
-    (Client(_raise(p.ServerUnreachable())), p.ServerUnreachable, (RETRY, STOP), (RETRY, STOP)),
-    (Client(_raise(p.TlsUnavailable())), p.TlsUnavailable, (STOP, STOP), (STOP, STOP)),
-    (Client(_raise(p.InsecureAuthRefused())), p.InsecureAuthRefused, (STOP, STOP), (STOP, STOP)),
+    (Client(_nothing_listens), p.ServerUnreachable, (RETRY, STOP), (RETRY, STOP)),
+    (Client(_plain_server("starttls")), p.TlsUnavailable, (STOP, STOP), (STOP, STOP)),
+    (Client(_plain_server("none")), p.InsecureAuthRefused, (STOP, STOP), (STOP, STOP)),
 ]
 
 
