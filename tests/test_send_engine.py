@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pymupdf
 import pytest
 
 from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer, free_port
-from tuiapp.sending import events as ev
-from tuiapp.sending import outbox
-from tuiapp.mail import secrets
-from tuiapp.sending import wording
-from tuiapp.sending.engine import SendEngine
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
-from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.mail import secrets
 from tuiapp.mail.problems import (
     AuthenticationFailed,
     CertificateRejected,
@@ -27,8 +25,10 @@ from tuiapp.mail.problems import (
     SmtpProblem,
     TlsUnavailable,
 )
-from tuiapp.db import queries
-from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus
+from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox, wording
+from tuiapp.sending.engine import SendEngine
 
 SEPTEMBER = Period(2024, 9)
 
@@ -53,14 +53,38 @@ def settings(**changes) -> SmtpSettings:
     return SmtpSettings(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})
 
 
-def send(invoices, *, engine_settings=None, **engine_options):
-    """Queue these invoices and run the engine; returns (summary, events)."""
+class FakeClock:
+    """Time that passes only when the engine waits (pacing, retry delays): no real sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.now += seconds
+        return False  # nobody asks the batch to stop
+
+
+def send(invoices, *, engine_settings=None, clock=None, **engine_options):
+    """Queue these invoices and run the engine on a fake clock (waits take no real time);
+    returns (summary, events). ``clock.sent`` gets the fake time of each message sent."""
     events: list = []
+    clock = clock or FakeClock()
+    clock.sent = []
+
+    def on_event(event):
+        events.append(event)
+        if isinstance(event, ev.InvoiceSent):
+            clock.sent.append(clock())
+
     queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie")
     engine_settings = engine_settings or settings()
-    engine_options.setdefault("retry_delays", (0.05,))
     engine = SendEngine(engine_settings, keyring_authenticator(engine_settings), operator="marie",
-                        on_event=events.append, **engine_options)
+                        on_event=on_event, clock=clock, wait=clock.wait, **engine_options)
     summary = engine.run(queued.record_ids, batch=queued.batch)
     return summary, events
 
@@ -227,15 +251,20 @@ def test_reply_lost_after_the_message_is_unknown_and_not_resent(mail_db, server)
     assert again.record_ids == [] and again.uncertain == [unknown.invoice_id]
 
 
-def test_pacing_never_exceeds_the_rate_in_any_window(mail_db, server):
-    window, rate = 1.5, 3
-    summary, events = send(september(7), engine_settings=settings(rate_per_minute=rate), pacing_window=window)
-    assert summary.sent == 7
-    times = sorted(r.at for r in server.received)
+def never_more_than(rate, window, times):
     for index, start in enumerate(times):
-        assert sum(1 for t in times[index:] if t - start < window) <= rate
+        assert sum(1 for t in times[index:] if t - start < window) <= rate, (start, times)
+
+
+def test_pacing_never_exceeds_the_rate_in_any_window(mail_db, server):
+    rate, window = 3, 60.0
+    started, clock = time.monotonic(), FakeClock()
+    summary, events = send(september(7), engine_settings=settings(rate_per_minute=rate), clock=clock)
+    assert summary.sent == 7 and len(server.received) == 7
+    never_more_than(rate, window, clock.sent)
     assert any(isinstance(e, ev.PacingWait) for e in events)
-    assert times[-1] - times[0] >= 2 * window * 0.95  # 7 messages at 3 per window need 3 windows
+    assert clock.sent[-1] - clock.sent[0] == 2 * window  # 7 messages at 3 per window need 3 windows
+    assert time.monotonic() - started < window  # the waits took no real time
 
 
 def test_cancel_between_two_messages(mail_db, server):
@@ -430,22 +459,28 @@ def test_only_the_copy_accepted_is_a_failure(mail_db, server):
 
 
 def test_pacing_counts_what_the_previous_run_sent(mail_db, server):
-    window, rate = 1.5, 3
+    """The second run (another engine, as after a restart) learns from the database
+    when the first one's messages left, and waits for the window to pass."""
+    rate, window = 3, 60.0
     engine_settings = settings(rate_per_minute=rate)
-    send(september(3), engine_settings=engine_settings, pacing_window=window)
-    send(september()[3:5], engine_settings=engine_settings, pacing_window=window)
-    times = sorted(r.at for r in server.received)
-    assert len(times) == 5
-    for index, start in enumerate(times):
-        assert sum(1 for t in times[index:] if t - start < window) <= rate
+    started, clock = time.monotonic(), FakeClock()
+    send(september(3), engine_settings=engine_settings, clock=clock)
+    first = clock.sent
+    _, events = send(september()[3:5], engine_settings=engine_settings, clock=clock)
+    real = time.monotonic() - started  # the first run's messages are at most this old in the second's eyes
+    assert len(first) == 3 and len(clock.sent) == 2 and len(server.received) == 5
+    assert all(later - earlier >= window - real for later in clock.sent for earlier in first)
+    waits = [e.delay for e in events if isinstance(e, ev.PacingWait)]
+    assert waits[0] == pytest.approx(window, abs=real) and sum(waits) <= window  # the rest: the seeds' spread
+    assert real < window / 4
 
 
 def test_a_refusal_in_the_greeting_is_temporary_and_keeps_its_text(tmp_path):
     import socket
     import threading
 
-    from tuiapp.mail.smtp_client import NoAuthentication, SmtpConnection
     from tuiapp.mail.problems import TransientFailure
+    from tuiapp.mail.smtp_client import NoAuthentication, SmtpConnection
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -518,3 +553,41 @@ def test_a_journal_slot_keeps_its_size_whatever_the_reply(mail_db):
     assert kept.content["status"] == SendStatus.PARTIAL and kept.content["reply"].startswith("250 é")
     slot.discard()
     assert journal.pending() == {}
+
+
+class Renewable:
+    """Credentials that may be stale, like an OAuth token: ``renew`` takes the next ones."""
+
+    def __init__(self, *passwords: str) -> None:
+        self.passwords = list(passwords)
+        self.renewals = 0
+
+    def authenticate(self, smtp) -> None:
+        smtp.login(USERNAME, self.passwords[0])
+
+    def renew(self) -> bool:
+        self.renewals += 1
+        self.passwords = self.passwords[1:] or self.passwords
+        return self.renewals < 5  # an engine that renews without end fails the test rather than hang
+
+
+@pytest.mark.parametrize("fresh, sent", [(PASSWORD, 2), ("refused-as-well", 0)])
+def test_refused_credentials_get_one_renewal_before_the_batch_stops(mail_db, server, fresh, sent):
+    authenticator, events = Renewable("expired-token", fresh), []
+    queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
+    summary = SendEngine(settings(), authenticator, operator="marie", on_event=events.append).run(queued.record_ids)
+    assert authenticator.renewals == 1 and summary.sent == sent and len(server.received) == sent
+    [retry] = [e for e in events if isinstance(e, ev.RetryScheduled)]
+    assert isinstance(retry.problem, AuthenticationFailed) and retry.delay == 0
+    if not sent:
+        assert isinstance(summary.stopped, AuthenticationFailed) and statuses() == ["queued"] * 2
+
+
+def test_a_refusal_after_the_renewal_stops_even_when_the_connection_opens(mail_db, server):
+    """Office 365 may take AUTH and refuse the message (530 5.7.57): renewed once, then it stops."""
+    server.faults.sender_refused = "530 5.7.57 Client not authenticated to send mail."
+    authenticator = Renewable(PASSWORD)
+    queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
+    summary = SendEngine(settings(), authenticator, operator="marie").run(queued.record_ids)
+    assert authenticator.renewals == 1 and isinstance(summary.stopped, AuthenticationFailed)
+    assert server.received == [] and statuses() == ["queued"] * 2

@@ -1,21 +1,45 @@
-"""What can go wrong when sending, as types.
+"""What can go wrong when sending, as types, each with its French sentence.
 
-The engine decides from the type alone: retry the message, fail this invoice
-and go on, or stop the whole batch. ``tuiapp.sending.wording`` turns each into
-French for the TUI and the CLI.
+A problem is a class, its data are attributes (``CaFileMissing.path``, the
+server's ``code`` and ``reply``), and its sentence sits beside it (``text``,
+or ``sentence()`` when it depends on the data). What the engine does about
+each one is decided in one place: ``tuiapp.sending.policy``.
+
+How a server's refusal is read (``classify_reply``) depends on the stage of
+the session it answers, and is the same wherever it comes from:
+
+- 4xx: temporary. At RCPT or DATA, an enhanced code about the address, the
+  mailbox, the delivery (4.5.3 too many recipients) or the content (4.1.x,
+  4.2.x, 4.5.x, 4.6.x) is this message's (``MessageDeferred``); anything else
+  (421, 432 4.3.2 thread limit, 451 4.7.500 throttling, 454 4.7.0, no
+  enhanced code) is the server's or the account's (``TransientFailure``).
+- 5xx, whatever the stage: 5.7.30 / 5.7.139 ``BasicAuthDisabled``; a refusal
+  at AUTH, 530/534/535/538, 5.7.3, 5.7.8, 5.7.57 ``AuthenticationFailed``;
+  5.7.60 or a "send as" denial ``SenderRefused``; Office 365's submission
+  quota (5.2.0 STOREDRV) ``QuotaExceeded``.
+- Any other 5xx, by stage: at the greeting, EHLO or STARTTLS
+  ``ServerRefused``; at MAIL FROM the account (``SenderRefused``); at RCPT
+  a 5.7.x is the account too (relay refused: ``SenderRefused``) and anything
+  else this message (550 5.1.1 user unknown: ``MessageRejected``); at DATA
+  it is always this message (552 too big, 554 5.7.1 spam or policy:
+  ``MessageRejected``). So 5.7.1 refuses the envelope (the account) before
+  DATA, and the message after it.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
+from typing import ClassVar
 
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.safe_text import printable
 
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+#: The stages of a session a reply can answer (``classify_reply``).
+STAGES = ("connect", "auth", "mail", "rcpt", "data")
 
 
 class SmtpProblem(TuiappError):
@@ -23,20 +47,17 @@ class SmtpProblem(TuiappError):
 
     ``reply`` is the server's own text (never anything we sent, so never a
     password), its control characters replaced (``printable``) as soon as it
-    is set: it is stored, logged and shown.
+    is set: it is stored, logged and shown, after the class's sentence.
     """
 
-    #: Try the same message again after a pause.
-    retryable = False
-    #: Stop the batch: a settings or server problem that every invoice would hit.
-    stops_batch = True
+    #: The French sentence; ``sentence()`` when it depends on the data.
+    text: ClassVar[str] = "Échec de l'envoi."
     #: The association's settings (or the keyring) must change before it can work.
-    settings_problem = False
+    settings_problem: ClassVar[bool] = False
 
-    def __init__(self, code: int | None = None, reply: str = "", detail: str = "") -> None:
+    def __init__(self, code: int | None = None, reply: str = "") -> None:
         self.code = code
         self.reply = reply
-        self.detail = printable(detail)
         super().__init__()
 
     @property
@@ -51,72 +72,135 @@ class SmtpProblem(TuiappError):
     def server_reply(self) -> str:
         return f"{self.code} {self.reply}".strip() if self.code else self.reply
 
-    def __str__(self) -> str:
-        from tuiapp.sending.wording import explain
+    def sentence(self) -> str:
+        return self.text
 
-        return explain(self)
+    def __str__(self) -> str:
+        text = self.sentence()
+        if self.server_reply:
+            text += f" Réponse du serveur : {self.server_reply}"
+        return text
 
 
 class ServerUnreachable(SmtpProblem):
-    retryable = True
+    text = "Serveur injoignable : vérifiez le nom du serveur, le port et la connexion réseau."
+
+
+class ServerRefused(SmtpProblem):
+    """A 5xx reply to the greeting, EHLO or STARTTLS."""
+
+    text = "Le serveur refuse la connexion : vérifiez le nom du serveur et le port."
+    settings_problem = True
 
 
 class TlsUnavailable(SmtpProblem):
     """The server does not offer STARTTLS."""
+
+    text = "Le serveur ne propose pas de connexion sécurisée (STARTTLS) : vérifiez le port et la sécurité choisie."
     settings_problem = True
 
 
 class CertificateRejected(SmtpProblem):
     """The server's certificate could not be verified."""
+
+    text = "Certificat non reconnu : le serveur n'a pas pu être authentifié, la connexion a été refusée."
     settings_problem = True
 
 
+class CaFileMissing(CertificateRejected):
+    """The configured CA file is not there."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__()
+
+    def sentence(self) -> str:
+        return f"Fichier de certificats introuvable : {printable(self.path)}."
+
+
 class TlsFailed(SmtpProblem):
+    text = "La connexion sécurisée (TLS) a échoué : vérifiez le port et la sécurité choisie (STARTTLS ou SSL)."
     settings_problem = True
 
 
 class InsecureAuthRefused(SmtpProblem):
     """AUTH asked on a connection without TLS, and not allowed."""
+
+    text = ("Authentification refusée sur une connexion non chiffrée : le mot de passe circulerait en clair. "
+            "Choisissez STARTTLS ou SSL.")
+    settings_problem = True
+
+
+class NoAuthOffered(SmtpProblem):
+    """A user name is set, but the server offers no AUTH."""
+
+    text = "Le serveur ne propose pas d'authentification : vérifiez le port et la sécurité choisie."
     settings_problem = True
 
 
 class AuthenticationFailed(SmtpProblem):
+    """The credentials were refused (OAuth: a fresh token may be worth one more try)."""
+
+    text = "Identifiant ou mot de passe refusé par le serveur."
     settings_problem = True
+
+    def sentence(self) -> str:
+        if self.code == 535:
+            return ("Mot de passe refusé par le serveur (535). Vérifiez l'identifiant et le mot de passe "
+                    "(fenêtre Serveur SMTP, ou tuiapp smtp password).")
+        return self.text
 
 
 class BasicAuthDisabled(AuthenticationFailed):
     """5.7.30 / 5.7.139: the provider has turned password authentication off."""
 
+    text = ("Le fournisseur a désactivé l'authentification par mot de passe pour ce compte "
+            "(à réactiver par votre responsable informatique).")
+
+    def sentence(self) -> str:
+        return self.text
+
 
 class PasswordMissing(SmtpProblem):
+    text = "Aucun mot de passe SMTP enregistré pour ce compte (tuiapp smtp password, ou la fenêtre Serveur SMTP)."
     settings_problem = True
 
 
 class SenderRefused(SmtpProblem):
+    text = ("Adresse d'expéditeur refusée par le serveur : le compte SMTP n'a pas le droit d'envoyer "
+            "au nom de cette adresse (onglet Mail de la structure).")
     settings_problem = True
 
 
 class QuotaExceeded(SmtpProblem):
-    pass
+    text = ("Limite d'envoi du serveur atteinte : les factures restantes sont gardées en attente ; "
+            "relancez l'envoi plus tard (en général après 24 heures).")
 
 
 class TransientFailure(SmtpProblem):
-    """4xx, connection lost or timeout before the message was handed over."""
+    """A temporary failure of the server or the session: a 4xx reply that is not
+    this message's, the connection lost or a timeout before the message was handed over."""
 
-    retryable = True
-    stops_batch = False
+    text = "Le serveur est momentanément indisponible."
+
+
+class MessageDeferred(SmtpProblem):
+    """A temporary refusal of this one message (452 4.2.2 mailbox full ...)."""
+
+    text = "Message refusé pour le moment par le serveur."
 
 
 class DeliveryUncertain(SmtpProblem):
     """The connection broke after the whole message was sent, before the reply."""
 
-    stops_batch = False
+    text = ("La connexion a été coupée juste après l'envoi du message : il est peut-être arrivé. "
+            "État inconnu, il ne sera pas renvoyé sans votre accord.")
 
 
 class MessageRejected(SmtpProblem):
     """A permanent refusal of this one message."""
 
-    stops_batch = False
+    text = "Message refusé par le serveur."
 
 
 def enhanced_code(text: str) -> str | None:
@@ -128,53 +212,51 @@ def _decode(reply) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply or "")
 
 
+_BASIC_AUTH_OFF = frozenset({"5.7.30", "5.7.139"})
+_AUTH_CODES = frozenset({530, 534, 535, 538})
+_AUTH_ENHANCED = frozenset({"5.7.3", "5.7.8", "5.7.57"})
+#: 4.1.x address, 4.2.x mailbox, 4.5.x delivery (4.5.3 too many recipients), 4.6.x content.
+_MESSAGE_SUBJECTS = frozenset({"1", "2", "5", "6"})
+
+
 def classify_reply(code: int, reply, *, stage: str) -> SmtpProblem:
-    """The problem a non-success reply stands for (``stage``: mail, rcpt, data)."""
+    """The problem a non-success reply stands for, at ``stage`` (one of ``STAGES``);
+    the rules are in this module's docstring."""
     text = _decode(reply)
     enhanced = enhanced_code(text) or ""
-    if code == 421 or 400 <= code < 500:
+    subject = enhanced.split(".")[1] if enhanced else ""
+    lowered = text.lower()
+    if code < 500:
+        if stage in ("rcpt", "data") and code != 421 and subject in _MESSAGE_SUBJECTS:
+            return MessageDeferred(code, text)
         return TransientFailure(code, text)
-    if enhanced == "5.2.0" or "submissionquota" in text.lower():
-        return QuotaExceeded(code, text)
-    if enhanced in ("5.7.30", "5.7.139"):
+    if enhanced in _BASIC_AUTH_OFF:
         return BasicAuthDisabled(code, text)
-    if code in (530, 535, 534, 538):
+    if stage == "auth" or code in _AUTH_CODES or enhanced in _AUTH_ENHANCED:
         return AuthenticationFailed(code, text)
-    if stage == "mail" or enhanced.startswith("5.7."):
-        # 5.7.x (send-as denied, relay refused, ...) is about the account, not this invoice.
+    if enhanced == "5.7.60" or "sendasdenied" in lowered or "send as" in lowered:
+        return SenderRefused(code, text)
+    if "submissionquota" in lowered or enhanced == "5.2.0":
+        return QuotaExceeded(code, text)
+    if stage == "connect":
+        return ServerRefused(code, text)
+    if stage == "mail" or (stage == "rcpt" and subject == "7"):
         return SenderRefused(code, text)
     return MessageRejected(code, text)
 
 
-def classify_exception(exc: BaseException, *, payload_sent: bool = False) -> SmtpProblem:
-    """Turn what smtplib, ssl or the socket raised into a typed problem."""
-    if isinstance(exc, SmtpProblem):
-        return exc
+def classify_exception(exc: OSError, *, stage: str, payload_sent: bool = False) -> SmtpProblem:
+    """Turn what smtplib, ssl or the socket raised at ``stage`` into a typed problem
+    (smtplib's errors are ``OSError``s too); a server's reply is read by
+    ``classify_reply``, so it means the same wherever it comes from."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return CertificateRejected(detail=exc.verify_message or "")
+        return CertificateRejected()
     if isinstance(exc, ssl.SSLError):
-        return TlsFailed(detail=exc.reason or type(exc).__name__)
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        text = _decode(exc.smtp_error)
-        if enhanced_code(text) in ("5.7.30", "5.7.139"):
-            return BasicAuthDisabled(exc.smtp_code, text)
-        if 400 <= exc.smtp_code < 500:
-            return TransientFailure(exc.smtp_code, text)
-        return AuthenticationFailed(exc.smtp_code, text)
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return classify_reply(exc.smtp_code, exc.smtp_error, stage="mail")
-    if isinstance(exc, smtplib.SMTPDataError):
-        return classify_reply(exc.smtp_code, exc.smtp_error, stage="data")
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        replies = list(exc.recipients.values())
-        code, reply = replies[0] if replies else (550, b"")
-        if all(400 <= c < 500 for c, _ in replies):
-            return TransientFailure(code, _decode(reply))
-        return MessageRejected(code, "; ".join(f"{a} : {c} {_decode(r)}" for a, (c, r) in exc.recipients.items()))
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return classify_reply(exc.smtp_code, exc.smtp_error, stage="other")
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, socket.timeout, OSError)):
-        if payload_sent:
-            return DeliveryUncertain(detail=type(exc).__name__)
-        return TransientFailure(detail=type(exc).__name__)
-    return MessageRejected(detail=type(exc).__name__)
+        return TlsFailed()
+    if isinstance(exc, smtplib.SMTPResponseException):  # AUTH, DATA, the greeting ...
+        return classify_reply(exc.smtp_code, exc.smtp_error, stage=stage)
+    if isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(exc, smtplib.SMTPException):
+        # The connection was lost, reset or timed out.
+        return DeliveryUncertain() if payload_sent else TransientFailure()
+    # smtplib refused by itself: no AUTH it can use, or no SMTPUTF8 for this message's addresses.
+    return NoAuthOffered() if stage == "auth" else MessageRejected()

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from tuiapp.domain.safe_text import printable
-from tuiapp.mail.secrets import Secret
 from tuiapp.mail.problems import (
-    AuthenticationFailed,
-    CertificateRejected,
+    CaFileMissing,
     InsecureAuthRefused,
     PasswordMissing,
     ServerUnreachable,
@@ -29,6 +27,7 @@ from tuiapp.mail.problems import (
     classify_exception,
     classify_reply,
 )
+from tuiapp.mail.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +62,18 @@ class Authenticator(Protocol):
 
     def authenticate(self, smtp: smtplib.SMTP) -> None: ...
 
+    def renew(self) -> bool:
+        """Forget the current credentials, so that the next ``authenticate`` gets fresh
+        ones (OAuth: a new access token); False when there is nothing to renew."""
+        ...
+
 
 class NoAuthentication:
     def authenticate(self, smtp: smtplib.SMTP) -> None:
         return None
+
+    def renew(self) -> bool:
+        return False
 
 
 @dataclass
@@ -82,10 +89,10 @@ class PasswordAuthenticator:
             self._password = Secret.wrap(self.password_source())
         if not self._password:
             raise PasswordMissing()
-        try:
-            smtp.login(self.username, self._password.reveal())
-        except smtplib.SMTPNotSupportedError:
-            raise AuthenticationFailed(detail="no-auth") from None
+        smtp.login(self.username, self._password.reveal())
+
+    def renew(self) -> bool:
+        return False  # a password is what it is: another try would be refused the same way
 
 
 def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
@@ -99,7 +106,7 @@ def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     if settings.ca_file and not Path(settings.ca_file).is_file():
-        raise CertificateRejected(detail=f"ca-file-missing:{settings.ca_file}")
+        raise CaFileMissing(settings.ca_file)
     return ssl.create_default_context(cafile=settings.ca_file or None)
 
 
@@ -160,7 +167,7 @@ class SmtpConnection:
 
     @classmethod
     def open(cls, settings: SmtpSettings, authenticator: Authenticator) -> SmtpConnection:
-        smtp = None
+        smtp, stage = None, "connect"
         try:
             if settings.security == "ssl":
                 smtp = _SMTPSSL(
@@ -178,30 +185,23 @@ class SmtpConnection:
             if not isinstance(authenticator, NoAuthentication):
                 if settings.security == "none" and not settings.allow_insecure_auth:
                     raise InsecureAuthRefused()
+                stage = "auth"
                 authenticator.authenticate(smtp)
             return cls(smtp)
         except SmtpProblem:
             _abort(smtp)
             raise
-        except smtplib.SMTPConnectError as exc:  # a refusal in the greeting (421, 432 4.3.2 ...)
+        except OSError as exc:  # the socket's, ssl's and smtplib's errors
             _abort(smtp)
-            raise classify_reply(exc.smtp_code, exc.smtp_error, stage="connect") from None
-        except (socket.gaierror, ConnectionRefusedError) as exc:
-            _abort(smtp)
-            raise ServerUnreachable(detail=type(exc).__name__) from None
-        except (TimeoutError, OSError) as exc:
-            _abort(smtp)
-            if smtp is None and not isinstance(exc, ssl.SSLError):
-                raise ServerUnreachable(detail=type(exc).__name__) from None
-            raise classify_exception(exc) from None
-        except smtplib.SMTPException as exc:
-            _abort(smtp)
-            raise classify_exception(exc) from None
+            if smtp is None and not isinstance(exc, (ssl.SSLError, smtplib.SMTPResponseException)):
+                raise ServerUnreachable() from None  # no session at all: name unknown, refused, timed out
+            raise classify_exception(exc, stage=stage) from None  # the greeting's 421, 432 4.3.2 ... too
 
     def send(self, message_bytes: bytes, sender: str, recipients: list[str]) -> Delivery:
         """Hand one message over; raises a typed ``SmtpProblem`` on any failure."""
         smtp = self._smtp
         smtp.payload_sent = False
+        stage = "mail"
         try:
             options = []
             if any(not address.isascii() for address in (sender, *recipients)):
@@ -210,6 +210,7 @@ class SmtpConnection:
             if code != 250:
                 self._reset()
                 raise classify_reply(code, reply, stage="mail")
+            stage = "rcpt"
             refused: dict[str, str] = {}
             last_refusal = None
             for address in recipients:
@@ -223,6 +224,7 @@ class SmtpConnection:
                 problem.reply = "; ".join(f"{a} : {r}" for a, r in refused.items())
                 problem.code = None
                 raise problem
+            stage = "data"
             code, reply = smtp.data(message_bytes)
             if code != 250:
                 smtp.payload_sent = False  # the server said it does not take it
@@ -231,9 +233,9 @@ class SmtpConnection:
             return Delivery(printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True), refused)
         except SmtpProblem:
             raise
-        except (smtplib.SMTPException, OSError) as exc:
+        except OSError as exc:  # the socket's and smtplib's errors
             self.close(quit=False)
-            raise classify_exception(exc, payload_sent=smtp.payload_sent) from None
+            raise classify_exception(exc, stage=stage, payload_sent=smtp.payload_sent) from None
 
     def _reset(self) -> None:
         try:

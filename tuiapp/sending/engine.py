@@ -1,8 +1,9 @@
 """The send engine: sends a batch of queued records, one message per invoice.
 
-It reuses one connection for the batch (re-opened when dropped), retries a
-message after transient failures with a bounded back-off, paces itself at the
-association's messages per minute, builds each message (PDF included) in the
+It reuses one connection for the batch (re-opened when dropped), does after
+a failed attempt what ``tuiapp.sending.policy.decide`` says (retry after a
+pause, renew the credentials, defer, fail the invoice, stop the batch, or
+unknown), paces itself at the association's messages per minute, builds each message (PDF included) in the
 sending thread just before it claims the invoice (a crash while building
 leaves it queued), and stops between two messages when asked (``StopRequest``).
 Every step is reported as an event (``tuiapp.sending.events``) to a callback:
@@ -26,21 +27,23 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
-from tuiapp.sending import events as ev
-from tuiapp.sending import journal
-from tuiapp.sending import outbox
-from tuiapp.domain import timing
-from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
+from tuiapp.db.database import db
+from tuiapp.db.fields import utcnow
+from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
 from tuiapp.db.snapshots import document_for, lines_of
+from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
+from tuiapp.domain import timing
 from tuiapp.domain.documents import InvoiceDocument
 from tuiapp.domain.errors import TuiappError
-from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
+from tuiapp.mail.problems import MessageRejected, SmtpProblem
 from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
-from tuiapp.mail.problems import DeliveryUncertain, MessageRejected, SmtpProblem
-from tuiapp.db.database import db
-from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
-from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
+from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
+from tuiapp.sending import events as ev
+from tuiapp.sending import journal, outbox
+from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 
 EventSink = Callable[[ev.Event], None]
 
@@ -116,11 +119,16 @@ class SendEngine:
         operator: str | None = None,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
-        max_tries: int = 3,
+        max_tries: int = MAX_TRIES,
         retry_delays: Iterable[float] = timing.RETRY_DELAYS,
         pacing_window: float = timing.PACING_WINDOW,
         connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
+        """``clock`` times the pacing; ``wait(seconds)`` makes every pause (pacing, retry)
+        and returns True when the batch was asked to stop meanwhile: by default the
+        ``cancel`` event's own ``wait``. Tests give both a fake clock."""
         self.settings = settings
         self.authenticator = authenticator
         self.operator = operator or outbox.operator_name()
@@ -130,10 +138,11 @@ class SendEngine:
         self.retry_delays = tuple(retry_delays) or (0.0,)
         self.pacing_window = pacing_window
         self._connect = connect
+        self._clock = clock
+        self._wait = wait or self.cancel.wait
         self._connection: SmtpConnection | None = None
+        self._renewed = False  # credentials renewed, and no message went through since
         self._recent: deque[float] = deque()
-
-    # -- public ---------------------------------------------------------------
 
     def run(self, record_ids: Iterable[int], *, batch: str = "") -> ev.BatchFinished:
         """Send the given queued records, in order; returns the summary (also emitted)."""
@@ -170,8 +179,6 @@ class SendEngine:
         )
         self.on_event(finished)
         return finished
-
-    # -- one invoice ----------------------------------------------------------
 
     def _send_one(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
@@ -261,41 +268,57 @@ class SendEngine:
 
     def _deliver(self, doc: InvoiceDocument, ref: ev.InvoiceRef, message_id: str, message: bytes,
                  connection: list) -> _Outcome:
-        """Hand the message over; returns what becomes of the record (nothing written yet)."""
-        sender = doc.sender_email or ""
-        envelope = envelope_recipients(doc)
-        attempt = 0
+        """Hand the message over, trying again as ``policy.decide`` says; returns what
+        becomes of the record (nothing written yet)."""
+        envelope, attempt = envelope_recipients(doc), 0
         while True:
             if attempt:
                 self._pace()
             try:
                 connection[0] = self._connection_for_batch()
-                delivery = connection[0].send(message, sender, envelope)
+                delivery = connection[0].send(message, doc.sender_email or "", envelope)
             except SmtpProblem as problem:
                 self._record_attempt()
-                if isinstance(problem, DeliveryUncertain):
-                    return _Outcome(SendStatus.UNKNOWN, ev.InvoiceUncertain(ref, problem), error=str(problem))
-                if problem.retryable and attempt + 1 < self.max_tries:
-                    delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
-                    self.on_event(ev.RetryScheduled(ref, problem, attempt + 1, delay))
-                    self._close()
-                    attempt += 1
-                    if self.cancel.wait(delay):
-                        raise _Stop(None, _Outcome(None, error="Envoi arrêté avant un nouvel essai.")) from None
-                    continue
-                if problem.retryable and problem.code and not problem.stops_batch:
-                    # A temporary refusal of this message (e.g. 452 mailbox full):
-                    # it waits for the next run, and the batch goes on.
-                    return _Outcome(None, ev.InvoiceDeferred(ref, problem), reply=problem.server_reply,
-                                    error=str(problem))
-                if problem.stops_batch or problem.retryable:
-                    raise _Stop(problem, _Outcome(None, reply=problem.server_reply, error=str(problem))) from None
-                return _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, problem), reply=problem.server_reply,
-                                error=str(problem))
+                outcome = self._after_failure(problem, attempt, ref)
+                if outcome is not None:
+                    return outcome
+                attempt += 1
+                continue
             self._record_attempt()
-            break
+            self._renewed = False  # the credentials worked: a later refusal is worth a renewal again
+            return self._delivered(doc, ref, message_id, delivery)
+
+    def _after_failure(self, problem: SmtpProblem, attempt: int, ref: ev.InvoiceRef) -> _Outcome | None:
+        """Apply ``policy.decide``: None to try again, or what becomes of the record;
+        raises ``_Stop`` when the batch stops."""
+        kept = _Outcome(None, reply=problem.server_reply, error=str(problem))  # back to the queue
+        match decide(problem, attempt, max_tries=self.max_tries, can_renew=not self._renewed):
+            case Decision.RETRY:
+                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                self.on_event(ev.RetryScheduled(ref, problem, attempt + 1, delay))
+                self._close()
+                if self._wait(delay):
+                    raise _Stop(None, _Outcome(None, error="Envoi arrêté avant un nouvel essai."))
+                return None
+            case Decision.RENEW_AND_RETRY if self.authenticator.renew():
+                self._renewed = True
+                self.on_event(ev.RetryScheduled(ref, problem, attempt + 1, 0.0))
+                self._close()
+                return None
+            case Decision.DEFER:
+                return replace(kept, event=ev.InvoiceDeferred(ref, problem))
+            case Decision.FAIL_INVOICE:
+                return replace(kept, status=SendStatus.FAILED, event=ev.InvoiceFailed(ref, problem))
+            case Decision.UNCERTAIN:  # the reply never came: none to keep
+                return _Outcome(SendStatus.UNKNOWN, ev.InvoiceUncertain(ref, problem), error=str(problem))
+            case _:  # STOP_BATCH, or credentials with nothing to renew
+                raise _Stop(problem, kept)
+
+    def _delivered(self, doc: InvoiceDocument, ref: ev.InvoiceRef, message_id: str, delivery) -> _Outcome:
+        """The server took the message for some of its recipients: sent, partial, or
+        failed when only the Bcc copy went through."""
         refused = {address: reply for address, reply in delivery.refused.items() if address in doc.recipients}
-        if len(refused) == len(doc.recipients):  # only the Bcc copy went through
+        if len(refused) == len(doc.recipients):
             problem = MessageRejected(reply="; ".join(f"{a} : {r}" for a, r in refused.items()))
             return _Outcome(SendStatus.FAILED, ev.InvoiceFailed(ref, problem), reply=delivery.reply,
                             refused=refused, error=str(problem))
@@ -304,8 +327,6 @@ class SendEngine:
                             reply=delivery.reply, refused=refused)
         return _Outcome(SendStatus.SENT, ev.InvoiceSent(ref, delivery.reply, message_id), reply=delivery.reply,
                         refused=delivery.refused)
-
-    # -- helpers --------------------------------------------------------------
 
     def _load(self, ids: list[int]) -> list[tuple[SendRecord, InvoiceDocument]]:
         """Queued records with a snapshot of their invoice, in the order given."""
@@ -346,25 +367,21 @@ class SendEngine:
         if rate <= 0:
             return
         while True:
-            now = time.monotonic()
+            now = self._clock()
             while self._recent and now - self._recent[0] >= self.pacing_window:
                 self._recent.popleft()
             if len(self._recent) < rate:
                 return
             delay = self._recent[0] + self.pacing_window - now
             self.on_event(ev.PacingWait(delay))
-            if self.cancel.wait(delay):
+            if self._wait(delay):
                 raise _Stop(None)
 
     def _seed_pacing(self) -> None:
         """Count the messages that left within the window before this run (any process)."""
         if self.settings.rate_per_minute <= 0:
             return
-        from datetime import timedelta
-
-        from tuiapp.db.fields import utcnow
-
-        now_wall, now_mono = utcnow(), time.monotonic()
+        now_wall, now_mono = utcnow(), self._clock()
         for finished in outbox.recent_send_times(timedelta(seconds=self.pacing_window)):
             self._recent.append(now_mono - (now_wall - finished).total_seconds())
 
@@ -372,4 +389,4 @@ class SendEngine:
         # Stamped once the server has answered, so that its receive times, too,
         # never crowd more than the rate into one window.
         if self.settings.rate_per_minute > 0:
-            self._recent.append(time.monotonic())
+            self._recent.append(self._clock())
