@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from server_process import ServerProcess  # noqa: E402
+
 from tests.smtp_server import PASSWORD, USERNAME  # noqa: E402
 from tuiapp.db.database import db, open_database  # noqa: E402
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, Structure  # noqa: E402

@@ -1,13 +1,18 @@
 """Invoice PDFs and the e-mails that carry them."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from email import message_from_bytes, policy
 
 import pymupdf
 import pytest
 
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Resident
+from tuiapp.db.snapshots import document_for
+from tuiapp.domain.documents import InvoiceDocument, InvoiceLineData
+from tuiapp.domain.periods import Period
 from tuiapp.mail.compose import (
     CompositionError,
     compose,
@@ -15,12 +20,7 @@ from tuiapp.mail.compose import (
     invoice_message_bytes,
     message_bytes,
 )
-from tuiapp.db.snapshots import document_for
-from tuiapp.domain.documents import InvoiceDocument, InvoiceLineData
 from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
-from tuiapp.domain.periods import Period
-from tuiapp.db import queries
-from tuiapp.db.models import Association, Resident
 
 
 @pytest.fixture
@@ -95,10 +95,10 @@ def test_message_headers_and_body(doc):
 
 @pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 1000, 100_001])
 def test_invoice_message_carries_the_attachment_intact_in_short_lines(doc, size):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     pdf = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    when = datetime(2024, 10, 1, 9, 30, tzinfo=timezone.utc)
+    when = datetime(2024, 10, 1, 9, 30, tzinfo=UTC)
     raw = invoice_message_bytes(doc, pdf, pdf_filename(doc), message_id="<fixed@example.org>", date=when)
     assert raw.endswith(b"\r\n")
     lines = raw.split(b"\r\n")

@@ -25,13 +25,13 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from tuiapp.sending import journal
-from tuiapp.domain import timing
-from tuiapp.domain.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
 from tuiapp.db.waiting import wait_for_writes
+from tuiapp.domain import timing
+from tuiapp.domain.periods import Period
+from tuiapp.sending import journal
 
 #: A "sending" record claimed on another machine is presumed dead after this.
 FOREIGN_CLAIM_LEASE = timedelta(seconds=timing.FOREIGN_CLAIM_LEASE)
