@@ -8,7 +8,8 @@
    server with STARTTLS and AUTH, pacing off: the longest gap between two
    ticks of a 10 ms timer on the event loop while the batch runs (what an
    operator would feel as a frozen screen), with the median and the 99th
-   percentile. Prints figures; asserts nothing.
+   percentile, and the longest garbage collection of each generation
+   (wall and processor time). Prints figures; asserts nothing.
 
 With --server-process the mail server runs in a process of its own, as a
 real (remote) server would: the stalls are then the app's alone.
@@ -27,6 +28,9 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from server_process import ServerProcess  # noqa: E402
 
 from tests.smtp_server import PASSWORD, USERNAME, SmtpTestServer  # noqa: E402
 from tuiapp.app import create_app  # noqa: E402
@@ -84,6 +88,39 @@ class StallMeter:
         return max(self.delays, default=0.0)
 
 
+class GcMeter:
+    """How long each garbage collection held the interpreter (and so the event loop)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
+
+    def __enter__(self) -> GcMeter:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = (time.perf_counter(), time.thread_time())
+        elif hasattr(self, "_start"):
+            wall, cpu = self._start
+            self.pauses[info["generation"]].append((time.perf_counter() - wall, time.thread_time() - cpu))
+
+    def __exit__(self, *exc) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        parts = []
+        for generation, pauses in self.pauses.items():
+            longest = max(pauses, default=(0.0, 0.0))
+            parts.append(f"generation {generation}: {len(pauses)}, longest {longest[0] * 1000:.0f} ms "
+                         f"(CPU {longest[1] * 1000:.0f} ms)")
+        return "; ".join(parts)
+
+
 async def measure(path: Path, open_count: int, send_count: int) -> None:
     app = create_app(path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -111,7 +148,7 @@ async def measure(path: Path, open_count: int, send_count: int) -> None:
         await pilot.press("ctrl+w", "minus", "e")  # septembre: the batch to send
         await pilot.pause()
         panel = app.screen.query_one("SendingPanel")
-        with StallMeter(app) as sending:
+        with StallMeter(app) as sending, GcMeter() as collections:
             start = time.perf_counter()
             await pilot.press("e", "o")
             await pilot.pause()
@@ -123,33 +160,9 @@ async def measure(path: Path, open_count: int, send_count: int) -> None:
         print(f"event-loop stall while sending: longest {delays[-1] * 1000:.0f} ms, "
               f"99th percentile {delays[int(len(delays) * 0.99)] * 1000:.0f} ms, "
               f"median {statistics.median(delays) * 1000:.1f} ms")
+        print(f"garbage collections while sending: {collections.summary()}")
         sent = sum(1 for state in panel.states.values() if state == "sent")
         assert sent == send_count, sent
-
-
-class ServerProcess:
-    """The test server in a process of its own (``port`` and ``ca_file`` as the server's)."""
-
-    def __init__(self, folder: Path) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self._control, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(folder, child), daemon=True)
-        self._process.start()
-        self.port, ca_file = self._control.recv()
-        self.ca_file = Path(ca_file)
-
-    def stop(self) -> None:
-        self._control.send("stop")
-        self._process.join(10)
-
-
-def _serve(folder: Path, control) -> None:
-    server = SmtpTestServer(folder).start()
-    control.send((server.port, str(server.ca_file)))
-    control.recv()
-    server.stop()
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -46,7 +45,6 @@ class TuiApp(App[None]):
         from tuiapp.widgets.plain import field_text
 
         self.sub_title = field_text(Path(self.db_path).name)  # the full path is on the home screen
-        gc.freeze()  # what start-up built stays: keep it out of the collector's full passes
         try:
             self.title = field_text(Association.get_solo().name) or "tuiapp"
             interrupted = outbox.recover_interrupted()

@@ -355,7 +355,10 @@ class SendRecord(BaseModel):
 
 
 # At most one record per invoice may be waiting or in flight: the database
-# itself refuses a second queueing of the same invoice.
+# itself refuses a second queueing of the same invoice. The condition is
+# written as SQL text because Peewee would render ``status.in_(...)`` with
+# bound parameters, which SQLite refuses in a partial index's WHERE; it is the
+# statement of ``migrations._V1_SCHEMA``, which creates the index.
 SendRecord.add_index(
     SendRecord.index(
         SendRecord.invoice,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import secrets
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
@@ -110,26 +107,8 @@ def invoice_message_bytes(
     message_id: str | None = None,
     date=None,
 ) -> bytes:
-    """``message_bytes(compose(doc, pdf, pdf_name, ...))``, byte for byte, built faster.
-
-    The email package writes a base64 attachment line by line in Python
-    (about 1,600 lines for an invoice: most of a message's build time). Here
-    the message is composed and written with a short stand-in attachment,
-    then the stand-in's encoded line is swapped for the whole PDF, encoded
-    the same way (76-character lines) by ``binascii`` in one call.
-    """
-    stand_in = secrets.token_bytes(48)  # one 64-character base64 line, no padding
-    raw = message_bytes(compose(doc, stand_in, pdf_name, message_id=message_id, date=date))
-    marker = base64.b64encode(stand_in) + b"\r\n"
-    if raw.count(marker) != 1:  # cannot happen with 384 random bits; never guess
-        return message_bytes(compose(doc, pdf, pdf_name, message_id=message_id, date=date))
-    return raw.replace(marker, _base64_lines(pdf))
-
-
-def _base64_lines(data: bytes) -> bytes:
-    """``data`` in base64, as the email package writes it: lines of 76, each ended by CRLF."""
-    encoded = binascii.b2a_base64(data, newline=False)
-    return b"".join(encoded[start:start + 76] + b"\r\n" for start in range(0, len(encoded), 76))
+    """The invoice's message, PDF attached, as it goes on the wire."""
+    return message_bytes(compose(doc, pdf, pdf_name, message_id=message_id, date=date))
 
 
 def envelope_recipients(doc: InvoiceDocument) -> list[str]:

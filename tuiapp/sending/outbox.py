@@ -25,13 +25,13 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from tuiapp.sending import journal
-from tuiapp.domain import timing
-from tuiapp.domain.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
 from tuiapp.db.waiting import wait_for_writes
+from tuiapp.domain import timing
+from tuiapp.domain.periods import Period
+from tuiapp.sending import journal
 
 #: A "sending" record claimed on another machine is presumed dead after this.
 FOREIGN_CLAIM_LEASE = timedelta(seconds=timing.FOREIGN_CLAIM_LEASE)
@@ -186,38 +186,18 @@ def withdraw_unsent(batch: str, record_ids=()) -> int:
     return count
 
 
-# The two statements run for every message of a batch, on the sending
-# thread: written out once rather than rebuilt by the query builder each
-# time (a tenth of the time). Their columns are those of ``SendRecord`` and
-# ``Invoice``; the outbox tests run both on a real file.
-_CLAIM_SQL = (
-    "UPDATE send_record SET status = ?, operator = ?, claimed_by = ?, started_at = ?,"
-    " attempts = attempts + 1, message_id = ?, error = NULL"
-    " WHERE id = ? AND status = ?"
-)
-_COMPLETE_SQL = (
-    "UPDATE send_record SET status = ?, finished_at = ?, last_reply = ?, refused_recipients = ?,"
-    " error = ?, claimed_by = NULL"
-    " WHERE id = ? AND status = ?"
-)
-_STAMP_INVOICE_SQL = (
-    "UPDATE invoice SET last_mailed_at = ? WHERE id = (SELECT invoice_id FROM send_record WHERE id = ?)"
-)
-
-
-def _stored_time(moment) -> str:
-    return SendRecord.started_at.db_value(moment)
-
-
 @wait_for_writes
 def claim(record_id: int, *, operator: str, message_id: str) -> bool:
-    """Take a queued record for sending; False if somebody else already did."""
-    cursor = db.execute_sql(
-        _CLAIM_SQL,
-        (SendStatus.SENDING, operator, process_tag(), _stored_time(utcnow()), message_id, record_id,
-         SendStatus.QUEUED),
-    )
-    return cursor.rowcount == 1
+    """Take a queued record for sending; False if somebody else already did.
+
+    One compare-and-set ``UPDATE ... WHERE id = ? AND status = 'queued'``: of
+    two processes claiming the same record, SQLite lets one change the row,
+    and the other's update counts no row."""
+    claimed = SendRecord.update(
+        status=SendStatus.SENDING, operator=operator, claimed_by=process_tag(), started_at=utcnow(),
+        attempts=SendRecord.attempts + 1, message_id=message_id, error=None,
+    ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.QUEUED)).execute()
+    return claimed == 1
 
 
 @wait_for_writes
@@ -227,15 +207,17 @@ def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str,
     stamps the invoice's last-mailed time. False if the record was no longer in
     that state (it is then left as it is)."""
     assert status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN)
-    now = _stored_time(utcnow())
+    now = utcnow()
     refused_text = "; ".join(f"{a} : {r}" for a, r in (refused or {}).items()) or None
     with db.atomic("IMMEDIATE"):
-        updated = db.execute_sql(
-            _COMPLETE_SQL, (status, now, reply or None, refused_text, error, record_id, expect)
-        ).rowcount
+        updated = SendRecord.update(
+            status=status, finished_at=now, last_reply=reply or None, refused_recipients=refused_text,
+            error=error, claimed_by=None,
+        ).where((SendRecord.id == record_id) & (SendRecord.status == expect)).execute()
         if updated and status in (SendStatus.SENT, SendStatus.PARTIAL):
-            db.execute_sql(_STAMP_INVOICE_SQL, (now, record_id))
-    return bool(updated)
+            invoice = SendRecord.select(SendRecord.invoice).where(SendRecord.id == record_id)
+            Invoice.update(last_mailed_at=now).where(Invoice.id.in_(invoice)).execute()
+    return updated == 1
 
 
 @wait_for_writes

@@ -1,0 +1,84 @@
+"""The outbox's compare-and-set writes, on a real SQLite file (no server)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC
+
+from tuiapp.db.models import Invoice, SendRecord, SendStatus
+from tuiapp.sending import outbox
+
+
+def queued(make_resident, make_invoice, count=1) -> list[int]:
+    invoices = [make_invoice(make_resident(last_name=f"NOM{index}", email=f"r{index}@example.org"))
+                for index in range(count)]
+    return outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie").record_ids
+
+
+def test_a_claim_takes_a_queued_record_once(make_resident, make_invoice):
+    (record_id,) = queued(make_resident, make_invoice)
+    assert outbox.claim(record_id, operator="paul", message_id="<1@example.org>")
+    record = SendRecord.get_by_id(record_id)
+    assert (record.status, record.operator, record.attempts) == (SendStatus.SENDING, "paul", 1)
+    assert record.claimed_by == outbox.process_tag() and record.message_id == "<1@example.org>"
+    assert record.started_at.tzinfo is not None and record.error is None
+    assert not outbox.claim(record_id, operator="marie", message_id="<2@example.org>")  # already taken
+    record = SendRecord.get_by_id(record_id)
+    assert (record.operator, record.attempts, record.message_id) == ("paul", 1, "<1@example.org>")
+
+
+def test_a_released_record_is_claimed_again_with_its_attempts_counted(make_resident, make_invoice):
+    (record_id,) = queued(make_resident, make_invoice)
+    outbox.claim(record_id, operator="paul", message_id="<1@example.org>")
+    outbox.release(record_id, error="arrêt")
+    assert SendRecord.get_by_id(record_id).error == "arrêt"
+    assert outbox.claim(record_id, operator="paul", message_id="<2@example.org>")
+    record = SendRecord.get_by_id(record_id)
+    assert (record.attempts, record.message_id, record.error) == (2, "<2@example.org>", None)
+
+
+def test_of_simultaneous_claims_exactly_one_wins(make_resident, make_invoice):
+    """Each thread has its own SQLite connection, as another process would."""
+    (record_id,) = queued(make_resident, make_invoice)
+    start, results = threading.Barrier(6), []
+
+    def claim(index: int) -> None:
+        start.wait()
+        results.append(outbox.claim(record_id, operator=f"op{index}", message_id=f"<{index}@example.org>"))
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 5 + [True]
+    assert SendRecord.get_by_id(record_id).attempts == 1
+
+
+def test_a_delivery_is_completed_and_stamps_its_invoice(make_resident, make_invoice):
+    first, second = queued(make_resident, make_invoice, count=2)
+    for record_id in (first, second):
+        outbox.claim(record_id, operator="paul", message_id="<x@example.org>")
+    assert outbox.complete(first, SendStatus.PARTIAL, reply="250 ok", refused={"a@example.org": "550 inconnu"})
+    assert outbox.complete(second, SendStatus.FAILED, reply="554 refusé", error="Message refusé")
+    partial, failed = SendRecord.get_by_id(first), SendRecord.get_by_id(second)
+    assert (partial.status, partial.last_reply, partial.refused_recipients, partial.claimed_by) == (
+        SendStatus.PARTIAL, "250 ok", "a@example.org : 550 inconnu", None)
+    assert (failed.status, failed.error, failed.refused_recipients) == (SendStatus.FAILED, "Message refusé", None)
+    assert partial.finished_at.tzinfo is not None
+    stamped = Invoice.get_by_id(partial.invoice_id).last_mailed_at
+    assert stamped == partial.finished_at and stamped.utcoffset() == UTC.utcoffset(None)
+    assert Invoice.get_by_id(failed.invoice_id).last_mailed_at is None  # a failure is not a mailing
+
+
+def test_a_completion_in_the_wrong_state_changes_nothing(make_resident, make_invoice):
+    (record_id,) = queued(make_resident, make_invoice)
+    assert not outbox.complete(record_id, SendStatus.SENT, reply="250 ok")  # still queued, never claimed
+    record = SendRecord.get_by_id(record_id)
+    assert (record.status, record.last_reply, record.finished_at) == (SendStatus.QUEUED, None, None)
+    assert Invoice.get_by_id(record.invoice_id).last_mailed_at is None
+    outbox.claim(record_id, operator="paul", message_id="<1@example.org>")
+    assert outbox.complete(record_id, SendStatus.UNKNOWN, error="coupure")
+    assert not outbox.complete(record_id, SendStatus.SENT, reply="250 ok")  # expects "sending"
+    assert outbox.complete(record_id, SendStatus.SENT, reply="250 ok", expect=SendStatus.UNKNOWN)
+    assert SendRecord.get_by_id(record_id).status == SendStatus.SENT
