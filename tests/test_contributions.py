@@ -74,14 +74,14 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         await open_september_sending_tab(pilot)
         sending = panel(app)
         eligible = [row.number for row in queries.send_rows(SEPTEMBER)]
-        assert len(sending.rows) == len(eligible) and len(sending.selected) == len(eligible)  # all ticked
+        assert len(sending.table.invoices) == len(eligible) and len(sending.table.ticked) == len(eligible)  # all ticked
         await pilot.press("n", *["space"] * 10)  # none, then the first ten (the cursor moves down)
         table = sending.query_one(DataTable)
-        ticked = {sending.rows[int(table.coordinate_to_cell_key((row, 0)).row_key.value)].number
+        ticked = {sending.table.invoices[int(table.coordinate_to_cell_key((row, 0)).row_key.value)].number
                   for row in range(10)}
         await pilot.press("up", "space")  # untick the tenth
-        skipped = sending.rows[int(table.coordinate_to_cell_key((9, 0)).row_key.value)]
-        assert skipped.invoice_id not in sending.selected and len(sending.selected) == 9
+        skipped = sending.table.invoices[int(table.coordinate_to_cell_key((9, 0)).row_key.value)]
+        assert skipped.invoice_id not in sending.table.ticked and len(sending.table.ticked) == 9
         await pilot.press("v")  # preview the row under the cursor
         await pilot.pause()
         preview = str(app.screen.query_one("#preview-text").render())
@@ -99,14 +99,14 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         assert len(lines) == len(sent)
         assert any("Envoi terminé : 9 envoyée(s)." in line for line in sending.log_texts)
         assert str(sending.query_one("#progress-label").render()) == "9/9 traitée(s)"
-        states = {sending.rows[i].number: state for i, state in sending.states.items()}
+        states = {sending.table.invoices[i].number: state for i, state in sending.states.items()}
         assert all(states[number] == "sent" for number in sent) and states[skipped.number] == ""
         await pilot.press("ctrl+w", "e")  # close the tab, open it again
         await pilot.pause()
         reopened = panel(app)
-        mailed = {row.number: row.last_mailed_at for row in reopened.rows.values()}
+        mailed = {row.number: row.last_mailed_at for row in reopened.table.invoices.values()}
         assert all(mailed[number] is not None for number in sent) and mailed[skipped.number] is None
-        first_sent = next(i for i in reopened.rows if reopened.rows[i].number in sent)
+        first_sent = next(i for i in reopened.table.invoices if reopened.table.invoices[i].number in sent)
         cells = reopened.query_one(DataTable)
         assert str(cells.get_cell(str(first_sent), "mailed")) == f"{datetime.now():%d/%m/%y}"
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
@@ -161,11 +161,11 @@ async def test_unknown_record_is_shown_and_decided(app, server):
     async with app.run_test(size=SIZE) as pilot:
         await open_september_sending_tab(pilot)
         sending = panel(app)
-        assert sending.states[row.invoice_id] == "unknown" and row.invoice_id not in sending.selected
+        assert sending.states[row.invoice_id] == "unknown" and row.invoice_id not in sending.table.ticked
         table = sending.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
         await pilot.press("space")  # cannot be ticked
-        assert row.invoice_id not in sending.selected
+        assert row.invoice_id not in sending.table.ticked
         await pilot.press("up", "k")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ChoiceScreen"
@@ -181,9 +181,9 @@ async def test_residents_who_left_are_listed_ticked_and_sent(app, server):
     async with app.run_test(size=SIZE) as pilot:
         await open_september_sending_tab(pilot)
         sending = panel(app)
-        durand = next(row for row in sending.rows.values() if row.number == "EHPAD-202409-040")
+        durand = next(row for row in sending.table.invoices.values() if row.number == "EHPAD-202409-040")
         assert durand.resident == "DURAND Claude" and not durand.active
-        assert durand.invoice_id in sending.selected  # ticked by default, like any other
+        assert durand.invoice_id in sending.table.ticked  # ticked by default, like any other
         table = sending.query_one(DataTable)
         for _ in range(100):
             await pilot.pause(0.02)
@@ -343,7 +343,7 @@ async def test_another_workstation_sending_is_shown_and_never_doubled(app, serve
     async with app.run_test(size=SIZE) as pilot:
         await open_september_sending_tab(pilot)
         sending = panel(app)
-        assert mailed.invoice_id in sending.selected
+        assert mailed.invoice_id in sending.table.ticked
         # Another operator: one invoice in flight (its process alive), another already sent.
         record = outbox.queue_invoices([busy.invoice_id], operator="paul", batch="paul").record_ids[0]
         outbox.claim(record, operator="paul", message_id="<p@example.org>")
@@ -353,13 +353,13 @@ async def test_another_workstation_sending_is_shown_and_never_doubled(app, serve
         sending.refresh_states()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert sending.states[busy.invoice_id] == "other" and busy.invoice_id not in sending.selected
-        assert mailed.invoice_id not in sending.selected  # sent from elsewhere meanwhile: unticked
+        assert sending.states[busy.invoice_id] == "other" and busy.invoice_id not in sending.table.ticked
+        assert mailed.invoice_id not in sending.table.ticked  # sent from elsewhere meanwhile: unticked
         table = sending.query_one(DataTable)
         assert str(table.get_cell(str(busy.invoice_id), "state")) == "ailleurs"
         table.move_cursor(row=table.get_row_index(str(busy.invoice_id)))
         await pilot.press("space")
-        assert busy.invoice_id not in sending.selected
+        assert busy.invoice_id not in sending.table.ticked
 
 
 def september_statuses() -> list[str]:
@@ -415,9 +415,9 @@ async def test_leaving_during_a_send_interrupts_it_and_the_next_send_resumes(app
         await open_september_sending_tab(pilot)
         sending = panel(app)
         queued = {i for i, state in sending.states.items() if state == "queued"}
-        assert len(queued) == 6 - sent and queued <= sending.selected  # ticked again by default
+        assert len(queued) == 6 - sent and queued <= sending.table.ticked  # ticked again by default
         await pilot.press("n", "down", "down", *["space"] * 4)  # the two sent first are the first rows
-        assert sending.selected == queued
+        assert sending.table.ticked == queued
         await pilot.press("e", "o")  # the next run resumes them
         await wait_for_batch(pilot)
     assert len(server.received) == 6 and len(set(attachment_numbers(server))) == 6  # each once

@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, ProgressBar, RichLog, Static
+from textual.widgets import ProgressBar, RichLog, Static
 
 from tuiapp.db import queries
 from tuiapp.db.models import Association, SendStatus
@@ -28,12 +27,9 @@ from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
-from tuiapp.widgets.form import ConfirmScreen, cursor_key
+from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
-
-FIRST_ROWS = 60  # drawn at once when the tab opens
-MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
-UNSENDABLE = ("other", "unknown", "sending")  # cannot be ticked ("queued": sending it takes up that record)
+from tuiapp.widgets.send_table import SendTable
 
 
 class SendingPanel(Vertical):
@@ -80,21 +76,16 @@ class SendingPanel(Vertical):
         super().__init__()
         self.period = period
         self.structure_id = structure_id
-        self.rows: dict[int, queries.SendRow] = {}
-        self.selected: set[int] = set()
-        self.states: dict[int, str] = {}
         self.sending = False
         self.log_texts: list[str] = []
-        self._own_batch: str | None = None  # the batch this tab runs (its records are not "other")
         self._stop = StopRequest()
-        self._pending_rows: list[queries.SendRow] = []
         self._rate_per_minute = 0
         self._started_at = 0.0
         self._done = 0
         self._total = 0
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="send-table", cursor_type="row", zebra_stripes=True)
+        yield SendTable(id="send-table")
         yield Static(id="send-summary")
         yield Static(id="left-out")
         with Horizontal(id="progress-row"):
@@ -102,10 +93,20 @@ class SendingPanel(Vertical):
             yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
         yield RichLog(id="log", wrap=True, markup=False)
 
+    @property
+    def table(self) -> SendTable:
+        return self.query_one(SendTable)
+
+    @property
+    def states(self) -> dict[int, str]:
+        return self.table.states
+
+    @property
+    def loaded(self) -> bool:
+        """Every row is in the table."""
+        return self.table.loaded
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in cells.COLUMNS:
-            table.add_column(column.label, key=column.key, width=column.width)
         self.load()
         self.focus_table()
         self._read_states(recover=True)  # a workstation that died: its sends become "unknown"
@@ -123,62 +124,24 @@ class SendingPanel(Vertical):
         return True
 
     def focus_table(self) -> None:
-        for table in self.query(DataTable):  # not there yet while the tab is being built
+        for table in self.query(SendTable):  # not there yet while the tab is being built
             table.focus()
 
     # -- data -------------------------------------------------------------------
 
-    def _state(self, row: queries.SendRow) -> str:
-        if row.send_status == SendStatus.SENDING and row.send_batch != self._own_batch:
-            return "other"
-        return row.send_status or ""
-
     @reports_database_errors
     def load(self) -> None:
-        rows = queries.send_rows(self.period, self.structure_id)
-        self.rows = {row.invoice_id: row for row in rows}
-        self.states = {row.invoice_id: self._state(row) for row in rows}
-        self.selected = {row.invoice_id for row in rows if row.last_mailed_at is None and self._sendable(row.invoice_id)}
-        table = self.query_one(DataTable)
-        table.clear()
-        self._pending_rows = rows
-        self._add_rows(FIRST_ROWS)  # a screenful at once, the rest without freezing the screen
+        self.table.fill(queries.send_rows(self.period, self.structure_id))
         overview = queries.period_overview(self.period, self.structure_id)
         self.query_one("#left-out", Static).update(
             f"{overview.without_address} sans adresse e-mail : à imprimer (l : la liste)"
         )
         self.update_summary()
 
-    def _add_rows(self, count: int) -> None:
-        chunk, self._pending_rows = self._pending_rows[:count], self._pending_rows[count:]
-        table = self.query_one(DataTable)
-        for row in chunk:
-            table.add_row(*cells.row_cells(row, row.invoice_id in self.selected, self.states.get(row.invoice_id, "")),
-                          key=str(row.invoice_id))
-        if self._pending_rows:
-            self.set_timer(0.01, lambda: self._add_rows(MORE_ROWS))
-
-    @property
-    def loaded(self) -> bool:
-        """Every row is in the table."""
-        return not self._pending_rows
-
-    def _sendable(self, invoice_id: int) -> bool:
-        return self.states.get(invoice_id) not in UNSENDABLE
-
-    def _redraw(self, invoice_id: int, keys=("check", "state", "mailed")) -> None:
-        """Redraw the cells that can change (each update costs a refresh)."""
-        table = self.query_one(DataTable)
-        if str(invoice_id) not in table.rows:
-            return  # not added yet: it will be drawn from the current state
-        drawn = cells.cells(self.rows[invoice_id], invoice_id in self.selected, self.states.get(invoice_id, ""), keys)
-        for key, value in drawn.items():
-            table.update_cell(str(invoice_id), key, value)
-
     def update_summary(self) -> None:
-        total = sum((self.rows[i].amount_ht for i in self.selected), Decimal("0.00"))
         self.query_one("#send-summary", Static).update(
-            f"{len(self.selected)} facture(s) cochée(s) sur {len(self.rows)}, total HT {format_amount(total)}"
+            f"{len(self.table.ticked)} facture(s) cochée(s) sur {len(self.table.invoices)}, "
+            f"total HT {format_amount(self.table.ticked_total())}"
         )
 
     def refresh_states(self) -> None:
@@ -195,56 +158,22 @@ class SendingPanel(Vertical):
         self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id)))
 
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
-        if self.sending:
-            return
-        for row in message.rows:
-            if row.invoice_id not in self.rows:
-                continue
-            state = self._state(row)
-            before = self.rows[row.invoice_id]
-            if state != self.states.get(row.invoice_id) or row.last_mailed_at != before.last_mailed_at:
-                self.rows[row.invoice_id], self.states[row.invoice_id] = row, state
-                mailed_meanwhile = before.last_mailed_at is None and row.last_mailed_at is not None
-                if mailed_meanwhile or not self._sendable(row.invoice_id):
-                    self.selected.discard(row.invoice_id)  # sent from elsewhere: never again by default
-                self._redraw(row.invoice_id)
-        self.update_summary()
+        if not self.sending:
+            self.table.merge(message.rows)
+            self.update_summary()
 
     # -- selection ----------------------------------------------------------------
 
-    def _current(self) -> int | None:
-        return cursor_key(self.query_one(DataTable))
-
     def action_tick(self) -> None:
-        invoice_id = self._current()
-        if invoice_id is None or self.sending:
-            return
-        if invoice_id in self.selected:
-            self.selected.discard(invoice_id)
-        elif self._sendable(invoice_id):
-            self.selected.add(invoice_id)
-        else:
-            self.notify("Cette facture est en cours d'envoi ailleurs ou à l'état inconnu (k).", severity="warning")
-        self._redraw(invoice_id, ("check",))
-        self.update_summary()
-        self.query_one(DataTable).action_cursor_down()
+        if not self.sending:
+            if not self.table.tick_current():
+                self.notify("Cette facture est en cours d'envoi ailleurs ou à l'état inconnu (k).", severity="warning")
+            self.update_summary()
 
     def action_select(self, which: str) -> None:
-        if self.sending:
-            return
-        sendable = {i for i in self.rows if self._sendable(i)}
-        self._tick_only({
-            "all": sendable,
-            "none": set(),
-            "unsent": {i for i in sendable if self.rows[i].last_mailed_at is None},
-            "invert": sendable - self.selected,
-        }[which])
-
-    def _tick_only(self, invoice_ids: set[int]) -> None:
-        self.selected = invoice_ids
-        for invoice_id in self.rows:
-            self._redraw(invoice_id, ("check",))
-        self.update_summary()
+        if not self.sending:
+            self.table.choose(which)
+            self.update_summary()
 
     # -- dialogs ------------------------------------------------------------------
 
@@ -252,10 +181,9 @@ class SendingPanel(Vertical):
     def action_preview(self) -> None:
         from tuiapp.sending.preview import preview_text
 
-        invoice_id = self._current()
-        if invoice_id is not None:
-            self.app.push_screen(PreviewScreen(f"Aperçu : facture {self.rows[invoice_id].number}",
-                                               preview_text(invoice_id)))
+        row = self.table.current_invoice()
+        if row is not None:
+            self.app.push_screen(PreviewScreen(f"Aperçu : facture {row.number}", preview_text(row.invoice_id)))
 
     @reports_database_errors
     def action_left_out(self) -> None:
@@ -264,9 +192,8 @@ class SendingPanel(Vertical):
         self.app.push_screen(PreviewScreen("Factures à imprimer", left_out_text(self.period, self.structure_id)))
 
     def action_decide(self) -> None:
-        invoice_id = self._current()
-        row = self.rows.get(invoice_id) if invoice_id is not None else None
-        if row is None or self.states.get(invoice_id) != "unknown":
+        row = self.table.current_invoice()
+        if row is None or self.states.get(row.invoice_id) != "unknown":
             self.notify("Choisissez une ligne à l'état inconnu.", severity="warning")
             return
         question = (f"L'envoi de la facture {row.number} ({row.resident}) a été interrompu : le message est "
@@ -294,7 +221,7 @@ class SendingPanel(Vertical):
     def action_send(self) -> None:
         if self.sending:
             return
-        ticked = [row for i, row in self.rows.items() if i in self.selected]
+        ticked = self.table.ticked_rows()
         if not ticked:
             self.notify("Aucune facture cochée (espace pour cocher).", severity="warning")
             return
@@ -312,7 +239,8 @@ class SendingPanel(Vertical):
         if not failed:
             self.notify("Aucun échec à renvoyer (un envoi partiel n'est pas renvoyé : une adresse l'a reçu).")
             return
-        self._tick_only(failed)
+        self.table.tick_only(failed)
+        self.update_summary()
         self.action_send()
 
     def action_cancel(self) -> None:
@@ -356,23 +284,20 @@ class SendingPanel(Vertical):
     def on_sending_panel_progress(self, message: Progress) -> None:
         event = message.event
         if isinstance(event, workflow.Queued):
-            self._own_batch = event.batch
+            self.table.own_batch = event.batch
         elif isinstance(event, ev.BatchStarted):
             self._total = event.total
             self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
         for text in workflow.describe(event):
             self.log_line(text)
         state = cells.STATE_AFTER.get(type(event))
-        invoice_id = event.invoice.invoice_id if state else None
-        if invoice_id in self.rows:
-            self.states[invoice_id] = state
+        if state:
+            self.table.set_state(event.invoice.invoice_id, state)
             if state != "sending":
-                self.selected.discard(invoice_id)
                 self._done += 1
                 self.query_one(ProgressBar).update(progress=self._done)
                 self.query_one("#progress-label", Static).update(cells.progress_text(
                     self._done, self._total, time.monotonic() - self._started_at, self._rate_per_minute))
-            self._redraw(invoice_id, ("check", "state"))
             self.update_summary()
 
     def on_sending_panel_ended(self, message: Ended) -> None:
