@@ -15,6 +15,7 @@ import pytest
 from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
+TO_SEND = 8  # September's invoices left to mail in these tests: the others went earlier
 
 
 def tuiapp(*args, stdin=None, timeout=180):
@@ -36,15 +37,23 @@ def base(demo_db_file, server):
     assert result.returncode == 0, result.stderr
     result = tuiapp("smtp", "password", *db, stdin=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
+    with sqlite3.connect(demo_db_file) as raw:  # a small batch: all but a few (DURAND Claude among them) mailed
+        numbers = [number for (number,) in raw.execute(_MAILABLE + " ORDER BY i.number")]
+        kept = [*numbers[: TO_SEND - 1], "EHPAD-202409-040"]
+        raw.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 AND "
+                    f"period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
+    assert len(mailable(demo_db_file)) == TO_SEND
     return db
 
 
+_MAILABLE = ("SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
+             "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')")
+
+
 def mailable(db_path) -> list[str]:
+    """September's invoices with an address not mailed yet."""
     with sqlite3.connect(db_path) as raw:
-        return [row[0] for row in raw.execute(
-            "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
-            "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')"
-        )]
+        return [row[0] for row in raw.execute(_MAILABLE + " AND i.last_mailed_at IS NULL")]
 
 
 def delivered(server) -> collections.Counter:
@@ -103,6 +112,7 @@ def test_bad_input_is_refused_cleanly(base):
 def test_dry_run_sends_nothing(base, server, demo_db_file):
     result = tuiapp("send", *base, "--period", PERIOD, "--dry-run")
     assert result.returncode == 0
+    assert "94 facture(s) déjà envoyée(s)" in result.stdout and "23 facture(s) sans adresse" in result.stdout
     numbers = mailable(demo_db_file)
     assert f"{len(numbers)} facture(s) seraient envoyées" in result.stdout
     assert all(number in result.stdout for number in numbers)
@@ -111,16 +121,18 @@ def test_dry_run_sends_nothing(base, server, demo_db_file):
 
 
 def test_send_a_period_then_nothing_left(base, server, demo_db_file):
+    numbers = mailable(demo_db_file)
     result = tuiapp("send", *base, "--period", PERIOD, "--yes")
     assert result.returncode == 0, result.stderr
-    numbers = mailable(demo_db_file)
     assert delivered(server) == collections.Counter(numbers)
     assert f"Envoi terminé : {len(numbers)} envoyée(s)." in result.stdout
+    assert "23 facture(s) sans adresse e-mail : à imprimer." in result.stdout  # what is left out, and why
     again = tuiapp("send", *base, "--period", PERIOD, "--yes")
     assert again.returncode == 0 and "Aucune facture à envoyer" in again.stdout
+    assert "102 facture(s) déjà envoyée(s) : pas renvoyée(s) (--include-sent pour les renvoyer)." in again.stdout
     history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
     lines = history.stdout.strip().splitlines()
-    assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == len(numbers) + 1  # BOM first
+    assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == TO_SEND + 1  # BOM first
     assert all(";envoyée;" in line for line in lines[1:])
     for output in (result, again, history):
         assert PASSWORD not in output.stdout + output.stderr
@@ -129,19 +141,21 @@ def test_send_a_period_then_nothing_left(base, server, demo_db_file):
 
 
 def test_quota_stops_then_the_next_send_completes(base, server, demo_db_file):
-    server.faults.quota_after = 10
+    server.faults.quota_after = 3
+    numbers = mailable(demo_db_file)
     first = tuiapp("send", *base, "--period", PERIOD, "--yes")
     assert first.returncode == 1 and "Limite d'envoi du serveur atteinte" in first.stderr
-    numbers = mailable(demo_db_file)
-    assert statuses(demo_db_file) == {"sent": 10, "queued": len(numbers) - 10}
+    assert statuses(demo_db_file) == {"sent": 3, "queued": len(numbers) - 3}
     server.faults.quota_after = None
     second = tuiapp("send", *base, "--period", PERIOD, "--yes")
     assert second.returncode == 0, second.stderr
     assert delivered(server) == collections.Counter(numbers)
+    assert statuses(demo_db_file) == {"sent": len(numbers)}  # the waiting records taken up, none queued twice
 
 
 def test_killed_during_a_batch_then_the_next_run(base, server, demo_db_file):
     server.faults.hold_data = {3: 30.0}  # the server keeps the 3rd message but is slow to say so
+    numbers = mailable(demo_db_file)
     process = start("send", *base, "--period", PERIOD, "--yes")
     assert server.handler.data_started.wait(60), process.communicate()
     os.kill(process.pid, signal.SIGKILL)  # killed while waiting for that reply
@@ -151,7 +165,7 @@ def test_killed_during_a_batch_then_the_next_run(base, server, demo_db_file):
     assert second.returncode == 1  # one invoice's fate is unknown
     assert "état inconnu" in second.stderr and "tuiapp resolve" in second.stderr
     counts = delivered(server)
-    assert counts == collections.Counter(mailable(demo_db_file))  # each exactly once, none twice
+    assert counts == collections.Counter(numbers)  # each exactly once, none twice
     assert statuses(demo_db_file)["unknown"] == 1
     history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
     unknown_id = next(line.split(";")[0] for line in history.stdout.splitlines() if ";état inconnu;" in line)
@@ -160,11 +174,12 @@ def test_killed_during_a_batch_then_the_next_run(base, server, demo_db_file):
 
 
 def test_two_processes_on_the_same_period(base, server, demo_db_file):
+    numbers = mailable(demo_db_file)
     processes = [start("send", *base, "--period", PERIOD, "--yes") for _ in range(2)]
     outputs = [process.communicate(timeout=180) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
-    assert delivered(server) == collections.Counter(mailable(demo_db_file))  # every invoice exactly once
-    assert statuses(demo_db_file) == {"sent": len(mailable(demo_db_file))}
+    assert delivered(server) == collections.Counter(numbers)  # every invoice exactly once
+    assert statuses(demo_db_file) == {"sent": len(numbers)}
 
 
 def test_residents_who_left_are_sent(base, server, demo_db_file):

@@ -70,7 +70,7 @@ def _report_left_out(left_out) -> None:
         if item.reason is Reason.UNKNOWN:
             warn(f"{item.text} Décidez-en : tuiapp resolve {item.record_id} --delivered | --resend")
     for reason, text in left_out_lines(item for item in left_out if item.reason is not Reason.UNKNOWN):
-        say(text + (" (--include-sent pour les renvoyer)" if reason is Reason.ALREADY_SENT else ""))
+        say(text.removesuffix(".") + " (--include-sent pour les renvoyer)." if reason is Reason.ALREADY_SENT else text)
 
 
 def _dry_run(plan) -> int:
