@@ -63,20 +63,22 @@ def _report_interrupted(records) -> None:
         )
 
 
-def _report_left_out(left_out) -> None:
+def _report_left_out(left_out, show=warn) -> None:
+    """What is not sent and why: on standard error (standard output is the log of the sends), but
+    on standard output for a dry run, whose output is the plan."""
     from tuiapp.sending.workflow import Reason, left_out_lines
 
     for item in left_out:
         if item.reason is Reason.UNKNOWN:
             warn(f"{item.text} Décidez-en : tuiapp resolve {item.record_id} --delivered | --resend")
     for reason, text in left_out_lines(item for item in left_out if item.reason is not Reason.UNKNOWN):
-        say(text.removesuffix(".") + " (--include-sent pour les renvoyer)." if reason is Reason.ALREADY_SENT else text)
+        show(text.removesuffix(".") + " (--include-sent pour les renvoyer)." if reason is Reason.ALREADY_SENT else text)
 
 
 def _dry_run(plan) -> int:
     from tuiapp.sending.preview import outlines
 
-    _report_left_out(plan.left_out)
+    _report_left_out(plan.left_out, say)
     for lines in outlines([item.row.invoice_id for item in plan.items]):
         for line in lines:
             say(line)
@@ -100,7 +102,7 @@ class _Printer:
         if self.closed:
             return
         if isinstance(event, workflow.Queued):  # what changed since the plan (another workstation...)
-            self._print(lambda: _report_left_out(event.left_out), sys.stdout)
+            self._print(lambda: _report_left_out(event.left_out), sys.stderr)
             return
         to_stderr = isinstance(event, self._TO_STDERR)
         for text in workflow.describe(event):
