@@ -13,6 +13,8 @@ from textual.widgets import DataTable
 
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
+from tuiapp.screens.sending import SendingPanel
+from tuiapp.sending import events as ev
 from tuiapp.mail import secrets
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
@@ -70,7 +72,8 @@ def attachment_numbers(server):
 
 
 async def test_send_the_ticked_invoices_of_september(app, server):
-    async with app.run_test(size=SIZE) as pilot:
+    messages = []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await open_september_sending_tab(pilot)
         sending = panel(app)
         eligible = [row.number for row in queries.send_rows(SEPTEMBER)]
@@ -99,6 +102,9 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         assert len(lines) == len(sent)
         assert any("Envoi terminé : 9 envoyée(s)." in line for line in sending.log_texts)
         assert str(sending.query_one("#progress-label").render()) == "9/9 traitée(s)"
+        posted = [message.event for message in messages if isinstance(message, SendingPanel.Progress)]
+        assert sum(isinstance(event, ev.InvoiceSent) for event in posted) == 9  # the engine's events, as messages
+        assert sum(isinstance(message, SendingPanel.Ended) for message in messages) == 1
         states = {sending.table.invoices[i].number: state for i, state in sending.states.items()}
         assert all(states[number] == "sent" for number in sent) and states[skipped.number] == ""
         await pilot.press("ctrl+w", "e")  # close the tab, open it again
@@ -365,6 +371,31 @@ async def test_another_workstation_sending_is_shown_and_never_doubled(app, serve
 def september_statuses() -> list[str]:
     return [record.status for record in SendRecord.select().join(Invoice)
             .where(Invoice.period_year == 2024, Invoice.period_month == 9)]
+
+
+async def test_the_periodic_refresh_only_reads_and_opening_the_tab_recovers(app, server):
+    """A send left in flight by a workstation that died: the 5-second refresh shows it as being sent
+    elsewhere and writes nothing; opening the tab again settles it (unknown), as the app's start does."""
+    from tuiapp.sending import outbox
+
+    row = queries.send_rows(SEPTEMBER)[0]
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        await app.workers.wait_for_complete()
+        sending = panel(app)
+        record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
+        outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
+        SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
+            SendRecord.id == record_id).execute()
+        sending.refresh_states()  # what the 5-second timer calls
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sending.states[row.invoice_id] == "other" and SendRecord.get_by_id(record_id).status == "sending"
+        await pilot.press("ctrl+w", "e")  # close the tab, open it again
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert SendRecord.get_by_id(record_id).status == "unknown"
+        assert panel(app).states[row.invoice_id] == "unknown"
 
 
 async def test_cancel_stops_and_withdraws_the_rest(app, server):
