@@ -15,6 +15,7 @@ import pytest
 from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
+TO_SEND = 8  # September's invoices left to mail in these tests: the others went earlier
 
 
 def tuiapp(*args, stdin=None, timeout=180):
@@ -39,12 +40,27 @@ def base(demo_db_file, server):
     return db
 
 
+@pytest.fixture
+def small(base, demo_db_file):
+    """The same, with a small batch left to send: September's invoices all mailed but a few
+    (DURAND Claude among them)."""
+    with sqlite3.connect(demo_db_file) as raw:
+        numbers = [number for (number,) in raw.execute(_MAILABLE + " ORDER BY i.number")]
+        kept = [*numbers[: TO_SEND - 1], "EHPAD-202409-040"]
+        raw.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 AND "
+                    f"period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
+    assert len(mailable(demo_db_file)) == TO_SEND
+    return base
+
+
+_MAILABLE = ("SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
+             "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')")
+
+
 def mailable(db_path) -> list[str]:
+    """September's invoices with an address not mailed yet."""
     with sqlite3.connect(db_path) as raw:
-        return [row[0] for row in raw.execute(
-            "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
-            "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')"
-        )]
+        return [row[0] for row in raw.execute(_MAILABLE + " AND i.last_mailed_at IS NULL")]
 
 
 def delivered(server) -> collections.Counter:
@@ -73,16 +89,16 @@ def test_smtp_settings_password_and_connection_test(base, server):
         assert PASSWORD not in output.stdout + output.stderr
 
 
-def test_wrong_password_and_untrusted_certificate_are_explained(base, demo_db_file):
-    assert tuiapp("smtp", "password", *base, stdin="wrong-password\n").returncode == 0
-    result = tuiapp("smtp", "test", *base)
+def test_wrong_password_and_untrusted_certificate_are_explained(small, demo_db_file):
+    assert tuiapp("smtp", "password", *small, stdin="wrong-password\n").returncode == 0
+    result = tuiapp("smtp", "test", *small)
     assert result.returncode == 2 and "Mot de passe refusé par le serveur (535)" in result.stderr
-    sent = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    sent = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert sent.returncode == 2 and "Mot de passe refusé" in sent.stderr
     assert statuses(demo_db_file)["sent"] == 0
-    assert tuiapp("smtp", "password", *base, stdin=PASSWORD + "\n").returncode == 0
-    assert tuiapp("smtp", "set", *base, "--ca-file", "").returncode == 0
-    untrusted = tuiapp("smtp", "test", *base)
+    assert tuiapp("smtp", "password", *small, stdin=PASSWORD + "\n").returncode == 0
+    assert tuiapp("smtp", "set", *small, "--ca-file", "").returncode == 0
+    untrusted = tuiapp("smtp", "test", *small)
     assert untrusted.returncode == 2 and "Certificat non reconnu" in untrusted.stderr
 
 
@@ -100,9 +116,10 @@ def test_bad_input_is_refused_cleanly(base):
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
 
 
-def test_dry_run_sends_nothing(base, server, demo_db_file):
-    result = tuiapp("send", *base, "--period", PERIOD, "--dry-run")
+def test_dry_run_sends_nothing(small, server, demo_db_file):
+    result = tuiapp("send", *small, "--period", PERIOD, "--dry-run")
     assert result.returncode == 0
+    assert "94 facture(s) déjà envoyée(s)" in result.stdout and "23 facture(s) sans adresse" in result.stdout
     numbers = mailable(demo_db_file)
     assert f"{len(numbers)} facture(s) seraient envoyées" in result.stdout
     assert all(number in result.stdout for number in numbers)
@@ -110,17 +127,19 @@ def test_dry_run_sends_nothing(base, server, demo_db_file):
     assert server.received == [] and sum(statuses(demo_db_file).values()) == 0
 
 
-def test_send_a_period_then_nothing_left(base, server, demo_db_file):
-    result = tuiapp("send", *base, "--period", PERIOD, "--yes")
-    assert result.returncode == 0, result.stderr
+def test_send_a_period_then_nothing_left(small, server, demo_db_file):
     numbers = mailable(demo_db_file)
+    result = tuiapp("send", *small, "--period", PERIOD, "--yes")
+    assert result.returncode == 0, result.stderr
     assert delivered(server) == collections.Counter(numbers)
     assert f"Envoi terminé : {len(numbers)} envoyée(s)." in result.stdout
-    again = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    assert "23 facture(s) sans adresse e-mail : à imprimer." in result.stderr  # what is left out, and why
+    again = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert again.returncode == 0 and "Aucune facture à envoyer" in again.stdout
-    history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
+    assert "102 facture(s) déjà envoyée(s) : pas renvoyée(s) (--include-sent pour les renvoyer)." in again.stderr
+    history = tuiapp("history", *small, "--period", PERIOD, "--format", "csv")
     lines = history.stdout.strip().splitlines()
-    assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == len(numbers) + 1  # BOM first
+    assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == TO_SEND + 1  # BOM first
     assert all(";envoyée;" in line for line in lines[1:])
     for output in (result, again, history):
         assert PASSWORD not in output.stdout + output.stderr
@@ -128,54 +147,57 @@ def test_send_a_period_then_nothing_left(base, server, demo_db_file):
         assert PASSWORD.encode() not in path.read_bytes()
 
 
-def test_quota_stops_then_the_next_send_completes(base, server, demo_db_file):
-    server.faults.quota_after = 10
-    first = tuiapp("send", *base, "--period", PERIOD, "--yes")
-    assert first.returncode == 1 and "Limite d'envoi du serveur atteinte" in first.stderr
+def test_quota_stops_then_the_next_send_completes(small, server, demo_db_file):
+    server.faults.quota_after = 3
     numbers = mailable(demo_db_file)
-    assert statuses(demo_db_file) == {"sent": 10, "queued": len(numbers) - 10}
+    first = tuiapp("send", *small, "--period", PERIOD, "--yes")
+    assert first.returncode == 1 and "Limite d'envoi du serveur atteinte" in first.stderr
+    assert statuses(demo_db_file) == {"sent": 3, "queued": len(numbers) - 3}
     server.faults.quota_after = None
-    second = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    second = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert second.returncode == 0, second.stderr
     assert delivered(server) == collections.Counter(numbers)
+    assert statuses(demo_db_file) == {"sent": len(numbers)}  # the waiting records taken up, none queued twice
 
 
-def test_killed_during_a_batch_then_the_next_run(base, server, demo_db_file):
+def test_killed_during_a_batch_then_the_next_run(small, server, demo_db_file):
     server.faults.hold_data = {3: 30.0}  # the server keeps the 3rd message but is slow to say so
-    process = start("send", *base, "--period", PERIOD, "--yes")
+    numbers = mailable(demo_db_file)
+    process = start("send", *small, "--period", PERIOD, "--yes")
     assert server.handler.data_started.wait(60), process.communicate()
     os.kill(process.pid, signal.SIGKILL)  # killed while waiting for that reply
     process.wait(10)
     assert statuses(demo_db_file)["sending"] == 1
-    second = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    second = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert second.returncode == 1  # one invoice's fate is unknown
     assert "état inconnu" in second.stderr and "tuiapp resolve" in second.stderr
     counts = delivered(server)
-    assert counts == collections.Counter(mailable(demo_db_file))  # each exactly once, none twice
+    assert counts == collections.Counter(numbers)  # each exactly once, none twice
     assert statuses(demo_db_file)["unknown"] == 1
-    history = tuiapp("history", *base, "--period", PERIOD, "--format", "csv")
+    history = tuiapp("history", *small, "--period", PERIOD, "--format", "csv")
     unknown_id = next(line.split(";")[0] for line in history.stdout.splitlines() if ";état inconnu;" in line)
-    resolved = tuiapp("resolve", *base, unknown_id, "--delivered")
+    resolved = tuiapp("resolve", *small, unknown_id, "--delivered")
     assert resolved.returncode == 0 and statuses(demo_db_file)["unknown"] == 0
 
 
-def test_two_processes_on_the_same_period(base, server, demo_db_file):
-    processes = [start("send", *base, "--period", PERIOD, "--yes") for _ in range(2)]
+def test_two_processes_on_the_same_period(small, server, demo_db_file):
+    numbers = mailable(demo_db_file)
+    processes = [start("send", *small, "--period", PERIOD, "--yes") for _ in range(2)]
     outputs = [process.communicate(timeout=180) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
-    assert delivered(server) == collections.Counter(mailable(demo_db_file))  # every invoice exactly once
-    assert statuses(demo_db_file) == {"sent": len(mailable(demo_db_file))}
+    assert delivered(server) == collections.Counter(numbers)  # every invoice exactly once
+    assert statuses(demo_db_file) == {"sent": len(numbers)}
 
 
-def test_residents_who_left_are_sent(base, server, demo_db_file):
+def test_residents_who_left_are_sent(small, server, demo_db_file):
     """The seed's list: DURAND Claude has left, has two addresses and a September invoice: mailed."""
-    dry = tuiapp("send", *base, "--period", PERIOD, "--dry-run")
+    dry = tuiapp("send", *small, "--period", PERIOD, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "EHPAD-202409-040  DURAND Claude, sorti(e)" in dry.stdout
     assert "claude.durand@example.com, gerard.durand43@example.net" in dry.stdout
     with sqlite3.connect(demo_db_file) as raw:  # the others went earlier: only his is left to send
         raw.execute("UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE number != 'EHPAD-202409-040'")
-    result = tuiapp("send", *base, "--period", PERIOD, "--yes")
+    result = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert result.returncode == 0, result.stderr
     assert delivered(server) == {"EHPAD-202409-040": 1}
     assert sorted(server.received[0].rcpt_tos) == ["claude.durand@example.com", "gerard.durand43@example.net"]

@@ -64,31 +64,25 @@ class TuiApp(App[None]):
 
     # -- navigation -----------------------------------------------------------
 
-    def _unsaved_or_busy(self, screens) -> str | None:
-        """Why leaving these screens needs a confirmation, if it does."""
-        for screen in screens:
-            if getattr(screen, "dirty", False):
-                return "Des modifications ne sont pas enregistrées : les abandonner ?"
-            if any(panel.sending for panel in screen.query("SendingPanel")):
-                return "Un envoi est en cours : il s'arrêtera après le message en cours. Quitter quand même ?"
-        return None
-
     def _leave_then(self, screens, then) -> None:
-        """Run ``then`` after leaving ``screens``, asking first if something would be lost."""
-        reason = self._unsaved_or_busy(screens)
-        if reason is None:
+        """Run ``then`` after leaving ``screens``, asking first if one of them says something
+        would be lost (its ``leave_warning()``: unsaved changes, a send under way)."""
+        warnings = (getattr(screen, "leave_warning", lambda: None)() for screen in screens)
+        question = next((warning for warning in warnings if warning), None)
+        if question is None:
             then()
             return
         from tuiapp.widgets.form import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
-                for screen in screens:
-                    for panel in screen.query("SendingPanel"):
-                        panel.cancel_event.set()
-                then()
+                then()  # a screen's send is interrupted as it closes (the rest stays queued)
 
-        self.push_screen(ConfirmScreen(reason), answered)
+        self.push_screen(ConfirmScreen(question), answered)
+
+    def action_leave_screen(self) -> None:
+        """Close the current screen, asking first if it says something would be lost."""
+        self._leave_then([self.screen], self.pop_screen)
 
     def _pop_to(self, depth: int) -> None:
         while len(self.screen_stack) > depth:

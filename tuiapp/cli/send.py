@@ -54,10 +54,8 @@ def _structure(code: str | None):
     return structure
 
 
-def _report_interrupted() -> None:
-    from tuiapp.sending import outbox
-
-    for record in outbox.recover_interrupted():
+def _report_interrupted(records) -> None:
+    for record in records:
         warn(
             f"Attention : l'envoi n° {record.id} (facture {record.invoice.number}) a été interrompu : "
             f"état inconnu, le message est peut-être parti (Message-ID {record.message_id}). "
@@ -65,107 +63,89 @@ def _report_interrupted() -> None:
         )
 
 
-def _candidates(period: Period, structure, include_sent: bool):
-    from tuiapp.db import queries
-    from tuiapp.db.models import Invoice
+def _report_left_out(left_out, show=warn) -> None:
+    """What is not sent and why: on standard error (standard output is the log of the sends), but
+    on standard output for a dry run, whose output is the plan."""
+    from tuiapp.sending.workflow import Reason, left_out_lines
 
-    query = queries.invoices_to_mail(period, structure)
-    if not include_sent:
-        query = query.where(Invoice.last_mailed_at.is_null())
-    return list(query)
+    for item in left_out:
+        if item.reason is Reason.UNKNOWN:
+            warn(f"{item.text} Décidez-en : tuiapp resolve {item.record_id} --delivered | --resend")
+    for reason, text in left_out_lines(item for item in left_out if item.reason is not Reason.UNKNOWN):
+        show(text.removesuffix(".") + " (--include-sent pour les renvoyer)." if reason is Reason.ALREADY_SENT else text)
 
 
-def _dry_run(invoices) -> int:
-    from tuiapp.mail.compose import envelope_recipients
-    from tuiapp.db.snapshots import document_for, lines_of
-    from tuiapp.domain.formatting import departed_mark
-    from tuiapp.pdf.invoice import pdf_filename
-    from tuiapp.domain.templates import render
-    from tuiapp.db.models import Association
+def _dry_run(plan) -> int:
+    from tuiapp.sending.preview import outlines
 
-    association = Association.get_solo()
-    lines = lines_of(invoice.id for invoice in invoices)
-    for invoice in invoices:
-        doc = document_for(invoice, association, lines.get(invoice.id, ()))
-        say(f"{doc.number}  {doc.resident_name}{departed_mark(invoice.resident.active)}")
-        say(f"    À       : {', '.join(envelope_recipients(doc))}")
-        say(f"    Objet   : {render(doc.subject_template, doc.keyword_values)}")
-        say(f"    Fichier : {pdf_filename(doc)}")
-    say(f"{len(invoices)} facture(s) seraient envoyées (simulation : rien n'a été envoyé).")
+    _report_left_out(plan.left_out, say)
+    for lines in outlines([item.row.invoice_id for item in plan.items]):
+        for line in lines:
+            say(line)
+    say(f"{len(plan.items)} facture(s) seraient envoyées (simulation : rien n'a été envoyé).")
     return EXIT_OK
 
 
 class _Printer:
-    """Prints the engine's events; a closed pipe (``send | head``) interrupts the batch
+    """Prints the workflow's events; a closed pipe (``send | head``) interrupts the batch
     between two messages rather than breaking it (the rest stays queued)."""
+
+    _TO_STDERR = (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial)
 
     def __init__(self, stop) -> None:
         self.stop = stop
         self.closed = False
 
-    def __call__(self, event: ev.Event) -> None:
-        from tuiapp.sending.wording import describe
+    def __call__(self, event) -> None:
+        from tuiapp.sending import workflow
 
-        if self.closed or isinstance(event, (ev.InvoiceClaimed, ev.BatchStarted)):
+        if self.closed:
             return
-        line = f"{datetime.now():%H:%M:%S}  {describe(event)}"
-        to_stderr = isinstance(event, (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial))
+        if isinstance(event, workflow.Queued):  # what changed since the plan (another workstation...)
+            self._print(lambda: _report_left_out(event.left_out), sys.stderr)
+            return
+        to_stderr = isinstance(event, self._TO_STDERR)
+        for text in workflow.describe(event):
+            line = f"{datetime.now():%H:%M:%S}  {text}"
+            self._print(lambda: (warn if to_stderr else say)(line), sys.stderr if to_stderr else sys.stdout)
+
+    def _print(self, show, stream) -> None:
         try:
-            (warn if to_stderr else say)(line)
+            show()
         except BrokenPipeError:
             self.closed = True
-            silence(sys.stderr if to_stderr else sys.stdout)
+            silence(stream)
             self.stop.set()
 
 
 def send_period(args: argparse.Namespace) -> int:
-    from tuiapp.sending import outbox
-    from tuiapp.sending import workflow as send_workflow
+    from tuiapp.sending import workflow
     from tuiapp.sending.engine import StopRequest
-    from tuiapp.mail.secrets import get_password
-    from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
-    from tuiapp.mail.problems import PasswordMissing
-    from tuiapp.db.models import Association
 
     period = Period.parse(args.period)
     open_existing(args)
     structure = _structure(args.structure)
-    invoices = _candidates(period, structure, args.include_sent)
     if args.dry_run:
-        return _dry_run(invoices)
+        return _dry_run(workflow.plan(period, structure, include_sent=args.include_sent))
 
-    settings = SmtpSettings.from_association(Association.get_solo())
-    if settings.username and not get_password(settings.host, settings.username):
-        raise TuiappError(str(PasswordMissing()))
-    _report_interrupted()
-    leftovers = outbox.queued_record_ids(period, structure)
-    if not invoices and not leftovers:
+    connection = workflow.connection_for_association()  # no password: refused before anything is queued
+    _report_interrupted(workflow.recover())
+    plan = workflow.plan(period, structure, include_sent=args.include_sent)
+    _report_left_out(plan.left_out)
+    waiting_for_decision = any(item.reason is workflow.Reason.UNKNOWN for item in plan.left_out)
+    if not plan.items:
         say("Aucune facture à envoyer pour cette période.")
-        return EXIT_OK
-    recipients = sum(len(invoice.resident.recipients) for invoice in invoices)
-    question = f"Envoyer {len(invoices)} facture(s) de {period} à {recipients} adresse(s)"
-    if leftovers:
-        question += f", et reprendre {len(leftovers)} envoi(s) restés en attente"
-    if not args.yes and sys.stdin.isatty() and not confirm(question + " ?"):
+        return EXIT_INCOMPLETE if waiting_for_decision else EXIT_OK
+    if not args.yes and sys.stdin.isatty() and not confirm(plan.question()):
         say("Rien n'a été envoyé.")
         return EXIT_OK
 
-    operator = outbox.operator_name()
-    prepared = send_workflow.prepare([invoice.id for invoice in invoices], operator=operator,
-                                     include_sent=args.include_sent, records=leftovers)
-    for invoice_id in prepared.uncertain:
-        warn(f"Facture {_number(invoice_id)} : dernier envoi à l'état inconnu, pas renvoyée (tuiapp resolve).")
-    if prepared.already_sent:
-        say(f"{len(prepared.already_sent)} facture(s) envoyée(s) entre-temps par ailleurs : pas renvoyées.")
     stop = StopRequest()
-    printer = _Printer(stop)
     with _interrupt_on_signals(stop):
-        result = send_workflow.run(prepared, settings=settings, authenticator=keyring_authenticator(settings),
-                                   operator=operator, stop=stop, on_event=printer)
-    finished = result.finished
-    if getattr(finished.stopped, "settings_problem", False):
+        outcome = workflow.send(plan, connection=connection, stop=stop, on_event=_Printer(stop))
+    if getattr(outcome.finished.stopped, "settings_problem", False):
         return EXIT_USAGE
-    return EXIT_OK if finished.all_sent and not prepared.uncertain else EXIT_INCOMPLETE
+    return EXIT_OK if outcome.complete else EXIT_INCOMPLETE
 
 
 @contextmanager
@@ -191,22 +171,16 @@ def _interrupt_on_signals(stop):
             signal.signal(signum, handler)
 
 
-def _number(invoice_id: int) -> str:
-    from tuiapp.db.models import Invoice
-
-    return Invoice.get_by_id(invoice_id).number
-
-
 def resolve_record(args: argparse.Namespace) -> int:
-    from tuiapp.sending import outbox
     from tuiapp.db.models import SendRecord, SendStatus
+    from tuiapp.sending import workflow
 
     open_existing(args)
-    outbox.recover_interrupted()
+    workflow.recover()
     record = SendRecord.get_or_none(SendRecord.id == args.record) if 0 < args.record < 2**63 else None
     if record is None or record.status != SendStatus.UNKNOWN:
         raise TuiappError(f"L'envoi n° {args.record} n'est pas à l'état inconnu (voir tuiapp history).")
-    new_id = outbox.resolve_uncertain(record.id, delivered=args.delivered, operator=outbox.operator_name())
+    new_id = workflow.resolve(record.id, delivered=args.delivered)
     if args.delivered:
         say(f"Envoi n° {record.id} marqué comme envoyé.")
     else:

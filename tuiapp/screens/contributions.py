@@ -13,6 +13,7 @@ from tuiapp.domain.formatting import format_amount, format_timestamp, period_lab
 from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.screens.sending import SendingPanel
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
 from tuiapp.widgets.plain import cell, options
 
@@ -107,7 +108,7 @@ class ContributionsScreen(Screen[None]):
         if action in ("print", "open_sending", "shift_period"):
             return on_main
         if action == "close_tab":
-            return not on_main and not any(panel.sending for panel in self.query("SendingPanel"))
+            return not on_main and not self._sending()
         return True
 
     def action_shift_period(self, step: int) -> None:
@@ -124,13 +125,22 @@ class ContributionsScreen(Screen[None]):
             tabs.remove_pane(tabs.active)
             tabs.active = "main"
 
+    def _sending(self) -> bool:
+        return any(panel.sending for panel in self.query(SendingPanel))
+
+    def leave_warning(self) -> str | None:
+        """What leaving this screen would cost, as the question the app asks first (None: nothing)."""
+        if self._sending():
+            return "Un envoi est en cours : il s'arrêtera après le message en cours. Quitter quand même ?"
+        return None
+
     def action_back(self) -> None:
         tabs = self.query_one(TabbedContent)
         if tabs.active != "main":
             tabs.active = "main"
             self.query_one("#invoices", DataTable).focus()  # or the hidden tab's log would take it back
         else:
-            self.app._leave_then([self], self.app.pop_screen)
+            self.app.action_leave_screen()
 
     @reports_database_errors
     def action_print(self) -> None:
@@ -164,8 +174,6 @@ class ContributionsScreen(Screen[None]):
         call(self.reload)
 
     def action_open_sending(self) -> None:
-        from tuiapp.screens.sending import SendingPanel
-
         period = self.period
         if period is None:
             return
@@ -182,5 +190,5 @@ class ContributionsScreen(Screen[None]):
         if event.pane.id == "main":
             self.reload()
         else:
-            for panel in event.pane.query("SendingPanel"):
+            for panel in event.pane.query(SendingPanel):
                 panel.focus_table()

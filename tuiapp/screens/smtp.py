@@ -94,6 +94,10 @@ class SmtpScreen(ModalScreen[bool]):
     def dirty(self) -> bool:
         return self.form_values() != self.initial or bool(self._typed_password())
 
+    def leave_warning(self) -> str | None:
+        """Asked by the app before this window is left some other way (Accueil, Quitter)."""
+        return "Des modifications ne sont pas enregistrées : les abandonner ?" if self.dirty else None
+
     @on(Input.Changed, "#smtp_host, #smtp_username")
     def _account_changed(self) -> None:
         # The password is stored per server and account: say what is stored for the new pair.

@@ -108,18 +108,20 @@ def uncertain_invoice_ids(invoice_ids) -> set[int]:
 
 
 @wait_for_writes
-def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, include_sent: bool = False) -> QueueResult:
+def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, include_sent: bool = False,
+                   resend=()) -> QueueResult:
     """Write one ``queued`` record per invoice, in one transaction.
 
     Skipped: invoices already queued or being sent (by anyone), invoices whose
     resident has no address, invoices whose last send is ``unknown`` (they need
-    a decision first: see ``resolve_uncertain``) and, unless ``include_sent``,
-    invoices already mailed. All of it is read again under the write lock, so
+    a decision first: see ``resolve_uncertain``) and, unless ``include_sent``
+    or listed in ``resend`` (mailed already when chosen), invoices already mailed. All of it is read again under the write lock, so
     a selection made minutes ago (another operator sent meanwhile) cannot
     cause a second send.
     """
     result = QueueResult(batch or new_batch_id())
     ids = list(dict.fromkeys(invoice_ids))
+    resend = set(resend)
     with db.atomic("IMMEDIATE"):
         uncertain = uncertain_invoice_ids(ids)
         invoices = {
@@ -133,7 +135,7 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, incl
             if invoice_id in uncertain:
                 result.uncertain.append(invoice_id)
                 continue
-            if invoice.last_mailed_at is not None and not include_sent:
+            if invoice.last_mailed_at is not None and not (include_sent or invoice_id in resend):
                 result.already_sent.append(invoice_id)
                 continue
             recipients = invoice.resident.recipients

@@ -1,14 +1,17 @@
-"""Texts the sending tab shows: the exact message of an invoice, the invoices to print."""
+"""Texts shown before a send: the exact message of an invoice, an outline of each, the invoices to print."""
 
 from __future__ import annotations
 
-from tuiapp.mail.compose import CompositionError, compose, envelope_recipients
-from tuiapp.db.snapshots import document_for
-from tuiapp.domain.formatting import departed_mark
-from tuiapp.domain.periods import Period
-from tuiapp.pdf.invoice import pdf_filename
+from collections.abc import Iterator
+
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, Resident, Structure
+from tuiapp.db.snapshots import document_for, lines_of
+from tuiapp.domain.formatting import departed_mark
+from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import render
+from tuiapp.mail.compose import CompositionError, compose, envelope_recipients
+from tuiapp.pdf.invoice import pdf_filename
 
 
 def preview_text(invoice_id: int) -> str:
@@ -41,3 +44,24 @@ def left_out_text(period: Period, structure=None) -> str:
         for invoice in queries.invoices_without_address(period, structure)
     ]
     return "\n".join(lines) or "Toutes les factures de la période ont une adresse e-mail."
+
+
+def outlines(invoice_ids: list[int]) -> Iterator[list[str]]:
+    """For each invoice, in the order given: its number and resident, then who gets it, the
+    subject and the attachment's name (``tuiapp send --dry-run``)."""
+    association = Association.get_solo()
+    invoices = {
+        invoice.id: invoice
+        for invoice in Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
+        .where(Invoice.id.in_(invoice_ids))
+    }
+    lines = lines_of(invoice_ids)
+    for invoice_id in invoice_ids:
+        invoice = invoices[invoice_id]
+        doc = document_for(invoice, association, lines.get(invoice_id, ()))
+        yield [
+            f"{doc.number}  {doc.resident_name}{departed_mark(invoice.resident.active)}",
+            f"    À       : {', '.join(envelope_recipients(doc))}",
+            f"    Objet   : {render(doc.subject_template, doc.keyword_values)}",
+            f"    Fichier : {pdf_filename(doc)}",
+        ]

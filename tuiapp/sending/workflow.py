@@ -1,75 +1,284 @@
-"""One send, from a selection to its end, for the CLI and the TUI alike.
+"""One send, from a choice of invoices to its summary, for the CLI, the TUI and any later front end.
 
-``prepare`` queues the selection (one ``queued`` record per invoice, in one
-batch) and gathers the records to resume; ``run`` sends them through the
-engine, then applies the one policy for what is left:
+- ``plan``: what will be sent, and what is left out and why (``Reason``); it
+  only reads. ``plan_rows`` makes it from rows already read (the TUI's table).
+- ``send``: refused at once when the server's password is missing (nothing
+  queued); otherwise ``queue`` (one ``queued`` record per invoice, in one
+  transaction, the choice read again under the write lock) then ``run`` (the
+  engine), every step reported as an event to ``on_event``: ``Queued``, the
+  engine's events (``tuiapp.sending.events``), ``Withdrawn``.
+- ``Outcome``: the summary; ``describe`` words every event in French.
+
+One cancel policy, everywhere:
 
 - the operator's *cancel* (``StopRequest.cancel``: the TUI's ``c``) withdraws
   the invoices not sent yet (``outbox.withdraw_unsent``);
-- an *interruption* (``StopRequest.set``: a signal such as Ctrl+C or SIGTERM,
-  a closed pipe, leaving the app) and a stop (a settings, server, database or
-  disk problem) leave them queued, for the next run to resume.
+- an *interruption* (``StopRequest.set``: Ctrl+C or SIGTERM, a closed pipe,
+  leaving the app) and a stop (a settings, server, database or disk problem)
+  leave them queued: the next plan of the period resumes them.
+
+Recovering the sends of a process that died (``recover``) writes: the front
+ends call it at their start, never from a periodic refresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from tuiapp.sending import events as ev
-from tuiapp.sending import outbox
-from tuiapp.sending.engine import EventSink, SendEngine, StopRequest
+from tuiapp.db import queries
+from tuiapp.db.models import Association, SendRecord, SendStatus
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.formatting import departed_mark
+from tuiapp.domain.periods import Period
 from tuiapp.mail.smtp_client import Authenticator, SmtpSettings
+from tuiapp.sending import events as ev
+from tuiapp.sending import outbox, wording
+from tuiapp.sending.engine import SendEngine, StopRequest
 
 
-@dataclass
-class Prepared:
-    batch: str
-    record_ids: list[int] = field(default_factory=list)
-    uncertain: list[int] = field(default_factory=list)  # invoice ids whose last send is unknown: not sent
-    already_sent: list[int] = field(default_factory=list)  # mailed meanwhile (elsewhere): not sent again
-    elsewhere: int = 0  # being sent by another workstation
+class Reason(StrEnum):
+    """Why an invoice of the choice is not sent."""
+
+    NO_ADDRESS = "no-address"
+    ALREADY_SENT = "already-sent"  # mailed before (or meanwhile, elsewhere); --include-sent / ticked to resend
+    UNKNOWN = "unknown"  # its last send may have left: a decision first (tuiapp resolve, the TUI's k)
+    ELSEWHERE = "elsewhere"  # being sent by another workstation or process
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    invoice_id: int
+    number: str
+    resident: str  # with the departed mark
+    reason: Reason
+    record_id: int | None = None  # its latest send record (the unknown one, say)
 
     @property
-    def skipped(self) -> int:
-        return len(self.uncertain) + len(self.already_sent) + self.elsewhere
+    def text(self) -> str:
+        """One sentence about this invoice (the unknown ones are named one by one)."""
+        return f"Facture {self.number} ({self.resident}) : {_WHY[self.reason].format(record=self.record_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An invoice the plan sends."""
+
+    row: queries.SendRow
+    resend: bool = False  # mailed already: sent again on purpose
+
+    @property
+    def resumed(self) -> int | None:
+        """The waiting record this send takes up (left by a run that stopped, or a decision to resend)."""
+        return self.row.send_record_id if self.row.send_status == SendStatus.QUEUED else None
 
 
 @dataclass
-class Result:
+class Plan:
+    items: list[Item] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    @property
+    def recipients(self) -> int:
+        return sum(len(item.row.recipients) for item in self.items)
+
+    def question(self) -> str:
+        """The confirmation the front ends ask, the same everywhere."""
+        text = f"Envoyer {len(self.items)} facture(s) à {self.recipients} adresse(s) ?"
+        resumed = sum(1 for item in self.items if item.resumed)
+        again = sum(1 for item in self.items if item.resend)
+        if resumed:
+            text += f"\n{resumed} d'entre elles reprennent un envoi resté en attente."
+        if again:
+            text += f"\n{again} d'entre elles ont déjà été envoyées auparavant et partiront une nouvelle fois."
+        return text
+
+
+def _left_out(row: queries.SendRow, reason: Reason) -> LeftOut:
+    return LeftOut(row.invoice_id, row.number, row.resident + departed_mark(row.active), reason, row.send_record_id)
+
+
+def plan_rows(rows: Iterable[queries.SendRow], *, include_sent: bool = False,
+              left_out: Iterable[LeftOut] = ()) -> Plan:
+    """Decide for each row (an invoice with an address and its latest send state): sent or left out, and why.
+
+    A waiting record is resumed, already mailed or not; an invoice already mailed
+    is sent again only with ``include_sent`` (the TUI: the operator ticked it)."""
+    plan = Plan(left_out=list(left_out))
+    for row in rows:
+        mailed = row.last_mailed_at is not None
+        if row.send_status == SendStatus.UNKNOWN:
+            plan.left_out.append(_left_out(row, Reason.UNKNOWN))
+        elif row.send_status == SendStatus.SENDING:
+            plan.left_out.append(_left_out(row, Reason.ELSEWHERE))
+        elif row.send_status == SendStatus.QUEUED or include_sent or not mailed:
+            plan.items.append(Item(row, resend=mailed))
+        else:
+            plan.left_out.append(_left_out(row, Reason.ALREADY_SENT))
+    return plan
+
+
+def plan(period: Period, structure=None, *, include_sent: bool = False) -> Plan:
+    """The period's plan: every invoice, sent or left out with its reason (only reads)."""
+    without_address = [
+        LeftOut(invoice.id, invoice.number, invoice.resident.display_name + departed_mark(invoice.resident.active),
+                Reason.NO_ADDRESS)
+        for invoice in queries.invoices_without_address(period, structure)
+    ]
+    return plan_rows(queries.send_rows(period, structure), include_sent=include_sent, left_out=without_address)
+
+
+# -- sending ------------------------------------------------------------------------
+
+
+class NotReady(TuiappError):
+    """The send cannot start (no password for the server's account): nothing was queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    settings: SmtpSettings
+    authenticator: Authenticator
+
+
+def connection_for_association() -> Connection:
+    """The association's server, and its account's password from the keyring; ``NotReady`` if it has none."""
+    from tuiapp.mail.problems import PasswordMissing
+    from tuiapp.mail.secrets import get_password
+    from tuiapp.mail.smtp_client import keyring_authenticator
+
+    settings = SmtpSettings.from_association(Association.get_solo())
+    if settings.username and not get_password(settings.host, settings.username):
+        raise NotReady(str(PasswordMissing()))
+    return Connection(settings, keyring_authenticator(settings))
+
+
+def recover() -> list[SendRecord]:
+    """Settle the sends of a process that died; returns those whose fate is now unknown (it writes)."""
+    return outbox.recover_interrupted()
+
+
+def resolve(record_id: int, *, delivered: bool, operator: str | None = None) -> int | None:
+    """The operator's decision on a send whose fate is unknown: it did leave (marked sent), or it
+    did not (queued again: returns the new record, which the next plan takes up)."""
+    return outbox.resolve_uncertain(record_id, delivered=delivered, operator=operator or outbox.operator_name())
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The plan written to the queue; ``left_out``: what changed since the plan was made."""
+
+    batch: str
+    record_ids: tuple[int, ...]
+    left_out: tuple[LeftOut, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """The operator cancelled: these not sent yet were taken out of the queue."""
+
+    count: int
+
+
+Event = ev.Event | Queued | Withdrawn
+EventSink = Callable[[Event], None]
+
+
+def queue(plan: Plan, *, operator: str) -> Queued:
+    """One ``queued`` record per new invoice of the plan, in one transaction; the waiting ones are taken up."""
+    fresh = [item for item in plan.items if not item.resumed]
+    result = outbox.queue_invoices([item.row.invoice_id for item in fresh], operator=operator,
+                                   resend=[item.row.invoice_id for item in fresh if item.resend])
+    rows = {item.row.invoice_id: item.row for item in fresh}
+    waiting = _waiting_records(result.already_active)  # queued meanwhile (a run that stopped): taken up
+    left_out = [_left_out(rows[i], reason) for ids, reason in (
+        (result.uncertain, Reason.UNKNOWN), (result.already_sent, Reason.ALREADY_SENT),
+        (result.no_address, Reason.NO_ADDRESS),
+        ([i for i in result.already_active if i not in waiting], Reason.ELSEWHERE),
+    ) for i in ids]
+    resumed = [item.resumed for item in plan.items if item.resumed]
+    record_ids = dict.fromkeys([*resumed, *waiting.values(), *result.record_ids])
+    return Queued(result.batch, tuple(record_ids), tuple(left_out))
+
+
+def _waiting_records(invoice_ids: list[int]) -> dict[int, int]:
+    if not invoice_ids:
+        return {}
+    query = (SendRecord.select(SendRecord.invoice, SendRecord.id)
+             .where(SendRecord.invoice.in_(invoice_ids) & (SendRecord.status == SendStatus.QUEUED)))
+    return dict(query.tuples())
+
+
+@dataclass
+class Outcome:
     finished: ev.BatchFinished
-    withdrawn: int = 0  # cancelled: records taken out of the queue
+    left_out: list[LeftOut]  # the plan's, and those found while queuing
+    withdrawn: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Everything planned was sent, and no invoice waits for a decision."""
+        return self.finished.all_sent and not any(item.reason is Reason.UNKNOWN for item in self.left_out)
 
 
-def prepare(invoice_ids: Iterable[int], *, operator: str, include_sent: bool = False,
-            resend: Iterable[int] = (), records: Iterable[int] = ()) -> Prepared:
-    """Queue these invoices in one batch.
-
-    ``resend``: invoices already mailed that the operator chose to mail again;
-    ``records``: waiting records to resume (left by a run that stopped). An
-    invoice already queued by such a run is resumed through its record."""
-    resend = list(dict.fromkeys(resend))
-    fresh = [invoice_id for invoice_id in dict.fromkeys(invoice_ids) if invoice_id not in resend]
-    queued = outbox.queue_invoices(fresh, operator=operator, include_sent=include_sent)
-    again = (outbox.queue_invoices(resend, operator=operator, batch=queued.batch, include_sent=True)
-             if resend else outbox.QueueResult(queued.batch))
-    active = queued.already_active + again.already_active
-    waiting = outbox.queued_record_ids_for(active) if active else []
-    return Prepared(
-        queued.batch,
-        record_ids=list(dict.fromkeys([*records, *waiting, *queued.record_ids, *again.record_ids])),
-        uncertain=queued.uncertain + again.uncertain,
-        already_sent=queued.already_sent,
-        elsewhere=max(0, len(active) - len(waiting)),
-    )
-
-
-def run(prepared: Prepared, *, settings: SmtpSettings, authenticator: Authenticator, operator: str,
-        stop: StopRequest, on_event: EventSink, **engine_options) -> Result:
-    """Send the prepared records, then: cancelled, the rest is withdrawn; otherwise it stays queued."""
-    engine = SendEngine(settings, authenticator, operator=operator, cancel=stop, on_event=on_event, **engine_options)
-    finished = engine.run(prepared.record_ids, batch=prepared.batch)
+def run(plan: Plan, queued: Queued, *, connection: Connection, operator: str, stop: StopRequest,
+        on_event: EventSink, **engine_options) -> Outcome:
+    """The engine on the queued records; cancelled, the rest is withdrawn, otherwise it stays queued."""
+    engine = SendEngine(connection.settings, connection.authenticator, operator=operator, cancel=stop,
+                        on_event=on_event, **engine_options)
+    finished = engine.run(queued.record_ids, batch=queued.batch)
     withdrawn = 0
     if finished.cancelled:
-        withdrawn = outbox.withdraw_unsent(prepared.batch, prepared.record_ids)
-    return Result(finished, withdrawn)
+        withdrawn = outbox.withdraw_unsent(queued.batch, queued.record_ids)
+        on_event(Withdrawn(withdrawn))
+    return Outcome(finished, [*plan.left_out, *queued.left_out], withdrawn)
+
+
+def send(plan: Plan, *, stop: StopRequest, on_event: EventSink, operator: str | None = None,
+         connection: Connection | None = None, **engine_options) -> Outcome:
+    """The whole send: refused before anything is queued without a password, then queue, then run."""
+    connection = connection or connection_for_association()
+    operator = operator or outbox.operator_name()
+    queued = queue(plan, operator=operator)
+    on_event(queued)
+    return run(plan, queued, connection=connection, operator=operator, stop=stop, on_event=on_event,
+               **engine_options)
+
+
+# -- wording ------------------------------------------------------------------------------
+
+_WHY = {
+    Reason.NO_ADDRESS: "aucune adresse e-mail, à imprimer.",
+    Reason.ALREADY_SENT: "déjà envoyée, pas renvoyée.",
+    Reason.UNKNOWN: "l'envoi n° {record} est à l'état inconnu, elle n'est pas renvoyée sans votre décision.",
+    Reason.ELSEWHERE: "en cours d'envoi sur un autre poste, ignorée.",
+}
+_COUNTED = {
+    Reason.NO_ADDRESS: "{} facture(s) sans adresse e-mail : à imprimer.",
+    Reason.ALREADY_SENT: "{} facture(s) déjà envoyée(s) : pas renvoyée(s).",
+    Reason.ELSEWHERE: "{} facture(s) en cours d'envoi sur un autre poste : ignorée(s).",
+}
+
+
+def left_out_lines(left_out: Iterable[LeftOut]) -> list[tuple[Reason, str]]:
+    """French lines about what is left out: a count per reason, each unknown one named."""
+    left_out = list(left_out)
+    lines = [(item.reason, item.text) for item in left_out if item.reason is Reason.UNKNOWN]
+    for reason, text in _COUNTED.items():
+        count = sum(1 for item in left_out if item.reason is reason)
+        if count:
+            lines.append((reason, text.format(count)))
+    return lines
+
+
+def describe(event: Event) -> list[str]:
+    """The log lines of one event (none for the steps that only move the progress)."""
+    match event:
+        case Queued(left_out=left_out):
+            return [text for _, text in left_out_lines(left_out)]
+        case Withdrawn(count=count):
+            return [f"{count} facture(s) non envoyée(s) retirée(s) de la file d'attente."]
+        case ev.InvoiceClaimed() | ev.BatchStarted():
+            return []
+    return [wording.describe(event)]

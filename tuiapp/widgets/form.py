@@ -154,6 +154,10 @@ class FormScreen(Screen[None]):
     def dirty(self) -> bool:
         return self.form_values() != self.initial
 
+    def leave_warning(self) -> str | None:
+        """Asked by the app before this screen is left some other way (Accueil, Quitter)."""
+        return "Des modifications ne sont pas enregistrées : les abandonner ?" if self.dirty else None
+
     def action_save(self) -> None:
         from tuiapp.domain.errors import ValidationError
 

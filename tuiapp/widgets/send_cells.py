@@ -1,46 +1,93 @@
-"""How one invoice of the sending tab is drawn: check mark, state, dates, amounts."""
+"""The sending tab's table, defined once: its columns, how each cell of an invoice is drawn, its states."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
 from rich.text import Text
 
-from tuiapp.domain.formatting import departed_mark, format_amount, format_timestamp
+from tuiapp.db.queries import SendRow
+from tuiapp.domain.formatting import departed_mark, format_amount
+from tuiapp.sending import events as ev
 from tuiapp.widgets.plain import cell
 
 SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
-                "sending": "en cours", "queued": "en attente", "other": "autre poste"}
+                "sending": "en cours", "queued": "en attente", "other": "ailleurs"}
 STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
                 "sending": "cyan", "queued": "cyan", "other": "cyan"}
 
+#: The state an engine event leaves its invoice in ("other": claimed first by another process).
+STATE_AFTER = {ev.InvoiceClaimed: "sending", ev.InvoiceSent: "sent", ev.InvoicePartial: "partial",
+               ev.InvoiceFailed: "failed", ev.InvoiceUncertain: "unknown", ev.InvoiceSkipped: "other",
+               ev.InvoiceDeferred: "queued"}
 
-def check(selected: bool) -> Text:
-    return Text("☑" if selected else "☐")
+
+def check(ticked: bool) -> Text:
+    return Text("☑" if ticked else "☐")
 
 
 def state(name: str) -> Text:
     return Text(SHORT_STATES.get(name, ""), style=STATE_STYLES.get(name, ""))
 
 
-def last_event(row) -> str:
-    """The last mailing or, failing that, the last printing, and which."""
-    if row.last_mailed_at:
-        return f"mail {format_timestamp(row.last_mailed_at)}"
-    if row.last_printed_at:
-        return f"édité {format_timestamp(row.last_printed_at)}"
-    return ""
+def short_date(moment: datetime | None) -> str:
+    """``03/10/24``, local time; empty for ``None``."""
+    return "" if moment is None else moment.astimezone().strftime("%d/%m/%y")
 
 
-def resident(row) -> Text:
+def resident(row: SendRow) -> Text:
     """The resident's name, marked when they have left (they are mailed all the same)."""
     return Text.assemble(cell(row.resident), (departed_mark(row.active), "italic"))
 
 
-def row_cells(row, selected: bool, state_name: str) -> list:
-    """The cells in the table's column order (people's text never read as markup)."""
-    return [check(selected), resident(row), cell(row.number), format_amount(row.amount_ht),
-            state(state_name), last_event(row), cell(row.email), cell(row.guardian_email)]
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int  # fixed: measuring the cells of thousands of rows would make the tab slow to open
+    draw: Callable[[SendRow, bool, str], object]  # (row, ticked, state) -> the cell
+
+
+#: In the table's order. The first six, with a padding of one on each side, fill
+#: the 78 columns an 80-column terminal leaves beside the scroll bar exactly: no
+#: header is cut; the addresses and the printing date are to the right (scroll).
+COLUMNS = (
+    Column("check", "✓", 1, lambda row, ticked, name: check(ticked)),
+    Column("name", "Résident", 20, lambda row, ticked, name: resident(row)),
+    Column("number", "N°", 16, lambda row, ticked, name: cell(row.number)),
+    Column("amount", "Montant HT", 11, lambda row, ticked, name: format_amount(row.amount_ht)),
+    Column("state", "État", 10, lambda row, ticked, name: state(name)),
+    Column("mailed", "Envoyée", 8, lambda row, ticked, name: short_date(row.last_mailed_at)),
+    Column("email", "Courriel", 30, lambda row, ticked, name: cell(row.email)),
+    Column("guardian", "Courriel tuteur", 30, lambda row, ticked, name: cell(row.guardian_email)),
+    Column("printed", "Éditée", 8, lambda row, ticked, name: short_date(row.last_printed_at)),
+)
+_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def row_cells(row: SendRow, ticked: bool, state_name: str) -> list:
+    """Every cell, in the columns' order (people's text never read as markup)."""
+    return [column.draw(row, ticked, state_name) for column in COLUMNS]
+
+
+def cells(row: SendRow, ticked: bool, state_name: str, keys: tuple[str, ...]) -> dict[str, object]:
+    """The cells of these columns only (redrawing one costs a refresh)."""
+    return {key: _BY_KEY[key].draw(row, ticked, state_name) for key in keys}
 
 
 def duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds + 0.5), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def progress_text(done: int, total: int, elapsed: float, rate_per_minute: int) -> str:
+    """``12/40 traitée(s), environ 1 min 05 s restantes``: the time left from the pace so far,
+    never less than the server's limit of messages per minute allows."""
+    left = max(total - done, 0)
+    seconds = elapsed / done * left if done else 0
+    if rate_per_minute:
+        seconds = max(seconds, left * 60 / rate_per_minute)
+    eta = f", environ {duration(seconds)} restantes" if done and left else ""
+    return f"{done}/{total} traitée(s){eta}"
