@@ -244,11 +244,11 @@ def test_a_pdf_that_cannot_be_rendered_fails_alone(mail_db, server, monkeypatch)
 def test_reply_lost_after_the_message_is_unknown_and_not_resent(mail_db, server):
     server.faults.drop_after_data = {2}
     summary, events = send(september(4))
-    assert (summary.sent, summary.uncertain) == (3, 1)
+    assert (summary.sent, summary.unknown) == (3, 1)
     assert len(server.received) == 4  # the uncertain one did arrive, and was sent only once
     unknown = SendRecord.get(SendRecord.status == SendStatus.UNKNOWN)
     again = outbox.queue_invoices([unknown.invoice_id], operator="marie")
-    assert again.record_ids == [] and again.uncertain == [unknown.invoice_id]
+    assert again.record_ids == [] and again.unknown == [unknown.invoice_id]
 
 
 def never_more_than(rate, window, times):
@@ -326,7 +326,7 @@ def test_resolving_an_unknown_record(mail_db):
     record_id = outbox.queue_invoices([invoice.id], operator="marie").record_ids[0]
     outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
     outbox.complete(record_id, SendStatus.UNKNOWN, error="coupure")
-    new_id = outbox.resolve_uncertain(record_id, delivered=False, operator="paul")
+    new_id = outbox.resolve_unknown(record_id, delivered=False, operator="paul")
     assert SendRecord.get_by_id(new_id).status == SendStatus.QUEUED
     assert SendRecord.get_by_id(record_id).status == SendStatus.FAILED
 

@@ -163,7 +163,7 @@ def test_the_operators_cancel_withdraws_what_is_not_sent(office, server):
     assert outcome.withdrawn == 5 and log.of(workflow.Withdrawn) == [workflow.Withdrawn(5)]
     assert workflow.describe(log.of(workflow.Withdrawn)[0]) == [
         "5 facture(s) non envoyée(s) retirée(s) de la file d'attente."]
-    assert SendRecord.select().where(SendRecord.status.in_(SendStatus.ACTIVE)).count() == 0
+    assert SendRecord.select().where(SendRecord.status.in_(SendStatus.active())).count() == 0
     assert len(workflow.plan(SEPTEMBER).items) == 5  # withdrawn, not lost: a later send may take them
 
 

@@ -10,10 +10,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tuiapp.sending import outbox
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
 from tuiapp.screens.home import HomeScreen
+from tuiapp.sending import outbox
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 
 
@@ -93,7 +93,7 @@ class TuiApp(App[None]):
         """Show a screen of this type, going back to it if it is already open."""
         for index, screen in enumerate(self.screen_stack):
             if isinstance(screen, screen_type):
-                self._leave_then(self.screen_stack[index + 1 :], lambda: self._pop_to(index + 1))
+                self._leave_then(self.screen_stack[index + 1 :], partial(self._pop_to, index + 1))
                 return
         self.push_screen(screen_type())
 

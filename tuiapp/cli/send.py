@@ -1,4 +1,4 @@
-"""``tuiapp send``: mail a period's invoices, and ``tuiapp resolve`` for uncertain sends."""
+"""``tuiapp send``: mail a period's invoices, and ``tuiapp resolve`` for sends whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 
 from tuiapp.cli.common import (
     EXIT_INCOMPLETE,
@@ -19,9 +20,9 @@ from tuiapp.cli.common import (
     silence,
     warn,
 )
-from tuiapp.sending import events as ev
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.periods import Period
+from tuiapp.sending import events as ev
 
 
 def register(commands) -> None:
@@ -90,7 +91,7 @@ class _Printer:
     """Prints the workflow's events; a closed pipe (``send | head``) interrupts the batch
     between two messages rather than breaking it (the rest stays queued)."""
 
-    _TO_STDERR = (ev.InvoiceFailed, ev.InvoiceUncertain, ev.BatchStopped, ev.InvoicePartial)
+    _TO_STDERR = (ev.InvoiceFailed, ev.InvoiceUnknown, ev.BatchStopped, ev.InvoicePartial)
 
     def __init__(self, stop) -> None:
         self.stop = stop
@@ -107,7 +108,8 @@ class _Printer:
         to_stderr = isinstance(event, self._TO_STDERR)
         for text in workflow.describe(event):
             line = f"{datetime.now():%H:%M:%S}  {text}"
-            self._print(lambda: (warn if to_stderr else say)(line), sys.stderr if to_stderr else sys.stdout)
+            show = warn if to_stderr else say
+            self._print(partial(show, line), sys.stderr if to_stderr else sys.stdout)
 
     def _print(self, show, stream) -> None:
         try:

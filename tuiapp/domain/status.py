@@ -2,8 +2,9 @@
 
 A send record is written ``queued``, claimed ``sending``, and ends ``sent``,
 ``partial`` (some addresses refused), ``failed`` or ``unknown`` (the server
-may have the message: the operator decides; the engine's events and counters
-call that outcome *uncertain*).
+may have the message: the operator decides). The state is called *unknown*
+everywhere (records, events, counters); only its cause, a delivery left
+uncertain (``DeliveryUncertain``, the policy's ``UNCERTAIN``), is not.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static, TabbedContent, TabPane
 
-from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
-from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
+from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
+from tuiapp.domain.periods import Period
 from tuiapp.screens.sending import SendingPanel
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
 from tuiapp.widgets.plain import cell, options

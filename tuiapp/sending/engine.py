@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from tuiapp.db import queries
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendStatus, Structure
+from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
 from tuiapp.domain import timing
@@ -148,7 +149,7 @@ class SendEngine:
         """Send the given queued records, in order; returns the summary (also emitted)."""
         ids = list(dict.fromkeys(record_ids))
         self.on_event(ev.BatchStarted(batch, len(ids)))
-        counts = dict.fromkeys(("sent", "partial", "failed", "uncertain", "skipped"), 0)
+        counts = dict.fromkeys(("sent", "partial", "failed", "unknown", "skipped"), 0)
         statuses: dict[int, str] = {}
         stopped: SmtpProblem | TuiappError | None = None
         requested = False
@@ -159,10 +160,8 @@ class SendEngine:
                     requested = True
                     break
                 outcome = self._send_one(record, doc, statuses)
-                key = {"sent": "sent", "partial": "partial", "failed": "failed", "unknown": "uncertain",
-                       "skipped": "skipped"}.get(outcome)
-                if key:
-                    counts[key] += 1
+                if outcome in counts:
+                    counts[outcome] += 1
         except _Stop as stop:
             stopped = stop.problem
             requested = stop.problem is None
@@ -310,7 +309,7 @@ class SendEngine:
             case Decision.FAIL_INVOICE:
                 return replace(kept, status=SendStatus.FAILED, event=ev.InvoiceFailed(ref, problem))
             case Decision.UNCERTAIN:  # the reply never came: none to keep
-                return _Outcome(SendStatus.UNKNOWN, ev.InvoiceUncertain(ref, problem), error=str(problem))
+                return _Outcome(SendStatus.UNKNOWN, ev.InvoiceUnknown(ref, problem), error=str(problem))
             case _:  # STOP_BATCH, or credentials with nothing to renew
                 raise _Stop(problem, kept)
 
@@ -333,11 +332,7 @@ class SendEngine:
         association = Association.get_solo()
         records = {
             record.id: record
-            for record in SendRecord.select(SendRecord, Invoice, Resident, Structure)
-            .join(Invoice)
-            .join(Resident)
-            .switch(Invoice)
-            .join(Structure)
+            for record in queries.invoices_with_people(SendRecord.select(SendRecord, Invoice).join(Invoice))
             .where(SendRecord.id.in_(ids))
         }
         lines = lines_of(record.invoice_id for record in records.values())

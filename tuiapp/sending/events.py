@@ -68,7 +68,7 @@ class InvoiceDeferred:
 
 
 @dataclass(frozen=True, slots=True)
-class InvoiceUncertain:
+class InvoiceUnknown:
     """The connection broke after the message was handed over: it may have arrived."""
 
     invoice: InvoiceRef
@@ -108,7 +108,7 @@ class BatchFinished:
     sent: int = 0
     partial: int = 0
     failed: int = 0
-    uncertain: int = 0
+    unknown: int = 0
     skipped: int = 0
     remaining: int = 0
     cancelled: bool = False  # by the operator: the rest is withdrawn
@@ -119,7 +119,7 @@ class BatchFinished:
     @property
     def all_sent(self) -> bool:
         return not (
-            self.partial or self.failed or self.uncertain or self.remaining or self.stopped or self.cancelled
+            self.partial or self.failed or self.unknown or self.remaining or self.stopped or self.cancelled
             or self.interrupted
         )
 
@@ -132,7 +132,7 @@ Event = (
     | InvoicePartial
     | InvoiceFailed
     | InvoiceDeferred
-    | InvoiceUncertain
+    | InvoiceUnknown
     | RetryScheduled
     | PacingWait
     | BatchStopped

@@ -90,11 +90,11 @@ class QueueResult:
     record_ids: list[int] = field(default_factory=list)
     already_active: list[int] = field(default_factory=list)  # invoice ids queued or in flight elsewhere
     no_address: list[int] = field(default_factory=list)
-    uncertain: list[int] = field(default_factory=list)  # invoice ids whose last send is unknown
+    unknown: list[int] = field(default_factory=list)  # invoice ids whose last send is unknown
     already_sent: list[int] = field(default_factory=list)  # mailed meanwhile (by someone else, say)
 
 
-def uncertain_invoice_ids(invoice_ids) -> set[int]:
+def unknown_invoice_ids(invoice_ids) -> set[int]:
     """Invoices whose most recent send record is ``unknown``."""
     latest = (
         SendRecord.select(SendRecord.invoice, SendRecord.status)
@@ -114,7 +114,7 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, incl
 
     Skipped: invoices already queued or being sent (by anyone), invoices whose
     resident has no address, invoices whose last send is ``unknown`` (they need
-    a decision first: see ``resolve_uncertain``) and, unless ``include_sent``
+    a decision first: see ``resolve_unknown``) and, unless ``include_sent``
     or listed in ``resend`` (mailed already when chosen), invoices already mailed. All of it is read again under the write lock, so
     a selection made minutes ago (another operator sent meanwhile) cannot
     cause a second send.
@@ -123,7 +123,7 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, incl
     ids = list(dict.fromkeys(invoice_ids))
     resend = set(resend)
     with db.atomic("IMMEDIATE"):
-        uncertain = uncertain_invoice_ids(ids)
+        unknown = unknown_invoice_ids(ids)
         invoices = {
             invoice.id: invoice
             for invoice in Invoice.select(Invoice, Resident).join(Resident).where(Invoice.id.in_(ids))
@@ -132,8 +132,8 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, incl
             invoice = invoices.get(invoice_id)
             if invoice is None:
                 continue
-            if invoice_id in uncertain:
-                result.uncertain.append(invoice_id)
+            if invoice_id in unknown:
+                result.unknown.append(invoice_id)
                 continue
             if invoice.last_mailed_at is not None and not (include_sent or invoice_id in resend):
                 result.already_sent.append(invoice_id)
@@ -305,7 +305,7 @@ def recover_interrupted() -> list[SendRecord]:
     return recovered
 
 
-def resolve_uncertain(record_id: int, *, delivered: bool, operator: str) -> int | None:
+def resolve_unknown(record_id: int, *, delivered: bool, operator: str) -> int | None:
     """The operator's decision on an ``unknown`` record.
 
     ``delivered``: it did arrive (checked in the sent folder, say): it becomes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tuiapp.db import queries
-from tuiapp.db.models import Association, Invoice, Resident, Structure
+from tuiapp.db.models import Association, Invoice
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.domain.formatting import departed_mark
 from tuiapp.domain.periods import Period
@@ -16,10 +16,7 @@ from tuiapp.pdf.invoice import pdf_filename
 
 def preview_text(invoice_id: int) -> str:
     """From, To, Subject, body and attachment name, exactly as they will be sent."""
-    invoice = (
-        Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
-        .where(Invoice.id == invoice_id).get()
-    )
+    invoice = queries.invoices_with_people().where(Invoice.id == invoice_id).get()
     doc = document_for(invoice, Association.get_solo())
     try:
         message = compose(doc, b"", pdf_filename(doc))
@@ -52,8 +49,7 @@ def outlines(invoice_ids: list[int]) -> Iterator[list[str]]:
     association = Association.get_solo()
     invoices = {
         invoice.id: invoice
-        for invoice in Invoice.select(Invoice, Resident, Structure).join(Resident).switch(Invoice).join(Structure)
-        .where(Invoice.id.in_(invoice_ids))
+        for invoice in queries.invoices_with_people().where(Invoice.id.in_(invoice_ids))
     }
     lines = lines_of(invoice_ids)
     for invoice_id in invoice_ids:

@@ -29,7 +29,7 @@ def describe(event: ev.Event) -> str:
             return f"{_who(invoice)} : échec. {problem}"
         case ev.InvoiceDeferred(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : reportée, elle reste en attente pour le prochain envoi. {problem}"
-        case ev.InvoiceUncertain(invoice=invoice, problem=problem):
+        case ev.InvoiceUnknown(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : {problem}"
         case ev.RetryScheduled(problem=problem, attempt=attempt, delay=delay):
             return f"{problem} Nouvel essai dans {delay:.0f} s (essai {attempt + 1})."
@@ -51,7 +51,7 @@ def summary(finished: ev.BatchFinished) -> str:
     for count, label in (
         (finished.partial, "envoi(s) partiel(s)"),
         (finished.failed, "échec(s)"),
-        (finished.uncertain, "état(s) inconnu(s)"),
+        (finished.unknown, "état(s) inconnu(s)"),
         (finished.skipped, "déjà prise(s) en charge ailleurs"),
         (finished.remaining, "en attente"),
     ):

@@ -162,7 +162,7 @@ def recover() -> list[SendRecord]:
 def resolve(record_id: int, *, delivered: bool, operator: str | None = None) -> int | None:
     """The operator's decision on a send whose fate is unknown: it did leave (marked sent), or it
     did not (queued again: returns the new record, which the next plan takes up)."""
-    return outbox.resolve_uncertain(record_id, delivered=delivered, operator=operator or outbox.operator_name())
+    return outbox.resolve_unknown(record_id, delivered=delivered, operator=operator or outbox.operator_name())
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,7 @@ def queue(plan: Plan, *, operator: str) -> Queued:
     rows = {item.row.invoice_id: item.row for item in fresh}
     waiting = _waiting_records(result.already_active)  # queued meanwhile (a run that stopped): taken up
     left_out = [_left_out(rows[i], reason) for ids, reason in (
-        (result.uncertain, Reason.UNKNOWN), (result.already_sent, Reason.ALREADY_SENT),
+        (result.unknown, Reason.UNKNOWN), (result.already_sent, Reason.ALREADY_SENT),
         (result.no_address, Reason.NO_ADDRESS),
         ([i for i in result.already_active if i not in waiting], Reason.ELSEWHERE),
     ) for i in ids]

@@ -20,7 +20,7 @@ STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown"
 
 #: The state an engine event leaves its invoice in ("other": claimed first by another process).
 STATE_AFTER = {ev.InvoiceClaimed: "sending", ev.InvoiceSent: "sent", ev.InvoicePartial: "partial",
-               ev.InvoiceFailed: "failed", ev.InvoiceUncertain: "unknown", ev.InvoiceSkipped: "other",
+               ev.InvoiceFailed: "failed", ev.InvoiceUnknown: "unknown", ev.InvoiceSkipped: "other",
                ev.InvoiceDeferred: "queued"}
 
 
