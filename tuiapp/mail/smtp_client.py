@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tuiapp.domain.safe_text import printable
+from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.problems import (
     CaFileMissing,
     InsecureAuthRefused,
@@ -34,13 +35,17 @@ from tuiapp.mail.secrets import Secret
 class SmtpSettings:
     host: str
     port: int = 587
-    security: str = "starttls"  # starttls | ssl | none
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
     username: str = ""
     auth_method: str = "password"
     timeout: float = 30
     rate_per_minute: int = 30
     ca_file: str | None = None
     allow_insecure_auth: bool = False
+
+    def __post_init__(self) -> None:
+        # the form and the database hand over the stored text: it becomes the enum (or is refused) here
+        object.__setattr__(self, "security", SmtpSecurity(self.security))
 
     @classmethod
     def from_association(cls, association) -> SmtpSettings:
@@ -110,8 +115,8 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=settings.ca_file or None)
 
 
-class _TrackingMixin:
-    """Knows whether the server may hold the current message.
+class _TrackingSMTP(smtplib.SMTP):
+    """An SMTP session that knows whether the server may hold the current message.
 
     ``payload_sent`` turns true once the final dot was written, and stays true
     (the reply is 250, or it never came) until the next message begins, or
@@ -121,7 +126,7 @@ class _TrackingMixin:
     failed or unknown, never back in the queue.
     """
 
-    payload_sent = False
+    payload_sent: bool = False
 
     def data(self, msg):
         self.putcmd("data")
@@ -136,12 +141,8 @@ class _TrackingMixin:
         return self.getreply()
 
 
-class _SMTP(_TrackingMixin, smtplib.SMTP):
-    pass
-
-
-class _SMTPSSL(_TrackingMixin, smtplib.SMTP_SSL):
-    pass
+class _TrackingSMTPSSL(_TrackingSMTP, smtplib.SMTP_SSL):
+    """The same, over TLS from the first byte."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,35 +156,37 @@ class Delivery:
 class SmtpConnection:
     """One open, secured and authenticated connection, reused for a batch."""
 
-    def __init__(self, smtp: smtplib.SMTP) -> None:
-        self._smtp = smtp
+    def __init__(self, smtp: _TrackingSMTP) -> None:
+        self._smtp: _TrackingSMTP | None = smtp
         self._last = smtp  # kept after close, to tell whether the last message was handed over
 
     @property
     def payload_sent(self) -> bool:
         """The server may hold the current message: its final dot was written, and
-        no refusal came back (see ``_TrackingMixin``)."""
+        no refusal came back (see ``_TrackingSMTP``)."""
         return self._last.payload_sent
 
     @classmethod
     def open(cls, settings: SmtpSettings, authenticator: Authenticator) -> SmtpConnection:
-        smtp, stage = None, "connect"
+        smtp: _TrackingSMTP | None = None
+        stage = "connect"
         try:
-            if settings.security == "ssl":
-                smtp = _SMTPSSL(
+            if settings.security is SmtpSecurity.SSL:
+                smtp = _TrackingSMTPSSL(
                     settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
                 )
             else:
-                smtp = _SMTP(settings.host, settings.port, timeout=settings.timeout)
+                smtp = _TrackingSMTP(settings.host, settings.port, timeout=settings.timeout)
+            assert smtp.sock is not None  # the constructor connected: it was given a host
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
-            if settings.security == "starttls":
+            if settings.security is SmtpSecurity.STARTTLS:
                 if not smtp.has_extn("starttls"):
                     raise TlsUnavailable()
                 smtp.starttls(context=tls_context(settings))
                 smtp.ehlo()
             if not isinstance(authenticator, NoAuthentication):
-                if settings.security == "none" and not settings.allow_insecure_auth:
+                if settings.security is SmtpSecurity.NONE and not settings.allow_insecure_auth:
                     raise InsecureAuthRefused()
                 stage = "auth"
                 authenticator.authenticate(smtp)
@@ -200,6 +203,7 @@ class SmtpConnection:
     def send(self, message_bytes: bytes, sender: str, recipients: list[str]) -> Delivery:
         """Hand one message over; raises a typed ``SmtpProblem`` on any failure."""
         smtp = self._smtp
+        assert smtp is not None, "send on a closed connection"
         smtp.payload_sent = False
         stage = "mail"
         try:
@@ -208,18 +212,19 @@ class SmtpConnection:
                 options.append("SMTPUTF8")
             code, reply = smtp.mail(sender, options)
             if code != 250:
-                self._reset()
+                self._reset(smtp)
                 raise classify_reply(code, reply, stage="mail")
             stage = "rcpt"
             refused: dict[str, str] = {}
-            last_refusal = None
+            last_refusal: tuple[int, bytes] | None = None
             for address in recipients:
                 code, reply = smtp.rcpt(address)
                 if code not in (250, 251):
                     refused[address] = printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True)
                     last_refusal = (code, reply)
             if len(refused) == len(recipients):
-                self._reset()
+                assert last_refusal is not None, "no recipient to send to"
+                self._reset(smtp)
                 problem = classify_reply(*last_refusal, stage="rcpt")
                 problem.reply = "; ".join(f"{a} : {r}" for a, r in refused.items())
                 problem.code = None
@@ -228,7 +233,7 @@ class SmtpConnection:
             code, reply = smtp.data(message_bytes)
             if code != 250:
                 smtp.payload_sent = False  # the server said it does not take it
-                self._reset()
+                self._reset(smtp)
                 raise classify_reply(code, reply, stage="data")
             return Delivery(printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True), refused)
         except SmtpProblem:
@@ -237,9 +242,9 @@ class SmtpConnection:
             self.close(quit=False)
             raise classify_exception(exc, stage=stage, payload_sent=smtp.payload_sent) from None
 
-    def _reset(self) -> None:
+    def _reset(self, smtp: _TrackingSMTP) -> None:
         try:
-            self._smtp.rset()
+            smtp.rset()
         except (smtplib.SMTPException, OSError):
             self.close(quit=False)
 
@@ -283,7 +288,9 @@ def send_test_message(settings: SmtpSettings, authenticator: Authenticator, stru
 def check_connection(settings: SmtpSettings, authenticator: Authenticator | None = None) -> str:
     """Connect, secure, authenticate and quit; returns the server's greeting name."""
     connection = SmtpConnection.open(settings, authenticator or keyring_authenticator(settings))
-    name = connection._smtp.ehlo_resp.decode("utf-8", "replace").splitlines()[0] if connection._smtp.ehlo_resp else ""
+    smtp = connection._smtp
+    assert smtp is not None  # just opened
+    name = smtp.ehlo_resp.decode("utf-8", "replace").splitlines()[0] if smtp.ehlo_resp else ""
     name = printable(name)
     connection.close()
     return name
