@@ -20,8 +20,10 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from peewee import IntegrityError
 
@@ -102,7 +104,8 @@ def unknown_invoice_ids(invoice_ids) -> set[int]:
         .order_by(SendRecord.invoice, SendRecord.id)
     )
     last: dict[int, str] = {}
-    for invoice_id, status in latest.tuples():
+    # Peewee's stubs type .tuples() as the model; it yields plain tuples
+    for invoice_id, status in cast(Iterable[tuple[int, str]], latest.tuples()):
         last[invoice_id] = status
     return {invoice_id for invoice_id, status in last.items() if status == SendStatus.UNKNOWN}
 
@@ -161,7 +164,7 @@ def queued_record_ids(period: Period | None = None, structure: Structure | int |
         query = query.where((Invoice.period_year == period.year) & (Invoice.period_month == period.month))
     if structure is not None:
         query = query.where(Invoice.structure == structure)
-    return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
+    return [record_id for (record_id,) in _ids(query.order_by(SendRecord.id).tuples())]
 
 
 def queued_record_ids_for(invoice_ids) -> list[int]:
@@ -169,7 +172,11 @@ def queued_record_ids_for(invoice_ids) -> list[int]:
     query = SendRecord.select(SendRecord.id).where(
         SendRecord.invoice.in_(list(invoice_ids)) & (SendRecord.status == SendStatus.QUEUED)
     )
-    return [record_id for (record_id,) in query.order_by(SendRecord.id).tuples()]
+    return [record_id for (record_id,) in _ids(query.order_by(SendRecord.id).tuples())]
+
+
+def _ids(rows: object) -> Iterable[tuple[int]]:
+    return cast(Iterable[tuple[int]], rows)  # Peewee's stubs type .tuples() as the model
 
 
 @wait_for_writes
@@ -237,7 +244,8 @@ def recent_send_times(window: timedelta) -> list:
         SendRecord.finished_at.is_null(False) & (SendRecord.finished_at >= since)
         & SendRecord.status.in_((SendStatus.SENT, SendStatus.PARTIAL, SendStatus.UNKNOWN))
     )
-    return sorted(finished for (finished,) in query.tuples())
+    rows = cast(Iterable[tuple[datetime]], query.tuples())  # Peewee's stubs type .tuples() as the model
+    return sorted(finished for (finished,) in rows)
 
 
 _INTERRUPTED = "Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti."
@@ -263,16 +271,17 @@ def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[jou
     recovered, done = [], []
     with db.atomic("IMMEDIATE"):
         sending = {record.id: record for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING)}
-        for record_id, slot in slots.items():
-            if record_id not in sending or not _matches(slot, sending[record_id]):
-                done.append(slot)  # the database already holds its outcome
+        for record_id, held in slots.items():
+            if record_id not in sending or not _matches(held, sending[record_id]):
+                done.append(held)  # the database already holds its outcome
         for record in sending.values():
             slot = slots.get(record.id)
             slot = slot if slot is not None and _matches(slot, record) else None
             if not _abandoned(record, slot):
                 continue
             status = slot.content.get("status") if slot is not None else None
-            if status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN):
+            if slot is not None and status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED,
+                                               SendStatus.UNKNOWN):
                 refused = slot.content.get("refused") or {}
                 error = slot.content.get("error") or (None if status == SendStatus.SENT else _FROM_JOURNAL)
                 complete(record.id, status, reply=slot.content.get("reply") or "", error=error,
