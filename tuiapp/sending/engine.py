@@ -240,7 +240,7 @@ class SendEngine:
         if connection is not None and connection.payload_sent:
             outcome = _Outcome(SendStatus.UNKNOWN,
                                error=f"Envoi interrompu ({name}) juste après la remise du message.")
-            slot.record(outcome.status, error=outcome.error)
+            slot.record(SendStatus.UNKNOWN, error=outcome.error)
         else:
             outcome = _Outcome(None, error=f"Envoi interrompu ({name}) avant la remise du message.")
         try:

@@ -28,7 +28,9 @@ def preview_text(invoice_id: int) -> str:
         lines.append(f"Cci : {', '.join(copies)}")
     if message["Reply-To"]:
         lines.append(f"Réponse à : {message['Reply-To']}")
-    lines += [f"Objet : {message['Subject']}", "", message.get_body(("plain",)).get_content().rstrip(), "",
+    body = message.get_body(("plain",))
+    assert body is not None  # compose always writes a text/plain part
+    lines += [f"Objet : {message['Subject']}", "", body.get_content().rstrip(), "",
               f"Pièce jointe : {pdf_filename(doc)}"]
     return "\n".join(lines)
 

@@ -3,12 +3,20 @@ class, in ``tuiapp.mail.problems``; a database or disk problem carries its own).
 
 from __future__ import annotations
 
+from typing import cast
+
 from tuiapp.domain.status import LABELS as STATUS_LABELS  # the French names of the send states: the one table
+from tuiapp.domain.status import SendStatus
 from tuiapp.sending import events as ev
 
 
 def _who(invoice: ev.InvoiceRef) -> str:
     return f"{invoice.resident} (facture {invoice.number})"
+
+
+def _label(status: str) -> str:
+    # the stored text finds its StrEnum key (equal, same hash); a state without a name shows as is
+    return STATUS_LABELS.get(cast(SendStatus, status), status)
 
 
 def describe(event: ev.Event) -> str:
@@ -19,7 +27,7 @@ def describe(event: ev.Event) -> str:
         case ev.InvoiceClaimed(invoice=invoice):
             return f"{_who(invoice)} : envoi à {', '.join(invoice.recipients)}..."
         case ev.InvoiceSkipped(invoice=invoice, status=status):
-            return f"{_who(invoice)} : ignorée, déjà prise en charge ailleurs ({STATUS_LABELS.get(status, status)})."
+            return f"{_who(invoice)} : ignorée, déjà prise en charge ailleurs ({_label(status)})."
         case ev.InvoiceSent(invoice=invoice):
             return f"{_who(invoice)} : envoyée à {', '.join(invoice.recipients)}."
         case ev.InvoicePartial(invoice=invoice, refused=refused):

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 from tuiapp.db import queries
 from tuiapp.db.models import Association, SendRecord, SendStatus
@@ -207,7 +208,7 @@ def _waiting_records(invoice_ids: list[int]) -> dict[int, int]:
         return {}
     query = (SendRecord.select(SendRecord.invoice, SendRecord.id)
              .where(SendRecord.invoice.in_(invoice_ids) & (SendRecord.status == SendStatus.QUEUED)))
-    return dict(query.tuples())
+    return dict(cast(Iterable[tuple[int, int]], query.tuples()))  # Peewee's stubs type .tuples() as the model
 
 
 @dataclass
@@ -264,7 +265,7 @@ _COUNTED = {
 def left_out_lines(left_out: Iterable[LeftOut]) -> list[tuple[Reason, str]]:
     """French lines about what is left out: a count per reason, each unknown one named."""
     left_out = list(left_out)
-    lines = [(item.reason, item.text) for item in left_out if item.reason is Reason.UNKNOWN]
+    lines: list[tuple[Reason, str]] = [(item.reason, item.text) for item in left_out if item.reason is Reason.UNKNOWN]
     for reason, text in _COUNTED.items():
         count = sum(1 for item in left_out if item.reason is reason)
         if count:
