@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import cast
 
 from peewee import JOIN, fn
@@ -139,9 +141,9 @@ class SendRow:
     invoice_id: int
     resident: str
     number: str
-    amount_ht: object  # Decimal
-    last_mailed_at: object
-    last_printed_at: object
+    amount_ht: Decimal
+    last_mailed_at: datetime | None
+    last_printed_at: datetime | None
     email: str | None
     guardian_email: str | None
     send_status: str | None  # status of the latest send record, if any

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,9 @@ from tuiapp.domain.periods import Period
 from tuiapp.screens.sending import SendingPanel
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
 from tuiapp.widgets.plain import cell, options
+
+if TYPE_CHECKING:
+    from tuiapp.app import TuiApp
 
 ALL = "all"
 
@@ -69,7 +74,7 @@ class ContributionsScreen(Screen[None]):
     @property
     def structure_id(self) -> int | None:
         value = self.query_one("#structure", Select).value
-        return None if value == ALL else int(value)
+        return None if value == ALL else int(str(value))  # allow_blank=False: a structure's id, as text
 
     @on(Select.Changed)
     @reports_database_errors
@@ -140,7 +145,7 @@ class ContributionsScreen(Screen[None]):
             tabs.active = "main"
             self.query_one("#invoices", DataTable).focus()  # or the hidden tab's log would take it back
         else:
-            self.app.action_leave_screen()
+            cast("TuiApp", self.app).action_leave_screen()
 
     @reports_database_errors
     def action_print(self) -> None:

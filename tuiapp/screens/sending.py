@@ -193,9 +193,10 @@ class SendingPanel(Vertical):
 
     def action_decide(self) -> None:
         row = self.table.current_invoice()
-        if row is None or self.states.get(row.invoice_id) != "unknown":
+        if row is None or row.send_record_id is None or self.states.get(row.invoice_id) != "unknown":
             self.notify("Choisissez une ligne à l'état inconnu.", severity="warning")
             return
+        record_id = row.send_record_id
         question = (f"L'envoi de la facture {row.number} ({row.resident}) a été interrompu : le message est "
                     "peut-être parti. Vérifiez les éléments envoyés de la boîte mail, puis :")
         choices = {"d": ("delivered", "il est bien parti : le marquer envoyé"),
@@ -204,7 +205,7 @@ class SendingPanel(Vertical):
         def decided(choice: str | None) -> None:
             if choice:
                 try:
-                    new_id = workflow.resolve(row.send_record_id, delivered=choice == "delivered")
+                    new_id = workflow.resolve(record_id, delivered=choice == "delivered")
                 except DATABASE_ERRORS as exc:  # nothing decided: the record stays "unknown"
                     database_problem(self, exc, prefix="Rien n'a été décidé. ")
                     return
@@ -269,12 +270,15 @@ class SendingPanel(Vertical):
 
         outcome, error = None, ""
         try:
-            outcome = workflow.send(plan, stop=stop, on_event=lambda event: self.post_message(self.Progress(event)))
+            outcome = workflow.send(plan, stop=stop, on_event=self._post_progress)
         except TuiappError as exc:
             error = f"Envoi impossible : {exc}"
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
             error = f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc})."
         self.post_message(self.Ended(outcome, error))
+
+    def _post_progress(self, event: workflow.Event) -> None:
+        self.post_message(self.Progress(event))
 
     def log_line(self, text: str) -> None:
         line = plain(f"{datetime.now():%H:%M:%S}  {text}", multiline=True)
@@ -290,8 +294,8 @@ class SendingPanel(Vertical):
             self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
         for text in workflow.describe(event):
             self.log_line(text)
-        state = cells.STATE_AFTER.get(type(event))
-        if state:
+        if isinstance(event, cells.InvoiceStep):
+            state = cells.STATE_AFTER[type(event)]
             self.table.set_state(event.invoice.invoice_id, state)
             if state != "sending":
                 self._done += 1

@@ -19,7 +19,9 @@ STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown"
                 "sending": "cyan", "queued": "cyan", "other": "cyan"}
 
 #: The state an engine event leaves its invoice in ("other": claimed first by another process).
-STATE_AFTER = {ev.InvoiceClaimed: "sending", ev.InvoiceSent: "sent", ev.InvoicePartial: "partial",
+InvoiceStep = (ev.InvoiceClaimed | ev.InvoiceSent | ev.InvoicePartial | ev.InvoiceFailed | ev.InvoiceUnknown
+               | ev.InvoiceSkipped | ev.InvoiceDeferred)
+STATE_AFTER: dict[type[InvoiceStep], str] = {ev.InvoiceClaimed: "sending", ev.InvoiceSent: "sent", ev.InvoicePartial: "partial",
                ev.InvoiceFailed: "failed", ev.InvoiceUnknown: "unknown", ev.InvoiceSkipped: "other",
                ev.InvoiceDeferred: "queued"}
 
