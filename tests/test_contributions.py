@@ -13,14 +13,14 @@ from textual.widgets import DataTable
 
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
-from tuiapp.screens.sending import SendingPanel
-from tuiapp.sending import events as ev
-from tuiapp.mail import secrets
-from tuiapp.domain.formatting import format_amount
-from tuiapp.domain.periods import Period
 from tuiapp.db import queries
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, SendRecord
+from tuiapp.domain.formatting import format_amount
+from tuiapp.domain.periods import Period
+from tuiapp.mail import secrets
+from tuiapp.screens.sending import SendingPanel
+from tuiapp.sending import events as ev
 
 SIZE = (80, 24)
 SEPTEMBER = Period(2024, 9)
@@ -297,8 +297,8 @@ class _FrozenDatetime(datetime):
 @pytest.fixture
 def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
-    import tuiapp.sending.outbox
     import tuiapp.screens.sending
+    import tuiapp.sending.outbox
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
@@ -490,3 +490,28 @@ class HeldReply:
 
     def release(self) -> None:
         self.released.set()
+
+
+async def test_an_invoice_left_unknown_by_this_tab_can_be_decided(app, server):
+    """Sent from this tab (no earlier record), its reply lost: the decision applies to the
+    record this batch wrote, read again after the batch."""
+    row = next(row for row in queries.send_rows(SEPTEMBER) if row.send_record_id is None and row.recipients)
+    server.faults.drop_after_data = {1}
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        table = sending.query_one(DataTable)
+        await pilot.press("n")  # none
+        table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
+        await pilot.press("space", "e", "o")
+        await wait_for_batch(pilot)
+        assert sending.states[row.invoice_id] == "unknown"
+        await pilot.pause(0.3)  # the states read again after the batch
+        table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
+        await pilot.press("k")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ChoiceScreen"
+        await pilot.press("d")  # it did leave
+        await pilot.pause(0.3)
+    last = SendRecord.select().where(SendRecord.invoice == row.invoice_id).order_by(SendRecord.id.desc()).get()
+    assert last.status == "sent"

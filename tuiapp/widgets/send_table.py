@@ -138,8 +138,10 @@ class SendTable(DataTable):
             if before is None:
                 continue
             state = self.state_of(row)
-            if state != self.states.get(row.invoice_id) or row.last_mailed_at != before.last_mailed_at:
-                self.invoices[row.invoice_id], self.states[row.invoice_id] = row, state
+            changed = state != self.states.get(row.invoice_id) or row.last_mailed_at != before.last_mailed_at
+            # kept even unchanged on screen: a state this tab's batch set has its record's id only here
+            self.invoices[row.invoice_id], self.states[row.invoice_id] = row, state
+            if changed:
                 if (before.last_mailed_at is None and row.last_mailed_at is not None) or not self.sendable(row.invoice_id):
                     self.ticked.discard(row.invoice_id)  # sent from elsewhere: never again by default
                 self.redraw(row.invoice_id)
