@@ -22,6 +22,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("TUIAPP_DB", raising=False)
+    # Every wait is a setting, 2 s or less in the tests (a test may set a shorter one); the
+    # processes a test starts inherit it.
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "2")
     # A keyring that works without a desktop and never prompts, in the test's home.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     import keyring
@@ -32,6 +35,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     keyring.set_keyring(backend)
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _no_animations(monkeypatch):
+    """Apps made in the test process draw each change at once: a Pilot key waits for every
+    animation to end (0.3 s for a tab's underline), and what a test checks is the end state.
+    (Read by ``App.__init__``; the apps the tests run in a terminal keep their animations.)"""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
 
 
 @pytest.fixture
