@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from textual import events
-from textual.keys import _character_to_key
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.smtp_server import PASSWORD, USERNAME
@@ -17,16 +19,33 @@ SIZE = (80, 24)
 SEED_SENTENCE = "Vous trouverez ci-joint la facture de MAILLY Josiane pour la période de septembre 2024"
 
 
+def send_key(app, key: str) -> None:
+    """One key to the app (a key name or a character), made as ``Pilot.press`` makes it."""
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        character = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        character = key if len(key) == 1 else None
+    event = events.Key(key, character)
+    event.set_sender(app)
+    app.post_message(event)
+
+
 async def type_text(pilot, text: str) -> None:
     """Type ``text``, one key event per character, as a fast typist: the keys reach the app
     together, in order (the forms apply them in arrival order: ``widgets/form.py``), then wait
     until the app has handled every one of them (``settle``)."""
     for character in text:
-        key = _character_to_key(character)
-        event = events.Key(key, character)
-        event.set_sender(pilot.app)
-        pilot.app.post_message(event)
+        send_key(pilot.app, character)
     await settle(pilot)
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys one after the other, each handled (``settle``) before the next is sent."""
+    for key in keys:
+        send_key(pilot.app, key)
+        await settle(pilot)
 
 
 async def settle(pilot) -> None:
