@@ -165,8 +165,7 @@ async def test_every_form_gives_the_french_field_error(database, db_path, form_n
     rounds = max(len(field.values(typed=True)) for field in fields)
     app = TuiApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(*form.keys)
-        await pilot.pause()
+        await press(pilot, *form.keys)
         assert type(app.screen).__name__ == form.screen
         for round_ in range(rounds):
             typed = {}
@@ -174,7 +173,7 @@ async def test_every_form_gives_the_french_field_error(database, db_path, form_n
                 widget = app.screen.query_one(f"#{field.name}")
                 values = field.values(typed=True)
                 _set(widget, values[round_ % len(values)])
-            await pilot.pause()
+            await settle(pilot)
             errors = _errors(app)
             for field in fields:
                 widget = app.screen.query_one(f"#{field.name}")
@@ -186,8 +185,7 @@ async def test_every_form_gives_the_french_field_error(database, db_path, form_n
                     french_refusal(error, field, field.form_label, typed[field.name])
                 else:
                     assert field.form_label not in errors, (field.name, repr(typed[field.name]), errors)
-        await pilot.press("ctrl+s")  # the last round holds refused values: nothing is saved
-        await pilot.pause()
+        await press(pilot, "ctrl+s")  # the last round holds refused values: nothing is saved
         assert type(app.screen).__name__ == form.screen
     assert Structure.select().count() == 1 and Resident.select().count() == 0
     assert Association.get_solo().smtp_host == "smtp.office365.com"
@@ -216,24 +214,21 @@ async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(databas
     form = cat.FORMS[form_name]
     app = TuiApp(db_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await pilot.press(*form.keys)
-        await pilot.pause()
+        await press(pilot, *form.keys)
         for name, value in values.items():
             _set(app.screen.query_one(f"#{name}"), value)
-        await pilot.pause()
+        await settle(pilot)
         assert _errors(app) == {}
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
         assert type(app.screen).__name__ != form.screen, _errors(app)  # saved: back to the list
-        await pilot.pause()
+        await settle(pilot)
         text = screen_text(app)
         for value in shown:
             assert value in text, (value, text)
         toasts = [str(toast.render()) for toast in app.screen.query("Toast")]
         assert any(toast.endswith("\n" + notice) for toast in toasts), toasts  # never read as markup
         if form_name == "smtp":
-            await pilot.press("m")
-            await pilot.pause()
+            await press(pilot, "m")
             assert "[link=http://x]y" in screen_text(app)
     model = {"structure": Structure, "resident": Resident, "smtp": Association}[form_name]
     row = model.select().order_by(model.id.desc()).get()
@@ -315,11 +310,10 @@ async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_
     before = files_under(tmp_path)
     app = TuiApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
+        await press(pilot, "c")
         for x in range(1, 40):  # every cell of the first row: name, then number
             await pilot.click("#invoices", offset=(x, 1))
-        await pilot.pause()
+        await settle(pilot)
         assert app.is_running and type(app.screen).__name__ == "ContributionsScreen"
         assert cat.shown_start("[@click=app.quit]Q[/]") in screen_text(app)  # the N° column is 16 wide
     db.close()
@@ -339,8 +333,7 @@ async def test_terminal_codes_from_the_database_never_reach_the_screen(database,
     app = TuiApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
         for keys in (("r",), ("escape", "c"), ("e",)):
-            await pilot.press(*keys)
-            await pilot.pause()
+            await press(pilot, *keys)
             text = screen_text(app)
             assert control_on_screen(text) is None, (keys, text)
             assert "Jo\ufffd]52;c;cHduZWQ=\ufffd" in text or "N\ufffd[2J1" in text, (keys, text)
@@ -359,13 +352,11 @@ async def test_markup_in_invoice_numbers_and_structure_names(database, db_path, 
     db.close()
     app = TuiApp(db_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
-        await pilot.pause()
+        await press(pilot, "c")
         assert type(app.screen).__name__ == "ContributionsScreen"
         assert "FH-2024-11 [/] " in screen_text(app)  # the N° column is 16 wide
         app.screen.query_one("#structure").focus()
-        await pilot.press("enter")
-        await pilot.pause()
+        await press(pilot, "enter")
         assert "FH - Résidence [Les Lilas]" in screen_text(app)
     db.close()
 
