@@ -15,6 +15,12 @@ from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked ``long`` first: with two workers, a long test started last would run
+    alone at the end (pyproject's ``--maxschedchunk 1`` hands out the tests one at a time)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test away from the real user's data directory and $TUIAPP_DB."""

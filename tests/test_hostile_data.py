@@ -157,6 +157,7 @@ def _errors(app) -> dict[str, str]:
     return dict(line.split(" : ", 1) for line in lines if " : " in line)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("form_name", sorted(cat.FORMS))
 async def test_every_form_gives_the_french_field_error(database, db_path, form_name):
     from tuiapp.app import TuiApp
@@ -248,6 +249,7 @@ async def _home(app, pilot) -> None:
         await settle(pilot)
 
 
+@pytest.mark.long
 async def test_every_screen_shows_hostile_rows_as_typed_and_draws_no_control(tmp_path, monkeypatch):
     from tuiapp.app import TuiApp
 
@@ -406,6 +408,7 @@ def _run(argv, path: Path, work: Path, state: dict) -> None:
     assert not new, (argv, new)
 
 
+@pytest.mark.long
 def test_every_cli_command_on_hostile_data_prints_no_escape(cli_base, server):
     path, work, state = cli_base
     for argv in cat.COMMANDS:

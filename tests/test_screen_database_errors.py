@@ -76,6 +76,7 @@ async def abandon(pilot) -> None:
     await press(pilot, "o")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("refused", ["locked", "read-only"], indirect=True)
 async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused, demo_db_file):
     reason = refused
@@ -194,6 +195,7 @@ def test_a_damaged_page_makes_no_traceback_in_a_real_process(demo_db_file):
     assert "est endommagée" in result.stderr
 
 
+@pytest.mark.long
 async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     """The printing stamps and the decision on an "unknown" send are writes too."""
     from datetime import UTC, datetime

@@ -78,6 +78,7 @@ def first_number(server) -> str:
     return next(server.received[0].message.iter_attachments()).get_filename().split("_")[1]
 
 
+@pytest.mark.long
 def test_a_completion_blocked_past_the_bound_is_kept_and_never_sent_twice(base, server, demo_db_file):
     numbers = keep(demo_db_file, 6)
     holders = []
@@ -132,6 +133,7 @@ def test_any_start_applies_the_journal(base, server, demo_db_file):
     assert records(demo_db_file)[number][0] == "sent" and journal_slots(demo_db_file) == []
 
 
+@pytest.mark.long
 def test_eight_senders_on_one_file_send_each_invoice_once(base, server, demo_db_file):
     numbers = keep(demo_db_file, 24)
     environment = {**os.environ, "TUIAPP_DB_WAIT": "2"}

@@ -152,6 +152,7 @@ def _read(database: Path, read: Callable[[], object]):
         db.close()
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("form", FORMS, ids=lambda form: form.name)
 def test_what_is_typed_is_saved_on_a_busy_machine(form, demo_db_file, tmp_path):
     import trustme
