@@ -15,6 +15,12 @@ from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked ``long`` first: with two workers, a long test started last would run
+    alone at the end (pyproject's ``--maxschedchunk 1`` hands out the tests one at a time)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test away from the real user's data directory and $TUIAPP_DB."""
@@ -22,6 +28,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("TUIAPP_DB", raising=False)
+    # Every wait is a setting, 2 s or less in the tests (a test may set a shorter one); the
+    # processes a test starts inherit it.
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "2")
     # A keyring that works without a desktop and never prompts, in the test's home.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     import keyring
@@ -32,6 +41,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     keyring.set_keyring(backend)
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def _no_animations(monkeypatch):
+    """Apps made in the test process draw each change at once: a Pilot key waits for every
+    animation to end (0.3 s for a tab's underline), and what a test checks is the end state.
+    (Read by ``App.__init__``; the apps the tests run in a terminal keep their animations.)"""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
 
 
 @pytest.fixture

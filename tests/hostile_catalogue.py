@@ -173,7 +173,11 @@ class Screen:
     keys: tuple[str, ...]  # from the home screen
     screen: str  # the class name of the screen reached
     walk: str | None = None  # a DataTable whose every row is brought under the cursor and read
-    then: tuple[str, ...] = ()  # keys pressed on each row of ``walk`` (the screen read after each), then Échap
+    # Keys pressed on each row of ``walk`` (the screen read after each), then Échap; on every row
+    # but those of the formulas, which are plain text to a screen (read in the list, typed into
+    # every form by test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed): each form
+    # meets every markup value, every control character and the 100 KB value.
+    then: tuple[str, ...] = ()
     then_screen: str | None = None
     shows: tuple[str, ...] = field(default=())  # values that must appear as typed (their start)
 

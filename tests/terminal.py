@@ -53,6 +53,9 @@ class Terminal:
             sys.executable, ["-m", "tuiapp", *args], cwd=str(cwd), env=env,
             dimensions=(LINES, COLUMNS), encoding="utf-8", codec_errors="replace",
         )
+        # pexpect sleeps 50 ms before each send by default: the keys would never come closer
+        # together than that, whatever the timetable of ``play``.
+        self.child.delaybeforesend = None
         if cpus:
             os.sched_setaffinity(self.child.pid, cpus)  # its threads, started later, inherit it
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -144,21 +147,22 @@ def app_in_terminal(db: Path, *, cwd: Path, cpus: set[int] | None = None) -> Ite
         terminal.close()
 
 
-@contextmanager
-def busy_processor(count: int = 2, seconds: float = 120) -> Iterator[set[int] | None]:
-    """``count`` CPU-bound processes on one processor, as on a busy shared server; each ends by itself after ``seconds``.
+def one_processor() -> set[int] | None:
+    """One processor for the app and the load to share (``None`` where affinity cannot be set):
+    on a machine with many processors, load spread over all of them would leave the app untouched."""
+    return {min(os.sched_getaffinity(0))} if hasattr(os, "sched_setaffinity") else None
 
-    Yields that processor, for the app to share it: on a machine with many
-    processors, load spread over all of them would leave the app untouched.
-    """
-    cpus = {min(os.sched_getaffinity(0))} if hasattr(os, "sched_setaffinity") else None
+
+@contextmanager
+def busy_processor(cpus: set[int] | None, count: int = 2, seconds: float = 120) -> Iterator[None]:
+    """``count`` CPU-bound processes on ``cpus``, as on a busy shared server; each ends by itself after ``seconds``."""
     spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
     processes = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
     try:
         for process in processes:
             if cpus:
                 os.sched_setaffinity(process.pid, cpus)
-        yield cpus
+        yield
     finally:
         for process in processes:
             process.kill()

@@ -11,7 +11,8 @@ from tuiapp.db.database import DatabaseOpenError, db, open_database
 from tuiapp.db.models import MODELS, Association, Resident
 
 
-def test_fresh_file_is_in_wal_mode_with_pragmas(db_path):
+def test_fresh_file_is_in_wal_mode_with_pragmas(db_path, monkeypatch):
+    monkeypatch.delenv("TUIAPP_DB_WAIT")  # the default wait, not the tests' short one (conftest)
     open_database(db_path)
     try:
         assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1

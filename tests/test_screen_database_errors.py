@@ -20,7 +20,7 @@ import sqlite3
 import pytest
 from textual.widgets import Input
 
-from tests.test_screens import SIZE, fill, text_of, type_text
+from tests.test_screens import SIZE, fill, press, settle, text_of, type_text
 from tuiapp.app import create_app
 from tuiapp.mail import secrets
 from tuiapp.db import database
@@ -58,9 +58,9 @@ def refused(request, demo_db_file, monkeypatch):
 
 
 async def save_is_refused(pilot, reason: str, screen: str, kept: dict[str, str]) -> None:
-    await pilot.press("ctrl+s")
+    await press(pilot, "ctrl+s")
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
     app = pilot.app
     assert app.screen.__class__.__name__ == screen  # the form is still open...
     errors = text_of(app, "#errors")
@@ -71,13 +71,12 @@ async def save_is_refused(pilot, reason: str, screen: str, kept: dict[str, str])
 
 
 async def abandon(pilot) -> None:
-    await pilot.press("escape")
-    await pilot.pause()
+    await press(pilot, "escape")
     assert pilot.app.screen.__class__.__name__ == "ConfirmScreen"
-    await pilot.press("o")
-    await pilot.pause()
+    await press(pilot, "o")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("refused", ["locked", "read-only"], indirect=True)
 async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused, demo_db_file):
     reason = refused
@@ -85,32 +84,31 @@ async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused
     app = create_app(demo_db_file)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await settle(pilot)
             # A structure, edited (its Mail tab) then created.
-            await pilot.press("s", "enter")
+            await press(pilot, "s", "enter")
             await fill(pilot, "#sender_name", "Nouveau nom")
             await save_is_refused(pilot, reason, "StructureFormScreen", {"#sender_name": "Nouveau nom"})
             await abandon(pilot)
-            await pilot.press("n")
+            await press(pilot, "n")
             await type_text(pilot, "NEW")
-            await pilot.press("tab")
+            await press(pilot, "tab")
             await type_text(pilot, "Foyer neuf")
             await save_is_refused(pilot, reason, "StructureFormScreen", {"#code": "NEW", "#name": "Foyer neuf"})
             await abandon(pilot)
-            await pilot.press("escape")
+            await press(pilot, "escape")
             # A resident, created then edited.
-            await pilot.press("r", "n")
+            await press(pilot, "r", "n")
             await type_text(pilot, "Nouvelle")
             await save_is_refused(pilot, reason, "ResidentFormScreen", {"#last_name": "Nouvelle"})
             await abandon(pilot)
-            await pilot.press("enter")
+            await press(pilot, "enter")
             await fill(pilot, "#email", "autre@example.org")
             await save_is_refused(pilot, reason, "ResidentFormScreen", {"#email": "autre@example.org"})
             await abandon(pilot)
-            await pilot.press("escape")
+            await press(pilot, "escape")
             # The SMTP window: the settings are refused, so the keyring is not touched.
-            await pilot.press("m")
-            await pilot.pause()
+            await press(pilot, "m")
             await fill(pilot, "#smtp_port", "2525")
             await fill(pilot, "#smtp_username", "compta")
             await fill(pilot, "#password", TYPED_PASSWORD)
@@ -133,14 +131,13 @@ async def test_the_password_is_not_kept_when_the_keyring_refuses_it(demo_db_file
     app = create_app(demo_db_file)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("m")
-            await pilot.pause()
+            await press(pilot, "m")
             await fill(pilot, "#smtp_port", "2525")
             await fill(pilot, "#smtp_username", "compta")
             await fill(pilot, "#password", TYPED_PASSWORD)
-            await pilot.press("ctrl+s")
+            await press(pilot, "ctrl+s")
             await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             assert app.screen.__class__.__name__ == "SmtpScreen"
             errors = text_of(app, "#errors")
             assert "trousseau" in errors and "Les réglages n'ont pas été modifiés." in errors, errors
@@ -170,14 +167,12 @@ async def test_a_damaged_page_is_explained_and_every_screen_stays_usable(demo_db
     app = create_app(demo_db_file)  # opens: no full integrity check at start-up
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
+            await settle(pilot)
             for keys, screen in ((("s",), "StructuresScreen"), (("escape", "r"), "ResidentsScreen"),
                                  (("escape", "c"), "ContributionsScreen"), (("e",), "ContributionsScreen")):
-                await pilot.press(*keys)
-                await pilot.pause()
+                await press(pilot, *keys)
                 assert app.screen.__class__.__name__ == screen, keys
-            await pilot.press("escape", "escape")
-            await pilot.pause()
+            await press(pilot, "escape", "escape")
             assert app.screen.__class__.__name__ == "HomeScreen"
             assert app._exception is None
             notices = [notice.message for notice in app._notifications]
@@ -200,6 +195,7 @@ def test_a_damaged_page_makes_no_traceback_in_a_real_process(demo_db_file):
     assert "est endommagée" in result.stderr
 
 
+@pytest.mark.long
 async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     """The printing stamps and the decision on an "unknown" send are writes too."""
     from datetime import UTC, datetime
@@ -222,23 +218,19 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     before = snapshot(demo_db_file)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("c", "minus")  # septembre 2024
-            await pilot.pause()
-            await pilot.press("p")
+            await press(pilot, "c", "minus")  # septembre 2024
+            await press(pilot, "p")
             await app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
             notices = [notice.message for notice in app._notifications]
             assert any(n.startswith("Impression impossible.") and "en écriture" in n for n in notices), notices
-            await pilot.press("e")
-            await pilot.pause()
+            await press(pilot, "e")
             sending = app.screen.query_one("SendingPanel")
             table = sending.query_one(DataTable)
             table.move_cursor(row=table.get_row_index(str(row.invoice_id)))
-            await pilot.press("k")
-            await pilot.pause()
+            await press(pilot, "k")
             assert app.screen.__class__.__name__ == "ChoiceScreen"
-            await pilot.press("d")  # "it did leave": refused by the base
-            await pilot.pause()
+            await press(pilot, "d")  # "it did leave": refused by the base
             assert app.screen.__class__.__name__ == "ContributionsScreen" and app._exception is None
             notices = [notice.message for notice in app._notifications]
             assert any(n.startswith("Rien n'a été décidé.") and "en écriture" in n for n in notices), notices

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from textual import events
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.smtp_server import PASSWORD, USERNAME
@@ -15,16 +19,54 @@ SIZE = (80, 24)
 SEED_SENTENCE = "Vous trouverez ci-joint la facture de MAILLY Josiane pour la période de septembre 2024"
 
 
+def send_key(app, key: str) -> None:
+    """One key to the app (a key name or a character), made as ``Pilot.press`` makes it."""
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        character = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        character = key if len(key) == 1 else None
+    event = events.Key(key, character)
+    event.set_sender(app)
+    app.post_message(event)
+
+
 async def type_text(pilot, text: str) -> None:
+    """Type ``text``, one key event per character, as a fast typist: the keys reach the app
+    together, in order (the forms apply them in arrival order: ``widgets/form.py``), then wait
+    until the app has handled every one of them (``settle``)."""
     for character in text:
-        await pilot.press(character if character != " " else "space")
+        send_key(pilot.app, character)
+    await settle(pilot)
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys one after the other, each handled (``settle``) before the next is sent."""
+    for key in keys:
+        send_key(pilot.app, key)
+        await settle(pilot)
+
+
+async def settle(pilot) -> None:
+    """Wait until the app and every widget of its screen have handled every message sent so far.
+
+    Pilot's own wait gives each widget one turn, then waits for an idle processor for at most 1 s;
+    keys sent together may need more turns than one, and more than 1 s on a busy machine.
+    """
+    app = pilot.app
+    while True:
+        await pilot._wait_for_screen()
+        if not any(node.message_queue_size for node in (app, *app.screen.walk_children(with_self=True))):
+            break
+    await pilot.pause()
 
 
 async def fill(pilot, selector: str, text: str) -> None:
     """Focus a field, empty it, and type the text key by key."""
     widget = pilot.app.screen.query_one(selector, Input)
     widget.focus()
-    await pilot.pause()
+    await settle(pilot)
     widget.value = ""
     await type_text(pilot, text)
 
@@ -42,33 +84,32 @@ def app(demo_db_file):
 
 async def test_create_a_structure_and_its_mail_tab(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")  # home -> structures
-        await pilot.press("n")  # new structure: the Général tab, on the code
+        await press(pilot, "s")  # home -> structures
+        await press(pilot, "n")  # new structure: the Général tab, on the code
         await type_text(pilot, "fam2")
-        await pilot.press("tab")
+        await press(pilot, "tab")
         await type_text(pilot, "FAM Les Lilas")
-        await pilot.press("f3")  # the Mail tab, on the sender's address
+        await press(pilot, "f3")  # the Mail tab, on the sender's address
         await type_text(pilot, "lilas@example.org")
-        await pilot.press("tab")
+        await press(pilot, "tab")
         await type_text(pilot, "FAM Les Lilas")
-        await pilot.pause()
+        await settle(pilot)
         preview = text_of(app, "#preview")
         assert SEED_SENTENCE in preview.replace("\n", " ")  # the new structure's default text, rendered
         assert "Facture de contribution septembre 2024 - MAILLY Josiane" in preview.replace("\n", " ")
-        await pilot.press("tab")
+        await press(pilot, "tab")
         await type_text(pilot, "compta@example.org")  # reply-to
-        await pilot.press("tab")
+        await press(pilot, "tab")
         await type_text(pilot, "archive@example.org")  # Bcc copy
-        await pilot.press("tab", "end", "ctrl+u")  # the subject, emptied
+        await press(pilot, "tab", "end", "ctrl+u")  # the subject, emptied
         await type_text(pilot, "Facture &numero de &periode")
-        await pilot.press("tab", "f7")  # the text, all selected: typing replaces it
+        await press(pilot, "tab", "f7")  # the text, all selected: typing replaces it
         await type_text(pilot, "Bonjour, voici la facture de &personne.")
-        await pilot.pause()
+        await settle(pilot)
         preview = text_of(app, "#preview").replace("\n", " ")
         assert "Facture FH-202409-001 de septembre 2024" in preview
         assert "Bonjour, voici la facture de MAILLY Josiane." in preview
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
     structure = Structure.get(Structure.code == "FAM2")
     assert (structure.name, structure.sender_email, structure.sender_name, structure.reply_to, structure.bcc) == (
         "FAM Les Lilas", "lilas@example.org", "FAM Les Lilas", "compta@example.org", "archive@example.org")
@@ -78,60 +119,55 @@ async def test_create_a_structure_and_its_mail_tab(app):
 
 async def test_unknown_keyword_blocks_saving(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s", "enter")  # first structure (EHPAD), on its Mail tab
+        await press(pilot, "s", "enter")  # first structure (EHPAD), on its Mail tab
         body = app.screen.query_one("#body_template", TextArea)
         body.focus()
         body.move_cursor(body.document.end)
         await type_text(pilot, " &personnel")
-        await pilot.pause()
+        await settle(pilot)
         assert "Texte du mail : mot-clé inconnu « &personnel »" in text_of(app, "#errors")
         assert "vouliez-vous dire « &personne »" in text_of(app, "#errors")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
         assert app.screen.__class__.__name__ == "StructureFormScreen"  # still there, nothing lost
         assert body.text.endswith(" &personnel")
-        await pilot.press("escape")  # unsaved changes: it asks
-        await pilot.pause()
+        await press(pilot, "escape")  # unsaved changes: it asks
         assert app.screen.__class__.__name__ == "ConfirmScreen"
-        await pilot.press("o")
-        await pilot.pause()
+        await press(pilot, "o")
     assert "&personnel" not in Structure.get(Structure.code == "EHPAD").body_template
 
 
 async def test_invalid_sender_is_shown_inline(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s", "enter")
+        await press(pilot, "s", "enter")
         await fill(pilot, "#sender_email", "pas-une-adresse")
-        await pilot.pause()
+        await settle(pilot)
         assert "n'est pas une adresse e-mail valide" in text_of(app, "#errors")
         assert app.screen.query_one("#sender_email", Input).has_class("invalid")
 
 
 async def test_smtp_modal_settings_and_test(app, server, demo_db_file):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s", "m")  # from the structures screen, as in the seed
-        await pilot.pause()
+        await press(pilot, "s", "m")  # from the structures screen, as in the seed
         assert app.screen.__class__.__name__ == "SmtpScreen"
         for field, value in (("smtp_port", str(server.port)), ("smtp_username", USERNAME),
                              ("password", "wrong-password"), ("smtp_ca_file", str(server.ca_file))):
             await fill(pilot, f"#{field}", value)
         select = app.screen.query_one("#smtp_security")
         select.focus()
-        await pilot.press("enter", "up", "up", "enter")  # STARTTLS, the first choice
-        await pilot.pause()
+        await press(pilot, "enter", "up", "up", "enter")  # STARTTLS, the first choice
         assert select.value == "starttls"
-        await pilot.press("ctrl+t")
+        await press(pilot, "ctrl+t")
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "Mot de passe refusé par le serveur (535)" in text_of(app, "#test-result")
         await fill(pilot, "#password", PASSWORD)
-        await pilot.press("ctrl+t")
+        await press(pilot, "ctrl+t")
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "Connexion réussie" in text_of(app, "#test-result")
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         await app.workers.wait_for_complete()  # the keyring is written in a thread
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.__class__.__name__ == "StructuresScreen"
     association = Association.get_solo()
     assert (association.smtp_port, association.smtp_username, association.smtp_security) == (
@@ -144,92 +180,81 @@ async def test_smtp_modal_settings_and_test(app, server, demo_db_file):
 
 async def test_create_and_edit_a_resident(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("r", "n")
+        await press(pilot, "r", "n")
         await type_text(pilot, "Lefèvre-Dumas")
-        await pilot.press("tab")
+        await press(pilot, "tab")
         await type_text(pilot, "Éliane")
         await fill(pilot, "#email", "eliane@example.org")
         await fill(pilot, "#guardian_name", "UDAF du Nord")
         await fill(pilot, "#guardian_email", "udaf@")
-        await pilot.pause()
+        await settle(pilot)
         assert "n'est pas une adresse e-mail valide" in text_of(app, "#errors")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
         assert Resident.select().where(Resident.last_name == "Lefèvre-Dumas").count() == 0  # refused
         await type_text(pilot, "example.org")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
         assert app.screen.__class__.__name__ == "ResidentsScreen"
         resident = Resident.get(Resident.last_name == "Lefèvre-Dumas")
         assert (resident.first_name, resident.email, resident.guardian_name, resident.guardian_email) == (
             "Éliane", "eliane@example.org", "UDAF du Nord", "udaf@example.org")
         assert resident.structure.code == "EHPAD" and resident.active
 
-        await pilot.press("slash")
+        await press(pilot, "slash")
         await type_text(pilot, "lefevre-dumas eliane")  # accents are forgiven
-        await pilot.press("enter")
-        await pilot.pause()
+        await press(pilot, "enter")
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
-        await pilot.press("enter")  # edit her
-        await pilot.pause()
+        await press(pilot, "enter")  # edit her
         await fill(pilot, "#email", "e.lefevre@example.org")
-        await pilot.press("ctrl+s")
-        await pilot.pause()
+        await press(pilot, "ctrl+s")
     assert Resident.get_by_id(resident.id).email == "e.lefevre@example.org"
+
+
+async def run_from_palette(pilot, name: str) -> None:
+    """Ctrl+P, type ``name``, wait for the palette's search to end, then Entrée on its first match."""
+    await press(pilot, "ctrl+p")
+    await type_text(pilot, name)
+    await pilot.app.workers.wait_for_complete()  # the search runs in a worker
+    await settle(pilot)
+    await press(pilot, "enter")
 
 
 async def test_command_palette_reaches_the_screens_in_french(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await type_text(pilot, "Résidents")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await run_from_palette(pilot, "Résidents")
         assert app.screen.__class__.__name__ == "ResidentsScreen"
-        await pilot.press("f1")
-        await pilot.pause()
+        await press(pilot, "f1")
         help_text = str(app.screen.query_one("#help-text").render())
         for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette de commandes"):
             assert line in help_text, line
-        await pilot.press("escape")
+        await press(pilot, "escape")
         for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
                              ("Structures", "StructuresScreen")):
-            await pilot.press("ctrl+p")
-            await type_text(pilot, name)
-            await pilot.pause(0.3)
-            await pilot.press("enter")
-            await pilot.pause()
+            await run_from_palette(pilot, name)
             assert app.screen.__class__.__name__ == screen, name
 
 
 async def test_the_palette_runs_the_screens_actions(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")
-        await pilot.press("ctrl+p")
-        await type_text(pilot, "Nouvelle")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await press(pilot, "s")
+        await run_from_palette(pilot, "Nouvelle")
         assert app.screen.__class__.__name__ == "StructureFormScreen" and app.screen.structure is None
 
 
 async def test_leaving_a_changed_form_by_any_way_asks_first(app):
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s", "enter")
+        await press(pilot, "s", "enter")
         await type_text(pilot, "x")  # a change in the sender's address
-        for keys in (("ctrl+p", *"Accueil", "enter"), ("ctrl+q",)):
-            for key in keys:
-                await pilot.press(key if key != " " else "space")
-            await pilot.pause(0.3)
-            assert app.screen.__class__.__name__ == "ConfirmScreen", keys
-            await pilot.press("n")
-            await pilot.pause()
+        for way in ("palette", "ctrl+q"):
+            if way == "palette":
+                await run_from_palette(pilot, "Accueil")
+            else:
+                await press(pilot, "ctrl+q")
+            assert app.screen.__class__.__name__ == "ConfirmScreen", way
+            await press(pilot, "n")
             assert app.screen.__class__.__name__ == "StructureFormScreen"
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        await pilot.press("o")
-        await pilot.pause()
+        await press(pilot, "ctrl+q")
+        await press(pilot, "o")
     assert app.return_code == 0
     assert Structure.get(Structure.code == "EHPAD").sender_email == "facturation.closfleuri@example.org"
 
@@ -283,13 +308,13 @@ async def test_smtp_modal_explains_a_missing_keyring(app):
     association.save()
     keyring.set_keyring(fail.Keyring())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("m")
+        await press(pilot, "m")
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "PYTHON_KEYRING_BACKEND" in text_of(app, "#password-state")
         await fill(pilot, "#password", "secret")
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen.__class__.__name__ == "SmtpScreen"  # kept open, nothing lost
         assert "PYTHON_KEYRING_BACKEND" in text_of(app, "#errors")

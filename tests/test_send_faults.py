@@ -17,23 +17,33 @@ import pytest
 from tests.smtp_server import PASSWORD, USERNAME
 from tests.test_cli_send import PERIOD, base, delivered, mailable, statuses  # noqa: F401  (base: a fixture)
 
-# Another workstation's long write: the database's write lock, held in a process of its own.
+# Another workstation's long write: the database's write lock, held in a process of its own,
+# for a time or until the test releases it (``release``).
 _HOLD_LOCK = """
 import sqlite3, sys, time
 connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 connection.execute("BEGIN IMMEDIATE")
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+if sys.argv[2] == "until-released":
+    sys.stdin.read()
+else:
+    time.sleep(float(sys.argv[2]))
 connection.execute("ROLLBACK")
 """
 
 
-def hold_lock(db_path: Path, seconds: float) -> subprocess.Popen:
-    """Take the database's write lock for ``seconds``; returns once it is held."""
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db_path), str(seconds)],
-                              stdout=subprocess.PIPE, text=True)
+def hold_lock(db_path: Path, seconds: float | None = None) -> subprocess.Popen:
+    """Take the database's write lock for ``seconds`` (``None``: until ``release``); returns once it is held."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db_path),
+                               "until-released" if seconds is None else str(seconds)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    holder.stdin.close()
+    assert holder.wait(10) == 0
 
 
 def send(db_args, *, wait=1.0, env=None, timeout=120):
@@ -68,17 +78,18 @@ def first_number(server) -> str:
     return next(server.received[0].message.iter_attachments()).get_filename().split("_")[1]
 
 
+@pytest.mark.long
 def test_a_completion_blocked_past_the_bound_is_kept_and_never_sent_twice(base, server, demo_db_file):
     numbers = keep(demo_db_file, 6)
     holders = []
-    server.faults.on_data = {1: lambda: holders.append(hold_lock(demo_db_file, 2.5))}
+    server.faults.on_data = {1: lambda: holders.append(hold_lock(demo_db_file))}
     first = send(base, wait=1.0)
+    release(holders[0])
     assert first.returncode == 1, first.stderr
     assert "base occupée par un autre poste depuis 1 s" in first.stderr and "Traceback" not in first.stderr
     assert "journal d'envoi" in first.stderr
     number = first_number(server)
     assert len(server.received) == 1
-    holders[0].wait(10)
     state = records(demo_db_file)
     assert state[number][0] == "sending"  # never back to "queued"
     assert collections.Counter(status for status, *_ in state.values()) == {"sending": 1, "queued": len(state) - 1}
@@ -111,9 +122,9 @@ def test_any_start_applies_the_journal(base, server, demo_db_file):
     """``tuiapp history`` (not only ``send``) settles what the journal kept."""
     keep(demo_db_file, 3)
     holders = []
-    server.faults.on_data = {1: lambda: holders.append(hold_lock(demo_db_file, 1.5))}
+    server.faults.on_data = {1: lambda: holders.append(hold_lock(demo_db_file))}
     send(base, wait=0.5)
-    holders[0].wait(10)
+    release(holders[0])
     number = first_number(server)
     assert records(demo_db_file)[number][0] == "sending"
     history = subprocess.run([sys.executable, "-m", "tuiapp", "history", *base, "--period", PERIOD, "--format", "csv"],
@@ -122,6 +133,7 @@ def test_any_start_applies_the_journal(base, server, demo_db_file):
     assert records(demo_db_file)[number][0] == "sent" and journal_slots(demo_db_file) == []
 
 
+@pytest.mark.long
 def test_eight_senders_on_one_file_send_each_invoice_once(base, server, demo_db_file):
     numbers = keep(demo_db_file, 24)
     environment = {**os.environ, "TUIAPP_DB_WAIT": "2"}
