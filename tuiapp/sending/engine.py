@@ -363,7 +363,10 @@ class SendEngine:
             return
         while True:
             now = self._clock()
-            while self._recent and now - self._recent[0] >= self.pacing_window:
+            # One expression for both the expiry test and the delay: with ``now - sent >=
+            # window`` against ``sent + window - now``, rounding could leave a delay too small
+            # to move the clock, and the loop never ended (seen on the tests' clock).
+            while self._recent and self._recent[0] + self.pacing_window <= now:
                 self._recent.popleft()
             if len(self._recent) < rate:
                 return
