@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tuiapp.domain.periods import Period
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.periods import Period
 
 
 def pytest_collection_modifyitems(items):
@@ -120,9 +120,12 @@ def make_resident(structure):
     return make
 
 
+SEPTEMBER_2024 = Period(2024, 9)
+
+
 @pytest.fixture
 def make_invoice():
-    def make(resident: Resident, period: Period = Period(2024, 9), amount="1234.56", **fields) -> Invoice:
+    def make(resident: Resident, period: Period = SEPTEMBER_2024, amount="1234.56", **fields) -> Invoice:
         fields.setdefault("number", f"T-{next(_numbers):05d}")
         fields.setdefault("structure", resident.structure)
         fields.setdefault("issue_date", date(period.year, period.month, 28))

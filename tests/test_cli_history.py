@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from tuiapp.domain.periods import Period
 from tuiapp.db.database import db
 from tuiapp.db.models import SendRecord
+from tuiapp.domain.periods import Period
 
 BOM = b"\xef\xbb\xbf"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -3,11 +3,11 @@ from decimal import Decimal
 
 import pytest
 
+from tuiapp.db import queries
+from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
 from tuiapp.demo.data import DemoRefused, build_demo, is_demo_database
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import render, values_for_invoice
-from tuiapp.db import queries
-from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
 
 
 def test_demo_invariants(demo_db):

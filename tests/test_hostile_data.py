@@ -27,11 +27,11 @@ from textual.widgets import DataTable, Input, Static
 from tests import hostile_catalogue as cat
 from tests.smtp_server import PASSWORD, USERNAME
 from tests.test_screens import press, settle
-from tuiapp.mail import secrets
-from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.safe_text import find_control
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.safe_text import find_control
+from tuiapp.mail import secrets
 
 SIZE = (80, 24)
 TABLES = {"Association": "association", "Structure": "structure", "Resident": "resident", "Invoice": "invoice",

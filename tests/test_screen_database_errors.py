@@ -22,9 +22,9 @@ from textual.widgets import Input
 
 from tests.test_screens import SIZE, fill, press, settle, text_of, type_text
 from tuiapp.app import create_app
-from tuiapp.mail import secrets
 from tuiapp.db import database
 from tuiapp.db.database import db
+from tuiapp.mail import secrets
 
 TABLES = ("association", "structure", "resident", "invoice", "send_record")
 TYPED_PASSWORD = "Never-Written-Anywhere-42"
@@ -202,10 +202,10 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
 
     from textual.widgets import DataTable
 
-    from tuiapp.sending import outbox
-    from tuiapp.domain.periods import Period
     from tuiapp.db import queries
     from tuiapp.db.models import SendRecord
+    from tuiapp.domain.periods import Period
+    from tuiapp.sending import outbox
 
     app = create_app(demo_db_file)
     row = queries.send_rows(Period(2024, 9))[0]  # a send interrupted on another workstation: "unknown"

@@ -11,9 +11,9 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.app import create_app
-from tuiapp.mail import secrets
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, Resident, Structure
+from tuiapp.mail import secrets
 
 SIZE = (80, 24)
 SEED_SENTENCE = "Vous trouverez ci-joint la facture de MAILLY Josiane pour la période de septembre 2024"

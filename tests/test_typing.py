@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from tests.terminal import HOLD, RELEASE, app_in_terminal, busy_processor, one_processor
-from tuiapp.mail import secrets
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, Resident, Structure
+from tuiapp.mail import secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a pty (pexpect.spawn) is POSIX only")
 
