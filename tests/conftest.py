@@ -138,3 +138,18 @@ def make_invoice():
         )
 
     return make
+
+
+def point_at(server) -> None:
+    """The association sends to this test server (STARTTLS, its certificate, AUTH, no pacing);
+    its password is in the keyring."""
+    from tests.smtp_server import PASSWORD, USERNAME
+    from tuiapp.db.models import Association
+    from tuiapp.mail import secrets
+
+    association = Association.get_solo()
+    association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", server.port, "starttls"
+    association.smtp_username, association.smtp_ca_file = USERNAME, str(server.ca_file)
+    association.smtp_rate_per_minute = 0
+    association.save()
+    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)

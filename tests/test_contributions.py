@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from textual.widgets import DataTable
 
-from tests.smtp_server import PASSWORD, USERNAME
+from tests.conftest import point_at
+from tests.smtp_server import USERNAME
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
-from tuiapp.db.models import Association, Invoice, SendRecord
+from tuiapp.db.models import Invoice, SendRecord
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
 from tuiapp.mail import secrets
@@ -29,12 +30,7 @@ SEPTEMBER = Period(2024, 9)
 @pytest.fixture
 def app(demo_db_file, server):
     application = create_app(demo_db_file)
-    association = Association.get_solo()
-    association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", server.port, "starttls"
-    association.smtp_username, association.smtp_ca_file = USERNAME, str(server.ca_file)
-    association.smtp_rate_per_minute = 0
-    association.save()
-    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+    point_at(server)
     yield application
     db.close()
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.smtp_server import PASSWORD, USERNAME
-from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
+from tests.conftest import point_at
+from tests.smtp_server import USERNAME
+from tuiapp.db.models import Invoice, SendRecord, SendStatus
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.periods import Period
 from tuiapp.mail import secrets
@@ -25,12 +26,7 @@ SEPTEMBER = Period(2024, 9)
 def office(database, structure, make_resident, make_invoice, server):
     """Six residents with an address (one has left, with two addresses), one without; an invoice each
     in September; the association pointed at the test server, its password in the keyring."""
-    association = Association.get_solo()
-    association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", server.port, "starttls"
-    association.smtp_username, association.smtp_ca_file = USERNAME, str(server.ca_file)
-    association.smtp_rate_per_minute = 0
-    association.save()
-    secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+    point_at(server)
     invoices = {}
     for name in ("ALBERT", "BLANC", "COLIN", "DUPUIS", "ETIENNE"):
         invoices[name] = make_invoice(make_resident(name, "Anne", email=f"{name.lower()}@example.org"))
