@@ -541,6 +541,37 @@ def test_handed_over_stays_true_after_the_reply(mail_db, server):
         connection.close()
 
 
+def test_the_journal_goes_to_the_disk_only_when_the_database_cannot_take_the_outcome(mail_db, server, monkeypatch):
+    """The claim is durable in the database before the slot exists, so a slot is synced
+    (file, then folder) only when it becomes the one record of a reply."""
+    import os
+
+    from tests.test_send_faults import hold_lock, release
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spying_fsync(descriptor):
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    journal_folder = Path(f"{mail_db}.send-journal").resolve()
+    summary, _ = send(september(3))
+    assert summary.sent == 3 and not [path for path in synced if path.startswith(str(journal_folder))]
+
+    holders = []
+    server.faults.on_data = {4: lambda: holders.append(hold_lock(Path(mail_db)))}
+    try:
+        summary, _ = send(september(5)[3:])
+    finally:
+        for holder in holders:
+            release(holder)
+    [slot] = journal_folder.glob("*.slot")
+    assert summary.stopped is not None and b'"status": "sent"' in slot.read_bytes()
+    assert [path for path in synced if path.startswith(str(journal_folder))] == [str(slot), str(journal_folder)]
+
+
 def test_a_journal_slot_keeps_its_size_whatever_the_reply(mail_db):
     """Written in place, never grown: a full disk cannot refuse the server's reply."""
     from tuiapp.sending import journal

@@ -260,8 +260,12 @@ class SendEngine:
                 outbox.complete(record_id, outcome.status, reply=outcome.reply, refused=outcome.refused,
                                 error=outcome.error)
                 statuses[record_id] = outcome.status
-        except _DATABASE_FAILURES as exc:
-            raise _Stop(exc) from None
+        except BaseException as exc:  # the slot is now the only record of the outcome
+            if slot is not None:
+                slot.sync()
+            if isinstance(exc, _DATABASE_FAILURES):
+                raise _Stop(exc) from None
+            raise
         if slot is not None:
             slot.discard()
 
