@@ -110,7 +110,9 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         assert all(mailed[number] is not None for number in sent) and mailed[skipped.number] is None
         first_sent = next(i for i in reopened.table.invoices if reopened.table.invoices[i].number in sent)
         cells = reopened.query_one(DataTable)
-        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{datetime.now():%d/%m/%y}"
+        mailed_at = reopened.table.invoices[first_sent].last_mailed_at
+        assert (datetime.now(UTC) - mailed_at).total_seconds() < 60
+        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m %H:%M}"
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
 
 
@@ -239,7 +241,7 @@ def test_snapshot_sending_tab(snap_compare, snap_app):
     async def run_before(pilot):
         await keys("c", "minus", "e", "space")(pilot)
         sending = panel(pilot.app)
-        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Envoyée"]
+        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Date envoi"]
         assert str(sending.query_one("#send-summary").render()) == (
             f"101 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45'))}")
 
@@ -257,7 +259,7 @@ def test_snapshot_confirmation(snap_compare, snap_app):
 
 
 def test_snapshot_after_a_send(snap_compare, snap_app):
-    """Two invoices sent: their state and date, the progress, the log's summary."""
+    """Two invoices sent: their state, date and time, the progress, the log's summary."""
 
     async def run_before(pilot):
         await keys("c", "minus", "e", "n", "space", "space", "e", "o")(pilot)
@@ -267,7 +269,7 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         sending = panel(pilot.app)
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
-        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24", "03/10/24", ""]
+        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10 09:30", "03/10 09:30", ""]
         assert str(sending.query_one("#progress-label").render()) == "2/2 traitée(s)"
         assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyée(s)."
 
@@ -295,10 +297,12 @@ def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
     import tuiapp.screens.sending
     import tuiapp.sending.outbox
+    import tuiapp.widgets.send_cells
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(tuiapp.widgets.send_cells, "datetime", _FrozenDatetime)
     monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"
     app.db_path = "demo.db"

@@ -30,13 +30,24 @@ def check(ticked: bool) -> Text:
     return Text("☑" if ticked else "☐")
 
 
-def state(name: str) -> Text:
+def state(row: SendRow, name: str) -> Text:
+    """The invoice's send state; "éditée" when it was printed and never mailed."""
+    if not name and row.last_mailed_at is None and row.last_printed_at is not None:
+        return Text("éditée", style="dim")
     return Text(SHORT_STATES.get(name, ""), style=STATE_STYLES.get(name, ""))
 
 
-def short_date(moment: datetime | None) -> str:
-    """``03/10/24``, local time; empty for ``None``."""
-    return "" if moment is None else moment.astimezone().strftime("%d/%m/%y")
+def moment_text(moment: datetime | None) -> str:
+    """``03/10 14:05`` this year, ``03/10/2023`` before (local time); empty for ``None``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone()
+    return local.strftime("%d/%m %H:%M" if local.year == datetime.now().year else "%d/%m/%Y")
+
+
+def last_sent(row: SendRow) -> str:
+    """When the invoice was last mailed, else when it was last printed (the state says which)."""
+    return moment_text(row.last_mailed_at or row.last_printed_at)
 
 
 def resident(row: SendRow) -> Text:
@@ -54,17 +65,16 @@ class Column:
 
 #: In the table's order. The first six, with a padding of one on each side, fill
 #: the 78 columns an 80-column terminal leaves beside the scroll bar exactly: no
-#: header is cut; the addresses and the printing date are to the right (scroll).
+#: header is cut; the two addresses are to the right (scroll).
 COLUMNS = (
     Column("check", "✓", 1, lambda row, ticked, name: check(ticked)),
-    Column("name", "Résident", 20, lambda row, ticked, name: resident(row)),
+    Column("name", "Résident", 17, lambda row, ticked, name: resident(row)),
     Column("number", "N°", 16, lambda row, ticked, name: cell(row.number)),
     Column("amount", "Montant HT", 11, lambda row, ticked, name: format_amount(row.amount_ht)),
-    Column("state", "État", 10, lambda row, ticked, name: state(name)),
-    Column("mailed", "Envoyée", 8, lambda row, ticked, name: short_date(row.last_mailed_at)),
+    Column("state", "État", 10, lambda row, ticked, name: state(row, name)),
+    Column("mailed", "Date envoi", 11, lambda row, ticked, name: last_sent(row)),
     Column("email", "Courriel", 30, lambda row, ticked, name: cell(row.email)),
     Column("guardian", "Courriel tuteur", 30, lambda row, ticked, name: cell(row.guardian_email)),
-    Column("printed", "Éditée", 8, lambda row, ticked, name: short_date(row.last_printed_at)),
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
 
