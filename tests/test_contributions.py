@@ -112,7 +112,7 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         cells = reopened.query_one(DataTable)
         mailed_at = reopened.table.invoices[first_sent].last_mailed_at
         assert (datetime.now(UTC) - mailed_at).total_seconds() < 60
-        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m %H:%M}"
+        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m/%y %H:%M}"
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
 
 
@@ -241,7 +241,7 @@ def test_snapshot_sending_tab(snap_compare, snap_app):
     async def run_before(pilot):
         await keys("c", "minus", "e", "space")(pilot)
         sending = panel(pilot.app)
-        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Date envoi"]
+        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Dernier envoi"]
         assert str(sending.query_one("#send-summary").render()) == (
             f"101 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45'))}")
 
@@ -269,7 +269,7 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         sending = panel(pilot.app)
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
-        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10 09:30", "03/10 09:30", ""]
+        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24 09:30", "03/10/24 09:30", ""]
         assert str(sending.query_one("#progress-label").render()) == "2/2 traitée(s)"
         assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyée(s)."
 
@@ -297,12 +297,10 @@ def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
     import tuiapp.screens.sending
     import tuiapp.sending.outbox
-    import tuiapp.widgets.send_cells
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
-    monkeypatch.setattr(tuiapp.widgets.send_cells, "datetime", _FrozenDatetime)
     monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"
     app.db_path = "demo.db"

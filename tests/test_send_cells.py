@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
 from tuiapp.db.queries import SendRow
+from tuiapp.domain.status import SendStatus
 from tuiapp.widgets import send_cells
 
 MAILED = datetime(2024, 10, 3, 12, 5, tzinfo=UTC)
@@ -21,17 +20,7 @@ def row(*, mailed=None, printed=None, status=None) -> SendRow:
 
 
 def local(moment: datetime) -> str:
-    return moment.astimezone().strftime("%d/%m/%Y")  # another year than this one: the date alone
-
-
-@pytest.fixture
-def in_2024(monkeypatch):
-    class Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return datetime(2024, 12, 31, 23, 0, tzinfo=UTC).astimezone(tz)
-
-    monkeypatch.setattr(send_cells, "datetime", Frozen)
+    return moment.astimezone().strftime("%d/%m/%y %H:%M")
 
 
 def shown(sendrow: SendRow, state: str = "") -> dict[str, str]:
@@ -54,6 +43,9 @@ def test_the_first_six_columns_fill_an_80_column_terminal():
     assert len(local(MAILED)) <= send_cells.COLUMNS[5].width
 
 
-def test_this_years_sends_show_their_time(in_2024):
-    assert shown(row(mailed=MAILED), "sent")["mailed"] == MAILED.astimezone().strftime("%d/%m %H:%M")
-    assert len(shown(row(mailed=MAILED), "sent")["mailed"]) <= send_cells.COLUMNS[5].width
+def test_every_state_fits_its_column_and_reads_from_the_one_label_table():
+    width = send_cells.COLUMNS[4].width
+    for status in SendStatus:
+        assert shown(row(), status)["state"] == status.short_label and len(status.short_label) <= width
+    assert shown(row(), "queued")["state"] == "attente"
+    assert shown(row(printed=PRINTED), "other")["state"] == "ailleurs"  # being sent elsewhere: said first

@@ -46,7 +46,7 @@ _FINISHED = frozenset(SendStatus) - _ACTIVE
 
 #: The French names of each state: in a sentence, and in a narrow column.
 _NAMES: dict[SendStatus, tuple[str, str]] = {
-    SendStatus.QUEUED: ("en attente", "en attente"),
+    SendStatus.QUEUED: ("en attente", "attente"),
     SendStatus.SENDING: ("en cours d'envoi", "en cours"),
     SendStatus.SENT: ("envoyée", "envoyée"),
     SendStatus.PARTIAL: ("envoi partiel", "partiel"),

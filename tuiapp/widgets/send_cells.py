@@ -10,11 +10,13 @@ from rich.text import Text
 
 from tuiapp.db.queries import SendRow
 from tuiapp.domain.formatting import departed_mark, format_amount
+from tuiapp.domain.status import SendStatus
 from tuiapp.sending import events as ev
 from tuiapp.widgets.plain import cell
 
-SHORT_STATES = {"sent": "envoyée", "partial": "partiel", "failed": "échec", "unknown": "inconnu",
-                "sending": "en cours", "queued": "en attente", "other": "ailleurs"}
+_STATUSES = {status.value for status in SendStatus}
+#: Beside the send states: "other", being sent from another process, and a printing.
+OTHER, PRINTED = "ailleurs", "éditée"
 STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
                 "sending": "cyan", "queued": "cyan", "other": "cyan"}
 
@@ -31,18 +33,20 @@ def check(ticked: bool) -> Text:
 
 
 def state(row: SendRow, name: str) -> Text:
-    """The invoice's send state; "éditée" when it was printed and never mailed."""
-    if not name and row.last_mailed_at is None and row.last_printed_at is not None:
-        return Text("éditée", style="dim")
-    return Text(SHORT_STATES.get(name, ""), style=STATE_STYLES.get(name, ""))
+    """The invoice's send state (``name``: a ``SendStatus`` or "other"); "éditée" when
+    it was printed and never mailed."""
+    if name == "other":
+        return Text(OTHER, style=STATE_STYLES[name])
+    if name in _STATUSES:
+        return Text(SendStatus(name).short_label, style=STATE_STYLES.get(name, ""))
+    if row.last_mailed_at is None and row.last_printed_at is not None:
+        return Text(PRINTED, style="dim")
+    return Text("")
 
 
 def moment_text(moment: datetime | None) -> str:
-    """``03/10 14:05`` this year, ``03/10/2023`` before (local time); empty for ``None``."""
-    if moment is None:
-        return ""
-    local = moment.astimezone()
-    return local.strftime("%d/%m %H:%M" if local.year == datetime.now().year else "%d/%m/%Y")
+    """``03/10/24 14:05``, local time; empty for ``None``."""
+    return "" if moment is None else moment.astimezone().strftime("%d/%m/%y %H:%M")
 
 
 def last_sent(row: SendRow) -> str:
@@ -68,11 +72,11 @@ class Column:
 #: header is cut; the two addresses are to the right (scroll).
 COLUMNS = (
     Column("check", "✓", 1, lambda row, ticked, name: check(ticked)),
-    Column("name", "Résident", 17, lambda row, ticked, name: resident(row)),
+    Column("name", "Résident", 16, lambda row, ticked, name: resident(row)),
     Column("number", "N°", 16, lambda row, ticked, name: cell(row.number)),
     Column("amount", "Montant HT", 11, lambda row, ticked, name: format_amount(row.amount_ht)),
-    Column("state", "État", 10, lambda row, ticked, name: state(row, name)),
-    Column("mailed", "Date envoi", 11, lambda row, ticked, name: last_sent(row)),
+    Column("state", "État", 8, lambda row, ticked, name: state(row, name)),
+    Column("mailed", "Dernier envoi", 14, lambda row, ticked, name: last_sent(row)),
     Column("email", "Courriel", 30, lambda row, ticked, name: cell(row.email)),
     Column("guardian", "Courriel tuteur", 30, lambda row, ticked, name: cell(row.guardian_email)),
 )
