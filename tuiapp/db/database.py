@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import unicodedata
 from pathlib import Path
@@ -26,9 +27,17 @@ PRAGMAS = {
 db = SqliteDatabase(None)
 
 
+@functools.lru_cache(maxsize=1024)
 def fold(text: str | None) -> str:
-    """Text without case or accents: how French names are compared and searched."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    """Text without case or accents: how French names are compared and searched.
+
+    Cached: sorting by the ``fr`` collation folds each name once per comparison,
+    about 2 log2(n) times; the hostile-data list of 13 rows spent 5 s folding."""
+    if not text:
+        return ""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

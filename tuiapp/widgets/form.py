@@ -86,12 +86,15 @@ def cursor_key(table) -> int | None:
 
 def show_errors(container, errors: dict[str, str], fields, labels: dict[str, str] | None = None) -> None:
     """Mark the fields in error and fill the form's error line, each message after its field's name."""
-    labels = labels or {}
-    for name in fields:
-        for widget in container.query(f"#{name}"):
-            widget.set_class(name in errors, "invalid")
-    for field in container.query(Field):
-        labels.setdefault(field.field_name, field.label)
+    labels = dict(labels or {})
+    wanted = set(fields)
+    # One walk of the form's widgets: a query per field walked them all each time,
+    # 16 ms a key in the structure form (9 fields, the tabs, two text areas).
+    for widget in container.walk_children():
+        if widget.id in wanted:
+            widget.set_class(widget.id in errors, "invalid")
+        if isinstance(widget, Field):
+            labels.setdefault(widget.field_name, widget.label)
     lines = [f"{labels.get(name, name)} : {message}" for name, message in errors.items()]
     container.query_one("#errors", Static).update(plain("\n".join(lines), multiline=True))
 
