@@ -218,5 +218,7 @@ COMMANDS = (
     ("smtp", "set", "--db", "{db}", "--username", "\x1b]0;pwned\x07"),
     ("init", "--db", "{db}"),
     ("init-demo", "--db", "{db}"),
+    ("where", "--db", "{db}"),
+    ("where", "--json", "--db", "/tmp/\x1b]0;pwned\x07.db"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )

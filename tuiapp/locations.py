@@ -8,6 +8,8 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
+from tuiapp import system_config
+
 APP_NAME = "tuiapp"
 DB_ENV = "TUIAPP_DB"
 
@@ -38,17 +40,29 @@ def demo_mail_dir() -> Path:
 
 
 def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool]:
-    """The database to use: ``--db``, else ``$TUIAPP_DB``, else the data directory.
+    """The database to use and whether it must exist already (see ``locate_db``)."""
+    path, named, _ = locate_db(cli_value, environ)
+    return path, named
 
-    Returns the path and whether the operator named it (an explicitly named
-    file that does not exist is a typo more often than a wish to create it).
+
+def locate_db(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool, str]:
+    """The database to use: ``--db``, else ``$TUIAPP_DB``, else the association
+    server's configuration (``tuiapp.system_config``), else the user's data directory.
+
+    Returns the path, whether it must exist already (a file the operator or
+    the configuration names that does not exist is a typo more often than a
+    wish to create it), and why it was chosen, in French. Raises
+    ``ConfigError`` when a configuration file exists but cannot be used.
     """
     if cli_value is not None:
         if not cli_value.strip():
             from tuiapp.domain.errors import TuiappError
 
             raise TuiappError("--db : indiquez un nom de fichier.")
-        return Path(cli_value).expanduser(), True
+        return Path(cli_value).expanduser(), True, "option --db"
     if environ.get(DB_ENV, "").strip():
-        return Path(environ[DB_ENV]).expanduser(), True
-    return default_db_path(), False
+        return Path(environ[DB_ENV]).expanduser(), True, f"${DB_ENV}"
+    config = system_config.load(environ)
+    if config is not None:
+        return config.database, True, f"configuration du serveur ({config.path})"
+    return default_db_path(), False, "dossier de données de l'utilisateur"

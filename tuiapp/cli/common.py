@@ -29,7 +29,7 @@ def add_db_option(parser: argparse.ArgumentParser, *, default=argparse.SUPPRESS)
         "--db",
         metavar="FICHIER",
         default=default,
-        help="base de données SQLite (sinon $TUIAPP_DB, sinon le dossier de données de l'utilisateur)",
+        help="base de données SQLite (sinon $TUIAPP_DB, sinon celle de la configuration du serveur, sinon le dossier de données de l'utilisateur)",
     )
 
 
