@@ -21,6 +21,8 @@ Example::
     admin_group = "tuiapp-admin"
     operator_group = "tuiapp"
     print_dir = "/srv/tuiapp/impressions"
+    secret_dir = "/srv/tuiapp/secret"      # the default: beside the database
+    service_user = "tuiapp"
 
     [smtp]
     host = "smtp.office365.com"
@@ -86,6 +88,10 @@ class SystemConfig:
     admin_group: str = "tuiapp-admin"
     operator_group: str = "tuiapp"
     print_dir: Path | None = None
+    #: The sender service's own folder for the SMTP secret (0700, its files 0600).
+    secret_dir: Path | None = None
+    #: The system account that runs the sender service.
+    service_user: str = "tuiapp"
     smtp: SmtpDestination | None = None
     #: Why the file was used: "$TUIAPP_CONFIG" or "emplacement par défaut".
     source: str = field(default="emplacement par défaut", compare=False)
@@ -144,6 +150,8 @@ def parse(data: dict, *, path: Path, source: str = "") -> SystemConfig:
         admin_group=reader.group("admin_group", "tuiapp-admin"),
         operator_group=reader.group("operator_group", "tuiapp"),
         print_dir=reader.path("print_dir"),
+        secret_dir=reader.path("secret_dir") or database.parent / "secret",
+        service_user=reader.group("service_user", "tuiapp"),
         smtp=_smtp(reader.table("smtp"), path) if "smtp" in data else None,
         source=source,
     )

@@ -43,3 +43,33 @@ def db_wait() -> float:
 def busy_timeout() -> float:
     """SQLite's busy timeout for one attempt: never longer than the whole wait."""
     return min(BUSY_TIMEOUT, db_wait())
+
+
+#: The sender service: how often it says it is alive, and after how long without a sign
+#: the operators' screens and ``tuiapp send --wait`` call it stopped.
+HEARTBEAT_VARIABLE = "TUIAPP_HEARTBEAT"
+HEARTBEAT_DEFAULT = 5.0
+HEARTBEAT_STALE_VARIABLE = "TUIAPP_HEARTBEAT_STALE"
+HEARTBEAT_STALE_DEFAULT = 30.0
+#: The sender service: how often an idle service looks at the queue, and how long it
+#: waits after a batch stopped by the server (wrong password, server down) before trying again.
+SENDER_POLL_VARIABLE = "TUIAPP_SENDER_POLL"
+SENDER_POLL_DEFAULT = 2.0
+SENDER_RETRY_VARIABLE = "TUIAPP_SENDER_RETRY"
+SENDER_RETRY_DEFAULT = 60.0
+
+
+def heartbeat_every() -> float:
+    return _seconds(HEARTBEAT_VARIABLE, HEARTBEAT_DEFAULT) or HEARTBEAT_DEFAULT
+
+
+def heartbeat_stale() -> float:
+    return _seconds(HEARTBEAT_STALE_VARIABLE, HEARTBEAT_STALE_DEFAULT)
+
+
+def sender_poll() -> float:
+    return _seconds(SENDER_POLL_VARIABLE, SENDER_POLL_DEFAULT) or SENDER_POLL_DEFAULT
+
+
+def sender_retry() -> float:
+    return _seconds(SENDER_RETRY_VARIABLE, SENDER_RETRY_DEFAULT)

@@ -126,6 +126,7 @@ class SendEngine:
         connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
+        keep_queuing_operator: bool = False,
     ) -> None:
         """``clock`` times the pacing; ``wait(seconds)`` makes every pause (pacing, retry)
         and returns True when the batch was asked to stop meanwhile: by default the
@@ -133,6 +134,8 @@ class SendEngine:
         self.settings = settings
         self.authenticator = authenticator
         self.operator = operator or outbox.operator_name()
+        #: The sender service sends for the operators: each record keeps who queued it.
+        self.keep_queuing_operator = keep_queuing_operator
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or StopRequest()
         self.max_tries = max(1, max_tries)
@@ -188,7 +191,8 @@ class SendEngine:
         except CompositionError as exc:  # this invoice fails, the batch goes on
             message, unusable = b"", exc
         try:
-            claimed = outbox.claim(record.id, operator=self.operator, message_id=message_id)
+            claimed = outbox.claim(record.id, operator=None if self.keep_queuing_operator else self.operator,
+                                   message_id=message_id)
         except _DATABASE_FAILURES as exc:
             raise _Stop(exc) from None
         if not claimed:

@@ -196,16 +196,19 @@ def withdraw_unsent(batch: str, record_ids=()) -> int:
 
 
 @wait_for_writes
-def claim(record_id: int, *, operator: str, message_id: str) -> bool:
+def claim(record_id: int, *, operator: str | None, message_id: str) -> bool:
     """Take a queued record for sending; False if somebody else already did.
+    ``operator`` None keeps the one who queued it (the sender service sends for them).
 
     One compare-and-set ``UPDATE ... WHERE id = ? AND status = 'queued'``: of
     two processes claiming the same record, SQLite lets one change the row,
     and the other's update counts no row."""
-    claimed = SendRecord.update(
-        status=SendStatus.SENDING, operator=operator, claimed_by=process_tag(), started_at=utcnow(),
-        attempts=SendRecord.attempts + 1, message_id=message_id, error=None,
-    ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.QUEUED)).execute()
+    changes = dict(status=SendStatus.SENDING, claimed_by=process_tag(), started_at=utcnow(),
+                   attempts=SendRecord.attempts + 1, message_id=message_id, error=None)
+    if operator is not None:
+        changes["operator"] = operator
+    claimed = SendRecord.update(**changes).where(
+        (SendRecord.id == record_id) & (SendRecord.status == SendStatus.QUEUED)).execute()
     return claimed == 1
 
 

@@ -1,0 +1,166 @@
+"""The sender service (``tuiapp sender``) as a real process: it drains what operators queued, to a real
+loopback server (STARTTLS, AUTH), with the destination from a root-owned configuration and the password
+from its own folder; SIGTERM finishes the current message, SIGKILL then a restart loses and doubles nothing."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.smtp_server import PASSWORD, USERNAME
+from tuiapp.db import queries
+from tuiapp.db.database import db, open_database
+from tuiapp.domain.periods import Period
+from tuiapp.mail import service_secret
+from tuiapp.sending import outbox
+
+pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
+
+SEPTEMBER = Period(2024, 9)
+FAST = {"TUIAPP_HEARTBEAT": "0.2", "TUIAPP_SENDER_POLL": "0.1", "TUIAPP_SENDER_RETRY": "0.5"}
+
+
+def configure(tmp_path: Path, database: Path, server, *, password: str | None = PASSWORD) -> Path:
+    secret_dir = tmp_path / "secret"
+    config = tmp_path / "tuiapp.toml"
+    config.write_text(
+        f'database = "{database}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "starttls"\nusername = "{USERNAME}"\n'
+        f'ca_file = "{server.ca_file}"\nrate_per_minute = 0\n', encoding="utf-8")
+    os.chown(config, 0, 0)
+    config.chmod(0o640)
+    if password is not None:
+        service_secret.write_password(secret_dir, password)
+    return config
+
+
+def queue(database: Path, count: int, operator: str = "marie") -> list[str]:
+    """``count`` invoices of September queued by ``operator``; returns their numbers, oldest first."""
+    open_database(database)
+    invoices = list(queries.invoices_to_mail(SEPTEMBER))[:count]
+    result = outbox.queue_invoices([invoice.id for invoice in invoices], operator=operator)
+    assert len(result.record_ids) == count
+    db.close()
+    return [invoice.number for invoice in invoices]
+
+
+def records(database: Path) -> dict[str, tuple[str, str]]:
+    with sqlite3.connect(database) as raw:
+        rows = raw.execute("SELECT i.number, s.status, s.operator FROM send_record s JOIN invoice i "
+                           "ON i.id = s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9").fetchall()
+    return {number: (status, operator) for number, status, operator in rows}
+
+
+def heartbeat_state(database: Path) -> str | None:
+    with sqlite3.connect(database) as raw:
+        row = raw.execute("SELECT value FROM metadata WHERE key = 'sender_heartbeat'").fetchone()
+    import json
+
+    return json.loads(row[0])["state"] if row else None
+
+
+def delivered(server) -> collections.Counter:
+    return collections.Counter(
+        next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received)
+
+
+def sender(config: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tuiapp", "sender", "--config", str(config), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **FAST})
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_once_drains_every_operators_queue_oldest_first(demo_db_file, server, tmp_path):
+    config = configure(tmp_path, demo_db_file, server)
+    marie = queue(demo_db_file, 3, "marie")
+    open_database(demo_db_file)
+    paul_invoices = list(queries.invoices_to_mail(SEPTEMBER))[3:5]
+    outbox.queue_invoices([i.id for i in paul_invoices], operator="paul")
+    db.close()
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 0, err
+    assert "Service d'envoi arrêté : 5 envoyée(s)" in out and "Traceback" not in err
+    numbers = marie + [i.number for i in paul_invoices]
+    assert delivered(server) == collections.Counter(numbers)  # each once
+    assert [next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received] == numbers
+    state = records(demo_db_file)
+    assert {state[n] for n in marie} == {("sent", "marie")} and {state[i.number] for i in paul_invoices} == {
+        ("sent", "paul")}  # who queued it stays the operator
+    assert heartbeat_state(demo_db_file) == "stopped"
+
+
+def test_sigterm_finishes_the_current_message_and_leaves_the_rest_queued(demo_db_file, server, tmp_path):
+    config = configure(tmp_path, demo_db_file, server)
+    numbers = queue(demo_db_file, 5)
+    server.faults.hold_data = {2: 1.0}
+    process = sender(config)
+    assert server.handler.data_started.wait(30)
+    process.send_signal(signal.SIGTERM)
+    code, out, err = finish(process)
+    assert code == 0, err
+    state = records(demo_db_file)
+    assert [state[n][0] for n in numbers[:2]] == ["sent", "sent"]  # the one in flight was finished
+    assert [state[n][0] for n in numbers[2:]] == ["queued"] * 3
+    assert delivered(server) == collections.Counter(numbers[:2])
+    assert heartbeat_state(demo_db_file) == "stopped"
+
+
+def test_sigkill_then_restart_loses_and_doubles_nothing(demo_db_file, server, tmp_path):
+    config = configure(tmp_path, demo_db_file, server)
+    numbers = queue(demo_db_file, 5)
+    server.faults.hold_data = {2: 3.0}
+    process = sender(config)
+    assert server.handler.data_started.wait(30)
+    process.kill()
+    process.wait(10)
+    assert records(demo_db_file)[numbers[1]][0] == "sending"
+    server.faults.hold_data = {}
+    time.sleep(3.2)  # the server finishes what it held (it keeps the message: the client was gone)
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 0, err
+    state = records(demo_db_file)
+    assert state[numbers[1]][0] == "unknown"  # in flight when killed: for the operator to decide
+    assert all(state[n][0] == "sent" for n in numbers if n != numbers[1])
+    assert all(count == 1 for count in delivered(server).values()) and set(delivered(server)) == set(numbers)
+
+
+def test_a_configuration_others_may_change_is_refused(demo_db_file, server, tmp_path):
+    config = configure(tmp_path, demo_db_file, server)
+    queue(demo_db_file, 1)
+    config.chmod(0o660)
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 2 and "Configuration refusée" in err and "modifiable par d'autres que root" in err
+    os.chown(config, 65534, 0)
+    config.chmod(0o640)
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 2 and "pas à root" in err
+    assert server.received == [] and "Traceback" not in err
+
+
+def test_without_its_password_the_service_sends_nothing_and_says_why(demo_db_file, server, tmp_path):
+    config = configure(tmp_path, demo_db_file, server, password=None)
+    numbers = queue(demo_db_file, 2)
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 1, (out, err)
+    assert "mot de passe" in (out + err).lower() and "Traceback" not in err
+    assert server.received == [] and {records(demo_db_file)[n][0] for n in numbers} == {"queued"}
+
+
+def test_the_secret_folder_and_file_are_the_services_alone(tmp_path):
+    path = service_secret.write_password(tmp_path / "secret", "s3cret")
+    assert (path.parent.stat().st_mode & 0o777, path.stat().st_mode & 0o777) == (0o700, 0o600)
+    assert service_secret.read_password(tmp_path / "secret").reveal() == "s3cret"
+    assert service_secret.read_password(tmp_path / "nothing") is None

@@ -1,0 +1,52 @@
+"""The sender service's sign of life, kept in the database so that every operator's screen sees it.
+
+One row of ``metadata`` (``sender_heartbeat``): when the service last said it
+was alive, which process it is, and what it is doing. Older than
+``timing.heartbeat_stale()`` (30 s by default), it counts as stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tuiapp.db.database import db
+from tuiapp.db.fields import utcnow
+from tuiapp.db.models import Metadata
+from tuiapp.db.waiting import wait_for_writes
+from tuiapp.domain import timing
+
+KEY = "sender_heartbeat"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    at: datetime
+    process: str
+    state: str  # "idle", "sending", "stopped" (a clean stop)
+
+    def age(self, now: datetime | None = None) -> timedelta:
+        return (now or utcnow()) - self.at
+
+    def stale(self, now: datetime | None = None) -> bool:
+        return self.state == "stopped" or self.age(now).total_seconds() > timing.heartbeat_stale()
+
+
+@wait_for_writes
+def beat(process: str, state: str) -> None:
+    value = json.dumps({"at": utcnow().isoformat(), "process": process, "state": state})
+    with db.atomic("IMMEDIATE"):
+        Metadata.insert(key=KEY, value=value).on_conflict_replace().execute()
+
+
+def last() -> Heartbeat | None:
+    """The service's last sign of life, or None if no service ever ran on this database."""
+    row = Metadata.get_or_none(Metadata.key == KEY)
+    if row is None:
+        return None
+    try:
+        content = json.loads(row.value)
+        return Heartbeat(datetime.fromisoformat(content["at"]), str(content["process"]), str(content["state"]))
+    except (ValueError, KeyError, TypeError):
+        return None
