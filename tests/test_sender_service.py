@@ -164,3 +164,63 @@ def test_the_secret_folder_and_file_are_the_services_alone(tmp_path):
     assert (path.parent.stat().st_mode & 0o777, path.stat().st_mode & 0o777) == (0o700, 0o600)
     assert service_secret.read_password(tmp_path / "secret").reveal() == "s3cret"
     assert service_secret.read_password(tmp_path / "nothing") is None
+
+
+def operator_send(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``tuiapp send`` as an operator on the configured base (no --db: the configuration's)."""
+    return subprocess.run([sys.executable, "-m", "tuiapp", "send", "--period", "2024-09", "--yes", *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **FAST, "TUIAPP_CONFIG": str(config)})
+
+
+def test_operators_only_queue_and_wait_for_the_service(demo_db_file, server, tmp_path):
+    from tests.test_send_faults import keep
+
+    config = configure(tmp_path, demo_db_file, server)
+    numbers = keep(demo_db_file, 4)
+    alone = operator_send(config)  # no service yet: queued, and said
+    assert alone.returncode == 0, alone.stderr
+    assert "4 facture(s) en file d'attente : le service d'envoi les enverra." in alone.stdout
+    assert "n'a jamais fonctionné sur cette base : prévenez l'administrateur" in alone.stderr
+    assert server.received == [] and {records(demo_db_file)[n][0] for n in numbers} == {"queued"}
+
+    never = operator_send(config, "--wait", "--timeout", "5")
+    assert never.returncode == 1 and "prévenez l'administrateur" in never.stderr  # nothing new, and no service
+
+    service = sender(config)
+    try:
+        both = [subprocess.Popen([sys.executable, "-m", "tuiapp", "send", "--period", "2024-09", "--yes",
+                                  "--wait", "--timeout", "30"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, **FAST, "TUIAPP_CONFIG": str(config)}) for _ in range(2)]
+        results = [process.communicate(timeout=60) + (process.returncode,) for process in both]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        finish(service)
+    assert delivered(server) == collections.Counter(numbers)  # queued by three commands, sent once each
+    assert all(state[0] == "sent" for number, state in records(demo_db_file).items() if number in numbers)
+    assert all(code == 0 and "Terminé : 4 envoyée(s) sur 4." in out for out, _, code in results), results
+
+    with sqlite3.connect(demo_db_file) as raw:  # one more invoice to mail, and the service is stopped
+        raw.execute("UPDATE invoice SET last_mailed_at = NULL WHERE number = (SELECT i.number FROM invoice i "
+                    "JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 AND i.period_month = 9 "
+                    "AND r.email IS NOT NULL AND i.last_mailed_at IS NOT NULL LIMIT 1)")
+    stopped = operator_send(config, "--wait", "--timeout", "10")
+    assert stopped.returncode == 1 and "service d'envoi arrêté depuis" in stopped.stderr
+
+
+def test_wait_says_each_outcome_as_the_service_reports_it(demo_db_file, server, tmp_path):
+    from tests.test_send_faults import keep
+
+    config = configure(tmp_path, demo_db_file, server)
+    numbers = keep(demo_db_file, 3)
+    service = sender(config)
+    try:
+        result = operator_send(config, "--wait", "--timeout", "30")
+    finally:
+        service.send_signal(signal.SIGTERM)
+        finish(service)
+    assert result.returncode == 0, result.stderr
+    for number in numbers:
+        assert f"Facture {number} (" in result.stdout and ") : envoyée." in result.stdout
+    assert "Terminé : 3 envoyée(s) sur 3." in result.stdout

@@ -33,6 +33,9 @@ def register(commands) -> None:
     send.add_argument("--include-sent", action="store_true", help="renvoie aussi les factures déjà envoyées")
     send.add_argument("--dry-run", action="store_true", help="montre ce qui serait envoyé, sans rien envoyer")
     send.add_argument("--yes", action="store_true", help="ne demande pas de confirmation")
+    send.add_argument("--wait", action="store_true",
+                      help="sur le serveur de l'association : attend que le service d'envoi ait tout envoyé")
+    send.add_argument("--timeout", type=float, metavar="SECONDES", help="avec --wait : attente au plus (sinon sans fin)")
     send.set_defaults(func=send_period)
 
     resolve = commands.add_parser("resolve", help="décide du sort d'un envoi à l'état inconnu")
@@ -123,12 +126,23 @@ class _Printer:
 def send_period(args: argparse.Namespace) -> int:
     from tuiapp.sending import workflow
     from tuiapp.sending.engine import StopRequest
+    from tuiapp.services.site import locate
+    from tuiapp.system_config import Mode
 
     period = Period.parse(args.period)
+    if args.timeout is not None and not (0 < args.timeout < 7 * 24 * 3600):
+        raise TuiappError("--timeout : un nombre de secondes positif est attendu.")
+    site = locate(args.db)
     open_existing(args)
     structure = _structure(args.structure)
     if args.dry_run:
         return _dry_run(workflow.plan(period, structure, include_sent=args.include_sent))
+    if site.mode is Mode.SERVICE:
+        from tuiapp.cli.send_queue import queue_for_service
+
+        return queue_for_service(args, period, structure)
+    if args.wait:
+        raise TuiappError("--wait sert sur le serveur de l'association (mode service) ; ici tuiapp envoie lui-même.")
 
     connection = workflow.connection_for_association()  # no password: refused before anything is queued
     _report_interrupted(workflow.recover())

@@ -65,3 +65,13 @@ DEPARTED = "sorti(e)"
 def departed_mark(active: bool) -> str:
     """``", sorti(e)"`` after the name of a resident who has left, else nothing."""
     return "" if active else f", {DEPARTED}"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min 03 s``, ``2 h 05 min``."""
+    total = int(max(seconds, 0) + 0.5)
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"

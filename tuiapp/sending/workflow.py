@@ -247,6 +247,31 @@ def send(plan: Plan, *, stop: StopRequest, on_event: EventSink, operator: str | 
                **engine_options)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordState:
+    """A queued record as the sender service reports it (service mode: the operator watches)."""
+
+    record_id: int
+    number: str
+    resident: str
+    status: SendStatus
+    error: str | None
+
+
+def states(record_ids: Iterable[int]) -> list[RecordState]:
+    """The records' states now, in the order given (one query)."""
+    from tuiapp.db.models import Invoice, Resident
+    from tuiapp.domain.templates import person_name
+
+    ids = list(record_ids)
+    rows = {record.id: record for record in SendRecord.select(SendRecord, Invoice, Resident)
+            .join(Invoice).join(Resident).where(SendRecord.id.in_(ids))}
+    return [RecordState(record.id, record.invoice.number,
+                        person_name(record.invoice.resident.last_name, record.invoice.resident.first_name),
+                        SendStatus(record.status), record.error)
+            for record_id in ids if (record := rows.get(record_id)) is not None]
+
+
 # -- wording ------------------------------------------------------------------------------
 
 _WHY = {
