@@ -220,5 +220,7 @@ COMMANDS = (
     ("init-demo", "--db", "{db}"),
     ("where", "--db", "{db}"),
     ("where", "--json", "--db", "/tmp/\x1b]0;pwned\x07.db"),
+    ("sender", "--config", "/tmp/\x1b]52;c;cHduZWQ=\x07.toml", "--once"),
+    ("send", "--db", "{db}", "--period", PERIOD, "--wait", "--timeout", "\x1b[2J"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )

@@ -64,7 +64,20 @@ def _password_state(association) -> str:
         return f"trousseau inutilisable : {exc}"
 
 
+def _service_config(args: argparse.Namespace):
+    """The server's configuration when this base is the service's (service mode), else None."""
+    from tuiapp.services.site import locate
+    from tuiapp.system_config import Mode
+
+    site = locate(getattr(args, "db", None))
+    return site.config if site.mode is Mode.SERVICE else None
+
+
 def show_settings(args: argparse.Namespace) -> int:
+    if (config := _service_config(args)) is not None:
+        from tuiapp.cli import smtp_service
+
+        return smtp_service.show(config)
     open_existing(args)
     association = _association()
     rate = association.smtp_rate_per_minute
@@ -82,6 +95,10 @@ def show_settings(args: argparse.Namespace) -> int:
 
 
 def set_settings(args: argparse.Namespace) -> int:
+    if (config := _service_config(args)) is not None:
+        from tuiapp.cli import smtp_service
+
+        return smtp_service.change(config, args)
     open_existing(args)
     association = _association()
     changes = {
@@ -121,6 +138,10 @@ def _read_password() -> Secret:
 def store_password(args: argparse.Namespace) -> int:
     from tuiapp.mail.secrets import set_password
 
+    if (config := _service_config(args)) is not None:
+        from tuiapp.cli import smtp_service
+
+        return smtp_service.store_password(config, _read_password)
     open_existing(args)
     association = _association()
     if not association.smtp_username:
@@ -136,8 +157,21 @@ def test_connection(args: argparse.Namespace) -> int:
 
     if bool(args.to) != bool(args.structure):
         raise TuiappError("--to et --structure vont ensemble.")
+    authenticator = None
+    if (config := _service_config(args)) is not None:  # root tries the service's destination and secret
+        import os
+
+        from tuiapp.cli.smtp_service import ROOT_ONLY
+        from tuiapp.sending.service import connection_for
+
+        if os.getuid() != 0:
+            raise TuiappError(ROOT_ONLY.format(action="test"))
+        connection = connection_for(config)
+        settings, authenticator = connection.settings, connection.authenticator
     open_existing(args)
-    settings = SmtpSettings.from_association(_association())
+    if authenticator is None:
+        settings = SmtpSettings.from_association(_association())
+        authenticator = keyring_authenticator(settings)
     say(f"Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label})...")
     try:
         if args.to:
@@ -149,10 +183,10 @@ def test_connection(args: argparse.Namespace) -> int:
             structure = Structure.get_or_none(Structure.code == args.structure.strip().upper())
             if structure is None:
                 raise TuiappError(f"Structure inconnue : {args.structure}")
-            reply = send_test_message(settings, keyring_authenticator(settings), structure, to)
+            reply = send_test_message(settings, authenticator, structure, to)
             say(f"Message d'essai envoyé à {to} depuis {structure.sender_email}. Réponse du serveur : {reply}")
         else:
-            check_connection(settings)
+            check_connection(settings, authenticator)
             say("Connexion réussie" + (" : chiffrement et authentification acceptés." if settings.username else "."))
     except SmtpProblem as problem:
         warn(f"Échec : {problem}")

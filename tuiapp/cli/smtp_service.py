@@ -1,0 +1,92 @@
+"""``tuiapp smtp`` on the association's server (service mode): the settings are root's, in the
+configuration file, and the password is the sender service's, in its own folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, say, warn
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.system_config import SystemConfig
+
+ROOT_ONLY = ("Sur le serveur de l'association, le serveur d'envoi et son mot de passe sont réglés par "
+             "l'administrateur (root) : sudo tuiapp smtp {action}. Le mot de passe ne part que vers le serveur "
+             "qu'il a choisi.")
+
+
+def show(config: SystemConfig) -> int:
+    smtp = config.smtp
+    say(f"Configuration  : {config.path} (réglée par root)")
+    if smtp is None:
+        say("Serveur        : (aucun : section [smtp] absente)")
+        return EXIT_OK
+    say(f"Serveur        : {smtp.host}")
+    say(f"Port           : {smtp.port}")
+    say(f"Sécurité       : {SmtpSecurity(smtp.security).label}")
+    say(f"Identifiant    : {smtp.username or '(aucun : pas d’authentification)'}")
+    say(f"Mot de passe   : {_password_state(config)}")
+    say(f"Débit maximal  : {smtp.rate_per_minute} message(s) par minute" if smtp.rate_per_minute
+        else "Débit maximal  : sans limite")
+    say(f"Connexions     : {smtp.connection_limit} au plus" if smtp.connection_limit else "Connexions     : sans limite")
+    say(f"Certificats    : {smtp.ca_file or 'ceux du système'}")
+    if smtp.allow_insecure_auth:
+        say("Attention      : authentification autorisée sans chiffrement")
+    return EXIT_OK
+
+
+def _password_state(config: SystemConfig) -> str:
+    from tuiapp.mail.secrets import SecretStoreError
+    from tuiapp.mail.service_secret import read_password
+
+    assert config.secret_dir is not None
+    try:
+        return ("enregistré pour le service d'envoi" if read_password(config.secret_dir)
+                else "absent (sudo tuiapp smtp password)")
+    except SecretStoreError:
+        return "détenu par le service d'envoi (illisible pour vous, c'est voulu)"
+
+
+def change(config: SystemConfig, args: argparse.Namespace) -> int:
+    from tuiapp.services.server_config import update_smtp
+
+    if os.getuid() != 0:
+        raise TuiappError(ROOT_ONLY.format(action="set ..."))
+    changes: dict[str, object] = {
+        "host": args.host, "port": args.port, "security": args.security, "username": args.username,
+        "rate_per_minute": args.rate, "allow_insecure_auth": args.allow_insecure_auth,
+    }
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if args.ca_file is not None:
+        changes["ca_file"] = args.ca_file.strip() or None
+    if args.timeout is not None:
+        warn("--timeout : sans effet sur le serveur de l'association (le service attend 30 s).")
+    if not changes and "ca_file" not in changes:
+        warn("Rien à modifier : indiquez au moins une option (tuiapp smtp set --help).")
+        return EXIT_USAGE
+    if "host" in changes and config.smtp is None and "security" not in changes:
+        changes["security"] = "starttls"
+    updated = update_smtp(config, changes)
+    say(f"Réglages enregistrés dans {config.path}.")
+    return show(updated)
+
+
+def store_password(config: SystemConfig, password) -> int:
+    import pwd
+
+    from tuiapp.mail.service_secret import write_password
+
+    if os.getuid() != 0:
+        raise TuiappError(ROOT_ONLY.format(action="password"))
+    if config.smtp is None or not config.smtp.username:
+        raise TuiappError("Indiquez d'abord l'identifiant : sudo tuiapp smtp set --username ADRESSE")
+    try:
+        account = pwd.getpwnam(config.service_user)
+    except KeyError:
+        raise TuiappError(f"Le compte du service d'envoi ({config.service_user}) n'existe pas : "
+                          "sudo tuiapp server setup d'abord.") from None
+    assert config.secret_dir is not None
+    path = write_password(config.secret_dir, password(), owner=(account.pw_uid, account.pw_gid))
+    say(f"Mot de passe enregistré pour le service d'envoi ({path}, lisible par {config.service_user} seul).")
+    return EXIT_OK
