@@ -222,5 +222,8 @@ COMMANDS = (
     ("where", "--json", "--db", "/tmp/\x1b]0;pwned\x07.db"),
     ("sender", "--config", "/tmp/\x1b]52;c;cHduZWQ=\x07.toml", "--once"),
     ("send", "--db", "{db}", "--period", PERIOD, "--wait", "--timeout", "\x1b[2J"),
+    ("server", "setup", "--dir", "/tmp/\x1b]0;pwned\x07"),  # refused before any step
+    ("server", "setup", "--group", "\x1b[2J"),
+    ("server", "check"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )

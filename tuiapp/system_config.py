@@ -180,6 +180,12 @@ def _smtp(data: dict, path: Path) -> SmtpDestination:
     return destination
 
 
+def is_account_name(name: str) -> bool:
+    """A Unix user or group name tuiapp accepts: letters, digits, ``.``, ``_``, ``-``, not first."""
+    return bool(name) and len(name) <= 32 and name[0] not in "-." and all(
+        c.isascii() and (c.isalnum() or c in "._-") for c in name)
+
+
 def _optional(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -225,7 +231,7 @@ class _Reader:
 
     def group(self, key: str, default: str) -> str:
         name = self.text(key, default) or default
-        if not all(c.isalnum() or c in "._-" for c in name) or name.startswith("-"):
+        if not is_account_name(name):
             raise self._wrong(key, f"nom de groupe Unix invalide (« {name} »).")
         return name
 

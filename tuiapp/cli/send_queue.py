@@ -15,7 +15,8 @@ POLL = 0.3
 
 def queue_for_service(args: argparse.Namespace, period: Period, structure) -> int:
     from tuiapp.cli.send import _report_interrupted, _report_left_out
-    from tuiapp.sending import heartbeat, outbox, workflow
+    from tuiapp.db import heartbeat
+    from tuiapp.sending import outbox, workflow
 
     _report_interrupted(workflow.recover())
     plan = workflow.plan(period, structure, include_sent=args.include_sent)
@@ -47,8 +48,9 @@ def _stopped_text(beat) -> str:
 
 
 def _wait(record_ids: list[int], timeout: float | None) -> int:
+    from tuiapp.db import heartbeat
     from tuiapp.domain.status import SendStatus
-    from tuiapp.sending import heartbeat, workflow
+    from tuiapp.sending import workflow
 
     deadline = None if timeout is None else time.monotonic() + timeout
     told: dict[int, SendStatus] = {}

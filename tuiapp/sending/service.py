@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tuiapp.db import heartbeat
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
 from tuiapp.mail.problems import SmtpProblem
 from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings
 from tuiapp.sending import events as ev
-from tuiapp.sending import heartbeat, outbox
+from tuiapp.sending import outbox
 from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig

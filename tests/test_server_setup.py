@@ -1,0 +1,124 @@
+"""``tuiapp server setup`` and ``server check`` as root, with real groups and a real system account
+(made for the test, removed afterwards); the folders, configuration and unit go under tmp_path."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import secrets as random_names
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuiapp import system_config
+
+pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="server setup runs as root")
+
+
+@pytest.fixture
+def names():
+    suffix = random_names.token_hex(3)
+    chosen = {"group": f"tg{suffix}", "admin": f"ta{suffix}", "user": f"ts{suffix}"}
+    yield chosen
+    subprocess.run(["userdel", chosen["user"]], capture_output=True)
+    for group in (chosen["admin"], chosen["group"]):
+        subprocess.run(["groupdel", group], capture_output=True)
+
+
+def setup(names, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tuiapp", "server", "setup", "--group", names["group"], "--admin-group", names["admin"],
+         "--service-user", names["user"], "--dir", str(tmp_path / "srv"), "--config", str(tmp_path / "etc" / "tuiapp.toml"),
+         "--unit-dir", str(tmp_path / "units"), "--no-systemd", *extra],
+        capture_output=True, text=True, timeout=120)
+
+
+def owner_and_mode(path: Path) -> tuple[str, str, int]:
+    info = path.stat()
+    return pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name, stat.S_IMODE(info.st_mode)
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    return {str(p): (p.stat().st_uid, p.stat().st_gid, p.stat().st_mode, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*"))}
+
+
+def test_setup_puts_everything_in_place_and_a_second_run_changes_nothing(names, tmp_path):
+    result = setup(names, tmp_path)
+    assert result.returncode == 0, result.stderr
+    group, user = names["group"], names["user"]
+    srv = tmp_path / "srv"
+    account = pwd.getpwnam(user)
+    assert account.pw_shell in ("/usr/sbin/nologin", "/bin/false") and account.pw_gid == grp.getgrnam(group).gr_gid
+    assert grp.getgrnam(names["admin"])
+    assert owner_and_mode(srv) == ("root", group, 0o2770)
+    assert owner_and_mode(srv / "impressions") == ("root", group, 0o2770)
+    assert owner_and_mode(srv / "secret") == (user, group, 0o700)
+    assert owner_and_mode(srv / "tuiapp.db") == (user, group, 0o660)
+    config_path = tmp_path / "etc" / "tuiapp.toml"
+    assert owner_and_mode(config_path) == ("root", group, 0o640)
+    config = system_config.load({system_config.CONFIG_ENV: str(config_path)})
+    assert config is not None and config.database == srv / "tuiapp.db" and config.mode == "service"
+    assert (config.operator_group, config.admin_group, config.service_user) == (group, names["admin"], user)
+    assert config.print_dir == srv / "impressions" and config.secret_dir == srv / "secret"
+    assert system_config.problems(config_path) == []
+    unit = (tmp_path / "units" / "tuiapp-sender.service").read_text()
+    for line in (f"User={user}", "Restart=on-failure", "NoNewPrivileges=true", "ProtectSystem=strict",
+                 f"ReadWritePaths={srv}", "PrivateTmp=true"):
+        assert line in unit.splitlines(), line
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.removeprefix("ExecStart=").startswith("/") and exec_start.endswith(
+        f"sender --config {config_path}")
+    assert "Ajoutez chaque membre du service facturation au groupe" in result.stdout
+    assert "sudo tuiapp smtp password" in result.stdout
+
+    before = snapshot(tmp_path)
+    again = setup(names, tmp_path)
+    assert again.returncode == 0, again.stderr
+    steps = [line for line in again.stdout.splitlines() if " : " in line and not line.startswith("  - ")]
+    assert steps and all(line.startswith(("déjà en place", "non démarré")) for line in steps), again.stdout
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
+def test_the_unit_passes_systemd_analyze(names, tmp_path):
+    assert setup(names, tmp_path).returncode == 0
+    unit = tmp_path / "units" / "tuiapp-sender.service"
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_setup_refuses_a_relative_folder_and_says_which_step_failed(names, tmp_path):
+    result = setup(names, tmp_path, "--dir", "srv")
+    assert result.returncode == 2 and "--dir : un chemin absolu est attendu." in result.stderr
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "tuiapp.toml").write_text('database = "/elsewhere/tuiapp.db"\n')
+    result = setup(names, tmp_path)
+    assert result.returncode == 2 and "Étape « configuration » impossible" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_lists_what_is_wrong_with_its_fix(names, tmp_path):
+    assert setup(names, tmp_path).returncode == 0
+    config_path = tmp_path / "etc" / "tuiapp.toml"
+    env = {**os.environ, "TUIAPP_CONFIG": str(config_path)}
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tuiapp", "server", "check"], capture_output=True, text=True,
+                              timeout=60, env=env)
+
+    never = check()
+    assert never.returncode == 1 and "Le service d'envoi n'a jamais fonctionné sur cette base" in never.stdout
+    database = tmp_path / "srv" / "tuiapp.db"
+    database.chmod(0o644)
+    wrong = check()
+    assert wrong.returncode == 1
+    assert f"{database} a les droits -rw-r--r-- au lieu de -rw-rw---- : sudo chgrp {names['group']} {database}" \
+        in wrong.stdout
+    config_path.chmod(0o666)
+    assert "modifiable par d'autres que root" in check().stdout

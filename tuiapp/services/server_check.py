@@ -1,0 +1,85 @@
+"""``tuiapp server check``: what is wrong on the association's server, in French, with the fix for each."""
+
+from __future__ import annotations
+
+import grp
+import os
+import stat
+from pathlib import Path
+
+from tuiapp import system_config
+from tuiapp.system_config import Mode, SystemConfig
+
+
+def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> list[str]:
+    if config is None:
+        path, _ = system_config.config_path()
+        return [f"Pas de configuration du serveur ({path} absent) : tuiapp fonctionne en mode local. "
+                "Pour un serveur partagé : sudo tuiapp server setup"]
+    found = list(system_config.problems(config.path))
+    try:
+        gid = grp.getgrnam(config.operator_group).gr_gid
+    except KeyError:
+        return [*found, f"Le groupe {config.operator_group} n'existe pas : sudo tuiapp server setup"]
+    if os.getuid() != 0 and gid not in {os.getgid(), *os.getgroups()}:
+        found.append(f"Votre compte n'est pas dans le groupe {config.operator_group} : demandez à l'administrateur "
+                     f"« sudo usermod -aG {config.operator_group} {_me()} », puis reconnectez-vous.")
+    folder = config.database.parent
+    found += _mode(folder, gid, 0o2770, f"sudo chgrp {config.operator_group} {folder} && sudo chmod 2770 {folder}")
+    for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
+        if file.exists() or file == config.database:
+            found += _mode(file, gid, 0o660, f"sudo chgrp {config.operator_group} {file} && sudo chmod 660 {file}")
+    if check_heartbeat and config.mode == Mode.SERVICE and not found:
+        found += _heartbeat(config)
+    return found
+
+
+def _mode(path: Path, gid: int, mode: int, fix: str) -> list[str]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return [f"{path} n'existe pas : sudo tuiapp server setup"]
+    except OSError as exc:
+        return [f"{path} : inaccessible ({exc.strerror}) ; {fix}"]
+    found = []
+    if info.st_gid != gid:
+        found.append(f"{path} appartient au groupe {_group(info.st_gid)} : {fix}")
+    if stat.S_IMODE(info.st_mode) != mode:
+        found.append(f"{path} a les droits {stat.filemode(info.st_mode)} au lieu de "
+                     f"{stat.filemode(mode | stat.S_IFMT(info.st_mode))} : {fix}")
+    return found
+
+
+def _heartbeat(config: SystemConfig) -> list[str]:
+    from tuiapp.db import heartbeat
+    from tuiapp.db.database import DATABASE_ERRORS, DatabaseOpenError, open_database
+    from tuiapp.domain.formatting import format_duration
+
+    try:
+        open_database(config.database, create=False)
+        beat = heartbeat.last()
+    except (DatabaseOpenError, *DATABASE_ERRORS) as exc:
+        return [f"La base {config.database} ne s'ouvre pas : {exc}"]
+    start = "sudo systemctl start tuiapp-sender (ou : tuiapp sender sous le compte du service)"
+    if beat is None:
+        return [f"Le service d'envoi n'a jamais fonctionné sur cette base : {start}"]
+    if beat.stale():
+        return [f"Service d'envoi arrêté depuis {format_duration(beat.age().total_seconds())} : {start} ; "
+                "journal : journalctl -u tuiapp-sender"]
+    return []
+
+
+def _me() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
