@@ -27,9 +27,11 @@ class TuiApp(App[None]):
         Binding("ctrl+q", "leave_app", "Quitter", id="app.quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, service_mode: bool = False) -> None:
         super().__init__()
         self.db_path = db_path
+        #: On the association's server: a sender service sends, the screens queue and follow it.
+        self.service_mode = service_mode
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -175,7 +177,7 @@ class TuiApp(App[None]):
         self._close_messages_no_wait()
 
 
-def create_app(db_path: Path, *, create: bool = True) -> TuiApp:
+def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False) -> TuiApp:
     """Open the database (schema brought up to date) and build the app on it."""
     open_database(db_path, create=create)
-    return TuiApp(Path(db_path))
+    return TuiApp(Path(db_path), service_mode=service_mode)

@@ -32,13 +32,17 @@ def register(commands) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    return _start_tui(open_existing(args))
+    from tuiapp.services.site import locate
+    from tuiapp.system_config import Mode
+
+    site = locate(args.db)
+    return _start_tui(open_existing(args), service_mode=site.mode is Mode.SERVICE)
 
 
-def _start_tui(path: Path) -> int:
+def _start_tui(path: Path, *, service_mode: bool = False) -> int:
     from tuiapp.app import create_app
 
-    app = create_app(path)
+    app = create_app(path, service_mode=service_mode)
     app.run()
     return app.return_code or EXIT_OK
 

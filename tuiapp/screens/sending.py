@@ -68,9 +68,17 @@ class SendingPanel(Vertical):
             self.error = error
 
     class StatesRead(Message, bubble=False):
-        def __init__(self, rows: list[queries.SendRow]) -> None:
+        def __init__(self, rows: list[queries.SendRow], service: str | None = None) -> None:
             super().__init__()
             self.rows = rows
+            self.service = service  # service mode: the sender service's state, in French
+
+    class Watched(Message, bubble=False):
+        """Service mode: where the queued invoices stand, as the sender service reports them."""
+
+        def __init__(self, view: workflow.ServiceView) -> None:
+            super().__init__()
+            self.view = view
 
     def __init__(self, period: Period, structure_id: int | None) -> None:
         super().__init__()
@@ -88,6 +96,8 @@ class SendingPanel(Vertical):
         yield SendTable(id="send-table")
         yield Static(id="send-summary")
         yield Static(id="left-out")
+        if self.service_mode:
+            yield Static(id="service")
         with Horizontal(id="progress-row"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
@@ -106,11 +116,17 @@ class SendingPanel(Vertical):
         """Every row is in the table."""
         return self.table.loaded
 
+    @property
+    def service_mode(self) -> bool:
+        """On the association's server a sender service sends: this tab queues and follows it."""
+        return bool(getattr(self.app, "service_mode", False))
+
     def on_mount(self) -> None:
         self.load()
         self.focus_table()
         self._read_states(recover=True)  # a workstation that died: its sends become "unknown"
-        self.set_interval(5, self.refresh_states)
+        # Service mode: the service's states and heartbeat within 2 s (issue 11).
+        self.set_interval(1 if self.service_mode else 5, self.refresh_states)
 
     def on_unmount(self) -> None:
         # Left (the app closed, or the screen): an interruption, the rest stays queued.
@@ -155,9 +171,12 @@ class SendingPanel(Vertical):
         unless ``recover`` (the tab opening: settle what a dead process left in flight)."""
         if recover:
             workflow.recover()
-        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id)))
+        service = workflow.watch([]).service if self.service_mode else None
+        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
 
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
+        if message.service is not None:
+            self.query_one("#service", Static).update(plain(message.service))
         if not self.sending:
             self.table.merge(message.rows)
             self.update_summary()
@@ -270,12 +289,52 @@ class SendingPanel(Vertical):
 
         outcome, error = None, ""
         try:
-            outcome = workflow.send(plan, stop=stop, on_event=self._post_progress)
+            if self.service_mode:
+                self._queue_and_watch(plan, stop)
+            else:
+                outcome = workflow.send(plan, stop=stop, on_event=self._post_progress)
         except TuiappError as exc:
             error = f"Envoi impossible : {exc}"
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
             error = f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc})."
         self.post_message(self.Ended(outcome, error))
+
+    def _queue_and_watch(self, plan: workflow.Plan, stop: StopRequest) -> None:
+        """Service mode, in the worker: queue, then read where the invoices stand until the service
+        has dealt with them all. Cancelling withdraws this operator's invoices not sent yet; leaving
+        the tab only stops watching (the service sends them)."""
+        from tuiapp.sending import outbox
+
+        queued = workflow.queue(plan, operator=outbox.operator_name())
+        self._post_progress(queued)
+        while True:
+            view = workflow.watch(queued.record_ids)
+            self.post_message(self.Watched(view))
+            if view.finished:
+                return
+            if stop.is_set():
+                if stop.withdraw:
+                    self._post_progress(workflow.Withdrawn(outbox.withdraw_unsent(queued.batch, queued.record_ids)))
+                return
+            stop.wait(0.5)
+
+    def on_sending_panel_watched(self, message: Watched) -> None:
+        view = message.view
+        self.query_one("#service", Static).update(plain(view.service))
+        done = 0
+        for state in view.states:
+            finished = state.status in SendStatus.finished()
+            done += finished
+            if self.states.get(state.invoice_id) != state.status:
+                self.table.set_state(state.invoice_id, state.status)
+                if finished:
+                    suffix = f" ({state.error})" if state.error and state.status != SendStatus.SENT else "."
+                    self.log_line(f"Facture {state.number} ({state.resident}) : {state.status.label}{suffix}")
+        self._done, self._total = done, len(view.states)
+        self.query_one(ProgressBar).update(total=max(self._total, 1), progress=done)
+        waiting = f" ; {view.ahead} facture(s) avant les vôtres dans la file" if view.ahead else ""
+        self.query_one("#progress-label", Static).update(f"{done}/{self._total} traitée(s){waiting}")
+        self.update_summary()
 
     def _post_progress(self, event: workflow.Event) -> None:
         self.post_message(self.Progress(event))
@@ -289,6 +348,8 @@ class SendingPanel(Vertical):
         event = message.event
         if isinstance(event, workflow.Queued):
             self.table.own_batch = event.batch
+            if self.service_mode:
+                self.log_line(f"{len(event.record_ids)} facture(s) en file d'attente : le service d'envoi les enverra.")
         elif isinstance(event, ev.BatchStarted):
             self._total = event.total
             self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
