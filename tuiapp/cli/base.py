@@ -49,7 +49,10 @@ def _start_tui(path: Path, *, service_mode: bool = False) -> int:
 
 def init_base(args: argparse.Namespace) -> int:
     path, _ = resolve_db_path(args.db)
-    existed = path.exists() and path.stat().st_size > 0
+    try:
+        existed = path.stat().st_size > 0
+    except OSError:  # missing, or in a folder this account cannot enter (open_db then says so)
+        existed = False
     open_db(path, create=True)
     say(f"Base {'déjà présente, à jour' if existed else 'créée'} : {path}")
     return EXIT_OK

@@ -39,12 +39,23 @@ def open_db(path: Path, *, create: bool) -> None:
     try:
         open_database(path, create=create)
     except DatabaseOpenError as exc:
-        if not create and not path.exists():
+        if not create and _missing(path):
             raise DatabaseOpenError(
                 f"{exc} Pour la créer : « tuiapp init --db {path} » "
                 f"(ou « tuiapp init-demo --db {path} » pour une base de démonstration)."
             ) from None
         raise
+
+
+def _missing(path: Path) -> bool:
+    """Whether ``path`` is known not to exist (a folder this account cannot enter tells nothing)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def open_existing(args: argparse.Namespace) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sqlite3
 import unicodedata
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from peewee import AutoField, Model, OperationalError, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
 
+from tuiapp.db import file_access
 from tuiapp.domain.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
@@ -82,6 +84,8 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         return db
     try:
         exists, is_dir = path.exists(), path.is_dir()
+    except PermissionError:
+        raise DatabaseOpenError(file_access.explain_unreachable(path)) from None
     except OSError:
         raise DatabaseOpenError(f"Chemin de base de données inutilisable : « {path} ».") from None
     if not exists:
@@ -97,20 +101,40 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         raise DatabaseOpenError(f"« {path} » n'est pas un fichier de base de données.")
     if not db.is_closed():
         db.close()
+    # SQLite is not let near a file this account cannot use: it would open it
+    # read-only or fail, and could leave a -wal and -shm of ours that others cannot write.
+    try:
+        if not exists:
+            file_access.create_shared_file(path)
+        file_access.check_access(path)
+    except file_access.AccessRefused as refusal:
+        raise DatabaseOpenError(str(refusal)) from None
+    except OSError as exc:  # a full disk (no inode left), an I/O error
+        raise DatabaseOpenError(_explain_file_error(path, exc)) from None
     from tuiapp.domain import timing
 
     busy = timing.busy_timeout()
     db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)  # type: ignore[arg-type]  # Peewee's stubs say int; sqlite3 takes seconds as a float
+    before = file_access.existing_side_files(path)
     try:
         db.connect()
         migrate(db)
-    except DatabaseOpenError:
+    except (DatabaseOpenError, sqlite3.DatabaseError, PeeweeDatabaseError, OperationalError) as exc:
         db.close()
-        raise
-    except (sqlite3.DatabaseError, PeeweeDatabaseError, OperationalError) as exc:
-        db.close()
+        file_access.remove_new_side_files(path, before)
+        if isinstance(exc, DatabaseOpenError):
+            raise
         raise DatabaseOpenError(explain_database_error(path, exc)) from None
     return db
+
+
+def _explain_file_error(path: Path, exc: OSError) -> str:
+    from tuiapp.db.waiting import is_disk_full
+
+    if is_disk_full(exc):
+        return explain_database_error(path, exc)
+    reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    return f"Impossible d'utiliser le fichier de la base « {path} » (erreur système {reason})."
 
 
 def explain_database_error(path: Path | str, exc: Exception) -> str:
