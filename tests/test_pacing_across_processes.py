@@ -17,7 +17,7 @@ from tests.test_cli_send import PERIOD, delivered, statuses
 from tests.test_send_engine import FakeClock, september
 from tests.test_send_faults import keep
 from tuiapp.db.database import db, open_database
-from tuiapp.db.models import Association, SendSlot, SmtpConnectionRow
+from tuiapp.db.models import Association, SendRecord, SendSlot, SmtpConnectionRow
 from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
 from tuiapp.sending import events as ev
 from tuiapp.sending import outbox, pacing, wording
@@ -152,6 +152,29 @@ def test_cancel_while_waiting_for_a_connection_leaves_the_invoice_queued(paced_d
     summary = engine.run(queued.record_ids, batch=queued.batch)
     assert summary.interrupted and summary.remaining == 1 and server.received == []
     assert statuses(paced_db) == {"queued": 1}
+
+
+def test_every_attempt_takes_a_slot_and_an_unused_one_goes(paced_db, server):
+    """A refused attempt counts toward the rate like a message; the slot of an invoice
+    claimed elsewhere meanwhile is given back. No slot is left in flight."""
+    association = Association.get_solo()
+    association.smtp_rate_per_minute = 2
+    association.save()
+    settings = SmtpSettings.from_association(association)
+    server.faults.data_replies = ["451 4.3.0 Try later"]  # the first attempt: tried again after 5 s
+    invoices = september(3)
+    queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie")
+    SendRecord.update(status="sending").where(SendRecord.id == queued.record_ids[2]).execute()  # taken elsewhere
+    clock, events = FakeClock(), []
+    engine = SendEngine(settings, keyring_authenticator(settings), operator="marie", on_event=events.append,
+                        clock=clock, wait=clock.wait)
+    summary = engine.run(queued.record_ids, batch=queued.batch)
+    assert summary.sent == 2 and summary.skipped == 1 and len(server.received) == 2
+    # three attempts at 2 per window: the third waited for the window to pass (55 s), and the
+    # invoice taken elsewhere for the second's (5 s: the pace comes before the claim)
+    assert clock.waits == [5.0, 55.0, 5.0] and any(isinstance(event, ev.PacingWait) for event in events)
+    slots = list(SendSlot.select())
+    assert [slot.sent_at for slot in slots] == [1060.0]  # the third's; the first two left the window, the last went
 
 
 def never_more_than(rate, window, times):

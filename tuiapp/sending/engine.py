@@ -185,7 +185,7 @@ class SendEngine:
         try:
             return self._send_paced(record, doc, statuses)
         finally:
-            self._limits.drop_slot()  # if no message left with it
+            self._limits.settle()  # its time, once the outcome is written; or it goes, unused
 
     def _send_paced(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)

@@ -23,8 +23,10 @@ never both take the last place. The account is the server and the user name
 
 Times are the engine's clock: the wall clock by default, which every process and
 workstation shares; tests give a fake clock, whose times the database then holds.
-Stamping, dropping and giving back are done once, without waiting: if the database
-cannot take them, the row stays and counts a little longer, never less.
+A slot is stamped (or dropped) after the outcome of its message is written, which
+comes first. Stamping, dropping and giving back are tried once, without the send
+path's long wait: if the database cannot take them, the row stays and counts as in
+flight a little longer (at most a lease, while its process lives), never less.
 """
 
 from __future__ import annotations
@@ -131,14 +133,16 @@ class AccountLimits:
         self._on_event = on_event
         self._window = window
         self._slot: int | None = None
+        self._answered: float | None = None  # when the server answered the slot's message
         self._place: int | None = None
         self._refreshed = 0.0
 
     def pace(self) -> bool:
         """Take a slot for the next message, waiting as long as the rate says."""
         rate = self.settings.rate_per_minute
-        if rate <= 0 or self._slot is not None:
-            return False
+        if rate <= 0 or (self._slot is not None and self._answered is None):
+            return False  # no limit, or a slot is held and still unused
+        self.settle()
         window = self._window if self._window is not None else timing.pacing_window()
         while True:
             slot, delay = take_slot(self.settings.account, rate, window, self._clock())
@@ -150,16 +154,20 @@ class AccountLimits:
                 return True
 
     def attempted(self) -> None:
-        """The server answered (or the attempt failed): the slot holds that time."""
+        """The server answered (or the attempt failed): the slot will hold that time."""
         if self._slot is not None:
-            stamp_slot(self._slot, self._clock())
-            self._slot = None
+            self._answered = self._clock()
 
-    def drop_slot(self) -> None:
-        """The slot was not used: no message left with it."""
-        if self._slot is not None:
+    def settle(self) -> None:
+        """After the message's outcome is written: its slot gets the time of the server's
+        answer, or goes if no message left with it."""
+        if self._slot is None:
+            return
+        if self._answered is not None:
+            stamp_slot(self._slot, self._answered)
+        else:
             drop_slot(self._slot)
-            self._slot = None
+        self._slot = self._answered = None
 
     def hold_connection(self) -> bool:
         """Take a place for a connection (kept until ``release_connection``), waiting while
