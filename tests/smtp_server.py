@@ -18,7 +18,7 @@ from pathlib import Path
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 USERNAME = "facturation@example.org"
 PASSWORD = "S3cret-pass-for-tests!"
@@ -66,6 +66,17 @@ class Handler:
         self.data_started = threading.Event()
         self.refuse_reply = "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
         self.lock = threading.Lock()
+        self.sessions = 0  # connections open now
+        self.most_sessions = 0  # the most ever open at once
+
+    def session_opened(self) -> None:
+        with self.lock:
+            self.sessions += 1
+            self.most_sessions = max(self.most_sessions, self.sessions)
+
+    def session_closed(self) -> None:
+        with self.lock:
+            self.sessions -= 1
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_count += 1
@@ -101,6 +112,30 @@ class Handler:
             server.transport.abort()
             return "250 2.0.0 never seen by the client"
         return f"250 2.0.0 OK queued as {number}"
+
+
+class _CountingSMTP(SMTP):
+    """An SMTP session that tells its handler when its connection opens and closes
+    (once each: STARTTLS makes a second ``connection_made`` on the same session)."""
+
+    _counted = False
+
+    def connection_made(self, transport) -> None:
+        if not self._counted and self._original_transport is None:
+            self._counted = True
+            self.event_handler.session_opened()
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if self._counted:
+            self._counted = False
+            self.event_handler.session_closed()
+        super().connection_lost(error)
+
+
+class _CountingController(Controller):
+    def factory(self):
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
@@ -140,7 +175,7 @@ class SmtpTestServer:
             params |= {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": self.tls == "starttls"}
         if self.tls == "starttls":
             params |= {"tls_context": self._server_context(), "require_starttls": True}
-        self.controller = Controller(
+        self.controller = _CountingController(
             self.handler,
             hostname="127.0.0.1",
             port=self.port,

@@ -8,7 +8,7 @@ import pytest
 
 from tuiapp.db import migrations
 from tuiapp.db.database import DatabaseOpenError, db, open_database
-from tuiapp.db.models import MODELS, Association, Resident
+from tuiapp.db.models import MODELS, Association, Resident, SendSlot, SmtpConnectionRow
 
 
 def test_fresh_file_is_in_wal_mode_with_pragmas(db_path, monkeypatch):
@@ -69,6 +69,33 @@ def test_version_1_database_opens_with_its_data(tmp_path):
         assert Association.get_solo().smtp_allow_insecure_auth is False
         assert resident.invoices.get().send_records.get().batch is None
         assert Association.get_solo().smtp_port == 587
+        assert SendSlot.select().count() == 0 and SmtpConnectionRow.select().count() == 0  # version 3's tables
+    finally:
+        db.close()
+
+
+def test_version_2_database_gets_the_tables_of_the_account_limits(db_path):
+    """A file left at version 2 (made by the frozen migrations 1 and 2) opens at the current
+    version, its data kept, with the send slots and open connections tables."""
+    from peewee import SqliteDatabase
+
+    raw = SqliteDatabase(str(db_path))
+    for version in (1, 2):
+        migrations.MIGRATIONS[version](raw)
+    raw.execute_sql("PRAGMA user_version = 2")
+    raw.execute_sql("INSERT INTO association (id, name, address, smtp_host, smtp_port, smtp_security, smtp_username, "
+                    "smtp_auth_method, smtp_timeout, smtp_rate_per_minute, smtp_allow_insecure_auth) VALUES "
+                    "(1, 'Les Papillons', '', 'smtp.office365.com', 587, 'starttls', 'f@example.org', 'password', "
+                    "30, 30, 0)")
+    raw.close()
+    open_database(db_path)
+    try:
+        assert migrations.schema_version(db) == migrations.SCHEMA_VERSION >= 3
+        assert Association.get_solo().name == "Les Papillons"
+        slot = SendSlot.create(account="smtp.office365.com:587:f@example.org", holder="h:1:2", reserved_at=1.5)
+        assert SendSlot.get_by_id(slot.id).reserved_at == 1.5 and SendSlot.get_by_id(slot.id).sent_at is None
+        SmtpConnectionRow.create(account=slot.account, holder="h:1:2", opened_at=1.0, refreshed_at=2.0)
+        assert SmtpConnectionRow.select().count() == 1
     finally:
         db.close()
 

@@ -55,10 +55,24 @@ def _to_v2(database: SqliteDatabase) -> None:
     )
 
 
+def _to_v3(database: SqliteDatabase) -> None:
+    """The send slots and open connections of every process, for the limits per mail account."""
+    for statement in (
+        'CREATE TABLE "send_slot" ("id" INTEGER NOT NULL PRIMARY KEY, "account" VARCHAR(255) NOT NULL, '
+        '"holder" VARCHAR(255) NOT NULL, "reserved_at" REAL NOT NULL, "sent_at" REAL);',
+        'CREATE INDEX "send_slot_account_reserved_at" ON "send_slot" ("account", "reserved_at");',
+        'CREATE TABLE "smtp_connection" ("id" INTEGER NOT NULL PRIMARY KEY, "account" VARCHAR(255) NOT NULL, '
+        '"holder" VARCHAR(255) NOT NULL, "opened_at" REAL NOT NULL, "refreshed_at" REAL NOT NULL);',
+        'CREATE INDEX "smtp_connection_account" ON "smtp_connection" ("account");',
+    ):
+        database.execute_sql(statement)
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
     2: _to_v2,
+    3: _to_v3,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

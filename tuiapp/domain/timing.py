@@ -21,8 +21,18 @@ BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 1.0
 #: The engine: pauses before retrying a message after a transient failure.
 RETRY_DELAYS = (5.0, 20.0)
-#: The engine: the window over which the association's messages per minute are counted.
+#: The engine: the window over which the association's messages per minute are counted
+#: (across every process sending on one database: ``tuiapp.sending.pacing``).
+PACING_WINDOW_VARIABLE = "TUIAPP_PACING_WINDOW"
 PACING_WINDOW = 60.0
+#: The engine: a row of an open SMTP connection (or of a message being handed over) that
+#: was not refreshed for this long no longer counts (its process, on another machine, is
+#: presumed gone); refreshed every quarter of it while in use.
+CONNECTION_LEASE_VARIABLE = "TUIAPP_SMTP_CONNECTION_LEASE"
+CONNECTION_LEASE = 300.0
+#: The engine: when the account's open connections reach the limit, it looks again after this.
+CONNECTION_RETRY_VARIABLE = "TUIAPP_SMTP_CONNECTION_RETRY"
+CONNECTION_RETRY = 2.0
 #: A record left "sending" by a process of another machine is presumed dead after this.
 FOREIGN_CLAIM_LEASE = 3600.0
 
@@ -43,6 +53,21 @@ def db_wait() -> float:
 def busy_timeout() -> float:
     """SQLite's busy timeout for one attempt: never longer than the whole wait."""
     return min(BUSY_TIMEOUT, db_wait())
+
+
+def pacing_window() -> float:
+    """The window of the messages-per-minute limit (``$TUIAPP_PACING_WINDOW``, 60 s by default)."""
+    return _seconds(PACING_WINDOW_VARIABLE, PACING_WINDOW) or PACING_WINDOW
+
+
+def connection_lease() -> float:
+    """How long an unrefreshed connection row counts (``$TUIAPP_SMTP_CONNECTION_LEASE``, 300 s)."""
+    return _seconds(CONNECTION_LEASE_VARIABLE, CONNECTION_LEASE) or CONNECTION_LEASE
+
+
+def connection_retry() -> float:
+    """The pause before looking again for a free connection (``$TUIAPP_SMTP_CONNECTION_RETRY``, 2 s)."""
+    return _seconds(CONNECTION_RETRY_VARIABLE, CONNECTION_RETRY) or CONNECTION_RETRY
 
 
 #: The sender service: how often it says it is alive, and after how long without a sign

@@ -8,6 +8,7 @@ for an acknowledgement and smtplib ran several times slower without it.
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import ssl
@@ -30,6 +31,21 @@ from tuiapp.mail.problems import (
 )
 from tuiapp.mail.secrets import Secret
 
+#: How many connections every process together may hold open to one account's server
+#: (Office 365 accepts 3 per mailbox); 0: no limit. ``$TUIAPP_SMTP_CONNECTIONS`` overrides
+#: it (read when the settings are made) until it moves to the system configuration file.
+CONNECTION_LIMIT = 3
+CONNECTION_LIMIT_VARIABLE = "TUIAPP_SMTP_CONNECTIONS"
+
+
+def connection_limit() -> int:
+    """The limit of simultaneous connections per account: ``$TUIAPP_SMTP_CONNECTIONS`` or 3."""
+    try:
+        value = int(os.environ.get(CONNECTION_LIMIT_VARIABLE, ""))
+    except ValueError:
+        return CONNECTION_LIMIT
+    return value if 0 <= value <= 1000 else CONNECTION_LIMIT
+
 
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
@@ -42,6 +58,12 @@ class SmtpSettings:
     rate_per_minute: int = 30
     ca_file: str | None = None
     allow_insecure_auth: bool = False
+    connection_limit: int = field(default_factory=connection_limit)
+
+    @property
+    def account(self) -> str:
+        """Whose limits these are: the server and the user name, lower-cased."""
+        return f"{self.host}:{self.port}:{self.username}".lower()
 
     def __post_init__(self) -> None:
         # the form and the database hand over the stored text: it becomes the enum (or is refused) here

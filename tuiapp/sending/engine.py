@@ -3,7 +3,9 @@
 It reuses one connection for the batch (re-opened when dropped), does after
 a failed attempt what ``tuiapp.sending.policy.decide`` says (retry after a
 pause, renew the credentials, defer, fail the invoice, stop the batch, or
-unknown), paces itself at the association's messages per minute, builds each message (PDF included) in the
+unknown), paces itself at the association's messages per minute and keeps to its
+account's connection limit, both across every process sending on the database
+(``tuiapp.sending.pacing``), builds each message (PDF included) in the
 sending thread just before it claims the invoice (a crash while building
 leaves it queued), and stops between two messages when asked (``StopRequest``).
 Every step is reported as an event (``tuiapp.sending.events``) to a callback:
@@ -24,14 +26,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from tuiapp.db import queries
 from tuiapp.db.database import db
-from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
@@ -43,7 +42,7 @@ from tuiapp.mail.problems import MessageRejected, SmtpProblem
 from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
 from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
 from tuiapp.sending import events as ev
-from tuiapp.sending import journal, outbox
+from tuiapp.sending import journal, outbox, pacing
 from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 
 EventSink = Callable[[ev.Event], None]
@@ -122,15 +121,17 @@ class SendEngine:
         cancel: threading.Event | None = None,
         max_tries: int = MAX_TRIES,
         retry_delays: Iterable[float] = timing.RETRY_DELAYS,
-        pacing_window: float = timing.PACING_WINDOW,
+        pacing_window: float | None = None,
         connect: Callable[[SmtpSettings, Authenticator], SmtpConnection] = SmtpConnection.open,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wait: Callable[[float], bool] | None = None,
         keep_queuing_operator: bool = False,
     ) -> None:
-        """``clock`` times the pacing; ``wait(seconds)`` makes every pause (pacing, retry)
-        and returns True when the batch was asked to stop meanwhile: by default the
-        ``cancel`` event's own ``wait``. Tests give both a fake clock."""
+        """``clock`` times the pacing and the connection leases, in the database that every
+        process shares (the wall clock); ``wait(seconds)`` makes every pause (pacing,
+        connection limit, retry) and returns True when the batch was asked to stop
+        meanwhile: by default the ``cancel`` event's own ``wait``. Tests give both a fake
+        clock. ``pacing_window``: by default ``timing.pacing_window()``, read at each message."""
         self.settings = settings
         self.authenticator = authenticator
         self.operator = operator or outbox.operator_name()
@@ -140,13 +141,12 @@ class SendEngine:
         self.cancel = cancel or StopRequest()
         self.max_tries = max(1, max_tries)
         self.retry_delays = tuple(retry_delays) or (0.0,)
-        self.pacing_window = pacing_window
         self._connect = connect
-        self._clock = clock
         self._wait = wait or self.cancel.wait
         self._connection: SmtpConnection | None = None
         self._renewed = False  # credentials renewed, and no message went through since
-        self._recent: deque[float] = deque()
+        self._limits = pacing.AccountLimits(settings, clock=clock, wait=self._wait, window=pacing_window,
+                                            on_event=lambda event: self.on_event(event))
 
     def run(self, record_ids: Iterable[int], *, batch: str = "") -> ev.BatchFinished:
         """Send the given queued records, in order; returns the summary (also emitted)."""
@@ -157,7 +157,6 @@ class SendEngine:
         stopped: SmtpProblem | TuiappError | None = None
         requested = False
         try:
-            self._seed_pacing()
             for record, doc in self._load(ids):
                 if self.cancel.is_set():
                     requested = True
@@ -183,8 +182,16 @@ class SendEngine:
         return finished
 
     def _send_one(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
+        # before the claim: an invoice that waits for a connection or for the pace stays queued
+        self._limited(self._limits.hold_connection)
+        self._limited(self._limits.pace)
+        try:
+            return self._send_paced(record, doc, statuses)
+        finally:
+            self._limits.settle()  # its time, once the outcome is written; or it goes, unused
+
+    def _send_paced(self, record: SendRecord, doc: InvoiceDocument, statuses: dict[int, str]) -> str:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
-        self._pace()  # before the claim: a paused invoice stays queued
         message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
         try:
             message, unusable = build_message(doc, message_id), None
@@ -280,18 +287,18 @@ class SendEngine:
         envelope, attempt = envelope_recipients(doc), 0
         while True:
             if attempt:
-                self._pace()
+                self._limited(self._limits.pace)
             try:
                 connection[0] = self._connection_for_batch()
                 delivery = connection[0].send(message, doc.sender_email or "", envelope)
             except SmtpProblem as problem:
-                self._record_attempt()
+                self._limits.attempted()
                 outcome = self._after_failure(problem, attempt, ref)
                 if outcome is not None:
                     return outcome
                 attempt += 1
                 continue
-            self._record_attempt()
+            self._limits.attempted()
             self._renewed = False  # the credentials worked: a later refusal is worth a renewal again
             return self._delivered(doc, ref, message_id, delivery)
 
@@ -356,6 +363,7 @@ class SendEngine:
 
     def _connection_for_batch(self) -> SmtpConnection:
         if self._connection is None or not self._connection.is_open:
+            self._limited(self._limits.hold_connection)  # none held after a retry closed the last one
             self._connection = self._connect(self.settings, self.authenticator)
         return self._connection
 
@@ -363,36 +371,13 @@ class SendEngine:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        self._limits.release_connection()
 
-    def _pace(self) -> None:
-        """Wait so that no window of ``pacing_window`` seconds holds more than the rate."""
-        rate = self.settings.rate_per_minute
-        if rate <= 0:
-            return
-        while True:
-            now = self._clock()
-            # One expression for both the expiry test and the delay: with ``now - sent >=
-            # window`` against ``sent + window - now``, rounding could leave a delay too small
-            # to move the clock, and the loop never ended (seen on the tests' clock).
-            while self._recent and self._recent[0] + self.pacing_window <= now:
-                self._recent.popleft()
-            if len(self._recent) < rate:
-                return
-            delay = self._recent[0] + self.pacing_window - now
-            self.on_event(ev.PacingWait(delay))
-            if self._wait(delay):
-                raise _Stop(None)
-
-    def _seed_pacing(self) -> None:
-        """Count the messages that left within the window before this run (any process)."""
-        if self.settings.rate_per_minute <= 0:
-            return
-        now_wall, now_mono = utcnow(), self._clock()
-        for finished in outbox.recent_send_times(timedelta(seconds=self.pacing_window)):
-            self._recent.append(now_mono - (now_wall - finished).total_seconds())
-
-    def _record_attempt(self) -> None:
-        # Stamped once the server has answered, so that its receive times, too,
-        # never crowd more than the rate into one window.
-        if self.settings.rate_per_minute > 0:
-            self._recent.append(self._clock())
+    def _limited(self, step: Callable[[], bool]) -> None:
+        """Run one of the account limits' steps; they wait, and say whether the batch was asked to stop meanwhile."""
+        try:
+            stopped = step()
+        except _DATABASE_FAILURES as exc:
+            raise _Stop(exc) from None
+        if stopped:
+            raise _Stop(None)

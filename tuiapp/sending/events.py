@@ -91,6 +91,14 @@ class PacingWait:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionWait:
+    """The account's server has ``limit`` connections open already (other processes or
+    workstations): the engine waits for one to close."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class BatchStopped:
     """A settings, server or database problem: the remaining invoices stay queued.
 
@@ -135,6 +143,7 @@ Event = (
     | InvoiceUnknown
     | RetryScheduled
     | PacingWait
+    | ConnectionWait
     | BatchStopped
     | BatchFinished
 )

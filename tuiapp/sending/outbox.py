@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import cast
 
 from peewee import IntegrityError
@@ -84,6 +84,14 @@ def _claimer_alive(tag: str | None, started_at) -> bool:
     except PermissionError:
         pass  # alive, another user's process
     return not ticks or _start_ticks(pid) in ("", ticks)
+
+
+def holder_gone(tag: str | None) -> bool:
+    """A process of this machine that no longer runs (or a tag naming none); one of another
+    machine is never known gone: its rows count while their lease lasts."""
+    if not tag or tag.count(":") < 2:
+        return True
+    return tag.rsplit(":", 2)[0] == socket.gethostname() and not _claimer_alive(tag, None)
 
 
 @dataclass
@@ -238,17 +246,6 @@ def release(record_id: int, *, error: str | None = None, reply: str = "") -> Non
     SendRecord.update(
         status=SendStatus.QUEUED, claimed_by=None, error=error, last_reply=reply or None
     ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.SENDING)).execute()
-
-
-def recent_send_times(window: timedelta) -> list:
-    """When records finished within the window (any process): for pacing across runs."""
-    since = utcnow() - window
-    query = SendRecord.select(SendRecord.finished_at).where(
-        SendRecord.finished_at.is_null(False) & (SendRecord.finished_at >= since)
-        & SendRecord.status.in_((SendStatus.SENT, SendStatus.PARTIAL, SendStatus.UNKNOWN))
-    )
-    rows = cast(Iterable[tuple[datetime]], query.tuples())  # Peewee's stubs type .tuples() as the model
-    return sorted(finished for (finished,) in rows)
 
 
 _INTERRUPTED = "Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti."

@@ -43,6 +43,9 @@ def describe(event: ev.Event) -> str:
             return f"{problem} Nouvel essai dans {delay:.0f} s (essai {attempt + 1})."
         case ev.PacingWait(delay=delay):
             return f"Limite de messages par minute : pause de {delay:.0f} s."
+        case ev.ConnectionWait(limit=limit):
+            return (f"Limite de {limit} connexion(s) simultanée(s) au serveur atteinte (autres envois en cours) : "
+                    "attente qu'une connexion se libère.")
         case ev.BatchStopped(problem=problem, remaining=remaining, kept=kept):
             text = f"Envoi arrêté. {problem} {remaining} facture(s) restent en attente."
             if kept:
