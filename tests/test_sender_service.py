@@ -25,7 +25,8 @@ from tuiapp.sending import outbox
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
 
 SEPTEMBER = Period(2024, 9)
-FAST = {"TUIAPP_HEARTBEAT": "0.2", "TUIAPP_SENDER_POLL": "0.1", "TUIAPP_SENDER_RETRY": "0.5"}
+FAST = {"TUIAPP_HEARTBEAT": "0.2", "TUIAPP_SENDER_POLL": "0.1", "TUIAPP_SENDER_RETRY": "0.5",
+        "TUIAPP_HEARTBEAT_STALE": "1.5"}
 
 
 def configure(tmp_path: Path, database: Path, server, *, password: str | None = PASSWORD) -> Path:

@@ -49,10 +49,12 @@ def _stopped_text(beat) -> str:
 
 def _wait(record_ids: list[int], timeout: float | None) -> int:
     from tuiapp.db import heartbeat
+    from tuiapp.domain import timing
     from tuiapp.domain.status import SendStatus
     from tuiapp.sending import workflow
 
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     told: dict[int, SendStatus] = {}
     while True:
         states = workflow.states(record_ids)
@@ -67,7 +69,9 @@ def _wait(record_ids: list[int], timeout: float | None) -> int:
             say(f"Terminé : {sent} envoyée(s) sur {len(states)}.")
             return EXIT_OK if sent == len(states) else EXIT_INCOMPLETE
         beat = heartbeat.last()
-        if beat is None or beat.stale():
+        # a service never seen is given the staleness delay to show up (it may be starting)
+        never_yet = beat is None and time.monotonic() - started < timing.heartbeat_stale()
+        if (beat is None or beat.stale()) and not never_yet:
             warn(_stopped_text(beat) + " Les factures restent en file d'attente.")
             return EXIT_INCOMPLETE
         if deadline is not None and time.monotonic() >= deadline:

@@ -55,7 +55,7 @@ def settings_for(destination: SmtpDestination) -> SmtpSettings:
         host=destination.host, port=destination.port, security=destination.security,
         username=destination.username, auth_method=destination.auth_method,
         rate_per_minute=destination.rate_per_minute, ca_file=destination.ca_file,
-        allow_insecure_auth=destination.allow_insecure_auth,
+        allow_insecure_auth=destination.allow_insecure_auth, connection_limit=destination.connection_limit,
     )
 
 
