@@ -318,3 +318,21 @@ async def test_smtp_modal_explains_a_missing_keyring(app):
         await settle(pilot)
         assert app.screen.__class__.__name__ == "SmtpScreen"  # kept open, nothing lost
         assert "PYTHON_KEYRING_BACKEND" in text_of(app, "#errors")
+
+
+async def test_an_empty_base_opens_every_screen(tmp_path):
+    """A base just made by ``tuiapp init``: no period, no structure. On 565fba5 the contributions
+    screen and a new resident's form crashed (Textual 8's Select.BLANK is False, not "no choice")."""
+    app = create_app(tmp_path / "empty.db")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            for key, screen in (("c", "ContributionsScreen"), ("r", "ResidentsScreen"), ("s", "StructuresScreen")):
+                await press(pilot, "escape")
+                await press(pilot, key)
+                assert app.is_running and type(app.screen).__name__ == screen
+            await press(pilot, "escape")
+            await press(pilot, "r")
+            await press(pilot, "n")  # a new resident, no structure to choose yet
+            assert app.is_running and type(app.screen).__name__ == "ResidentFormScreen"
+    finally:
+        db.close()

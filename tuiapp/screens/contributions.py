@@ -51,7 +51,7 @@ class ContributionsScreen(Screen[None]):
         with TabbedContent(id="tabs"):
             with TabPane("Factures", id="main"):
                 with Horizontal(id="filters"):
-                    yield Select(period_choices, value=period_choices[0][1] if periods else Select.BLANK,
+                    yield Select(period_choices, value=period_choices[0][1] if periods else Select.NULL,
                                  prompt="Période", id="period", allow_blank=not periods)
                     yield Select([("Toutes les structures", ALL), *structures], value=ALL, allow_blank=False,
                                  id="structure")
@@ -69,7 +69,7 @@ class ContributionsScreen(Screen[None]):
     @property
     def period(self) -> Period | None:
         value = self.query_one("#period", Select).value
-        return None if value is Select.BLANK else Period.parse(str(value))
+        return None if value is Select.NULL else Period.parse(str(value))
 
     @property
     def structure_id(self) -> int | None:

@@ -152,7 +152,7 @@ class ResidentFormScreen(FormScreen):
             yield Field("Prénom", "first_name", values["first_name"])
             with Horizontal(classes="select-row"):
                 yield Label("Structure", classes="field-label")
-                yield Select(self.structure_choices, value=values["structure"] or Select.BLANK, id="structure")
+                yield Select(self.structure_choices, value=values["structure"] or Select.NULL, id="structure")
             yield Field("Courriel du résident", "email", values["email"])
             yield Field("Tuteur", "guardian_name", values["guardian_name"])
             yield Field("Courriel du tuteur", "guardian_email", values["guardian_email"])
@@ -169,7 +169,7 @@ class ResidentFormScreen(FormScreen):
     def form_values(self) -> dict[str, str]:
         values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
         structure = self.query_one("#structure", Select).value
-        values["structure"] = "" if structure is Select.BLANK else str(structure)
+        values["structure"] = "" if structure is Select.NULL else str(structure)
         values["active"] = "1" if self.query_one("#active", Switch).value else "0"
         return values
 
