@@ -184,3 +184,21 @@ def test_killed_mid_print_leaves_only_complete_files(demo_db_file, tmp_path, fil
             assert page_count(path) == len(ids)
         else:
             assert page_count(path) == 1 and "Facture de contribution" in pdf_text(path)
+
+
+def test_on_the_shared_server_prints_are_the_groups_and_never_everyones(demo_db, tmp_path):
+    """Service mode: the configuration's print folder, ``rwxrws---`` and ``rw-rw----`` whatever the umask."""
+    from tuiapp.services.printing import print_folder
+
+    shared = tmp_path / "impressions"
+    folder = print_folder(Period(2024, 9), shared)
+    assert folder == shared / "factures-2024-09"
+    ids = [invoice.id for invoice in queries.invoices_of_period(Period(2024, 9))][:3]
+    previous = os.umask(0o022)
+    try:
+        result = print_invoices(ids, folder, shared=True)
+    finally:
+        os.umask(previous)
+    assert len(result.files) == 3 and result.combined is not None
+    assert folder.stat().st_mode & 0o7777 == 0o2770
+    assert {path.stat().st_mode & 0o777 for path in [*result.files, result.combined]} == {0o660}

@@ -27,11 +27,13 @@ class TuiApp(App[None]):
         Binding("ctrl+q", "leave_app", "Quitter", id="app.quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: Path, *, service_mode: bool = False) -> None:
+    def __init__(self, db_path: Path, *, service_mode: bool = False, print_dir: Path | None = None) -> None:
         super().__init__()
         self.db_path = db_path
         #: On the association's server: a sender service sends, the screens queue and follow it.
         self.service_mode = service_mode
+        #: On the association's server: the shared print folder (never a home directory).
+        self.print_dir = print_dir
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -177,7 +179,8 @@ class TuiApp(App[None]):
         self._close_messages_no_wait()
 
 
-def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False) -> TuiApp:
+def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False,
+               print_dir: Path | None = None) -> TuiApp:
     """Open the database (schema brought up to date) and build the app on it."""
     open_database(db_path, create=create)
-    return TuiApp(Path(db_path), service_mode=service_mode)
+    return TuiApp(Path(db_path), service_mode=service_mode, print_dir=print_dir)

@@ -36,13 +36,15 @@ def run_app(args: argparse.Namespace) -> int:
     from tuiapp.system_config import Mode
 
     site = locate(args.db)
-    return _start_tui(open_existing(args), service_mode=site.mode is Mode.SERVICE)
+    service = site.mode is Mode.SERVICE
+    print_dir = site.config.print_dir if service and site.config is not None else None
+    return _start_tui(open_existing(args), service_mode=service, print_dir=print_dir)
 
 
-def _start_tui(path: Path, *, service_mode: bool = False) -> int:
+def _start_tui(path: Path, *, service_mode: bool = False, print_dir: Path | None = None) -> int:
     from tuiapp.app import create_app
 
-    app = create_app(path, service_mode=service_mode)
+    app = create_app(path, service_mode=service_mode, print_dir=print_dir)
     app.run()
     return app.return_code or EXIT_OK
 

@@ -164,7 +164,8 @@ class ContributionsScreen(Screen[None]):
 
         call = self.app.call_from_thread
         try:
-            result = print_invoices(ids, print_folder(period))
+            shared = getattr(self.app, "print_dir", None)  # the association's server: the group's folder
+            result = print_invoices(ids, print_folder(period, shared), shared=shared is not None)
         except DATABASE_ERRORS as exc:  # the stamps not written: said in French, never a crash
             call(self.notify, f"Impression impossible. {database_message(self, exc)}", severity="error", markup=False)
         except OSError as exc:  # the folder itself

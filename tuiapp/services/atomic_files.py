@@ -40,12 +40,16 @@ def write_error_reason(exc: OSError) -> str:
     return _REASONS.get(exc.errno or 0, f"erreur d'écriture ({exc.strerror or type(exc).__name__})")
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` as ``path``: complete on disk under its name, or not there at all."""
+def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` as ``path``: complete on disk under its name, or not there at all.
+    ``mode``: exactly this mode, whatever the umask (a shared folder's files); else the umask decides."""
     temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-    # O_EXCL: never write through an existing file or link; the mode is left to the umask.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), UMASK_FILE_MODE)
+    # O_EXCL: never write through an existing file or link.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 UMASK_FILE_MODE if mode is None else mode)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()

@@ -7,6 +7,8 @@ the reason, in French; only the invoices actually printed are stamped.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tuiapp.db.snapshots import document_for
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.templates import person_name
+from tuiapp.locations import SHARED_FILE_MODE, SHARED_FOLDER_MODE
 from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
 from tuiapp.services.atomic_files import remove_stale_temporaries, write_atomically, write_error_reason
 
@@ -64,8 +67,10 @@ class PrintResult:
         return "\n".join(str(failure) for failure in self.failures)
 
 
-def print_folder(period: Period) -> Path:
-    return user_documents_path() / "tuiapp" / f"factures-{period}"
+def print_folder(period: Period, shared: Path | None = None) -> Path:
+    """Where a period's invoices are printed: in the user's documents, or, on the association's
+    server, in the shared print folder of the configuration (``shared``), never in a home."""
+    return (shared if shared is not None else user_documents_path() / "tuiapp") / f"factures-{period}"
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -75,14 +80,20 @@ def failure_reason(exc: BaseException) -> str:
     return f"PDF impossible à produire ({type(exc).__name__})"
 
 
-def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str = COMBINED_NAME) -> PrintResult:
+def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str = COMBINED_NAME,
+                   shared: bool = False) -> PrintResult:
     """Write each invoice's PDF and a combined one; stamp the printed ones as printed.
+    ``shared``: the folder is the group's (``rwxrws---``) and so is each file (``rw-rw----``),
+    whatever the umask: never readable by everyone.
 
     Raises ``OSError`` only when the folder itself cannot be made.
     """
     import pymupdf
 
     folder.mkdir(parents=True, exist_ok=True)
+    mode = SHARED_FILE_MODE if shared else None
+    if shared:
+        os.chmod(folder, SHARED_FOLDER_MODE | stat.S_ISGID)
     remove_stale_temporaries(folder)
     association = Association.get_solo()
     files: list[Path] = []
@@ -100,7 +111,7 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
             with pymupdf.open(stream=pdf, filetype="pdf") as single:
                 combined.insert_pdf(single)
             try:
-                write_atomically(folder / name, pdf)
+                write_atomically(folder / name, pdf, mode=mode)
             except BaseException:
                 if combined.page_count > first_page:
                     combined.delete_pages(from_page=first_page, to_page=combined.page_count - 1)
@@ -114,7 +125,7 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
     combined_path = None
     if files:
         try:
-            write_atomically(folder / combined_name, combined.tobytes(garbage=3, deflate=True))
+            write_atomically(folder / combined_name, combined.tobytes(garbage=3, deflate=True), mode=mode)
             combined_path = folder / combined_name
         except Exception as exc:
             failures.append(PrintFailure(combined_name, failure_reason(exc)))
