@@ -225,3 +225,28 @@ def test_wait_says_each_outcome_as_the_service_reports_it(demo_db_file, server, 
     for number in numbers:
         assert f"Facture {number} (" in result.stdout and ") : envoyée." in result.stdout
     assert "Terminé : 3 envoyée(s) sur 3." in result.stdout
+
+
+def test_in_service_mode_the_rate_holds_whoever_queued(demo_db_file, server, tmp_path):
+    """Three operators queue at once; the service alone sends, never more than the rate in any window."""
+    from tests.test_pacing_across_processes import never_more_than
+    from tests.test_send_faults import keep
+
+    rate, window = 3, 1.0
+    config = configure(tmp_path, demo_db_file, server)
+    config.write_text(config.read_text().replace("rate_per_minute = 0", f"rate_per_minute = {rate}"))
+    numbers = keep(demo_db_file, 7)
+    env = {**os.environ, **FAST, "TUIAPP_CONFIG": str(config), "TUIAPP_PACING_WINDOW": str(window)}
+    service = subprocess.Popen([sys.executable, "-m", "tuiapp", "sender"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        operators = [subprocess.Popen([sys.executable, "-m", "tuiapp", "send", "--period", "2024-09", "--yes",
+                                       "--wait", "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=env) for _ in range(3)]
+        results = [process.communicate(timeout=90) + (process.returncode,) for process in operators]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        finish(service)
+    assert all(code == 0 for _, _, code in results), results
+    assert delivered(server) == collections.Counter(numbers)
+    never_more_than(rate, window, sorted(received.at for received in server.received))
