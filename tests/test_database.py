@@ -8,7 +8,8 @@ import pytest
 
 from tuiapp.db import migrations
 from tuiapp.db.database import DatabaseOpenError, db, open_database
-from tuiapp.db.models import MODELS, Association, Resident, SendSlot, SmtpConnectionRow
+from tuiapp.db.models import Association, Resident
+from tuiapp.db.sending_models import ALL_MODELS, SendSlot, SmtpConnectionRow
 
 
 def test_fresh_file_is_in_wal_mode_with_pragmas(db_path, monkeypatch):
@@ -26,7 +27,7 @@ def test_fresh_file_is_in_wal_mode_with_pragmas(db_path, monkeypatch):
 
 
 def test_migrated_schema_matches_the_models(database):
-    for model in MODELS:
+    for model in ALL_MODELS:
         table = model._meta.table_name
         columns = {column.name for column in database.get_columns(table)}
         assert columns == set(model._meta.columns), table

@@ -17,7 +17,8 @@ from tests.test_cli_send import PERIOD, delivered, statuses
 from tests.test_send_engine import FakeClock, september
 from tests.test_send_faults import keep
 from tuiapp.db.database import db, open_database
-from tuiapp.db.models import Association, SendRecord, SendSlot, SmtpConnectionRow
+from tuiapp.db.models import Association, SendRecord
+from tuiapp.db.sending_models import SendSlot, SmtpConnectionRow
 from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
 from tuiapp.sending import events as ev
 from tuiapp.sending import outbox, pacing, wording

@@ -145,3 +145,20 @@ def test_someone_outside_the_group_is_told_why(office, site):
     code, out, err = done(as_user(office, office.carol, config, "-m", "tuiapp", "history", "--db", str(database)))
     assert code == 2 and "Traceback" not in err
     assert sorted(p.name for p in database.parent.iterdir()) == listing
+
+
+def test_an_operators_test_message_is_sent_by_the_service(office, site, server):
+    config, _, service = site
+    sender = as_user(office, service, config, "-m", "tuiapp", "sender")
+    try:
+        code, out, err = done(as_user(office, office.alice, config, "-m", "tuiapp", "smtp", "test", "--to",
+                                      "essai@example.org", "--structure", "FH"))
+    finally:
+        sender.send_signal(signal.SIGTERM)
+        done(sender)
+    assert code == 0, err
+    assert "Message d'essai envoyé par le service à essai@example.org" in out and "Réponse du serveur : 250" in out
+    [message] = [r for r in server.received if r.rcpt_tos == ["essai@example.org"]]
+    assert "Message d'essai de tuiapp" in message.message["Subject"]
+    code, out, err = done(as_user(office, office.alice, config, "-m", "tuiapp", "smtp", "test"))
+    assert code == 2 and "le service d'envoi fait l'essai : tuiapp smtp test --to ADRESSE" in err

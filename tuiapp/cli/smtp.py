@@ -161,11 +161,16 @@ def test_connection(args: argparse.Namespace) -> int:
     if (config := _service_config(args)) is not None:  # root tries the service's destination and secret
         import os
 
-        from tuiapp.cli.smtp_service import ROOT_ONLY
         from tuiapp.sending.service import connection_for
 
         if os.getuid() != 0:
-            raise TuiappError(ROOT_ONLY.format(action="test"))
+            if not args.to:
+                raise TuiappError("Sur le serveur de l'association, le service d'envoi fait l'essai : "
+                                  "tuiapp smtp test --to ADRESSE --structure CODE (ou demandez à l'administrateur "
+                                  "« sudo tuiapp smtp test »).")
+            from tuiapp.cli.smtp_service import test_through_service
+
+            return test_through_service(args)
         connection = connection_for(config)
         settings, authenticator = connection.settings, connection.authenticator
     open_existing(args)

@@ -90,3 +90,46 @@ def store_password(config: SystemConfig, password) -> int:
     path = write_password(config.secret_dir, password(), owner=(account.pw_uid, account.pw_gid))
     say(f"Mot de passe enregistré pour le service d'envoi ({path}, lisible par {config.service_user} seul).")
     return EXIT_OK
+
+
+#: How often ``smtp test --to`` reads the outcome again, and how long it waits at most.
+TEST_POLL, TEST_WAIT = 0.3, 120.0
+
+
+def test_through_service(args: argparse.Namespace) -> int:
+    """An operator's test message: asked of the sender service, which sends it; its outcome waited for."""
+    import time
+
+    from tuiapp.cli.common import open_existing
+    from tuiapp.db import heartbeat
+    from tuiapp.db.models import Structure
+    from tuiapp.domain import timing
+    from tuiapp.domain.validation import normalize_email
+    from tuiapp.sending import outbox, test_requests
+    from tuiapp.sending.workflow import service_text
+
+    to = normalize_email(args.to, field="to", label="--to", required=True)
+    assert to is not None
+    open_existing(args)
+    structure = Structure.get_or_none(Structure.code == args.structure.strip().upper())
+    if structure is None:
+        raise TuiappError(f"Structure inconnue : {args.structure}")
+    request_id = test_requests.request(structure, to, operator=outbox.operator_name())
+    say(f"Message d'essai demandé au service d'envoi (pour {to})...")
+    started = time.monotonic()
+    while time.monotonic() - started < TEST_WAIT:
+        result = test_requests.outcome(request_id)
+        if result is not None and result.status == "sent":
+            say(f"Message d'essai envoyé par le service à {to} depuis {structure.sender_email}. "
+                f"Réponse du serveur : {result.reply}")
+            return EXIT_OK
+        if result is not None and result.status == "failed":
+            warn(f"Échec : {result.error}")
+            return EXIT_USAGE
+        beat = heartbeat.last()
+        if (beat is None or beat.stale()) and time.monotonic() - started >= timing.heartbeat_stale():
+            warn(f"{service_text(beat)} L'essai attend dans la file.")
+            return EXIT_USAGE
+        time.sleep(TEST_POLL)
+    warn("Le service d'envoi n'a pas fait l'essai à temps ; il attend dans la file.")
+    return EXIT_USAGE

@@ -68,11 +68,22 @@ def _to_v3(database: SqliteDatabase) -> None:
         database.execute_sql(statement)
 
 
+def _to_v4(database: SqliteDatabase) -> None:
+    """The test messages operators ask the sender service for."""
+    database.execute_sql(
+        'CREATE TABLE "test_message" ("id" INTEGER NOT NULL PRIMARY KEY, "structure_id" INTEGER NOT NULL, '
+        '"recipient" VARCHAR(255) NOT NULL, "requested_by" VARCHAR(255) NOT NULL, "status" VARCHAR(255) NOT NULL, '
+        '"reply" TEXT, "error" TEXT, "created_at" TEXT NOT NULL, "finished_at" TEXT, '
+        'FOREIGN KEY ("structure_id") REFERENCES "structure" ("id") ON DELETE CASCADE);')
+    database.execute_sql('CREATE INDEX "test_message_structure_id" ON "test_message" ("structure_id");')
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
     2: _to_v2,
     3: _to_v3,
+    4: _to_v4,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

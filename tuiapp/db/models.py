@@ -19,7 +19,6 @@ from peewee import (
     CharField,
     Check,
     DateField,
-    FloatField,
     ForeignKeyField,
     IntegerField,
     NodeList,
@@ -371,33 +370,4 @@ SendRecord.add_index(
 
 
 
-class SendSlot(BaseModel):
-    """One message handed over, or being handed over, to an account's server: what the
-    messages-per-minute limit counts, across processes (``tuiapp.sending.pacing``).
-    Times are the engines' clock (seconds since the epoch)."""
-
-    account = CharField()  # "host:port:username", lower-cased
-    holder = CharField()  # the sending process's "host:pid:start"
-    reserved_at = FloatField()
-    sent_at = FloatField(null=True)  # when the server answered; none while in flight
-
-    class Meta:
-        table_name = "send_slot"
-        indexes = ((("account", "reserved_at"), False),)
-
-
-class SmtpConnectionRow(BaseModel):
-    """An SMTP connection open (or about to be) to an account's server, by some process:
-    what the connection limit counts (``tuiapp.sending.pacing``)."""
-
-    account = CharField()
-    holder = CharField()
-    opened_at = FloatField()
-    refreshed_at = FloatField()
-
-    class Meta:
-        table_name = "smtp_connection"
-        indexes = ((("account",), False),)
-
-
-MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord, SendSlot, SmtpConnectionRow]
+MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord]

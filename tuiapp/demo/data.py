@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from tuiapp.db.database import db
 from tuiapp.db.models import (
-    MODELS,
     Association,
     Invoice,
     InvoiceLine,
@@ -26,6 +25,7 @@ from tuiapp.db.models import (
     SendStatus,
     Structure,
 )
+from tuiapp.db.sending_models import ALL_MODELS
 from tuiapp.demo import names as names
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.periods import Period
@@ -129,7 +129,7 @@ def build_demo(*, reset: bool = False) -> DemoSummary:
             )
         if is_demo_database() and not reset:
             return _summary(created=False)
-        for model in reversed(MODELS):
+        for model in reversed(ALL_MODELS):
             model.delete().execute()
         _populate(random.Random(2024))
         Metadata.insert(key=DEMO_KEY, value="1").on_conflict_replace().execute()

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from peewee import PeeweeException
 
 from tuiapp.db.database import db
-from tuiapp.db.models import SendSlot, SmtpConnectionRow
+from tuiapp.db.sending_models import SendSlot, SmtpConnectionRow
 from tuiapp.db.waiting import wait_for_writes
 from tuiapp.domain import timing
 from tuiapp.mail.smtp_client import SmtpSettings

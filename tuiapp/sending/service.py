@@ -28,7 +28,7 @@ from tuiapp.domain.errors import TuiappError
 from tuiapp.mail.problems import SmtpProblem
 from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings
 from tuiapp.sending import events as ev
-from tuiapp.sending import outbox
+from tuiapp.sending import outbox, test_requests
 from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
@@ -94,6 +94,7 @@ class SenderService:
         try:
             recover()
             while not self.stop.is_set():
+                test_requests.send_pending(self.connection.settings, self.connection.authenticator)
                 ids = self._due()
                 if not ids:
                     if self.once:
