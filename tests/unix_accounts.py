@@ -119,7 +119,7 @@ with tempfile.TemporaryDirectory() as folder:
     main(["history", "--db", f"{folder}/t.db"])
 # the send path too (the sender service, tuiapp send): PDFs, messages, TLS, the configuration's writer
 import markdown_pdf, pymupdf, tomlkit, email_validator, babel.numbers, babel.dates  # noqa
-import tuiapp.sending.service, tuiapp.cli.send_queue, tuiapp.services.server_config, tuiapp.pdf.invoice  # noqa
+import tuiapp.sender.service, tuiapp.cli.send_queue, tuiapp.services.server_config, tuiapp.pdf.invoice  # noqa
 places = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
 for module in list(sys.modules.values()):
     file = getattr(module, "__file__", None) or ""

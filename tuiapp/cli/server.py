@@ -1,16 +1,23 @@
-"""``tuiapp server setup|check``: the association's shared server."""
+"""The association's shared server: ``tuiapp server setup|check``, ``tuiapp where``, ``tuiapp sender``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 from pathlib import Path
 
-from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, say, warn
+from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, say, warn
+from tuiapp.domain.safe_text import printable
 
 EXIT_PROBLEMS = 1
+EXIT_STOPPED = 1  # sender --once: a batch stopped by the server or the settings
 
 
 def register(commands) -> None:
+    register_where(commands)
+    register_sender(commands)
     server = commands.add_parser("server", help="serveur partagé de l'association (installation, vérification)")
     actions = server.add_subparsers(dest="server_command", metavar="ACTION", required=True,
                                     parser_class=type(server))
@@ -75,3 +82,80 @@ def run_check(args: argparse.Namespace) -> int:
     for problem in found:
         say(f"- {problem}")
     return EXIT_PROBLEMS
+
+
+def register_where(commands) -> None:
+    where = commands.add_parser("where", help="dit quelle configuration, quelle base, quel mode et quel rôle s'appliquent")
+    add_db_option(where)
+    where.add_argument("--json", action="store_true", help="en JSON (pour un script)")
+    where.set_defaults(func=show_where)
+
+
+def show_where(args: argparse.Namespace) -> int:
+    from tuiapp import system_config
+    from tuiapp.services.site import locate
+
+    site = locate(getattr(args, "db", None))
+    if args.json:
+        say(json.dumps({key: printable(value) for key, value in site.as_dict().items()}, ensure_ascii=False))
+    else:
+        configuration = f"{site.config_path} ({site.config_source})" if site.config else site.config_source
+        say(f"configuration : {configuration}")
+        say(f"base : {site.database} ({site.database_source})")
+        say(f"mode : {site.mode.value}")
+        say(f"rôle : {site.role.label} ({site.role_reason})")
+    if site.config is not None:
+        for problem in system_config.problems(site.config_path):
+            warn(f"Attention : {problem}")
+    return EXIT_OK
+
+
+def register_sender(commands) -> None:
+    sender = commands.add_parser("sender", help="le service d'envoi : envoie les factures mises en file par "
+                                                "les opérateurs (au premier plan ; arrêt : SIGTERM)")
+    sender.add_argument("--config", metavar="FICHIER", help="configuration du serveur (sinon $TUIAPP_CONFIG, "
+                                                              "sinon /etc/tuiapp/tuiapp.toml)")
+    sender.add_argument("--once", action="store_true", help="vide la file d'attente puis s'arrête")
+    sender.set_defaults(func=run_sender)
+
+
+def run_sender(args: argparse.Namespace) -> int:
+    from tuiapp import system_config
+    from tuiapp.db.database import open_database
+    from tuiapp.domain.errors import TuiappError
+    from tuiapp.sender.service import SenderService, connection_for
+    from tuiapp.sending.engine import StopRequest
+    from tuiapp.sending.workflow import describe
+
+    environ = {**os.environ, system_config.CONFIG_ENV: args.config} if args.config else os.environ
+    config = system_config.load(environ)
+    if config is None:
+        path, _ = system_config.config_path(environ)
+        raise TuiappError(f"Aucune configuration du serveur ({path} absent) : le service d'envoi en a besoin "
+                          "(sudo tuiapp server setup).")
+    problems = system_config.problems(config.path)
+    if problems:
+        for problem in problems:
+            warn(f"Configuration refusée : {problem}")
+        warn("Le service d'envoi n'envoie le mot de passe qu'à un serveur choisi par root.")
+        return EXIT_USAGE
+    connection = connection_for(config)
+    open_database(config.database, create=False)
+    stop = StopRequest()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def on_event(event) -> None:
+        for line in describe(event):
+            say(line)
+
+    say(f"Service d'envoi démarré : base {config.database}, serveur {connection.settings.host}:"
+        f"{connection.settings.port}.")
+    try:
+        drained = SenderService(connection, stop=stop, on_event=on_event, once=args.once).run()
+    except TuiappError as exc:
+        warn(f"Erreur : {exc}")
+        return EXIT_USAGE
+    say(f"Service d'envoi arrêté : {drained.sent} envoyée(s), {drained.failed} en échec, "
+        f"{drained.unknown} à l'état inconnu.")
+    return EXIT_STOPPED if args.once and drained.stopped is not None else EXIT_OK

@@ -161,7 +161,7 @@ def test_connection(args: argparse.Namespace) -> int:
     if (config := _service_config(args)) is not None:  # root tries the service's destination and secret
         import os
 
-        from tuiapp.sending.service import connection_for
+        from tuiapp.sender.service import connection_for
 
         if os.getuid() != 0:
             if not args.to:

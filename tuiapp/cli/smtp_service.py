@@ -105,7 +105,8 @@ def test_through_service(args: argparse.Namespace) -> int:
     from tuiapp.db.models import Structure
     from tuiapp.domain import timing
     from tuiapp.domain.validation import normalize_email
-    from tuiapp.sending import outbox, test_requests
+    from tuiapp.sender import test_requests
+    from tuiapp.sending import outbox
     from tuiapp.sending.workflow import service_text
 
     to = normalize_email(args.to, field="to", label="--to", required=True)

@@ -27,8 +27,9 @@ from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
 from tuiapp.mail.problems import SmtpProblem
 from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings
+from tuiapp.sender import test_requests
 from tuiapp.sending import events as ev
-from tuiapp.sending import outbox, test_requests
+from tuiapp.sending import outbox
 from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
