@@ -153,16 +153,16 @@ async def open_sending_tab(pilot, invoice_id: int):
 
 async def test_an_operator_decides_on_their_own_unknown_sends_only(operator_app, demo_db_file):
     first, second = queries.send_rows(Period(2024, 9))[:2]
-    others = make_unknown(first.invoice_id, "quelquun-dautre")
+    others = make_unknown(first.invoice_id, "[@click=app.quit]Q[/] \x1b[2Jmarie")  # quoted, never run
     mine = make_unknown(second.invoice_id, outbox.operator_name())
     before = rows(demo_db_file)
     async with operator_app.run_test(size=SIZE) as pilot:
         sending = await open_sending_tab(pilot, first.invoice_id)
         await press(pilot, "k")
         assert operator_app.screen.__class__.__name__ == "ContributionsScreen"
-        said = notices(operator_app)
-        assert any(refusal(Role.OPERATOR, Action.DECIDE_OTHERS_UNKNOWN) in n and "quelquun-dautre" in n
-                   for n in said), said
+        said = [n for n in notices(operator_app) if refusal(Role.OPERATOR, Action.DECIDE_OTHERS_UNKNOWN) in n]
+        assert len(said) == 1 and "[@click=app.quit]Q[/]" in said[0] and "marie" in said[0], notices(operator_app)
+        assert "\x1b" not in said[0]
         table = sending.query_one(DataTable)
         table.move_cursor(row=table.get_row_index(str(second.invoice_id)))
         await press(pilot, "k")
