@@ -12,8 +12,10 @@ from textual.screen import Screen
 
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
+from tuiapp.domain.roles import Action, Role, refusal
 from tuiapp.screens.home import HomeScreen
 from tuiapp.sending import outbox
+from tuiapp.system_config import SystemConfig
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 
 
@@ -27,13 +29,25 @@ class TuiApp(App[None]):
         Binding("ctrl+q", "leave_app", "Quitter", id="app.quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: Path, *, service_mode: bool = False, print_dir: Path | None = None) -> None:
+    def __init__(self, db_path: Path, *, service_mode: bool = False, role: Role = Role.ADMIN,
+                 config: SystemConfig | None = None) -> None:
         super().__init__()
         self.db_path = db_path
         #: On the association's server: a sender service sends, the screens queue and follow it.
         self.service_mode = service_mode
-        #: On the association's server: the shared print folder (never a home directory).
-        self.print_dir = print_dir
+        #: What this account may do (``tuiapp.domain.roles``): the screens disable the rest and say why.
+        self.role = role
+        #: The server's configuration (service mode: where the SMTP secret goes), or None.
+        self.config = config
+
+    @property
+    def print_dir(self) -> Path | None:
+        """On the association's server: the shared print folder (never a home directory)."""
+        return self.config.print_dir if self.service_mode and self.config is not None else None
+
+    def refusal(self, action: Action) -> str | None:
+        """None when this account may; otherwise why not, in French."""
+        return refusal(self.role, action)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -44,6 +58,20 @@ class TuiApp(App[None]):
 
         super().notify(field_text(message, multiline=True), title=field_text(title), severity=severity,
                        timeout=timeout, markup=False)
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Every key, footer click and palette command comes here: an action refused to this
+        account (a dimmed key, see ``tuiapp.widgets.rights``) says why instead of doing nothing."""
+        target, name, _ = self._parse_action(action, self if default_namespace is None else default_namespace,
+                                             namespaces)
+        refused = getattr(target, "refused", None)
+        reason = refused(name) if callable(refused) else None
+        if reason:
+            from tuiapp.widgets.rights import refuse
+
+            refuse(self, reason)
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
 
     def on_mount(self) -> None:
         from tuiapp.widgets.plain import field_text
@@ -179,8 +207,8 @@ class TuiApp(App[None]):
         self._close_messages_no_wait()
 
 
-def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False,
-               print_dir: Path | None = None) -> TuiApp:
+def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False, role: Role = Role.ADMIN,
+               config: SystemConfig | None = None) -> TuiApp:
     """Open the database (schema brought up to date) and build the app on it."""
     open_database(db_path, create=create)
-    return TuiApp(Path(db_path), service_mode=service_mode, print_dir=print_dir)
+    return TuiApp(Path(db_path), service_mode=service_mode, role=role, config=config)

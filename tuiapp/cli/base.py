@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_db, open_existing, say, warn
+from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.roles import Role
 from tuiapp.locations import demo_db_path, demo_mail_dir, resolve_db_path
+
+if TYPE_CHECKING:
+    from tuiapp.system_config import SystemConfig
 
 
 def register(commands) -> None:
@@ -36,15 +42,22 @@ def run_app(args: argparse.Namespace) -> int:
     from tuiapp.system_config import Mode
 
     site = locate(args.db)
-    service = site.mode is Mode.SERVICE
-    print_dir = site.config.print_dir if service and site.config is not None else None
-    return _start_tui(open_existing(args), service_mode=service, print_dir=print_dir)
+    if site.role is Role.NONE:
+        config = site.config
+        groups = (config.operator_group, config.admin_group) if config else ("tuiapp", "tuiapp-admin")
+        raise TuiappError(f"Votre compte n'est ni dans le groupe {groups[0]} ni dans {groups[1]} : "
+                          "demandez à l'administrateur.")
+    service_mode = site.mode is Mode.SERVICE
+    return _start_tui(open_existing(args), service_mode=service_mode, role=site.role,
+                      config=site.config if service_mode else None)
 
 
-def _start_tui(path: Path, *, service_mode: bool = False, print_dir: Path | None = None) -> int:
+def _start_tui(path: Path, *, service_mode: bool = False, role: Role = Role.ADMIN,
+               config: SystemConfig | None = None) -> int:
+    """The demo's too: local mode, every right."""
     from tuiapp.app import create_app
 
-    app = create_app(path, service_mode=service_mode, print_dir=print_dir)
+    app = create_app(path, service_mode=service_mode, role=role, config=config)
     app.run()
     return app.return_code or EXIT_OK
 
@@ -104,7 +117,6 @@ def run_demo_server(args: argparse.Namespace) -> int:
 
     from tuiapp.demo.catchall import start_catchall
     from tuiapp.demo.data import DEMO_SMTP_PORT
-    from tuiapp.domain.errors import TuiappError
 
     port = args.port or DEMO_SMTP_PORT
     folder = Path(args.dir).expanduser() if args.dir else demo_mail_dir()

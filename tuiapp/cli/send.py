@@ -189,13 +189,21 @@ def _interrupt_on_signals(stop):
 
 def resolve_record(args: argparse.Namespace) -> int:
     from tuiapp.db.models import SendRecord, SendStatus
-    from tuiapp.sending import workflow
+    from tuiapp.domain.roles import Role, decide_refusal
+    from tuiapp.sending import outbox, workflow
+    from tuiapp.services.site import locate
 
+    site = locate(args.db)
+    if site.role is Role.NONE:  # before anything is written
+        raise TuiappError(f"Votre compte n'a aucun rôle dans tuiapp sur ce serveur ({site.role_reason}) : "
+                          "décider d'un envoi est impossible. Demandez à l'administrateur.")
     open_existing(args)
     workflow.recover()
     record = SendRecord.get_or_none(SendRecord.id == args.record) if 0 < args.record < 2**63 else None
     if record is None or record.status != SendStatus.UNKNOWN:
         raise TuiappError(f"L'envoi n° {args.record} n'est pas à l'état inconnu (voir tuiapp history).")
+    if site.role is not Role.ADMIN and (reason := decide_refusal(site.role, record.operator, outbox.operator_name())):
+        raise TuiappError(f"{reason} Rien n'a été décidé.")
     new_id = workflow.resolve(record.id, delivered=args.delivered)
     if args.delivered:
         say(f"Envoi n° {record.id} marqué comme envoyé.")

@@ -62,3 +62,14 @@ def refusal(role: Role, action: Action) -> str | None:
         return f"Votre compte n'a aucun rôle dans tuiapp sur ce serveur : {_WHAT[action]} est impossible."
     return (f"Réservé aux administrateurs (groupe des administrateurs de tuiapp) : {_WHAT[action]}. "
             "Demandez à l'un d'eux.")
+
+
+def decide_refusal(role: Role, owner: str, me: str) -> str | None:
+    """May ``me`` decide on an "état inconnu" send queued by ``owner``? None when yes (an
+    administrator always; an operator on their own sends); otherwise why not, in French."""
+    if role is not Role.NONE and owner == me:
+        return None
+    reason = refusal(role, Action.DECIDE_OTHERS_UNKNOWN)
+    if reason is None:
+        return None
+    return f"Envoi lancé par {owner or 'un compte inconnu'}. {reason}"

@@ -18,17 +18,19 @@ from textual.message import Message
 from textual.widgets import ProgressBar, RichLog, Static
 
 from tuiapp.db import queries
-from tuiapp.db.models import Association, SendStatus
+from tuiapp.db.models import Association, SendRecord, SendStatus
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
+from tuiapp.domain.roles import Role, decide_refusal
 from tuiapp.sending import events as ev
-from tuiapp.sending import workflow
+from tuiapp.sending import outbox, workflow
 from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
-from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
+from tuiapp.widgets.rights import refuse
 from tuiapp.widgets.send_table import SendTable
 
 
@@ -210,12 +212,26 @@ class SendingPanel(Vertical):
 
         self.app.push_screen(PreviewScreen("Factures à imprimer", left_out_text(self.period, self.structure_id)))
 
+    def _decide_refusal(self, record_id: int) -> str | None:
+        """An operator decides on their own sends only; an administrator on anyone's."""
+        role = getattr(self.app, "role", Role.ADMIN)
+        if role is Role.ADMIN:
+            return None
+        try:
+            owner = SendRecord.get_by_id(record_id).operator
+        except DATABASE_ERRORS as exc:  # not known whose it is: not decided
+            return "Rien n'a été décidé. " + database_message(self, exc)
+        return decide_refusal(role, owner, outbox.operator_name())
+
     def action_decide(self) -> None:
         row = self.table.current_invoice()
         if row is None or row.send_record_id is None or self.states.get(row.invoice_id) != "unknown":
             self.notify("Choisissez une ligne à l'état inconnu.", severity="warning")
             return
         record_id = row.send_record_id
+        if reason := self._decide_refusal(record_id):
+            refuse(self, reason)
+            return
         question = (f"L'envoi de la facture {row.number} ({row.resident}) a été interrompu : le message est "
                     "peut-être parti. Vérifiez les éléments envoyés de la boîte mail, puis :")
         choices = {"d": ("delivered", "il est bien parti : le marquer envoyé"),

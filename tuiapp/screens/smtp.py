@@ -11,16 +11,50 @@ from textual.widgets import Footer, Input, Label, Select, Static
 
 from tuiapp.db.models import Association
 from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.roles import Action
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail import secrets
 from tuiapp.mail.secrets import Secret
 from tuiapp.services import forms as editing
+from tuiapp.system_config import SmtpDestination
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, show_not_saved
 from tuiapp.widgets.plain import field_text, markup, plain
+from tuiapp.widgets.rights import refusal_for, refuse
 
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
 SECURITY_CHOICES = [(mode.choice_label, mode.value) for mode in SmtpSecurity]
+SET_BY_SERVER = ("Réglé par l'administrateur du serveur (sudo tuiapp smtp set) ; "
+                 "le mot de passe appartient au service d'envoi.")
+
+
+def read_only_reason(app) -> str | None:
+    """None when this account edits the association's mail server here (local mode, with the right)."""
+    if getattr(app, "service_mode", False):
+        if _destination(app) is None:
+            return "Aucun serveur SMTP n'est encore réglé sur ce serveur. " + SET_BY_SERVER
+        return SET_BY_SERVER
+    return refusal_for(app, Action.EDIT_ASSOCIATION)
+
+
+def _destination(app) -> SmtpDestination | None:
+    config = getattr(app, "config", None)
+    return config.smtp if config is not None else None
+
+
+def _shown(destination: SmtpDestination | None) -> dict[str, str]:
+    """The server configuration's SMTP destination, as the form's text."""
+    if destination is None:
+        return {"smtp_host": "", "smtp_port": "", "smtp_security": SmtpSecurity.STARTTLS.value,
+                "smtp_username": "", "smtp_rate_per_minute": "", "smtp_ca_file": ""}
+    return {
+        "smtp_host": field_text(destination.host),
+        "smtp_port": str(destination.port),
+        "smtp_security": SmtpSecurity(destination.security).value,
+        "smtp_username": field_text(destination.username),
+        "smtp_rate_per_minute": str(destination.rate_per_minute),
+        "smtp_ca_file": field_text(destination.ca_file or ""),
+    }
 
 
 class SmtpScreen(ModalScreen[bool]):
@@ -42,9 +76,18 @@ class SmtpScreen(ModalScreen[bool]):
 
     def __init__(self) -> None:
         super().__init__()
+        #: Why this account only sees the settings (service mode, or no right to change them), or None.
+        self.read_only = read_only_reason(self.app)
+        destination = _destination(self.app)
         association = Association.get_solo()
+        self.allow_insecure_auth = association.smtp_allow_insecure_auth
+        self.timeout = association.smtp_timeout
+        if getattr(self.app, "service_mode", False):
+            # The server's configuration, never the database's fields: those are not used there.
+            self.initial = _shown(destination)
+            return
         # The form's text as first shown; the password field starts empty ("keep the stored one").
-        self.initial: dict[str, str] = {
+        self.initial = {
             "smtp_host": field_text(association.smtp_host),
             "smtp_port": str(association.smtp_port),
             "smtp_security": association.smtp_security,
@@ -52,13 +95,13 @@ class SmtpScreen(ModalScreen[bool]):
             "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
             "smtp_ca_file": field_text(association.smtp_ca_file),
         }
-        self.allow_insecure_auth = association.smtp_allow_insecure_auth
-        self.timeout = association.smtp_timeout
 
     def compose(self) -> ComposeResult:
         values = self.initial
         with VerticalScroll(id="smtp"):
             yield Static("[b]Serveur SMTP de l'association[/b]", id="smtp-title")
+            if self.read_only:
+                yield Static(plain(self.read_only, multiline=True), id="read-only")
             yield Static(id="test-result")
             yield Field("Serveur", "smtp_host", values["smtp_host"])
             yield Field("Port", "smtp_port", values["smtp_port"])
@@ -66,7 +109,8 @@ class SmtpScreen(ModalScreen[bool]):
                 yield Label("Sécurité", classes="field-label")
                 yield Select(SECURITY_CHOICES, value=values["smtp_security"], allow_blank=False, id="smtp_security")
             yield Field("Identifiant", "smtp_username", values["smtp_username"])
-            yield Field("Mot de passe", "password", password=True, placeholder="vide : garder l'actuel")
+            yield Field("Mot de passe", "password", password=True,
+                        placeholder="au service d'envoi" if self.read_only else "vide : garder l'actuel")
             yield Static("", id="password-state")
             yield Field("Messages par minute", "smtp_rate_per_minute", values["smtp_rate_per_minute"])
             yield Field("Certificats (option)", "smtp_ca_file", values["smtp_ca_file"],
@@ -78,8 +122,17 @@ class SmtpScreen(ModalScreen[bool]):
     _test_number = 0
 
     def on_mount(self) -> None:
+        if self.read_only:
+            for widget in self.query("#smtp Input, #smtp Select"):
+                widget.disabled = True
+            self.query_one("#password-state", Static).update("")
+            return
         self.refresh_password_state()
         self.validate_form()
+
+    def refused(self, action: str) -> str | None:
+        """Saving, and testing with a password this account does not hold, when the settings are not its own."""
+        return self.read_only if action in ("save", "test") else None
 
     def form_values(self) -> dict[str, str]:
         """The settings as typed; the password is apart (``_typed_password``): it goes to the keyring."""
@@ -108,12 +161,16 @@ class SmtpScreen(ModalScreen[bool]):
     @on(Input.Changed)
     @on(Select.Changed)
     def validate_form(self) -> dict | None:
+        if self.read_only:  # shown, not edited: nothing to check
+            return None
         values, errors = editing.check_smtp(self.form_values())
         show_errors(self, errors, FIELDS)
         return None if errors else values
 
     @work(thread=True, exclusive=True, group="password-state", exit_on_error=False)
     def refresh_password_state(self) -> None:
+        if self.read_only:  # the password is not this account's (service mode): no keyring asked
+            return
         values = self.form_values()
         host, username = values["smtp_host"].strip(), values["smtp_username"].strip()
         if not username:
@@ -128,6 +185,9 @@ class SmtpScreen(ModalScreen[bool]):
         self.app.call_from_thread(self.query_one("#password-state", Static).update, plain(text))
 
     def action_test(self) -> None:
+        if self.read_only:
+            refuse(self, self.read_only)
+            return
         values = self.validate_form()
         if values is None:
             self.notify("Corrigez les champs en rouge avant de tester.", severity="error")
@@ -178,9 +238,14 @@ class SmtpScreen(ModalScreen[bool]):
     _saving = False  # the keyring is being written: Ctrl+S and Échap wait for it
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if self.refused(action):
+            return None
         return not (self._saving and action in ("save", "leave", "test"))
 
     def action_save(self) -> None:
+        if self.read_only:  # never the database's SMTP fields in service mode, whoever you are
+            refuse(self, self.read_only)
+            return
         values = self.validate_form()
         if values is None:
             self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error")

@@ -15,13 +15,17 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tab
 
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain import templates
+from tuiapp.domain.roles import Action
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup
+from tuiapp.widgets.rights import refuse, refused_action
 
 TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
 AREA_FIELDS = ("address", "body_template")
+#: What an operator may not do on the list (dimmed keys; the reason when pressed).
+_RIGHTS = {"new": Action.EDIT_STRUCTURES, "edit": Action.EDIT_STRUCTURES}
 
 
 class StructuresScreen(Screen[None]):
@@ -34,6 +38,12 @@ class StructuresScreen(Screen[None]):
         Binding("m", "app.smtp", "Serveur SMTP", id="structures.smtp"),
         Binding("escape", "app.pop_screen", "Retour", id="structures.back"),
     ]
+
+    def refused(self, action: str) -> str | None:
+        return refused_action(self, _RIGHTS, action)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        return None if self.refused(action) else True
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,10 +75,16 @@ class StructuresScreen(Screen[None]):
             table.add_row(*(cell(text) for text in cells), key=str(structure.id))
 
     def action_new(self) -> None:
+        if reason := self.refused("new"):
+            refuse(self, reason)
+            return
         self.app.push_screen(StructureFormScreen(None))
 
     @reports_database_errors
     def action_edit(self) -> None:
+        if reason := self.refused("edit"):
+            refuse(self, reason)
+            return
         key = cursor_key(self.query_one(DataTable))
         if key is not None:
             self.app.push_screen(StructureFormScreen(Structure.get_by_id(key)))
