@@ -68,10 +68,12 @@ class Handler:
         self.lock = threading.Lock()
         self.sessions = 0  # connections open now
         self.most_sessions = 0  # the most ever open at once
+        self.opened = 0  # connections ever opened (the controller's own readiness check included)
 
     def session_opened(self) -> None:
         with self.lock:
             self.sessions += 1
+            self.opened += 1
             self.most_sessions = max(self.most_sessions, self.sessions)
 
     def session_closed(self) -> None:

@@ -250,3 +250,30 @@ def test_in_service_mode_the_rate_holds_whoever_queued(demo_db_file, server, tmp
     assert all(code == 0 for _, _, code in results), results
     assert delivered(server) == collections.Counter(numbers)
     never_more_than(rate, window, sorted(received.at for received in server.received))
+    assert server.handler.most_sessions <= 1  # the service alone talks to the server, one connection
+
+
+def test_the_service_sends_the_secret_only_to_roots_destination(demo_db_file, server, tmp_path):
+    """The database's SMTP settings (which every operator can write) aim at a decoy: the service
+    ignores them; the decoy never even sees a connection."""
+    from tests.smtp_server import SmtpTestServer
+    from tuiapp.db.models import Association
+
+    (tmp_path / "decoy").mkdir()
+    decoy = SmtpTestServer(tmp_path / "decoy").start()
+    opened_at_start = decoy.handler.opened  # the controller's own readiness check
+    try:
+        config = configure(tmp_path, demo_db_file, server)
+        numbers = queue(demo_db_file, 2)
+        open_database(demo_db_file)
+        association = Association.get_solo()
+        association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", decoy.port, "none"
+        association.smtp_allow_insecure_auth = True
+        association.save()
+        db.close()
+        code, out, err = finish(sender(config, "--once"))
+        assert code == 0, err
+        assert delivered(server) == collections.Counter(numbers)
+        assert decoy.received == [] and decoy.handler.opened == opened_at_start
+    finally:
+        decoy.stop()

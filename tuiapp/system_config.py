@@ -273,7 +273,8 @@ class _Reader:
 
 def problems(path: Path) -> list[str]:
     """Why the sender service must not trust this file: not owned by root, or writable
-    by its group or by anyone (then the secret's destination is not root's choice)."""
+    by its group or by anyone (then the secret's destination is not root's choice).
+    ``advice`` adds what is only untidy."""
     try:
         info = path.stat()
     except OSError as exc:
@@ -285,9 +286,18 @@ def problems(path: Path) -> list[str]:
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         found.append(f"« {path} » est modifiable par d'autres que root ({stat.filemode(info.st_mode)}) : "
                      f"sudo chmod 640 {path}")
-    if info.st_mode & stat.S_IROTH:
-        found.append(f"« {path} » est lisible par tous ({stat.filemode(info.st_mode)}) : sudo chmod 640 {path}")
     return found
+
+
+def advice(path: Path) -> list[str]:
+    """What is not dangerous but not as ``server setup`` leaves it (the service still runs)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return []
+    if info.st_mode & stat.S_IROTH:
+        return [f"« {path} » est lisible par tous ({stat.filemode(info.st_mode)}) : sudo chmod 640 {path}"]
+    return []
 
 
 def _user() -> str:

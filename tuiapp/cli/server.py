@@ -105,7 +105,7 @@ def show_where(args: argparse.Namespace) -> int:
         say(f"mode : {site.mode.value}")
         say(f"rôle : {site.role.label} ({site.role_reason})")
     if site.config is not None:
-        for problem in system_config.problems(site.config_path):
+        for problem in [*system_config.problems(site.config_path), *system_config.advice(site.config_path)]:
             warn(f"Attention : {problem}")
     return EXIT_OK
 

@@ -176,9 +176,17 @@ class SendingPanel(Vertical):
         service = workflow.watch([]).service if self.service_mode else None
         self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
 
+    def _service_line(self, text: str) -> None:
+        """The service's state, and the pace root set (messages per minute, for everybody)."""
+        config = getattr(self.app, "config", None)
+        rate = config.smtp.rate_per_minute if config is not None and config.smtp is not None else 0
+        running = text.startswith("Service d'envoi en marche")
+        pace = f" Rythme : {rate} messages/min." if rate and running else ""  # within 78 columns
+        self.query_one("#service", Static).update(plain(text + pace))
+
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
         if message.service is not None:
-            self.query_one("#service", Static).update(plain(message.service))
+            self._service_line(message.service)
         if not self.sending:
             self.table.merge(message.rows)
             self.update_summary()
@@ -336,7 +344,7 @@ class SendingPanel(Vertical):
 
     def on_sending_panel_watched(self, message: Watched) -> None:
         view = message.view
-        self.query_one("#service", Static).update(plain(view.service))
+        self._service_line(view.service)
         done = 0
         for state in view.states:
             finished = state.status in SendStatus.finished()

@@ -16,7 +16,7 @@ def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> li
         path, _ = system_config.config_path()
         return [f"Pas de configuration du serveur ({path} absent) : tuiapp fonctionne en mode local. "
                 "Pour un serveur partagé : sudo tuiapp server setup"]
-    found = list(system_config.problems(config.path))
+    found = [*system_config.problems(config.path), *system_config.advice(config.path)]
     try:
         gid = grp.getgrnam(config.operator_group).gr_gid
     except KeyError:
