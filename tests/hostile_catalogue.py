@@ -225,5 +225,7 @@ COMMANDS = (
     ("server", "setup", "--dir", "/tmp/\x1b]0;pwned\x07"),  # refused before any step
     ("server", "setup", "--group", "\x1b[2J"),
     ("server", "check"),
+    ("withdraw", "--db", "{db}", "--period", "\x1b[2J"),
+    ("withdraw", "--db", "{db}", "--period", PERIOD, "--all"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )

@@ -38,6 +38,13 @@ def register(commands) -> None:
     send.add_argument("--timeout", type=float, metavar="SECONDES", help="avec --wait : attente au plus (sinon sans fin)")
     send.set_defaults(func=send_period)
 
+    withdraw = commands.add_parser("withdraw", help="retire de la file d'attente les factures d'une période "
+                                                    "pas encore envoyées (les vôtres ; --all : toutes)")
+    add_db_option(withdraw)
+    withdraw.add_argument("--period", required=True, metavar="AAAA-MM", help="période des factures (ex. 2024-09)")
+    withdraw.add_argument("--all", action="store_true", help="celles de tous les opérateurs (administrateurs)")
+    withdraw.set_defaults(func=withdraw_period)
+
     resolve = commands.add_parser("resolve", help="décide du sort d'un envoi à l'état inconnu")
     add_db_option(resolve)
     resolve.add_argument("record", type=int, metavar="ENVOI", help="numéro de l'envoi (voir tuiapp history)")
@@ -209,4 +216,21 @@ def resolve_record(args: argparse.Namespace) -> int:
         say(f"Envoi n° {record.id} marqué comme envoyé.")
     else:
         say(f"Facture {record.invoice.number} remise en attente (envoi n° {new_id}) : elle partira au prochain tuiapp send.")
+    return EXIT_OK
+
+
+def withdraw_period(args: argparse.Namespace) -> int:
+    from tuiapp.domain.roles import Action, refusal
+    from tuiapp.sending import outbox
+    from tuiapp.services.site import locate
+
+    period = Period.parse(args.period)
+    site = locate(args.db)
+    if args.all and (reason := refusal(site.role, Action.WITHDRAW_OTHERS)) is not None:
+        raise TuiappError(reason)
+    open_existing(args)
+    me = outbox.operator_name()
+    count = outbox.withdraw_queued(period, operator=None if args.all else me)
+    whose = "de tous les opérateurs" if args.all else f"de {me}"
+    say(f"{count} facture(s) {whose} retirée(s) de la file d'attente ({period}).")
     return EXIT_OK

@@ -31,6 +31,7 @@ class Action(StrEnum):
     EDIT_ASSOCIATION = "edit-association"  # its details and, in local mode, its mail server
     EDIT_STRUCTURES = "edit-structures"  # senders, texts
     DECIDE_OTHERS_UNKNOWN = "decide-others-unknown"  # another operator's "état inconnu" send
+    WITHDRAW_OTHERS = "withdraw-others"  # take another operator's invoices out of the queue
     EDIT_RESIDENTS = "edit-residents"
     PRINT = "print"
     SEND = "send"
@@ -48,6 +49,7 @@ _WHAT = {
     Action.EDIT_ASSOCIATION: "modifier l'association",
     Action.EDIT_STRUCTURES: "modifier les structures (expéditeur, textes)",
     Action.DECIDE_OTHERS_UNKNOWN: "décider d'un envoi à l'état inconnu d'un autre opérateur",
+    Action.WITHDRAW_OTHERS: "retirer de la file d'attente les factures d'un autre opérateur",
     Action.EDIT_RESIDENTS: "modifier les résidents",
     Action.PRINT: "imprimer",
     Action.SEND: "envoyer",

@@ -204,6 +204,23 @@ def withdraw_unsent(batch: str, record_ids=()) -> int:
 
 
 @wait_for_writes
+def withdraw_queued(period: Period, *, operator: str | None) -> int:
+    """Take the period's waiting invoices out of the queue: those ``operator`` queued, or
+    everybody's (None). Never claimed: deleted; put back after a try: closed as failed."""
+    invoices = Invoice.select(Invoice.id).where(
+        (Invoice.period_year == period.year) & (Invoice.period_month == period.month))
+    waiting = (SendRecord.status == SendStatus.QUEUED) & SendRecord.invoice.in_(invoices)
+    if operator is not None:
+        waiting &= SendRecord.operator == operator
+    with db.atomic("IMMEDIATE"):
+        count = SendRecord.select().where(waiting).count()
+        SendRecord.delete().where(waiting & (SendRecord.attempts == 0)).execute()
+        SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(),
+                          error="Retirée de la file d'attente avant la remise du message.").where(waiting).execute()
+    return count
+
+
+@wait_for_writes
 def claim(record_id: int, *, operator: str | None, message_id: str) -> bool:
     """Take a queued record for sending; False if somebody else already did.
     ``operator`` None keeps the one who queued it (the sender service sends for them).
