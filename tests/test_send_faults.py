@@ -95,7 +95,7 @@ def test_a_completion_blocked_past_the_bound_is_kept_and_never_sent_twice(base, 
     assert collections.Counter(status for status, *_ in state.values()) == {"sending": 1, "queued": len(state) - 1}
     [slot] = journal_slots(demo_db_file)
     assert b'"status": "sent"' in slot.read_bytes()
-    assert slot.stat().st_mode & 0o777 == 0o660 and slot.parent.stat().st_mode & 0o777 == 0o770
+    assert slot.stat().st_mode & 0o777 == 0o660 and slot.parent.stat().st_mode & 0o7777 == 0o2770
 
     second = send(base, wait=1.0)
     assert second.returncode == 0, second.stderr

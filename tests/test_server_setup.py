@@ -75,7 +75,7 @@ def test_setup_puts_everything_in_place_and_a_second_run_changes_nothing(names, 
     assert exec_start.removeprefix("ExecStart=").startswith("/") and exec_start.endswith(
         f"sender --config {config_path}")
     assert "Ajoutez chaque membre du service facturation au groupe" in result.stdout
-    assert "sudo tuiapp smtp password" in result.stdout
+    assert f"sudo env TUIAPP_CONFIG={config_path} tuiapp smtp password" in result.stdout  # not /etc/tuiapp
 
     before = snapshot(tmp_path)
     again = setup(names, tmp_path)

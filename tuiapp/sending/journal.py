@@ -19,23 +19,27 @@ slot and every reply cost three disk syncs per message (about 1.2 ms of the
 engine's 26 ms per message in ``benchmarks/send_bench.py``) and protected
 nothing more.
 
-The folder is shared by the database's users: it is made ``rwxrwx---`` and
-its files ``rw-rw----`` whatever the creator's umask (the group is the
-folder's, as the file system gives it).
+The folder is shared by the database's users: it is made ``rwxrws---`` (its
+group the database folder's, and setgid so that every slot gets it too) and
+its files ``rw-rw----``, whatever the creator's umask.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiapp.locations import SHARED_FILE_MODE as FILE_MODE
-from tuiapp.locations import SHARED_FOLDER_MODE as FOLDER_MODE
+from tuiapp.locations import SHARED_FOLDER_MODE
 
 SLOT_SIZE = 4096
+#: Setgid: a slot another operator's process writes gets the folder's group, so that the
+#: sender service and the other operators can read and remove it.
+FOLDER_MODE = SHARED_FOLDER_MODE | stat.S_ISGID
 _SUFFIX = ".slot"
 
 #: Records this process is sending right now: their slots are not applied by

@@ -266,13 +266,15 @@ def _start(plan: Plan, report: Report) -> None:
 
 
 def next_steps(plan: Plan, command: list[str]) -> list[str]:
+    # a configuration elsewhere than /etc/tuiapp: every command must be told where it is
+    env = "" if plan.config == Plan().config else f"env TUIAPP_CONFIG={plan.config} "
     steps = [
         f"Ajoutez chaque membre du service facturation au groupe : sudo usermod -aG {plan.group} LOGIN "
         f"(et au groupe {plan.admin_group} pour qui règle l'association et les structures).",
-        "Réglez le serveur d'envoi : sudo tuiapp smtp set --host smtp.office365.com --port 587 "
+        f"Réglez le serveur d'envoi : sudo {env}tuiapp smtp set --host smtp.office365.com --port 587 "
         "--security starttls --username facturation@association.fr --rate 30",
-        "Enregistrez son mot de passe pour le service : sudo tuiapp smtp password",
-        "Vérifiez : tuiapp server check",
+        f"Enregistrez son mot de passe pour le service : sudo {env}tuiapp smtp password",
+        f"Vérifiez : {env}tuiapp server check",
     ]
     link = Path("/usr/local/bin/tuiapp")
     if command and len(command) == 1 and not link.exists():
