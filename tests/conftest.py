@@ -155,3 +155,17 @@ def point_at(server) -> None:
     association.smtp_rate_per_minute = 0
     association.save()
     secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def office():
+    """A group, two of its members and an outsider, real Unix accounts that can run tuiapp
+    (``tests.unix_accounts``); made once per test process, removed at its end. Needs root."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("creating Unix users and running as them needs root")
+    from tests.unix_accounts import office_of_three
+
+    with office_of_three() as accounts:
+        yield accounts

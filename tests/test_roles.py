@@ -189,16 +189,6 @@ async def test_an_administrator_decides_on_anyones_unknown_send(demo_db_file, tm
 # -- the CLI, as real accounts -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def office():
-    if os.geteuid() != 0:
-        pytest.skip("creating Unix users and running as them needs root")
-    from tests.unix_accounts import office_of_three
-
-    with office_of_three() as accounts:
-        yield accounts
-
-
 @pytest.fixture
 def shared(office, demo_db_file, tmp_path_factory):
     """The demo base in a folder of the office's group, a service-mode configuration naming it

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unix_accounts import WRITE, office_of_three
+from tests.unix_accounts import WRITE
 from tuiapp.db import file_access
 from tuiapp.db.database import db, open_database
 from tuiapp.locations import SHARED_FILE_MODE
@@ -111,14 +111,6 @@ def test_side_files_that_were_there_or_hold_data_or_are_in_use_are_kept(tmp_path
 
 
 # Real accounts ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def office():
-    if os.geteuid() != 0:
-        pytest.skip("creating Unix users and running as them needs root")
-    with office_of_three() as accounts:
-        yield accounts
 
 
 @pytest.fixture

@@ -19,18 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.smtp_server import PASSWORD, USERNAME
-from tests.unix_accounts import Account, Office, office_of_three
+from tests.unix_accounts import Account, Office
 
 FAST = {"TUIAPP_HEARTBEAT": "0.2", "TUIAPP_SENDER_POLL": "0.1", "TUIAPP_SENDER_RETRY": "0.5",
         "TUIAPP_HEARTBEAT_STALE": "2"}
-
-
-@pytest.fixture(scope="module")
-def office():
-    if os.geteuid() != 0:
-        pytest.skip("creating Unix users and running as them needs root")
-    with office_of_three() as accounts:
-        yield accounts
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def load(environ: Mapping[str, str] = os.environ) -> SystemConfig | None:
         return None
     except PermissionError:
         raise ConfigError(
-            f"La configuration du serveur « {path} » est illisible pour votre compte ({_user()}) : "
+            f"La configuration du serveur « {path} » est illisible pour votre compte ({my_name()}) : "
             f"{_owner_and_mode(path)}. Demandez à l'administrateur de vous ajouter au groupe des opérateurs."
         ) from None
     except IsADirectoryError:
@@ -281,7 +281,7 @@ def problems(path: Path) -> list[str]:
         return [f"« {path} » : lecture impossible ({exc.strerror})."]
     found = []
     if info.st_uid != 0:
-        found.append(f"« {path} » appartient à {_name_of_user(info.st_uid)}, pas à root : "
+        found.append(f"« {path} » appartient à {user_name(info.st_uid)}, pas à root : "
                      f"sudo chown root {path}")
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         found.append(f"« {path} » est modifiable par d'autres que root ({stat.filemode(info.st_mode)}) : "
@@ -300,28 +300,34 @@ def advice(path: Path) -> list[str]:
     return []
 
 
-def _user() -> str:
-    return _name_of_user(os.getuid())
-
-
-def _name_of_user(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The account's name, or its number when it has none."""
     import pwd
 
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return f"uid {uid}"
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    """The group's name, or its number when it has none."""
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def my_name() -> str:
+    return user_name(os.geteuid())
 
 
 def _owner_and_mode(path: Path) -> str:
-    import grp
-
     try:
         info = path.stat()
     except OSError:
         return "propriétaire inconnu"
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = f"gid {info.st_gid}"
-    return f"fichier de {_name_of_user(info.st_uid)}:{group}, droits {stat.filemode(info.st_mode)[1:]}"
+    return (f"fichier de {user_name(info.st_uid)}:{group_name(info.st_gid)}, "
+            f"droits {stat.filemode(info.st_mode)[1:]}")

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import grp
 import os
-import pwd
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from tuiapp.locations import SHARED_FILE_MODE, SHARED_FOLDER_MODE
+from tuiapp.system_config import group_name, my_name, user_name
 
 #: The files SQLite keeps beside the database (WAL mode, and a rollback
 #: journal when a switch to WAL was interrupted).
@@ -88,7 +87,7 @@ def explain_unreachable(path: Path) -> str:
     for folder in reversed(path.absolute().parents):
         if not os.access(folder, os.X_OK):
             return _folder_refusal(path, folder, create=False, cross=True)
-    return f"Impossible d'accéder à la base « {path} » : accès refusé par le système (votre compte : {_account()})."
+    return f"Impossible d'accéder à la base « {path} » : accès refusé par le système (votre compte : {my_name()})."
 
 
 def existing_side_files(path: Path) -> set[Path]:
@@ -153,35 +152,17 @@ def _unlink(path: Path) -> None:
 # The explanations -----------------------------------------------------------------
 
 
-def _account() -> str:
-    return _user_name(os.geteuid())
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
 def _in_group(gid: int) -> bool:
     return gid == os.getegid() or gid in os.getgroups()
 
 
 def _describe(status: os.stat_result) -> str:
-    owner = f"{_user_name(status.st_uid)}:{_group_name(status.st_gid)}"
+    owner = f"{user_name(status.st_uid)}:{group_name(status.st_gid)}"
     return f"{owner}, droits {stat.filemode(status.st_mode)[1:]}"
 
 
 def _join_into_group(gid: int) -> str:
-    return f"ajoutez {_account()} au groupe {_group_name(gid)} (puis ouvrez une nouvelle session)"
+    return f"ajoutez {my_name()} au groupe {group_name(gid)} (puis ouvrez une nouvelle session)"
 
 
 def _ask(steps: list[str]) -> str:
@@ -200,7 +181,7 @@ def _file_refusal(database: Path, target: Path) -> str:
         except OSError:
             database_gid = gid
         if gid != database_gid:
-            steps.append(f"chgrp {_group_name(database_gid)} « {target} »")
+            steps.append(f"chgrp {group_name(database_gid)} « {target} »")
             gid = database_gid
     if status.st_mode & 0o060 != 0o060:
         steps.append(f"chmod 660 « {target} »")
@@ -212,7 +193,7 @@ def _file_refusal(database: Path, target: Path) -> str:
         what = (f"son fichier de travail « {target} » est à {_describe(status)} "
                 "(laissé par un autre programme ; il doit avoir les droits de la base)")
     return (f"Impossible d'ouvrir la base « {database} » en écriture : {what} ; "
-            f"votre compte ({_account()}) n'y a pas accès. {_ask(steps)}")
+            f"votre compte ({my_name()}) n'y a pas accès. {_ask(steps)}")
 
 
 def _folder_refusal(database: Path, folder: Path, *, create: bool, cross: bool = False) -> str:
@@ -223,7 +204,7 @@ def _folder_refusal(database: Path, folder: Path, *, create: bool, cross: bool =
         steps.append(f"chmod {_FOLDER_FIX_MODE:o} « {folder} »")
     if not _in_group(status.st_gid) and status.st_uid != os.geteuid():
         steps.append(_join_into_group(status.st_gid))
-    account = f"votre compte ({_account()})"
+    account = f"votre compte ({my_name()})"
     if cross:
         why = f"n'est pas accessible à {account}"
     elif create:

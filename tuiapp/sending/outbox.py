@@ -194,12 +194,17 @@ def withdraw_unsent(batch: str, record_ids=()) -> int:
     those claimed then put back are closed as failed, so that no later run
     sends them without being asked. Returns how many."""
     ours = (SendRecord.batch == batch) | SendRecord.id.in_(list(record_ids))
-    waiting = (SendRecord.status == SendStatus.QUEUED) & ours
+    return _withdraw((SendRecord.status == SendStatus.QUEUED) & ours,
+                     "Envoi annulé par l'opérateur avant la remise du message.")
+
+
+def _withdraw(waiting, error: str) -> int:
+    """Out of the queue: never claimed, deleted (nothing happened to them); put back after a
+    try, closed as failed with ``error``. Returns how many."""
     with db.atomic("IMMEDIATE"):
         count = SendRecord.select().where(waiting).count()
         SendRecord.delete().where(waiting & (SendRecord.attempts == 0)).execute()
-        SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(),
-                          error="Envoi annulé par l'opérateur avant la remise du message.").where(waiting).execute()
+        SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(), error=error).where(waiting).execute()
     return count
 
 
@@ -212,12 +217,7 @@ def withdraw_queued(period: Period, *, operator: str | None) -> int:
     waiting = (SendRecord.status == SendStatus.QUEUED) & SendRecord.invoice.in_(invoices)
     if operator is not None:
         waiting &= SendRecord.operator == operator
-    with db.atomic("IMMEDIATE"):
-        count = SendRecord.select().where(waiting).count()
-        SendRecord.delete().where(waiting & (SendRecord.attempts == 0)).execute()
-        SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(),
-                          error="Retirée de la file d'attente avant la remise du message.").where(waiting).execute()
-    return count
+    return _withdraw(waiting, "Retirée de la file d'attente avant la remise du message.")
 
 
 @wait_for_writes

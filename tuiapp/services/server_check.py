@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from tuiapp import system_config
-from tuiapp.system_config import Mode, SystemConfig
+from tuiapp.system_config import Mode, SystemConfig, group_name, my_name
 
 
 def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> list[str]:
@@ -23,7 +23,7 @@ def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> li
         return [*found, f"Le groupe {config.operator_group} n'existe pas : sudo tuiapp server setup"]
     if os.getuid() != 0 and gid not in {os.getgid(), *os.getgroups()}:
         found.append(f"Votre compte n'est pas dans le groupe {config.operator_group} : demandez à l'administrateur "
-                     f"« sudo usermod -aG {config.operator_group} {_me()} », puis reconnectez-vous.")
+                     f"« sudo usermod -aG {config.operator_group} {my_name()} », puis reconnectez-vous.")
     folder = config.database.parent
     found += _mode(folder, gid, 0o2770, f"sudo chgrp {config.operator_group} {folder} && sudo chmod 2770 {folder}")
     for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
@@ -43,7 +43,7 @@ def _mode(path: Path, gid: int, mode: int, fix: str) -> list[str]:
         return [f"{path} : inaccessible ({exc.strerror}) ; {fix}"]
     found = []
     if info.st_gid != gid:
-        found.append(f"{path} appartient au groupe {_group(info.st_gid)} : {fix}")
+        found.append(f"{path} appartient au groupe {group_name(info.st_gid)} : {fix}")
     if stat.S_IMODE(info.st_mode) != mode:
         found.append(f"{path} a les droits {stat.filemode(info.st_mode)} au lieu de "
                      f"{stat.filemode(mode | stat.S_IFMT(info.st_mode))} : {fix}")
@@ -67,19 +67,3 @@ def _heartbeat(config: SystemConfig) -> list[str]:
         return [f"Service d'envoi arrêté depuis {format_duration(beat.age().total_seconds())} : {start} ; "
                 "journal : journalctl -u tuiapp-sender"]
     return []
-
-
-def _me() -> str:
-    import pwd
-
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return str(os.getuid())
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)

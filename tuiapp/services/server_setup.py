@@ -11,7 +11,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuiapp.domain.errors import TuiappError
+from tuiapp.system_config import group_name, user_name
 
 DATA_DIR_MODE = 0o2770  # setgid: every file made inside belongs to the operators' group
 DATABASE_MODE = 0o660
@@ -145,7 +145,7 @@ def _folder(path: Path, uid: int, gid: int, mode: int, what: str, report: Report
         changed = _fix(path, uid, gid, mode)
     except OSError as exc:
         raise SetupError(what, f"{path} : {exc.strerror}") from None
-    owner = f"{_user(uid)}:{_group_name(gid)} {stat.filemode(mode | stat.S_IFDIR)}"
+    owner = f"{user_name(uid)}:{group_name(gid)} {stat.filemode(mode | stat.S_IFDIR)}"
     report(f"{'créé' if created else 'corrigé' if changed else 'déjà en place'} : {what} {path} ({owner})")
 
 
@@ -165,7 +165,7 @@ def _database(plan: Plan, uid: int, gid: int, report: Report) -> None:
     except OSError as exc:
         raise SetupError("base de données", f"{path} : {exc.strerror}") from None
     report(f"{'créée' if created else 'corrigée' if changed else 'déjà en place'} : base {path} "
-           f"({_user(uid)}:{_group_name(gid)} rw-rw----)")
+           f"({user_name(uid)}:{group_name(gid)} rw-rw----)")
 
 
 def config_text(plan: Plan) -> str:
@@ -280,21 +280,3 @@ def next_steps(plan: Plan, command: list[str]) -> list[str]:
     if command and len(command) == 1 and not link.exists():
         steps.insert(0, f"Pour que chacun lance « tuiapp » : sudo ln -s {command[0]} {link}")
     return steps
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-def which_systemd_analyze() -> str | None:
-    return shutil.which("systemd-analyze")
