@@ -48,7 +48,7 @@ def run_app(args: argparse.Namespace) -> int:
         raise TuiappError(f"Votre compte n'est ni dans le groupe {groups[0]} ni dans {groups[1]} : "
                           "demandez à l'administrateur.")
     service_mode = site.mode is Mode.SERVICE
-    return _start_tui(open_existing(args), service_mode=service_mode, role=site.role,
+    return _start_tui(open_existing(args, site), service_mode=service_mode, role=site.role,
                       config=site.config if service_mode else None)
 
 

@@ -58,9 +58,13 @@ def _missing(path: Path) -> bool:
     return False
 
 
-def open_existing(args: argparse.Namespace) -> Path:
-    """The base named by --db / $TUIAPP_DB (which must exist), or the default one."""
-    path, explicit = resolve_db_path(args.db)
+def open_existing(args: argparse.Namespace, site=None) -> Path:
+    """The base named by --db / $TUIAPP_DB / the server's configuration (which must exist), or the
+    default one. ``site``: already located (``services.site.locate``): the configuration is not read again."""
+    if site is not None:
+        path, explicit = site.database, site.database_must_exist
+    else:
+        path, explicit = resolve_db_path(args.db)
     open_db(path, create=not explicit)
     return path
 

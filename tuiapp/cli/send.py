@@ -140,7 +140,7 @@ def send_period(args: argparse.Namespace) -> int:
     if args.timeout is not None and not (0 < args.timeout < 7 * 24 * 3600):
         raise TuiappError("--timeout : un nombre de secondes positif est attendu.")
     site = locate(args.db)
-    open_existing(args)
+    open_existing(args, site)
     structure = _structure(args.structure)
     if args.dry_run:
         return _dry_run(workflow.plan(period, structure, include_sent=args.include_sent))
@@ -204,7 +204,7 @@ def resolve_record(args: argparse.Namespace) -> int:
     if site.role is Role.NONE:  # before anything is written
         raise TuiappError(f"Votre compte n'a aucun rôle dans tuiapp sur ce serveur ({site.role_reason}) : "
                           "décider d'un envoi est impossible. Demandez à l'administrateur.")
-    open_existing(args)
+    open_existing(args, site)
     workflow.recover()
     record = SendRecord.get_or_none(SendRecord.id == args.record) if 0 < args.record < 2**63 else None
     if record is None or record.status != SendStatus.UNKNOWN:
@@ -228,7 +228,7 @@ def withdraw_period(args: argparse.Namespace) -> int:
     site = locate(args.db)
     if args.all and (reason := refusal(site.role, Action.WITHDRAW_OTHERS)) is not None:
         raise TuiappError(reason)
-    open_existing(args)
+    open_existing(args, site)
     me = outbox.operator_name()
     count = outbox.withdraw_queued(period, operator=None if args.all else me)
     whose = "de tous les opérateurs" if args.all else f"de {me}"

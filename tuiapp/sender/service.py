@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tuiapp.db import heartbeat
 from tuiapp.domain import timing
@@ -70,7 +70,6 @@ class Drained:
     unknown: int = 0
     deferred: int = 0
     stopped: SmtpProblem | TuiappError | None = None
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 class SenderService:

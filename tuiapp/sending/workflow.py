@@ -265,6 +265,8 @@ def states(record_ids: Iterable[int]) -> list[RecordState]:
     from tuiapp.domain.templates import person_name
 
     ids = list(record_ids)
+    if not ids:  # the tab's periodic look at the service only: no query
+        return []
     rows = {record.id: record for record in SendRecord.select(SendRecord, Invoice, Resident)
             .join(Invoice).join(Resident).where(SendRecord.id.in_(ids))}
     return [RecordState(record.id, record.invoice_id, record.invoice.number,
