@@ -103,7 +103,7 @@ FORMS = (
     ),
     Form(
         "resident",
-        opening=(("r", "sans adresse"), ("enter", "Résident ANDRÉ Éric")),
+        opening=(("r", "sans adresse e-mail parmi"), ("enter", "Résident ANDRÉ Éric")),  # the home screen says "sans adresse" too
         row=lambda: Resident.get(Resident.last_name == "ANDRÉ", Resident.first_name == "Éric"),
         fields=(
             TypedField("last_name", (), 3, "DRÉ-Noël"),
