@@ -176,3 +176,35 @@ def test_two_processes_create_the_same_file_at_once(db_path):
     assert all(out.strip() == "587" for out, _ in results)
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT count(*) FROM association").fetchone()[0] == 1
+
+
+def test_version_4_database_takes_the_oauth_methods(db_path):
+    """Version 5 widens the authentication check (the association table is rebuilt, its row kept)
+    and adds the OAuth settings; a method outside the three is still refused by SQLite itself."""
+    import sqlite3
+
+    from peewee import SqliteDatabase
+
+    raw = SqliteDatabase(str(db_path))
+    for version in (1, 2, 3, 4):
+        migrations.MIGRATIONS[version](raw)
+    raw.execute_sql("PRAGMA user_version = 4")
+    raw.execute_sql("INSERT INTO association (id, name, address, smtp_host, smtp_port, smtp_security, smtp_username, "
+                    "smtp_auth_method, smtp_timeout, smtp_rate_per_minute, smtp_allow_insecure_auth) VALUES "
+                    "(1, 'Les Papillons', '', 'smtp.office365.com', 587, 'starttls', 'f@example.org', 'password', "
+                    "30, 30, 0)")
+    raw.close()
+    open_database(db_path)
+    try:
+        association = Association.get_solo()
+        assert (association.name, association.smtp_username, association.smtp_auth_method) == (
+            "Les Papillons", "f@example.org", "password")
+        assert (association.smtp_oauth_tenant, association.smtp_oauth_client_id, association.smtp_oauth_certificate,
+                association.smtp_oauth_authority) == ("", "", None, "")
+        for method in ("oauth2-app", "oauth2-device", "password"):
+            Association.update(smtp_auth_method=method).execute()
+            assert Association.get_solo().smtp_auth_method == method
+    finally:
+        db.close()
+    with sqlite3.connect(db_path) as other, pytest.raises(sqlite3.IntegrityError):
+        other.execute("UPDATE association SET smtp_auth_method = 'oauth2'")

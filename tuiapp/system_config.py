@@ -43,9 +43,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.auth_method import AuthMethod
+from tuiapp.domain.errors import TuiappError, ValidationError
 from tuiapp.domain.safe_text import describe_char, find_control, printable
 from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.domain.validation import check_authority, check_client_id, check_tenant
 
 CONFIG_ENV = "TUIAPP_CONFIG"
 DEFAULT_CONFIG = Path("/etc/tuiapp/tuiapp.toml")
@@ -73,7 +75,7 @@ class SmtpDestination:
     allow_insecure_auth: bool = False
     rate_per_minute: int = 30
     connection_limit: int = 3
-    auth_method: str = "password"  # or "oauth2" (the OAuth issue)
+    auth_method: AuthMethod = AuthMethod.PASSWORD
     tenant: str = ""
     client_id: str = ""
     certificate: str | None = None
@@ -170,11 +172,11 @@ def _smtp(data: dict, path: Path) -> SmtpDestination:
         allow_insecure_auth=reader.boolean("allow_insecure_auth", False),
         rate_per_minute=reader.integer("rate_per_minute", 30, 0, 10_000),
         connection_limit=reader.integer("connection_limit", 3, 0, 100),
-        auth_method=reader.choice("auth_method", ["password", "oauth2"], "password"),
-        tenant=reader.text("tenant"),
-        client_id=reader.text("client_id"),
+        auth_method=AuthMethod(reader.choice("auth_method", [m.value for m in AuthMethod], "password")),
+        tenant=reader.checked("tenant", check_tenant),
+        client_id=reader.checked("client_id", check_client_id),
         certificate=_optional(reader.path("certificate")),
-        authority=reader.text("authority"),
+        authority=reader.checked("authority", check_authority),
     )
     reader.refuse_unknown()
     return destination
@@ -196,6 +198,13 @@ class _Reader:
     def __init__(self, data: dict, path: Path, prefix: str) -> None:
         self.data, self.path_of_file, self.prefix = data, path, prefix
         self.known: set[str] = set()
+
+    def checked(self, key: str, check) -> str:
+        """The text at ``key`` through one of the domain's checks (``check_tenant``...)."""
+        try:
+            return check(self.text(key))
+        except ValidationError as problem:
+            raise self._wrong(key, problem.message) from None
 
     def _wrong(self, key: str, why: str) -> ConfigError:
         return ConfigError(f"Configuration « {self.path_of_file} », clé « {self.prefix}{key} » : {why}")

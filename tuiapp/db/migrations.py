@@ -78,12 +78,37 @@ def _to_v4(database: SqliteDatabase) -> None:
     database.execute_sql('CREATE INDEX "test_message_structure_id" ON "test_message" ("structure_id");')
 
 
+def _to_v5(database: SqliteDatabase) -> None:
+    """OAuth 2.0: three authentication methods (the check is widened: the table is rebuilt), and
+    the Entra tenant, application, certificate and identity provider of the association."""
+    (sql,) = database.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'association'").fetchone()
+    old_check = "CHECK (smtp_auth_method IN ('password', 'oauth2'))"
+    if old_check not in sql:
+        raise DatabaseOpenError("La table association n'a pas la forme attendue : mise à jour impossible.")
+    new_check = "CHECK (smtp_auth_method IN ('password', 'oauth2-app', 'oauth2-device'))"
+    rebuilt = sql.replace(old_check, new_check).replace('CREATE TABLE "association"', 'CREATE TABLE "association_v5"', 1)
+    database.execute_sql("UPDATE association SET smtp_auth_method = 'oauth2-device' WHERE smtp_auth_method = 'oauth2'")
+    database.execute_sql(rebuilt)
+    database.execute_sql('INSERT INTO "association_v5" SELECT * FROM "association"')
+    database.execute_sql('DROP TABLE "association"')
+    database.execute_sql('ALTER TABLE "association_v5" RENAME TO "association"')
+    migrator = SqliteMigrator(database)
+    apply_operations(
+        migrator.add_column("association", "smtp_oauth_tenant", CharField(default="")),
+        migrator.add_column("association", "smtp_oauth_client_id", CharField(default="")),
+        migrator.add_column("association", "smtp_oauth_certificate", CharField(null=True)),
+        migrator.add_column("association", "smtp_oauth_authority", CharField(default="")),
+    )
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
     2: _to_v2,
     3: _to_v3,
     4: _to_v4,
+    5: _to_v5,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -28,6 +28,7 @@ from peewee import (
 from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
+from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
 from tuiapp.domain.smtp_security import SmtpSecurity
@@ -40,6 +41,9 @@ from tuiapp.domain.validation import (
     NUMBER_MAX,
     PATH_MAX,
     SUBJECT_MAX,
+    check_authority,
+    check_client_id,
+    check_tenant,
     distinct_addresses,
     multi_line,
     normalize_email,
@@ -49,7 +53,7 @@ from tuiapp.domain.validation import (
 
 # SendStatus and SmtpSecurity are imported from here too; they live in tuiapp.domain.
 SECURITY_MODES = tuple(SmtpSecurity)
-AUTH_METHODS = ("password", "oauth2")
+AUTH_METHODS = tuple(AuthMethod)
 
 #: A check of one field: returns its clean value, or raises ``ValidationError``.
 Rule = Callable[[], object]
@@ -131,6 +135,12 @@ class Association(CleanModel):
     smtp_ca_file = CharField(null=True)
     #: Allow AUTH on a connection without TLS (the password would travel in clear).
     smtp_allow_insecure_auth = BooleanField(default=False)
+    #: OAuth 2.0 (Office 365): the Entra tenant, the application, its certificate (a PEM file with
+    #: the private key; else the client secret, in the keyring) and the identity provider ("": Microsoft's).
+    smtp_oauth_tenant = CharField(default="")
+    smtp_oauth_client_id = CharField(default="")
+    smtp_oauth_certificate = CharField(null=True)
+    smtp_oauth_authority = CharField(default="")
 
     @classmethod
     def get_solo(cls) -> Association:
@@ -159,6 +169,12 @@ class Association(CleanModel):
                                                        "un nombre entre 0 (sans limite) et 10000.")
         yield "smtp_ca_file", lambda: single_line(self.smtp_ca_file, field="smtp_ca_file", label="Certificats",
                                                   max_length=PATH_MAX) or None
+        yield "smtp_oauth_tenant", lambda: check_tenant(self.smtp_oauth_tenant)
+        yield "smtp_oauth_client_id", lambda: check_client_id(self.smtp_oauth_client_id)
+        yield "smtp_oauth_certificate", lambda: single_line(
+            self.smtp_oauth_certificate, field="smtp_oauth_certificate", label="Certificat de l'application",
+            max_length=PATH_MAX) or None
+        yield "smtp_oauth_authority", lambda: check_authority(self.smtp_oauth_authority)
 
 
 def _between(value, low: int, high: int, field: str, label: str, message: str) -> int:

@@ -98,3 +98,23 @@ def sender_poll() -> float:
 
 def sender_retry() -> float:
     return _seconds(SENDER_RETRY_VARIABLE, SENDER_RETRY_DEFAULT)
+
+
+#: OAuth 2.0: an access token is renewed when it has less than this left (it must
+#: outlive the AUTH command that carries it).
+TOKEN_MARGIN_VARIABLE = "TUIAPP_TOKEN_MARGIN"
+TOKEN_MARGIN = 120.0
+#: OAuth 2.0 device code: the identity provider is asked at most this often whether the
+#: person signed in (it may ask for less often: its ``interval``).
+DEVICE_POLL_VARIABLE = "TUIAPP_DEVICE_POLL"
+DEVICE_POLL = 5.0
+
+
+def token_margin() -> float:
+    """How long before its end an access token is renewed (``$TUIAPP_TOKEN_MARGIN``, 120 s)."""
+    return _seconds(TOKEN_MARGIN_VARIABLE, TOKEN_MARGIN)
+
+
+def device_poll() -> float:
+    """The pause between two questions about a device-code sign-in (``$TUIAPP_DEVICE_POLL``, 5 s)."""
+    return _seconds(DEVICE_POLL_VARIABLE, DEVICE_POLL) or DEVICE_POLL

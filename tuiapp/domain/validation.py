@@ -153,3 +153,60 @@ def parse_amount(value: Decimal | int | str, *, field: str = "amount_ht", label:
     if abs(quantized) > MAX_AMOUNT:
         raise ValidationError(field, label, "montant trop grand.")
     return quantized
+
+
+_TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def check_tenant(value: str | None, *, field: str = "smtp_oauth_tenant", label: str = "Tenant (annuaire)") -> str:
+    """An Entra tenant: its ID (a GUID) or its domain (``association.onmicrosoft.com``); "" when empty."""
+    text = single_line(value, field=field, label=label, max_length=HOST_MAX)
+    if text and not _TENANT.match(text):
+        raise ValidationError(field, label, "l'ID de l'annuaire (xxxxxxxx-xxxx-...) ou son domaine "
+                                            "(association.onmicrosoft.com).")
+    return text
+
+
+def check_client_id(value: str | None, *, field: str = "smtp_oauth_client_id",
+                    label: str = "ID d'application (client)") -> str:
+    """An application (client) ID: a GUID; "" when empty."""
+    text = single_line(value, field=field, label=label, max_length=36)
+    if text and not _GUID.match(text):
+        raise ValidationError(field, label, "un identifiant de la forme xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.")
+    return text.lower()
+
+
+def check_authority(value: str | None, *, field: str = "smtp_oauth_authority",
+                    label: str = "Fournisseur d'identité") -> str:
+    """The identity provider's address: https only, no path, query or credentials; "" (Microsoft's) when empty."""
+    from urllib.parse import urlsplit
+
+    text = single_line(value, field=field, label=label, max_length=HOST_MAX).rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname or parts.path or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise ValidationError(field, label, "une adresse https://hôte (ex. https://login.microsoftonline.com).")
+    return text
+
+
+def check_certificate_file(value: str | None, *, field: str = "smtp_oauth_certificate",
+                           label: str = "Certificat de l'application") -> str | None:
+    """A PEM file holding the application's private key and its certificate; ``None`` when empty."""
+    from pathlib import Path
+
+    text = single_line(value, field=field, label=label, max_length=PATH_MAX)
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    try:
+        content = path.read_bytes()[:1_000_000]
+    except FileNotFoundError:
+        raise ValidationError(field, label, f"fichier introuvable : {text}") from None
+    except OSError as exc:
+        raise ValidationError(field, label, f"lecture impossible de {text} ({exc.strerror}).") from None
+    if b"PRIVATE KEY-----" not in content or b"-----BEGIN CERTIFICATE-----" not in content:
+        raise ValidationError(field, label, f"« {text} » doit contenir la clé privée et le certificat (PEM).")
+    return str(path.resolve())

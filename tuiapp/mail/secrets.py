@@ -104,13 +104,12 @@ def _call(action: str, function, *args):
     except KeyringError as exc:
         # The backend's own text may be long or technical; it never holds the password.
         raise SecretStoreError(
-            f"Le trousseau a refusé de {action} le mot de passe ({type(exc).__name__}). " + HEADLESS_HELP
+            f"Le trousseau a refusé de {action} le secret ({type(exc).__name__}). " + HEADLESS_HELP
         ) from None
 
 
 def get_password(host: str, username: str) -> Secret | None:
-    backend = _backend()
-    return Secret.wrap(_call("lire", backend.get_password, _service(host), username))
+    return get_item(_service(host), username)
 
 
 def has_password(host: str, username: str) -> bool:
@@ -123,11 +122,30 @@ def set_password(host: str, username: str, password: Secret | str) -> None:
         raise SecretStoreError("Indiquez d'abord l'identifiant SMTP (tuiapp smtp set --username ...).")
     if not password:
         raise SecretStoreError("Mot de passe vide : rien n'a été enregistré.")
-    backend = _backend()
-    _call("enregistrer", backend.set_password, _service(host), username, password.reveal())
+    set_item(_service(host), username, password)
 
 
 def delete_password(host: str, username: str) -> None:
+    delete_item(_service(host), username)
+
+
+# -- any secret of tuiapp's (the OAuth client secret, the token cache) ------------------
+
+
+def get_item(service: str, user: str) -> Secret | None:
+    backend = _backend()
+    return Secret.wrap(_call("lire", backend.get_password, service, user))
+
+
+def set_item(service: str, user: str, value: Secret | str) -> None:
+    value = Secret(value)
+    if not value:
+        raise SecretStoreError("Valeur vide : rien n'a été enregistré.")
+    backend = _backend()
+    _call("enregistrer", backend.set_password, service, user, value.reveal())
+
+
+def delete_item(service: str, user: str) -> None:
     from keyring.errors import PasswordDeleteError
 
     backend = _backend()
@@ -138,4 +156,4 @@ def delete_password(host: str, username: str) -> None:
         except PasswordDeleteError:
             pass  # nothing stored: nothing to delete
 
-    _call("supprimer", delete, _service(host), username)
+    _call("supprimer", delete, service, user)

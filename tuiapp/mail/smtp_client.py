@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tuiapp.domain.auth_method import MICROSOFT_AUTHORITY, AuthMethod
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.problems import (
@@ -53,12 +54,24 @@ class SmtpSettings:
     port: int = 587
     security: SmtpSecurity = SmtpSecurity.STARTTLS
     username: str = ""
-    auth_method: str = "password"
+    auth_method: AuthMethod = AuthMethod.PASSWORD
     timeout: float = 30
     rate_per_minute: int = 30
     ca_file: str | None = None
     allow_insecure_auth: bool = False
     connection_limit: int = field(default_factory=connection_limit)
+    # OAuth 2.0 (``auth_method`` oauth2-app or oauth2-device): the Entra tenant and application,
+    # the certificate (a PEM file with its private key; else the client secret in the secret
+    # store) and the identity provider (Microsoft's unless set).
+    tenant: str = ""
+    client_id: str = ""
+    certificate: str | None = None
+    authority: str = ""
+
+    @property
+    def oauth_authority(self) -> str:
+        """The identity provider's address, without a trailing slash."""
+        return (self.authority or MICROSOFT_AUTHORITY).rstrip("/")
 
     @property
     def account(self) -> str:
@@ -68,6 +81,7 @@ class SmtpSettings:
     def __post_init__(self) -> None:
         # the form and the database hand over the stored text: it becomes the enum (or is refused) here
         object.__setattr__(self, "security", SmtpSecurity(self.security))
+        object.__setattr__(self, "auth_method", AuthMethod(self.auth_method))
 
     @classmethod
     def from_association(cls, association) -> SmtpSettings:
@@ -81,6 +95,10 @@ class SmtpSettings:
             rate_per_minute=association.smtp_rate_per_minute,
             ca_file=association.smtp_ca_file,
             allow_insecure_auth=association.smtp_allow_insecure_auth,
+            tenant=association.smtp_oauth_tenant,
+            client_id=association.smtp_oauth_client_id,
+            certificate=association.smtp_oauth_certificate,
+            authority=association.smtp_oauth_authority,
         )
 
 

@@ -57,6 +57,8 @@ def settings_for(destination: SmtpDestination) -> SmtpSettings:
         username=destination.username, auth_method=destination.auth_method,
         rate_per_minute=destination.rate_per_minute, ca_file=destination.ca_file,
         allow_insecure_auth=destination.allow_insecure_auth, connection_limit=destination.connection_limit,
+        tenant=destination.tenant, client_id=destination.client_id, certificate=destination.certificate,
+        authority=destination.authority,
     )
 
 
