@@ -103,7 +103,7 @@ class SmtpSettings:
 
 
 class Authenticator(Protocol):
-    """How a connection proves who it is. OAuth 2.0 (XOAUTH2) will be another one."""
+    """How a connection proves who it is: a password, or an OAuth 2.0 token (``xoauth2``)."""
 
     def authenticate(self, smtp: smtplib.SMTP) -> None: ...
 
@@ -141,12 +141,10 @@ class PasswordAuthenticator:
 
 
 def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
-    """The authenticator the association's settings call for."""
-    if not settings.username:
-        return NoAuthentication()
-    from tuiapp.mail.secrets import get_password
+    """The authenticator the association's settings call for, its secrets in the user's keyring."""
+    from tuiapp.mail.authenticators import authenticator_for
 
-    return PasswordAuthenticator(settings.username, lambda: get_password(settings.host, settings.username))
+    return authenticator_for(settings)
 
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:

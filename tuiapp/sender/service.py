@@ -26,7 +26,7 @@ from tuiapp.db import heartbeat
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
 from tuiapp.mail.problems import SmtpProblem
-from tuiapp.mail.smtp_client import NoAuthentication, PasswordAuthenticator, SmtpSettings
+from tuiapp.mail.smtp_client import SmtpSettings
 from tuiapp.sender import test_requests
 from tuiapp.sending import events as ev
 from tuiapp.sending import outbox
@@ -36,19 +36,16 @@ from tuiapp.system_config import SmtpDestination, SystemConfig
 
 
 def connection_for(config: SystemConfig) -> Connection:
-    """The destination root configured, and the password from the service's own folder."""
-    from tuiapp.mail import service_secret
+    """The destination root configured, and the secrets from the service's own folder."""
+    from tuiapp.mail.authenticators import authenticator_for
+    from tuiapp.mail.secret_store import FolderStore
 
     if config.smtp is None:
         raise TuiappError(f"La configuration « {config.path} » n'a pas de section [smtp] : "
                           "indiquez le serveur d'envoi (sudo tuiapp smtp set ...).")
     settings = settings_for(config.smtp)
-    if not settings.username:
-        return Connection(settings, NoAuthentication())
-    folder = config.secret_dir
-    assert folder is not None
-    return Connection(settings, PasswordAuthenticator(settings.username,
-                                                      lambda: service_secret.read_password(folder)))
+    assert config.secret_dir is not None
+    return Connection(settings, authenticator_for(settings, FolderStore(config.secret_dir)))
 
 
 def settings_for(destination: SmtpDestination) -> SmtpSettings:

@@ -134,7 +134,7 @@ def plan(period: Period, structure=None, *, include_sent: bool = False) -> Plan:
 
 
 class NotReady(TuiappError):
-    """The send cannot start (no password for the server's account): nothing was queued."""
+    """The send cannot start (a secret of the server's account is missing): nothing was queued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +144,14 @@ class Connection:
 
 
 def connection_for_association() -> Connection:
-    """The association's server, and its account's password from the keyring; ``NotReady`` if it has none."""
-    from tuiapp.mail.problems import PasswordMissing
-    from tuiapp.mail.secrets import get_password
-    from tuiapp.mail.smtp_client import keyring_authenticator
+    """The association's server, and its account's secrets from the keyring; ``NotReady`` if one is missing
+    (no password, no client secret, nobody signed in)."""
+    from tuiapp.mail.authenticators import authenticator_for, missing_secret
 
     settings = SmtpSettings.from_association(Association.get_solo())
-    if settings.username and not get_password(settings.host, settings.username):
-        raise NotReady(str(PasswordMissing()))
-    return Connection(settings, keyring_authenticator(settings))
+    if (reason := missing_secret(settings)) is not None:
+        raise NotReady(reason)
+    return Connection(settings, authenticator_for(settings))
 
 
 def recover() -> list[SendRecord]:

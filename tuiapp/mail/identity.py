@@ -1,0 +1,358 @@
+"""OAuth 2.0 access tokens for the SMTP server, from Microsoft's identity platform through MSAL.
+
+Two flows (``AuthMethod``):
+
+- **oauth2-app**, client credentials: the application's own token, proved by a
+  certificate (a PEM file with its private key: MSAL signs an assertion with
+  it) or a client secret (in the secret store). Scope
+  ``https://outlook.office365.com/.default``. For the sender service.
+- **oauth2-device**, delegated: a person signs in once with a device code
+  (``start_sign_in`` / ``finish_sign_in``), then MSAL's refresh token gets
+  each new access token. Scope ``https://outlook.office.com/SMTP.Send``
+  (MSAL adds ``offline_access``, hence the refresh token).
+
+MSAL's token cache lives in the secret store (the keyring, or the sender
+service's folder), never in the database. The identity provider replaces the
+refresh token each time it is used, so the cache is saved after every
+change; the processes that share a store renew in turn (``store.lock()``)
+and read the cache again first, so that a second process uses the refresh
+token the first one was just given.
+
+Only the configured authority is ever contacted: MSAL's instance discovery is
+off for an authority other than Microsoft's, and the HTTP session refuses any
+other host (a discovery document pointing elsewhere cannot pull the secret or
+the signed assertion away). Its trust store is the system's plus the CA file;
+``REQUESTS_CA_BUNDLE`` does not override it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from tuiapp.domain import timing
+from tuiapp.domain.auth_method import AuthMethod
+from tuiapp.domain.safe_text import printable
+from tuiapp.mail import identity_problems as ip
+from tuiapp.mail.secret_store import SecretStore
+from tuiapp.mail.secrets import Secret
+
+if TYPE_CHECKING:
+    import msal
+    import requests
+
+    from tuiapp.mail.smtp_client import SmtpSettings
+
+APP_SCOPES = ["https://outlook.office365.com/.default"]
+DEVICE_SCOPES = ["https://outlook.office.com/SMTP.Send"]  # MSAL adds offline_access, openid, profile
+HTTP_TIMEOUT = 30.0
+#: A difference between our clock and the identity provider's beyond this is reported as such.
+CLOCK_TOLERANCE = 300.0
+_PENDING = ("authorization_pending", "slow_down")
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: Secret = field(repr=False)
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the secret store holds, read without asking the identity provider."""
+
+    signed_in: bool  # a refresh token (device code) or a token (application) is kept
+    valid_until: float | None  # the current access token's end, if one is kept
+    account: str = ""  # the mailbox that signed in (device code)
+
+
+@dataclass
+class SignIn:
+    """A device-code sign-in in progress: the code to type at the address, before ``expires_at``."""
+
+    user_code: str
+    verification_uri: str
+    expires_at: float
+    interval: float
+    _flow: dict = field(repr=False)
+    _app: Any = field(repr=False)
+    _cache: Any = field(repr=False)
+
+
+class _ForeignEndpoint(Exception):
+    """A request for a host other than the configured authority's."""
+
+
+def _session(authority: str, ca_file: str | None) -> requests.Session:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    allowed = urlsplit(authority)
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["ssl_context"] = context
+            return super().init_poolmanager(*args, **kwargs)
+
+        def proxy_manager_for(self, *args, **kwargs):
+            kwargs["ssl_context"] = context
+            return super().proxy_manager_for(*args, **kwargs)
+
+    class Session(requests.Session):
+        clock_offset: float | None = None  # the provider's clock minus ours, from its Date header
+
+        def request(self, method, url, *args, **kwargs):
+            target = urlsplit(url)
+            if target.scheme != "https" or (target.hostname, target.port) != (allowed.hostname, allowed.port):
+                raise _ForeignEndpoint(target.hostname or "")
+            kwargs.setdefault("timeout", HTTP_TIMEOUT)
+            response = super().request(method, url, *args, **kwargs)
+            try:
+                self.clock_offset = parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
+            except (KeyError, TypeError, ValueError):
+                pass
+            return response
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            settings["verify"] = True  # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE never replace the trust store
+            return settings
+
+    session = Session()
+    session.mount("https://", Adapter())
+    return session
+
+
+def _pem_parts(path: str) -> dict[str, str]:
+    """The private key and the certificate of the application, from one PEM file."""
+    try:
+        with open(path, encoding="ascii") as file:
+            text = file.read(1_000_000)
+    except (OSError, UnicodeDecodeError):
+        raise ip.CertificateUnreadable(path) from None
+    key = re.search(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", text, re.S)
+    certificate = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
+    if key is None or certificate is None or "ENCRYPTED" in key.group(0):
+        raise ip.CertificateUnreadable(path)
+    return {"private_key": key.group(0), "public_certificate": certificate.group(0)}
+
+
+class TokenSource:
+    """Access tokens for the settings' mailbox; raises ``IdentityProblem``s (French) when none can be had."""
+
+    def __init__(self, settings: SmtpSettings, store: SecretStore, *, clock: Callable[[], float] = time.time) -> None:
+        if not settings.auth_method.is_oauth:
+            raise ValueError("a token source is for the OAuth methods")
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+
+    @property
+    def authority(self) -> str:
+        return f"{self.settings.oauth_authority}/{self.settings.tenant}"
+
+    # -- the access token --------------------------------------------------------
+
+    def token(self, *, fresh: bool = False) -> AccessToken:
+        """A token that outlives ``timing.token_margin()``; ``fresh``: a new one, whatever is kept."""
+        with self._lock:
+            held = self._token
+            if not fresh and held is not None and held.expires_at - timing.token_margin() > self.clock():
+                return held
+            self._token = None
+            self._check_settings()
+            with self.store.lock():
+                cache = self._cache(empty=fresh and self.settings.auth_method is AuthMethod.OAUTH2_APP)
+                app = self._app(cache)
+                result = self._ask(lambda: self._acquire(app, fresh))
+                self._save(cache)
+            self._token = self._accepted(result)
+            return self._token
+
+    def _acquire(self, app, fresh: bool) -> dict:
+        if self.settings.auth_method is AuthMethod.OAUTH2_APP:
+            return app.acquire_token_for_client(scopes=APP_SCOPES)
+        account = self._account(app)
+        if account is None:
+            raise ip.NotSignedIn()
+        result = app.acquire_token_silent_with_error(DEVICE_SCOPES, account, force_refresh=fresh)
+        if result is None:
+            raise ip.NotSignedIn()
+        return result
+
+    def _account(self, app) -> dict | None:
+        accounts = app.get_accounts(username=self.settings.username) if self.settings.username else []
+        return accounts[0] if accounts else None
+
+    def _accepted(self, result: dict) -> AccessToken:
+        if "access_token" not in result:
+            raise self._problem(result)
+        lifetime = float(result.get("expires_in") or 0)
+        return AccessToken(Secret(str(result["access_token"])), self.clock() + lifetime)
+
+    # -- device code ---------------------------------------------------------------
+
+    def start_sign_in(self) -> SignIn:
+        """Ask the identity provider for a code that a person types at its address."""
+        if self.settings.auth_method is not AuthMethod.OAUTH2_DEVICE:
+            raise ip.IdentityProblem.settings("La connexion par code est pour la méthode oauth2-device "
+                                              "(tuiapp smtp set --auth oauth2-device).")
+        self._check_settings()
+        import msal
+
+        cache = msal.SerializableTokenCache()
+        app = self._app(cache)
+        flow = self._ask(lambda: app.initiate_device_flow(scopes=DEVICE_SCOPES))
+        if "user_code" not in flow:
+            raise self._problem(flow)
+        return SignIn(user_code=printable(str(flow["user_code"])),
+                      verification_uri=printable(str(flow.get("verification_uri", ""))),
+                      expires_at=float(flow.get("expires_at") or self.clock() + float(flow.get("expires_in", 900))),
+                      interval=float(flow.get("interval", 5)), _flow=flow, _app=app, _cache=cache)
+
+    def finish_sign_in(self, sign_in: SignIn, *, cancel: threading.Event | None = None) -> str:
+        """Wait until the person signed in (or ``cancel`` is set: ``SignInCancelled``); returns the account.
+
+        The account must be the settings' mailbox: a token for another would be refused by the
+        server under the mailbox's name, or send as someone else.
+        """
+        cancel = cancel or threading.Event()
+        pause = min(sign_in.interval, timing.device_poll())
+        while True:
+            if cancel.is_set():
+                raise ip.SignInCancelled()
+            result = self._ask(lambda: sign_in._app.acquire_token_by_device_flow(
+                sign_in._flow, exit_condition=lambda flow: True))
+            if "access_token" in result:
+                break
+            if result.get("error") not in _PENDING:
+                raise self._problem(result)
+            if time.time() >= sign_in.expires_at:
+                raise self._problem({"error": "expired_token", "error_codes": [70019]})
+            if cancel.wait(pause):
+                raise ip.SignInCancelled()
+        account = str((result.get("id_token_claims") or {}).get("preferred_username", ""))
+        if self.settings.username and account.lower() != self.settings.username.lower():
+            raise ip.IdentityProblem.settings(
+                f"Connexion faite avec le compte « {printable(account)} », mais la boîte d'envoi réglée est "
+                f"« {self.settings.username} » : reconnectez-vous avec ce compte, ou changez la boîte "
+                "(tuiapp smtp set --username).")
+        with self._lock, self.store.lock():
+            self._save(sign_in._cache, always=True)
+            self._token = self._accepted(result)
+        return account
+
+    def sign_out(self) -> None:
+        """Forget the token cache (the refresh token with it)."""
+        with self._lock, self.store.lock():
+            self.store.forget_token_cache(self.settings)
+            self._token = None
+
+    def status(self) -> TokenStatus:
+        """What the store holds (no network): signed in, and until when the current token is valid."""
+        text = self.store.token_cache(self.settings)
+        if not text:
+            return TokenStatus(False, None)
+        try:
+            data = json.loads(text.reveal())
+        except ValueError:
+            return TokenStatus(False, None)
+        client = self.settings.client_id.lower()
+        ends = [float(entry.get("expires_on", 0)) for entry in (data.get("AccessToken") or {}).values()
+                if str(entry.get("client_id", "")).lower() == client]
+        refresh = any(str(entry.get("client_id", "")).lower() == client
+                      for entry in (data.get("RefreshToken") or {}).values())
+        accounts = [printable(str(entry.get("username", ""))) for entry in (data.get("Account") or {}).values()]
+        app_only = self.settings.auth_method is AuthMethod.OAUTH2_APP
+        return TokenStatus(refresh or (app_only and bool(ends)), max(ends) if ends else None,
+                           accounts[0] if accounts else "")
+
+    # -- MSAL ------------------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        missing = [label for value, label in ((self.settings.tenant, "--tenant"), (self.settings.client_id, "--client-id"),
+                                              (self.settings.username, "--username")) if not value]
+        if missing:
+            raise ip.IdentityProblem.settings(
+                "Réglages OAuth incomplets : indiquez " + ", ".join(missing) + " (tuiapp smtp set).")
+
+    def _cache(self, *, empty: bool = False) -> msal.SerializableTokenCache:
+        import msal
+
+        cache = msal.SerializableTokenCache()
+        text = None if empty else self.store.token_cache(self.settings)
+        if text:
+            try:
+                cache.deserialize(text.reveal())
+            except ValueError:
+                pass  # unreadable: as if signed out
+        return cache
+
+    def _save(self, cache, *, always: bool = False) -> None:
+        if always or cache.has_state_changed:
+            self.store.save_token_cache(self.settings, Secret(cache.serialize()))
+
+    def _credential(self) -> dict | str:
+        if self.settings.certificate:
+            return _pem_parts(self.settings.certificate)
+        secret = self.store.client_secret(self.settings)
+        if not secret:
+            raise ip.ClientSecretMissing()
+        return secret.reveal()
+
+    def _app(self, cache):
+        import msal
+        from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+
+        self._http = _session(self.settings.oauth_authority, self.settings.ca_file)
+        microsoft = urlsplit(self.settings.oauth_authority).hostname in WELL_KNOWN_AUTHORITY_HOSTS
+        options: dict[str, Any] = {"authority": self.authority, "token_cache": cache, "http_client": self._http,
+                                   "instance_discovery": None if microsoft else False}
+
+        def build():
+            if self.settings.auth_method is AuthMethod.OAUTH2_DEVICE:
+                return msal.PublicClientApplication(self.settings.client_id, **options)
+            return msal.ConfidentialClientApplication(self.settings.client_id,
+                                                      client_credential=self._credential(), **options)
+
+        try:
+            return self._ask(build)
+        except ValueError:  # MSAL: the tenant's discovery document could not be had
+            raise self._problem({"error": "invalid_tenant", "error_codes": [90002]}) from None
+
+    def _ask(self, call: Callable[[], Any]) -> Any:
+        """Run one MSAL call; the network's failures become French problems (never MSAL's texts,
+        which may quote the request)."""
+        import requests
+
+        try:
+            return call()
+        except ip.IdentityProblem:
+            raise
+        except _ForeignEndpoint as exc:
+            raise ip.IdentityProblem.settings(
+                f"Le fournisseur d'identité renvoie vers un autre serveur ({printable(str(exc))}) : refusé, "
+                "le secret ne part que vers l'adresse réglée (--authority).") from None
+        except requests.exceptions.SSLError:
+            raise ip.IdentityCertificateRejected() from None
+        except requests.exceptions.RequestException:
+            raise ip.IdentityUnreachable() from None
+
+    def _problem(self, result: dict) -> ip.IdentityProblem:
+        offset = getattr(getattr(self, "_http", None), "clock_offset", None)
+        if offset is not None and abs(offset) > CLOCK_TOLERANCE:
+            return ip.ClockOutOfStep(offset)
+        return ip.identity_problem(result)
