@@ -68,6 +68,12 @@ def _password_missing():
     PasswordAuthenticator("compta", lambda: None).authenticate(None)
 
 
+def _token_refused():
+    """What the OAuth authenticator raises when the server refuses its token: a 535 5.7.3 reads
+    the same for a password and a token, only the authenticator knows which it sent."""
+    raise p.TokenRefused(535, f"5.7.3 Authentication unsuccessful {O365}")
+
+
 def _ca_file_missing():
     tls_context(SmtpSettings(host="smtp.example.org", ca_file="/nonexistent/ca.pem"))
 
@@ -126,9 +132,21 @@ ROWS = [
      p.AuthenticationFailed, (STOP, STOP), (RENEW, RENEW)),
     (Reply(535, "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
                 f"Visit https://aka.ms/smtp_auth_disabled for more information. {O365}", "auth"),
-     p.BasicAuthDisabled, (STOP, STOP), (STOP, STOP)),
+     p.SmtpAuthDisabled, (STOP, STOP), (STOP, STOP)),
+    (Reply(535, f"5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. {O365}",
+           "auth"), p.SmtpAuthDisabled, (STOP, STOP), (STOP, STOP)),
+    (Reply(535, "5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated "
+                f"successfully. Contact your administrator. {O365}", "auth"),
+     p.SmtpAuthDisabled, (STOP, STOP), (STOP, STOP)),
     (Reply(550, f"5.7.30 Basic authentication is not supported for Client Submission. {O365}", "auth"),
-     p.BasicAuthDisabled, (STOP, STOP), (STOP, STOP)),
+     p.BasicAuthRetired, (STOP, STOP), (STOP, STOP)),
+    (Reply(535, f"5.7.139 Authentication unsuccessful, basic authentication is disabled. {O365}", "auth"),
+     p.BasicAuthRetired, (STOP, STOP), (STOP, STOP)),
+    (Reply(535, "5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults "
+                f"policy. Contact your administrator. {O365}", "auth"),
+     p.BasicAuthRetired, (STOP, STOP), (STOP, STOP)),
+    (Reply(535, f"5.7.139 Authentication unsuccessful, the user credentials were incorrect. {O365}", "auth"),
+     p.AuthenticationFailed, (STOP, STOP), (RENEW, RENEW)),
     (Reply(504, "5.7.4 Unrecognized authentication type", "auth"),
      p.AuthenticationFailed, (STOP, STOP), (RENEW, RENEW)),
     (Reply(550, f"5.7.60 SMTP; Client does not have permissions to send as this sender {O365}", "data"),
@@ -185,6 +203,7 @@ ROWS = [
      p.MessageRejected, (FAIL, FAIL), (FAIL, FAIL)),
     # Raised by the client itself.
     (Client(_password_missing), p.PasswordMissing, (STOP, STOP), (STOP, STOP)),
+    (Client(_token_refused), p.TokenRefused, (STOP, STOP), (RENEW, RENEW)),
     (Client(_ca_file_missing), p.CaFileMissing, (STOP, STOP), (STOP, STOP)),
     (Client(_nothing_listens), p.ServerUnreachable, (RETRY, STOP), (RETRY, STOP)),
     (Client(_plain_server("starttls")), p.TlsUnavailable, (STOP, STOP), (STOP, STOP)),
@@ -222,7 +241,7 @@ def test_no_decision_and_no_problem_class_is_dead():
     decisions = {d for _, _, password, renewable in ROWS for d in (*password, *renewable)}
     assert decisions == set(Decision)
     produced = {kind for _, kind, _, _ in ROWS}
-    assert produced == _all_problem_classes()
+    assert produced == _all_problem_classes() - {p.BasicAuthDisabled}  # the base of two, not produced
 
 
 def test_the_last_try_follows_max_tries():
@@ -275,7 +294,20 @@ def test_the_sentences_that_depend_on_the_problem():
         "SMTP, ou tuiapp smtp password). Réponse du serveur : 535 5.7.3 Authentication unsuccessful")
     assert str(p.AuthenticationFailed(530, "5.7.57 Client not authenticated")).startswith(
         "Identifiant ou mot de passe refusé par le serveur. Réponse")
-    assert str(p.BasicAuthDisabled(535, "5.7.139")).startswith("Le fournisseur a désactivé l'authentification")
+    assert str(p.BasicAuthDisabled(535, "5.7.139")).startswith("Le fournisseur a désactivé cette méthode")
+    assert str(p.SmtpAuthDisabled(535, "5.7.139 SmtpClientAuthentication is disabled")).startswith(
+        "L'envoi authentifié (SMTP AUTH) est désactivé pour cette boîte ou tout le compte Office 365 : "
+        "l'administrateur doit lancer Set-CASMailbox -Identity <boîte> -SmtpClientAuthenticationDisabled $false")
+    assert "Set-TransportConfig -SmtpClientAuthenticationDisabled $false" in str(p.SmtpAuthDisabled())
+    retired = str(p.BasicAuthRetired(550, "5.7.30 Basic authentication is not supported"))
+    assert retired.startswith("Office 365 n'accepte plus de mot de passe pour l'envoi : passez à OAuth 2.0")
+    assert "tuiapp smtp set --auth oauth2-device puis tuiapp smtp login" in retired and "oauth2-app" in retired
+    assert str(p.TokenRefused(535, "5.7.3 Authentication unsuccessful")) == (
+        "Jeton Office 365 refusé par le serveur : vérifiez que la boîte aux lettres (tuiapp smtp set --username) "
+        "est celle du compte connecté, ou que l'application a le droit d'y envoyer (Add-MailboxPermission). "
+        "Réponse du serveur : 535 5.7.3 Authentication unsuccessful")
+    assert p.TokenRefused(535, "x").settings_problem and isinstance(p.TokenRefused(), p.AuthenticationFailed)
+    assert all(issubclass(kind, p.BasicAuthDisabled) for kind in (p.SmtpAuthDisabled, p.BasicAuthRetired))
     assert str(p.CaFileMissing("/etc/ssl/ca.pem")) == "Fichier de certificats introuvable : /etc/ssl/ca.pem."
     assert str(p.CaFileMissing("/tmp/\x1b[2Jx.pem")) == "Fichier de certificats introuvable : /tmp/\ufffd[2Jx.pem."
     assert str(p.NoAuthOffered()) == (

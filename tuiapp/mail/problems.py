@@ -13,10 +13,18 @@ the session it answers, and is the same wherever it comes from:
   4.2.x, 4.5.x, 4.6.x) is this message's (``MessageDeferred``); anything else
   (421, 432 4.3.2 thread limit, 451 4.7.500 throttling, 454 4.7.0, no
   enhanced code) is the server's or the account's (``TransientFailure``).
-- 5xx, whatever the stage: 5.7.30 / 5.7.139 ``BasicAuthDisabled``; a refusal
+- 5xx, whatever the stage: Office 365's 550 5.7.30, and a 5.7.139 that says
+  basic authentication is disabled or blocked by the security defaults,
+  ``BasicAuthRetired`` (passwords are over: OAuth 2.0); any other 5.7.139
+  (SMTP AUTH off for the tenant or the mailbox) ``SmtpAuthDisabled``, but
+  "the user credentials were incorrect" ``AuthenticationFailed``; a refusal
   at AUTH, 530/534/535/538, 5.7.3, 5.7.8, 5.7.57 ``AuthenticationFailed``;
   5.7.60 or a "send as" denial ``SenderRefused``; Office 365's submission
   quota (5.2.0 STOREDRV) ``QuotaExceeded``.
+- ``TokenRefused``: an OAuth token refused at AUTH (535 5.7.3). The reply
+  does not say what was sent, so the classifier never returns it: the OAuth
+  authenticator raises it. The identity provider's own refusals (before any
+  SMTP) are in ``tuiapp.mail.identity_problems``.
 - Any other 5xx, by stage: at the greeting, EHLO or STARTTLS
   ``ServerRefused``; at MAIL FROM the account (``SenderRefused``); at RCPT
   a 5.7.x is the account too (relay refused: ``SenderRefused``) and anything
@@ -151,14 +159,44 @@ class AuthenticationFailed(SmtpProblem):
         return self.text
 
 
-class BasicAuthDisabled(AuthenticationFailed):
-    """5.7.30 / 5.7.139: the provider has turned password authentication off."""
+class TokenRefused(AuthenticationFailed):
+    """535 5.7.3 to an OAuth token (raised by the OAuth authenticator: the reply
+    does not say whether a password or a token was refused)."""
 
-    text = ("Le fournisseur a désactivé l'authentification par mot de passe pour ce compte "
-            "(à réactiver par votre responsable informatique).")
+    text = ("Jeton Office 365 refusé par le serveur : vérifiez que la boîte aux lettres (tuiapp smtp set "
+            "--username) est celle du compte connecté, ou que l'application a le droit d'y envoyer "
+            "(Add-MailboxPermission).")
 
     def sentence(self) -> str:
         return self.text
+
+
+class BasicAuthDisabled(AuthenticationFailed):
+    """The provider has turned an authentication method off: trying again with
+    other credentials cannot help (the policy stops the batch). The common base
+    of ``SmtpAuthDisabled`` and ``BasicAuthRetired``."""
+
+    text = ("Le fournisseur a désactivé cette méthode d'authentification pour ce compte "
+            "(à voir avec votre responsable informatique).")
+
+    def sentence(self) -> str:
+        return self.text
+
+
+class SmtpAuthDisabled(BasicAuthDisabled):
+    """535 5.7.139: SMTP AUTH is off for the tenant or the mailbox (password and OAuth alike)."""
+
+    text = ("L'envoi authentifié (SMTP AUTH) est désactivé pour cette boîte ou tout le compte Office 365 : "
+            "l'administrateur doit lancer Set-CASMailbox -Identity <boîte> -SmtpClientAuthenticationDisabled "
+            "$false (ou, pour tout le compte, Set-TransportConfig -SmtpClientAuthenticationDisabled $false).")
+
+
+class BasicAuthRetired(BasicAuthDisabled):
+    """550 5.7.30 (or 535 5.7.139 "basic authentication is disabled"): Office 365
+    no longer takes a password; only OAuth 2.0 works."""
+
+    text = ("Office 365 n'accepte plus de mot de passe pour l'envoi : passez à OAuth 2.0 avec tuiapp smtp set "
+            "--auth oauth2-device puis tuiapp smtp login (ou --auth oauth2-app pour le service d'envoi).")
 
 
 class PasswordMissing(SmtpProblem):
@@ -212,7 +250,9 @@ def _decode(reply) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply or "")
 
 
-_BASIC_AUTH_OFF = frozenset({"5.7.30", "5.7.139"})
+#: What a 5.7.139 says when the password itself is refused (a wrong one) or passwords are over.
+_WRONG_PASSWORD = "credentials were incorrect"
+_PASSWORDS_OVER = ("basic authentication is disabled", "security defaults")
 _AUTH_CODES = frozenset({530, 534, 535, 538})
 _AUTH_ENHANCED = frozenset({"5.7.3", "5.7.8", "5.7.57"})
 #: 4.1.x address, 4.2.x mailbox, 4.5.x delivery (4.5.3 too many recipients), 4.6.x content.
@@ -230,8 +270,10 @@ def classify_reply(code: int, reply, *, stage: str) -> SmtpProblem:
         if stage in ("rcpt", "data") and code != 421 and subject in _MESSAGE_SUBJECTS:
             return MessageDeferred(code, text)
         return TransientFailure(code, text)
-    if enhanced in _BASIC_AUTH_OFF:
-        return BasicAuthDisabled(code, text)
+    if enhanced == "5.7.30" or (enhanced == "5.7.139" and any(words in lowered for words in _PASSWORDS_OVER)):
+        return BasicAuthRetired(code, text)
+    if enhanced == "5.7.139" and _WRONG_PASSWORD not in lowered:
+        return SmtpAuthDisabled(code, text)
     if stage == "auth" or code in _AUTH_CODES or enhanced in _AUTH_ENHANCED:
         return AuthenticationFailed(code, text)
     if enhanced == "5.7.60" or "sendasdenied" in lowered or "send as" in lowered:

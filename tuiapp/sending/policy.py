@@ -17,12 +17,16 @@ MessageRejected        FAIL_INVOICE         FAIL_INVOICE         550 5.1.1, 552,
 DeliveryUncertain      UNCERTAIN            UNCERTAIN            the server may hold it: never
                                                                  sent again without a decision
 AuthenticationFailed   RENEW_AND_RETRY      RENEW_AND_RETRY      530 5.7.57, 535 5.7.3: one fresh
-                                                                 token (OAuth) before stopping;
+TokenRefused                                                     token (OAuth) before stopping;
                                                                  STOP_BATCH when ``can_renew``
                                                                  is false (a password)
-BasicAuthDisabled      STOP_BATCH           STOP_BATCH           535 5.7.139, 550 5.7.30
+BasicAuthDisabled      STOP_BATCH           STOP_BATCH           SMTP AUTH off (SmtpAuthDisabled,
+                                                                 535 5.7.139), passwords retired
+                                                                 (BasicAuthRetired, 550 5.7.30)
 any other              STOP_BATCH           STOP_BATCH           settings, certificate, sender
-                                                                 refused (5.7.60), quota (554 5.2.0)
+                                                                 refused (5.7.60), quota (554 5.2.0),
+                                                                 the identity provider's refusals
+                                                                 (mail.identity_problems)
 =====================  ===================  ===================  ===============================
 
 A batch that stops leaves the invoice in hand and the rest queued; a
