@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from peewee import BooleanField, CharField, SqliteDatabase
+from peewee import SQL, BooleanField, CharField, SqliteDatabase
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as apply_operations
 
@@ -95,10 +95,13 @@ def _to_v5(database: SqliteDatabase) -> None:
     database.execute_sql('ALTER TABLE "association_v5" RENAME TO "association"')
     migrator = SqliteMigrator(database)
     apply_operations(
-        migrator.add_column("association", "smtp_oauth_tenant", CharField(default="")),
-        migrator.add_column("association", "smtp_oauth_client_id", CharField(default="")),
+        # with a default in SQL too: a row written without them (by hand, by a script) stays valid
+        migrator.add_column("association", "smtp_oauth_tenant", CharField(default="", constraints=[SQL("DEFAULT ''")])),
+        migrator.add_column("association", "smtp_oauth_client_id",
+                            CharField(default="", constraints=[SQL("DEFAULT ''")])),
         migrator.add_column("association", "smtp_oauth_certificate", CharField(null=True)),
-        migrator.add_column("association", "smtp_oauth_authority", CharField(default="")),
+        migrator.add_column("association", "smtp_oauth_authority",
+                            CharField(default="", constraints=[SQL("DEFAULT ''")])),
     )
 
 

@@ -9,7 +9,7 @@ from tuiapp.mail.smtp_client import Authenticator, NoAuthentication, PasswordAut
 
 def authenticator_for(settings: SmtpSettings, store: SecretStore | None = None) -> Authenticator:
     """Password, XOAUTH2 (application or device code), or none when no user name is set."""
-    store = store or KeyringStore()
+    store = store if store is not None else KeyringStore()
     if settings.auth_method.is_oauth:
         from tuiapp.mail.identity import TokenSource
         from tuiapp.mail.xoauth2 import XOAuth2Authenticator
@@ -24,7 +24,7 @@ def token_source(settings: SmtpSettings, store: SecretStore | None = None):
     """The settings' token source (OAuth methods only)."""
     from tuiapp.mail.identity import TokenSource
 
-    return TokenSource(settings, store or KeyringStore())
+    return TokenSource(settings, store if store is not None else KeyringStore())
 
 
 def missing_secret(settings: SmtpSettings, store: SecretStore | None = None) -> str | None:
@@ -33,7 +33,7 @@ def missing_secret(settings: SmtpSettings, store: SecretStore | None = None) -> 
     from tuiapp.mail import identity_problems as ip
     from tuiapp.mail.problems import PasswordMissing
 
-    store = store or KeyringStore()
+    store = store if store is not None else KeyringStore()
     if settings.auth_method is AuthMethod.OAUTH2_APP:
         if not settings.certificate and not store.client_secret(settings):
             return str(ip.ClientSecretMissing())

@@ -208,7 +208,7 @@ class TokenSource:
     def start_sign_in(self) -> SignIn:
         """Ask the identity provider for a code that a person types at its address."""
         if self.settings.auth_method is not AuthMethod.OAUTH2_DEVICE:
-            raise ip.IdentityProblem.settings("La connexion par code est pour la méthode oauth2-device "
+            raise ip.OAuthSettingsProblem("La connexion par code est pour la méthode oauth2-device "
                                               "(tuiapp smtp set --auth oauth2-device).")
         self._check_settings()
         import msal
@@ -246,7 +246,7 @@ class TokenSource:
                 raise ip.SignInCancelled()
         account = str((result.get("id_token_claims") or {}).get("preferred_username", ""))
         if self.settings.username and account.lower() != self.settings.username.lower():
-            raise ip.IdentityProblem.settings(
+            raise ip.OAuthSettingsProblem(
                 f"Connexion faite avec le compte « {printable(account)} », mais la boîte d'envoi réglée est "
                 f"« {self.settings.username} » : reconnectez-vous avec ce compte, ou changez la boîte "
                 "(tuiapp smtp set --username).")
@@ -286,7 +286,7 @@ class TokenSource:
         missing = [label for value, label in ((self.settings.tenant, "--tenant"), (self.settings.client_id, "--client-id"),
                                               (self.settings.username, "--username")) if not value]
         if missing:
-            raise ip.IdentityProblem.settings(
+            raise ip.OAuthSettingsProblem(
                 "Réglages OAuth incomplets : indiquez " + ", ".join(missing) + " (tuiapp smtp set).")
 
     def _cache(self, *, empty: bool = False) -> msal.SerializableTokenCache:
@@ -343,7 +343,7 @@ class TokenSource:
         except ip.IdentityProblem:
             raise
         except _ForeignEndpoint as exc:
-            raise ip.IdentityProblem.settings(
+            raise ip.OAuthSettingsProblem(
                 f"Le fournisseur d'identité renvoie vers un autre serveur ({printable(str(exc))}) : refusé, "
                 "le secret ne part que vers l'adresse réglée (--authority).") from None
         except requests.exceptions.SSLError:
@@ -354,5 +354,5 @@ class TokenSource:
     def _problem(self, result: dict) -> ip.IdentityProblem:
         offset = getattr(getattr(self, "_http", None), "clock_offset", None)
         if offset is not None and abs(offset) > CLOCK_TOLERANCE:
-            return ip.ClockOutOfStep(offset)
+            return ip.ClockOutOfStep(-offset)  # positive: our clock is ahead
         return ip.identity_problem(result)

@@ -304,3 +304,15 @@ class CertificateUnreadable(IdentityProblem):
         why = self.CAUSES.get(self.cause, "absent, illisible ou sans clé privée")
         return (f"Certificat de l'application illisible : {printable(self.path)} ({why}) ; vérifiez tuiapp "
                 "smtp set --certificate.")
+
+
+class OAuthSettingsProblem(IdentityProblem):
+    """The OAuth settings cannot work as they are (incomplete, another account signed in, a
+    provider pointing elsewhere): the sentence, made by who found it, says what to change."""
+
+    def __init__(self, sentence: str) -> None:
+        self._sentence = sentence
+        super().__init__()
+
+    def sentence(self) -> str:
+        return self._sentence

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 
 class SecretStore(Protocol):
-    #: Where, in French: "le trousseau", "le dossier du service d'envoi (/srv/...)".
-    description: str
+    @property
+    def description(self) -> str:
+        """Where, in French: "le trousseau", "le dossier du service d'envoi (/srv/...)"."""
+        ...
 
     def password(self, settings: SmtpSettings) -> Secret | None: ...
 
@@ -69,7 +71,9 @@ def _oauth_key(settings: SmtpSettings) -> str:
 class KeyringStore:
     """The user's keyring (local mode, the demo)."""
 
-    description: str = "le trousseau"
+    @property
+    def description(self) -> str:
+        return "le trousseau"
 
     def password(self, settings: SmtpSettings) -> Secret | None:
         return secrets.get_password(settings.host, settings.username)
