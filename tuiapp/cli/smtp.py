@@ -7,6 +7,7 @@ import getpass
 import sys
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
+from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.secrets import Secret
@@ -29,6 +30,14 @@ def register(commands) -> None:
     change.add_argument("--ca-file", help="fichier de certificats d'autorité (vide : ceux du système)")
     change.add_argument("--rate", type=int, help="messages par minute au plus (0 : sans limite)")
     change.add_argument("--timeout", type=int, help="délai d'attente du serveur, en secondes")
+    change.add_argument("--auth", choices=tuple(AuthMethod),
+                        help="authentification : mot de passe, ou OAuth 2.0 (application, ou connexion par code)")
+    change.add_argument("--tenant", help="OAuth : ID de l'annuaire Entra (ou son domaine)")
+    change.add_argument("--client-id", help="OAuth : ID d'application (client)")
+    change.add_argument("--certificate", metavar="PEM",
+                        help="OAuth application : fichier PEM avec la clé privée et le certificat (vide : le secret)")
+    change.add_argument("--authority", metavar="URL",
+                        help="OAuth : fournisseur d'identité (par défaut https://login.microsoftonline.com)")
     change.add_argument(
         "--allow-insecure-auth",
         action=argparse.BooleanOptionalAction,
@@ -39,6 +48,10 @@ def register(commands) -> None:
     password = actions.add_parser("password", help="enregistre le mot de passe dans le trousseau")
     add_db_option(password)
     password.set_defaults(func=store_password)
+
+    from tuiapp.cli import smtp_oauth
+
+    smtp_oauth.register(actions, add_db_option)
 
     test = actions.add_parser("test", help="teste la connexion ; avec --to, envoie un message d'essai")
     add_db_option(test)
@@ -85,7 +98,17 @@ def show_settings(args: argparse.Namespace) -> int:
     say(f"Port           : {association.smtp_port}")
     say(f"Sécurité       : {SmtpSecurity(association.smtp_security).label}")
     say(f"Identifiant    : {association.smtp_username or '(aucun : pas d’authentification)'}")
-    say(f"Mot de passe   : {_password_state(association)}")
+    method = AuthMethod(association.smtp_auth_method)
+    say(f"Authentification : {method.label}")
+    if method.is_oauth:
+        from tuiapp.cli.smtp_oauth import show_lines
+        from tuiapp.mail.secret_store import KeyringStore
+        from tuiapp.mail.smtp_client import SmtpSettings
+
+        for line in show_lines(SmtpSettings.from_association(association), KeyringStore()):
+            say(line)
+    else:
+        say(f"Mot de passe   : {_password_state(association)}")
     say(f"Débit maximal  : {rate} message(s) par minute" if rate else "Débit maximal  : sans limite")
     say(f"Délai          : {association.smtp_timeout} s")
     say(f"Certificats    : {association.smtp_ca_file or 'ceux du système'}")
@@ -109,8 +132,16 @@ def set_settings(args: argparse.Namespace) -> int:
         "smtp_rate_per_minute": args.rate,
         "smtp_timeout": args.timeout,
         "smtp_allow_insecure_auth": args.allow_insecure_auth,
+        "smtp_auth_method": args.auth,
+        "smtp_oauth_tenant": args.tenant,
+        "smtp_oauth_client_id": args.client_id,
+        "smtp_oauth_authority": args.authority,
     }
     changes = {field: value for field, value in changes.items() if value is not None}
+    if args.certificate is not None:
+        from tuiapp.domain.validation import check_certificate_file
+
+        changes["smtp_oauth_certificate"] = check_certificate_file(args.certificate, label="--certificate")
     if args.ca_file is not None:
         from tuiapp.domain.validation import check_ca_file
 
@@ -177,7 +208,22 @@ def test_connection(args: argparse.Namespace) -> int:
     if authenticator is None:
         settings = SmtpSettings.from_association(_association())
         authenticator = keyring_authenticator(settings)
-    say(f"Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label})...")
+    tokens = getattr(authenticator, "tokens", None)
+    if tokens is not None:  # OAuth: the token first, so that a failure names its step
+        from tuiapp.cli.smtp_oauth import _clock
+        from tuiapp.mail.identity_problems import IdentityProblem
+
+        say(f"1. Jeton d'accès auprès de {tokens.authority}...")
+        try:
+            token = tokens.token()
+        except IdentityProblem as problem:
+            warn(f"Échec à l'étape « jeton » : {problem}")
+            return EXIT_USAGE
+        say(f"   obtenu, valable jusqu'à {_clock(token.expires_at)}.")
+        say(f"2. Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label}) "
+            f"et authentification XOAUTH2 de {settings.username}...")
+    else:
+        say(f"Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label})...")
     try:
         if args.to:
             from tuiapp.db.models import Structure
@@ -192,8 +238,24 @@ def test_connection(args: argparse.Namespace) -> int:
             say(f"Message d'essai envoyé à {to} depuis {structure.sender_email}. Réponse du serveur : {reply}")
         else:
             check_connection(settings, authenticator)
-            say("Connexion réussie" + (" : chiffrement et authentification acceptés." if settings.username else "."))
+            say("Connexion réussie" + (" : chiffrement et authentification acceptés." if settings.username else ".")
+                + (" Jeton accepté par le serveur." if tokens is not None else ""))
     except SmtpProblem as problem:
-        warn(f"Échec : {problem}")
+        warn(f"Échec{_step(problem)} : {problem}")
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _step(problem) -> str:
+    """Which step of the test failed, for a French sentence."""
+    from tuiapp.mail import problems as p
+    from tuiapp.mail.identity_problems import IdentityProblem
+
+    if isinstance(problem, IdentityProblem):
+        return " à l'étape « jeton »"
+    if isinstance(problem, (p.AuthenticationFailed, p.PasswordMissing, p.NoAuthOffered, p.InsecureAuthRefused)):
+        return " à l'étape « authentification »"
+    if isinstance(problem, (p.ServerUnreachable, p.ServerRefused, p.TlsUnavailable, p.TlsFailed,
+                            p.CertificateRejected)):
+        return " à l'étape « connexion »"
+    return " à l'étape « envoi »"

@@ -26,7 +26,19 @@ def show(config: SystemConfig) -> int:
     say(f"Port           : {smtp.port}")
     say(f"Sécurité       : {SmtpSecurity(smtp.security).label}")
     say(f"Identifiant    : {smtp.username or '(aucun : pas d’authentification)'}")
-    say(f"Mot de passe   : {_password_state(config)}")
+    say(f"Authentification : {smtp.auth_method.label}")
+    if smtp.auth_method.is_oauth:
+        from tuiapp.cli.smtp_oauth import show_lines
+        from tuiapp.mail.secret_store import FolderStore
+        from tuiapp.sender.service import settings_for
+
+        assert config.secret_dir is not None
+        if smtp.certificate:
+            say(f"Certificat     : {smtp.certificate} (à rendre lisible par {config.service_user} seul)")
+        for line in show_lines(settings_for(smtp), FolderStore(config.secret_dir)):
+            say(line)
+    else:
+        say(f"Mot de passe   : {_password_state(config)}")
     say(f"Débit maximal  : {smtp.rate_per_minute} message(s) par minute" if smtp.rate_per_minute
         else "Débit maximal  : sans limite")
     say(f"Connexions     : {smtp.connection_limit} au plus" if smtp.connection_limit else "Connexions     : sans limite")
@@ -56,13 +68,18 @@ def change(config: SystemConfig, args: argparse.Namespace) -> int:
     changes: dict[str, object] = {
         "host": args.host, "port": args.port, "security": args.security, "username": args.username,
         "rate_per_minute": args.rate, "allow_insecure_auth": args.allow_insecure_auth,
+        "auth_method": args.auth, "tenant": args.tenant, "client_id": args.client_id, "authority": args.authority,
     }
     changes = {key: value for key, value in changes.items() if value is not None}
+    if args.certificate is not None:
+        from tuiapp.domain.validation import check_certificate_file
+
+        changes["certificate"] = check_certificate_file(args.certificate, label="--certificate")
     if args.ca_file is not None:
         changes["ca_file"] = args.ca_file.strip() or None
     if args.timeout is not None:
         warn("--timeout : sans effet sur le serveur de l'association (le service attend 30 s).")
-    if not changes and "ca_file" not in changes:
+    if not changes and args.ca_file is None and args.certificate is None:
         warn("Rien à modifier : indiquez au moins une option (tuiapp smtp set --help).")
         return EXIT_USAGE
     if "host" in changes and config.smtp is None and "security" not in changes:

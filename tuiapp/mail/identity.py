@@ -313,7 +313,7 @@ class TokenSource:
             raise ip.ClientSecretMissing()
         return secret.reveal()
 
-    def _app(self, cache):
+    def _app(self, cache) -> Any:
         import msal
         from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
