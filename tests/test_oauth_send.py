@@ -1,0 +1,286 @@
+"""Office 365's OAuth 2.0 end to end (issue 12): real tuiapp processes, a strict fake identity
+provider over HTTPS on loopback (``tests.fake_idp``) and a real SMTP server that checks the
+XOAUTH2 string and the token (``tests.smtp_server``, ``oauth=``). Only Microsoft's endpoints are
+stood in for; smtplib is never mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fake_idp import FakeIdentityProvider, make_client_certificate
+from tests.smtp_server import SmtpTestServer
+from tests.test_cli_send import PERIOD, TO_SEND, mailable, statuses, tuiapp
+
+CLIENT_ID = "0b6f5a7e-2c1d-4e8f-9a3b-7d5c1e2f4a60"
+SECRET = "Zq8~app-secret-for-tests.Kp2"
+FAST = {"TUIAPP_DEVICE_POLL": "0.2", "TUIAPP_TOKEN_MARGIN": "0.5"}
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch):
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def idp(tmp_path):
+    with FakeIdentityProvider(tmp_path, token_lifetime=2.0, device_lifetime=20) as provider:
+        yield provider
+
+
+@pytest.fixture
+def office365(tmp_path, idp):
+    """Office 365 for a tenant without basic authentication: XOAUTH2 only."""
+    server = SmtpTestServer(tmp_path, oauth=idp).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def trusted(tmp_path, idp, office365) -> Path:
+    """One CA file for both: the association's trust is the system's plus this file."""
+    path = tmp_path / "both-ca.pem"
+    path.write_bytes(Path(office365.ca_file).read_bytes() + Path(idp.ca_file).read_bytes())
+    return path
+
+
+def _set(db, idp, office365, trusted, *extra) -> None:
+    result = tuiapp("smtp", "set", *db, "--host", "127.0.0.1", "--port", str(office365.port), "--security",
+                    "starttls", "--username", idp.mailbox, "--ca-file", str(trusted), "--rate", "0",
+                    "--tenant", idp.tenant, "--client-id", CLIENT_ID, "--authority", idp.authority, *extra)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def small_oauth(demo_db_file, idp, office365, trusted):
+    """The demo base with a few of September's invoices left to mail, pointed at Office 365."""
+    db = ["--db", str(demo_db_file)]
+    with sqlite3.connect(demo_db_file) as raw:
+        numbers = [n for (n,) in raw.execute(
+            "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
+            "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '') "
+            "ORDER BY i.number")]
+        kept = numbers[:TO_SEND]
+        raw.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 AND "
+                    f"period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
+    assert len(mailable(demo_db_file)) == TO_SEND
+    return db
+
+
+def _secrets_in(path: Path, *secrets: str) -> list[str]:
+    """Which of ``secrets`` appear in the bytes of ``path`` (a file, or every file under a folder)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    found = []
+    for file in files:
+        data = file.read_bytes()
+        found += [s for s in secrets if s and s.encode() in data]
+    return found
+
+
+def _database_files(db_path: Path) -> list[Path]:
+    return [p for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
+
+
+def test_app_only_with_a_client_secret_delivers_a_batch(small_oauth, idp, office365, demo_db_file, trusted):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    _set(small_oauth, idp, office365, trusted, "--auth", "oauth2-app")
+    stored = tuiapp("smtp", "secret", *small_oauth, stdin=SECRET + "\n")
+    assert stored.returncode == 0, stored.stderr
+    show = tuiapp("smtp", "show", *small_oauth)
+    assert "OAuth 2.0, application" in show.stdout and "secret enregistré" in show.stdout
+
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert len(office365.received) == TO_SEND and mailable(demo_db_file) == []
+    assert statuses(demo_db_file)["sent"] >= TO_SEND
+    attempts = office365.handler.xoauth2_attempts
+    assert attempts and all(ok and user == idp.mailbox for user, _, ok in attempts)
+    assert [grant for grant, _, ok in idp.token_requests if ok] == ["client_credentials"] * len(
+        [1 for grant, _, ok in idp.token_requests if ok])
+    leaked = [*idp.issued_access_tokens, SECRET]
+    for path in [*_database_files(demo_db_file)]:
+        assert _secrets_in(path, *leaked) == [], path
+    assert not any(s in sent.stdout + sent.stderr + show.stdout for s in leaked)
+
+
+def test_app_only_with_a_certificate_delivers_a_batch(small_oauth, idp, office365, demo_db_file, tmp_path):
+    pem = tmp_path / "tuiapp-app.pem"
+    idp.register_app(CLIENT_ID, certificate_pem=make_client_certificate(pem))
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app", "--certificate", str(pem))
+
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert len(office365.received) == TO_SEND and mailable(demo_db_file) == []
+    assert any(grant == "client_credentials" and ok for grant, _, ok in idp.token_requests)
+    key = re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\n(.{40})", pem.read_bytes()).group(1).decode()
+    for path in _database_files(demo_db_file):
+        assert _secrets_in(path, key, *idp.issued_access_tokens) == []
+
+
+def test_a_wrong_client_secret_stops_the_batch_with_a_french_message(small_oauth, idp, office365, demo_db_file,
+                                                                      tmp_path):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app")
+    assert tuiapp("smtp", "secret", *small_oauth, stdin="not-the-secret\n").returncode == 0
+
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode != 0
+    assert "tuiapp smtp secret" in sent.stdout + sent.stderr and "Traceback" not in sent.stderr
+    assert office365.received == [] and len(mailable(demo_db_file)) == TO_SEND
+    with sqlite3.connect(demo_db_file) as raw:  # nothing marked sent for September's batch
+        assert raw.execute("SELECT count(*) FROM invoice WHERE period_month = 9 AND period_year = 2024 "
+                           "AND last_mailed_at > '2024-10-04'").fetchone()[0] == 0
+    assert "not-the-secret" not in sent.stdout + sent.stderr
+
+
+def _login(db, idp, *extra) -> tuple[subprocess.CompletedProcess, str]:
+    """``tuiapp smtp login``: the code it prints is typed at the provider (``idp.approve``)."""
+    process = subprocess.Popen([sys.executable, "-m", "tuiapp", "smtp", "login", *db, *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    printed = ""
+    code = None
+    deadline = time.monotonic() + 20
+    while code is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        printed += line
+        if match := re.search(r"saisissez le code : (\S+)", line):
+            code = match.group(1)
+    assert code is not None, printed + (process.stderr.read() if process.stderr else "")
+    idp.wait_for_poll()
+    idp.approve(code)
+    out, err = process.communicate(timeout=20)
+    return subprocess.CompletedProcess(process.args, process.returncode, printed + out, err), code
+
+
+def test_device_code_sign_in_then_renewed_tokens_in_other_processes(small_oauth, idp, office365, demo_db_file,
+                                                                     tmp_path):
+    idp.register_app(CLIENT_ID, public=True)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-device")
+    not_yet = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+    assert not_yet.returncode != 0 and "tuiapp smtp login" in not_yet.stdout + not_yet.stderr
+
+    signed, code = _login(small_oauth, idp)
+
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert f"Connecté : {idp.mailbox}" in signed.stdout and idp.authority in signed.stdout
+    show = tuiapp("smtp", "show", *small_oauth)
+    assert f"Connexion      : {idp.mailbox}" in show.stdout
+    first_refresh = idp.issued_refresh_tokens[-1]
+
+    time.sleep(2.2)  # the access token (2 s) has expired: the next process renews it without a question
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert len(office365.received) == TO_SEND
+    assert idp.issued_refresh_tokens[-1] != first_refresh  # rotated, and the rotated one was saved:
+    time.sleep(2.2)
+    tested = tuiapp("smtp", "test", *small_oauth)  # a third process refreshes with it (the first is spent)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "Jeton accepté" in tested.stdout
+    assert ("refresh_token", CLIENT_ID, False) not in idp.token_requests
+    keyring_file = [p for p in Path(os.environ["XDG_DATA_HOME"]).rglob("*") if p.is_file()]
+    leaked = [*idp.issued_access_tokens, *idp.issued_refresh_tokens]
+    for path in _database_files(demo_db_file):
+        assert _secrets_in(path, *leaked) == []
+    for output in (signed.stdout, signed.stderr, show.stdout, sent.stdout, sent.stderr, tested.stdout):
+        assert not any(token in output for token in leaked)
+    assert keyring_file  # the token cache is in the keyring, and only there
+
+
+def test_a_revoked_grant_is_explained_and_nothing_is_marked_sent(small_oauth, idp, office365, demo_db_file,
+                                                                   tmp_path):
+    idp.register_app(CLIENT_ID, public=True)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-device")
+    assert _login(small_oauth, idp)[0].returncode == 0
+    idp.revoke()
+    idp.expire_access_tokens()
+    time.sleep(2.1)
+
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode != 0
+    text = sent.stdout + sent.stderr
+    assert "tuiapp smtp login" in text and "Traceback" not in text
+    assert office365.received == [] and len(mailable(demo_db_file)) == TO_SEND
+
+
+def test_login_exit_codes(small_oauth, idp, office365, tmp_path):
+    idp.register_app(CLIENT_ID, public=True)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app")
+    wrong_method = tuiapp("smtp", "login", *small_oauth)
+    assert wrong_method.returncode == 2 and "oauth2-device" in wrong_method.stderr
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-device")
+
+    waited = tuiapp("smtp", "login", *small_oauth, "--timeout", "1")
+    assert waited.returncode == 1 and "à temps" in waited.stderr and "Traceback" not in waited.stderr
+
+    declined = subprocess.Popen([sys.executable, "-m", "tuiapp", "smtp", "login", *small_oauth],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    idp.wait_for_poll()
+    idp.decline()
+    out, err = declined.communicate(timeout=20)
+    assert declined.returncode == 1 and "Traceback" not in err
+
+    unknown_app = tuiapp("smtp", "set", *small_oauth, "--client-id", "11111111-2222-3333-4444-555555555555")
+    assert unknown_app.returncode == 0
+    refused = tuiapp("smtp", "login", *small_oauth, "--timeout", "5")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_a_refused_token_is_renewed_once_then_the_batch_stops(small_oauth, idp, office365, demo_db_file, tmp_path):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app")
+    assert tuiapp("smtp", "secret", *small_oauth, stdin=SECRET + "\n").returncode == 0
+    office365.faults.auth_replies = ["535 5.7.3 Authentication unsuccessful"] * 5
+
+    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+
+    assert sent.returncode != 0
+    assert len(office365.faults.auth_replies) == 3  # two AUTHs: the first token, then one fresh one
+    assert sum(1 for grant, _, ok in idp.token_requests if ok) == 2
+    assert office365.received == [] and len(mailable(demo_db_file)) == TO_SEND
+    assert "Traceback" not in sent.stderr
+
+
+def test_smtp_auth_disabled_for_the_mailbox_says_what_to_switch_on(small_oauth, idp, office365, tmp_path):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app")
+    assert tuiapp("smtp", "secret", *small_oauth, stdin=SECRET + "\n").returncode == 0
+    office365.faults.auth_replies = [
+        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox"]
+
+    tested = tuiapp("smtp", "test", *small_oauth)
+
+    assert tested.returncode == 2
+    assert "Set-CASMailbox" in tested.stderr and "authentification" in tested.stderr
+
+
+def test_the_identity_provider_is_trusted_through_the_ca_file_only(small_oauth, idp, office365, tmp_path,
+                                                                   monkeypatch):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    _set(small_oauth, idp, office365, tmp_path / "both-ca.pem", "--auth", "oauth2-app")
+    assert tuiapp("smtp", "secret", *small_oauth, stdin=SECRET + "\n").returncode == 0
+    # An environment variable never replaces the trust store: a bundle without our CA changes nothing.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(office365.ca_file))
+    assert tuiapp("smtp", "test", *small_oauth).returncode == 0
+    # Without the provider's CA in the association's file, its certificate is refused, in French.
+    assert tuiapp("smtp", "set", *small_oauth, "--ca-file", str(office365.ca_file)).returncode == 0
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "both-ca.pem"))
+    tested = tuiapp("smtp", "test", *small_oauth)
+    assert tested.returncode == 2 and "étape « jeton »" in tested.stderr and "certificat" in tested.stderr
+    assert sum(1 for grant, _, _ in idp.token_requests if grant == "client_credentials") == 1  # the first test's
