@@ -286,3 +286,46 @@ def test_the_identity_provider_is_trusted_through_the_ca_file_only(small_oauth, 
     tested = tuiapp("smtp", "test", *small_oauth)
     assert tested.returncode == 2 and "étape « jeton »" in tested.stderr and "certificat" in tested.stderr
     assert sum(1 for grant, _, _ in idp.token_requests if grant == "client_credentials") == 1  # the first test's
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
+def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, office365, trusted, tmp_path,
+                                                           monkeypatch):
+    """``sudo tuiapp smtp set/login``: the destination and the application in root's configuration, the
+    token cache in the service's own folder (0600), and the sender service sends with it."""
+    from tests.test_sender_service import FAST as SERVICE_FAST
+    from tests.test_sender_service import queue, records
+
+    idp.register_app(CLIENT_ID, public=True)
+    secret_dir = tmp_path / "secret"
+    config = tmp_path / "tuiapp.toml"
+    config.write_text(f'database = "{demo_db_file}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n'
+                      f'service_user = "root"\n\n[smtp]\nhost = "127.0.0.1"\n', encoding="utf-8")
+    os.chown(config, 0, 0)
+    config.chmod(0o640)
+    monkeypatch.setenv("TUIAPP_CONFIG", str(config))
+    for name, value in SERVICE_FAST.items():
+        monkeypatch.setenv(name, value)
+    result = tuiapp("smtp", "set", "--port", str(office365.port), "--username", idp.mailbox, "--ca-file", str(trusted),
+                    "--rate", "0", "--auth", "oauth2-device", "--tenant", idp.tenant, "--client-id", CLIENT_ID,
+                    "--authority", idp.authority)
+    assert result.returncode == 0, result.stderr
+    assert 'auth_method = "oauth2-device"' in config.read_text()
+
+    signed, _ = _login([], idp)
+
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    cache = secret_dir / "oauth-token-cache"
+    assert cache.stat().st_mode & 0o777 == 0o600 and secret_dir.stat().st_mode & 0o777 == 0o700
+    assert "le dossier du service d'envoi" in signed.stdout
+    numbers = queue(demo_db_file, 3)
+    time.sleep(2.1)  # its access token has expired: the service renews it with the refresh token
+    drained = subprocess.run([sys.executable, "-m", "tuiapp", "sender", "--config", str(config), "--once"],
+                             capture_output=True, text=True, timeout=60)
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    assert all(records(demo_db_file)[number][0] == "sent" for number in numbers)
+    assert len(office365.received) == 3
+    assert [grant for grant, _, ok in idp.token_requests if ok][-1] == "refresh_token"
+    assert _secrets_in(demo_db_file, *idp.issued_refresh_tokens, *idp.issued_access_tokens) == []
+    logged_out = tuiapp("smtp", "logout")
+    assert logged_out.returncode == 0 and not cache.exists()
