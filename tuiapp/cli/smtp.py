@@ -99,7 +99,7 @@ def show_settings(args: argparse.Namespace) -> int:
     say(f"Sécurité       : {SmtpSecurity(association.smtp_security).label}")
     say(f"Identifiant    : {association.smtp_username or '(aucun : pas d’authentification)'}")
     method = AuthMethod(association.smtp_auth_method)
-    say(f"Authentification : {method.label}")
+    say(f"Méthode        : {method.label}")
     if method.is_oauth:
         from tuiapp.cli.smtp_oauth import show_lines
         from tuiapp.mail.secret_store import KeyringStore

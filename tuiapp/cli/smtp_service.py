@@ -26,7 +26,7 @@ def show(config: SystemConfig) -> int:
     say(f"Port           : {smtp.port}")
     say(f"Sécurité       : {SmtpSecurity(smtp.security).label}")
     say(f"Identifiant    : {smtp.username or '(aucun : pas d’authentification)'}")
-    say(f"Authentification : {smtp.auth_method.label}")
+    say(f"Méthode        : {smtp.auth_method.label}")
     if smtp.auth_method.is_oauth:
         from tuiapp.cli.smtp_oauth import show_lines
         from tuiapp.mail.secret_store import FolderStore
