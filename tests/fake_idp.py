@@ -26,7 +26,7 @@ import requests
 import trustme
 
 from tests.client_certificates import make_client_certificate
-from tests.entra_refusals import EntraError
+from tests.entra_refusals import EntraError, unavailable
 from tests.fake_idp_grants import (
     APP_SCOPE,
     SMTP_SCOPE,
@@ -81,6 +81,7 @@ class FakeIdentityProvider(IdentityEndpoints):
         self._devices: dict[str, DeviceCode] = {}  # by device_code
         self._id_token_key = secrets.token_bytes(32)
         self._server: Any = None
+        self._failures: list[int] = []  # statuses of the next requests (fail_next)
 
     # --- life
 
@@ -170,6 +171,17 @@ class FakeIdentityProvider(IdentityEndpoints):
             for token in self._access.values():
                 if mailbox is None or (token.mailbox or "").lower() == mailbox.lower():
                     token.expires_at = min(token.expires_at, time.time())
+
+    def fail_next(self, count: int = 1, status: int = 503) -> None:
+        """The next ``count`` HTTP requests (any endpoint) get ``status`` (5xx or 429), Entra's
+        temporarily_unavailable. msal raises ``MsalServiceError`` for a 5xx token answer, and its
+        http client then replays that answer to the same request for 5 s (its default throttle)."""
+        with self.lock:
+            self._failures.extend([status] * count)
+
+    def _take_failure(self) -> EntraError | None:
+        with self.lock:
+            return unavailable(self._failures.pop(0)) if self._failures else None
 
     # --- what the SMTP server asks
 

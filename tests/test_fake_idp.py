@@ -295,15 +295,72 @@ def test_smtp_xoauth2_takes_a_fresh_token_of_the_mailbox_only(idp, tmp_path):
     assert server.handler.xoauth2_attempts[-1][:2] == (USERNAME, fresh)
 
 
-def test_smtp_xoauth2_takes_a_delegated_token(idp, tmp_path):
+def test_smtp_xoauth2_takes_a_delegated_token(idp, oauth_server):
     idp.register_app("public-app", public=True)
     token = signed_in(idp, public(idp, "public-app"))["access_token"]
-    server = SmtpTestServer(tmp_path, oauth=idp).start()
-    try:
-        with _smtp(server) as client:
-            assert client.auth("XOAUTH2", _xoauth2(USERNAME, token))[0] == 235
-            idp.expire_access_tokens()
-        with _smtp(server) as client, pytest.raises(smtplib.SMTPAuthenticationError):
-            client.auth("XOAUTH2", _xoauth2(USERNAME, token))
-    finally:
-        server.stop()
+    with _smtp(oauth_server) as client:
+        assert client.auth("XOAUTH2", _xoauth2(USERNAME, token))[0] == 235
+    idp.expire_access_tokens()
+    with _smtp(oauth_server) as client, pytest.raises(smtplib.SMTPAuthenticationError, match="5.7.3"):
+        client.auth("XOAUTH2", _xoauth2(USERNAME, token))
+
+
+def test_smtp_xoauth2_without_an_initial_response(idp, oauth_server):
+    idp.register_app("app", secret=SECRET)
+    token = confidential(idp, "app", SECRET).acquire_token_for_client([APP_SCOPE])["access_token"]
+    with _smtp(oauth_server) as client:  # AUTH XOAUTH2, an empty 334 challenge, then the client's line
+        assert client.auth("XOAUTH2", _xoauth2(USERNAME, token), initial_response_ok=False)[0] == 235
+    assert oauth_server.handler.xoauth2_attempts == [(USERNAME, token, True)]
+
+
+def test_msal_keeps_a_token_only_with_five_minutes_left(tmp_path):
+    """msal treats a cached access token with under 5 minutes left as expired: with the tests'
+    short lifetimes every acquire_token_* asks the provider; with an hour, it serves its cache,
+    even a token the provider no longer accepts, until the app drops it."""
+    with FakeIdentityProvider(tmp_path, token_lifetime=3600) as idp:
+        idp.register_app("app", secret=SECRET)
+        app = confidential(idp, "app", SECRET)
+        first = app.acquire_token_for_client([APP_SCOPE])
+        cached = app.acquire_token_for_client([APP_SCOPE])
+        assert (first["token_source"], cached["token_source"]) == ("identity_provider", "cache")
+        assert cached["access_token"] == first["access_token"] and len(idp.token_requests) == 1
+        idp.expire_access_tokens()
+        stale = app.acquire_token_for_client([APP_SCOPE])
+        assert stale["token_source"] == "cache" and not idp.accepts(stale["access_token"], USERNAME)
+        app.remove_tokens_for_client()  # acquire_token_for_client has no force_refresh
+        assert idp.accepts(app.acquire_token_for_client([APP_SCOPE])["access_token"], USERNAME)
+
+
+def test_a_serialized_token_cache_signs_in_again_silently(idp):
+    idp.register_app("public-app", public=True)
+    cache = msal.SerializableTokenCache()
+    first = msal.PublicClientApplication(
+        "public-app",
+        authority=f"{idp.authority}/{idp.tenant}",
+        instance_discovery=False,
+        http_client=idp.session(),
+        token_cache=cache,
+    )
+    signed_in(idp, first)
+    restored = msal.SerializableTokenCache()
+    restored.deserialize(cache.serialize())
+    later = msal.PublicClientApplication(
+        "public-app",
+        authority=f"{idp.authority}/{idp.tenant}",
+        instance_discovery=False,
+        http_client=idp.session(),
+        token_cache=restored,
+    )
+    [account] = later.get_accounts(username=USERNAME)
+    result = later.acquire_token_silent([SMTP_SCOPE], account)
+    assert idp.accepts(result["access_token"], USERNAME) and restored.has_state_changed
+
+
+def test_an_outage_raises_and_msal_replays_it(idp):
+    idp.register_app("app", secret=SECRET)
+    app = confidential(idp, "app", SECRET)
+    idp.fail_next(1, status=503)
+    for _ in range(2):  # the second is msal's replay of the first answer: the provider never sees it
+        with pytest.raises(msal.exceptions.MsalServiceError, match="503"):
+            app.acquire_token_for_client([APP_SCOPE])
+    assert idp.token_requests == [] and [method for method, _ in idp.requests] == ["GET", "POST"]
