@@ -1,17 +1,20 @@
 """A strict local stand-in for Microsoft's identity platform (Entra ID), for msal and XOAUTH2 tests.
 
-    with FakeIdentityProvider(tmp_path) as idp:
+    with FakeIdentityProvider(tmp_path) as idp:          # or the ``idp`` fixture (conftest)
         idp.register_app("app-id", secret="s3cret")
-        session = requests.Session(); session.verify = str(idp.ca_file)
         app = msal.ConfidentialClientApplication("app-id", client_credential="s3cret",
-            authority=f"{idp.authority}/{idp.tenant}", instance_discovery=False, http_client=session)
+            authority=f"{idp.authority}/{idp.tenant}", instance_discovery=False, http_client=idp.session())
 
 It serves discovery, the device authorization endpoint and the token endpoint (client credentials with
 a secret or a certificate's signed assertion, refresh tokens, device codes) over HTTPS on loopback, and
-refuses what Entra refuses with Entra's error shape and AADSTS codes. Access tokens are opaque strings
-that expire after ``token_lifetime`` seconds; ``accepts`` is what the SMTP test server asks of them.
-Refresh tokens are single-use (each use returns the next one). Everything asked and issued is recorded
-for the tests' assertions.
+refuses what Entra refuses with Entra's error shape and AADSTS codes (``tests.entra_refusals``).
+Access tokens are opaque strings that expire ``token_lifetime`` seconds after they are issued (an
+attribute: a test may change it between two tokens); ``accepts`` is what the SMTP test server asks of
+them. Refresh tokens are single-use (each use returns the next one). Everything asked and issued is
+recorded for the tests' assertions.
+
+msal counts a cached access token with under 5 minutes left as expired: with a short lifetime, each
+``acquire_token_*`` asks the provider (a refresh for a user, a new token for an app).
 """
 
 from __future__ import annotations
