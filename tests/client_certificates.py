@@ -92,13 +92,13 @@ def check_client_assertion(assertion: str, *, client_id: str, certificate_pem: b
             options={"require": ["aud", "exp", "iss", "sub"], "verify_exp": False, "verify_nbf": False},
         )
     except jwt.InvalidAudienceError:
-        raise AssertionRefused(700027, f"Client assertion audience claim does not match Realm issuer. [{audience}]") from None
+        raise AssertionRefused(
+            700027, f"Client assertion audience claim does not match Realm issuer. [{audience}]"
+        ) from None
     except jwt.PyJWTError as exc:
         raise AssertionRefused(700027, f"Client assertion failed signature validation. [Reason - {exc}]") from None
     if claims["iss"] != client_id or claims["sub"] != client_id:
-        raise AssertionRefused(
-            700027, f"Client assertion issuer and subject must be the client id '{client_id}'."
-        )
+        raise AssertionRefused(700027, f"Client assertion issuer and subject must be the client id '{client_id}'.")
     now = time.time()
     if float(claims["exp"]) <= now or float(claims.get("nbf", claims.get("iat", now))) > now:
         raise AssertionRefused(

@@ -154,3 +154,8 @@ def refresh_token_revoked() -> EntraError:
         "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have "
         "changed or reset their password.",
     )
+
+
+def unavailable(status: int) -> EntraError:
+    """An outage (``FakeIdentityProvider.fail_next``): 5xx or 429, no Retry-After header."""
+    return EntraError(status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")

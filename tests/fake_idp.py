@@ -1,17 +1,20 @@
 """A strict local stand-in for Microsoft's identity platform (Entra ID), for msal and XOAUTH2 tests.
 
-    with FakeIdentityProvider(tmp_path) as idp:
+    with FakeIdentityProvider(tmp_path) as idp:          # or the ``idp`` fixture (conftest)
         idp.register_app("app-id", secret="s3cret")
-        session = requests.Session(); session.verify = str(idp.ca_file)
         app = msal.ConfidentialClientApplication("app-id", client_credential="s3cret",
-            authority=f"{idp.authority}/{idp.tenant}", instance_discovery=False, http_client=session)
+            authority=f"{idp.authority}/{idp.tenant}", instance_discovery=False, http_client=idp.session())
 
 It serves discovery, the device authorization endpoint and the token endpoint (client credentials with
 a secret or a certificate's signed assertion, refresh tokens, device codes) over HTTPS on loopback, and
-refuses what Entra refuses with Entra's error shape and AADSTS codes. Access tokens are opaque strings
-that expire after ``token_lifetime`` seconds; ``accepts`` is what the SMTP test server asks of them.
-Refresh tokens are single-use (each use returns the next one). Everything asked and issued is recorded
-for the tests' assertions.
+refuses what Entra refuses with Entra's error shape and AADSTS codes (``tests.entra_refusals``).
+Access tokens are opaque strings that expire ``token_lifetime`` seconds after they are issued (an
+attribute: a test may change it between two tokens); ``accepts`` is what the SMTP test server asks of
+them. Refresh tokens are single-use (each use returns the next one). Everything asked and issued is
+recorded for the tests' assertions.
+
+msal counts a cached access token with under 5 minutes left as expired: with a short lifetime, each
+``acquire_token_*`` asks the provider (a refresh for a user, a new token for an app).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import requests
 import trustme
 
 from tests.client_certificates import make_client_certificate
-from tests.entra_refusals import EntraError
+from tests.entra_refusals import EntraError, unavailable
 from tests.fake_idp_grants import (
     APP_SCOPE,
     SMTP_SCOPE,
@@ -81,6 +84,7 @@ class FakeIdentityProvider(IdentityEndpoints):
         self._devices: dict[str, DeviceCode] = {}  # by device_code
         self._id_token_key = secrets.token_bytes(32)
         self._server: Any = None
+        self._failures: list[int] = []  # statuses of the next requests (fail_next)
 
     # --- life
 
@@ -170,6 +174,17 @@ class FakeIdentityProvider(IdentityEndpoints):
             for token in self._access.values():
                 if mailbox is None or (token.mailbox or "").lower() == mailbox.lower():
                     token.expires_at = min(token.expires_at, time.time())
+
+    def fail_next(self, count: int = 1, status: int = 503) -> None:
+        """The next ``count`` HTTP requests (any endpoint) get ``status`` (5xx or 429), Entra's
+        temporarily_unavailable. msal raises ``MsalServiceError`` for a 5xx token answer, and its
+        http client then replays that answer to the same request for 5 s (its default throttle)."""
+        with self.lock:
+            self._failures.extend([status] * count)
+
+    def _take_failure(self) -> EntraError | None:
+        with self.lock:
+            return unavailable(self._failures.pop(0)) if self._failures else None
 
     # --- what the SMTP server asks
 

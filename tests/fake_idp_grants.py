@@ -253,12 +253,12 @@ class IdentityEndpoints:
         self.device_polls += 1
         if code.state == "redeemed":
             raise refuse.device_code_redeemed()
+        if code.state == "declined":
+            raise refuse.authorization_declined()
         if time.time() >= code.expires_at:
             raise refuse.device_code_expired()
         if code.state == "pending":
             raise refuse.authorization_pending()
-        if code.state == "declined":
-            raise refuse.authorization_declined()
         code.state = "redeemed"
         assert code.mailbox is not None
         return self._user_tokens(app, code.mailbox, code.scopes, form)

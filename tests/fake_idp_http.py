@@ -52,6 +52,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         parts = path.strip("/").split("/")
         tenant, rest = parts[0], "/".join(parts[1:])
         try:
+            failure = idp._take_failure()
+            if failure is not None:
+                raise failure
             if rest == "v2.0/.well-known/openid-configuration":
                 self._expect(method, "GET")
                 self._send(200, idp._discovery(tenant))
