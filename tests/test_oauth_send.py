@@ -221,6 +221,7 @@ def test_a_revoked_grant_is_explained_and_nothing_is_marked_sent(small_oauth, id
     text = sent.stdout + sent.stderr
     assert "tuiapp smtp login" in text and "Traceback" not in text
     assert office365.received == [] and len(mailable(demo_db_file)) == TO_SEND
+    assert "Connexion      : aucune (tuiapp smtp login)" in tuiapp("smtp", "show", *small_oauth).stdout
 
 
 def test_login_exit_codes(small_oauth, idp, office365, tmp_path):

@@ -178,7 +178,11 @@ class TokenSource:
                 cache = self._cache(empty=fresh and self.settings.auth_method is AuthMethod.OAUTH2_APP)
                 app = self._app(cache)
                 result = self._ask(lambda: self._acquire(app, fresh))
-                self._save(cache)
+                if result.get("error") == "invalid_grant" and self.settings.auth_method is AuthMethod.OAUTH2_DEVICE:
+                    # expired or revoked: the sign-in is dead, say so everywhere (smtp show, the SMTP window)
+                    self.store.forget_token_cache(self.settings)
+                else:
+                    self._save(cache)
             self._token = self._accepted(result)
             return self._token
 
