@@ -197,13 +197,20 @@ def test_device_code_sign_in_then_renewed_tokens_in_other_processes(small_oauth,
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "Jeton accepté" in tested.stdout
     assert ("refresh_token", CLIENT_ID, False) not in idp.token_requests
-    keyring_file = [p for p in Path(os.environ["XDG_DATA_HOME"]).rglob("*") if p.is_file()]
     leaked = [*idp.issued_access_tokens, *idp.issued_refresh_tokens]
-    for path in _database_files(demo_db_file):
-        assert _secrets_in(path, *leaked) == []
     for output in (signed.stdout, signed.stderr, show.stdout, sent.stdout, sent.stderr, tested.stdout):
         assert not any(token in output for token in leaked)
-    assert keyring_file  # the token cache is in the keyring, and only there
+    # The tokens are in the keyring's file, and in no other file: not the database, its WAL, the send
+    # journal beside it, nor anything else tuiapp wrote for this user.
+    keyring_file = next(Path(os.environ["XDG_DATA_HOME"]).rglob("keyring_pass.cfg"))
+    import keyring
+
+    cache = keyring.get_password(f"tuiapp-oauth-cache:{idp.authority}/{idp.tenant}".lower(),
+                                 f"{CLIENT_ID}:{idp.mailbox}".lower())
+    assert cache is not None and idp.issued_refresh_tokens[-1] in cache
+    written = [p for p in [*demo_db_file.parent.rglob("*"), *Path(os.environ["HOME"]).rglob("*")]
+               if p.is_file() and p != keyring_file]
+    assert written and [p for p in written if _secrets_in(p, *leaked)] == []
 
 
 def test_a_revoked_grant_is_explained_and_nothing_is_marked_sent(small_oauth, idp, office365, demo_db_file,
