@@ -122,3 +122,29 @@ def test_check_lists_what_is_wrong_with_its_fix(names, tmp_path):
         in wrong.stdout
     config_path.chmod(0o666)
     assert "modifiable par d'autres que root" in check().stdout
+
+
+def test_check_wants_the_oauth_private_key_readable_by_the_service_alone(names, tmp_path):
+    from tests.fake_idp import make_client_certificate
+
+    assert setup(names, tmp_path).returncode == 0
+    config_path = tmp_path / "etc" / "tuiapp.toml"
+    env = {**os.environ, "TUIAPP_CONFIG": str(config_path)}
+    pem = tmp_path / "oauth.pem"
+    make_client_certificate(pem)
+    pem.chmod(0o644)
+    changed = subprocess.run([sys.executable, "-m", "tuiapp", "smtp", "set", "--host", "smtp.office365.com",
+                              "--username", "facturation@association.fr", "--auth", "oauth2-app", "--certificate",
+                              str(pem)], capture_output=True, text=True, timeout=60, env=env)
+    assert changed.returncode == 0, changed.stderr
+
+    def check() -> str:
+        return subprocess.run([sys.executable, "-m", "tuiapp", "server", "check"], capture_output=True, text=True,
+                              timeout=60, env=env).stdout
+
+    fix = f"sudo chown {names['user']} {pem} && sudo chmod 400 {pem}"
+    loose = check()
+    assert f"doit appartenir au service d'envoi : {fix}" in loose and "lisible par d'autres comptes" in loose
+    os.chown(pem, pwd.getpwnam(names["user"]).pw_uid, -1)
+    pem.chmod(0o400)
+    assert "certificat" not in check()

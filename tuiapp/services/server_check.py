@@ -29,6 +29,8 @@ def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> li
     for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
         if file.exists() or file == config.database:
             found += _mode(file, gid, 0o660, f"sudo chgrp {config.operator_group} {file} && sudo chmod 660 {file}")
+    if config.smtp is not None and config.smtp.certificate:
+        found += _private(Path(config.smtp.certificate), config.service_user)
     if check_heartbeat and config.mode == Mode.SERVICE and not found:
         found += _heartbeat(config)
     return found
@@ -47,6 +49,30 @@ def _mode(path: Path, gid: int, mode: int, fix: str) -> list[str]:
     if stat.S_IMODE(info.st_mode) != mode:
         found.append(f"{path} a les droits {stat.filemode(info.st_mode)} au lieu de "
                      f"{stat.filemode(mode | stat.S_IFMT(info.st_mode))} : {fix}")
+    return found
+
+
+def _private(path: Path, owner: str) -> list[str]:
+    """The OAuth application's private key: the sender service's alone (readable by no operator)."""
+    import pwd
+
+    fix = f"sudo chown {owner} {path} && sudo chmod 400 {path}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return [f"Le certificat de l'application OAuth ({path}) n'existe pas : sudo tuiapp smtp set --certificate ..."]
+    except OSError as exc:
+        return [f"{path} : inaccessible ({exc.strerror})"]
+    try:
+        expected = pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        return []  # the missing account is said elsewhere (setup)
+    found = []
+    if info.st_uid != expected:
+        found.append(f"Le certificat de l'application OAuth ({path}) doit appartenir au service d'envoi : {fix}")
+    if info.st_mode & 0o077:
+        found.append(f"Le certificat de l'application OAuth ({path}) contient la clé privée et est lisible par "
+                     f"d'autres comptes ({stat.filemode(info.st_mode)}) : {fix}")
     return found
 
 
