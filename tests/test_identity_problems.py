@@ -190,6 +190,8 @@ def _instance(kind):
         return kind(-600)
     if kind is ip.CertificateUnreadable:
         return kind("/etc/tuiapp/oauth.pem")
+    if kind is ip.OAuthSettingsProblem:
+        return kind("Réglages OAuth incomplets : indiquez --tenant (tuiapp smtp set).")
     return kind()
 
 
