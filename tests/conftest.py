@@ -66,6 +66,27 @@ def server(tmp_path):
 
 
 @pytest.fixture
+def idp(tmp_path):
+    """A fake Microsoft identity platform (tests/fake_idp.py) on loopback HTTPS: register apps,
+    approve device codes, revoke; access tokens live 2 s."""
+    from tests.fake_idp import FakeIdentityProvider
+
+    with FakeIdentityProvider(tmp_path, token_lifetime=2.0) as provider:
+        yield provider
+    assert provider.internal_errors == []
+
+
+@pytest.fixture
+def oauth_server(tmp_path, idp):
+    """The SMTP test server as Office 365 without basic authentication: AUTH XOAUTH2 with ``idp``'s tokens."""
+    from tests.smtp_server import SmtpTestServer
+
+    server = SmtpTestServer(tmp_path, oauth=idp).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "tuiapp.db"
 

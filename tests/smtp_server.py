@@ -2,11 +2,18 @@
 
 The TLS certificate is made by the test (trustme) for 127.0.0.1 and localhost;
 the client trusts it through the CA file the association is given.
+
+Given a fake identity provider (``oauth=``, ``tests.fake_idp``), the server is Office 365 for a
+tenant without basic authentication: it offers AUTH XOAUTH2, accepts a bearer token the provider
+issued for the mailbox, and refuses LOGIN/PLAIN passwords (535 5.7.139).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import re
 import socket
 import threading
 import time
@@ -15,10 +22,14 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
+
+if TYPE_CHECKING:
+    from tests.fake_idp import FakeIdentityProvider
 
 USERNAME = "facturation@example.org"
 PASSWORD = "S3cret-pass-for-tests!"
@@ -56,6 +67,9 @@ class Faults:
     # Nth message: kept, then this is run (in a thread: it may block) before the 250 reply,
     # e.g. another process taking the client's database lock, or filling its disk.
     on_data: dict[int, Callable[[], object]] = field(default_factory=dict)
+    # the reply to the next AUTH, whatever its mechanism and credentials, e.g.
+    # "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant"
+    auth_replies: list[str] = field(default_factory=list)
 
 
 class Handler:
@@ -79,6 +93,11 @@ class Handler:
     def session_closed(self) -> None:
         with self.lock:
             self.sessions -= 1
+
+    async def handle_AUTH(self, server, session, envelope, args):
+        if self.faults.auth_replies:
+            return self.faults.auth_replies.pop(0)
+        return MISSING  # the mechanism's own exchange
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_count += 1
@@ -116,6 +135,43 @@ class Handler:
         return f"250 2.0.0 OK queued as {number}"
 
 
+XOAUTH2_OK = "235 2.7.0 Authentication successful"
+XOAUTH2_REFUSED = "535 5.7.3 Authentication unsuccessful"
+BASIC_AUTH_DISABLED = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled"
+_XOAUTH2 = re.compile(r"user=([^\x01]+)\x01auth=Bearer ([^\x01 ]+)\x01\x01")
+
+
+class OAuthHandler(Handler):
+    """A handler that adds AUTH XOAUTH2 (aiosmtpd offers a mechanism for each ``auth_*`` method):
+    a token ``oauth`` issued for its mailbox is accepted, as Office 365 does."""
+
+    def __init__(self, oauth: FakeIdentityProvider) -> None:
+        super().__init__()
+        self.oauth = oauth
+        self.xoauth2_attempts: list[tuple[str, str, bool]] = []  # (user, token, ok); "" where unreadable
+
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) == 2:
+            blob = args[1].encode()
+        else:  # no initial response: an empty challenge, then the client's line
+            response = await server.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)
+            blob = base64.b64encode(response)
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            text = ""
+        match = _XOAUTH2.fullmatch(text)
+        user, token = match.groups() if match else ("", "")
+        ok = bool(match) and user == self.oauth.mailbox and self.oauth.accepts(token, user)
+        with self.lock:
+            self.xoauth2_attempts.append((user, token, ok))
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""), message=XOAUTH2_OK)
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
+
+
 class _CountingSMTP(SMTP):
     """An SMTP session that tells its handler when its connection opens and closes
     (once each: STARTTLS makes a second ``connection_made`` on the same session)."""
@@ -149,18 +205,28 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 
-class SmtpTestServer:
-    """Start/stop an aiosmtpd server; ``handler.received`` is what it got."""
+def _basic_auth_disabled(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=False, handled=False, message=BASIC_AUTH_DISABLED)
 
-    def __init__(self, workdir: Path, *, tls: str = "starttls", auth: bool = True) -> None:
+
+class SmtpTestServer:
+    """Start/stop an aiosmtpd server; ``handler.received`` is what it got.
+
+    With ``oauth`` (a started ``FakeIdentityProvider``), AUTH is XOAUTH2 only (``handler`` is then an
+    ``OAuthHandler``, its ``xoauth2_attempts`` recorded) and ``auth`` is implied."""
+
+    def __init__(
+        self, workdir: Path, *, tls: str = "starttls", auth: bool = True, oauth: FakeIdentityProvider | None = None
+    ) -> None:
         self.ca = trustme.CA()
         self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
         self.ca_file = workdir / "test-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         self.port = free_port()
-        self.handler = Handler()
+        self.oauth = oauth
+        self.handler = Handler() if oauth is None else OAuthHandler(oauth)
         self.tls = tls
-        self.auth = auth
+        self.auth = auth or oauth is not None
         self.controller: Controller | None = None
 
     def _server_context(self):
@@ -174,7 +240,11 @@ class SmtpTestServer:
         params = {}
         if self.auth:
             # aiosmtpd does not count implicit TLS as TLS for AUTH: only STARTTLS needs the check.
-            params |= {"authenticator": _authenticator, "auth_required": True, "auth_require_tls": self.tls == "starttls"}
+            params |= {
+                "authenticator": _authenticator if self.oauth is None else _basic_auth_disabled,
+                "auth_required": True,
+                "auth_require_tls": self.tls == "starttls",
+            }
         if self.tls == "starttls":
             params |= {"tls_context": self._server_context(), "require_starttls": True}
         self.controller = _CountingController(
