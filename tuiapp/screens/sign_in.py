@@ -47,7 +47,10 @@ class SignInOutcome:
 
 class SignInScreen(ModalScreen[SignInOutcome]):
     CSS_PATH = "sign_in.tcss"
-    BINDINGS = [Binding("escape", "close", "Annuler", id="sign-in.close")]
+    BINDINGS = [  # one key, named for what it does: before a problem it cancels, after it closes
+        Binding("escape", "cancel", "Annuler", id="sign-in.cancel"),
+        Binding("escape", "close", "Fermer", id="sign-in.close"),
+    ]
 
     def __init__(self, settings: SmtpSettings, store: SecretStore | None = None) -> None:
         super().__init__()
@@ -139,15 +142,26 @@ class SignInScreen(ModalScreen[SignInOutcome]):
             return
         self.problem = problem
         self._stop_countdown()
-        self.query_one("#sign-in-countdown", Static).update("")
-        self.query_one("#sign-in-problem", Static).update(
-            markup("[red]Échec : $problem[/]\nÉchap pour fermer.", problem=problem))
+        self.query_one("#sign-in-countdown", Static).display = False
+        line = self.query_one("#sign-in-problem", Static)
+        line.update(markup("[red]Échec : $problem[/]\nÉchap pour fermer, puis Ctrl+L pour recommencer.",
+                           problem=problem))
+        line.display = True
+        self.refresh_bindings()
 
     def _signed_in(self, account: str) -> None:
         if self.cancel.is_set():  # closed meanwhile: the SMTP window reads the state again anyway
             return
         self._stop_countdown()
         self.dismiss(SignInOutcome(account=account))
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("cancel", "close"):
+            return (action == "close") == (self.problem is not None)
+        return True
+
+    def action_cancel(self) -> None:
+        self.action_close()
 
     def action_close(self) -> None:
         self.cancel.set()
