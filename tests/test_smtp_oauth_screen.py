@@ -291,3 +291,23 @@ async def test_service_mode_shows_the_oauth_settings_and_refuses_the_sign_in(dem
             assert SIGN_IN_ON_SERVER in notices(app)
     finally:
         db.close()
+
+
+def test_the_state_line_of_the_application_method_says_what_proves_it(tmp_path):
+    from tuiapp.mail.secret_store import KeyringStore
+    from tuiapp.mail.secrets import Secret
+    from tuiapp.screens.smtp_checks import oauth_state, settings_from
+
+    values = {"smtp_host": "smtp.office365.com", "smtp_username": USERNAME, "smtp_auth_method": "oauth2-app",
+              "smtp_oauth_tenant": "asso.onmicrosoft.com", "smtp_oauth_client_id": CLIENT_ID.upper()}
+    assert oauth_state(settings_from({**values, "smtp_oauth_tenant": ""})).startswith(
+        "OAuth 2.0 : indiquez l'identifiant (la boîte d'envoi), l'annuaire et l'ID d'application.")
+    assert oauth_state(settings_from(values)).startswith("Aucun secret d'application : enregistrez-le avec "
+                                                         "tuiapp smtp secret, ou indiquez un certificat.")
+    KeyringStore().save_client_secret(settings_from(values), Secret("s3cret"))  # as tuiapp smtp secret does
+    assert oauth_state(settings_from(values)) == ("Secret d'application enregistré dans le trousseau "
+                                                  "(pour le changer : tuiapp smtp secret).")
+    other_tenant = settings_from({**values, "smtp_oauth_tenant": "autre.onmicrosoft.com"})
+    assert oauth_state(other_tenant).startswith("Aucun secret d'application")  # stored per tenant and application
+    with_certificate = settings_from({**values, "smtp_oauth_certificate": str(tmp_path / "app.pem")})
+    assert oauth_state(with_certificate) == "L'application prouve son identité avec le certificat."
