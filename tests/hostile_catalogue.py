@@ -16,6 +16,7 @@ nowhere else:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from tuiapp.domain.safe_text import find_control
@@ -85,7 +86,7 @@ class TextField:
     name: str
     label: str  # the label of the model's French error
     max_length: int
-    kind: str = "line"  # line | lines (address) | body (kept as typed) | code (upper case) | email
+    kind: str = "line"  # line | lines (address) | body (kept as typed) | code (upper case) | email | tenant | guid | url
     form: str | None = None  # a key of FORMS
     form_label: str | None = None  # the label in the form's error line
 
@@ -106,12 +107,19 @@ class TextField:
         """What validation keeps of ``value``, or ``None`` when it must refuse it."""
         if self.kind == "email":
             return value if value in VALID_EMAILS or value == EMAIL_AT_LIMIT else None
+        if self.kind in ("guid", "url"):  # an application ID, an https address: none of the values is one
+            return None
         text = value.replace("\r\n", "\n") if self.multiline else value
         if self.kind != "body":
             text = text.strip()
         if find_control(text, multiline=self.multiline) is not None or len(text) > self.max_length:
             return None
+        if self.kind == "tenant" and not TENANT.fullmatch(text):  # an Entra tenant's ID or domain
+            return None
         return text.upper() if self.kind == "code" else text
+
+
+TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?")
 
 
 FIELDS = (
@@ -120,6 +128,13 @@ FIELDS = (
     TextField("Association", "smtp_host", "Serveur SMTP", 253, form="smtp", form_label="Serveur"),
     TextField("Association", "smtp_username", "Identifiant SMTP", 200, form="smtp", form_label="Identifiant"),
     TextField("Association", "smtp_ca_file", "Certificats", 4096),
+    TextField("Association", "smtp_oauth_tenant", "Tenant (annuaire)", 253, "tenant", form="smtp",
+              form_label="Annuaire (tenant)"),
+    TextField("Association", "smtp_oauth_client_id", "ID d'application (client)", 36, "guid", form="smtp",
+              form_label="ID d'application"),
+    TextField("Association", "smtp_oauth_certificate", "Certificat de l'application", 4096),
+    TextField("Association", "smtp_oauth_authority", "Fournisseur d'identité", 253, "url", form="smtp",
+              form_label="Fournisseur d'identité (option)"),
     TextField("Structure", "code", "Code", 20, "code", form="structure", form_label="Code"),
     TextField("Structure", "name", "Nom de la structure", 200, form="structure", form_label="Nom"),
     TextField("Structure", "address", "Adresse de la structure", 500, "lines", form="structure",
@@ -188,6 +203,9 @@ SCREENS = (
     Screen("structures, et la fiche de chacune (Mail, Général)", ("s",), "StructuresScreen", walk="#structures",
            then=("enter", "f2"), then_screen="StructureFormScreen", shows=MARKUP),
     Screen("serveur SMTP", ("m",), "SmtpScreen", shows=("[link=http://x]y",)),
+    # Authentification (the 5th field) turned to OAuth 2.0, application: its fields and the state line.
+    Screen("serveur SMTP, OAuth 2.0", ("m", "tab", "tab", "tab", "tab", "tab", "enter", "down", "enter"), "SmtpScreen",
+           shows=("[link=http://x]y", "Résidence [Les Lilas]", "[@click=app.quit]Q[/]", "FH-2024-11 [/] 001")),
     Screen("résidents, et la fiche de chacun", ("r",), "ResidentsScreen", walk="#residents", then=("enter",),
            then_screen="ResidentFormScreen", shows=SHOWN_AS_TYPED),
     Screen("filtre des structures (liste déroulante)", ("r", "tab", "tab", "enter"), "ResidentsScreen",

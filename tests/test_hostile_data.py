@@ -117,6 +117,10 @@ def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> 
     if not valid_addresses:
         db.execute_sql("UPDATE association SET smtp_host = ?, smtp_username = ?, smtp_ca_file = ?",
                        ("smtp[/].example.org\x1b[2J", "[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
+        db.execute_sql("UPDATE association SET smtp_oauth_tenant = ?, smtp_oauth_client_id = ?, "
+                       "smtp_oauth_certificate = ?, smtp_oauth_authority = ?",
+                       ("Résidence [Les Lilas]\x1b[2J", "[@click=app.quit]Q[/]\u202e", "\x1b]0;pwned\x07",
+                        "FH-2024-11 [/] 001\x9b2J"))
     return {"unknown": ids[0][2], "formulas": {rows["Structure"] for value, rows, _ in ids if value in cat.FORMULAS}}
 
 

@@ -19,7 +19,7 @@ from tuiapp.db.database import db
 from tuiapp.db.models import SendRecord
 from tuiapp.domain.periods import Period
 from tuiapp.domain.roles import Action, Role, decide_refusal, refusal
-from tuiapp.screens.smtp import SET_BY_SERVER
+from tuiapp.screens.smtp_fields import SET_BY_SERVER
 from tuiapp.sending import outbox
 
 TABLES = ("association", "structure", "resident", "invoice", "send_record")

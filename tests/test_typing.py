@@ -82,6 +82,22 @@ class Form:
     opening: tuple[tuple[str, str], ...]  # from the home screen: (key, text then on screen), in turn
     row: Callable[[], object]  # the row that the form edits
     fields: tuple[TypedField, ...]
+    prepare: Callable[[], None] | None = None  # run on the base before the app starts
+
+
+def _oauth_application() -> None:
+    """The association on OAuth 2.0 (application): the SMTP window shows the OAuth fields, not the password."""
+    import trustme
+
+    trustme.CA().issue_cert("tuiapp.example").private_key_and_cert_chain_pem.write_to_path(
+        str(Path("~/app.pem").expanduser()))
+    association = Association.get_solo()
+    association.smtp_auth_method = "oauth2-app"
+    association.smtp_username = "compta@exemple.fr"
+    association.smtp_oauth_tenant = "ancien.onmicrosoft.com"
+    association.smtp_oauth_client_id = "00000000-0000-0000-0000-000000000000"
+    association.smtp_oauth_authority = "https://login.microsoftonline.com"
+    association.save()
 
 
 FORMS = (
@@ -121,9 +137,22 @@ FORMS = (
             TypedField("smtp_host", ("tab",), 9, "smtp.exemple.fr"),
             TypedField("smtp_port", ("tab",), 4, "2525"),
             TypedField("smtp_username", ("tab", "tab"), 10, "compta@exemple.fr"),  # past the security list
-            TypedField("password", ("tab",), 10, "Pa55-wörd!", stored=_stored_password),
+            TypedField("password", ("tab", "tab"), 10, "Pa55-wörd!", stored=_stored_password),  # past the method's
             TypedField("smtp_rate_per_minute", ("tab",), 2, "120"),
             TypedField("smtp_ca_file", ("tab",), 10, "~/ca.pem", saved=lambda path: str(Path(path).expanduser().resolve())),
+        ),
+    ),
+    Form(
+        "SMTP OAuth",
+        opening=(("m", "Serveur SMTP de l'association"),),
+        row=Association.get_solo,
+        prepare=_oauth_application,
+        fields=(  # past the server, the port, the security and the identifier, the method's list
+            TypedField("smtp_oauth_tenant", ("tab",) * 6, 15, "asso-2024.onmicrosoft.com"),
+            TypedField("smtp_oauth_client_id", ("tab",), 12, "5F0C2A941B7E", saved=str.lower),
+            TypedField("smtp_oauth_certificate", ("tab",), 0, "~/app.pem",
+                       saved=lambda path: str(Path(path).expanduser().resolve())),
+            TypedField("smtp_oauth_authority", ("tab",), 19, "microsoftonline.us"),
         ),
     ),
 )
@@ -158,6 +187,8 @@ def test_what_is_typed_is_saved_on_a_busy_machine(form, demo_db_file, tmp_path):
     import trustme
 
     trustme.CA().cert_pem.write_to_path(str(Path("~/ca.pem").expanduser()))  # $HOME is the test's own
+    if form.prepare is not None:
+        _read(demo_db_file, form.prepare)
     before = _read(demo_db_file, form.row)
     expected = {field.name: field.expected(field.read(before)) for field in form.fields}
     jitter = random.Random(7)

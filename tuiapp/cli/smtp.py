@@ -248,14 +248,6 @@ def test_connection(args: argparse.Namespace) -> int:
 
 def _step(problem) -> str:
     """Which step of the test failed, for a French sentence."""
-    from tuiapp.mail import problems as p
-    from tuiapp.mail.identity_problems import IdentityProblem
+    from tuiapp.mail.authenticators import failed_step
 
-    if isinstance(problem, IdentityProblem):
-        return " à l'étape « jeton »"
-    if isinstance(problem, (p.AuthenticationFailed, p.PasswordMissing, p.NoAuthOffered, p.InsecureAuthRefused)):
-        return " à l'étape « authentification »"
-    if isinstance(problem, (p.ServerUnreachable, p.ServerRefused, p.TlsUnavailable, p.TlsFailed,
-                            p.CertificateRejected)):
-        return " à l'étape « connexion »"
-    return " à l'étape « envoi »"
+    return f" à l'étape « {failed_step(problem)} »"

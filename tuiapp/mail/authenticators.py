@@ -43,3 +43,19 @@ def missing_secret(settings: SmtpSettings, store: SecretStore | None = None) -> 
     elif settings.username and not store.password(settings):
         return str(PasswordMissing())
     return None
+
+
+def failed_step(problem: Exception) -> str:
+    """Which step of a connection test ``problem`` stopped: « jeton », « connexion »,
+    « authentification » or « envoi » (for a French sentence)."""
+    from tuiapp.mail import problems as p
+    from tuiapp.mail.identity_problems import IdentityProblem
+
+    if isinstance(problem, IdentityProblem):
+        return "jeton"
+    if isinstance(problem, (p.AuthenticationFailed, p.PasswordMissing, p.NoAuthOffered, p.InsecureAuthRefused)):
+        return "authentification"
+    if isinstance(problem, (p.ServerUnreachable, p.ServerRefused, p.TlsUnavailable, p.TlsFailed,
+                            p.CertificateRejected)):
+        return "connexion"
+    return "envoi"

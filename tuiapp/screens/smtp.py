@@ -5,56 +5,25 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Select, Static
+from textual.widgets import Footer, Input, Select, Static
 
 from tuiapp.db.models import Association
+from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.roles import Action
-from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail import secrets
 from tuiapp.mail.secrets import Secret
+from tuiapp.screens import smtp_checks
+from tuiapp.screens import smtp_fields as fields
+from tuiapp.screens.sign_in import SignInOutcome, SignInScreen
+from tuiapp.screens.smtp_fields import FIELDS, OAUTH_FIELDS, SIGN_IN_METHOD, SIGN_IN_ON_SERVER
 from tuiapp.services import forms as editing
-from tuiapp.system_config import SmtpDestination
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
-from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, Field, show_errors, show_not_saved
-from tuiapp.widgets.plain import field_text, markup, plain
-from tuiapp.widgets.rights import refusal_for, refuse
-
-FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
-SECURITY_CHOICES = [(mode.choice_label, mode.value) for mode in SmtpSecurity]
-SET_BY_SERVER = ("Réglé par l'administrateur du serveur (sudo tuiapp smtp set) ; "
-                 "le mot de passe appartient au service d'envoi.")
-
-
-def read_only_reason(app) -> str | None:
-    """None when this account edits the association's mail server here (local mode, with the right)."""
-    if getattr(app, "service_mode", False):
-        if _destination(app) is None:
-            return "Aucun serveur SMTP n'est encore réglé sur ce serveur. " + SET_BY_SERVER
-        return SET_BY_SERVER
-    return refusal_for(app, Action.EDIT_ASSOCIATION)
-
-
-def _destination(app) -> SmtpDestination | None:
-    config = getattr(app, "config", None)
-    return config.smtp if config is not None else None
-
-
-def _shown(destination: SmtpDestination | None) -> dict[str, str]:
-    """The server configuration's SMTP destination, as the form's text."""
-    if destination is None:
-        return {"smtp_host": "", "smtp_port": "", "smtp_security": SmtpSecurity.STARTTLS.value,
-                "smtp_username": "", "smtp_rate_per_minute": "", "smtp_ca_file": ""}
-    return {
-        "smtp_host": field_text(destination.host),
-        "smtp_port": str(destination.port),
-        "smtp_security": SmtpSecurity(destination.security).value,
-        "smtp_username": field_text(destination.username),
-        "smtp_rate_per_minute": str(destination.rate_per_minute),
-        "smtp_ca_file": field_text(destination.ca_file or ""),
-    }
+from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, show_errors, show_not_saved
+from tuiapp.widgets.plain import markup, plain
+from tuiapp.widgets.rights import refuse
 
 
 class SmtpScreen(ModalScreen[bool]):
@@ -64,12 +33,18 @@ class SmtpScreen(ModalScreen[bool]):
     a thread: a keyring can be slow); if the keyring refuses it, the settings
     are put back as they were. Either way the window says what happened, and
     stays open with what was typed when something was not saved.
+
+    Authentification chooses the password or OAuth 2.0 (Office 365): only the
+    chosen method's fields are shown (hidden, they are out of the Tab order).
+    With the device code, Ctrl+L (Se connecter) opens the sign-in window, after
+    saving the settings if they changed (it asks first).
     """
 
     CSS_PATH = "smtp.tcss"
     BINDINGS = [
         Binding("ctrl+s", "save", "Enregistrer", id="smtp.save"),
         Binding("ctrl+t", "test", "Tester", id="smtp.test"),
+        Binding("ctrl+l", "sign_in", "Se connecter", id="smtp.sign-in"),
         Binding("escape", "leave", "Fermer", id="smtp.close"),
         *FIELD_KEYS,
     ]
@@ -77,24 +52,17 @@ class SmtpScreen(ModalScreen[bool]):
     def __init__(self) -> None:
         super().__init__()
         #: Why this account only sees the settings (service mode, or no right to change them), or None.
-        self.read_only = read_only_reason(self.app)
-        destination = _destination(self.app)
+        self.read_only = fields.read_only_reason(self.app)
+        destination = fields.destination(self.app)
         association = Association.get_solo()
         self.allow_insecure_auth = association.smtp_allow_insecure_auth
         self.timeout = association.smtp_timeout
         if getattr(self.app, "service_mode", False):
             # The server's configuration, never the database's fields: those are not used there.
-            self.initial = _shown(destination)
+            self.initial = fields.shown(destination)
             return
         # The form's text as first shown; the password field starts empty ("keep the stored one").
-        self.initial = {
-            "smtp_host": field_text(association.smtp_host),
-            "smtp_port": str(association.smtp_port),
-            "smtp_security": association.smtp_security,
-            "smtp_username": field_text(association.smtp_username),
-            "smtp_rate_per_minute": str(association.smtp_rate_per_minute),
-            "smtp_ca_file": field_text(association.smtp_ca_file),
-        }
+        self.initial = fields.from_association(association)
 
     def compose(self) -> ComposeResult:
         values = self.initial
@@ -103,18 +71,7 @@ class SmtpScreen(ModalScreen[bool]):
             if self.read_only:
                 yield Static(plain(self.read_only, multiline=True), id="read-only")
             yield Static(id="test-result")
-            yield Field("Serveur", "smtp_host", values["smtp_host"])
-            yield Field("Port", "smtp_port", values["smtp_port"])
-            with Horizontal(classes="select-row"):
-                yield Label("Sécurité", classes="field-label")
-                yield Select(SECURITY_CHOICES, value=values["smtp_security"], allow_blank=False, id="smtp_security")
-            yield Field("Identifiant", "smtp_username", values["smtp_username"])
-            yield Field("Mot de passe", "password", password=True,
-                        placeholder="au service d'envoi" if self.read_only else "vide : garder l'actuel")
-            yield Static("", id="password-state")
-            yield Field("Messages par minute", "smtp_rate_per_minute", values["smtp_rate_per_minute"])
-            yield Field("Certificats (option)", "smtp_ca_file", values["smtp_ca_file"],
-                        placeholder="vide : ceux du système")
+            yield from fields.compose_fields(values, read_only=bool(self.read_only))
             yield Static(id="errors")
         yield Footer()
 
@@ -122,22 +79,50 @@ class SmtpScreen(ModalScreen[bool]):
     _test_number = 0
 
     def on_mount(self) -> None:
+        self._show_method_fields()
         if self.read_only:
             for widget in self.query("#smtp Input, #smtp Select"):
                 widget.disabled = True
-            self.query_one("#password-state", Static).update("")
+            oauth = getattr(self.app, "service_mode", False) and self._method().is_oauth
+            self.query_one("#password-state", Static).update(SIGN_IN_ON_SERVER if oauth else "")
             return
         self.refresh_password_state()
         self.validate_form()
 
+    def _method(self) -> AuthMethod:
+        try:
+            return AuthMethod(str(self.query_one("#smtp_auth_method", Select).value))
+        except NoMatches:  # asked before the form is built (the footer's first look)
+            return AuthMethod(self.initial["smtp_auth_method"])
+
+    def _show_method_fields(self) -> None:
+        """The chosen method's fields, and only those (a hidden field is out of the Tab order)."""
+        method = self._method()
+        self.query_one("#field-password").display = method is AuthMethod.PASSWORD
+        for name in OAUTH_FIELDS:
+            self.query_one(f"#field-{name}").display = method.is_oauth
+        self.query_one("#field-smtp_oauth_certificate").display = method is AuthMethod.OAUTH2_APP
+
+    @on(Select.Changed, "#smtp_auth_method")
+    def _method_changed(self) -> None:
+        self._show_method_fields()
+        self.refresh_bindings()  # Se connecter is the device code's
+        self._account_changed()
+
     def refused(self, action: str) -> str | None:
-        """Saving, and testing with a password this account does not hold, when the settings are not its own."""
+        """Saving, and testing with a password this account does not hold, when the settings are not its own;
+        signing in, but with the device code, and never in service mode (the service's own sign-in)."""
+        if action == "sign_in":
+            if getattr(self.app, "service_mode", False):
+                return SIGN_IN_ON_SERVER
+            return self.read_only or (None if self._method() is AuthMethod.OAUTH2_DEVICE else SIGN_IN_METHOD)
         return self.read_only if action in ("save", "test") else None
 
     def form_values(self) -> dict[str, str]:
         """The settings as typed; the password is apart (``_typed_password``): it goes to the keyring."""
         values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
+        values["smtp_auth_method"] = str(self.query_one("#smtp_auth_method", Select).value)
         return values
 
     def _typed_password(self) -> Secret:
@@ -145,15 +130,18 @@ class SmtpScreen(ModalScreen[bool]):
 
     @property
     def dirty(self) -> bool:
-        return self.form_values() != self.initial or bool(self._typed_password())
+        typed = self._method() is AuthMethod.PASSWORD and bool(self._typed_password())  # hidden otherwise
+        return self.form_values() != self.initial or typed
 
     def leave_warning(self) -> str | None:
         """Asked by the app before this window is left some other way (Accueil, Quitter)."""
         return "Des modifications ne sont pas enregistrées : les abandonner ?" if self.dirty else None
 
-    @on(Input.Changed, "#smtp_host, #smtp_username")
+    @on(Input.Changed, "#smtp_host, #smtp_username, #smtp_oauth_tenant, #smtp_oauth_client_id, "
+                       "#smtp_oauth_certificate, #smtp_oauth_authority")
     def _account_changed(self) -> None:
-        # The password is stored per server and account: say what is stored for the new pair.
+        # The password is stored per server and account, the OAuth sign-in per provider, tenant,
+        # application and mailbox: say what is stored for the new ones.
         if self._state_timer is not None:
             self._state_timer.stop()
         self._state_timer = self.set_timer(0.4, self.refresh_password_state)
@@ -171,17 +159,11 @@ class SmtpScreen(ModalScreen[bool]):
     def refresh_password_state(self) -> None:
         if self.read_only:  # the password is not this account's (service mode): no keyring asked
             return
-        values = self.form_values()
-        host, username = values["smtp_host"].strip(), values["smtp_username"].strip()
-        if not username:
-            text = "Pas d'identifiant : pas d'authentification."
+        settings = smtp_checks.settings_from(self.form_values())
+        if settings.auth_method.is_oauth:
+            text = smtp_checks.oauth_state(settings)
         else:
-            try:
-                stored = secrets.has_password(host, username)
-                text = ("Mot de passe enregistré dans le trousseau pour ce compte." if stored
-                        else "Aucun mot de passe enregistré pour ce compte : saisissez-le.")
-            except secrets.SecretStoreError as exc:
-                text = str(exc)
+            text = smtp_checks.password_state(settings)
         self.app.call_from_thread(self.query_one("#password-state", Static).update, plain(text))
 
     def action_test(self) -> None:
@@ -193,54 +175,36 @@ class SmtpScreen(ModalScreen[bool]):
             self.notify("Corrigez les champs en rouge avant de tester.", severity="error")
             return
         self._test_number += 1
-        self.query_one("#test-result", Static).update("Test en cours...")
+        self._say("Test en cours...")
         self.test_connection(values, self._typed_password(), self._test_number)
+
+    def _say(self, text) -> None:
+        """The line of the test's and the sign-in's results, at the top (no line at all when empty)."""
+        line = self.query_one("#test-result", Static)
+        line.update(text)
+        line.display = bool(text)
 
     def _show_result(self, number: int, text: str) -> None:
         if number == self._test_number:  # an older test that ends late says nothing
-            self.query_one("#test-result", Static).update(text)
+            self._say(text)
 
     @work(thread=True, group="smtp-test", exit_on_error=False)
     def test_connection(self, values: dict, typed_password: Secret, number: int) -> None:
-        from tuiapp.mail.problems import SmtpProblem
-        from tuiapp.mail.smtp_client import (
-            Authenticator,
-            NoAuthentication,
-            PasswordAuthenticator,
-            SmtpSettings,
-            check_connection,
-        )
-
-        settings = SmtpSettings(
-            host=values["smtp_host"], port=values["smtp_port"], security=values["smtp_security"],
-            username=values["smtp_username"], timeout=min(self.timeout, 20),
-            rate_per_minute=values["smtp_rate_per_minute"], ca_file=values["smtp_ca_file"],
-            allow_insecure_auth=self.allow_insecure_auth,
-        )
-        authenticator: Authenticator
-        try:
-            if settings.username:
-                password = typed_password or secrets.get_password(settings.host, settings.username)
-                authenticator = PasswordAuthenticator(settings.username, lambda: password)
-            else:
-                authenticator = NoAuthentication()
-            check_connection(settings, authenticator)
-            text = markup("[green]Connexion réussie" + (" : chiffrement et authentification acceptés.[/]"
-                                                         if settings.username else ".[/]"))
-        except (SmtpProblem, secrets.SecretStoreError) as problem:
-            text = markup("[red]Échec : $problem[/]", problem=problem)
-        except UnicodeError:
-            text = markup("[red]Échec : le nom du serveur n'est pas valide.[/]")
-        except Exception as exc:  # never a silent "Test en cours..."
-            text = markup("[red]Échec inattendu ($kind).[/]", kind=type(exc).__name__)
+        settings = smtp_checks.settings_from(values, timeout=min(self.timeout, 20),
+                                             allow_insecure_auth=self.allow_insecure_auth)
+        text = smtp_checks.connection_test(settings, typed_password)
         self.app.call_from_thread(self._show_result, number, text)
 
     _saving = False  # the keyring is being written: Ctrl+S and Échap wait for it
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if action == "sign_in":  # in the footer with the device code only; dimmed when refused
+            if self._method() is not AuthMethod.OAUTH2_DEVICE:
+                return False
+            return None if self.refused(action) or self._saving else True
         if self.refused(action):
             return None
-        return not (self._saving and action in ("save", "leave", "test"))
+        return not (self._saving and action in ("save", "leave", "test", "sign_in"))
 
     def action_save(self) -> None:
         if self.read_only:  # never the database's SMTP fields in service mode, whoever you are
@@ -250,7 +214,7 @@ class SmtpScreen(ModalScreen[bool]):
         if values is None:
             self.notify("Corrigez les champs en rouge avant d'enregistrer.", severity="error")
             return
-        password = self._typed_password()
+        password = self._typed_password() if self._method() is AuthMethod.PASSWORD else Secret("")
         if password and not values["smtp_username"]:
             self.notify("Un mot de passe sans identifiant ne sert à rien.", severity="error")
             return
@@ -311,3 +275,58 @@ class SmtpScreen(ModalScreen[bool]):
                 self.dismiss(False)
 
         self.app.push_screen(ConfirmScreen("Abandonner les modifications non enregistrées ?"), answered)
+
+    # -- Se connecter (device code) ----------------------------------------------------------
+
+    def action_sign_in(self) -> None:
+        if reason := self.refused("sign_in"):
+            refuse(self, reason)
+            return
+        values = self.validate_form()
+        if values is None:
+            self.notify("Corrigez les champs en rouge avant de vous connecter.", severity="error")
+            return
+        if not self.dirty:
+            self._open_sign_in()
+            return
+
+        def answered(save: bool | None) -> None:
+            if save and self._save_before_sign_in(values):
+                self._open_sign_in()
+
+        self.app.push_screen(ConfirmScreen("Les réglages ont changé : les enregistrer, puis se connecter ?"),
+                             answered)
+
+    def _save_before_sign_in(self, values: dict) -> bool:
+        """Save the settings and stay open: the sign-in is for the saved mailbox and application."""
+        try:
+            editing.save_smtp(values)
+        except DATABASE_ERRORS as exc:
+            show_not_saved(self, exc)
+            return False
+        except ValidationError as exc:
+            self.query_one("#errors", Static).update(plain(exc))
+            return False
+        self.initial = self.form_values()
+        self.notify("Réglages du serveur SMTP enregistrés.", title="Serveur SMTP")
+        return True
+
+    def _open_sign_in(self) -> None:
+        from tuiapp.mail.smtp_client import SmtpSettings
+
+        try:
+            settings = SmtpSettings.from_association(Association.get_solo())
+        except DATABASE_ERRORS as exc:
+            self._say(plain(database_message(self, exc)))
+            return
+        self._say("")
+        self.app.push_screen(SignInScreen(settings), self._sign_in_ended)
+
+    def _sign_in_ended(self, outcome: SignInOutcome | None) -> None:
+        if outcome is None or outcome.cancelled:
+            self._say("Connexion annulée : rien n'a changé.")
+        elif outcome.account is not None:
+            self._say(markup("[green]Connecté à Office 365 : $account.[/]", account=outcome.account))
+        else:
+            self._say(markup("[red]Connexion échouée : $problem[/]", problem=outcome.problem))
+        self.refresh_password_state()

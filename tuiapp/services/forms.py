@@ -15,15 +15,24 @@ from typing import Any
 
 from tuiapp.db.database import db
 from tuiapp.db.models import Association, CleanModel, Resident, Structure
+from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.validation import check_ca_file
+from tuiapp.domain.validation import check_ca_file, check_certificate_file
 
 Errors = dict[str, str]
 
 STRUCTURE_FIELDS = ("code", "name", "address", "sender_email", "sender_name", "reply_to", "bcc",
                     "subject_template", "body_template")
 RESIDENT_FIELDS = ("last_name", "first_name", "structure", "email", "guardian_name", "guardian_email", "active")
-SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file")
+SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file",
+               "smtp_auth_method", "smtp_oauth_tenant", "smtp_oauth_client_id", "smtp_oauth_certificate",
+               "smtp_oauth_authority")
+#: What OAuth 2.0 cannot do without (the mailbox is the identifier), each with what to type.
+OAUTH_REQUIRED = {
+    "smtp_username": "la boîte d'envoi (adresse Office 365), obligatoire avec OAuth 2.0.",
+    "smtp_oauth_tenant": "obligatoire avec OAuth 2.0 : l'ID de l'annuaire Entra (ou son domaine).",
+    "smtp_oauth_client_id": "obligatoire avec OAuth 2.0 : l'ID d'application de l'inscription Entra.",
+}
 
 
 def _number(text: object) -> object:
@@ -114,17 +123,29 @@ def save_resident(form: Mapping[str, object], resident: Resident | None = None) 
 def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     """The SMTP modal's values (the password is not among them: it goes to the keyring).
 
-    Besides the model's rules, the certificate file must be readable here, on
-    this workstation (the database, shared, cannot tell).
+    Besides the model's rules, the certificate files must be readable here, on
+    this workstation (the database, shared, cannot tell): the authorities'
+    (``smtp_ca_file``) always, the application's (``smtp_oauth_certificate``)
+    with the method that uses it. An OAuth method needs the mailbox, the
+    tenant and the application.
     """
     typed = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number})
     values, errors = _check(_copy(Association, Association.get_solo()), typed, SMTP_FIELDS)
-    if "smtp_ca_file" in values:
-        try:
-            values["smtp_ca_file"] = check_ca_file(values["smtp_ca_file"])
-        except ValidationError as exc:
-            del values["smtp_ca_file"]
-            errors[exc.field] = exc.message
+    files = [("smtp_ca_file", check_ca_file)]
+    if values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:
+        files.append(("smtp_oauth_certificate", check_certificate_file))
+    for name, check in files:
+        if name in values:
+            try:
+                values[name] = check(values[name])
+            except ValidationError as exc:
+                del values[name]
+                errors[exc.field] = exc.message
+    if values.get("smtp_auth_method") in (AuthMethod.OAUTH2_APP, AuthMethod.OAUTH2_DEVICE):
+        for name, message in OAUTH_REQUIRED.items():
+            if name in values and not values[name]:
+                del values[name]
+                errors[name] = message
     return values, errors
 
 
