@@ -210,8 +210,9 @@ async def test_sign_in_with_a_device_code_after_saving_the_changes(app, idp, oau
         await wait_until(pilot, lambda: "saisissez le code" in text_of(app, "#sign-in-code"))
         window = app.screen
         code = idp.wait_for_poll().user_code
-        assert text_of(app, "#sign-in-code") == ("Sur un téléphone ou un ordinateur, ouvrez "
-                                                  f"https://microsoft.com/devicelogin et saisissez le code : {code}")
+        assert text_of(app, "#sign-in-code") == ("Sur un téléphone ou un ordinateur, ouvrez l'adresse\n\n"
+                                                  "    https://microsoft.com/devicelogin\n\n"
+                                                  f"et saisissez le code :\n\n     {code} ")
         assert idp.mailbox in text_of(app, "#sign-in-mailbox")
         first = seconds_left(text_of(app, "#sign-in-countdown"))
         assert 50 <= first <= 60

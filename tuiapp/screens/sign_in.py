@@ -117,7 +117,8 @@ class SignInScreen(ModalScreen[SignInOutcome]):
             return
         self.expires_at = started.expires_at
         self.query_one("#sign-in-code", Static).update(markup(
-            "Sur un téléphone ou un ordinateur, ouvrez [b]$uri[/b] et saisissez le code : [b]$code[/b]",
+            "Sur un téléphone ou un ordinateur, ouvrez l'adresse\n\n    [b]$uri[/b]\n\net saisissez le code :"
+            "\n\n    [b reverse] $code [/]",
             uri=started.verification_uri, code=started.user_code))
         self._tick()
         self._countdown = self.set_interval(1.0, self._tick)
