@@ -64,7 +64,7 @@ def test_a_crash_with_a_password_typed_does_not_print_it(demo_db_file):
         # what the keyring holds for that account.
         os.write(master, b"\t\t\t\tcompta")
         assert read_until(master, seen, "Aucun mot de passe enregistré".encode()), bytes(seen[-2000:])
-        os.write(master, b"\t" + PASSWORD.encode())  # the password, drawn masked
+        os.write(master, b"\t\t" + PASSWORD.encode())  # past the authentication list: the password, masked
         assert read_until(master, seen, "•".encode() * len(PASSWORD)), bytes(seen[-2000:])
         os.write(master, b"\x13")  # Ctrl+S
         deadline = time.monotonic() + 30
