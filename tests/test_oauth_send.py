@@ -335,5 +335,7 @@ def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, of
     assert len(office365.received) == 3
     assert [grant for grant, _, ok in idp.token_requests if ok][-1] == "refresh_token"
     assert _secrets_in(demo_db_file, *idp.issued_refresh_tokens, *idp.issued_access_tokens) == []
+    logged = drained.stdout + drained.stderr + signed.stdout + signed.stderr  # the service's log: its output
+    assert not any(token in logged for token in [*idp.issued_refresh_tokens, *idp.issued_access_tokens])
     logged_out = tuiapp("smtp", "logout")
     assert logged_out.returncode == 0 and not cache.exists()

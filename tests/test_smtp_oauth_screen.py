@@ -232,6 +232,8 @@ async def test_sign_in_with_a_device_code_after_saving_the_changes(app, idp, oau
         assert "Connexion réussie : jeton obtenu et accepté par le serveur (XOAUTH2)." in text_of(app, "#test-result")
         assert oauth_server.handler.xoauth2_attempts[-1][0] == idp.mailbox and oauth_server.handler.xoauth2_attempts[-1][2]
         assert window.finished.is_set()
+        drawn = app.export_screenshot()  # every character drawn, the notices included
+        assert not any(token in drawn for token in [*idp.issued_access_tokens, *idp.issued_refresh_tokens])
 
 
 async def test_escape_cancels_the_sign_in_at_once_and_the_polling_stops(app, idp, monkeypatch):
