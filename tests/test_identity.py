@@ -119,3 +119,147 @@ def test_incomplete_settings_are_said_before_any_request(idp):
         source.token()
     assert "--tenant" in str(incomplete.value)
     assert idp.requests == []
+
+
+def _pem(path, key, certificate_for=None, *, password: bytes | None = None):
+    """A PEM file with ``key`` (encrypted with ``password``) and a self-signed certificate."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tuiapp-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    encryption = (serialization.BestAvailableEncryption(password) if password
+                  else serialization.NoEncryption())
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+                     + certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_an_application_certificate_is_checked_before_msal_sees_it(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from tuiapp.mail.identity import application_certificate
+
+    good = _pem(tmp_path / "good.pem", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    assert set(application_certificate(str(good))) == {"private_key", "public_certificate"}
+    cases = {
+        "not-rsa": _pem(tmp_path / "ec.pem", ec.generate_private_key(ec.SECP256R1())),
+        "encrypted": _pem(tmp_path / "locked.pem", rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                          password=b"phrase"),
+        "missing": tmp_path / "nowhere.pem",
+    }
+    damaged = tmp_path / "damaged.pem"
+    damaged.write_text(good.read_text().replace("\n", "\nAAAA", 3))
+    cases["invalid"] = damaged
+    for cause, path in cases.items():
+        with pytest.raises(ip.CertificateUnreadable) as refused:
+            application_certificate(str(path))
+        assert refused.value.cause == cause, path
+        assert str(path) in str(refused.value) and "--certificate" in str(refused.value)
+
+
+def test_a_redirect_never_carries_the_secret_elsewhere(idp, tmp_path, monkeypatch):
+    """The token endpoint answers 307 to another host: the request is not followed (a 307 keeps
+    the body, the client secret with it), and the refusal names the other host."""
+    import ssl
+    import threading as threads
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    from tests.smtp_server import free_port
+
+    ca = trustme.CA()
+    thief_port, stolen = free_port(), []
+
+    class Thief(BaseHTTPRequestHandler):
+        def do_POST(self):
+            stolen.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    thief = ThreadingHTTPServer(("127.0.0.1", thief_port), Thief)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    thief.socket = context.wrap_socket(thief.socket, server_side=True)
+    threads.Thread(target=thief.serve_forever, daemon=True).start()
+    both = tmp_path / "both.pem"
+    both.write_bytes(idp.ca_file.read_bytes() + ca.cert_pem.bytes())
+    real = idp.token_endpoint
+    discovery = idp._discovery
+    monkeypatch.setattr(idp, "_discovery", lambda tenant: {**discovery(tenant), "token_endpoint": real + "-moved"})
+    from tests import fake_idp_http
+
+    original = fake_idp_http._RequestHandler.do_POST
+
+    def moved(self):
+        if self.path.endswith("-moved"):
+            self.send_response(307)
+            self.send_header("Location", f"https://localhost:{thief_port}/steal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        original(self)
+
+    monkeypatch.setattr(fake_idp_http._RequestHandler, "do_POST", moved)
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    settings = _settings(idp, "oauth2-app", ca_file=str(both))
+    KeyringStore().save_client_secret(settings, Secret(SECRET))
+    try:
+        with pytest.raises(ip.OAuthSettingsProblem) as refused:
+            TokenSource(settings, KeyringStore()).token()
+    finally:
+        thief.shutdown()
+    assert "localhost" in str(refused.value)
+    assert stolen == []
+
+
+def test_the_authoritys_default_port_is_the_same_place(idp):
+    from tuiapp.domain.validation import check_authority
+
+    assert check_authority("https://login.microsoftonline.com:443/") == "https://login.microsoftonline.com"
+    _app_source(idp).token()  # idp.authority names its port: requests to it pass
+
+
+def test_an_unusable_ca_file_is_said_in_french(idp, tmp_path):
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    for ca_file, expected in ((tmp_path / "gone.pem", "introuvable"), (tmp_path / "junk.pem", "PEM attendu")):
+        if ca_file.name == "junk.pem":
+            ca_file.write_text("not a certificate\n")
+        settings = _settings(idp, "oauth2-app", ca_file=str(ca_file))
+        KeyringStore().save_client_secret(settings, Secret(SECRET))
+        with pytest.raises(Exception) as refused:
+            TokenSource(settings, KeyringStore()).token()
+        assert expected in str(refused.value) and str(ca_file) in str(refused.value)
+
+
+def test_the_lock_never_follows_a_link_put_in_the_services_folder(tmp_path):
+    """The service account may write its folder; root takes the lock there (sudo tuiapp smtp login):
+    a link to another file must neither be opened nor have that file given to the service."""
+    import os
+
+    from tuiapp.mail.secret_store import FolderStore
+    from tuiapp.mail.secrets import SecretStoreError
+
+    folder = tmp_path / "secret"
+    folder.mkdir(mode=0o700)
+    precious = tmp_path / "shadow"
+    precious.write_text("root's\n")
+    before = precious.stat()
+    (folder / "oauth.lock").symlink_to(precious)
+    with pytest.raises(SecretStoreError), FolderStore(folder, (os.getuid() + 4242, os.getgid() + 4242)).lock():
+        pass
+    after = precious.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
+    (folder / "oauth.lock").unlink()
+    with FolderStore(folder).lock():
+        assert (folder / "oauth.lock").stat().st_mode & 0o777 == 0o600

@@ -158,8 +158,9 @@ def test_nothing_we_sent_appears(result):
 
 
 def test_the_problems_raised_without_an_answer():
-    assert str(ip.NotSignedIn()) == ("Aucune connexion Office 365 : lancez tuiapp smtp login (ou le bouton Se "
-                                     "connecter de la fenêtre Serveur SMTP).")
+    assert str(ip.NotSignedIn()) == ("Aucune connexion Office 365 : lancez tuiapp smtp login (sur le serveur de "
+                                     "l'association : sudo tuiapp smtp login), ou le bouton Se connecter de la "
+                                     "fenêtre Serveur SMTP.")
     assert "tuiapp smtp secret" in str(ip.ClientSecretMissing())
     assert "--ca-file" in str(ip.IdentityCertificateRejected())
     assert "réseau" in str(ip.IdentityUnreachable()) and not ip.IdentityUnreachable.settings_problem

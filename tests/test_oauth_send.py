@@ -339,3 +339,46 @@ def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, of
     assert not any(token in logged for token in [*idp.issued_refresh_tokens, *idp.issued_access_tokens])
     logged_out = tuiapp("smtp", "logout")
     assert logged_out.returncode == 0 and not cache.exists()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="root's commands for the service account")
+def test_roots_test_leaves_the_token_cache_and_lock_to_the_service(demo_db_file, idp, office365, trusted, tmp_path,
+                                                                   monkeypatch):
+    """``sudo tuiapp smtp test`` renews the token as the service would: what it writes in the
+    service's folder stays the service account's, or the service could not renew afterwards."""
+    import pwd
+
+    service = pwd.getpwnam("nobody")
+    idp.register_app(CLIENT_ID, secret=SECRET)
+    secret_dir = tmp_path / "secret"
+    config = tmp_path / "tuiapp.toml"
+    config.write_text(f'database = "{demo_db_file}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n'
+                      f'service_user = "nobody"\n\n[smtp]\nhost = "127.0.0.1"\n', encoding="utf-8")
+    os.chown(config, 0, 0)
+    config.chmod(0o640)
+    monkeypatch.setenv("TUIAPP_CONFIG", str(config))
+    assert tuiapp("smtp", "set", "--port", str(office365.port), "--username", idp.mailbox, "--ca-file", str(trusted),
+                  "--auth", "oauth2-app", "--tenant", idp.tenant, "--client-id", CLIENT_ID,
+                  "--authority", idp.authority).returncode == 0
+    assert tuiapp("smtp", "secret", stdin=SECRET + "\n").returncode == 0
+
+    tested = tuiapp("smtp", "test")
+
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    for name in ("oauth-client-secret", "oauth-token-cache", "oauth.lock"):
+        info = (secret_dir / name).stat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (service.pw_uid, service.pw_gid, 0o600), name
+    info = secret_dir.stat()
+    assert (info.st_uid, info.st_mode & 0o777) == (service.pw_uid, 0o700)
+
+
+def test_an_unusable_certificate_is_refused_when_set(small_oauth, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.test_identity import _pem
+
+    pem = _pem(tmp_path / "ec.pem", ec.generate_private_key(ec.SECP256R1()))
+    result = tuiapp("smtp", "set", *small_oauth, "--auth", "oauth2-app", "--certificate", str(pem))
+    assert result.returncode == 2 and "la clé doit être RSA" in result.stderr and "Traceback" not in result.stderr
+    shown = tuiapp("smtp", "show", *small_oauth).stdout
+    assert "Méthode        : mot de passe" in shown  # nothing was changed

@@ -95,10 +95,10 @@ async def test_the_fields_follow_the_method_and_tab_goes_through_the_visible_one
 
 
 async def test_the_oauth_settings_are_saved(app, tmp_path):
-    import trustme
+    from tests.fake_idp import make_client_certificate
 
     pem = tmp_path / "app.pem"
-    trustme.CA().issue_cert("tuiapp.example").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    make_client_certificate(pem)  # an RSA key and its certificate, as Entra takes them
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "m")
         await choose_method(pilot, "oauth2-app")

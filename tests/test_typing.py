@@ -87,10 +87,9 @@ class Form:
 
 def _oauth_application() -> None:
     """The association on OAuth 2.0 (application): the SMTP window shows the OAuth fields, not the password."""
-    import trustme
+    from tests.fake_idp import make_client_certificate
 
-    trustme.CA().issue_cert("tuiapp.example").private_key_and_cert_chain_pem.write_to_path(
-        str(Path("~/app.pem").expanduser()))
+    make_client_certificate(Path("~/app.pem").expanduser())  # an RSA key and its certificate
     association = Association.get_solo()
     association.smtp_auth_method = "oauth2-app"
     association.smtp_username = "compta@exemple.fr"

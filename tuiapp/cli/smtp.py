@@ -25,12 +25,12 @@ def register(commands) -> None:
     add_db_option(change)
     change.add_argument("--host", help="nom du serveur (ex. smtp.office365.com)")
     change.add_argument("--port", type=int, help="port (587 pour STARTTLS, 465 pour SSL)")
-    change.add_argument("--security", choices=tuple(SmtpSecurity), help="sécurité de la connexion")
+    change.add_argument("--security", choices=[mode.value for mode in SmtpSecurity], help="sécurité de la connexion")
     change.add_argument("--username", help="identifiant (vide : pas d'authentification)")
     change.add_argument("--ca-file", help="fichier de certificats d'autorité (vide : ceux du système)")
     change.add_argument("--rate", type=int, help="messages par minute au plus (0 : sans limite)")
     change.add_argument("--timeout", type=int, help="délai d'attente du serveur, en secondes")
-    change.add_argument("--auth", choices=tuple(AuthMethod),
+    change.add_argument("--auth", choices=[method.value for method in AuthMethod],
                         help="authentification : mot de passe, ou OAuth 2.0 (application, ou connexion par code)")
     change.add_argument("--tenant", help="OAuth : ID de l'annuaire Entra (ou son domaine)")
     change.add_argument("--client-id", help="OAuth : ID d'application (client)")
@@ -142,6 +142,10 @@ def set_settings(args: argparse.Namespace) -> int:
         from tuiapp.domain.validation import check_certificate_file
 
         changes["smtp_oauth_certificate"] = check_certificate_file(args.certificate, label="--certificate")
+        if changes["smtp_oauth_certificate"]:
+            from tuiapp.mail.identity import application_certificate
+
+            application_certificate(str(changes["smtp_oauth_certificate"]))  # the key and the certificate themselves: a French refusal
     if args.ca_file is not None:
         from tuiapp.domain.validation import check_ca_file
 

@@ -81,14 +81,9 @@ def target(args: argparse.Namespace, *, writes: str | None = None) -> Target:
 
 
 def _service_owner(config) -> tuple[int, int]:
-    import pwd
+    from tuiapp.sender.service import service_account
 
-    try:
-        account = pwd.getpwnam(config.service_user)
-    except KeyError:
-        raise TuiappError(f"Le compte du service d'envoi ({config.service_user}) n'existe pas : "
-                          "sudo tuiapp server setup d'abord.") from None
-    return account.pw_uid, account.pw_gid
+    return service_account(config)
 
 
 def _oauth(settings, method: AuthMethod | None = None) -> None:

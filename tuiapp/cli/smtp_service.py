@@ -75,6 +75,10 @@ def change(config: SystemConfig, args: argparse.Namespace) -> int:
         from tuiapp.domain.validation import check_certificate_file
 
         changes["certificate"] = check_certificate_file(args.certificate, label="--certificate")
+        if changes["certificate"]:
+            from tuiapp.mail.identity import application_certificate
+
+            application_certificate(str(changes["certificate"]))  # the key and the certificate themselves: a French refusal
     if args.ca_file is not None:
         changes["ca_file"] = args.ca_file.strip() or None
     if args.timeout is not None:

@@ -186,10 +186,14 @@ def check_authority(value: str | None, *, field: str = "smtp_oauth_authority",
     if not text:
         return ""
     parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
     if parts.scheme != "https" or not parts.hostname or parts.path or parts.query or parts.fragment \
-            or parts.username or parts.password:
+            or parts.username or parts.password or port == -1:
         raise ValidationError(field, label, "une adresse https://hôte (ex. https://login.microsoftonline.com).")
-    return text
+    return text.removesuffix(":443")
 
 
 def check_certificate_file(value: str | None, *, field: str = "smtp_oauth_certificate",

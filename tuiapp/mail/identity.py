@@ -42,6 +42,7 @@ from tuiapp.domain import timing
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.safe_text import printable
 from tuiapp.mail import identity_problems as ip
+from tuiapp.mail.problems import CaFileMissing
 from tuiapp.mail.secret_store import SecretStore
 from tuiapp.mail.secrets import Secret
 
@@ -113,11 +114,13 @@ def _session(authority: str, ca_file: str | None) -> requests.Session:
         clock_offset: float | None = None  # the provider's clock minus ours, from its Date header
 
         def request(self, method, url, *args, **kwargs):
-            target = urlsplit(url)
-            if target.scheme != "https" or (target.hostname, target.port) != (allowed.hostname, allowed.port):
-                raise _ForeignEndpoint(target.hostname or "")
+            if not _same_place(urlsplit(url), allowed):
+                raise _ForeignEndpoint(urlsplit(url).hostname or "")
             kwargs.setdefault("timeout", HTTP_TIMEOUT)
+            kwargs["allow_redirects"] = False  # a redirect (307 keeps the body) would carry the secret elsewhere
             response = super().request(method, url, *args, **kwargs)
+            if response.is_redirect:
+                raise _ForeignEndpoint(urlsplit(response.headers.get("location", "")).hostname or "?")
             try:
                 self.clock_offset = parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
             except (KeyError, TypeError, ValueError):
@@ -134,17 +137,39 @@ def _session(authority: str, ca_file: str | None) -> requests.Session:
     return session
 
 
-def _pem_parts(path: str) -> dict[str, str]:
-    """The private key and the certificate of the application, from one PEM file."""
+def _same_place(target, allowed) -> bool:
+    """Same scheme (https), host and port (443 when unsaid) as the configured authority."""
+    return target.scheme == "https" and (target.hostname, target.port or 443) == (allowed.hostname,
+                                                                                  allowed.port or 443)
+
+
+def application_certificate(path: str) -> dict[str, str]:
+    """The application's RSA private key and certificate, from one PEM file, checked here (MSAL would
+    fail later, deep inside, with a text of its own); ``CertificateUnreadable`` says what is wrong."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         with open(path, encoding="ascii") as file:
             text = file.read(1_000_000)
+    except FileNotFoundError:
+        raise ip.CertificateUnreadable(path, "missing") from None
     except (OSError, UnicodeDecodeError):
-        raise ip.CertificateUnreadable(path) from None
+        raise ip.CertificateUnreadable(path, "unreadable") from None
     key = re.search(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", text, re.S)
     certificate = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
-    if key is None or certificate is None or "ENCRYPTED" in key.group(0):
-        raise ip.CertificateUnreadable(path)
+    if key is None or certificate is None:
+        raise ip.CertificateUnreadable(path, "no-key")
+    try:
+        private = serialization.load_pem_private_key(key.group(0).encode("ascii"), password=None)
+        x509.load_pem_x509_certificate(certificate.group(0).encode("ascii"))
+    except TypeError:  # a passphrase is needed
+        raise ip.CertificateUnreadable(path, "encrypted") from None
+    except ValueError:
+        raise ip.CertificateUnreadable(path, "invalid") from None
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise ip.CertificateUnreadable(path, "not-rsa")
     return {"private_key": key.group(0), "public_certificate": certificate.group(0)}
 
 
@@ -244,6 +269,8 @@ class TokenSource:
                 break
             if result.get("error") not in _PENDING:
                 raise self._problem(result)
+            if result.get("error") == "slow_down":  # RFC 8628: five seconds more between two questions
+                pause += 5
             if time.time() >= sign_in.expires_at:
                 raise self._problem({"error": "expired_token", "error_codes": [70019]})
             if cancel.wait(pause):
@@ -311,7 +338,7 @@ class TokenSource:
 
     def _credential(self) -> dict | str:
         if self.settings.certificate:
-            return _pem_parts(self.settings.certificate)
+            return application_certificate(self.settings.certificate)
         secret = self.store.client_secret(self.settings)
         if not secret:
             raise ip.ClientSecretMissing()
@@ -321,7 +348,14 @@ class TokenSource:
         import msal
         from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
-        self._http = _session(self.settings.oauth_authority, self.settings.ca_file)
+        try:
+            self._http = _session(self.settings.oauth_authority, self.settings.ca_file)
+        except FileNotFoundError:
+            raise CaFileMissing(self.settings.ca_file or "") from None
+        except (OSError, ssl.SSLError):
+            raise ip.OAuthSettingsProblem(
+                f"Le fichier de certificats « {printable(self.settings.ca_file or '')} » n'est pas lisible ici "
+                "(fichier PEM attendu, lisible par ce compte) : tuiapp smtp set --ca-file.") from None
         microsoft = urlsplit(self.settings.oauth_authority).hostname in WELL_KNOWN_AUTHORITY_HOSTS
         options: dict[str, Any] = {"authority": self.authority, "token_cache": cache, "http_client": self._http,
                                    "instance_discovery": None if microsoft else False}
@@ -334,8 +368,12 @@ class TokenSource:
 
         try:
             return self._ask(build)
-        except ValueError:  # MSAL: the tenant's discovery document could not be had
-            raise self._problem({"error": "invalid_tenant", "error_codes": [90002]}) from None
+        except ValueError as exc:  # MSAL's, at construction (never shown: its text may quote the request)
+            if "authority configuration" in str(exc):  # the tenant's discovery document could not be had
+                raise ip.TenantNotFound() from None
+            raise ip.OAuthSettingsProblem(
+                "Réglages OAuth refusés : vérifiez le certificat, l'ID d'application et l'adresse du fournisseur "
+                "d'identité (tuiapp smtp set --certificate, --client-id, --authority).") from None
 
     def _ask(self, call: Callable[[], Any]) -> Any:
         """Run one MSAL call; the network's failures become French problems (never MSAL's texts,
@@ -354,6 +392,12 @@ class TokenSource:
             raise ip.IdentityCertificateRejected() from None
         except requests.exceptions.RequestException:
             raise ip.IdentityUnreachable() from None
+        except ValueError:
+            raise  # MSAL's construction: read by ``_app``
+        except Exception as exc:  # MSAL's or PyJWT's own: never a traceback in a batch or the service
+            raise ip.OAuthSettingsProblem(
+                f"Échec de la connexion Office 365 ({type(exc).__name__}) : vérifiez le certificat et les "
+                "réglages OAuth (tuiapp smtp show).") from None
 
     def _problem(self, result: dict) -> ip.IdentityProblem:
         offset = getattr(getattr(self, "_http", None), "clock_offset", None)

@@ -273,26 +273,30 @@ class SignInCancelled(IdentityProblem):
 class NotSignedIn(IdentityProblem):
     """No token cache: nobody signed in yet (device code)."""
 
-    text = ("Aucune connexion Office 365 : lancez tuiapp smtp login (ou le bouton Se connecter de la fenêtre "
-            "Serveur SMTP).")
+    text = ("Aucune connexion Office 365 : lancez tuiapp smtp login (sur le serveur de l'association : "
+            "sudo tuiapp smtp login), ou le bouton Se connecter de la fenêtre Serveur SMTP.")
 
 
 class ClientSecretMissing(IdentityProblem):
     """No client secret stored for the app-only method."""
 
-    text = "Aucun secret d'application Office 365 enregistré : lancez tuiapp smtp secret."
+    text = ("Aucun secret d'application Office 365 enregistré : lancez tuiapp smtp secret (sur le serveur de "
+            "l'association : sudo tuiapp smtp secret).")
 
 
 class CertificateUnreadable(IdentityProblem):
     """The application's certificate (PEM) is missing, unreadable or holds no private key.
 
-    ``cause``: ``"missing"``, ``"unreadable"``, ``"no-key"``, or empty when unknown.
+    ``cause``: one of ``CAUSES``, or empty when unknown.
     """
 
     CAUSES: ClassVar[dict[str, str]] = {
         "missing": "fichier introuvable",
         "unreadable": "lecture refusée",
         "no-key": "aucune clé privée dans le fichier",
+        "encrypted": "clé privée protégée par une phrase secrète : il la faut sans",
+        "not-rsa": "la clé doit être RSA",
+        "invalid": "clé ou certificat endommagé",
     }
 
     def __init__(self, path: str, cause: str = "") -> None:

@@ -47,15 +47,30 @@ class SecretStore(Protocol):
 
 @contextmanager
 def _file_lock(path: Path, owner: tuple[int, int] | None = None) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``; made (0600, for ``owner``) when missing.
+
+    Root takes it in the service's folder, which the service account may write:
+    a link put there must not make root open (let alone chown) another file, so
+    it is never followed, and only a file made here is given to ``owner``.
+    """
     import fcntl
+    import stat
 
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            descriptor = os.open(path, flags)
+            made = False
+        except FileNotFoundError:
+            descriptor = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+            made = True
     except OSError as exc:
         raise SecretStoreError(f"Verrou impossible ({path} : {exc.strerror}).") from None
     try:
-        if owner is not None:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise SecretStoreError(f"Verrou refusé : {path} n'est pas un fichier ordinaire.")
+        if made and owner is not None:
             os.fchown(descriptor, *owner)
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

@@ -65,7 +65,8 @@ def write_secret(folder: Path, name: str, value: Secret | str, *, owner: tuple[i
             os.chmod(folder, FOLDER_MODE)
         if owner is not None:
             os.chown(folder, *owner)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        temporary.unlink(missing_ok=True)  # left by a crash of a process that had this pid (a link: only it goes)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
         try:
             os.fchmod(descriptor, FILE_MODE)
             if owner is not None:

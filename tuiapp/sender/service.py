@@ -17,6 +17,7 @@ is alive in the database every ``timing.heartbeat_every()`` seconds
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +46,22 @@ def connection_for(config: SystemConfig) -> Connection:
                           "indiquez le serveur d'envoi (sudo tuiapp smtp set ...).")
     settings = settings_for(config.smtp)
     assert config.secret_dir is not None
-    return Connection(settings, authenticator_for(settings, FolderStore(config.secret_dir)))
+    # Root (sudo tuiapp smtp test) writes the token cache and the lock for the service account:
+    # made root's, they would stop the service at its next token.
+    owner = service_account(config) if os.getuid() == 0 and settings.auth_method.is_oauth else None
+    return Connection(settings, authenticator_for(settings, FolderStore(config.secret_dir, owner)))
+
+
+def service_account(config: SystemConfig) -> tuple[int, int]:
+    """The sender service account's (uid, gid); a French ``TuiappError`` when it does not exist."""
+    import pwd
+
+    try:
+        account = pwd.getpwnam(config.service_user)
+    except KeyError:
+        raise TuiappError(f"Le compte du service d'envoi ({config.service_user}) n'existe pas : "
+                          "sudo tuiapp server setup d'abord.") from None
+    return account.pw_uid, account.pw_gid
 
 
 def settings_for(destination: SmtpDestination) -> SmtpSettings:

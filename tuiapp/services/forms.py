@@ -141,6 +141,15 @@ def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
             except ValidationError as exc:
                 del values[name]
                 errors[exc.field] = exc.message
+    if values.get("smtp_oauth_certificate") and values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:
+        from tuiapp.mail.identity import application_certificate
+        from tuiapp.mail.identity_problems import CertificateUnreadable
+
+        try:  # the key and the certificate themselves, as the token source will read them
+            application_certificate(str(values["smtp_oauth_certificate"]))
+        except CertificateUnreadable as problem:
+            del values["smtp_oauth_certificate"]
+            errors["smtp_oauth_certificate"] = problem.sentence()
     if values.get("smtp_auth_method") in (AuthMethod.OAUTH2_APP, AuthMethod.OAUTH2_DEVICE):
         for name, message in OAUTH_REQUIRED.items():
             if name in values and not values[name]:
