@@ -75,20 +75,25 @@ def test_version_1_database_opens_with_its_data(tmp_path):
         db.close()
 
 
-def test_version_2_database_gets_the_tables_of_the_account_limits(db_path):
-    """A file left at version 2 (made by the frozen migrations 1 and 2) opens at the current
-    version, its data kept, with the send slots and open connections tables."""
+def _left_at(db_path, version: int) -> None:
+    """A file made by the frozen migrations up to ``version``, its association row written then."""
     from peewee import SqliteDatabase
 
     raw = SqliteDatabase(str(db_path))
-    for version in (1, 2):
-        migrations.MIGRATIONS[version](raw)
-    raw.execute_sql("PRAGMA user_version = 2")
+    for step in range(1, version + 1):
+        migrations.MIGRATIONS[step](raw)
+    raw.execute_sql(f"PRAGMA user_version = {version}")
     raw.execute_sql("INSERT INTO association (id, name, address, smtp_host, smtp_port, smtp_security, smtp_username, "
                     "smtp_auth_method, smtp_timeout, smtp_rate_per_minute, smtp_allow_insecure_auth) VALUES "
                     "(1, 'Les Papillons', '', 'smtp.office365.com', 587, 'starttls', 'f@example.org', 'password', "
                     "30, 30, 0)")
     raw.close()
+
+
+def test_version_2_database_gets_the_tables_of_the_account_limits(db_path):
+    """A file left at version 2 (made by the frozen migrations 1 and 2) opens at the current
+    version, its data kept, with the send slots and open connections tables."""
+    _left_at(db_path, 2)
     open_database(db_path)
     try:
         assert migrations.schema_version(db) == migrations.SCHEMA_VERSION >= 3
@@ -183,17 +188,7 @@ def test_version_4_database_takes_the_oauth_methods(db_path):
     and adds the OAuth settings; a method outside the three is still refused by SQLite itself."""
     import sqlite3
 
-    from peewee import SqliteDatabase
-
-    raw = SqliteDatabase(str(db_path))
-    for version in (1, 2, 3, 4):
-        migrations.MIGRATIONS[version](raw)
-    raw.execute_sql("PRAGMA user_version = 4")
-    raw.execute_sql("INSERT INTO association (id, name, address, smtp_host, smtp_port, smtp_security, smtp_username, "
-                    "smtp_auth_method, smtp_timeout, smtp_rate_per_minute, smtp_allow_insecure_auth) VALUES "
-                    "(1, 'Les Papillons', '', 'smtp.office365.com', 587, 'starttls', 'f@example.org', 'password', "
-                    "30, 30, 0)")
-    raw.close()
+    _left_at(db_path, 4)
     open_database(db_path)
     try:
         association = Association.get_solo()

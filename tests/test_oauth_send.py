@@ -296,6 +296,24 @@ def test_the_identity_provider_is_trusted_through_the_ca_file_only(small_oauth, 
     assert sum(1 for grant, _, _ in idp.token_requests if grant == "client_credentials") == 1  # the first test's
 
 
+def _service_site(tmp_path, database, service_user, monkeypatch, idp, office365, trusted, method) -> Path:
+    """A root-owned service-mode configuration for ``service_user``, set through ``sudo tuiapp smtp set``
+    for Office 365 with ``method``; returns the service's secret folder."""
+    secret_dir = tmp_path / "secret"
+    config = tmp_path / "tuiapp.toml"
+    config.write_text(f'database = "{database}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n'
+                      f'service_user = "{service_user}"\n\n[smtp]\nhost = "127.0.0.1"\n', encoding="utf-8")
+    os.chown(config, 0, 0)
+    config.chmod(0o640)
+    monkeypatch.setenv("TUIAPP_CONFIG", str(config))
+    result = tuiapp("smtp", "set", "--port", str(office365.port), "--username", idp.mailbox, "--ca-file", str(trusted),
+                    "--rate", "0", "--auth", method, "--tenant", idp.tenant, "--client-id", CLIENT_ID,
+                    "--authority", idp.authority)
+    assert result.returncode == 0, result.stderr
+    assert f'auth_method = "{method}"' in config.read_text()
+    return secret_dir
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
 def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, office365, trusted, tmp_path,
                                                            monkeypatch):
@@ -305,20 +323,10 @@ def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, of
     from tests.test_sender_service import queue, records
 
     idp.register_app(CLIENT_ID, public=True)
-    secret_dir = tmp_path / "secret"
-    config = tmp_path / "tuiapp.toml"
-    config.write_text(f'database = "{demo_db_file}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n'
-                      f'service_user = "root"\n\n[smtp]\nhost = "127.0.0.1"\n', encoding="utf-8")
-    os.chown(config, 0, 0)
-    config.chmod(0o640)
-    monkeypatch.setenv("TUIAPP_CONFIG", str(config))
     for name, value in SERVICE_FAST.items():
         monkeypatch.setenv(name, value)
-    result = tuiapp("smtp", "set", "--port", str(office365.port), "--username", idp.mailbox, "--ca-file", str(trusted),
-                    "--rate", "0", "--auth", "oauth2-device", "--tenant", idp.tenant, "--client-id", CLIENT_ID,
-                    "--authority", idp.authority)
-    assert result.returncode == 0, result.stderr
-    assert 'auth_method = "oauth2-device"' in config.read_text()
+    secret_dir = _service_site(tmp_path, demo_db_file, "root", monkeypatch, idp, office365, trusted, "oauth2-device")
+    config = tmp_path / "tuiapp.toml"
 
     signed, _ = _login([], idp)
 
@@ -350,16 +358,7 @@ def test_roots_test_leaves_the_token_cache_and_lock_to_the_service(demo_db_file,
 
     service = pwd.getpwnam("nobody")
     idp.register_app(CLIENT_ID, secret=SECRET)
-    secret_dir = tmp_path / "secret"
-    config = tmp_path / "tuiapp.toml"
-    config.write_text(f'database = "{demo_db_file}"\nmode = "service"\nsecret_dir = "{secret_dir}"\n'
-                      f'service_user = "nobody"\n\n[smtp]\nhost = "127.0.0.1"\n', encoding="utf-8")
-    os.chown(config, 0, 0)
-    config.chmod(0o640)
-    monkeypatch.setenv("TUIAPP_CONFIG", str(config))
-    assert tuiapp("smtp", "set", "--port", str(office365.port), "--username", idp.mailbox, "--ca-file", str(trusted),
-                  "--auth", "oauth2-app", "--tenant", idp.tenant, "--client-id", CLIENT_ID,
-                  "--authority", idp.authority).returncode == 0
+    secret_dir = _service_site(tmp_path, demo_db_file, "nobody", monkeypatch, idp, office365, trusted, "oauth2-app")
     assert tuiapp("smtp", "secret", stdin=SECRET + "\n").returncode == 0
 
     tested = tuiapp("smtp", "test")

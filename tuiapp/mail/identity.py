@@ -19,10 +19,10 @@ and read the cache again first, so that a second process uses the refresh
 token the first one was just given.
 
 Only the configured authority is ever contacted: MSAL's instance discovery is
-off for an authority other than Microsoft's, and the HTTP session refuses any
-other host (a discovery document pointing elsewhere cannot pull the secret or
-the signed assertion away). Its trust store is the system's plus the CA file;
-``REQUESTS_CA_BUNDLE`` does not override it.
+off for an authority other than Microsoft's, and the HTTP session
+(``identity_http``) refuses any other host and every redirect (a discovery
+document pointing elsewhere cannot pull the secret or the signed assertion
+away). Its trust store is the system's plus the CA file.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -42,19 +41,18 @@ from tuiapp.domain import timing
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.safe_text import printable
 from tuiapp.mail import identity_problems as ip
+from tuiapp.mail.identity_http import ForeignEndpoint, identity_session
 from tuiapp.mail.problems import CaFileMissing
 from tuiapp.mail.secret_store import SecretStore
 from tuiapp.mail.secrets import Secret
 
 if TYPE_CHECKING:
     import msal
-    import requests
 
     from tuiapp.mail.smtp_client import SmtpSettings
 
 APP_SCOPES = ["https://outlook.office365.com/.default"]
 DEVICE_SCOPES = ["https://outlook.office.com/SMTP.Send"]  # MSAL adds offline_access, openid, profile
-HTTP_TIMEOUT = 30.0
 #: A difference between our clock and the identity provider's beyond this is reported as such.
 CLOCK_TOLERANCE = 300.0
 _PENDING = ("authorization_pending", "slow_down")
@@ -86,61 +84,6 @@ class SignIn:
     _flow: dict = field(repr=False)
     _app: Any = field(repr=False)
     _cache: Any = field(repr=False)
-
-
-class _ForeignEndpoint(Exception):
-    """A request for a host other than the configured authority's."""
-
-
-def _session(authority: str, ca_file: str | None) -> requests.Session:
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    allowed = urlsplit(authority)
-
-    class Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs):
-            kwargs["ssl_context"] = context
-            return super().init_poolmanager(*args, **kwargs)
-
-        def proxy_manager_for(self, *args, **kwargs):
-            kwargs["ssl_context"] = context
-            return super().proxy_manager_for(*args, **kwargs)
-
-    class Session(requests.Session):
-        clock_offset: float | None = None  # the provider's clock minus ours, from its Date header
-
-        def request(self, method, url, *args, **kwargs):
-            if not _same_place(urlsplit(url), allowed):
-                raise _ForeignEndpoint(urlsplit(url).hostname or "")
-            kwargs.setdefault("timeout", HTTP_TIMEOUT)
-            kwargs["allow_redirects"] = False  # a redirect (307 keeps the body) would carry the secret elsewhere
-            response = super().request(method, url, *args, **kwargs)
-            if response.is_redirect:
-                raise _ForeignEndpoint(urlsplit(response.headers.get("location", "")).hostname or "?")
-            try:
-                self.clock_offset = parsedate_to_datetime(response.headers["Date"]).timestamp() - time.time()
-            except (KeyError, TypeError, ValueError):
-                pass
-            return response
-
-        def merge_environment_settings(self, url, proxies, stream, verify, cert):
-            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            settings["verify"] = True  # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE never replace the trust store
-            return settings
-
-    session = Session()
-    session.mount("https://", Adapter())
-    return session
-
-
-def _same_place(target, allowed) -> bool:
-    """Same scheme (https), host and port (443 when unsaid) as the configured authority."""
-    return target.scheme == "https" and (target.hostname, target.port or 443) == (allowed.hostname,
-                                                                                  allowed.port or 443)
 
 
 def application_certificate(path: str) -> dict[str, str]:
@@ -349,7 +292,7 @@ class TokenSource:
         from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
         try:
-            self._http = _session(self.settings.oauth_authority, self.settings.ca_file)
+            self._http = identity_session(self.settings.oauth_authority, self.settings.ca_file)
         except FileNotFoundError:
             raise CaFileMissing(self.settings.ca_file or "") from None
         except (OSError, ssl.SSLError):
@@ -384,7 +327,7 @@ class TokenSource:
             return call()
         except ip.IdentityProblem:
             raise
-        except _ForeignEndpoint as exc:
+        except ForeignEndpoint as exc:
             raise ip.OAuthSettingsProblem(
                 f"Le fournisseur d'identité renvoie vers un autre serveur ({printable(str(exc))}) : refusé, "
                 "le secret ne part que vers l'adresse réglée (--authority).") from None
