@@ -19,7 +19,8 @@ from tests.test_send_faults import keep
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, SendRecord
 from tuiapp.db.sending_models import SendSlot, SmtpConnectionRow
-from tuiapp.mail.smtp_client import SmtpSettings, keyring_authenticator
+from tuiapp.mail.authenticators import authenticator_for
+from tuiapp.mail.smtp_client import SmtpSettings
 from tuiapp.sending import events as ev
 from tuiapp.sending import outbox, pacing, wording
 from tuiapp.sending.engine import SendEngine
@@ -134,7 +135,7 @@ def test_the_engine_waits_for_a_free_connection(paced_db, server, monkeypatch):
         return clock.wait(seconds)
 
     queued = outbox.queue_invoices([invoice.id for invoice in september(2)], operator="marie")
-    engine = SendEngine(settings, keyring_authenticator(settings), operator="marie", on_event=events.append,
+    engine = SendEngine(settings, authenticator_for(settings), operator="marie", on_event=events.append,
                         clock=clock, wait=wait)
     summary = engine.run(queued.record_ids, batch=queued.batch)
     assert summary.sent == 2 and len(server.received) == 2 and clock.waits == [5.0, 5.0, 5.0]
@@ -149,7 +150,7 @@ def test_cancel_while_waiting_for_a_connection_leaves_the_invoice_queued(paced_d
     SmtpConnectionRow.create(account=settings.account, holder=FOREIGN, opened_at=time.time(),
                              refreshed_at=time.time())
     queued = outbox.queue_invoices([invoice.id for invoice in september(1)], operator="marie")
-    engine = SendEngine(settings, keyring_authenticator(settings), operator="marie", wait=lambda seconds: True)
+    engine = SendEngine(settings, authenticator_for(settings), operator="marie", wait=lambda seconds: True)
     summary = engine.run(queued.record_ids, batch=queued.batch)
     assert summary.interrupted and summary.remaining == 1 and server.received == []
     assert statuses(paced_db) == {"queued": 1}
@@ -167,7 +168,7 @@ def test_every_attempt_takes_a_slot_and_an_unused_one_goes(paced_db, server):
     queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie")
     SendRecord.update(status="sending").where(SendRecord.id == queued.record_ids[2]).execute()  # taken elsewhere
     clock, events = FakeClock(), []
-    engine = SendEngine(settings, keyring_authenticator(settings), operator="marie", on_event=events.append,
+    engine = SendEngine(settings, authenticator_for(settings), operator="marie", on_event=events.append,
                         clock=clock, wait=clock.wait)
     summary = engine.run(queued.record_ids, batch=queued.batch)
     assert summary.sent == 2 and summary.skipped == 1 and len(server.received) == 2

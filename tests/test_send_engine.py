@@ -15,6 +15,7 @@ from tuiapp.db.models import Association, Invoice, Resident, SendRecord, SendSta
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
 from tuiapp.mail import secrets
+from tuiapp.mail.authenticators import authenticator_for
 from tuiapp.mail.problems import (
     AuthenticationFailed,
     CertificateRejected,
@@ -25,7 +26,7 @@ from tuiapp.mail.problems import (
     SmtpProblem,
     TlsUnavailable,
 )
-from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings, keyring_authenticator
+from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings
 from tuiapp.sending import events as ev
 from tuiapp.sending import outbox, wording
 from tuiapp.sending.engine import SendEngine
@@ -83,7 +84,7 @@ def send(invoices, *, engine_settings=None, clock=None, **engine_options):
 
     queued = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie")
     engine_settings = engine_settings or settings()
-    engine = SendEngine(engine_settings, keyring_authenticator(engine_settings), operator="marie",
+    engine = SendEngine(engine_settings, authenticator_for(engine_settings), operator="marie",
                         on_event=on_event, clock=clock, wait=clock.wait, **engine_options)
     summary = engine.run(queued.record_ids, batch=queued.batch)
     return summary, events
@@ -195,7 +196,7 @@ def test_quota_stops_the_batch_and_the_rest_can_be_resumed(mail_db, server):
     assert "Limite d'envoi" in str(summary.stopped)
     assert statuses().count("queued") == 6
     server.faults.quota_after = None
-    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie")
+    engine = SendEngine(settings(), authenticator_for(settings()), operator="marie")
     resumed = engine.run(outbox.queued_record_ids(SEPTEMBER))
     assert resumed.sent == 6
     assert len(server.received) == 10
@@ -277,7 +278,7 @@ def test_cancel_between_two_messages(mail_db, server):
             cancel.set()
 
     queued = outbox.queue_invoices([i.id for i in september(5)], operator="marie")
-    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie", on_event=on_event,
+    engine = SendEngine(settings(), authenticator_for(settings()), operator="marie", on_event=on_event,
                         cancel=cancel)
     summary = engine.run(queued.record_ids)
     assert summary.interrupted and not summary.cancelled and summary.sent == 1 and summary.remaining == 4
@@ -289,7 +290,7 @@ def test_two_engines_on_the_same_records_send_each_once(mail_db, server):
     results = []
 
     def worker():
-        engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie")
+        engine = SendEngine(settings(), authenticator_for(settings()), operator="marie")
         results.append(engine.run(queued.record_ids))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
@@ -378,7 +379,7 @@ def test_no_password_over_an_unencrypted_connection(mail_db, tmp_path):
 def test_connection_has_nodelay_and_verifies_certificates(mail_db, server):
     import socket
 
-    connection = SmtpConnection.open(settings(), keyring_authenticator(settings()))
+    connection = SmtpConnection.open(settings(), authenticator_for(settings()))
     try:
         sock = connection._smtp.sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
@@ -419,7 +420,7 @@ def test_ctrl_c_during_a_retry_puts_the_invoice_back(mail_db, server):
             raise KeyboardInterrupt
 
     queued = outbox.queue_invoices([i.id for i in september(2)], operator="marie")
-    engine = SendEngine(settings(), keyring_authenticator(settings()), operator="marie", on_event=on_event)
+    engine = SendEngine(settings(), authenticator_for(settings()), operator="marie", on_event=on_event)
     with pytest.raises(KeyboardInterrupt):
         engine.run(queued.record_ids)
     assert statuses() == ["queued", "queued"]  # never delivered, so never "unknown"
@@ -530,7 +531,7 @@ def test_handed_over_stays_true_after_the_reply(mail_db, server):
     """Once the final dot is written the server may hold the message, reply or not; only
     its refusal clears that (so an error afterwards never puts the record back in the queue)."""
     server.faults.data_replies = ["550 5.6.0 Content rejected"]
-    connection = SmtpConnection.open(settings(), keyring_authenticator(settings()))
+    connection = SmtpConnection.open(settings(), authenticator_for(settings()))
     try:
         with pytest.raises(SmtpProblem):
             connection.send(b"Subject: x\r\n\r\nrefused\r\n", USERNAME, ["a@example.org"])

@@ -139,13 +139,9 @@ def set_settings(args: argparse.Namespace) -> int:
     }
     changes = {field: value for field, value in changes.items() if value is not None}
     if args.certificate is not None:
-        from tuiapp.domain.validation import check_certificate_file
+        from tuiapp.services.forms import check_application_certificate
 
-        changes["smtp_oauth_certificate"] = check_certificate_file(args.certificate, label="--certificate")
-        if changes["smtp_oauth_certificate"]:
-            from tuiapp.mail.identity import application_certificate
-
-            application_certificate(str(changes["smtp_oauth_certificate"]))  # the key and the certificate themselves: a French refusal
+        changes["smtp_oauth_certificate"] = check_application_certificate(args.certificate, label="--certificate")
     if args.ca_file is not None:
         from tuiapp.domain.validation import check_ca_file
 
@@ -187,8 +183,9 @@ def store_password(args: argparse.Namespace) -> int:
 
 
 def test_connection(args: argparse.Namespace) -> int:
+    from tuiapp.mail.authenticators import authenticator_for
     from tuiapp.mail.problems import SmtpProblem
-    from tuiapp.mail.smtp_client import SmtpSettings, check_connection, keyring_authenticator, send_test_message
+    from tuiapp.mail.smtp_client import SmtpSettings, check_connection, send_test_message
 
     if bool(args.to) != bool(args.structure):
         raise TuiappError("--to et --structure vont ensemble.")
@@ -211,10 +208,10 @@ def test_connection(args: argparse.Namespace) -> int:
     open_existing(args)
     if authenticator is None:
         settings = SmtpSettings.from_association(_association())
-        authenticator = keyring_authenticator(settings)
+        authenticator = authenticator_for(settings)
     tokens = getattr(authenticator, "tokens", None)
     if tokens is not None:  # OAuth: the token first, so that a failure names its step
-        from tuiapp.cli.smtp_oauth import _clock
+        from tuiapp.domain.formatting import format_epoch
         from tuiapp.mail.identity_problems import IdentityProblem
 
         say(f"1. Jeton d'accès auprès de {tokens.authority}...")
@@ -223,7 +220,7 @@ def test_connection(args: argparse.Namespace) -> int:
         except IdentityProblem as problem:
             warn(f"Échec à l'étape « jeton » : {problem}")
             return EXIT_USAGE
-        say(f"   obtenu, valable jusqu'à {_clock(token.expires_at)}.")
+        say(f"   obtenu, valable jusqu'à {format_epoch(token.expires_at)}.")
         say(f"2. Connexion à {settings.host}:{settings.port} ({SmtpSecurity(settings.security).label}) "
             f"et authentification XOAUTH2 de {settings.username}...")
     else:

@@ -14,15 +14,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, open_existing, say, warn
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import TuiappError
-from tuiapp.domain.formatting import format_timestamp
-from tuiapp.mail.secret_store import SecretStore
+from tuiapp.domain.formatting import format_epoch
 from tuiapp.mail.secrets import Secret
-from tuiapp.mail.smtp_client import SmtpSettings
+
+if TYPE_CHECKING:  # the commands import what they use: registering them stays light
+    from tuiapp.mail.secret_store import SecretStore
+    from tuiapp.mail.smtp_client import SmtpSettings
 
 ROOT_ONLY = ("Sur le serveur de l'association, la connexion Office 365 appartient au service d'envoi : "
              "sudo tuiapp smtp {action}.")
@@ -50,7 +52,6 @@ class Target:
 
     settings: SmtpSettings
     store: SecretStore
-    service: bool
 
 
 def target(args: argparse.Namespace, *, writes: str | None = None) -> Target:
@@ -72,12 +73,11 @@ def target(args: argparse.Namespace, *, writes: str | None = None) -> Target:
         if config.smtp is None:
             raise TuiappError(f"La configuration « {config.path} » n'a pas de section [smtp] : sudo tuiapp smtp set ...")
         assert config.secret_dir is not None
-        return Target(settings_for(config.smtp), FolderStore(config.secret_dir, _service_owner(config) if writes else None),
-                      service=True)
+        return Target(settings_for(config.smtp), FolderStore(config.secret_dir, _service_owner(config) if writes else None))
     from tuiapp.db.models import Association
 
     open_existing(args, site)
-    return Target(SmtpSettings.from_association(Association.get_solo()), KeyringStore(), service=False)
+    return Target(SmtpSettings.from_association(Association.get_solo()), KeyringStore())
 
 
 def _service_owner(config) -> tuple[int, int]:
@@ -134,7 +134,7 @@ def sign_in(args: argparse.Namespace) -> int:
         deadline = min(deadline, time.time() + args.timeout)
     say(f"Sur un téléphone ou un ordinateur, ouvrez {started.verification_uri}")
     say(f"et saisissez le code : {started.user_code}")
-    say(f"Connectez-vous avec la boîte {settings.username}, avant {_clock(deadline)}. (Ctrl+C pour annuler)")
+    say(f"Connectez-vous avec la boîte {settings.username}, avant {format_epoch(deadline)}. (Ctrl+C pour annuler)")
     cancel = threading.Event()
     timer = threading.Timer(max(0.0, deadline - time.time()), cancel.set)
     timer.daemon = True
@@ -158,7 +158,7 @@ def sign_in(args: argparse.Namespace) -> int:
         timer.cancel()
     status = source.status()
     say(f"Connecté : {account}. Connexion enregistrée dans {chosen.store.description}"
-        + (f" ; jeton valable jusqu'à {_clock(status.valid_until)}." if status.valid_until else "."))
+        + (f" ; jeton valable jusqu'à {format_epoch(status.valid_until)}." if status.valid_until else "."))
     return EXIT_OK
 
 
@@ -196,14 +196,8 @@ def show_lines(settings: SmtpSettings, store: SecretStore) -> list[str]:
         lines.append(f"Connexion      : {status.account or settings.username}" if status.signed_in
                      else "Connexion      : aucune (tuiapp smtp login)")
     if status.valid_until and status.valid_until > time.time():
-        lines.append(f"Jeton          : valable jusqu'à {_clock(status.valid_until)}")
+        lines.append(f"Jeton          : valable jusqu'à {format_epoch(status.valid_until)}")
     else:
         lines.append("Jeton          : " + ("expiré, renouvelé au prochain envoi" if status.signed_in
                                             else "aucun pour l'instant"))
     return lines
-
-
-def _clock(moment: float | None) -> str:
-    if moment is None:
-        return "?"
-    return format_timestamp(datetime.fromtimestamp(moment).astimezone())

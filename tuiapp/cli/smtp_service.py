@@ -72,13 +72,9 @@ def change(config: SystemConfig, args: argparse.Namespace) -> int:
     }
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.certificate is not None:
-        from tuiapp.domain.validation import check_certificate_file
+        from tuiapp.services.forms import check_application_certificate
 
-        changes["certificate"] = check_certificate_file(args.certificate, label="--certificate")
-        if changes["certificate"]:
-            from tuiapp.mail.identity import application_certificate
-
-            application_certificate(str(changes["certificate"]))  # the key and the certificate themselves: a French refusal
+        changes["certificate"] = check_application_certificate(args.certificate, label="--certificate")
     if args.ca_file is not None:
         changes["ca_file"] = args.ca_file.strip() or None
     if args.timeout is not None:

@@ -54,6 +54,13 @@ def format_timestamp(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%d/%m/%Y %H:%M")
 
 
+def format_epoch(seconds: float | None) -> str:
+    """``format_timestamp`` of a moment in seconds since the epoch (a token's end); "?" for ``None``."""
+    if seconds is None:
+        return "?"
+    return format_timestamp(datetime.fromtimestamp(seconds).astimezone())
+
+
 def format_day(day: date | None) -> str:
     return "" if day is None else day.strftime("%d/%m/%Y")
 

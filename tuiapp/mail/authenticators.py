@@ -20,13 +20,6 @@ def authenticator_for(settings: SmtpSettings, store: SecretStore | None = None) 
     return PasswordAuthenticator(settings.username, lambda: store.password(settings))
 
 
-def token_source(settings: SmtpSettings, store: SecretStore | None = None):
-    """The settings' token source (OAuth methods only)."""
-    from tuiapp.mail.identity import TokenSource
-
-    return TokenSource(settings, store if store is not None else KeyringStore())
-
-
 def missing_secret(settings: SmtpSettings, store: SecretStore | None = None) -> str | None:
     """Why nothing can be sent yet (French, with what to do), or None: no password for the account,
     no client secret nor certificate for the application, nobody signed in with a device code."""
@@ -38,7 +31,9 @@ def missing_secret(settings: SmtpSettings, store: SecretStore | None = None) -> 
         if not settings.certificate and not store.client_secret(settings):
             return str(ip.ClientSecretMissing())
     elif settings.auth_method is AuthMethod.OAUTH2_DEVICE:
-        if not token_source(settings, store).status().signed_in:
+        from tuiapp.mail.identity import TokenSource
+
+        if not TokenSource(settings, store).status().signed_in:
             return str(ip.NotSignedIn())
     elif settings.username and not store.password(settings):
         return str(PasswordMissing())

@@ -140,13 +140,6 @@ class PasswordAuthenticator:
         return False  # a password is what it is: another try would be refused the same way
 
 
-def keyring_authenticator(settings: SmtpSettings) -> Authenticator:
-    """The authenticator the association's settings call for, its secrets in the user's keyring."""
-    from tuiapp.mail.authenticators import authenticator_for
-
-    return authenticator_for(settings)
-
-
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     if settings.ca_file and not Path(settings.ca_file).is_file():
         raise CaFileMissing(settings.ca_file)
@@ -323,9 +316,9 @@ def send_test_message(settings: SmtpSettings, authenticator: Authenticator, stru
         connection.close()
 
 
-def check_connection(settings: SmtpSettings, authenticator: Authenticator | None = None) -> str:
+def check_connection(settings: SmtpSettings, authenticator: Authenticator) -> str:
     """Connect, secure, authenticate and quit; returns the server's greeting name."""
-    connection = SmtpConnection.open(settings, authenticator or keyring_authenticator(settings))
+    connection = SmtpConnection.open(settings, authenticator)
     smtp = connection._smtp
     assert smtp is not None  # just opened
     name = smtp.ehlo_resp.decode("utf-8", "replace").splitlines()[0] if smtp.ehlo_resp else ""

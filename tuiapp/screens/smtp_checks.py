@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
 
 from textual.content import Content
 
 from tuiapp.domain.auth_method import AuthMethod
-from tuiapp.domain.formatting import format_timestamp
+from tuiapp.domain.formatting import format_epoch
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail import secrets
 from tuiapp.mail.secrets import Secret
@@ -42,10 +41,6 @@ def settings_from(values: Mapping[str, object], *, timeout: float = 30, allow_in
         certificate=str(values.get("smtp_oauth_certificate") or "").strip() or None,
         authority=str(values.get("smtp_oauth_authority") or "").strip().rstrip("/"),
     )
-
-
-def clock(moment: float) -> str:
-    return format_timestamp(datetime.fromtimestamp(moment).astimezone())
 
 
 def password_state(settings: SmtpSettings) -> str:
@@ -79,7 +74,7 @@ def oauth_state(settings: SmtpSettings) -> str:
     except secrets.SecretStoreError as exc:
         return str(exc)
     valid = status.valid_until is not None and status.valid_until > time.time()
-    token = f"jeton valable jusqu'à {clock(status.valid_until)}" if valid and status.valid_until else ""
+    token = f"jeton valable jusqu'à {format_epoch(status.valid_until)}" if valid and status.valid_until else ""
     if settings.auth_method is AuthMethod.OAUTH2_DEVICE:
         if not status.signed_in:
             return "Non connecté à Office 365 : Se connecter (Ctrl+L)."

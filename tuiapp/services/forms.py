@@ -120,6 +120,23 @@ def save_resident(form: Mapping[str, object], resident: Resident | None = None) 
     return _save(resident or Resident(), _resident_values(form))
 
 
+def check_application_certificate(value: str | None, *, field: str = "smtp_oauth_certificate",
+                                  label: str = "Certificat de l'application") -> str | None:
+    """The application's PEM file, as the token source will read it (an RSA key without a passphrase,
+    and its certificate): its full path, or ``None`` when empty; a French ``ValidationError`` otherwise.
+    The one check of the SMTP window and of ``tuiapp smtp set --certificate`` (both modes)."""
+    from tuiapp.mail.identity import application_certificate
+    from tuiapp.mail.identity_problems import CertificateUnreadable
+
+    path = check_certificate_file(value, field=field, label=label)
+    if path is not None:
+        try:
+            application_certificate(path)
+        except CertificateUnreadable as problem:
+            raise ValidationError(field, label, problem.sentence()) from None
+    return path
+
+
 def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     """The SMTP modal's values (the password is not among them: it goes to the keyring).
 
@@ -133,7 +150,7 @@ def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     values, errors = _check(_copy(Association, Association.get_solo()), typed, SMTP_FIELDS)
     files = [("smtp_ca_file", check_ca_file)]
     if values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:
-        files.append(("smtp_oauth_certificate", check_certificate_file))
+        files.append(("smtp_oauth_certificate", check_application_certificate))
     for name, check in files:
         if name in values:
             try:
@@ -141,15 +158,6 @@ def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
             except ValidationError as exc:
                 del values[name]
                 errors[exc.field] = exc.message
-    if values.get("smtp_oauth_certificate") and values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:
-        from tuiapp.mail.identity import application_certificate
-        from tuiapp.mail.identity_problems import CertificateUnreadable
-
-        try:  # the key and the certificate themselves, as the token source will read them
-            application_certificate(str(values["smtp_oauth_certificate"]))
-        except CertificateUnreadable as problem:
-            del values["smtp_oauth_certificate"]
-            errors["smtp_oauth_certificate"] = problem.sentence()
     if values.get("smtp_auth_method") in (AuthMethod.OAUTH2_APP, AuthMethod.OAUTH2_DEVICE):
         for name, message in OAUTH_REQUIRED.items():
             if name in values and not values[name]:
