@@ -41,6 +41,24 @@ HOLD, RELEASE = "<hold>", "<release>"
 AFTER_ESCAPE = 0.3
 
 
+#: Textual asks whether the terminal draws a frame at once (synchronized output, mode 2026) and, when it
+#: does, brackets each frame. The emulator then shows whole frames only: a frame read in two pieces
+#: would otherwise be seen half drawn (a title that is being redrawn looks gone).
+ASKS_SYNC, SAYS_SYNC = "\x1b[?2026$p", "\x1b[?2026;2$y"
+SYNC_START, SYNC_END = "\x1b[?2026h", "\x1b[?2026l"
+
+
+def whole_frames(text: str) -> tuple[str, str]:
+    """``text`` cut after its last whole frame: what can be drawn now, and what waits for the rest."""
+    start = text.rfind(SYNC_START)
+    if start != -1 and text.find(SYNC_END, start) == -1:
+        return text[:start], text[start:]  # a frame begun, not ended
+    for keep in range(len(SYNC_START) - 1, 0, -1):  # a frame's start cut in two
+        if text.endswith(SYNC_START[:keep]):
+            return text[:-keep], text[-keep:]
+    return text, ""
+
+
 class Terminal:
     """``tuiapp`` running in a pty; ``text()`` is what the operator would see."""
 
@@ -62,6 +80,7 @@ class Terminal:
         self._reader.start()
 
     def _read(self) -> None:
+        pending = ""
         while True:
             try:
                 data = self.child.read_nonblocking(65536, timeout=0.05)
@@ -69,8 +88,11 @@ class Terminal:
                 continue
             except (pexpect.EOF, OSError, ValueError):
                 return
+            if ASKS_SYNC in data:  # as a modern terminal: "I draw whole frames"
+                self.child.send(SAYS_SYNC)
+            whole, pending = whole_frames(pending + data)
             with self._lock:
-                self._stream.feed(data)
+                self._stream.feed(whole)
 
     def text(self) -> str:
         with self._lock:
