@@ -25,12 +25,30 @@ def test_invoice_number_is_unique(make_resident, make_invoice):
     assert Invoice.get_by_id(first.id).number == "FH-1"
 
 
-def test_one_invoice_per_resident_and_period(make_resident, make_invoice):
+def test_a_credit_note_shares_its_period_with_the_invoice(make_resident, make_invoice):
+    """An avoir for a month that has its invoice: the period is no longer unique per resident;
+    the number still is, and each kind has its sign."""
     resident = make_resident()
-    make_invoice(resident, Period(2024, 9))
-    with pytest.raises(IntegrityError), db.atomic():
-        make_invoice(resident, Period(2024, 9))
-    make_invoice(resident, Period(2024, 10))
+    make_invoice(resident, Period(2024, 9), number="F-1")
+    avoir = make_invoice(resident, Period(2024, 9), amount="-120.00", number="AV-1", kind="avoir")
+    assert avoir.document_kind.word == "avoir" and Invoice.get_by_id(avoir.id).amount_ht == Decimal("-120.00")
+    with pytest.raises(ValidationError, match="négatif"):
+        make_invoice(resident, Period(2024, 9), amount="120.00", number="AV-2", kind="avoir")
+    with pytest.raises(ValidationError, match="est-ce un avoir"):
+        make_invoice(resident, Period(2024, 9), amount="-1.00", number="F-2")
+    with pytest.raises(ValidationError, match="facture ou avoir"):
+        make_invoice(resident, Period(2024, 9), number="X-1", kind="devis")
+    with pytest.raises(IntegrityError), db.atomic():  # the database refuses an unknown kind too
+        Invoice.update(kind="devis").where(Invoice.id == avoir.id).execute()
+
+
+def test_resident_id_of_the_billing_software_is_unique(make_resident):
+    make_resident("MAILLY", "Josiane", external_id="R-0012")
+    with pytest.raises(ValidationError, match="existe déjà"):
+        make_resident("DUPONT", "Marcel", external_id="R-0012")
+    assert make_resident("DURAND", "Paul", external_id="").external_id is None  # blank: none
+    with pytest.raises(ValidationError, match="N° résident"):
+        make_resident("DUPOND", "Léa", external_id="R\x1b[31m")
 
 
 def test_foreign_keys_are_enforced(structure, make_resident):

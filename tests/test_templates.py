@@ -4,6 +4,7 @@ import pytest
 
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import (
+    DEFAULT_SUBJECT,
     DEFAULT_BODY,
     KEYWORDS,
     find_unknown_keywords,
@@ -42,7 +43,20 @@ def test_every_keyword(values):
     assert render(text, values) == (
         "MAILLY Josiane|septembre 2024|FH-202409-007|1\u00a0234,56\u00a0€|Foyer Les Tilleuls"
     )
-    assert set(KEYWORDS) == {"personne", "periode", "numero", "montant", "structure"}
+    assert set(KEYWORDS) == {"personne", "periode", "numero", "montant", "structure", "document"}
+
+
+def test_document_keyword_says_facture_or_avoir():
+    from tuiapp.domain.document_kind import DocumentKind
+
+    common = dict(last_name="Mailly", first_name="Josiane", period=Period(2024, 9), number="AV-1",
+                  structure="Foyer")
+    invoice = keyword_values(amount=Decimal("10.00"), **common)
+    credit = keyword_values(amount=Decimal("-10.00"), kind=DocumentKind.AVOIR, **common)
+    text = "&Document n° &numero : votre &document de &periode"
+    assert render(text, invoice) == "Facture n° AV-1 : votre facture de septembre 2024"
+    assert render(text, credit) == "Avoir n° AV-1 : votre avoir de septembre 2024"
+    assert render(DEFAULT_SUBJECT, credit) == "Avoir de contribution septembre 2024 - MAILLY Josiane"
 
 
 @pytest.mark.parametrize(

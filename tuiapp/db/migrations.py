@@ -105,6 +105,33 @@ def _to_v5(database: SqliteDatabase) -> None:
     )
 
 
+def _to_v6(database: SqliteDatabase) -> None:
+    """Imports: the billing software's resident ID, credit notes (an *avoir* may share its period
+    with an invoice: the unique index on resident and period goes), rectified invoices, the
+    billing software's own PDFs, what each send carried, and the saved column mappings."""
+    for statement in (
+        'ALTER TABLE "resident" ADD COLUMN "external_id" VARCHAR(255)',
+        'CREATE UNIQUE INDEX "resident_external_id" ON "resident" ("external_id")',
+        'ALTER TABLE "invoice" ADD COLUMN "kind" VARCHAR(255) NOT NULL DEFAULT \'facture\' '
+        "CHECK (kind IN ('facture', 'avoir'))",
+        'ALTER TABLE "invoice" ADD COLUMN "rectified_at" TEXT',
+        'DROP INDEX "invoice_resident_id_period_year_period_month"',
+        'CREATE INDEX "invoice_resident_id_period_year_period_month" ON "invoice" '
+        '("resident_id", "period_year", "period_month")',
+        'ALTER TABLE "send_record" ADD COLUMN "amount_ht" INTEGER',
+        'ALTER TABLE "send_record" ADD COLUMN "pdf_sha256" VARCHAR(255)',
+        'CREATE TABLE "invoice_pdf" ("id" INTEGER NOT NULL PRIMARY KEY, "invoice_id" INTEGER NOT NULL, '
+        '"sha256" VARCHAR(255) NOT NULL, "data" BLOB NOT NULL, "file_name" VARCHAR(255) NOT NULL, '
+        '"imported_at" TEXT NOT NULL, '
+        'FOREIGN KEY ("invoice_id") REFERENCES "invoice" ("id") ON DELETE CASCADE)',
+        'CREATE UNIQUE INDEX "invoice_pdf_invoice_id" ON "invoice_pdf" ("invoice_id")',
+        'CREATE TABLE "import_profile" ("id" INTEGER NOT NULL PRIMARY KEY, "name" VARCHAR(255) NOT NULL, '
+        '"kind" VARCHAR(255) NOT NULL, "mapping" TEXT NOT NULL, "updated_at" TEXT NOT NULL)',
+        'CREATE UNIQUE INDEX "import_profile_name_kind" ON "import_profile" ("name", "kind")',
+    ):
+        database.execute_sql(statement)
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
@@ -112,6 +139,7 @@ MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     3: _to_v3,
     4: _to_v4,
     5: _to_v5,
+    6: _to_v6,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from peewee import (
     SQL,
+    BlobField,
     BooleanField,
     CharField,
     Check,
@@ -29,6 +30,7 @@ from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
 from tuiapp.domain.auth_method import AuthMethod
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
 from tuiapp.domain.smtp_security import SmtpSecurity
@@ -244,6 +246,8 @@ class Resident(CleanModel):
     guardian_name = CharField(default="")
     guardian_email = CharField(null=True)
     active = BooleanField(default=True)
+    #: The billing software's resident ID, by which imports find the resident again.
+    external_id = CharField(null=True, unique=True)
 
     class Meta:
         indexes = ((("structure", "last_name", "first_name"), False),)
@@ -256,6 +260,10 @@ class Resident(CleanModel):
         yield "guardian_name", lambda: single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
         yield "guardian_email", lambda: normalize_email(self.guardian_email, field="guardian_email",
                                                         label="Courriel du tuteur")
+        yield "external_id", lambda: single_line(self.external_id, field="external_id", label="N° résident",
+                                                 max_length=NUMBER_MAX) or None
+        yield "external_id", lambda: self.external_id and self._unique(Resident.external_id, self.external_id,
+                                                                       "N° résident")
 
     def _existing_structure(self) -> int:
         if self.structure_id is None or not Structure.select().where(Structure.id == self.structure_id).exists():
@@ -273,7 +281,7 @@ class Resident(CleanModel):
 
 
 class Invoice(CleanModel):
-    """A resident's monthly contribution invoice."""
+    """A resident's monthly contribution invoice, or a credit note (*avoir*, its amount negative)."""
 
     resident = ForeignKeyField(Resident, backref="invoices", on_delete="RESTRICT", index=False)
     resident_id: int  # Peewee's accessor for the key's value, told to mypy
@@ -286,12 +294,20 @@ class Invoice(CleanModel):
     amount_ht = ScaledDecimalField(places=2)
     last_printed_at = UTCDateTimeField(null=True)
     last_mailed_at = UTCDateTimeField(null=True)
+    kind = CharField(default=DocumentKind.FACTURE, constraints=[_in("kind", DocumentKind)])
+    #: When an import changed it after it was mailed (its last-mailed time is then cleared:
+    #: it is to be sent again; its send records keep what each version said).
+    rectified_at = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = (
             (("period_year", "period_month", "structure"), False),
-            (("resident", "period_year", "period_month"), True),
+            (("resident", "period_year", "period_month"), False),
         )
+
+    @property
+    def document_kind(self) -> DocumentKind:
+        return DocumentKind.of(self.kind)
 
     @property
     def period(self) -> Period:
@@ -305,10 +321,20 @@ class Invoice(CleanModel):
         yield "number", lambda: single_line(self.number, field="number", label="Numéro de facture", required=True,
                                             max_length=NUMBER_MAX)
         yield "number", lambda: self._unique(Invoice.number, self.number, "Numéro de facture")
+        yield "kind", lambda: _one_of(self.kind, tuple(DocumentKind), "kind", "Type de document",
+                                      "facture ou avoir.")
         yield "amount_ht", lambda: parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
+        yield "amount_ht", self._sign
         yield "period", lambda: Period(self.period_year, self.period_month)  # refuses a month out of range
         yield "issue_date", self._date
         yield "structure", self._residents_structure
+
+    def _sign(self) -> Decimal:
+        if self.kind == DocumentKind.AVOIR and self.amount_ht >= 0:
+            raise ValidationError("amount_ht", "Montant HT", "le montant d'un avoir est négatif (ex. -120,00).")
+        if self.kind == DocumentKind.FACTURE and self.amount_ht < 0:
+            raise ValidationError("amount_ht", "Montant HT", "montant négatif : est-ce un avoir ?")
+        return self.amount_ht
 
     def _date(self) -> date:
         if not isinstance(self.issue_date, date):
@@ -365,6 +391,10 @@ class SendRecord(BaseModel):
     batch = CharField(null=True)
     #: "host:pid:start" of the process that claimed it, to tell a crash from a live send.
     claimed_by = CharField(null=True)
+    #: What this send carried: the invoice's amount and the SHA-256 of its PDF, written at the claim
+    #: (an invoice rectified later keeps, in its history, what each version said).
+    amount_ht = ScaledDecimalField(places=2, null=True)
+    pdf_sha256 = CharField(null=True)
 
     class Meta:
         indexes = ((("status", "invoice"), False),)
@@ -386,4 +416,33 @@ SendRecord.add_index(
 
 
 
-MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord]
+class InvoicePdf(BaseModel):
+    """The billing software's own PDF of an invoice (``tuiapp import pdfs``): sent instead of a
+    generated one. Its bytes live in the database, so one file holds everything an operator sends."""
+
+    invoice = ForeignKeyField(Invoice, backref="imported_pdf", on_delete="CASCADE", unique=True)
+    invoice_id: int  # Peewee's accessor for the key's value, told to mypy
+    sha256 = CharField()
+    data = BlobField()
+    file_name = CharField()
+    imported_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "invoice_pdf"
+
+
+class ImportProfile(BaseModel):
+    """A column mapping saved under a name for one kind of import (``--profile``): JSON of
+    {column header: field}."""
+
+    name = CharField()
+    kind = CharField()  # residents, invoices, pdfs
+    mapping = TextField()
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "import_profile"
+        indexes = ((("name", "kind"), True),)
+
+
+MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord, InvoicePdf, ImportProfile]

@@ -71,4 +71,5 @@ def document_for(invoice, association, lines: tuple[InvoiceLineData, ...] | None
         resident_first_name=_line(resident.first_name),
         guardian_name=_line(resident.guardian_name),
         recipients=tuple(_line(address) for address in resident.recipients),
+        kind=invoice.document_kind,
     )

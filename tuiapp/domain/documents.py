@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import keyword_values, person_name
 
@@ -46,6 +47,7 @@ class InvoiceDocument:
     resident_first_name: str
     guardian_name: str
     recipients: tuple[str, ...]
+    kind: DocumentKind = DocumentKind.FACTURE
 
     @property
     def resident_name(self) -> str:
@@ -60,4 +62,5 @@ class InvoiceDocument:
             number=self.number,
             amount=self.amount_ht,
             structure=self.structure_name,
+            kind=self.kind,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,6 +14,21 @@ MAX_YEAR = 2100
 
 _ISO = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 _FRENCH = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{4})\s*$")
+_NAMED = re.compile(r"^\s*([^\W\d_]+)\.?\s+(\d{4})\s*$")
+# French month names without accents, and their usual abbreviations.
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (("janvier", "janv"), ("fevrier", "fevr", "fev"), ("mars",), ("avril", "avr"), ("mai",), ("juin",),
+         ("juillet", "juil"), ("aout",), ("septembre", "sept"), ("octobre", "oct"), ("novembre", "nov"),
+         ("decembre", "dec")), start=1)
+    for name in names
+}
+
+
+def _folded(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -32,13 +48,16 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """Read ``AAAA-MM`` (``2024-09``) or ``MM/AAAA`` (``09/2024``)."""
+        """Read ``AAAA-MM`` (``2024-09``), ``MM/AAAA`` (``09/2024``) or the month's French name
+        (``septembre 2024``, ``Sept. 2024``, ``aout 2024``)."""
         if not isinstance(text, str):
             raise ValidationError("period", "Période", "attendue sous la forme AAAA-MM.")
         if match := _ISO.match(text):
             year, month = match.groups()
         elif match := _FRENCH.match(text):
             month, year = match.groups()
+        elif (match := _NAMED.match(text)) and _folded(match.group(1)) in _MONTHS:
+            month, year = str(_MONTHS[_folded(match.group(1))]), match.group(2)
         else:
             raise ValidationError(
                 "period",

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.formatting import format_amount, period_label
 from tuiapp.domain.periods import Period
 
@@ -31,11 +32,14 @@ KEYWORDS: dict[str, str] = {
     "numero": "numéro de la facture",
     "montant": "montant HT de la facture (ex. 1 234,56 €)",
     "structure": "nom de la structure",
+    "document": "facture ou avoir, selon le document (&Document : Facture, Avoir)",
 }
 
 #: The seed's example text, the default body of a new structure.
 DEFAULT_BODY = "Vous trouverez ci-joint la facture de &personne pour la période de &periode"
-DEFAULT_SUBJECT = "Facture de contribution &periode - &personne"
+DEFAULT_SUBJECT = "&Document de contribution &periode - &personne"
+#: Keywords whose value takes a capital when the keyword is typed with one (a common noun).
+_FOLLOWS_CASE = frozenset({"document"})
 
 # "&" then a word that starts with a letter; \w is Unicode-aware, so accented
 # letters belong to the word and "&période," stops before the comma.
@@ -101,9 +105,12 @@ def render(template: str, values: Mapping[str, str]) -> str:
     parts: list[str] = []
     position = 0
     for match in _KEYWORD.finditer(template):
-        value = values.get(_canonical(match.group(1)))
+        key = _canonical(match.group(1))
+        value = values.get(key)
         if value is None:
             continue
+        if key in _FOLLOWS_CASE and match.group(1)[0].isupper():  # "&Document" heads a sentence: "Avoir"
+            value = value[:1].upper() + value[1:]
         before = template[position : match.start()]
         if _starts_with_vowel(value) and (elided := _ELIDABLE.search(before)):
             before = before[: elided.start(1)] + elided.group(1)[0] + "'"
@@ -126,14 +133,16 @@ def keyword_values(
     number: str,
     amount: Decimal,
     structure: str,
+    kind: DocumentKind = DocumentKind.FACTURE,
 ) -> dict[str, str]:
-    """The value of each keyword for one invoice."""
+    """The value of each keyword for one invoice (or credit note)."""
     return {
         "personne": person_name(last_name, first_name),
         "periode": period_label(period),
         "numero": number,
         "montant": format_amount(amount),
         "structure": structure,
+        "document": kind.word,
     }
 
 
@@ -146,6 +155,7 @@ def values_for_invoice(invoice) -> dict[str, str]:
         number=invoice.number,
         amount=invoice.amount_ht,
         structure=invoice.structure.name,
+        kind=DocumentKind.of(invoice.kind),
     )
 
 

@@ -10,6 +10,7 @@ text keeps its line feeds and tabs. Every text has a length limit.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,6 +32,8 @@ PATH_MAX = 4096  # a file path (Linux PATH_MAX)
 ADDRESS_MAX = 500  # a postal address, on a few lines
 BODY_MAX = 10_000  # a mail text (template)
 _AMOUNT_TEXT = re.compile(r"^[+-]?(\d+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+)(?:[.,](\d+))?$")
+# "1.234,56": dots between thousands only with a decimal comma ("1.234" alone is one euro 234).
+_DOTTED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d+$")
 
 
 def normalize_email(value: str | None, *, field: str, label: str, required: bool = False) -> str | None:
@@ -124,7 +127,7 @@ def parse_amount(value: Decimal | int | str, *, field: str = "amount_ht", label:
     """An amount in euros with at most two decimals, as ``Decimal``.
 
     Accepts ``Decimal``, ``int`` and text in French or English notation
-    (``1 234,56``, ``1234.56``). A ``float`` is refused: it cannot hold cents
+    (``1 234,56``, ``1234.56``, ``1.234,56``, ``1 234,56 €``). A ``float`` is refused: it cannot hold cents
     exactly.
     """
     if isinstance(value, bool) or isinstance(value, float):
@@ -134,7 +137,9 @@ def parse_amount(value: Decimal | int | str, *, field: str = "amount_ht", label:
     elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
-        text = value.strip().removesuffix("€").strip()
+        text = value.strip().removesuffix("€").strip().replace("\u2212", "-")  # the typographic minus too
+        if _DOTTED_THOUSANDS.match(text):
+            text = text.replace(".", "")
         match = _AMOUNT_TEXT.match(text)
         if not match:
             raise ValidationError(field, label, f"« {value.strip()} » n'est pas un montant (exemple : 1 234,56).")
@@ -153,6 +158,27 @@ def parse_amount(value: Decimal | int | str, *, field: str = "amount_ht", label:
     if abs(quantized) > MAX_AMOUNT:
         raise ValidationError(field, label, "montant trop grand.")
     return quantized
+
+
+_DAY_FRENCH = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DAY_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def parse_day(value: date | str, *, field: str = "issue_date", label: str = "Date de facture") -> date:
+    """A day written ``28/09/2024`` or ``2024-09-28`` (a ``date`` passes as it is)."""
+    if isinstance(value, date):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if match := _DAY_FRENCH.match(text):
+        day, month, year = match.groups()
+    elif match := _DAY_ISO.match(text):
+        year, month, day = match.groups()
+    else:
+        raise ValidationError(field, label, "date attendue sous la forme JJ/MM/AAAA (ex. 28/09/2024).")
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise ValidationError(field, label, "cette date n'existe pas.") from None
 
 
 _TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")

@@ -50,7 +50,7 @@ def invoice_markdown(doc: InvoiceDocument) -> str:
 **{_escape(doc.structure_name)}**  
 {_address_block(doc.structure_address)}
 
-# Facture de contribution n° {_escape(doc.number)}
+# {doc.kind.heading} de contribution n° {_escape(doc.number)}
 
 Date : {format_day(doc.issue_date)}  
 Période : {_escape(period_label(doc.period))}
@@ -82,9 +82,9 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
         "modDate": now,
         "creator": "tuiapp",
         "producer": "tuiapp",
-        "title": f"Facture {doc.number} - {doc.resident_name} - {period_label(doc.period)}",
+        "title": f"{doc.kind.heading} {doc.number} - {doc.resident_name} - {period_label(doc.period)}",
         "author": doc.structure_name,
-        "subject": "Facture de contribution",
+        "subject": f"{doc.kind.heading} de contribution",
         "keywords": "",
     }
     pdf.add_section(Section(invoice_markdown(doc), toc=False), user_css=_CSS)
@@ -126,4 +126,4 @@ def pdf_filename(doc: InvoiceDocument, *, suffix: str = "") -> str:
         (str(doc.period), 16),
         (suffix, 12),
     ]
-    return "Facture_" + "_".join(_filename_part(text, size) for text, size in parts if text.strip()) + ".pdf"
+    return f"{doc.kind.heading}_" + "_".join(_filename_part(text, size) for text, size in parts if text.strip()) + ".pdf"
