@@ -4,8 +4,8 @@ import pytest
 
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import (
-    DEFAULT_SUBJECT,
     DEFAULT_BODY,
+    DEFAULT_SUBJECT,
     KEYWORDS,
     find_unknown_keywords,
     keyword_values,
