@@ -40,6 +40,7 @@ from tuiapp.services.import_rows import (
     refuse_or_write,
     transaction,
     tuples,
+    update_all,
 )
 
 #: The invoice's fields an import sets and compares.
@@ -208,8 +209,7 @@ def _write(plan: _Plan) -> None:
     for part in chunks(numbers):
         ids.update(tuples(Invoice.select(Invoice.number, Invoice.id).where(Invoice.number.in_(list(part)))))
     new_lines = [(ids[values["number"]], lines) for values, lines in plan.created]
-    for invoice_id, values, _ in plan.updated:
-        Invoice.update(**values).where(Invoice.id == invoice_id).execute()
+    update_all(Invoice, [(invoice_id, values) for invoice_id, values, _ in plan.updated])
     replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
     for part in chunks([invoice_id for invoice_id, _ in replaced]):
         InvoiceLine.delete().where(InvoiceLine.invoice.in_(list(part))).execute()
