@@ -57,11 +57,22 @@ class ImportResult:
         return bool(self.problems)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (=cmd|' /C calc'!A0 runs a program).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """The text as a spreadsheet shows it but never computes it: a leading apostrophe before a formula."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def write_report(path: Path, problems: list[Problem]) -> None:
     """``--report FILE.csv``: one row per problem (ligne; colonne; valeur; raison), UTF-8 with BOM
-    so that a spreadsheet opens its accents right."""
+    so that a spreadsheet opens its accents right. A cell that a spreadsheet would take for a
+    formula (formula injection from the imported file) gets a leading apostrophe."""
     with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow(["ligne", "colonne", "valeur", "raison"])
         for problem in problems:
-            writer.writerow([problem.line, printable(problem.column), printable(problem.value), problem.reason])
+            writer.writerow([problem.line, *(spreadsheet_safe(text) for text in (
+                printable(problem.column), printable(problem.value), printable(problem.reason)))])
