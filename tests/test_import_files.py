@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from tests.import_fuzz_cases import _patch_central
-from tuiapp.services import import_files
+from tuiapp.services import import_files, import_xlsx
 from tuiapp.services.import_files import ImportFileError, read_table
 from tuiapp.services.import_report import Problem, write_report
 from tuiapp.services.import_xlsx import decimal_text
@@ -307,3 +307,16 @@ def test_the_report_never_hands_a_formula_to_a_spreadsheet(tmp_path):
     assert [row[2] for row in rows[1:]] == ["'=cmd|' /C calc'!A0", "'+33 6 12", "'-12,50", "'@SUM(A1)",
                                             "\ufffd=1", "Dupont", "1 234,56", ""]
     assert rows[1][:2] == ["2", "'=Montant"] and rows[2][1] == "Montant HT"
+
+
+def test_an_entity_bomb_or_too_many_cells_are_refused(tmp_path, monkeypatch):
+    members = _members(_workbook_bytes())
+    entities = '<!ENTITY a0 "ha">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    members["xl/worksheets/sheet1.xml"] = (
+        f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]><worksheet xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&a9;</t></is></c></row>'
+        "</sheetData></worksheet>").encode()
+    assert "fichier XLSX illisible (ParseError)" in _refusal(_write(tmp_path, _zip(members), "laughs.xlsx"))
+    monkeypatch.setattr(import_xlsx, "MAX_CELLS", 20)
+    assert re.search(r"plus de 20 cellules à lire \(ligne \d\) : refusé", _refusal(
+        _write(tmp_path, _workbook_bytes(), "export.xlsx")))

@@ -123,8 +123,8 @@ def _records(path: Path, worksheet: Any) -> Iterator[Row]:
     for number, values in enumerate(worksheet.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
         cells_seen += len(values)
         if cells_seen > MAX_CELLS:
-            raise ImportFileError(f"{named(path)} : plus de {MAX_CELLS // 1_000_000} millions de cellules à lire "
-                                  f"(ligne {number}) : refusé.")
+            most = f"{MAX_CELLS:,}".replace(",", "\u202f")
+            raise ImportFileError(f"{named(path)} : plus de {most} cellules à lire (ligne {number}) : refusé.")
         cells = [cell_text(value) for value in values]
         while cells and not cells[-1]:
             cells.pop()
