@@ -305,7 +305,7 @@ def test_the_report_never_hands_a_formula_to_a_spreadsheet(tmp_path):
     rows = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0] == ["ligne", "colonne", "valeur", "raison"]
     assert [row[2] for row in rows[1:]] == ["'=cmd|' /C calc'!A0", "'+33 6 12", "'-12,50", "'@SUM(A1)",
-                                            "\ufffd=1", "Dupont", "1 234,56", ""]
+                                            "'\ufffd=1", "Dupont", "1 234,56", ""]
     assert rows[1][:2] == ["2", "'=Montant"] and rows[2][1] == "Montant HT"
 
 

@@ -8,11 +8,12 @@ and cut to ``VALUE_SHOWN`` characters (a 1 MB cell is not printed whole).
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiapp.domain.safe_text import printable
+from tuiapp.services.atomic_files import write_atomically
+from tuiapp.services.csv_export import csv_bytes
 
 VALUE_SHOWN = 60
 
@@ -57,22 +58,10 @@ class ImportResult:
         return bool(self.problems)
 
 
-# A cell starting with one of these is a formula to a spreadsheet (=cmd|' /C calc'!A0 runs a program).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """The text as a spreadsheet shows it but never computes it: a leading apostrophe before a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def write_report(path: Path, problems: list[Problem]) -> None:
-    """``--report FILE.csv``: one row per problem (ligne; colonne; valeur; raison), UTF-8 with BOM
-    so that a spreadsheet opens its accents right. A cell that a spreadsheet would take for a
-    formula (formula injection from the imported file) gets a leading apostrophe."""
-    with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["ligne", "colonne", "valeur", "raison"])
-        for problem in problems:
-            writer.writerow([problem.line, *(spreadsheet_safe(text) for text in (
-                printable(problem.column), printable(problem.value), printable(problem.reason)))])
+    """``--report FILE.csv``: one row per problem (ligne; colonne; valeur; raison), written whole or
+    not at all, as the history's export is: UTF-8 with BOM so that a spreadsheet opens its accents
+    right, and a leading apostrophe on a cell that a spreadsheet would take for a formula (the
+    imported file's ``=cmd|' /C calc'!A0`` is shown, never run). Raises ``OSError``."""
+    rows = [[problem.line, problem.column, problem.value, problem.reason] for problem in problems]
+    write_atomically(Path(path), csv_bytes(["ligne", "colonne", "valeur", "raison"], rows))
