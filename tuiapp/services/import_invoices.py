@@ -60,9 +60,14 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
     result = ImportResult("invoices", dry_run=dry_run)
     cells = Cells(table, mapping)
     result.problems.extend(mapping_problems(table.headers, "invoices", mapping))
-    if not cells.has("amount_ht") and not cells.has("line_amount") and not cells.has("line_unit_price"):
-        result.problems.append(Problem(0, "Montant HT", "", "colonne obligatoire absente : le montant HT de la "
-                                       "facture, ou le montant (ou le prix unitaire) de ses lignes."))
+    if not cells.has("line_amount") and not cells.has("line_unit_price"):
+        if cells.has("line_label") or cells.has("line_quantity"):
+            result.problems.append(Problem(0, "Montant de la ligne", "", "colonne obligatoire absente : des "
+                                           "lignes (libellé, quantité) ont besoin d'un montant ou d'un prix "
+                                           "unitaire."))
+        elif not cells.has("amount_ht"):
+            result.problems.append(Problem(0, "Montant HT", "", "colonne obligatoire absente : le montant HT de "
+                                           "la facture, ou le montant (ou le prix unitaire) de ses lignes."))
     if result.problems:
         return result
     ticker = Ticker(progress, len(table.rows))
