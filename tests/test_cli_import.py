@@ -95,7 +95,7 @@ def test_dry_run_writes_nothing_and_exits_0_when_clean(base, tmp_path):
     (("residents.csv", "--map", "N° résident=couleur"), "champ inconnu"),
     (("residents.csv", "--map", "Inconnue=external_id"), "n'est pas dans le fichier"),
     (("residents.csv", "--profile", "jamais-vu"), "profil « jamais-vu » inconnu"),
-    (("residents.csv", "--delimiter", "::"), "--delimiter"),
+    (("residents.csv", "--delimiter", "::"), "Séparateur « :: » non pris en charge"),
     (("residents.csv", "--report", "nulle/part/rapport.csv"), "--report"),
 ])
 def test_usage_errors_exit_2(base, tmp_path, args, message):

@@ -32,7 +32,6 @@ _WHAT = {
     "invoices": ("factures", "importe les factures et avoirs (retrouvés par leur numéro)",
                  ("créée", "modifiée", "inchangée")),
 }
-_DELIMITERS = {";": ";", ",": ",", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
 
 
 def register(commands) -> None:
@@ -67,15 +66,6 @@ def register(commands) -> None:
                                      "à renvoyer")
         parser.set_defaults(func=run_import, kind=kind)
     import_pdfs.register(kinds)
-
-
-def _delimiter(value: str | None) -> str | None:
-    if value is None:
-        return None
-    chosen = _DELIMITERS.get(value.strip().lower()) if value.strip() else _DELIMITERS.get(value)
-    if chosen is None:
-        raise TuiappError(f"--delimiter : « {value} » : « ; », « , », « tab » ou « | » attendu.")
-    return chosen
 
 
 def _check_report_path(report: str | None) -> Path | None:
@@ -136,11 +126,11 @@ def run_import(args: argparse.Namespace) -> int:
 
     kind = args.kind
     site = locate(args.db)
-    if (reason := refusal(site.role, Action.EDIT_RESIDENTS)) is not None:  # operators and administrators
-        raise TuiappError(reason.replace("modifier les résidents", "importer"))
+    if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
+        raise TuiappError(reason)
     report = _check_report_path(args.report)
     table = read_table(Path(args.file).expanduser(), sheet=args.sheet, encoding=args.encoding,
-                       delimiter=_delimiter(args.delimiter))
+                       delimiter=args.delimiter)
     open_existing(args, site)
     mapping, to_save = _mapping(args, table, kind)
     _header(table, kind, mapping)
