@@ -219,3 +219,17 @@ def test_dry_run_and_progress(residents, tmp_path):
                  progress=lambda done, total: seen.append((done, total)))
     assert (result.created, result.written, dump()) == (2500, False, before)
     assert seen[0] == (1000, 2500) and seen[-1] == (2500, 2500)
+
+
+def test_a_resident_who_moved_does_not_move_their_past_invoices(residents, tmp_path):
+    path = write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]])
+    run(path)
+    resident = residents["R1"]
+    former = resident.structure_id
+    resident.structure = Structure.get(Structure.id != former)
+    resident.save()
+    before = dump()
+    assert run(path).unchanged == 1 and dump() == before
+    assert Invoice.get(Invoice.number == "F1").structure_id == former
+    moved = run(write_csv(tmp_path / "g.csv", TOTALS, [["G1", "R1", "10/2024", "31/10/2024", "100,00", ""]]))
+    assert moved.created == 1 and Invoice.get(Invoice.number == "G1").structure_id == resident.structure_id
