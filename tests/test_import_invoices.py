@@ -14,7 +14,7 @@ from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import find_control
 from tuiapp.services.import_files import Row, Table, read_table
 from tuiapp.services.import_invoices import import_invoices
-from tuiapp.services.import_mapping import guess_mapping
+from tuiapp.services.import_mapping import explicit_mapping, guess_mapping
 
 TOTALS = ("N° facture", "N° résident", "Période", "Date facture", "Montant HT", "Type")
 LINES = ("N° facture", "N° résident", "Période", "Date facture", "Total HT", "Libellé", "Qté", "PU", "Montant")
@@ -233,3 +233,13 @@ def test_a_resident_who_moved_does_not_move_their_past_invoices(residents, tmp_p
     assert Invoice.get(Invoice.number == "F1").structure_id == former
     moved = run(write_csv(tmp_path / "g.csv", TOTALS, [["G1", "R1", "10/2024", "31/10/2024", "100,00", ""]]))
     assert moved.created == 1 and Invoice.get(Invoice.number == "G1").structure_id == resident.structure_id
+
+
+def test_lines_need_an_amount_or_a_unit_price_column(residents, tmp_path):
+    headers = ("N° facture", "N° résident", "Période", "Date facture", "Commentaire")
+    table = read_table(write_csv(tmp_path / "f.csv", headers, [["F1", "R1", "09/2024", "30/09/2024", "x"]]))
+    mapping = explicit_mapping(table.headers, "invoices", {"Commentaire": "line_label"})
+    result = import_invoices(table, mapping)
+    assert [str(problem) for problem in result.problems] == [
+        "fichier, colonne Montant de la ligne : valeur «  » : colonne obligatoire absente : des lignes (libellé, "
+        "quantité) ont besoin d'un montant ou d'un prix unitaire."]
