@@ -15,6 +15,7 @@ usage error (``ImportUsageError``, exit 2).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -122,7 +123,9 @@ def fields_for(kind: str) -> tuple[ImportField, ...]:
         raise ImportUsageError(f"Type d'import inconnu : {printable(kind)} (résidents ou factures).") from None
 
 
+@functools.cache
 def _synonym_index(kind: str) -> dict[str, str]:
+    """Folded synonym -> field name (made once per kind; not to be changed by callers)."""
     index: dict[str, str] = {}
     for item in fields_for(kind):
         for text in (item.name, item.label, *item.synonyms):
