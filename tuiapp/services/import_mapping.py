@@ -53,9 +53,9 @@ _RESIDENTS = (
                 required=True),
     ImportField("structure", "Structure",
                 ("structure", "code structure", "nom structure", "établissement", "etablissement", "site",
-                 "facility"), required=True),
+                 "facility")),  # required of a new resident only (import_residents)
     ImportField("last_name", "Nom", ("nom", "nom de famille", "nom résident", "last name", "surname",
-                                     "family name", "name"), required=True),
+                                     "family name", "name")),  # idem
     ImportField("first_name", "Prénom", ("prénom", "prénom résident", "first name", "given name", "firstname")),
     ImportField("email", "Courriel du résident",
                 ("courriel", "e-mail", "email", "mail", "email résident", "courriel résident", "mail résident",
