@@ -243,3 +243,11 @@ def test_lines_need_an_amount_or_a_unit_price_column(residents, tmp_path):
     assert [str(problem) for problem in result.problems] == [
         "fichier, colonne Montant de la ligne : valeur «  » : colonne obligatoire absente : des lignes (libellé, "
         "quantité) ont besoin d'un montant ou d'un prix unitaire."]
+
+
+def test_problems_come_in_the_files_order(residents, tmp_path):
+    rows = [["F1", "R1", "09/2024", "30/09/2024", "", "A", "1", "10", ""],
+            ["F2", "R2", "13/2024", "30/09/2024", "", "A", "1", "10", ""],
+            ["F1", "R3", "09/2024", "30/09/2024", "", "B", "1", "10", ""]]
+    result = run(write_csv(tmp_path / "f.csv", LINES, rows))
+    assert [problem.line for problem in result.problems] == [3, 4]

@@ -86,6 +86,7 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
             checker.check(number, rows, plan)
             ticker.tick(len(rows))
         result.created, result.updated = len(plan.created), len(plan.updated)
+        result.problems.sort(key=lambda item: item.line)  # an invoice's rows may be far apart: file order
         ticker.finish()
         return refuse_or_write(result, txn, lambda: _write(plan))
 
