@@ -166,14 +166,10 @@ def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
     for note in result.notes:
         say(note)
     if result.dry_run:
-        if result.mailed_changed:
-            say(f"Seraient rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
         say(f"Simulation, rien n'a été écrit : {counts} si le fichier était importé.")
         if to_save is not None:
             say(f"Profil « {args.profile} » non enregistré (simulation) : il le sera à l'import.")
         return EXIT_OK
-    if result.mailed_changed:
-        say(f"Factures rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
     say(f"{noun.capitalize()} : {counts}.")
     if to_save is not None:
         save_profile(args.profile, kind, to_save)
