@@ -100,7 +100,7 @@ _INVOICES = (
 LINE_FIELDS = ("line_label", "line_quantity", "line_unit_price", "line_amount")
 
 _FIELDS = {"residents": _RESIDENTS, "invoices": _INVOICES}
-_KIND_WORDS = {"residents": "résidents", "invoices": "factures"}
+_KIND_WORDS = {"residents": "résidents", "invoices": "factures", "pdfs": "PDF"}
 
 # "N°", "No", "num.", "numéro", "nº" (folded to "no"), "#": one word.
 _NUMBER_WORDS = {"n", "no", "nr", "nro", "num", "numero", "number", "nb", "#"}
@@ -323,7 +323,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
 
     name = _profile_name(name)
     for target in spec.values():
-        if target.strip() not in ("", IGNORED):
+        if kind in _FIELDS and target.strip() not in ("", IGNORED):  # "pdfs": import_pdfs checks its own
             field_named(kind, target)
     text = json.dumps(spec, ensure_ascii=False, sort_keys=True)
     with db.atomic("IMMEDIATE"):
