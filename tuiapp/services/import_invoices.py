@@ -80,7 +80,7 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
         else:
             result.problems.append(problem(row.line, cells.header("number"), "", "ce champ est obligatoire."))
     with transaction(dry_run) as txn:
-        checker = _Checker(cells, result, update_mailed)
+        checker = _Checker(cells, result, update_mailed, list(groups))
         plan = _Plan()
         for number, rows in groups.items():
             checker.check(number, rows, plan)
@@ -95,23 +95,27 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
 
 
 class _Checker:
-    """Reads what the database has, in bulk, then checks each invoice against it."""
+    """Reads what the database has of the file's invoices, in bulk, then checks each invoice against it."""
 
-    def __init__(self, cells: Cells, result: ImportResult, update_mailed: bool) -> None:
+    def __init__(self, cells: Cells, result: ImportResult, update_mailed: bool, numbers: list[str]) -> None:
         self.cells, self.result, self.update_mailed = cells, result, update_mailed
         residents = Resident.select(Resident.external_id, Resident.id, Resident.structure)
         self.residents = {key: (rid, sid) for key, rid, sid in
                           tuples(residents.where(Resident.external_id.is_null(False)))}
         self.reader = RowReader(cells, self.residents)
-        self.existing = {row["number"]: row for row in dicts(Invoice.select(
-            Invoice.id, Invoice.number, Invoice.last_mailed_at, *(getattr(Invoice, name) for name in FIELDS)))}
+        # The file's invoices only (not years of history), a few hundred numbers per query.
+        columns = (Invoice.id, Invoice.number, Invoice.last_mailed_at, *(getattr(Invoice, name) for name in FIELDS))
+        self.existing = {row["number"]: row for part in chunks(numbers)
+                         for row in dicts(Invoice.select(*columns).where(Invoice.number.in_(list(part))))}
+        ids = [row["id"] for row in self.existing.values()]
         self.lines: dict[int, list[Line]] = {}
-        query = InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity,
-                                   InvoiceLine.unit_price, InvoiceLine.amount).order_by(InvoiceLine.invoice,
-                                                                                        InvoiceLine.position,
-                                                                                        InvoiceLine.id)
-        for invoice_id, *values in tuples(query):
-            self.lines.setdefault(invoice_id, []).append(Line(*values))
+        for part in chunks(ids):
+            query = InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity,
+                                       InvoiceLine.unit_price, InvoiceLine.amount).where(
+                InvoiceLine.invoice.in_(list(part))).order_by(InvoiceLine.invoice, InvoiceLine.position,
+                                                              InvoiceLine.id)
+            for invoice_id, *values in tuples(query):
+                self.lines.setdefault(invoice_id, []).append(Line(*values))
         active = SendRecord.select(SendRecord.invoice).where(SendRecord.status.in_(sorted(SendStatus.active())))
         self.in_flight = {invoice_id for (invoice_id,) in tuples(active)}
 
