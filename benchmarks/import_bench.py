@@ -9,9 +9,9 @@ peak of Python's memory (tracemalloc, which slows the run down: the times are ta
 first pass without it), and the process's peak resident size at the end. Goals (issue 13):
 CSV <= 5 s, XLSX <= 15 s.
 
-Last run on the 2-core machine (3 December 2026, 10,000 x 3 = 30,000 rows, others working on it):
-    CSV : import 2.0 s, re-import (nothing to change) 1.5 s
-    XLSX: import 7.9 s, re-import 7.0 s (openpyxl's read-only parsing is most of it)
+Last runs on the 2-core machine (3 December 2026, 10,000 x 3 = 30,000 rows, others working on it):
+    CSV : import 2.0 to 2.4 s, re-import (nothing to change) 1.5 to 1.9 s, every invoice changed 2.8 s
+    XLSX: import 6.6 to 7.9 s, re-import 6.5 to 7.0 s (openpyxl's read-only parsing is most of it)
     tracemalloc peak 200 MiB for both: the reader's ``read(MAX_FILE_SIZE + 1)`` reserves its
     200 MB buffer up front (untouched pages: the resident size stays far lower, see below);
     the import itself, the table read, peaks at 28 MiB.
