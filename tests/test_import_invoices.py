@@ -252,11 +252,3 @@ def test_problems_come_in_the_files_order(residents, tmp_path):
     result = run(write_csv(tmp_path / "f.csv", LINES, rows))
     assert [problem.line for problem in result.problems] == [3, 4]
 
-
-def test_the_rectified_invoices_are_named_in_a_note(residents, tmp_path):
-    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
-    Invoice.update(last_mailed_at=MAILED).execute()
-    changed = write_csv(tmp_path / "g.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90,00", ""]])
-    assert run(changed, dry_run=True, update_mailed=True).notes == [
-        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : F1."]
-    assert run(changed, update_mailed=True).notes == ["Factures rectifiées (déjà envoyées, à renvoyer) : F1."]

@@ -165,6 +165,9 @@ def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
         return EXIT_INCOMPLETE
     for note in result.notes:
         say(note)
+    if result.mailed_changed:  # with --update-mailed
+        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
+        say(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
     if result.dry_run:
         say(f"Simulation, rien n'a été écrit : {counts} si le fichier était importé.")
         if to_save is not None:

@@ -87,9 +87,6 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
             ticker.tick(len(rows))
         result.created, result.updated = len(plan.created), len(plan.updated)
         result.problems.sort(key=lambda item: item.line)  # an invoice's rows may be far apart: file order
-        if result.mailed_changed and not result.problems:
-            what = "qui seraient rectifiées" if dry_run else "rectifiées"
-            result.notes.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
         ticker.finish()
         return refuse_or_write(result, txn, lambda: _write(plan))
 
