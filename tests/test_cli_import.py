@@ -187,3 +187,16 @@ def test_an_xlsx_sheet_is_named_in_the_header(base, tmp_path):
                                              "1 ligne(s) de données.")
     missing = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Autre")
     assert missing.returncode == 2 and "Autre" in missing.stderr
+
+
+def test_a_base_held_by_another_writer_is_said_busy_and_nothing_is_written(base, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.5")
+    holder = sqlite3.connect(base, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing (a send's claim, another import)
+        result = tuiapp("import", "residents", str(residents_file(tmp_path)), "--db", str(base))
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    assert result.returncode == 2 and "occupée par un autre programme" in result.stderr, result.stderr
+    assert table_rows(base, "resident") == []
