@@ -120,6 +120,9 @@ def test_a_mapping_saved_as_a_profile_is_reused(base, tmp_path):
     assert "Réf -> N° résident (external_id) ; Établissement -> Structure (structure) ; Patronyme -> Nom " \
            "(last_name) ; non importées : Remarque" in reused.stdout
     assert [row[2] for row in table_rows(base, "resident")] == ["MAILLY-DURAND"]
+    other = tuiapp("import", "residents", str(residents_file(tmp_path)), "--db", str(base), "--profile", "logiciel")
+    assert other.returncode == 2 and "--profile logiciel : la colonne « Patronyme » n'est pas dans le fichier" in \
+        other.stderr, other.stderr
 
 
 def test_a_change_to_a_mailed_invoice_needs_update_mailed(base, tmp_path):

@@ -91,7 +91,10 @@ def _mapping(args, table, kind: str) -> tuple[dict[str, int], dict[str, str] | N
         saved = mapping.load_profile(args.profile, kind)
         if saved is None:
             raise mapping.unknown_profile(args.profile, kind)
-        return mapping.explicit_mapping(table.headers, kind, saved), None
+        try:
+            return mapping.explicit_mapping(table.headers, kind, saved), None
+        except mapping.ImportUsageError as exc:  # the profile's columns, not this file's
+            raise mapping.ImportUsageError(str(exc).replace("--map :", f"--profile {args.profile} :", 1)) from None
     return mapping.guess_mapping(table.headers, kind), None
 
 
