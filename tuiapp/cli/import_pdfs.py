@@ -29,7 +29,7 @@ def import_pdfs_command(args: argparse.Namespace) -> int:
     open_existing(args)
     result = import_pdfs(Path(args.folder).expanduser(), index=args.index and Path(args.index).expanduser(),
                          dry_run=args.dry_run, update_mailed=args.update_mailed)
-    return report(result, update_mailed=args.update_mailed, report_file=args.report)
+    return report(result, report_file=args.report)
 
 
 def _changes(result) -> str:
@@ -42,25 +42,20 @@ def _changes(result) -> str:
     return text + (f" ; {result.unchanged} inchangé(s)" if result.unchanged else "")
 
 
-def report(result, *, update_mailed: bool, report_file: str | None) -> int:
+def report(result, *, report_file: str | None) -> int:
     """Prints what the import found and did, in French; returns the exit code."""
     if report_file is not None:
         _write_report(Path(report_file).expanduser(), result.problems)
     for problem in result.problems:
         say(str(problem))
-    if result.problems:
-        say(f"Import refusé : {len(result.problems)} problème(s) ; rien n'a été enregistré.")
-        return EXIT_INCOMPLETE
-    if result.dry_run:
+    if result.dry_run and not result.problems:
         for attachment in result.attachments:
             mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
             say(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed})")
     for note in result.notes:
         say(note)
-    if result.mailed_changed and not update_mailed:
-        say(f"Import refusé : {len(result.mailed_changed)} facture(s) déjà envoyée(s) dont le PDF changerait : "
-            f"{', '.join(result.mailed_changed)}. Avec --update-mailed, elles seront marquées rectifiées et "
-            "à envoyer de nouveau ; rien n'a été enregistré.")
+    if result.problems:
+        say(f"Import refusé : {len(result.problems)} problème(s) ; rien n'a été enregistré.")
         return EXIT_INCOMPLETE
     count = len(result.mailed_changed)
     if result.dry_run:

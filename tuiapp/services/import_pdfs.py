@@ -27,8 +27,8 @@ from peewee import JOIN
 
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoicePdf, Resident
-from tuiapp.domain.formatting import period_label
+from tuiapp.db.models import Invoice, InvoicePdf, Resident, SendRecord, SendStatus
+from tuiapp.domain.formatting import format_timestamp, period_label
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.templates import person_name
@@ -145,6 +145,7 @@ def _from_index(index: Path, files: dict[str, Path], numbers: dict[int, str], so
                                        "colonnes « n° facture » et « fichier » attendues dans le fichier d'index."))
         return
     by_number: dict[str, set[int]] = {}
+    exactly = {number: invoice_id for invoice_id, number in numbers.items()}
     for invoice_id, number in numbers.items():
         by_number.setdefault(folded(number), set()).add(invoice_id)
     by_folded_name = {folded(name): name for name in files}
@@ -159,7 +160,7 @@ def _from_index(index: Path, files: dict[str, Path], numbers: dict[int, str], so
         if not wanted:
             result.problems.append(Problem(row.line, file_header, "", "nom de fichier manquant."))
             continue
-        ids = by_number.get(folded(number))
+        ids = {exactly[number]} if number in exactly else by_number.get(folded(number))
         if not ids:
             result.problems.append(Problem(row.line, number_header, number, "aucune facture n'a ce numéro."))
             continue
@@ -268,40 +269,59 @@ def _chunks(ids: list[int]):
 
 def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImportResult, *,
            update_mailed: bool) -> None:
-    """Compare with what is attached, then write it all in one transaction (unless a dry run,
-    or invoices already mailed would change without ``update_mailed``)."""
-    with db.atomic("DEFERRED" if result.dry_run else "IMMEDIATE"):  # read again under the write lock
+    """Compare with what is attached, under the write lock, then write it all in one transaction
+    (unless a dry run, or a problem: an invoice already mailed that would change without
+    ``update_mailed``, or one waiting to be sent or being sent)."""
+    with db.atomic("DEFERRED" if result.dry_run else "IMMEDIATE"):
         ids = sorted(chosen, key=lambda invoice_id: numbers[invoice_id])
         invoices: dict[int, Invoice] = {}
         existing: dict[int, str] = {}
+        in_flight: set[int] = set()
         for part in _chunks(ids):
             invoices.update((invoice.id, invoice) for invoice in Invoice.select(
                 Invoice.id, Invoice.number, Invoice.last_mailed_at, Invoice.period_year, Invoice.period_month,
             ).where(Invoice.id.in_(part)))
             existing.update(_rows(InvoicePdf.select(InvoicePdf.invoice, InvoicePdf.sha256)
                                   .where(InvoicePdf.invoice.in_(part))))
-        changed: list[int] = []
-        for invoice_id in ids:
-            invoice, source = invoices[invoice_id], chosen[invoice_id]
-            before = existing.get(invoice_id)
-            change = UNCHANGED if before == source.sha256 else REPLACED if before else NEW
-            mailed = change != UNCHANGED and invoice.last_mailed_at is not None
-            result.attachments.append(Attachment(invoice.number, source.name, change, mailed))
-            if mailed:
-                result.mailed_changed.append(invoice.number)
-            if change == UNCHANGED:
-                result.unchanged += 1
-            else:
-                changed.append(invoice_id)
-                result.created += change == NEW
-                result.updated += change == REPLACED
+            in_flight.update(invoice_id for (invoice_id,) in _rows(SendRecord.select(SendRecord.invoice).where(
+                SendRecord.invoice.in_(part) & SendRecord.status.in_(list(SendStatus.active())))))
+        changed = [invoice_id for invoice_id in ids if _compare(invoices.get(invoice_id), chosen[invoice_id],
+                                                               existing.get(invoice_id), invoice_id in in_flight,
+                                                               result, update_mailed=update_mailed)]
         _note_left_without(invoices.values(), set(ids), result)
-        if result.dry_run or (result.mailed_changed and not update_mailed):
+        if result.dry_run or result.problems:
             return
         now = utcnow()
         for invoice_id in changed:
             _write(invoice_id, chosen[invoice_id], now, mailed=invoices[invoice_id].last_mailed_at is not None)
         result.written = bool(changed)
+
+
+def _compare(invoice: Invoice | None, source: _Source, before: str | None, in_flight: bool,
+             result: PdfImportResult, *, update_mailed: bool) -> bool:
+    """What becomes of one invoice's PDF (counted, listed; problems added); True when it is to be written."""
+    if invoice is None:
+        result.problems.append(source.problem("sa facture a été supprimée pendant l'import."))
+        return False
+    change = UNCHANGED if before == source.sha256 else REPLACED if before else NEW
+    mailed = change != UNCHANGED and invoice.last_mailed_at is not None
+    result.attachments.append(Attachment(invoice.number, source.name, change, mailed))
+    if change == UNCHANGED:
+        result.unchanged += 1
+        return False
+    result.created += change == NEW
+    result.updated += change == REPLACED
+    if in_flight:
+        result.problems.append(source.problem(
+            f"la facture {invoice.number} est en attente d'envoi ou en cours d'envoi : importez son PDF après "
+            "l'envoi (ou retirez-la de la file)."))
+    elif mailed:
+        result.mailed_changed.append(invoice.number)
+        if not update_mailed:
+            result.problems.append(source.problem(
+                f"la facture {invoice.number} a déjà été envoyée ({format_timestamp(invoice.last_mailed_at)}) "
+                "et son PDF changerait : --update-mailed pour la rectifier (elle sera à renvoyer)."))
+    return True
 
 
 def _write(invoice_id: int, source: _Source, now, *, mailed: bool) -> None:

@@ -29,8 +29,8 @@ def folded(text: str) -> str:
 
 
 def spellings(number: str) -> set[str]:
-    """The ways a number can be written in a file name."""
-    base = folded(number)
+    """The ways a number can be written in a file name (NFC, case kept)."""
+    base = unicodedata.normalize("NFC", number)
     return {base, base.replace("/", "-"), base.replace("/", "_")} if "/" in base else {base}
 
 
@@ -50,36 +50,48 @@ class NumberIndex:
 
     Numbers that start and end with a letter or digit (nearly all) are looked up by the
     name's spans between token edges (a dictionary, fast for 300,000 invoices); the few others by a
-    regular expression each."""
+    regular expression each. Case is ignored, unless two numbers differ by case only
+    (``FH-1`` and ``fh-1``): then the name's own case tells them apart."""
 
     def __init__(self, numbers: Iterable[tuple[int, str]]) -> None:
-        self.by_spelling: dict[str, set[int]] = {}
-        self.odd: list[tuple[re.Pattern[str], int]] = []
+        #: folded spelling -> {invoice id: its spellings, case kept}
+        self.by_spelling: dict[str, dict[int, set[str]]] = {}
+        self.odd: list[tuple[re.Pattern[str], int, set[str]]] = []
         for invoice_id, number in numbers:
-            for spelling in spellings(number):
+            exact = spellings(number)
+            for spelling in exact:
                 if _edges_alnum(spelling):
-                    self.by_spelling.setdefault(spelling, set()).add(invoice_id)
+                    self.by_spelling.setdefault(spelling.casefold(), {})[invoice_id] = exact
                 elif spelling.strip():
-                    pattern = re.compile(rf"(?<![^\W_]){re.escape(spelling)}(?![^\W_])")
-                    self.odd.append((pattern, invoice_id))
+                    pattern = re.compile(rf"(?<![^\W_]){re.escape(spelling)}(?![^\W_])", re.IGNORECASE)
+                    self.odd.append((pattern, invoice_id, exact))
 
     def find(self, stem: str) -> set[int]:
         """The invoices whose number is in ``stem`` (a file's name without ``.pdf``) as a whole."""
-        name = folded(stem)
+        name = unicodedata.normalize("NFC", stem)
         tokens = [(match.start(), match.end()) for match in _TOKEN.finditer(name)]
         found: list[_Found] = []
         for first, (start, _) in enumerate(tokens):
             for _, end in tokens[first: first + _MAX_SPAN]:
-                for invoice_id in self.by_spelling.get(name[start:end], ()):
-                    found.append(_Found(start, end, invoice_id))
-        for pattern, invoice_id in self.odd:
+                text = name[start:end]
+                candidates = self.by_spelling.get(text.casefold(), {})
+                found.extend(_Found(start, end, i) for i in _by_case(text, candidates))
+        for pattern, invoice_id, exact in self.odd:
             found.extend(_Found(match.start(), match.end(), invoice_id) for match in pattern.finditer(name))
-        kept = {
+        return {
             item.invoice_id for item in found
             if not any(other.start <= item.start and item.end <= other.end and other.end - other.start
                        > item.end - item.start for other in found)
         }
-        return kept
+
+
+def _by_case(text: str, candidates: dict[int, set[str]]) -> Iterable[int]:
+    """Several numbers spelled the same but for case: those spelled exactly as ``text``, if any."""
+    if len(candidates) > 1:
+        exact = [invoice_id for invoice_id, written in candidates.items() if text in written]
+        if exact:
+            return exact
+    return candidates
 
 
 # -- the index file -----------------------------------------------------------------
