@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pymupdf
 import pytest
 
+from tuiapp.db.database import db
 from tuiapp.db.models import Invoice, InvoicePdf
 from tuiapp.services.import_files import ImportFileError
 from tuiapp.services.import_pdfs import MAX_PDF_BYTES, NEW, REPLACED, UNCHANGED, import_pdfs
@@ -251,3 +254,94 @@ def test_printing_uses_the_imported_pdf(invoices, tmp_path):
     assert printed["FH-2024-001"].read_bytes() == path.read_bytes()
     with pymupdf.open(printed["EHPAD-7"]) as document:
         assert "EHPAD-7" in document[0].get_text()
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "tuiapp", "import", "pdfs", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tmp_path):
+    Invoice.update(last_mailed_at=MAILED).where(Invoice.number == "FH-2024-001").execute()
+    db.close()
+    folder = tmp_path / "pdfs"
+    write(folder, "FH-2024-001.pdf")
+    write(folder, "EHPAD-7.pdf")
+    bad = write(folder, "2024-003.pdf", b"<html>pas un PDF</html>")
+    base = [str(folder), "--db", str(db_path)]
+
+    refused = run(*base, "--report", str(tmp_path / "rapport.csv"))
+    assert refused.returncode == 1, refused.stderr
+    lines = refused.stdout.splitlines()
+    assert "fichier : valeur « 2024-003.pdf » : ce n'est pas un PDF." in lines  # MuPDF reads it as HTML
+    assert lines[-1] == "Rien n'a été écrit : 1 problème(s)."
+    report = (tmp_path / "rapport.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert report == ["ligne;colonne;valeur;raison",
+                      "0;;2024-003.pdf;ce n'est pas un PDF."]
+    bad.unlink()
+
+    mailed = run(*base, "--dry-run")
+    assert mailed.returncode == 1
+    assert "a déjà été envoyée" in mailed.stdout and "--update-mailed pour la rectifier" in mailed.stdout
+
+    dry = run(*base, "--dry-run", "--update-mailed")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée)" in dry.stdout
+    assert "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau)" in dry.stdout
+    assert dry.stdout.splitlines()[-1] == ("Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x)) ; 1 facture(s) "
+                                           "déjà envoyée(s) serai(en)t rectifiée(s).")
+
+    done = run(*base, "--update-mailed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001." in done.stdout
+    assert done.stdout.splitlines()[-1] == "PDF joints à leur facture : 2 (2 nouveau(x))."
+    again = run(*base)
+    assert again.returncode == 0 and again.stdout.splitlines()[-1] == (
+        "PDF joints à leur facture : 2 (aucun changement ; 2 inchangé(s)).")
+
+    for args, message in (((str(tmp_path / "absent"), "--db", str(db_path)), "Dossier introuvable"),
+                          ((*base, "--index", str(tmp_path / "absent.csv")), "absent.csv"),
+                          ((*base, "--report", str(tmp_path / "no" / "r.csv")), "--report"),
+                          ((*base, "--bogus"), "unrecognized arguments")):
+        usage = run(*args)
+        assert usage.returncode == 2 and message in usage.stderr and "Traceback" not in usage.stderr, usage.stderr
+
+
+def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_invoice, db_path, tmp_path):
+    make_invoice(make_resident(email="a@example.org"), number="FH-1")
+    make_invoice(make_resident("DUPONT", "Jean", email="b@example.org"), number="FH-2")
+    db.close()
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    hostile = os.fsencode(folder) + b"/FH-1 \x1b]0;pwned\x07\n.pdf"
+    with open(hostile, "wb") as file:
+        file.write(make_pdf("un"))
+    try:  # not UTF-8 (some file systems refuse such a name)
+        with open(os.fsencode(folder) + b"/\xff\xfe FH-2 [bold]x.pdf", "wb") as file:
+            file.write(make_pdf("deux"))
+        second = "\ufffd\ufffd FH-2 [bold]x.pdf"
+    except OSError:
+        (folder / "FH-2 [bold]x.pdf").write_bytes(make_pdf("deux"))
+        second = "FH-2 [bold]x.pdf"
+
+    result = run(str(folder), "--db", str(db_path))
+
+    shown = result.stdout + result.stderr
+    assert result.returncode == 0, shown
+    assert "\x1b" not in shown and "\x07" not in shown and "Traceback" not in shown
+    assert "PDF joints à leur facture : 2 (2 nouveau(x))." in shown
+    from tuiapp.db.database import open_database
+
+    open_database(db_path)
+    names = sorted(row.file_name for row in InvoicePdf.select())
+    assert names == sorted(["FH-1 \ufffd]0;pwned\ufffd\ufffd.pdf", second])
+
+
+def test_numbers_that_do_not_start_and_end_with_a_letter_or_digit_are_found_too():
+    from tuiapp.services.pdf_matching import NumberIndex
+
+    index = NumberIndex([(1, "(A)-1"), (2, "FH-1"), (3, "FH/2024/9"), (4, "#7")])
+    assert index.find("Facture (A)-1 DUPONT") == {1}
+    assert index.find("Facture (A)-12") == set()
+    assert index.find("fh_2024_9 et #7") == {3, 4}
+    assert index.find("FH-1") == {2} and index.find("FH-10") == set() and index.find("FH-1-x") == {2}

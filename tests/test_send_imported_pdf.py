@@ -7,7 +7,6 @@ import hashlib
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pymupdf
 import pytest
@@ -63,7 +62,13 @@ def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server,
     folder.mkdir()
     own = folder / "Facture FH-2024-001.pdf"
     own.write_bytes(make_pdf("La facture du logiciel de facturation"))
-    assert import_pdfs(folder).created == 1
+    db.close()
+    imported = tuiapp("import", "pdfs", str(folder), "--db", str(db_path))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "PDF joints à leur facture : 1 (1 nouveau(x))." in imported.stdout
+    assert "Facture FH-2024-002 (DUPONT Jean, septembre 2024) : pas de PDF importé, un PDF sera généré." \
+        in imported.stdout
+    open_database(db_path)
     rows = {row.number: row for row in send_rows(SEPTEMBER)}
     assert str(send_cells.document(rows["FH-2024-001"])) == "Facture, PDF importé"
     assert str(send_cells.document(rows["FH-2024-002"])) == "Facture, PDF généré"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, add_db_option, open_existing, say
+from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
 from tuiapp.domain.errors import TuiappError
 
 
@@ -24,12 +24,30 @@ def register(kinds) -> None:
 
 
 def import_pdfs_command(args: argparse.Namespace) -> int:
+    from tuiapp.domain.roles import Action, refusal
     from tuiapp.services.import_pdfs import import_pdfs
+    from tuiapp.services.site import locate
 
-    open_existing(args)
+    site = locate(args.db)
+    if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
+        raise TuiappError(reason)
+    report_file = _report_path(args.report)
+    open_existing(args, site)
     result = import_pdfs(Path(args.folder).expanduser(), index=args.index and Path(args.index).expanduser(),
                          dry_run=args.dry_run, update_mailed=args.update_mailed)
-    return report(result, report_file=args.report)
+    return report(result, report_file=report_file)
+
+
+def _report_path(report: str | None) -> Path | None:
+    """``--report``, checked before anything is read (as ``import residents|invoices`` do)."""
+    if report is None:
+        return None
+    path = Path(report).expanduser()
+    if not path.parent.is_dir():
+        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
+    if path.is_dir():
+        raise TuiappError(f"--report : « {path} » est un dossier.")
+    return path
 
 
 def _changes(result) -> str:
@@ -42,12 +60,19 @@ def _changes(result) -> str:
     return text + (f" ; {result.unchanged} inchangé(s)" if result.unchanged else "")
 
 
-def report(result, *, report_file: str | None) -> int:
-    """Prints what the import found and did, in French; returns the exit code."""
-    if report_file is not None:
-        _write_report(Path(report_file).expanduser(), result.problems)
+def report(result, *, report_file: Path | None) -> int:
+    """Prints what the import found and did, in French (the problems first, as the report's lines);
+    returns the exit code."""
+    from tuiapp.services.import_report import write_report
+
     for problem in result.problems:
         say(str(problem))
+    if report_file is not None:
+        try:
+            write_report(report_file, result.problems)
+        except OSError as exc:
+            warn(f"Le rapport « {report_file} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
+            return EXIT_USAGE
     if result.dry_run and not result.problems:
         for attachment in result.attachments:
             mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
@@ -55,23 +80,14 @@ def report(result, *, report_file: str | None) -> int:
     for note in result.notes:
         say(note)
     if result.problems:
-        say(f"Import refusé : {len(result.problems)} problème(s) ; rien n'a été enregistré.")
+        say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
         return EXIT_INCOMPLETE
     count = len(result.mailed_changed)
     if result.dry_run:
         rectified = f" ; {count} facture(s) déjà envoyée(s) serai(en)t rectifiée(s)" if count else ""
-        say(f"Simulation : {len(result.attachments)} PDF ({_changes(result)}){rectified} ; rien n'a été enregistré.")
+        say(f"Simulation, rien n'a été écrit : {len(result.attachments)} PDF ({_changes(result)}){rectified}.")
     else:
-        rectified = f" ; {count} facture(s) rectifiée(s), à envoyer de nouveau" if count else ""
-        say(f"{len(result.attachments)} PDF joint(s) à leur facture ({_changes(result)}){rectified}.")
+        if count:
+            say(f"Factures rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+        say(f"PDF joints à leur facture : {len(result.attachments)} ({_changes(result)}).")
     return EXIT_OK
-
-
-def _write_report(path: Path, problems) -> None:
-    from tuiapp.services.import_report import write_report
-
-    try:
-        write_report(path, problems)
-    except OSError as exc:
-        raise TuiappError(f"Rapport impossible à écrire dans « {path} » ({exc.strerror or type(exc).__name__}).") \
-            from None

@@ -56,7 +56,7 @@ class NumberIndex:
     def __init__(self, numbers: Iterable[tuple[int, str]]) -> None:
         #: folded spelling -> {invoice id: its spellings, case kept}
         self.by_spelling: dict[str, dict[int, set[str]]] = {}
-        self.odd: list[tuple[re.Pattern[str], int, set[str]]] = []
+        self.odd: list[tuple[re.Pattern[str], int]] = []
         for invoice_id, number in numbers:
             exact = spellings(number)
             for spelling in exact:
@@ -64,7 +64,7 @@ class NumberIndex:
                     self.by_spelling.setdefault(spelling.casefold(), {})[invoice_id] = exact
                 elif spelling.strip():
                     pattern = re.compile(rf"(?<![^\W_]){re.escape(spelling)}(?![^\W_])", re.IGNORECASE)
-                    self.odd.append((pattern, invoice_id, exact))
+                    self.odd.append((pattern, invoice_id))
 
     def find(self, stem: str) -> set[int]:
         """The invoices whose number is in ``stem`` (a file's name without ``.pdf``) as a whole."""
@@ -76,7 +76,7 @@ class NumberIndex:
                 text = name[start:end]
                 candidates = self.by_spelling.get(text.casefold(), {})
                 found.extend(_Found(start, end, i) for i in _by_case(text, candidates))
-        for pattern, invoice_id, exact in self.odd:
+        for pattern, invoice_id in self.odd:
             found.extend(_Found(match.start(), match.end(), invoice_id) for match in pattern.finditer(name))
         return {
             item.invoice_id for item in found
