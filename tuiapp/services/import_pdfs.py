@@ -289,6 +289,7 @@ def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImpor
                                                                existing.get(invoice_id), invoice_id in in_flight,
                                                                result, update_mailed=update_mailed)]
         _note_left_without(invoices.values(), set(ids), result)
+        _note_attached(result)
         if result.dry_run or result.problems:
             return
         now = utcnow()
@@ -333,6 +334,22 @@ def _write(invoice_id: int, source: _Source, now, *, mailed: bool) -> None:
         InvoicePdf.insert(invoice=invoice_id, **values).execute()
     if mailed:  # what was sent is no longer the invoice: rectified, to be sent again
         Invoice.update(rectified_at=now, last_mailed_at=None).where(Invoice.id == invoice_id).execute()
+
+
+def _note_attached(result: PdfImportResult) -> None:
+    """First among the notes (the CLI and the Import screen show them): on a dry run, what would be
+    attached; the invoices rectified, or that would be."""
+    if result.problems:
+        return
+    first = []
+    if result.dry_run:
+        for attachment in result.attachments:
+            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
+            first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
+    if result.mailed_changed:
+        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
+        first.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    result.notes[:0] = first
 
 
 def _note_left_without(invoices, attached: set[int], result: ImportResult) -> None:
