@@ -7,7 +7,8 @@ kind must agree, and whose total is the sum of its lines (a total column, when t
 must say the same). An invoice of a line file may still have only its total.
 
 Every invoice passes ``Invoice.clean()`` and every line ``InvoiceLine.clean()``; the resident
-is found by its ID, the structure is the resident's. An invoice the file does not change is
+is found by its ID, the structure is the resident's (an existing invoice of the same resident
+keeps its own: a resident who moved does not move their past invoices). An invoice the file does not change is
 not written. A change to an invoice already mailed is refused (``mailed_changed``) unless
 ``update_mailed``: it then keeps its number, is *rectifiée* and is to be sent again (its send
 records keep what each version said); an invoice queued or being sent is never changed.
@@ -85,6 +86,10 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
             checker.check(number, rows, plan)
             ticker.tick(len(rows))
         result.created, result.updated = len(plan.created), len(plan.updated)
+        result.problems.sort(key=lambda item: item.line)  # an invoice's rows may be far apart: file order
+        if result.mailed_changed and not result.problems:
+            what = "qui seraient rectifiées" if dry_run else "rectifiées"
+            result.notes.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
         ticker.finish()
         return refuse_or_write(result, txn, lambda: _write(plan))
 
@@ -184,6 +189,9 @@ class _Checker:
         if current is None:
             plan.created.append((values, lines or []))
             return
+        if current["resident"] == values["resident"]:
+            # Its structure was the resident's when it was made: a resident who moved since does not move it.
+            values["structure"] = current["structure"]
         old_lines = self.lines.get(current["id"], [])
         if lines is None and old_lines and values["amount_ht"] != current["amount_ht"]:
             lines = []  # only the total: lines that no longer add up go
