@@ -173,8 +173,9 @@ def test_links_and_other_files_are_left_aside(invoices, tmp_path):
 def test_a_pdf_is_replaced_only_when_its_bytes_differ(invoices, tmp_path):
     folder = tmp_path / "pdfs"
     path = write(folder, "FH-2024-001.pdf")
-    first = import_pdfs(folder)
-    assert (first.created, first.written) == (1, True)
+    ticks: list[tuple[int, int]] = []
+    first = import_pdfs(folder, progress=lambda done, total: ticks.append((done, total)))
+    assert (first.created, first.written) == (1, True) and ticks == [(1, 1)]
     stored = InvoicePdf.get()
     assert bytes(stored.data) == path.read_bytes() and stored.file_name == "FH-2024-001.pdf"
 

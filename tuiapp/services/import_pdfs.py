@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -82,9 +82,10 @@ def shown_name(name: str) -> str:
 
 
 def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run: bool = False,
-                update_mailed: bool = False) -> PdfImportResult:
+                update_mailed: bool = False, progress: Callable[[int, int], None] | None = None) -> PdfImportResult:
     """Attach the folder's PDFs to their invoices (see the module). ``ImportFileError`` when the
-    folder or the index cannot be read at all; every other problem is in the result."""
+    folder or the index cannot be read at all; every other problem is in the result.
+    ``progress(done, total)``: called as the matched files are checked (from this thread)."""
     folder = Path(folder)
     result = PdfImportResult("pdfs", dry_run=dry_run)
     files = _pdf_files(folder, result)
@@ -97,10 +98,12 @@ def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run:
         if name not in sources:
             sources[name] = _Source(path, shown_name(name), finder.find(name[: -len(".pdf")]))
     chosen = _one_to_one(sources, numbers, result)
-    for source in chosen.values():
+    for done, source in enumerate(chosen.values(), 1):
         reason = _check(source)
         if reason:
             result.problems.append(source.problem(reason))
+        if progress is not None:
+            progress(done, len(chosen))
     if result.problems:
         return result
     try:
