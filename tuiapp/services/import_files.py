@@ -62,7 +62,13 @@ def _read_bytes(path: Path) -> bytes:
             raise ImportFileError(f"{named(path)} n'est pas un fichier ordinaire.")
         _check_size(path, status.st_size)
         with path.open("rb") as stream:
-            data = stream.read(MAX_FILE_SIZE + 1)
+            # as much as the file holds (one read of MAX_FILE_SIZE + 1 would reserve 200 MB every time),
+            # then whatever it gained since, up to one byte past the limit
+            chunks = [stream.read(min(status.st_size, MAX_FILE_SIZE) + 1)]
+            while (got := sum(map(len, chunks))) <= MAX_FILE_SIZE and (more := stream.read(
+                    min(8 * MB, MAX_FILE_SIZE + 1 - got))):
+                chunks.append(more)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except OSError as exc:
         raise ImportFileError(f"{named(path)} ne peut pas être lu ({exc.strerror or type(exc).__name__}).") from None
     _check_size(path, len(data))
