@@ -150,6 +150,7 @@ FIELDS = (
               form_label="Texte du mail"),
     TextField("Resident", "last_name", "Nom", 200, form="resident", form_label="Nom"),
     TextField("Resident", "first_name", "Prénom", 200, form="resident", form_label="Prénom"),
+    TextField("Resident", "external_id", "N° résident", 40, form="resident", form_label="N° résident"),
     TextField("Resident", "email", "Courriel du résident", 254, "email", form="resident",
               form_label="Courriel du résident"),
     TextField("Resident", "guardian_name", "Nom du tuteur", 200, form="resident", form_label="Tuteur"),

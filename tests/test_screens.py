@@ -184,6 +184,8 @@ async def test_create_and_edit_a_resident(app):
         await type_text(pilot, "Lefèvre-Dumas")
         await press(pilot, "tab")
         await type_text(pilot, "Éliane")
+        await press(pilot, "tab")
+        await type_text(pilot, " R-0042 ")  # N° résident, the billing software's
         await fill(pilot, "#email", "eliane@example.org")
         await fill(pilot, "#guardian_name", "UDAF du Nord")
         await fill(pilot, "#guardian_email", "udaf@")
@@ -197,17 +199,33 @@ async def test_create_and_edit_a_resident(app):
         resident = Resident.get(Resident.last_name == "Lefèvre-Dumas")
         assert (resident.first_name, resident.email, resident.guardian_name, resident.guardian_email) == (
             "Éliane", "eliane@example.org", "UDAF du Nord", "udaf@example.org")
-        assert resident.structure.code == "EHPAD" and resident.active
+        assert resident.structure.code == "EHPAD" and resident.active and resident.external_id == "R-0042"
 
         await press(pilot, "slash")
+        await type_text(pilot, "r-0042")  # found by its N° résident too
+        await press(pilot, "enter")
+        assert app.screen.query_one(DataTable).row_count == 1
+        await press(pilot, "slash", "ctrl+u")
         await type_text(pilot, "lefevre-dumas eliane")  # accents are forgiven
         await press(pilot, "enter")
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await press(pilot, "enter")  # edit her
         await fill(pilot, "#email", "e.lefevre@example.org")
+        await fill(pilot, "#external_id", "")  # blank: no N° résident (NULL, never "")
         await press(pilot, "ctrl+s")
-    assert Resident.get_by_id(resident.id).email == "e.lefevre@example.org"
+        await press(pilot, "n")
+        await type_text(pilot, "Dupont")
+        await fill(pilot, "#external_id", "R-0043")
+        await settle(pilot)
+        assert "N° résident" not in text_of(app, "#errors")
+        Resident.update(external_id="R-0043").where(Resident.id == resident.id).execute()
+        await fill(pilot, "#external_id", "R-0043 ")  # now another resident's
+        await settle(pilot)
+        assert "N° résident : « R-0043 » existe déjà." in text_of(app, "#errors")
+    edited = Resident.get_by_id(resident.id)
+    assert edited.email == "e.lefevre@example.org" and edited.external_id == "R-0043"
+    assert Resident.select().where(Resident.external_id.is_null()).count() == Resident.select().count() - 1
 
 
 async def run_from_palette(pilot, name: str) -> None:
