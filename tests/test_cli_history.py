@@ -27,7 +27,7 @@ def tuiapp(*args):
 def hostile_history(make_resident, make_invoice, db_path):
     """Two send records whose texts are spreadsheet formulas and terminal codes, one of a credit note."""
     resident = make_resident("=cmd|' /C calc'!A0", "+Jean", email="=cmd@example.org")
-    credit = make_invoice(resident, Period(2024, 9), amount="-12.50", number="=1+1")
+    credit = make_invoice(resident, Period(2024, 9), amount="-12.50", number="=1+1", kind="avoir")
     plain = make_invoice(make_resident("MAILLY", "Josiane"), Period(2024, 9), amount="1234.56", number="FH-1")
     SendRecord.create(invoice=credit, recipients="=cmd@example.org", status="failed", attempts=1,
                       last_reply="550 -2+3", operator="@SUM(A1)", error="\tcellule", message_id="+<id@x>")
