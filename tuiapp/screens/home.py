@@ -28,6 +28,7 @@ class HomeScreen(Screen[None]):
         Binding("c", "app.contributions", "Contributions", id="home.contributions"),
         Binding("s", "app.structures", "Structures", id="home.structures"),
         Binding("r", "app.residents", "Résidents", id="home.residents"),
+        Binding("i", "app.imports", "Import", id="home.import"),
         Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),
         Binding("q", "app.leave_app", "Quitter", id="home.quit"),
     ]
@@ -38,7 +39,7 @@ class HomeScreen(Screen[None]):
             yield Static(id="association")
             yield Static(id="counts")
             yield Static(id="periods")
-        yield Footer()
+        yield Footer(compact=True)  # every key of the home screen shown at 80 columns
 
     def on_mount(self) -> None:
         self.refresh_overview()
