@@ -61,6 +61,13 @@ AUTH_METHODS = tuple(AuthMethod)
 Rule = Callable[[], object]
 
 
+def _reads_database(rule: Rule) -> Rule:
+    """Marks a rule that queries the database (uniqueness, a referenced row): ``clean(offline=True)``
+    skips it, for an import that checks those against what it read in bulk."""
+    rule.reads_database = True  # type: ignore[attr-defined]
+    return rule
+
+
 def _sql_list(values) -> str:
     return ", ".join(repr(str(value)) for value in values)
 
@@ -77,15 +84,16 @@ class CleanModel(BaseModel):
         """The checks, in order: (field, rule); the rule's value becomes the field's."""
         return iter(())
 
-    def clean(self) -> None:
+    def clean(self, *, offline: bool = False) -> None:
         """Normalise and check every field; raise one ``ValidationError`` that lists every problem.
 
         A field's later rules are skipped once one refused it (they expect a clean value).
+        ``offline``: without the rules that query the database (the caller checks those itself).
         """
         refused: set[str] = set()
         problems: list[ValidationError] = []
         for field, rule in self.rules():
-            if field in refused:
+            if field in refused or offline and getattr(rule, "reads_database", False):
                 continue
             try:
                 value = rule()
@@ -215,7 +223,7 @@ class Structure(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "code", lambda: single_line(self.code, field="code", label="Code", required=True,
                                           max_length=CODE_MAX).upper()
-        yield "code", lambda: self._unique(Structure.code, self.code, "Code")
+        yield "code", _reads_database(lambda: self._unique(Structure.code, self.code, "Code"))
         yield "name", lambda: single_line(self.name, field="name", label="Nom de la structure", required=True)
         yield "address", lambda: multi_line(self.address, field="address", label="Adresse de la structure",
                                             max_length=ADDRESS_MAX)
@@ -255,15 +263,15 @@ class Resident(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "last_name", lambda: single_line(self.last_name, field="last_name", label="Nom", required=True)
         yield "first_name", lambda: single_line(self.first_name, field="first_name", label="Prénom")
-        yield "structure", self._existing_structure
+        yield "structure", _reads_database(lambda: self._existing_structure())
         yield "email", lambda: normalize_email(self.email, field="email", label="Courriel du résident")
         yield "guardian_name", lambda: single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
         yield "guardian_email", lambda: normalize_email(self.guardian_email, field="guardian_email",
                                                         label="Courriel du tuteur")
         yield "external_id", lambda: single_line(self.external_id, field="external_id", label="N° résident",
                                                  max_length=NUMBER_MAX) or None
-        yield "external_id", lambda: self.external_id and self._unique(Resident.external_id, self.external_id,
-                                                                       "N° résident")
+        yield "external_id", _reads_database(
+            lambda: self.external_id and self._unique(Resident.external_id, self.external_id, "N° résident"))
 
     def _existing_structure(self) -> int:
         if self.structure_id is None or not Structure.select().where(Structure.id == self.structure_id).exists():
@@ -320,14 +328,14 @@ class Invoice(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "number", lambda: single_line(self.number, field="number", label="Numéro de facture", required=True,
                                             max_length=NUMBER_MAX)
-        yield "number", lambda: self._unique(Invoice.number, self.number, "Numéro de facture")
+        yield "number", _reads_database(lambda: self._unique(Invoice.number, self.number, "Numéro de facture"))
         yield "kind", lambda: _one_of(self.kind, tuple(DocumentKind), "kind", "Type de document",
                                       "facture ou avoir.")
         yield "amount_ht", lambda: parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
         yield "amount_ht", self._sign
         yield "period", lambda: Period(self.period_year, self.period_month)  # refuses a month out of range
         yield "issue_date", self._date
-        yield "structure", self._residents_structure
+        yield "structure", _reads_database(lambda: self._residents_structure())
 
     def _sign(self) -> Decimal:
         if self.kind == DocumentKind.AVOIR and self.amount_ht >= 0:

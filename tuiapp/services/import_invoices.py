@@ -1,0 +1,219 @@
+"""``tuiapp import invoices``: the billing software's invoices and credit notes, matched on
+their number.
+
+A file has one row per invoice (its total), or one row per line (label, quantity, unit
+price, amount): rows that share a number form one invoice, whose resident, period, date and
+kind must agree, and whose total is the sum of its lines (a total column, when there is one,
+must say the same). An invoice of a line file may still have only its total.
+
+Every invoice passes ``Invoice.clean()`` and every line ``InvoiceLine.clean()``; the resident
+is found by its ID, the structure is the resident's. An invoice the file does not change is
+not written. A change to an invoice already mailed is refused (``mailed_changed``) unless
+``update_mailed``: it then keeps its number, is *rectifiée* and is to be sent again (its send
+records keep what each version said); an invoice queued or being sent is never changed.
+When the file gives only an invoice's total, its lines stay, unless the total changes (they
+would no longer add up): they are then removed. All or nothing: one transaction.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tuiapp.db.fields import utcnow
+from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.formatting import format_amount, format_timestamp
+from tuiapp.domain.status import SendStatus
+from tuiapp.services.import_files import Row, Table
+from tuiapp.services.import_invoice_rows import Line, ReadRow, RowReader
+from tuiapp.services.import_mapping import mapping_problems
+from tuiapp.services.import_report import ImportResult, Problem
+from tuiapp.services.import_rows import (
+    Cells,
+    Progress,
+    Ticker,
+    chunks,
+    dicts,
+    insert_all,
+    problem,
+    problems_of,
+    refuse_or_write,
+    transaction,
+    tuples,
+)
+
+#: The invoice's fields an import sets and compares.
+FIELDS = ("resident", "structure", "period_year", "period_month", "issue_date", "amount_ht", "kind")
+_AGREE = (("resident", "resident"), ("period", "period"), ("issue_date", "issue_date"), ("kind", "kind"))
+
+
+class _Plan:
+    def __init__(self) -> None:
+        self.created: list[tuple[dict, list[Line]]] = []
+        self.updated: list[tuple[int, dict, list[Line] | None]] = []  # None: its lines stay
+
+
+def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = False, update_mailed: bool = False,
+                    progress: Progress | None = None) -> ImportResult:
+    """Creates and updates the invoices of ``table`` under ``mapping`` ({field: column})."""
+    result = ImportResult("invoices", dry_run=dry_run)
+    cells = Cells(table, mapping)
+    result.problems.extend(mapping_problems(table.headers, "invoices", mapping))
+    if not cells.has("amount_ht") and not cells.has("line_amount") and not cells.has("line_unit_price"):
+        result.problems.append(Problem(0, "Montant HT", "", "colonne obligatoire absente : le montant HT de la "
+                                       "facture, ou le montant (ou le prix unitaire) de ses lignes."))
+    if result.problems:
+        return result
+    ticker = Ticker(progress, len(table.rows))
+    groups: dict[str, list[Row]] = {}
+    for row in table.rows:
+        number = cells.get(row, "number").strip()
+        if number:
+            groups.setdefault(number, []).append(row)
+        else:
+            result.problems.append(problem(row.line, cells.header("number"), "", "ce champ est obligatoire."))
+    with transaction(dry_run) as txn:
+        checker = _Checker(cells, result, update_mailed)
+        plan = _Plan()
+        for number, rows in groups.items():
+            checker.check(number, rows, plan)
+            ticker.tick(len(rows))
+        result.created, result.updated = len(plan.created), len(plan.updated)
+        ticker.finish()
+        return refuse_or_write(result, txn, lambda: _write(plan))
+
+
+class _Checker:
+    """Reads what the database has, in bulk, then checks each invoice against it."""
+
+    def __init__(self, cells: Cells, result: ImportResult, update_mailed: bool) -> None:
+        self.cells, self.result, self.update_mailed = cells, result, update_mailed
+        residents = Resident.select(Resident.external_id, Resident.id, Resident.structure)
+        self.residents = {key: (rid, sid) for key, rid, sid in
+                          tuples(residents.where(Resident.external_id.is_null(False)))}
+        self.reader = RowReader(cells, self.residents)
+        self.existing = {row["number"]: row for row in dicts(Invoice.select(
+            Invoice.id, Invoice.number, Invoice.last_mailed_at, *(getattr(Invoice, name) for name in FIELDS)))}
+        self.lines: dict[int, list[Line]] = {}
+        query = InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity,
+                                   InvoiceLine.unit_price, InvoiceLine.amount).order_by(InvoiceLine.invoice,
+                                                                                        InvoiceLine.position,
+                                                                                        InvoiceLine.id)
+        for invoice_id, *values in tuples(query):
+            self.lines.setdefault(invoice_id, []).append(Line(*values))
+        active = SendRecord.select(SendRecord.invoice).where(SendRecord.status.in_(sorted(SendStatus.active())))
+        self.in_flight = {invoice_id for (invoice_id,) in tuples(active)}
+
+    def check(self, number: str, rows: list[Row], plan: _Plan) -> None:
+        reads = [self.reader.read(row, first=index == 0) for index, row in enumerate(rows)]
+        problems = [item for read in reads for item in read.problems]
+        problems += self._disagreements(reads)
+        if not self.reader.with_lines:
+            problems += [problem(read.row.line, self.cells.header("number"), number,
+                                 f"n° de facture déjà ligne {reads[0].row.line} (une ligne par facture dans ce "
+                                 "fichier, qui n'a pas de colonnes de lignes).") for read in reads[1:]]
+        lines = [read.line for read in reads if read.line is not None]
+        amount = self._amount(number, reads, lines, problems)
+        if problems or amount is None:
+            self.result.problems.extend(problems)
+            return
+        first = reads[0]
+        assert first.resident is not None and first.period is not None and first.kind is not None
+        resident_id, structure_id = self.residents[first.resident]
+        invoice = Invoice(number=number, kind=first.kind, amount_ht=amount, period_year=first.period.year,
+                          period_month=first.period.month, issue_date=first.issue_date, resident=resident_id,
+                          structure=structure_id)
+        try:
+            invoice.clean(offline=True)
+        except ValidationError as error:
+            self.result.problems.extend(problems_of(error, first.row.line, self._where(first.row)))
+            return
+        values = {"number": number, "resident": resident_id, "structure": structure_id, "period_year": invoice.period_year,
+                  "period_month": invoice.period_month, "issue_date": invoice.issue_date,
+                  "amount_ht": invoice.amount_ht, "kind": str(invoice.kind)}
+        self._plan(number, values, lines if lines else None, first.row, plan)
+
+    def _where(self, row: Row) -> dict[str, tuple[str, str]]:
+        cells = self.cells
+        total = "amount_ht" if cells.has("amount_ht") else "line_amount"
+        pairs = {"number": "number", "kind": "kind", "amount_ht": total, "period": "period",
+                 "issue_date": "issue_date", "structure": "resident", "resident": "resident"}
+        return {model: (cells.header(name), cells.get(row, name)) for model, name in pairs.items()}
+
+    def _disagreements(self, reads: list[ReadRow]) -> list[Problem]:
+        problems = []
+        for attribute, name in _AGREE:
+            first = getattr(reads[0], attribute)
+            for read in reads[1:]:
+                value = getattr(read, attribute)
+                if value is not None and first is not None and value != first:
+                    problems.append(problem(read.row.line, self.cells.header(name), self.cells.get(read.row, name),
+                                            f"ne correspond pas à la ligne {reads[0].row.line} de la même facture "
+                                            f"(« {self.cells.get(reads[0].row, name).strip()} »)."))
+        return problems
+
+    def _amount(self, number: str, reads: list[ReadRow], lines: list[Line], problems: list[Problem]) -> Decimal | None:
+        """The invoice's total: the sum of its lines (a total given must say the same), or the total given."""
+        totals = [read for read in reads if read.total is not None]
+        if not lines:
+            if not totals:
+                if not problems:
+                    column = "amount_ht" if self.cells.has("amount_ht") else "line_amount"
+                    problems.append(problem(reads[0].row.line, self.cells.header(column), "",
+                                            "montant attendu (ni montant HT ni lignes pour cette facture)."))
+                return None
+            amount = totals[0].total or Decimal("0.00")  # not None: filtered above
+        else:
+            amount = sum((line.amount for line in lines), Decimal("0.00"))
+        for read in totals:
+            if read.total != amount:
+                why = ("à la somme des lignes" if lines else f"au montant de la ligne {totals[0].row.line}")
+                problems.append(problem(read.row.line, self.cells.header("amount_ht"),
+                                        self.cells.get(read.row, "amount_ht"),
+                                        f"ne correspond pas {why} ({format_amount(amount)})."))
+        return amount
+
+    def _plan(self, number: str, values: dict, lines: list[Line] | None, row: Row, plan: _Plan) -> None:
+        current = self.existing.get(number)
+        if current is None:
+            plan.created.append((values, lines or []))
+            return
+        old_lines = self.lines.get(current["id"], [])
+        if lines is None and old_lines and values["amount_ht"] != current["amount_ht"]:
+            lines = []  # only the total: lines that no longer add up go
+        if all(current[name] == values[name] for name in FIELDS) and (lines is None or lines == old_lines):
+            self.result.unchanged += 1
+            return
+        where = (row.line, self.cells.header("number"), number)
+        if current["id"] in self.in_flight:
+            self.result.problems.append(problem(*where, "envoi en cours : cette facture est en attente d'envoi "
+                                                        "ou en cours d'envoi ; importez après l'envoi "
+                                                        "(ou retirez-la de la file)."))
+            return
+        if current["last_mailed_at"] is not None:
+            self.result.mailed_changed.append(number)
+            if not self.update_mailed:
+                self.result.problems.append(problem(
+                    *where, f"déjà envoyée ({format_timestamp(current['last_mailed_at'])}) et modifiée par ce "
+                            "fichier : --update-mailed pour la rectifier (elle sera à renvoyer)."))
+                return
+            values = {**values, "rectified_at": utcnow(), "last_mailed_at": None}
+        plan.updated.append((current["id"], values, lines))
+
+
+def _write(plan: _Plan) -> None:
+    insert_all(Invoice, [values for values, _ in plan.created])
+    ids: dict[str, int] = {}
+    numbers = [values["number"] for values, _ in plan.created]
+    for part in chunks(numbers):
+        ids.update(tuples(Invoice.select(Invoice.number, Invoice.id).where(Invoice.number.in_(list(part)))))
+    new_lines = [(ids[values["number"]], lines) for values, lines in plan.created]
+    for invoice_id, values, _ in plan.updated:
+        Invoice.update(**values).where(Invoice.id == invoice_id).execute()
+    replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
+    for part in chunks([invoice_id for invoice_id, _ in replaced]):
+        InvoiceLine.delete().where(InvoiceLine.invoice.in_(list(part))).execute()
+    insert_all(InvoiceLine, [
+        {"invoice": invoice_id, "position": position, "label": line.label, "quantity": line.quantity,
+         "unit_price": line.unit_price, "amount": line.amount}
+        for invoice_id, lines in (*new_lines, *replaced) for position, line in enumerate(lines, 1)])

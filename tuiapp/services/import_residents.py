@@ -1,0 +1,166 @@
+"""``tuiapp import residents``: the billing software's residents, matched on its resident ID.
+
+Each row is checked by ``Resident.clean()`` (the rules of the resident form: names, e-mail
+addresses, no control character), its structure found by code or by name, its ID unique in
+the file. A row that changes nothing is not written. All or nothing: one transaction,
+every problem reported, nothing written if there is one.
+
+A column the file does not have leaves the field as it is (an existing resident keeps its
+guardian when the file has no guardian column); an empty *Actif* cell too (new: active).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuiapp.db.database import fold
+from tuiapp.db.models import Resident, Structure
+from tuiapp.domain.errors import ValidationError
+from tuiapp.services.import_files import Row, Table
+from tuiapp.services.import_mapping import fold_header, mapping_problems
+from tuiapp.services.import_report import ImportResult, Problem
+from tuiapp.services.import_rows import (
+    Cells,
+    Progress,
+    Ticker,
+    dicts,
+    insert_all,
+    problem,
+    problems_of,
+    refuse_or_write,
+    transaction,
+    tuples,
+)
+
+#: What the file may set, as Resident's fields.
+TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
+COMPARED = ("structure", "external_id", "active", *TEXT_FIELDS)
+_YES = {"oui", "o", "1", "vrai", "true", "yes", "y", "x", "actif", "active", "present", "presente"}
+_NO = {"non", "n", "0", "faux", "false", "no", "inactif", "inactive", "absent", "absente", "sorti", "sortie"}
+_NEW = {"first_name": "", "email": None, "guardian_name": "", "guardian_email": None, "active": True}
+
+
+class _Structures:
+    """The structures, found by code (any case) or by name (case and accents ignored)."""
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, int] = {}
+        self.by_name: dict[str, list[int]] = {}
+        for structure_id, code, name in tuples(Structure.select(Structure.id, Structure.code, Structure.name)):
+            self.by_code[code.upper()] = structure_id
+            self.by_name.setdefault(fold(name.strip()), []).append(structure_id)
+
+    def find(self, text: str) -> int | str:
+        """The structure's id, or why not (French)."""
+        key = text.strip()
+        if not key:
+            return "ce champ est obligatoire."
+        if key.upper() in self.by_code:
+            return self.by_code[key.upper()]
+        named = self.by_name.get(fold(key), [])
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return "plusieurs structures portent ce nom : donnez son code."
+        codes = ", ".join(sorted(self.by_code)) or "aucune : créez d'abord les structures"
+        return f"structure inconnue (codes : {codes})."
+
+
+def _active(text: str) -> bool | None:
+    """True, False, or None for an empty cell; ValueError otherwise."""
+    word = fold_header(text)
+    if not word:
+        return None
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    raise ValueError(text)
+
+
+def _existing() -> dict[str, dict]:
+    query = Resident.select(Resident.id, Resident.structure, *(getattr(Resident, name) for name in COMPARED[1:]))
+    return {row["external_id"]: row for row in dicts(query.where(Resident.external_id.is_null(False)))}
+
+
+def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = False,
+                     progress: Progress | None = None) -> ImportResult:
+    """Creates and updates the residents of ``table`` under ``mapping`` ({field: column})."""
+    result = ImportResult("residents", dry_run=dry_run)
+    result.problems.extend(mapping_problems(table.headers, "residents", mapping))
+    if result.problems:
+        return result
+    cells = Cells(table, mapping)
+    ticker = Ticker(progress, len(table.rows))
+    with transaction(dry_run) as txn:
+        existing, structures = _existing(), _Structures()
+        seen: dict[str, int] = {}
+        created: list[dict] = []
+        updated: list[tuple[int, dict]] = []
+        for row in table.rows:
+            ticker.tick()
+            values, problems = _check(row, cells, existing, structures, seen)
+            if problems:
+                result.problems.extend(problems)
+                continue
+            current = existing.get(values["external_id"])
+            if current is None:
+                created.append(values)
+            elif any(current[name] != values[name] for name in COMPARED):
+                updated.append((current["id"], values))
+            else:
+                result.unchanged += 1
+        result.created, result.updated = len(created), len(updated)
+        ticker.finish()
+
+        def write() -> None:
+            insert_all(Resident, created)
+            for resident_id, values in updated:
+                Resident.update(**values).where(Resident.id == resident_id).execute()
+
+        return refuse_or_write(result, txn, write)
+
+
+def _check(row: Row, cells: Cells, existing: dict[str, dict], structures: _Structures,
+           seen: dict[str, int]) -> tuple[dict, list[Problem]]:
+    """The row's clean values (Resident's fields), or its problems."""
+    where = {name: (cells.header(name), cells.get(row, name)) for name in ("external_id", "structure", *TEXT_FIELDS)}
+    problems: list[Problem] = []
+    key = cells.get(row, "external_id").strip()
+    if not key:
+        problems.append(problem(row.line, cells.header("external_id"), "", "le n° résident est obligatoire "
+                                "(les résidents sont retrouvés par lui)."))
+    elif key in seen:
+        problems.append(problem(row.line, cells.header("external_id"), key,
+                                f"ce n° résident est déjà ligne {seen[key]}."))
+    else:
+        seen[key] = row.line
+    current = existing.get(key)
+    values: dict[str, Any] = {name: current[name] for name in COMPARED} if current else dict(_NEW)
+    values["external_id"] = key
+    for name in TEXT_FIELDS:
+        if cells.has(name):
+            values[name] = cells.get(row, name)
+    structure = structures.find(cells.get(row, "structure"))
+    if isinstance(structure, str):
+        problems.append(problem(row.line, *where["structure"], structure))
+    else:
+        values["structure"] = structure
+    try:
+        active = _active(cells.get(row, "active"))
+    except ValueError:
+        problems.append(problem(row.line, cells.header("active"), cells.get(row, "active"),
+                                "oui ou non attendu (oui, non, 1, 0, vrai, faux)."))
+    else:
+        if active is not None:
+            values["active"] = active
+    resident = Resident(**{name: value for name, value in values.items() if name != "structure"})
+    try:
+        resident.clean(offline=True)
+    except ValidationError as error:
+        problems.extend(problems_of(error, row.line, where))
+    if problems:
+        return values, problems
+    for name in ("external_id", *TEXT_FIELDS):
+        values[name] = getattr(resident, name)
+    return values, []
