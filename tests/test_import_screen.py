@@ -158,3 +158,135 @@ def test_snapshot_import_screen(snap_compare, demo_db_file, monkeypatch):
         assert _snap(snap_compare, snap, ("i", *"residents.csv", "enter"))
     finally:
         db.close()
+
+
+async def choose_residents(pilot) -> None:
+    """On the Import screen (the path focused): Shift+Tab up to the kind, Résidents, back to the path."""
+    await press(pilot, "shift+tab", "shift+tab", "enter", "down", "enter", "tab", "tab")
+    assert pilot.app.screen.kind == "residents" and pilot.app.screen.query_one("#path").has_focus
+
+
+async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, demo_db_file):
+    export = demo_db_file.parent / "residents.csv"
+    residents_csv(export, bad=True)
+    before = Resident.select().count()
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i")
+        await choose_residents(pilot)
+        await type_text(pilot, "residents.csv")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        await press(pilot, "tab", "tab", "tab", *["right"] * 5, "enter")  # Contact: the guardian's address
+        await type_text(pilot, "Courriel du t")
+        await press(pilot, "enter")
+        await press(pilot, "f4")  # saved as a profile, for next month
+        await type_text(pilot, "Export mensuel")
+        await press(pilot, "enter")
+
+        await press(pilot, "ctrl+t")  # Vérifier
+        await wait_workers(pilot)
+        report = text_of(app, "#report")
+        assert "3 problème(s), l'import serait refusé. Rien n'a été écrit." in report
+        bad = [line for line in report.split("\n") if line.startswith("ligne ")]
+        assert [line.split(",")[0] for line in bad] == ["ligne 5", "ligne 40", "ligne 150"], report
+        assert "colonne Adresse mail : valeur « pas-une-adresse »" in bad[0]
+        assert "colonne Établissement : valeur « INCONNUE »" in bad[1]
+        assert Resident.select().count() == before
+
+        residents_csv(export, bad=False)  # fixed in the spreadsheet; the screen reads it again
+        await press(pilot, "ctrl+s")
+        await wait_workers(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen", text_of(app, "#report")
+        assert "200 nouveau(x)" in text_of(app, "#question")
+        await press(pilot, "o")
+        await wait_workers(pilot)
+        assert type(app.screen).__name__ == "ImportScreen"
+        assert "Import de « residents.csv » terminé : 200 nouveau(x), 0 modifié(s)" in text_of(app, "#report")
+        bar = app.screen.query_one(ProgressBar)
+        assert (bar.total, bar.progress) == (200, 200)
+    assert Resident.select().count() == before + 200
+    imported = Resident.get(Resident.external_id == "R0007")
+    assert (imported.last_name, imported.first_name, imported.structure.code) == ("Lefèvre7", "Éloïse", "EHPAD")
+    assert (imported.email, imported.guardian_email) == ("r7@exemple.fr", "tuteur7@exemple.fr")
+    profile = ImportProfile.get(ImportProfile.name == "Export mensuel")
+    assert profile.kind == "residents" and '"Contact": "guardian_email"' in profile.mapping
+
+
+async def test_a_saved_profile_gives_its_mapping_back(app, demo_db_file):
+    from tuiapp.services.import_mapping import save_profile
+
+    save_profile("Export mensuel", "residents", {"Contact": "guardian_email", "Adresse mail": "-"})
+    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i")
+        await choose_residents(pilot)
+        await type_text(pilot, "residents.csv")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        assert "guardian_email" not in app.screen.mapping
+        await press(pilot, "shift+tab", "enter", "down", "enter")  # the profile's list: its first
+        mapping = app.screen.mapping
+        assert mapping["guardian_email"] == 5 and "email" not in mapping
+        headers = [column.label.plain for column in app.screen.query_one("#preview", DataTable).columns.values()]
+        assert "Adresse mail → (ignorée)" in headers and "Contact → Courriel du tuteur" in headers
+
+
+async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, demo_db_file):
+    mailed = Invoice.select().where(Invoice.last_mailed_at.is_null(False)).order_by(Invoice.id).first()
+    resident = mailed.resident
+    resident.external_id = "R-77"
+    resident.save()
+    period = f"{mailed.period_month:02}/{mailed.period_year}"
+    export = demo_db_file.parent / "factures.csv"
+    export.write_text("N° facture;N° résident;Période;Date facture;Montant HT;Type\n"
+                      f"{mailed.number};R-77;{period};28/{period};999,99;Facture\n"
+                      f"AV-{mailed.number};R-77;{period};30/{period};-10,00;Avoir\n", encoding="utf-8")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i")
+        await type_text(pilot, "factures.csv")
+        await press(pilot, "enter", "ctrl+t")
+        await wait_workers(pilot)
+        report = text_of(app, "#report")
+        assert f"1 facture(s) déjà envoyée(s) que le fichier modifie : {mailed.number}." in report
+        assert "Cochez « Mettre à jour les factures déjà envoyées »" in report
+        assert "l'import serait refusé" in report
+        await press(pilot, "tab", "tab", "tab", "tab", "tab")  # encoding, separator, preview, its field, the box
+        box = app.screen.query_one("#update-mailed", Checkbox)
+        assert box.has_focus
+        await press(pilot, "space", "ctrl+s")
+        await wait_workers(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen", text_of(app, "#report")
+        question = text_of(app, "#question")
+        assert "1 nouvelle(s), 1 modifiée(s)" in question and "marquées rectifiées" in question
+        await press(pilot, "o")
+        await wait_workers(pilot)
+    changed = Invoice.get_by_id(mailed.id)
+    assert str(changed.amount_ht) == "999.99" and changed.rectified_at is not None and changed.last_mailed_at is None
+    credit = Invoice.get(Invoice.number == f"AV-{mailed.number}")
+    assert credit.kind == "avoir" and str(credit.amount_ht) == "-10.00"
+
+
+async def test_a_locked_base_is_said_and_the_screen_stays(app, demo_db_file, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")
+    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    before = Resident.select().count()
+    holder = sqlite3.connect(demo_db_file, isolation_level=None)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await press(pilot, "i")
+            await choose_residents(pilot)
+            await type_text(pilot, "residents.csv")
+            await press(pilot, "enter", "ctrl+s")
+            await wait_workers(pilot)
+            holder.execute("BEGIN IMMEDIATE")  # another workstation's long write, from now on
+            await press(pilot, "o")
+            await wait_workers(pilot)
+            assert type(app.screen).__name__ == "ImportScreen"
+            report = text_of(app, "#report")
+            assert report.startswith("Rien n'a été écrit.") and "occupée par un autre programme" in report
+    finally:
+        holder.execute("ROLLBACK") if holder.in_transaction else None
+        holder.close()
+    assert Resident.select().count() == before

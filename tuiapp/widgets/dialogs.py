@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -61,6 +61,7 @@ class TextPromptScreen(ModalScreen[str | None]):
     """Asks for one line of text; Entrée answers it, Échap answers nothing."""
 
     BINDINGS = [Binding("escape", "cancel", "Annuler", id="prompt.cancel")]
+    AUTO_FOCUS = "#prompt-answer"
 
     def __init__(self, question: str, value: str = "") -> None:
         super().__init__()
@@ -68,7 +69,7 @@ class TextPromptScreen(ModalScreen[str | None]):
         self.value = value
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="prompt-box"):
+        with Vertical(id="prompt-box"):
             yield Static(plain(self.question, multiline=True))
             yield FormInput(field_text(self.value), id="prompt-answer", classes="field-input")
             yield Static("Entrée : valider ; Échap : annuler", classes="prompt-hint")

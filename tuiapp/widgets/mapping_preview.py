@@ -77,7 +77,9 @@ class MappingPreview(Vertical):
         """Show ``table``'s first rows under ``mapping`` (None: nothing read)."""
         self.table, self.kind, self.mapping = table, kind, dict(mapping)
         choices = [(cell(f"{item.label}{' *' if item.required else ''}"), item.name) for item in fields_for(kind)]
-        self.query_one("#column-field", Select).set_options(choices)
+        select = self.query_one("#column-field", Select)
+        with select.prevent(Select.Changed):
+            select.set_options(choices)
         self._draw(0)
 
     def _draw(self, column: int) -> None:
@@ -136,8 +138,8 @@ class MappingPreview(Vertical):
     def _field_chosen(self, event: Select.Changed) -> None:
         event.stop()
         grid = self.query_one(DataTable)
-        if self.table is None or not self.table.headers:
-            return
+        if self.table is None or not self.table.headers or not event.select.has_focus:
+            return  # not the operator's choice: the list follows the highlighted column
         column = grid.cursor_column
         name = None if event.value is Select.NULL else str(event.value)
         self.set_field(column, name)
