@@ -3,7 +3,6 @@ the disk), the reading, the preview under the mapping, the check, the confirmati
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -152,10 +151,13 @@ async def test_a_file_is_found_read_previewed_and_its_mapping_changed(app, demo_
 
 def test_snapshot_import_screen(snap_compare, demo_db_file, monkeypatch):
     monkeypatch.chdir(demo_db_file.parent)
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    rows = ["N° facture;Matricule;Période;Date facture;Libellé;Qté;PU;Montant HT"]
+    for number in range(1, 7):
+        rows.append(f"FH-202410-{number:03};R{number:04};10/2024;31/10/2024;Hébergement;31;58,40;1 810,40")
+    (demo_db_file.parent / "factures.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     snap = create_app(demo_db_file.relative_to(demo_db_file.parent))
     try:
-        assert _snap(snap_compare, snap, ("i", *"residents.csv", "enter"))
+        assert _snap(snap_compare, snap, ("i", *"factures.csv", "enter"))
     finally:
         db.close()
 

@@ -247,7 +247,7 @@ async def test_command_palette_reaches_the_screens_in_french(app):
             assert line in help_text, line
         await press(pilot, "escape")
         for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
-                             ("Structures", "StructuresScreen")):
+                             ("Structures", "StructuresScreen"), ("Import", "ImportScreen")):
             await run_from_palette(pilot, name)
             assert app.screen.__class__.__name__ == screen, name
 
@@ -351,7 +351,8 @@ async def test_an_empty_base_opens_every_screen(tmp_path):
     app = create_app(tmp_path / "empty.db")
     try:
         async with app.run_test(size=SIZE) as pilot:
-            for key, screen in (("c", "ContributionsScreen"), ("r", "ResidentsScreen"), ("s", "StructuresScreen")):
+            for key, screen in (("c", "ContributionsScreen"), ("r", "ResidentsScreen"), ("s", "StructuresScreen"),
+                                ("i", "ImportScreen")):
                 await press(pilot, "escape")
                 await press(pilot, key)
                 assert app.is_running and type(app.screen).__name__ == screen

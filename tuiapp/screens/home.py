@@ -29,8 +29,8 @@ class HomeScreen(Screen[None]):
         Binding("s", "app.structures", "Structures", id="home.structures"),
         Binding("r", "app.residents", "Résidents", id="home.residents"),
         Binding("i", "app.imports", "Import", id="home.import"),
-        Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),
-        Binding("q", "app.leave_app", "Quitter", id="home.quit"),
+        Binding("m", "app.smtp", "SMTP", id="home.smtp"),  # short: every screen key fits at 80 columns
+        Binding("q", "app.leave_app", "Quitter", id="home.quit", show=False),  # and Ctrl+Q: in F1, not at 80 columns
     ]
 
     def compose(self) -> ComposeResult:
@@ -39,7 +39,7 @@ class HomeScreen(Screen[None]):
             yield Static(id="association")
             yield Static(id="counts")
             yield Static(id="periods")
-        yield Footer(compact=True)  # every key of the home screen shown at 80 columns
+        yield Footer()
 
     def on_mount(self) -> None:
         self.refresh_overview()

@@ -47,7 +47,7 @@ from tuiapp.widgets.import_run import (
     required_missing,
 )
 from tuiapp.widgets.mapping_preview import MappingPreview
-from tuiapp.widgets.path_input import PathInput
+from tuiapp.widgets.path_input import NO_CONTROL, PathInput
 from tuiapp.widgets.plain import field_text, options, plain
 from tuiapp.widgets.rights import refuse, refused_action
 
@@ -60,6 +60,7 @@ KINDS = (("Factures", "invoices"), ("Résidents", "residents"))
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
 #: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
 SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
+HINT = "Ctrl+T vérifie le fichier sans rien écrire ; Ctrl+S le vérifie puis l'importe, après confirmation."
 _RIGHTS = {"import_file": Action.EDIT_RESIDENTS, "save_profile": Action.EDIT_RESIDENTS}
 
 
@@ -102,18 +103,18 @@ class ImportScreen(Screen[None]):
         with Horizontal(classes="import-row", id="reading"):
             yield Static("", id="format")
             yield Label("Encodage", classes="csv-only")
-            yield FormInput(id="encoding", classes="field-input csv-only")
+            yield FormInput(id="encoding", restrict=NO_CONTROL, classes="field-input csv-only")
             yield Label("Séparateur", classes="csv-only")
-            yield FormInput(id="delimiter", classes="field-input csv-only")
+            yield FormInput(id="delimiter", restrict=NO_CONTROL, classes="field-input csv-only")
             yield Label("Feuille", classes="xlsx-only")
-            yield FormInput(id="sheet", classes="field-input xlsx-only")
+            yield FormInput(id="sheet", restrict=NO_CONTROL, classes="field-input xlsx-only")
         yield Static("Aucun fichier lu.", id="file-state")
         yield MappingPreview(id="mapping")
         with Horizontal(classes="import-row"):
             yield Checkbox("Mettre à jour les factures déjà envoyées", id="update-mailed", compact=True)
             yield ProgressBar(id="progress", show_eta=False)
         with VerticalScroll(id="report-box"):
-            yield Static("Ctrl+T vérifie le fichier sans rien écrire ; Ctrl+S l'importe.", id="report")
+            yield Static(HINT, id="report")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -182,10 +183,14 @@ class ImportScreen(Screen[None]):
         return {name: value for name, value in self.overrides.items() if value}
 
     def on_file_read(self, message: FileRead) -> None:
+        if message.then is None:  # a file (re)read by hand: the last report was another's
+            self._report(message.error or HINT)
         if message.error:
             self.table = None
             self._state(message.error, error=True)
             self._show_table()
+            if message.then is not None:
+                self._report(message.error)
             return
         table = message.table
         assert table is not None

@@ -9,6 +9,10 @@ from textual.suggester import Suggester
 from tuiapp.services.path_completion import ENTRIES_READ, complete_path
 from tuiapp.widgets.form import FormInput
 
+#: An input's ``restrict``: no control character gets in, typed or pasted (the same characters as
+#: ``tuiapp.domain.safe_text``'s): none is ever drawn, and no file name worth opening holds one.
+NO_CONTROL = "[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]*"
+
 
 class PathSuggester(Suggester):
     """Suggests the next step of the typed path (``tuiapp.services.path_completion``).
@@ -30,7 +34,7 @@ class PathInput(FormInput):
     """A one-line path field: the suggestion is drawn dimmed after the cursor; → takes it."""
 
     def __init__(self, value: str = "", *, suffixes: tuple[str, ...] | None = None, **kwargs) -> None:
-        super().__init__(value, suggester=PathSuggester(suffixes=suffixes), **kwargs)
+        super().__init__(value, suggester=PathSuggester(suffixes=suffixes), restrict=NO_CONTROL, **kwargs)
 
     def offer(self, suffixes: tuple[str, ...] | None) -> None:
         """Change which files are suggested (folders always are)."""
