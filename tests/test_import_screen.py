@@ -280,7 +280,7 @@ async def test_a_locked_base_is_said_and_the_screen_stays(app, demo_db_file, mon
             await press(pilot, "i")
             await choose_residents(pilot)
             await type_text(pilot, "residents.csv")
-            await press(pilot, "enter", "ctrl+s")
+            await press(pilot, "ctrl+s")  # read, checked, then the question
             await wait_workers(pilot)
             holder.execute("BEGIN IMMEDIATE")  # another workstation's long write, from now on
             await press(pilot, "o")

@@ -127,8 +127,8 @@ class ImportScreen(Screen[None]):
         return refused_action(self, _RIGHTS, action)
 
     def check_action(self, action: str, parameters) -> bool | None:
-        if action in ("verify", "import_file", "read") and self.runner.busy:
-            return None
+        if action in ("verify", "import_file", "read") and self.runner.writing:
+            return None  # dimmed while an import is written (a reading or a check is simply replaced)
         return None if self.refused(action) else True
 
     def leave_warning(self) -> str | None:
@@ -170,7 +170,15 @@ class ImportScreen(Screen[None]):
         self.overrides[name] = value or None
         self.action_read()
 
+    def _writing(self) -> bool:
+        """An import is being written: nothing else starts until it ends (said if asked)."""
+        if self.runner.writing:
+            self.notify("Un import est en cours : attendez qu'il se termine.", severity="warning")
+        return self.runner.writing
+
     def action_read(self) -> None:
+        if self._writing():
+            return
         path = self.path
         if path is None:
             self.notify("Donnez le chemin du fichier à importer.", severity="warning")
@@ -305,9 +313,12 @@ class ImportScreen(Screen[None]):
         return self.kind == "invoices" and self.query_one("#update-mailed", Checkbox).value
 
     def _request(self, *, write: bool) -> RunRequest | None:
+        if self._writing():
+            return None
         path = self.path
-        if path is None or self.table is None:
-            self.notify("Lisez d'abord un fichier (Entrée dans le chemin).", severity="warning")
+        if path is None:
+            self.notify("Donnez le chemin du fichier à importer.", severity="warning")
+            self.query_one("#path", Input).focus()
             return None
         return RunRequest(self.kind, path, self._read_options(), self.update_mailed, write)
 

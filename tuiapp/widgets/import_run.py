@@ -15,7 +15,7 @@ from pathlib import Path
 
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuiapp.domain.errors import TuiappError
 from tuiapp.services.import_files import Table, read_table
@@ -114,15 +114,22 @@ class ImportRunner:
 
     # -- in the worker's thread: only post_message --------------------------------------
 
+    def _post_unless_replaced(self, message: Message) -> None:
+        """A reading or a check that another one replaced (``exclusive``) says nothing: the screen
+        shows the latest file. (An import is never replaced: the screen refuses to start
+        anything while one runs.)"""
+        if not get_current_worker().is_cancelled:
+            self.screen.post_message(message)
+
     def _read(self, path: Path, options: dict[str, str | None], then: RunRequest | None) -> None:
         try:
             table = read_table(path, **options)
         except TuiappError as exc:
-            self.screen.post_message(FileRead(None, str(exc)))
+            self._post_unless_replaced(FileRead(None, str(exc)))
         except Exception as exc:  # never a crash for a file: said, the screen stays
-            self.screen.post_message(FileRead(None, f"« {path} » ne peut pas être lu ({type(exc).__name__})."))
+            self._post_unless_replaced(FileRead(None, f"« {path} » ne peut pas être lu ({type(exc).__name__})."))
         else:
-            self.screen.post_message(FileRead(table, then=then))
+            self._post_unless_replaced(FileRead(table, then=then))
 
     def _run(self, request: RunRequest) -> None:
         last = 0.0
@@ -143,7 +150,10 @@ class ImportRunner:
             error = str(exc)
         except Exception as exc:  # never a crash: said in French, the screen stays
             error = f"L'import n'a pas pu se faire ({type(exc).__name__}) ; rien n'a été écrit."
-        self.screen.post_message(RunEnded(request, result, error))
+        if request.write:
+            self.screen.post_message(RunEnded(request, result, error))
+        else:
+            self._post_unless_replaced(RunEnded(request, result, error))
 
 
 def _import(request: RunRequest, progress: Callable[[int, int], None]) -> ImportResult:
