@@ -8,11 +8,12 @@ and cut to ``VALUE_SHOWN`` characters (a 1 MB cell is not printed whole).
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuiapp.domain.safe_text import printable
+from tuiapp.services.atomic_files import write_atomically
+from tuiapp.services.csv_export import csv_bytes
 
 VALUE_SHOWN = 60
 
@@ -58,10 +59,9 @@ class ImportResult:
 
 
 def write_report(path: Path, problems: list[Problem]) -> None:
-    """``--report FILE.csv``: one row per problem (ligne; colonne; valeur; raison), UTF-8 with BOM
-    so that a spreadsheet opens its accents right."""
-    with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["ligne", "colonne", "valeur", "raison"])
-        for problem in problems:
-            writer.writerow([problem.line, printable(problem.column), printable(problem.value), problem.reason])
+    """``--report FILE.csv``: one row per problem (ligne; colonne; valeur; raison), written whole or
+    not at all, as the history's export is: UTF-8 with BOM so that a spreadsheet opens its accents
+    right, and a leading apostrophe on a cell that a spreadsheet would take for a formula (the
+    imported file's ``=cmd|' /C calc'!A0`` is shown, never run). Raises ``OSError``."""
+    rows = [[problem.line, problem.column, problem.value, problem.reason] for problem in problems]
+    write_atomically(Path(path), csv_bytes(["ligne", "colonne", "valeur", "raison"], rows))
