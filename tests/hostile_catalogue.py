@@ -277,9 +277,10 @@ class ImportFile:
 
 
 def _csv(rows: list[list[str]]) -> bytes:
+    """A CSV file of ``rows``, without NUL (a file holding one is refused whole: see ``nul.csv``)."""
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return out.getvalue().replace("\x00", "").encode("utf-8")
 
 
 _INVOICE_COLUMNS = ["N° facture", "N° résident", "Période", "Date facture", "Montant HT"]
@@ -300,4 +301,5 @@ IMPORT_FILES = (
     ImportFile("[b]gras.xlsx", "invoices", b"PK\x03\x04\x1b[2J not a workbook \x1b]0;pwned\x07"),
     ImportFile("FH-2024-11 [/] 001.csv", "residents", b"\xff\xfe\x1b[2J\x00\x00[/]"),
     ImportFile("vide.csv", "invoices", b""),
+    ImportFile("nul.csv", "invoices", "N° facture;[b]x\n\x00[/]\x1b[2J;\x1b]0;pwned\x07\n".encode()),
 )

@@ -16,7 +16,7 @@ from tuiapp.db.models import ImportProfile, Invoice, Resident
 from tuiapp.services.path_completion import complete_path
 
 FILES = (".csv", ".xlsx")
-ENCODING = "utf-8"  # cp1252 once the reader detects it
+ENCODING = "cp1252"  # as the billing software writes it
 
 # -- completing a path ----------------------------------------------------------------------
 
@@ -292,3 +292,39 @@ async def test_a_locked_base_is_said_and_the_screen_stays(app, demo_db_file, mon
         holder.execute("ROLLBACK") if holder.in_transaction else None
         holder.close()
     assert Resident.select().count() == before
+
+
+async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Export du 28/09/2024"])
+    sheet = book.create_sheet("Résidents")
+    sheet.append(["N° résident", "Structure", "Nom", "Prénom"])
+    for number in range(1, 4):
+        sheet.append([f"X{number}", "FAM", f"Martin{number}", "Léa"])
+    book.save(demo_db_file.parent / "export.xlsx")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i")
+        await choose_residents(pilot)
+        await type_text(pilot, "export.xlsx")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        sheet_field = app.screen.query_one("#sheet", Input)
+        assert "XLSX" in screen_text(app) and sheet_field.value == "Notes"
+        assert not app.screen.query_one("#encoding").display  # a CSV's setting
+        await press(pilot, "tab")  # the sheet's field (the encoding and separator are a CSV's)
+        assert sheet_field.has_focus
+        await press(pilot, "ctrl+u")
+        await type_text(pilot, "Résidents")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        assert "3 ligne(s) de données, 4 colonne(s)." in screen_text(app)
+        await press(pilot, "ctrl+s")
+        await wait_workers(pilot)
+        await press(pilot, "o")
+        await wait_workers(pilot)
+        assert "terminé : 3 nouveau(x)" in text_of(app, "#report")
+    assert [r.last_name for r in Resident.select().where(Resident.external_id.startswith("X"))
+            .order_by(Resident.external_id)] == ["Martin1", "Martin2", "Martin3"]
