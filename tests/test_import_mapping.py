@@ -119,3 +119,11 @@ def test_profiles_are_saved_per_kind_and_replaced(database):
     with pytest.raises(ImportUsageError, match="caractère de contrôle"):
         save_profile("Mau\x1b[2Jvais", "residents", {"Réf": "external_id"})
     assert profile_names("residents") == ["Logiciel"]
+
+
+def test_a_label_without_line_amounts_makes_no_line():
+    mapping = guess_mapping(["Facture", "N° résident", "Période", "Date", "Montant HT", "Désignation", "Jours"],
+                            "invoices")
+    assert "line_label" not in mapping and "line_quantity" not in mapping and mapping["amount_ht"] == 4
+    explicit = explicit_mapping(["Facture", "Désignation"], "invoices", {"Désignation": "line_label"})
+    assert explicit["line_label"] == 1

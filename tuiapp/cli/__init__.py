@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp import __version__
-from tuiapp.cli import base, history, send, server, smtp
+from tuiapp.cli import base, history, imports, send, server, smtp
 from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
 from tuiapp.domain.errors import TuiappError
 
@@ -24,7 +24,7 @@ def build_parser() -> Parser:
     add_db_option(parser, default=None)
     parser.set_defaults(func=base.run_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=Parser)
-    for module in (base, smtp, send, history, server):
+    for module in (base, smtp, send, history, imports, server):
         module.register(commands)
     return parser
 

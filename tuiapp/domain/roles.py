@@ -35,13 +35,14 @@ class Action(StrEnum):
     EDIT_RESIDENTS = "edit-residents"
     PRINT = "print"
     SEND = "send"
+    IMPORT = "import"  # the billing software's exports (residents, invoices, PDFs)
 
 
 _LABELS = {Role.ADMIN: "administrateur", Role.OPERATOR: "opérateur", Role.NONE: "aucun"}
 
 _ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.OPERATOR: frozenset({Action.EDIT_RESIDENTS, Action.PRINT, Action.SEND}),
+    Role.OPERATOR: frozenset({Action.EDIT_RESIDENTS, Action.PRINT, Action.SEND, Action.IMPORT}),
     Role.NONE: frozenset(),
 }
 
@@ -53,6 +54,7 @@ _WHAT = {
     Action.EDIT_RESIDENTS: "modifier les résidents",
     Action.PRINT: "imprimer",
     Action.SEND: "envoyer",
+    Action.IMPORT: "importer les exports du logiciel de facturation",
 }
 
 

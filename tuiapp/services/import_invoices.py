@@ -40,6 +40,7 @@ from tuiapp.services.import_rows import (
     refuse_or_write,
     transaction,
     tuples,
+    update_all,
 )
 
 #: The invoice's fields an import sets and compares.
@@ -59,9 +60,14 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
     result = ImportResult("invoices", dry_run=dry_run)
     cells = Cells(table, mapping)
     result.problems.extend(mapping_problems(table.headers, "invoices", mapping))
-    if not cells.has("amount_ht") and not cells.has("line_amount") and not cells.has("line_unit_price"):
-        result.problems.append(Problem(0, "Montant HT", "", "colonne obligatoire absente : le montant HT de la "
-                                       "facture, ou le montant (ou le prix unitaire) de ses lignes."))
+    if not cells.has("line_amount") and not cells.has("line_unit_price"):
+        if cells.has("line_label") or cells.has("line_quantity"):
+            result.problems.append(Problem(0, "Montant de la ligne", "", "colonne obligatoire absente : des "
+                                           "lignes (libellé, quantité) ont besoin d'un montant ou d'un prix "
+                                           "unitaire."))
+        elif not cells.has("amount_ht"):
+            result.problems.append(Problem(0, "Montant HT", "", "colonne obligatoire absente : le montant HT de "
+                                           "la facture, ou le montant (ou le prix unitaire) de ses lignes."))
     if result.problems:
         return result
     ticker = Ticker(progress, len(table.rows))
@@ -208,8 +214,7 @@ def _write(plan: _Plan) -> None:
     for part in chunks(numbers):
         ids.update(tuples(Invoice.select(Invoice.number, Invoice.id).where(Invoice.number.in_(list(part)))))
     new_lines = [(ids[values["number"]], lines) for values, lines in plan.created]
-    for invoice_id, values, _ in plan.updated:
-        Invoice.update(**values).where(Invoice.id == invoice_id).execute()
+    update_all(Invoice, [(invoice_id, values) for invoice_id, values, _ in plan.updated])
     replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
     for part in chunks([invoice_id for invoice_id, _ in replaced]):
         InvoiceLine.delete().where(InvoiceLine.invoice.in_(list(part))).execute()

@@ -142,11 +142,19 @@ def _matches(headers: Sequence[str], kind: str) -> dict[str, list[int]]:
 
 
 def _settle(mapping: dict[str, int], kind: str, fixed: Iterable[str] = ()) -> dict[str, int]:
-    """An invoice file whose only amount is a "Montant" column (and no other line column):
-    that is the invoice's total, not a line's (unless ``--map`` said so: ``fixed``)."""
-    if kind == "invoices" and "amount_ht" not in mapping and "line_amount" not in fixed \
-            and set(mapping) & set(LINE_FIELDS) == {"line_amount"}:
+    """Guesses that only make sense together, in an invoice file: a lone "Montant" column (no other
+    line column) is the invoice's total, not a line's; a label or a quantity without a line amount
+    nor a unit price makes no line (a "Désignation" beside the total describes the invoice): left out.
+    What ``--map`` said (``fixed``) stays."""
+    if kind != "invoices":
+        return mapping
+    if "amount_ht" not in mapping and "line_amount" not in fixed and set(mapping) & set(LINE_FIELDS) == {
+            "line_amount"}:
         mapping["amount_ht"] = mapping.pop("line_amount")
+    if "line_amount" not in mapping and "line_unit_price" not in mapping:
+        for name in ("line_label", "line_quantity"):
+            if name not in fixed:
+                mapping.pop(name, None)
     return mapping
 
 

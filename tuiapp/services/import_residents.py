@@ -30,6 +30,7 @@ from tuiapp.services.import_rows import (
     refuse_or_write,
     transaction,
     tuples,
+    update_all,
 )
 
 #: What the file may set, as Resident's fields.
@@ -115,8 +116,7 @@ def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = F
 
         def write() -> None:
             insert_all(Resident, created)
-            for resident_id, values in updated:
-                Resident.update(**values).where(Resident.id == resident_id).execute()
+            update_all(Resident, updated)
 
         return refuse_or_write(result, txn, write)
 

@@ -1,0 +1,221 @@
+"""Importing the billing software's invoices: one row per invoice or per line, all or nothing,
+re-import a no-op, mailed invoices rectified only on request."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from tests.import_samples import dump, write_csv, write_xlsx
+from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord, Structure
+from tuiapp.domain.periods import Period
+from tuiapp.domain.safe_text import find_control
+from tuiapp.services.import_files import Row, Table, read_table
+from tuiapp.services.import_invoices import import_invoices
+from tuiapp.services.import_mapping import guess_mapping
+
+TOTALS = ("N° facture", "N° résident", "Période", "Date facture", "Montant HT", "Type")
+LINES = ("N° facture", "N° résident", "Période", "Date facture", "Total HT", "Libellé", "Qté", "PU", "Montant")
+MAILED = datetime(2024, 10, 2, 9, 30, tzinfo=UTC)
+
+
+def run(path, *, dry_run=False, update_mailed=False, progress=None):
+    table = read_table(path)
+    return import_invoices(table, guess_mapping(table.headers, "invoices"), dry_run=dry_run,
+                           update_mailed=update_mailed, progress=progress)
+
+
+@pytest.fixture
+def residents(database):
+    with database.atomic():  # one commit: a test's set-up stays short
+        structures = [Structure.create(code="FH", name="Foyer"), Structure.create(code="MAS", name="Maison")]
+        return {f"R{index}": Resident.create(structure=structures[index % 2], last_name=f"NOM{index}",
+                                             external_id=f"R{index}") for index in range(1, 201)}
+
+
+def lines_of(number: str) -> list[tuple]:
+    query = InvoiceLine.select().join(Invoice).where(Invoice.number == number).order_by(InvoiceLine.position)
+    return [(line.position, line.label, line.quantity, line.unit_price, line.amount) for line in query]
+
+
+def test_one_row_per_invoice_in_french_forms(residents, tmp_path):
+    rows = [["F1", "R1", "2024-09", "28/09/2024", "1 234,56", ""],
+            ["F2", "R2", "09/2024", "2024-09-28", "1234.56", "facture"],
+            ["F3", "R3", "septembre 2024", "28/09/2024", "1.234,56", ""],
+            ["F4", "R4", "Sept. 2024", "28/09/2024", "1 234,56 €", "Facture"],
+            ["A1", "R1", "septembre 2024", "30/09/2024", "−120,00", "AV"],
+            ["A2", "R2", "09/2024", "30/09/2024", "-15.5", "avoir"]]
+    result = run(write_csv(tmp_path / "f.csv", TOTALS, rows))
+    assert (result.created, result.problems, result.written) == (6, [], True)
+    invoices = {invoice.number: invoice for invoice in Invoice.select()}
+    for number in ("F1", "F2", "F3", "F4"):
+        invoice = invoices[number]
+        assert (invoice.amount_ht, invoice.period, invoice.issue_date, invoice.kind) == (
+            Decimal("1234.56"), Period(2024, 9), date(2024, 9, 28), "facture")
+    assert (invoices["A1"].kind, invoices["A1"].amount_ht) == ("avoir", Decimal("-120.00"))
+    assert (invoices["A2"].kind, invoices["A2"].amount_ht) == ("avoir", Decimal("-15.50"))
+    assert invoices["F2"].structure_id == residents["R2"].structure_id  # the resident's structure
+    assert lines_of("F1") == []  # an invoice with only its total
+
+
+def test_rows_sharing_a_number_form_one_invoice_whose_total_is_the_sum_of_its_lines(residents, tmp_path):
+    rows = [["F1", "R1", "09/2024", "30/09/2024", "1 020,00", "Hébergement", "30", "33,00", ""],
+            ["F2", "R2", "09/2024", "30/09/2024", "", "Hébergement", "", "", "500"],
+            ["F1", "R1", "", "", "", "Blanchissage", "", "30,00", ""],
+            ["F1", "R1", "09/2024", "30/09/2024", "1020", "Absence", "-1", "0", "0,00"]]
+    result = run(write_csv(tmp_path / "f.csv", LINES, rows))
+    assert (result.created, result.problems) == (2, [])
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("1020.00")
+    assert lines_of("F1") == [(1, "Hébergement", Decimal("30.00"), Decimal("33.00"), Decimal("990.00")),
+                              (2, "Blanchissage", Decimal("1.00"), Decimal("30.00"), Decimal("30.00")),
+                              (3, "Absence", Decimal("-1.00"), Decimal("0.00"), Decimal("0.00"))]
+    assert lines_of("F2") == [(1, "Hébergement", Decimal("1.00"), Decimal("500.00"), Decimal("500.00"))]
+
+
+def test_lines_that_disagree_are_all_reported(residents, tmp_path):
+    rows = [["F1", "R1", "09/2024", "30/09/2024", "1 000,00", "Hébergement", "30", "33,00", ""],  # total 990
+            ["F2", "R2", "09/2024", "30/09/2024", "", "Hébergement", "2", "10", "25"],  # 2 x 10 is not 25
+            ["F3", "R3", "09/2024", "30/09/2024", "", "Hébergement", "1", "10", ""],
+            ["F3", "R4", "10/2024", "30/09/2024", "", "Autre", "1", "10", ""],  # another resident and period
+            ["F4", "R5", "09/2024", "30/09/2024", "", "", "1", "10", ""]]  # no label
+    before = dump()
+    result = run(write_csv(tmp_path / "f.csv", LINES, rows))
+    assert [(problem.line, problem.column) for problem in result.problems] == [
+        (2, "Total HT"), (3, "Montant"), (5, "N° résident"), (5, "Période"), (6, "Libellé")]
+    assert "somme des lignes (990,00" in result.problems[0].reason
+    assert "2 × 10,00 € = 20,00 €" in result.problems[1].reason.replace("\xa0", " ")
+    assert "ne correspond pas à la ligne 4 de la même facture (« R3 »)" in result.problems[2].reason
+    assert dump() == before
+
+
+def test_a_number_twice_in_a_file_of_totals_is_refused(residents, tmp_path):
+    rows = [["F1", "R1", "09/2024", "30/09/2024", "10", ""], ["F1", "R2", "09/2024", "30/09/2024", "10", ""]]
+    result = run(write_csv(tmp_path / "f.csv", TOTALS, rows))
+    assert [(problem.line, problem.column) for problem in result.problems] == [(3, "N° résident"),
+                                                                               (3, "N° facture")]
+    assert Invoice.select().count() == 0
+
+
+def test_three_bad_rows_among_200_write_nothing_and_are_all_reported(residents, tmp_path):
+    rows = [[f"F{index}", f"R{index}", "09/2024", "30/09/2024", "100,00", ""] for index in range(1, 201)]
+    rows[4][1] = "R999"  # line 6: unknown resident
+    rows[49][4] = "12,345"  # line 51: three decimals
+    rows[149][4] = "-10"  # line 151: a negative facture
+    before = dump()
+    result = run(write_csv(tmp_path / "f.csv", TOTALS, rows))
+    assert [(problem.line, problem.column, problem.value) for problem in result.problems] == [
+        (6, "N° résident", "R999"), (51, "Montant HT", "12,345"), (151, "Montant HT", "-10")]
+    assert "résident inconnu" in result.problems[0].reason
+    assert "deux décimales au plus" in result.problems[1].reason
+    assert "est-ce un avoir" in result.problems[2].reason
+    assert (result.written, dump()) == (False, before)
+
+
+def test_an_avoir_must_be_negative(residents, tmp_path):
+    result = run(write_csv(tmp_path / "f.csv", TOTALS, [["A1", "R1", "09/2024", "30/09/2024", "20", "avoir"],
+                                                        ["A2", "R1", "09/2024", "30/09/2024", "5", "remise"]]))
+    assert [(problem.line, problem.column) for problem in result.problems] == [(2, "Montant HT"), (3, "Type")]
+    assert "le montant d'un avoir est négatif" in result.problems[0].reason
+
+
+def test_reimporting_the_same_content_changes_nothing_csv_then_xlsx(residents, tmp_path):
+    text_rows = []
+    xlsx_rows: list[list[object]] = []
+    for index in range(1, 41):
+        for line in range(3):
+            text_rows.append([f"F{index}", f"R{index}", "09/2024", "30/09/2024", "", f"Ligne {line}", "2",
+                              f"{index},5{line}", ""])
+            xlsx_rows.append([f"F{index}", f"R{index}", "2024-09", date(2024, 9, 30), None, f"Ligne {line}", 2,
+                              Decimal(f"{index}.5{line}"), None])
+    assert run(write_csv(tmp_path / "f.csv", LINES, text_rows)).created == 40
+    before = dump()
+    again = run(tmp_path / "f.csv")
+    assert (again.created, again.updated, again.unchanged, again.written) == (0, 0, 40, False)
+    as_xlsx = run(write_xlsx(tmp_path / "f.xlsx", LINES, xlsx_rows))
+    assert (as_xlsx.unchanged, as_xlsx.problems) == (40, [])
+    assert dump() == before
+
+
+def test_a_change_to_a_mailed_invoice_is_refused_unless_update_mailed(residents, tmp_path):
+    path = write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""],
+                                                  ["F2", "R2", "09/2024", "30/09/2024", "50,00", ""]])
+    run(path)
+    mailed = Invoice.get(Invoice.number == "F1")
+    mailed.last_mailed_at = MAILED
+    mailed.save()
+    record = SendRecord.create(invoice=mailed, recipients="r1@example.org", status="sent", amount_ht=Decimal("100"),
+                               pdf_sha256="ab" * 32, finished_at=MAILED)
+    changed = write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90,00", ""],
+                                                      ["F2", "R2", "09/2024", "30/09/2024", "55,00", ""]])
+    before = dump()
+    refused = run(changed)
+    assert refused.mailed_changed == ["F1"]
+    assert [(problem.line, problem.column, problem.value) for problem in refused.problems] == [(2, "N° facture",
+                                                                                                "F1")]
+    assert "déjà envoyée" in refused.problems[0].reason and "--update-mailed" in refused.problems[0].reason
+    assert dump() == before
+
+    accepted = run(changed, update_mailed=True)
+    assert (accepted.updated, accepted.mailed_changed, accepted.problems) == (2, ["F1"], [])
+    rectified = Invoice.get(Invoice.number == "F1")
+    assert (rectified.id, rectified.amount_ht, rectified.last_mailed_at) == (mailed.id, Decimal("90.00"), None)
+    assert rectified.rectified_at is not None
+    kept = SendRecord.get_by_id(record.id)
+    assert (kept.invoice_id, kept.amount_ht, kept.status) == (mailed.id, Decimal("100.00"), "sent")
+    assert Invoice.get(Invoice.number == "F2").rectified_at is None  # never mailed: simply updated
+
+
+def test_an_invoice_being_sent_is_never_changed(residents, tmp_path):
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="queued")
+    result = run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90", ""]]),
+                 update_mailed=True)
+    assert "envoi en cours" in result.problems[0].reason
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("100.00")
+
+
+def test_only_totals_keep_the_lines_unless_the_total_changes(residents, tmp_path):
+    run(write_csv(tmp_path / "l.csv", LINES, [["F1", "R1", "09/2024", "30/09/2024", "", "A", "1", "60", ""],
+                                              ["F1", "R1", "09/2024", "30/09/2024", "", "B", "1", "40", ""]]))
+    before = dump()
+    same = run(write_csv(tmp_path / "t.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100", ""]]))
+    assert (same.unchanged, dump()) == (1, before)
+    changed = run(write_csv(tmp_path / "t2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "120", ""]]))
+    assert changed.updated == 1 and lines_of("F1") == []
+
+
+def test_changed_lines_replace_the_old_ones(residents, tmp_path):
+    run(write_csv(tmp_path / "l.csv", LINES, [["F1", "R1", "09/2024", "30/09/2024", "", "A", "1", "60", ""]]))
+    result = run(write_csv(tmp_path / "l2.csv", LINES, [["F1", "R1", "09/2024", "30/09/2024", "", "A", "1", "60", ""],
+                                                        ["F1", "R1", "", "", "", "B", "2", "5", ""]]))
+    assert result.updated == 1
+    assert [line[1:] for line in lines_of("F1")] == [("A", Decimal("1.00"), Decimal("60.00"), Decimal("60.00")),
+                                                      ("B", Decimal("2.00"), Decimal("5.00"), Decimal("10.00"))]
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("70.00")
+
+
+def test_hostile_cells_are_refused_and_reported_safely(residents, tmp_path):
+    rows = [["F\x1b[2J1", "R1", "09/2024", "30/09/2024", "1", ""],
+            ["F2", "R1", "09/2024\x00", "30/09/2024", "1", ""],
+            ["F3", "R1", "09/2024", "30/09/2024", "1", "avoir\u202e"],
+            ["F4\u2066", "R1", "09/2024", "30/09/2024", "1", ""],
+            ["F5", "R1", "09/2024", "30/09/2024", "1" * 1_000_000, ""]]
+    before = dump()
+    table = Table(tmp_path / "f.csv", "csv", TOTALS, [Row(line, tuple(row)) for line, row in enumerate(rows, 2)])
+    result = import_invoices(table, guess_mapping(TOTALS, "invoices"))
+    assert [problem.line for problem in result.problems] == [2, 3, 4, 5, 6]
+    for problem in result.problems:
+        assert find_control(str(problem)) is None and len(str(problem)) < 400
+    assert dump() == before
+
+
+def test_dry_run_and_progress(residents, tmp_path):
+    rows = [[f"F{index}", f"R{index % 200 + 1}", "09/2024", "30/09/2024", "10", ""] for index in range(2500)]
+    seen = []
+    before = dump()
+    result = run(write_csv(tmp_path / "f.csv", TOTALS, rows), dry_run=True,
+                 progress=lambda done, total: seen.append((done, total)))
+    assert (result.created, result.written, dump()) == (2500, False, before)
+    assert seen[0] == (1000, 2500) and seen[-1] == (2500, 2500)

@@ -1,0 +1,119 @@
+"""Importing the billing software's residents: matched on its resident ID, all or nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.import_samples import RESIDENT_HEADERS, dump, resident_rows, write_csv, write_xlsx
+from tuiapp.db.models import Resident, Structure
+from tuiapp.domain.safe_text import find_control
+from tuiapp.services.import_files import Row, Table, read_table
+from tuiapp.services.import_mapping import guess_mapping
+from tuiapp.services.import_residents import import_residents
+
+
+def run(path, *, dry_run=False, **read):
+    table = read_table(path, **read)
+    return import_residents(table, guess_mapping(table.headers, "residents"), dry_run=dry_run)
+
+
+@pytest.fixture
+def structures(database):
+    return (Structure.create(code="FH", name="Foyer Les Tilleuls"),
+            Structure.create(code="MAS", name="Maison d'accueil spécialisée"))
+
+
+@pytest.mark.parametrize(("delimiter", "encoding"), [(";", "utf-8"), (",", "utf-8-sig"), ("\t", "cp1252")])
+def test_csv_in_each_form_creates_the_residents(structures, tmp_path, delimiter, encoding):
+    rows = [["R1", "FH", "Éléonore", "Zoé", "zoe@Example.ORG", "tuteur@example.org"],
+            ["R2", "maison d'accueil specialisee", "MAILLY", "Josiane", "", ""]]
+    result = run(write_csv(tmp_path / "r.csv", RESIDENT_HEADERS, rows, delimiter=delimiter, encoding=encoding))
+    assert (result.created, result.updated, result.problems, result.written) == (2, 0, [], True)
+    first, second = Resident.select().order_by(Resident.external_id)
+    assert (first.external_id, first.structure_id, first.last_name, first.first_name) == (
+        "R1", structures[0].id, "Éléonore", "Zoé")
+    assert (first.email, first.guardian_email, first.active) == ("zoe@example.org", "tuteur@example.org", True)
+    assert (second.structure_id, second.email, second.guardian_email) == (structures[1].id, None, None)
+
+
+def test_reimporting_the_same_content_changes_nothing_csv_then_xlsx(structures, tmp_path):
+    rows = resident_rows(30)
+    assert run(write_csv(tmp_path / "r.csv", RESIDENT_HEADERS, rows)).created == 30
+    before = dump()
+    again = run(tmp_path / "r.csv")
+    assert (again.created, again.updated, again.unchanged, again.written) == (0, 0, 30, False)
+    as_xlsx = run(write_xlsx(tmp_path / "r.xlsx", RESIDENT_HEADERS, rows))
+    assert (as_xlsx.unchanged, as_xlsx.problems) == (30, [])
+    assert dump() == before
+
+
+def test_three_bad_rows_among_200_write_nothing_and_are_all_reported(structures, tmp_path):
+    rows = resident_rows(200)
+    rows[9][4] = "pas-une-adresse"  # line 11 (the header is line 1)
+    rows[99][1] = "XYZ"  # line 101: no such structure
+    rows[179][2] = ""  # line 181: no name
+    before = dump()
+    result = run(write_csv(tmp_path / "r.csv", RESIDENT_HEADERS, rows))
+    assert [(problem.line, problem.column) for problem in result.problems] == [
+        (11, "Courriel"), (101, "Structure"), (181, "Nom")]
+    assert "n'est pas une adresse e-mail valide" in result.problems[0].reason
+    assert "structure inconnue (codes : FH, MAS)" in result.problems[1].reason
+    assert str(result.problems[2]) == "ligne 181, colonne Nom : valeur «  » : ce champ est obligatoire."
+    assert (result.written, dump()) == (False, before)
+    assert Resident.select().count() == 0
+
+
+def test_changes_update_the_resident_and_absent_columns_keep_their_values(structures, tmp_path):
+    resident = Resident.create(structure=structures[0], last_name="MAILLY", first_name="Josiane",
+                               guardian_name="Paul MAILLY", email="old@example.org", external_id="R1")
+    other = Resident.create(structure=structures[0], last_name="AUTRE", external_id="R2")
+    headers = ("Matricule", "Code structure", "Nom", "Courriel", "Actif")
+    result = run(write_csv(tmp_path / "r.csv", headers, [["R1", "MAS", "MAILLY", "new@example.org", "non"],
+                                                         ["R2", "FH", "AUTRE", "", ""]]))
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    resident = Resident.get_by_id(resident.id)
+    assert (resident.structure_id, resident.email, resident.active) == (structures[1].id, "new@example.org", False)
+    assert (resident.first_name, resident.guardian_name) == ("Josiane", "Paul MAILLY")  # no such columns
+    assert Resident.get_by_id(other.id).active  # an empty "Actif" cell changes nothing
+
+
+def test_dry_run_reports_counts_and_writes_nothing(structures, tmp_path):
+    before = dump()
+    result = run(write_csv(tmp_path / "r.csv", RESIDENT_HEADERS, resident_rows(5)), dry_run=True)
+    assert (result.created, result.dry_run, result.written) == (5, True, False)
+    assert dump() == before
+
+
+def test_duplicate_ids_missing_ids_and_bad_yes_no_are_problems(structures, tmp_path):
+    headers = (*RESIDENT_HEADERS, "Présent")
+    rows = [["R1", "FH", "A", "", "", "", "oui"], ["R1", "FH", "B", "", "", "", "1"],
+            ["", "FH", "C", "", "", "", "vrai"], ["R4", "FH", "D", "", "", "", "peut-être"]]
+    result = run(write_csv(tmp_path / "r.csv", headers, rows))
+    assert [(problem.line, problem.column) for problem in result.problems] == [
+        (3, "N° résident"), (4, "N° résident"), (5, "Présent")]
+    assert "déjà ligne 2" in result.problems[0].reason
+    assert Resident.select().count() == 0
+
+
+def test_a_missing_required_column_refuses_the_file(structures, tmp_path):
+    result = run(write_csv(tmp_path / "r.csv", ("Nom", "Prénom"), [["A", "B"]]))
+    assert [str(problem) for problem in result.problems] == [
+        'fichier, colonne N° résident : valeur «  » : colonne obligatoire absente '
+        '(--map "colonne=external_id" pour la désigner).',
+        'fichier, colonne Structure : valeur «  » : colonne obligatoire absente '
+        '(--map "colonne=structure" pour la désigner).',
+    ]
+
+
+@pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07NOM", "NO\x00M", "NOM\u202eTXT", "\x1b[2JNOM"])
+def test_hostile_cells_are_refused_and_reported_safely(structures, tmp_path, hostile):
+    rows = [["R1", "FH", hostile, "", "", ""], ["R2", "FH", "NOM", "", f"{hostile}@example.org", ""]]
+    before = dump()  # (the reader refuses a CSV with NUL outright: the importer is given the cells)
+    table = Table(tmp_path / "r.xlsx", "xlsx", RESIDENT_HEADERS, [Row(line, tuple(row)) for line, row in
+                                                                  enumerate(rows, 2)])
+    result = import_residents(table, guess_mapping(RESIDENT_HEADERS, "residents"))
+    assert [(problem.line, problem.column) for problem in result.problems] == [(2, "Nom"), (3, "Courriel")]
+    for problem in result.problems:
+        assert "caractère" in problem.reason
+        assert find_control(str(problem)) is None
+    assert dump() == before
