@@ -328,3 +328,29 @@ async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file
         assert "terminé : 3 nouveau(x)" in text_of(app, "#report")
     assert [r.last_name for r in Resident.select().where(Resident.external_id.startswith("X"))
             .order_by(Resident.external_id)] == ["Martin1", "Martin2", "Martin3"]
+
+
+async def test_an_account_without_the_import_right_is_told_why(demo_db_file, monkeypatch):
+    """No role that opens the app lacks it today (operators import): the screen asks all the same."""
+    from tests.test_roles import notices
+    from tuiapp.domain.roles import Action, Role, refusal
+
+    monkeypatch.chdir(demo_db_file.parent)
+    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    before = Resident.select().count()
+    app = create_app(demo_db_file, role=Role.NONE)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await press(pilot, "i")
+            await choose_residents(pilot)
+            await type_text(pilot, "residents.csv")
+            await press(pilot, "enter")
+            await wait_workers(pilot)
+            assert app.screen.active_bindings["ctrl+s"].enabled is False  # shown, dimmed
+            await press(pilot, "ctrl+s", "f4")
+            await wait_workers(pilot)
+            assert type(app.screen).__name__ == "ImportScreen"
+            assert notices(app).count(refusal(Role.NONE, Action.IMPORT)) == 2
+    finally:
+        db.close()
+    assert Resident.select().count() == before and ImportProfile.select().count() == 0

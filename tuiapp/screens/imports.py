@@ -61,7 +61,7 @@ FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
 #: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
 SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
 HINT = "Ctrl+T vérifie le fichier sans rien écrire ; Ctrl+S le vérifie puis l'importe, après confirmation."
-_RIGHTS = {"import_file": Action.EDIT_RESIDENTS, "save_profile": Action.EDIT_RESIDENTS}
+_RIGHTS = {"import_file": Action.IMPORT, "save_profile": Action.IMPORT}
 
 
 class ImportScreen(Screen[None]):
