@@ -261,6 +261,8 @@ COMMANDS = (
     ("server", "check"),
     ("withdraw", "--db", "{db}", "--period", "\x1b[2J"),
     ("withdraw", "--db", "{db}", "--period", PERIOD, "--all"),
+    ("import", "pdfs", "/tmp/\x1b]0;pwned\x07", "--db", "{db}"),
+    ("import", "pdfs", "/tmp/\x1b[2J", "--index", "/tmp/\x1b]0;pwned\x07.csv", "--dry-run", "--db", "{db}"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )
 

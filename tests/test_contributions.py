@@ -513,3 +513,55 @@ async def test_an_invoice_left_unknown_by_this_tab_can_be_decided(app, server):
         await pilot.pause(0.3)
     last = SendRecord.select().where(SendRecord.invoice == row.invoice_id).order_by(SendRecord.id.desc()).get()
     assert last.status == "sent"
+
+
+async def test_a_rectified_invoice_and_an_avoir_in_the_sending_tab(app, server, tmp_path):
+    """An invoice mailed, then given the billing software's corrected PDF (--update-mailed): it reads
+    « rectifiée », is ticked as unsent, says its PDF is imported, and goes with those very bytes.
+    An avoir of the same period is listed as one, with a generated PDF."""
+    import hashlib
+
+    import pymupdf
+
+    from tuiapp.db.models import Resident
+    from tuiapp.services.import_pdfs import import_pdfs
+
+    mailed = queries.send_rows(SEPTEMBER)[3]
+    Invoice.update(last_mailed_at=datetime(2024, 10, 3, 9, 30, tzinfo=UTC)).where(
+        Invoice.id == mailed.invoice_id).execute()
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    with pymupdf.open() as document:
+        document.new_page().insert_text((72, 72), f"Facture corrigée {mailed.number}")
+        (folder / f"{mailed.number}.pdf").write_bytes(document.tobytes())
+    assert import_pdfs(folder, update_mailed=True).mailed_changed == [mailed.number]
+    invoice = Invoice.get_by_id(mailed.invoice_id)
+    credit = Invoice.create(resident=Resident.get_by_id(invoice.resident_id), structure=invoice.structure_id,
+                            period_year=2024, period_month=9, number="AV-202409-001", kind="avoir",
+                            issue_date=invoice.issue_date, amount_ht=Decimal("-120.00"))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if sending.loaded:
+                break
+        table = sending.query_one(DataTable)
+        row_key = str(mailed.invoice_id)
+        assert str(table.get_cell(row_key, "state")) == "rectifiée"
+        assert str(table.get_cell(row_key, "document")) == "Facture, PDF importé"
+        assert str(table.get_cell(str(credit.id), "document")) == "Avoir, PDF généré"
+        assert mailed.invoice_id in sending.table.ticked and credit.id in sending.table.ticked
+        assert str(sending.query_one("#send-summary").render()).endswith(" ; 1 avec leur PDF importé")
+        table.move_cursor(row=table.get_row_index(row_key))
+        await pilot.press("v")
+        assert f"{mailed.number}" in str(app.screen.query_one("#preview-text").render())
+        assert "(PDF importé)" in str(app.screen.query_one("#preview-text").render())
+        await pilot.press("escape", "n", "space", "e", "o")
+        await wait_for_batch(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert str(table.get_cell(row_key, "state")) == "envoyée"
+    assert attachment_numbers(server) == [mailed.number]
+    sent = next(server.received[0].message.iter_attachments()).get_content()
+    assert hashlib.sha256(sent).digest() == hashlib.sha256((folder / f"{mailed.number}.pdf").read_bytes()).digest()

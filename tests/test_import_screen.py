@@ -337,8 +337,8 @@ async def test_an_account_without_the_import_right_is_told_why(demo_db_file, mon
 
     monkeypatch.chdir(demo_db_file.parent)
     residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    app = create_app(demo_db_file, role=Role.NONE)  # opens the base
     before = Resident.select().count()
-    app = create_app(demo_db_file, role=Role.NONE)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await press(pilot, "i")

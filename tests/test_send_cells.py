@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -49,3 +50,22 @@ def test_every_state_fits_its_column_and_reads_from_the_one_label_table():
         assert shown(row(), status)["state"] == status.short_label and len(status.short_label) <= width
     assert shown(row(), "queued")["state"] == "attente"
     assert shown(row(printed=PRINTED), "other")["state"] == "ailleurs"  # being sent elsewhere: said first
+
+
+def test_a_rectified_invoice_reads_rectifiee_until_it_is_mailed_again():
+    rectified = replace(row(printed=PRINTED), rectified_at=MAILED)
+    width = send_cells.COLUMNS[4].width
+    assert shown(rectified, "sent")["state"] == "rectifiée" and len("rectifiée") <= width  # its old version was sent
+    assert shown(rectified)["state"] == "rectifiée"
+    assert shown(rectified, "queued")["state"] == "attente"  # what happens to it now is said first
+    assert shown(rectified, "failed")["state"] == "échec"
+    mailed_again = replace(rectified, last_mailed_at=MAILED)
+    assert shown(mailed_again, "sent")["state"] == "envoyée"
+
+
+def test_the_document_column_says_avoir_and_where_the_pdf_comes_from():
+    assert str(send_cells.document(row())) == "Facture, PDF généré"
+    credit = replace(row(), kind="avoir", amount_ht=Decimal("-120.00"), pdf_imported=True)
+    assert str(send_cells.document(credit)) == "Avoir, PDF importé"
+    column = next(column for column in send_cells.COLUMNS if column.key == "document")
+    assert len("Facture, PDF généré") <= column.width

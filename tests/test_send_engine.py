@@ -220,17 +220,17 @@ def test_a_refused_message_fails_alone(mail_db, server):
 
 
 def test_a_pdf_that_cannot_be_rendered_fails_alone(mail_db, server, monkeypatch):
-    from tuiapp.sending import engine
+    from tuiapp.sending import message
 
     invoices = september(3)
-    render = engine.invoice_pdf
+    render = message.invoice_pdf
 
     def fragile(doc):
         if doc.number == invoices[1].number:
             raise RuntimeError("code=2: cannot load font")
         return render(doc)
 
-    monkeypatch.setattr(engine, "invoice_pdf", fragile)
+    monkeypatch.setattr(message, "invoice_pdf", fragile)
     summary, events = send(invoices)
     assert (summary.failed, summary.sent) == (1, 2)
     failed = SendRecord.get(SendRecord.status == SendStatus.FAILED)

@@ -8,16 +8,19 @@ from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_existing, say
 from tuiapp.domain.errors import TuiappError
-from tuiapp.domain.formatting import format_timestamp
+from tuiapp.domain.formatting import format_amount, format_timestamp
 from tuiapp.domain.periods import Period
 from tuiapp.domain.status import SendStatus
 
 COLUMNS = (
     "envoi", "facture", "résident", "montant HT", "destinataires", "état", "créé", "début", "fin",
-    "message_id", "réponse", "opérateur", "erreur",
+    "message_id", "réponse", "opérateur", "erreur", "pdf_sha256",
 )
 #: The columns that fit a terminal; --format csv has them all.
-TABLE_COLUMNS = ("envoi", "facture", "résident", "état", "fin", "opérateur", "destinataires")
+TABLE_COLUMNS = ("envoi", "facture", "résident", "montant HT", "état", "fin", "pdf", "opérateur", "destinataires")
+#: The table's own names and cells for some columns: the amount in French, the PDF's hash cut short.
+_TABLE_NAMES = {"pdf": "pdf_sha256"}
+_SHORT_HASH = 12
 
 
 def register(commands) -> None:
@@ -46,7 +49,8 @@ def _rows(period: Period | None):
             record.id,
             record.invoice.number,
             record.invoice.resident.display_name,
-            record.invoice.amount_ht,
+            # what this send carried (kept at its claim); the invoice's amount for the sends made before
+            record.amount_ht if record.amount_ht is not None else record.invoice.amount_ht,
             record.recipients,
             SendStatus(record.status).label,  # the table's CHECK admits only these states
             format_timestamp(record.created_at),
@@ -56,6 +60,7 @@ def _rows(period: Period | None):
             " ".join((record.last_reply or "").split()),
             record.operator,
             " ".join(filter(None, (record.error, record.refused_recipients))),
+            record.pdf_sha256 or "",
         )
 
 
@@ -73,13 +78,22 @@ def show_history(args: argparse.Namespace) -> int:
     if not rows:
         say("Aucun envoi enregistré.")
         return EXIT_OK
-    shown = [COLUMNS.index(name) for name in TABLE_COLUMNS]
-    texts = [[str(value) for value in row] for row in rows]
-    widths = {i: min(max(len(COLUMNS[i]), *(len(row[i]) for row in texts)), 40) for i in shown}
-    say("  ".join(COLUMNS[i].ljust(widths[i]) for i in shown))
+    shown = [COLUMNS.index(_TABLE_NAMES.get(name, name)) for name in TABLE_COLUMNS]
+    texts = [_table_cells(row) for row in rows]
+    widths = {i: min(max(len(name), *(len(row[i]) for row in texts)), 40) for i, name in zip(shown, TABLE_COLUMNS, strict=True)}
+    say("  ".join(name.ljust(widths[i]) for i, name in zip(shown, TABLE_COLUMNS, strict=True)))
     for row in texts:
         say("  ".join(row[i][: widths[i]].ljust(widths[i]) for i in shown).rstrip())
     return EXIT_OK
+
+
+def _table_cells(row) -> list[str]:
+    """A row's texts in the table: the amount in French (``1 234,56 €``), the PDF's hash cut short."""
+    cells = [str(value) for value in row]
+    amount, digest = COLUMNS.index("montant HT"), COLUMNS.index("pdf_sha256")
+    cells[amount] = format_amount(row[amount])
+    cells[digest] = cells[digest][:_SHORT_HASH]
+    return cells
 
 
 def _write_csv(rows, output: str | None) -> int:

@@ -2,6 +2,92 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
+from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
+from tuiapp.domain.errors import TuiappError
+
 
 def register(kinds) -> None:
     """Adds ``pdfs`` to the ``import`` command's subcommands (``kinds``)."""
+    pdfs = kinds.add_parser("pdfs", help="joint à leurs factures les PDF du logiciel de facturation")
+    add_db_option(pdfs)
+    pdfs.add_argument("folder", metavar="DOSSIER", help="dossier des PDF (le numéro de facture dans le nom du fichier)")
+    pdfs.add_argument("--index", metavar="FICHIER",
+                      help="CSV ou XLSX aux colonnes « n° facture » et « fichier » (sinon : le nom de chaque fichier)")
+    pdfs.add_argument("--dry-run", action="store_true", help="montre ce qui serait joint, sans rien enregistrer")
+    pdfs.add_argument("--update-mailed", action="store_true",
+                      help="accepte de changer le PDF de factures déjà envoyées (elles deviennent rectifiées, à renvoyer)")
+    pdfs.add_argument("--report", metavar="FICHIER.csv", help="écrit aussi les problèmes dans ce fichier CSV")
+    pdfs.set_defaults(func=import_pdfs_command)
+
+
+def import_pdfs_command(args: argparse.Namespace) -> int:
+    from tuiapp.domain.roles import Action, refusal
+    from tuiapp.services.import_pdfs import import_pdfs
+    from tuiapp.services.site import locate
+
+    site = locate(args.db)
+    if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
+        raise TuiappError(reason)
+    report_file = _report_path(args.report)
+    open_existing(args, site)
+    result = import_pdfs(Path(args.folder).expanduser(), index=args.index and Path(args.index).expanduser(),
+                         dry_run=args.dry_run, update_mailed=args.update_mailed)
+    return report(result, report_file=report_file)
+
+
+def _report_path(report: str | None) -> Path | None:
+    """``--report``, checked before anything is read (as ``import residents|invoices`` do)."""
+    if report is None:
+        return None
+    path = Path(report).expanduser()
+    if not path.parent.is_dir():
+        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
+    if path.is_dir():
+        raise TuiappError(f"--report : « {path} » est un dossier.")
+    return path
+
+
+def _changes(result) -> str:
+    parts = []
+    if result.created:
+        parts.append(f"{result.created} nouveau(x)")
+    if result.updated:
+        parts.append(f"{result.updated} remplacé(s)")
+    text = ", ".join(parts) or "aucun changement"
+    return text + (f" ; {result.unchanged} inchangé(s)" if result.unchanged else "")
+
+
+def report(result, *, report_file: Path | None) -> int:
+    """Prints what the import found and did, in French (the problems first, as the report's lines);
+    returns the exit code."""
+    from tuiapp.services.import_report import write_report
+
+    for problem in result.problems:
+        say(str(problem))
+    if report_file is not None:
+        try:
+            write_report(report_file, result.problems)
+        except OSError as exc:
+            warn(f"Le rapport « {report_file} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
+            return EXIT_USAGE
+    if result.dry_run and not result.problems:
+        for attachment in result.attachments:
+            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
+            say(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed})")
+    for note in result.notes:
+        say(note)
+    if result.problems:
+        say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
+        return EXIT_INCOMPLETE
+    count = len(result.mailed_changed)
+    if result.dry_run:
+        rectified = f" ; {count} facture(s) déjà envoyée(s) serai(en)t rectifiée(s)" if count else ""
+        say(f"Simulation, rien n'a été écrit : {len(result.attachments)} PDF ({_changes(result)}){rectified}.")
+    else:
+        if count:
+            say(f"Factures rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+        say(f"PDF joints à leur facture : {len(result.attachments)} ({_changes(result)}).")
+    return EXIT_OK

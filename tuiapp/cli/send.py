@@ -93,7 +93,9 @@ def _dry_run(plan) -> int:
     for lines in outlines([item.row.invoice_id for item in plan.items]):
         for line in lines:
             say(line)
-    say(f"{len(plan.items)} facture(s) seraient envoyées (simulation : rien n'a été envoyé).")
+    imported = sum(item.row.pdf_imported for item in plan.items)
+    pdfs = f" ; PDF : {imported} importé(s), {len(plan.items) - imported} généré(s)" if plan.items else ""
+    say(f"{len(plan.items)} facture(s) seraient envoyées{pdfs} (simulation : rien n'a été envoyé).")
     return EXIT_OK
 
 

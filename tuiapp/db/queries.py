@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -12,6 +12,7 @@ from peewee import JOIN, fn
 
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.periods import Period
 from tuiapp.domain.validation import distinct_addresses
 
@@ -151,15 +152,28 @@ class SendRow:
     send_batch: str | None
     send_record_id: int | None
     active: bool = True  # False: the resident has left (still mailed, marked on screen)
+    kind: str = DocumentKind.FACTURE  # facture or avoir
+    rectified_at: datetime | None = None  # changed by an import after it was mailed
+    #: carries the billing software's own PDF (else one is generated)
+    pdf_imported: bool = field(default=False, kw_only=True)
 
     @property
     def recipients(self) -> list[str]:
         return distinct_addresses(self.email, self.guardian_email)
 
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == DocumentKind.AVOIR
+
+    @property
+    def rectified(self) -> bool:
+        """Changed after it was mailed, and not mailed since: to be sent again."""
+        return self.rectified_at is not None and self.last_mailed_at is None
+
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
-    from tuiapp.db.models import SendRecord
+    from tuiapp.db.models import InvoicePdf, SendRecord
     from tuiapp.domain.templates import person_name
 
     latest = (
@@ -173,12 +187,14 @@ def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
         .select(
             Invoice.id, Resident.last_name, Resident.first_name, Invoice.number, Invoice.amount_ht,
             Invoice.last_mailed_at, Invoice.last_printed_at, Resident.email, Resident.guardian_email,
-            Last.status, Last.batch, Last.id, Resident.active,
+            Last.status, Last.batch, Last.id, Resident.active, Invoice.kind, Invoice.rectified_at,
+            InvoicePdf.id,
         )
         .join_from(Invoice, latest, JOIN.LEFT_OUTER, on=(latest.c.invoice_id == Invoice.id))
         .join_from(Invoice, Last, JOIN.LEFT_OUTER, on=(Last.id == latest.c.last_id))
+        .join_from(Invoice, InvoicePdf, JOIN.LEFT_OUTER, on=(InvoicePdf.invoice == Invoice.id))
     )
     return [
-        SendRow(row[0], person_name(row[1], row[2]), *row[3:])  # peewee converts the values
-        for row in query.tuples()
+        SendRow(row[0], person_name(row[1], row[2]), *row[3:-1], pdf_imported=row[-1] is not None)  # peewee
+        for row in query.tuples()  # converts the values
     ]

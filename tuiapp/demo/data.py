@@ -224,6 +224,7 @@ def _make_residents(rng, structure, spec, used_names) -> list[tuple[Resident, Pe
             guardian_name=guardian_name or "",
             guardian_email=guardian_email,
             active=last_period is None,
+            external_id=f"{structure.code}-{index + 1:04d}",  # the billing software's ID, as its exports give it
         )
         result.append((resident, first_period, last_period))
     return result

@@ -157,9 +157,11 @@ class SendingPanel(Vertical):
         self.update_summary()
 
     def update_summary(self) -> None:
+        imported = sum(1 for row in self.table.ticked_rows() if row.pdf_imported)
         self.query_one("#send-summary", Static).update(
             f"{len(self.table.ticked)} facture(s) cochée(s) sur {len(self.table.invoices)}, "
             f"total HT {format_amount(self.table.ticked_total())}"
+            + (f" ; {imported} avec leur PDF importé" if imported else "")
         )
 
     def refresh_states(self) -> None:

@@ -37,12 +37,12 @@ from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_fu
 from tuiapp.domain import timing
 from tuiapp.domain.documents import InvoiceDocument
 from tuiapp.domain.errors import TuiappError
-from tuiapp.mail.compose import CompositionError, envelope_recipients, invoice_message_bytes, message_id_for
+from tuiapp.mail.compose import CompositionError, envelope_recipients, message_id_for
 from tuiapp.mail.problems import MessageRejected, SmtpProblem
 from tuiapp.mail.smtp_client import Authenticator, SmtpConnection, SmtpSettings
-from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
 from tuiapp.sending import events as ev
 from tuiapp.sending import journal, outbox, pacing
+from tuiapp.sending.message import build_message
 from tuiapp.sending.policy import MAX_TRIES, Decision, decide
 
 EventSink = Callable[[ev.Event], None]
@@ -95,16 +95,6 @@ class _Outcome:
     reply: str = ""
     refused: dict | None = None
     error: str | None = None
-
-
-def build_message(doc: InvoiceDocument, message_id: str) -> bytes:
-    """The invoice's message, PDF attached, as it goes on the wire; ``CompositionError`` (French) if it cannot be."""
-    try:
-        return invoice_message_bytes(doc, invoice_pdf(doc), pdf_filename(doc), message_id=message_id)
-    except CompositionError:
-        raise
-    except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
-        raise CompositionError(f"PDF impossible à produire ({type(exc).__name__}).") from exc
 
 
 _DATABASE_FAILURES = (DatabaseBusy, DiskFull)
@@ -194,12 +184,14 @@ class SendEngine:
         ref = ev.InvoiceRef(record.id, doc.invoice_id, doc.number, doc.resident_name, doc.recipients)
         message_id = message_id_for(doc.sender_email) if doc.sender_email else ""
         try:
-            message, unusable = build_message(doc, message_id), None
+            built, unusable = build_message(doc, message_id), None
         except CompositionError as exc:  # this invoice fails, the batch goes on
-            message, unusable = b"", exc
+            built, unusable = None, exc
+        message = built.data if built is not None else b""
         try:
             claimed = outbox.claim(record.id, operator=None if self.keep_queuing_operator else self.operator,
-                                   message_id=message_id)
+                                   message_id=message_id, amount_ht=doc.amount_ht,
+                                   pdf_sha256=built.pdf_sha256 if built is not None else None)
         except _DATABASE_FAILURES as exc:
             raise _Stop(exc) from None
         if not claimed:

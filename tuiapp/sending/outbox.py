@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import cast
 
 from peewee import IntegrityError
@@ -221,15 +222,19 @@ def withdraw_queued(period: Period, *, operator: str | None) -> int:
 
 
 @wait_for_writes
-def claim(record_id: int, *, operator: str | None, message_id: str) -> bool:
+def claim(record_id: int, *, operator: str | None, message_id: str, amount_ht: Decimal | None = None,
+          pdf_sha256: str | None = None) -> bool:
     """Take a queued record for sending; False if somebody else already did.
     ``operator`` None keeps the one who queued it (the sender service sends for them).
+    ``amount_ht``, ``pdf_sha256``: what this send carries, kept in its record (the history
+    shows what each version of a rectified invoice said).
 
     One compare-and-set ``UPDATE ... WHERE id = ? AND status = 'queued'``: of
     two processes claiming the same record, SQLite lets one change the row,
     and the other's update counts no row."""
     changes = dict(status=SendStatus.SENDING, claimed_by=process_tag(), started_at=utcnow(),
-                   attempts=SendRecord.attempts + 1, message_id=message_id, error=None)
+                   attempts=SendRecord.attempts + 1, message_id=message_id, error=None,
+                   amount_ht=amount_ht, pdf_sha256=pdf_sha256)
     if operator is not None:
         changes["operator"] = operator
     claimed = SendRecord.update(**changes).where(

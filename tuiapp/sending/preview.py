@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tuiapp.db import queries
+from tuiapp.db.attachments import with_imported_pdf
 from tuiapp.db.models import Association, Invoice
 from tuiapp.db.snapshots import document_for, lines_of
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.formatting import departed_mark
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import render
@@ -31,8 +33,13 @@ def preview_text(invoice_id: int) -> str:
     body = message.get_body(("plain",))
     assert body is not None  # compose always writes a text/plain part
     lines += [f"Objet : {message['Subject']}", "", body.get_content().rstrip(), "",
-              f"Pièce jointe : {pdf_filename(doc)}"]
+              f"Pièce jointe : {pdf_filename(doc)} ({pdf_origin(bool(with_imported_pdf([invoice_id])))})"]
     return "\n".join(lines)
+
+
+def pdf_origin(imported: bool) -> str:
+    """Whether the invoice carries its own PDF (``tuiapp import pdfs``) or gets a generated one."""
+    return "PDF importé" if imported else "PDF généré"
 
 
 def left_out_text(period: Period, structure=None) -> str:
@@ -54,12 +61,14 @@ def outlines(invoice_ids: list[int]) -> Iterator[list[str]]:
         for invoice in queries.invoices_with_people().where(Invoice.id.in_(invoice_ids))
     }
     lines = lines_of(invoice_ids)
+    imported = with_imported_pdf(invoice_ids)
     for invoice_id in invoice_ids:
         invoice = invoices[invoice_id]
         doc = document_for(invoice, association, lines.get(invoice_id, ()))
+        credit_note = "  (avoir)" if doc.kind is DocumentKind.AVOIR else ""
         yield [
-            f"{doc.number}  {doc.resident_name}{departed_mark(invoice.resident.active)}",
+            f"{doc.number}  {doc.resident_name}{departed_mark(invoice.resident.active)}{credit_note}",
             f"    À       : {', '.join(envelope_recipients(doc))}",
             f"    Objet   : {render(doc.subject_template, doc.keyword_values)}",
-            f"    Fichier : {pdf_filename(doc)}",
+            f"    Fichier : {pdf_filename(doc)} ({pdf_origin(invoice_id in imported)})",
         ]

@@ -1,6 +1,7 @@
 """Printing the invoices: one PDF each plus one combined file, in a folder.
 
-Every file is written whole or not at all (``atomic_files``); an invoice that
+An invoice with its own PDF (``tuiapp import pdfs``) is printed from it, the others from a
+generated one. Every file is written whole or not at all (``atomic_files``); an invoice that
 cannot be printed does not stop the others, and is listed in the result with
 the reason, in French; only the invoices actually printed are stamped.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from platformdirs import user_documents_path
 
 from tuiapp.db import queries
+from tuiapp.db.attachments import imported_pdf
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident
@@ -105,7 +107,8 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
     for invoice_id, number, last_name, first_name in _ordered(invoice_ids):
         try:
             doc = document_for(_invoice(invoice_id), association)
-            pdf = invoice_pdf(doc)
+            imported = imported_pdf(invoice_id)  # the billing software's own, when imported
+            pdf = imported[0] if imported is not None else invoice_pdf(doc)
             name = _unique_name(doc, used_names)
             first_page = combined.page_count
             with pymupdf.open(stream=pdf, filetype="pdf") as single:

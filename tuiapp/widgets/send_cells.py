@@ -15,10 +15,14 @@ from tuiapp.sending import events as ev
 from tuiapp.widgets.plain import cell
 
 _STATUSES = {status.value for status in SendStatus}
-#: Beside the send states: "other", being sent from another process, and a printing.
-OTHER, PRINTED = "ailleurs", "éditée"
+#: Beside the send states: "other", being sent from another process, a printing, a rectification.
+OTHER, PRINTED, RECTIFIED = "ailleurs", "éditée", "rectifiée"
 STATE_STYLES = {"sent": "green", "partial": "yellow", "failed": "red", "unknown": "bold magenta",
                 "sending": "cyan", "queued": "cyan", "other": "cyan"}
+#: The states a rectification shows over: those of the version sent before it.
+_BEFORE_RECTIFIED = {"", SendStatus.SENT, SendStatus.PARTIAL}
+#: Where the attached PDF comes from.
+PDF_IMPORTED, PDF_GENERATED = "PDF importé", "PDF généré"
 
 #: The state an engine event leaves its invoice in ("other": claimed first by another process).
 InvoiceStep = (ev.InvoiceClaimed | ev.InvoiceSent | ev.InvoicePartial | ev.InvoiceFailed | ev.InvoiceUnknown
@@ -37,6 +41,8 @@ def state(row: SendRow, name: str) -> Text:
     it was printed and never mailed."""
     if name == "other":
         return Text(OTHER, style=STATE_STYLES[name])
+    if row.rectified and name in _BEFORE_RECTIFIED:  # changed since it was mailed: to be sent again
+        return Text(RECTIFIED, style="yellow")
     if name in _STATUSES:
         return Text(SendStatus(name).short_label, style=STATE_STYLES.get(name, ""))
     if row.last_mailed_at is None and row.last_printed_at is not None:
@@ -54,6 +60,12 @@ def last_sent(row: SendRow) -> str:
     return moment_text(row.last_mailed_at or row.last_printed_at)
 
 
+def document(row: SendRow) -> Text:
+    """``Avoir, PDF importé``: the kind of document, and whether its own PDF is sent or one is generated."""
+    kind = Text("Avoir", style="bold") if row.is_credit_note else Text("Facture")
+    return Text.assemble(kind, ", ", PDF_IMPORTED if row.pdf_imported else PDF_GENERATED)
+
+
 def resident(row: SendRow) -> Text:
     """The resident's name, marked when they have left (they are mailed all the same)."""
     return Text.assemble(cell(row.resident), (departed_mark(row.active), "italic"))
@@ -69,14 +81,16 @@ class Column:
 
 #: In the table's order. The first six, with a padding of one on each side, fill
 #: the 78 columns an 80-column terminal leaves beside the scroll bar exactly: no
-#: header is cut; the two addresses are to the right (scroll).
+#: header is cut; the document (facture or avoir, its PDF imported or generated) and
+#: the two addresses are to the right (scroll).
 COLUMNS = (
     Column("check", "✓", 1, lambda row, ticked, name: check(ticked)),
-    Column("name", "Résident", 16, lambda row, ticked, name: resident(row)),
+    Column("name", "Résident", 15, lambda row, ticked, name: resident(row)),
     Column("number", "N°", 16, lambda row, ticked, name: cell(row.number)),
     Column("amount", "Montant HT", 11, lambda row, ticked, name: format_amount(row.amount_ht)),
-    Column("state", "État", 8, lambda row, ticked, name: state(row, name)),
+    Column("state", "État", 9, lambda row, ticked, name: state(row, name)),
     Column("mailed", "Dernier envoi", 14, lambda row, ticked, name: last_sent(row)),
+    Column("document", "Document", 20, lambda row, ticked, name: document(row)),
     Column("email", "Courriel", 30, lambda row, ticked, name: cell(row.email)),
     Column("guardian", "Courriel tuteur", 30, lambda row, ticked, name: cell(row.guardian_email)),
 )

@@ -1,0 +1,118 @@
+"""Which invoice a PDF of the billing software belongs to: its number in the file's name, or an index file.
+
+A number matches a name when it appears in it as a whole: bounded by the name's ends or
+by characters that are neither letters nor digits (``FH-2024-001`` is in
+``Facture FH-2024-001 DUPONT.pdf``, not in ``FH-2024-0011.pdf``), ignoring case. A ``/``
+cannot be in a file name: ``FH/2024/001`` is also found as ``FH-2024-001`` or ``FH_2024_001``.
+When one number found lies inside another found in the same place (``2024-001`` inside
+``FH-2024-001``), the longer one is meant.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tuiapp.services.import_files import Table
+
+#: A name's tokens: runs of letters and digits; a number starts and ends on one's edges.
+_TOKEN = re.compile(r"[^\W_]+")
+#: Beyond this many tokens, a name is searched for numbers of at most that many tokens.
+_MAX_SPAN = 24
+
+
+def folded(text: str) -> str:
+    """How a number and a name are compared: NFC (a Mac writes names decomposed), no case."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def spellings(number: str) -> set[str]:
+    """The ways a number can be written in a file name (NFC, case kept)."""
+    base = unicodedata.normalize("NFC", number)
+    return {base, base.replace("/", "-"), base.replace("/", "_")} if "/" in base else {base}
+
+
+def _edges_alnum(text: str) -> bool:
+    return bool(text) and text[0].isalnum() and text[-1].isalnum()
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    start: int
+    end: int
+    invoice_id: int
+
+
+class NumberIndex:
+    """Every invoice number, ready to be found in file names.
+
+    Numbers that start and end with a letter or digit (nearly all) are looked up by the
+    name's spans between token edges (a dictionary, fast for 300,000 invoices); the few others by a
+    regular expression each. Case is ignored, unless two numbers differ by case only
+    (``FH-1`` and ``fh-1``): then the name's own case tells them apart."""
+
+    def __init__(self, numbers: Iterable[tuple[int, str]]) -> None:
+        #: folded spelling -> {invoice id: its spellings, case kept}
+        self.by_spelling: dict[str, dict[int, set[str]]] = {}
+        self.odd: list[tuple[re.Pattern[str], int]] = []
+        for invoice_id, number in numbers:
+            exact = spellings(number)
+            for spelling in exact:
+                if _edges_alnum(spelling):
+                    self.by_spelling.setdefault(spelling.casefold(), {})[invoice_id] = exact
+                elif spelling.strip():
+                    pattern = re.compile(rf"(?<![^\W_]){re.escape(spelling)}(?![^\W_])", re.IGNORECASE)
+                    self.odd.append((pattern, invoice_id))
+
+    def find(self, stem: str) -> set[int]:
+        """The invoices whose number is in ``stem`` (a file's name without ``.pdf``) as a whole."""
+        name = unicodedata.normalize("NFC", stem)
+        tokens = [(match.start(), match.end()) for match in _TOKEN.finditer(name)]
+        found: list[_Found] = []
+        for first, (start, _) in enumerate(tokens):
+            for _, end in tokens[first: first + _MAX_SPAN]:
+                text = name[start:end]
+                candidates = self.by_spelling.get(text.casefold(), {})
+                found.extend(_Found(start, end, i) for i in _by_case(text, candidates))
+        for pattern, invoice_id in self.odd:
+            found.extend(_Found(match.start(), match.end(), invoice_id) for match in pattern.finditer(name))
+        return {
+            item.invoice_id for item in found
+            if not any(other.start <= item.start and item.end <= other.end and other.end - other.start
+                       > item.end - item.start for other in found)
+        }
+
+
+def _by_case(text: str, candidates: dict[int, set[str]]) -> Iterable[int]:
+    """Several numbers spelled the same but for case: those spelled exactly as ``text``, if any."""
+    if len(candidates) > 1:
+        exact = [invoice_id for invoice_id, written in candidates.items() if text in written]
+        if exact:
+            return exact
+    return candidates
+
+
+# -- the index file -----------------------------------------------------------------
+
+_NUMBER_HEADERS = {"nfacture", "nofacture", "numerofacture", "numerodefacture", "ndefacture", "nodefacture",
+                   "facture", "numero", "nfact", "invoice", "invoicenumber", "invoiceno", "number", "numeroavoir",
+                   "ndocument", "numerodocument"}
+_FILE_HEADERS = {"fichier", "fichierpdf", "nomdufichier", "nomfichier", "pdf", "file", "filename", "nomdefichier",
+                 "chemin", "path"}
+
+
+def _header_key(header: str) -> str:
+    text = unicodedata.normalize("NFKD", header.replace("°", "o").replace("º", "o"))
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+def index_columns(table: Table) -> tuple[int | None, int | None]:
+    """The columns of the invoice number and of the file name, matched loosely (case, accents,
+    punctuation: « N° facture », « numero_facture », « Fichier PDF »); None when missing."""
+    keys = [_header_key(header) for header in table.headers]
+    number = next((i for i, key in enumerate(keys) if key in _NUMBER_HEADERS), None)
+    file = next((i for i, key in enumerate(keys) if key in _FILE_HEADERS and i != number), None)
+    return number, file
