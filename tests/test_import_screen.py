@@ -249,7 +249,7 @@ async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, demo_db_fi
         await press(pilot, "enter", "ctrl+t")
         await wait_workers(pilot)
         report = text_of(app, "#report")
-        assert f"1 facture(s) déjà envoyée(s) que le fichier modifie : {mailed.number}." in report
+        assert f"1 facture(s) déjà envoyée(s) que l'import modifie : {mailed.number}." in report
         assert "Cochez « Mettre à jour les factures déjà envoyées »" in report
         assert "l'import serait refusé" in report
         await press(pilot, "tab", "tab", "tab", "tab", "tab")  # encoding, separator, preview, its field, the box
@@ -354,3 +354,74 @@ async def test_an_account_without_the_import_right_is_told_why(demo_db_file, mon
     finally:
         db.close()
     assert Resident.select().count() == before and ImportProfile.select().count() == 0
+
+
+async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
+    from tests.test_import_pdfs import make_pdf
+    from tuiapp.db.models import InvoicePdf
+
+    unsent = Invoice.select().where(Invoice.last_mailed_at.is_null()).order_by(Invoice.id).limit(2)
+    numbers = [invoice.number for invoice in unsent]
+    folder = demo_db_file.parent / "pdf-octobre"
+    folder.mkdir()
+    for number in numbers:
+        (folder / f"Facture {number}.pdf").write_bytes(make_pdf(number))
+    (folder / "lisez-moi.txt").write_text("x")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i", "shift+tab", "shift+tab", "enter", "down", "down", "enter", "tab")
+        assert app.screen.kind == "pdfs" and not app.screen.query_one("#mapping").display
+        assert app.screen.query_one("#path").has_focus  # the profile's list is a table's: hidden
+        await type_text(pilot, "pdf-o")
+        await wait_workers(pilot)
+        assert app.screen.query_one("#path", Input)._suggestion == "pdf-octobre/"  # a folder, not its files
+        await press(pilot, "right", "enter")  # Entrée: the check
+        await wait_workers(pilot)
+        report = text_of(app, "#report")
+        assert "Vérification de « pdf-octobre » : rien à redire (2 nouveau(x)" in report, report
+        for number in numbers:
+            assert f"Facture {number} : « Facture {number}.pdf » (nouveau)" in report
+        assert InvoicePdf.select().count() == 0
+        await press(pilot, "ctrl+s")
+        await wait_workers(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await press(pilot, "o")
+        await wait_workers(pilot)
+        assert "Import de « pdf-octobre » terminé : 2 nouveau(x)" in text_of(app, "#report")
+    assert sorted(pdf.invoice.number for pdf in InvoicePdf.select()) == sorted(numbers)
+
+
+async def test_the_reading_can_be_overridden_then_detected_again(app, demo_db_file):
+    from tests.test_roles import notices
+
+    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_file(pilot, "residents.csv")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        encoding = app.screen.query_one("#encoding", Input)
+        assert encoding.value == "cp1252"
+        await press(pilot, "tab", "ctrl+u")
+        await type_text(pilot, "klingon")
+        await press(pilot, "enter")
+        assert "Encodage inconnu : « klingon » (ex. utf-8, cp1252, latin-1)." in notices(app)
+        await press(pilot, "ctrl+u")
+        await type_text(pilot, "utf-8")  # wrong for this file: said in French, nothing previewed
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        assert "utf-8" in text_of(app, "#file-state") and not app.screen.query_one("#preview", DataTable).columns
+        await press(pilot, "ctrl+u")
+        await type_text(pilot, "latin-1")
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        assert encoding.value == "iso8859-1" and "Lefèvre1" in screen_text(app)
+        await press(pilot, "tab", "ctrl+u")
+        await type_text(pilot, "tab")  # a Tab cannot be typed: its name
+        await press(pilot, "enter")
+        await wait_workers(pilot)
+        assert app.screen.query_one("#delimiter", Input).value == "tab"
+        assert "200 ligne(s) de données, 1 colonne(s)." in text_of(app, "#file-state")
+        app.screen.query_one("#path").focus()
+        await press(pilot, "enter")  # the file again: everything detected again
+        await wait_workers(pilot)
+        assert (encoding.value, app.screen.query_one("#delimiter", Input).value) == ("cp1252", ";")
+        assert "7 colonne(s)" in text_of(app, "#file-state")

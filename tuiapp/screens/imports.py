@@ -12,7 +12,6 @@ in thread workers that only post messages (``tuiapp.widgets.import_run``).
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -43,8 +42,10 @@ from tuiapp.widgets.import_run import (
     RunProgress,
     RunRequest,
     confirmation,
+    reading_override,
     report_text,
     required_missing,
+    separator_shown,
 )
 from tuiapp.widgets.mapping_preview import MappingPreview
 from tuiapp.widgets.path_input import NO_CONTROL, PathInput
@@ -55,11 +56,13 @@ if TYPE_CHECKING:
     from tuiapp.app import TuiApp
     from tuiapp.services.import_files import Table
 
-KINDS = (("Factures", "invoices"), ("Résidents", "residents"))
+KINDS = (("Factures", "invoices"), ("Résidents", "residents"), ("PDF (dossier)", "pdfs"))
 #: The files offered by the path's completion (folders always are).
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
-#: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
-SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
+PLACEHOLDERS = {"pdfs": "dossier des PDF du logiciel (→ complète, Entrée vérifie)"}
+PLACEHOLDER = "chemin du CSV ou XLSX (→ complète, Entrée lit)"
+PDF_HINT = ("Chaque PDF du dossier va à la facture dont le numéro est dans son nom. "
+            "Ctrl+T liste ce qui serait joint ; Ctrl+S le joint, après confirmation.")
 HINT = "Ctrl+T vérifie le fichier sans rien écrire ; Ctrl+S le vérifie puis l'importe, après confirmation."
 _RIGHTS = {"import_file": Action.IMPORT, "save_profile": Action.IMPORT}
 
@@ -98,7 +101,7 @@ class ImportScreen(Screen[None]):
                          id="profile")
         with Horizontal(classes="import-row"):
             yield Label("Fichier", classes="import-label")
-            yield PathInput(placeholder="chemin du CSV ou XLSX (→ complète, Entrée lit)", suffixes=FILE_SUFFIXES,
+            yield PathInput(placeholder=PLACEHOLDER, suffixes=FILE_SUFFIXES,
                             id="path", classes="field-input")
         with Horizontal(classes="import-row", id="reading"):
             yield Static("", id="format")
@@ -127,6 +130,8 @@ class ImportScreen(Screen[None]):
         return refused_action(self, _RIGHTS, action)
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("save_profile", "read") and self.kind == "pdfs":
+            return False  # a folder: no table to read again, no columns
         if action in ("verify", "import_file", "read") and self.runner.writing:
             return None  # dimmed while an import is written (a reading or a check is simply replaced)
         return None if self.refused(action) else True
@@ -154,20 +159,12 @@ class ImportScreen(Screen[None]):
 
     @on(Input.Submitted, "#encoding, #delimiter, #sheet")
     def _override_submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
         name = event.input.id or ""
-        if name == "encoding" and value:
-            try:
-                value = codecs.lookup(value).name
-            except LookupError:
-                self.notify(f"Encodage inconnu : « {value} » (ex. utf-8, cp1252, latin-1).", severity="error")
-                return
-        if name == "delimiter":
-            value = {shown: real for real, shown in SEPARATORS.items()}.get(value.lower(), value)
-            if len(value) > 1:
-                self.notify("Le séparateur est un seul caractère (; , | ou tab).", severity="error")
-                return
-        self.overrides[name] = value or None
+        try:
+            self.overrides[name] = reading_override(name, event.value)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
         self.action_read()
 
     def _writing(self) -> bool:
@@ -177,6 +174,9 @@ class ImportScreen(Screen[None]):
         return self.runner.writing
 
     def action_read(self) -> None:
+        if self.kind == "pdfs":  # a folder: nothing to preview, its check lists the files
+            self.action_verify()
+            return
         if self._writing():
             return
         path = self.path
@@ -191,6 +191,8 @@ class ImportScreen(Screen[None]):
         return {name: value for name, value in self.overrides.items() if value}
 
     def on_file_read(self, message: FileRead) -> None:
+        if self.kind == "pdfs":
+            return  # read for a table before the kind changed
         if message.then is None:  # a file (re)read by hand: the last report was another's
             self._report(message.error or HINT)
         if message.error:
@@ -221,7 +223,7 @@ class ImportScreen(Screen[None]):
         reading.set_class(table is None or table.format != "xlsx", "-csv")
         self.query_one("#format", Static).update(table.format.upper() if table else "")
         values = {"encoding": table.encoding if table else "", "sheet": table.sheet if table else "",
-                  "delimiter": SEPARATORS.get(table.delimiter or "", table.delimiter) if table else ""}
+                  "delimiter": separator_shown(table.delimiter) if table else ""}
         for name, value in values.items():
             self.query_one(f"#{name}", Input).value = field_text(value)
 
@@ -246,7 +248,19 @@ class ImportScreen(Screen[None]):
     @reports_database_errors
     def _kind_changed(self, event: Select.Changed) -> None:
         self.kind = str(event.value)
-        self.query_one("#update-mailed", Checkbox).display = self.kind == "invoices"
+        self.query_one("#update-mailed", Checkbox).display = self.kind != "residents"
+        pdfs = self.kind == "pdfs"
+        self.set_class(pdfs, "-pdfs")
+        path = self.query_one(PathInput)
+        path.offer(() if pdfs else FILE_SUFFIXES)  # folders only
+        path.placeholder = PLACEHOLDERS.get(self.kind, PLACEHOLDER)
+        self.refresh_bindings()
+        if pdfs:
+            self.table, self.mapping = None, {}
+            self.query_one(MappingPreview).show(None, "invoices", {})
+            self._state("")
+            self._report(PDF_HINT)
+            return
         self.profiles = profile_names(self.kind)
         profile = self.query_one("#profile", Select)
         profile.set_options(options((name, name) for name in self.profiles))
@@ -310,7 +324,7 @@ class ImportScreen(Screen[None]):
 
     @property
     def update_mailed(self) -> bool:
-        return self.kind == "invoices" and self.query_one("#update-mailed", Checkbox).value
+        return self.kind != "residents" and self.query_one("#update-mailed", Checkbox).value
 
     def _request(self, *, write: bool) -> RunRequest | None:
         if self._writing():
@@ -327,7 +341,7 @@ class ImportScreen(Screen[None]):
         if request is not None:
             self._report("Vérification en cours…")
             self._show_running()
-            self.runner.reread_then(request)
+            self.runner.start(request)
 
     def action_import_file(self) -> None:
         if reason := self.refused("import_file"):
@@ -337,7 +351,7 @@ class ImportScreen(Screen[None]):
         if request is not None:
             self._report("Vérification avant l'import…")
             self._show_running()
-            self.runner.reread_then(request.asking())
+            self.runner.start(request.asking())
 
     def on_run_progress(self, message: RunProgress) -> None:
         self.query_one(ProgressBar).update(total=max(message.total, 1), progress=message.done)

@@ -8,6 +8,7 @@ workers touch no widget: they post ``FileRead``, ``RunProgress`` and
 
 from __future__ import annotations
 
+import codecs
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,10 +29,13 @@ from tuiapp.widgets.plain import field_text
 PROBLEMS_SHOWN = 500
 #: How often the progress bar moves, at most (seconds).
 PROGRESS_EVERY = 0.1
-KIND_WORDS = {"invoices": "factures", "residents": "résidents"}
+#: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
+SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
+KIND_WORDS = {"invoices": "factures", "residents": "résidents", "pdfs": "PDF"}
 #: (what, new, changed, unchanged), agreed with the kind's noun.
 _COUNTED = {"invoices": ("facture(s)", "nouvelle(s)", "modifiée(s)", "inchangée(s)"),
-            "residents": ("résident(s)", "nouveau(x)", "modifié(s)", "inchangé(s)")}
+            "residents": ("résident(s)", "nouveau(x)", "modifié(s)", "inchangé(s)"),
+            "pdfs": ("PDF", "nouveau(x)", "remplacé(s)", "inchangé(s)")}
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,13 @@ class ImportRunner:
     def read(self, path: Path, options: dict[str, str | None], then: RunRequest | None = None) -> None:
         self._start(lambda: self._read(path, options, then), "read")
 
-    def reread_then(self, request: RunRequest) -> None:
-        """Read the file again (it may have been fixed since), then run ``request`` on what was read."""
-        self.read(request.path, request.options, request)
+    def start(self, request: RunRequest) -> None:
+        """Run ``request``: a table's file read again first (it may have been fixed since), the
+        request then run on what was read; a folder of PDFs at once."""
+        if request.kind == "pdfs":
+            self.run(request)
+        else:
+            self.read(request.path, request.options, request)
 
     def run(self, request: RunRequest) -> None:
         self._start(lambda: self._run(request), "import" if request.write else "check", writing=request.write)
@@ -157,6 +165,10 @@ class ImportRunner:
 
 
 def _import(request: RunRequest, progress: Callable[[int, int], None]) -> ImportResult:
+    if request.kind == "pdfs":
+        from tuiapp.services.import_pdfs import import_pdfs
+
+        return import_pdfs(request.path, dry_run=not request.write, update_mailed=request.update_mailed)
     assert request.table is not None
     if request.kind == "invoices":
         from tuiapp.services.import_invoices import import_invoices
@@ -169,6 +181,26 @@ def _import(request: RunRequest, progress: Callable[[int, int], None]) -> Import
 
 
 # -- the French texts ---------------------------------------------------------------------
+
+
+def separator_shown(delimiter: str | None) -> str:
+    return SEPARATORS.get(delimiter or "", delimiter or "")
+
+
+def reading_override(name: str, typed: str) -> str | None:
+    """What an override field of the reading says (``encoding``, ``delimiter``, ``sheet``): None
+    to detect it again; ``ValueError`` with a French message when it cannot be used."""
+    value = typed.strip()
+    if name == "encoding" and value:
+        try:
+            value = codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"Encodage inconnu : « {value} » (ex. utf-8, cp1252, latin-1).") from None
+    if name == "delimiter":
+        value = {shown: real for real, shown in SEPARATORS.items()}.get(value.lower(), value)
+        if len(value) > 1:
+            raise ValueError("Le séparateur est un seul caractère (; , | ou tab).")
+    return value or None
 
 
 def required_missing(kind: str, mapping: dict[str, int]) -> list[str]:
@@ -186,13 +218,26 @@ def _mailed(request: RunRequest, result: ImportResult) -> list[str]:
         return []
     numbers = ", ".join(field_text(number) for number in result.mailed_changed[:20])
     more = f" et {len(result.mailed_changed) - 20} autre(s)" if len(result.mailed_changed) > 20 else ""
-    lines = [f"{len(result.mailed_changed)} facture(s) déjà envoyée(s) que le fichier modifie : {numbers}{more}."]
+    lines = [f"{len(result.mailed_changed)} facture(s) déjà envoyée(s) que l'import modifie : {numbers}{more}."]
     if request.update_mailed:
         lines.append("Elles seront marquées rectifiées et à envoyer de nouveau.")
     else:
         lines.append("Cochez « Mettre à jour les factures déjà envoyées » pour les accepter : elles seront "
                      "marquées rectifiées et à envoyer de nouveau.")
     return lines
+
+
+def _attachments(request: RunRequest, result: ImportResult) -> list[str]:
+    """A folder of PDFs checked: which file would go to which invoice."""
+    attachments = getattr(result, "attachments", [])
+    if request.write or result.refused or not attachments:
+        return []
+    lines = [f"Facture {field_text(item.number)} : « {field_text(item.file_name)} » ({item.change}"
+             f"{' ; déjà envoyée : elle serait rectifiée' if item.mailed else ''})"
+             for item in attachments[:PROBLEMS_SHOWN]]
+    if len(attachments) > PROBLEMS_SHOWN:
+        lines.append(f"… et {len(attachments) - PROBLEMS_SHOWN} autre(s).")
+    return ["", *lines]
 
 
 def report_text(request: RunRequest, result: ImportResult) -> str:
@@ -209,7 +254,7 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
                 "Rien n'a été écrit.")
     else:
         head = f"Vérification de « {name} » : rien à redire ({_counts(request.kind, result)} {what}). Rien n'a été écrit."
-    lines = [head, *_mailed(request, result), *(field_text(note) for note in result.notes)]
+    lines = [head, *_mailed(request, result), *_attachments(request, result), *(field_text(note) for note in result.notes)]
     if result.problems:
         lines.append("")
         lines.extend(str(problem) for problem in result.problems[:PROBLEMS_SHOWN])
