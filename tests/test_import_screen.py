@@ -251,6 +251,7 @@ async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, demo_db_fi
         report = text_of(app, "#report")
         assert f"1 facture(s) déjà envoyée(s) que l'import modifie : {mailed.number}." in report
         assert "Cochez « Mettre à jour les factures déjà envoyées »" in report
+        assert "--update-mailed" not in report  # the command's option: the screen has its box
         assert "l'import serait refusé" in report
         await press(pilot, "tab", "tab", "tab", "tab", "tab")  # encoding, separator, preview, its field, the box
         box = app.screen.query_one("#update-mailed", Checkbox)
@@ -425,3 +426,16 @@ async def test_the_reading_can_be_overridden_then_detected_again(app, demo_db_fi
         await wait_workers(pilot)
         assert (encoding.value, app.screen.query_one("#delimiter", Input).value) == ("cp1252", ";")
         assert "7 colonne(s)" in text_of(app, "#file-state")
+
+
+async def test_a_missing_column_is_said_in_the_screens_words(app, demo_db_file):
+    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_file(pilot, "residents.csv")  # the kind left at Factures: none of an invoice's columns
+        await press(pilot, "ctrl+t")
+        await wait_workers(pilot)
+        report = text_of(app, "#report")
+        assert ("fichier, colonne N° facture : valeur «  » : colonne obligatoire absente "
+                "(désignez-la dans l'aperçu : Entrée sur sa colonne).") in report
+        assert "--map" not in report
+        assert "Sans colonne : N° facture, Période" in text_of(app, "#file-state")
