@@ -378,7 +378,7 @@ async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
         await press(pilot, "right", "enter")  # Entrée: the check
         await wait_workers(pilot)
         report = text_of(app, "#report")
-        assert "Vérification de « pdf-octobre » : rien à redire (2 nouveau(x)" in report, report
+        assert "Vérification de « pdf-octobre » : rien à redire, 2 nouveau(x), 0 remplacé(s)" in report, report
         for number in numbers:
             assert f"Facture {number} : « Facture {number}.pdf » (nouveau)" in report
         assert InvoicePdf.select().count() == 0
@@ -439,3 +439,17 @@ async def test_a_missing_column_is_said_in_the_screens_words(app, demo_db_file):
                 "(désignez-la dans l'aperçu : Entrée sur sa colonne).") in report
         assert "--map" not in report
         assert "Sans colonne : N° facture, Période" in text_of(app, "#file-state")
+
+
+def test_the_reports_sentences():
+    from tuiapp.services.import_report import ImportResult, Problem
+    from tuiapp.widgets.import_run import PROBLEMS_SHOWN, RunRequest, report_text
+
+    write = RunRequest("invoices", Path("/x/f.csv"), {}, write=True)
+    assert report_text(write, ImportResult("invoices")) == (
+        "Import de « f.csv » : rien à changer, la base est déjà à jour.")
+    many = ImportResult("residents", problems=[Problem(n, "Nom", "[/]\x1b[2J", "vide") for n in range(2, 900)])
+    text = report_text(RunRequest("residents", Path("[b].csv"), {}), many)
+    assert text.startswith("Vérification de « [b].csv » : 898 problème(s), l'import serait refusé.")
+    assert text.count("\n") == PROBLEMS_SHOWN + 2 and "\x1b" not in text
+    assert text.endswith(f"… et {898 - PROBLEMS_SHOWN} autre(s) problème(s) (tous : tuiapp import … --report FICHIER.csv).")

@@ -259,17 +259,18 @@ def _attachments(request: RunRequest, result: ImportResult) -> list[str]:
 def report_text(request: RunRequest, result: ImportResult) -> str:
     """The outcome as the screen's report shows it: the verdict, the counts, then each problem."""
     name = field_text(request.path.name)
-    what = _COUNTED[request.kind][0]
     if request.write:
         if result.written:
             head = f"Import de « {name} » terminé : {_counts(request.kind, result)}."
-        else:
+        elif result.refused:
             head = f"Import de « {name} » refusé : rien n'a été écrit."
+        else:
+            head = f"Import de « {name} » : rien à changer, la base est déjà à jour."
     elif result.refused:
         head = (f"Vérification de « {name} » : {len(result.problems)} problème(s), l'import serait refusé. "
                 "Rien n'a été écrit.")
     else:
-        head = f"Vérification de « {name} » : rien à redire ({_counts(request.kind, result)} {what}). Rien n'a été écrit."
+        head = f"Vérification de « {name} » : rien à redire, {_counts(request.kind, result)}. Rien n'a été écrit."
     lines = [head, *_mailed(request, result), *_attachments(request, result), *(field_text(note) for note in result.notes)]
     if result.problems:
         lines.append("")
