@@ -1,4 +1,4 @@
-"""Import: residents or invoices from the billing software's exports, checked before anything is written.
+"""Import: residents, invoices or PDFs from the billing software's exports, checked before anything is written.
 
 The operator picks what the file holds and its path (completed from this
 machine's files, → accepts), sees how it was read (format, encoding,
@@ -6,7 +6,8 @@ separator or sheet; each can be overridden), the first rows under the column
 mapping (which can be changed column by column, and saved as a profile), then
 checks it (Ctrl+T: the importer's dry run, every problem listed) and imports
 it (Ctrl+S: checked again, confirmed, then written in one transaction, with
-progress). The services do the work (``tuiapp.services.import_*``); they run
+progress). A folder of PDFs has no table: its check lists which file would
+go to which invoice. The services do the work (``tuiapp.services.import_*``); they run
 in thread workers that only post messages (``tuiapp.widgets.import_run``).
 """
 
@@ -68,6 +69,8 @@ _RIGHTS = {"import_file": Action.IMPORT, "save_profile": Action.IMPORT}
 
 
 class ImportScreen(Screen[None]):
+    """One file (or folder) at a time: read, previewed, mapped, checked, then imported."""
+
     CSS_PATH = "imports.tcss"
     AUTO_FOCUS = "#path"
     BINDINGS = [
