@@ -263,6 +263,9 @@ COMMANDS = (
     ("withdraw", "--db", "{db}", "--period", PERIOD, "--all"),
     ("import", "pdfs", "/tmp/\x1b]0;pwned\x07", "--db", "{db}"),
     ("import", "pdfs", "/tmp/\x1b[2J", "--index", "/tmp/\x1b]0;pwned\x07.csv", "--dry-run", "--db", "{db}"),
+    ("import", "residents", "/tmp/\x1b]0;pwned\x07.csv", "--db", "{db}"),
+    ("import", "invoices", "{db}", "--db", "{db}", "--map", "\x1b[2J=number"),  # a database is no export
+    ("import", "invoices", "/tmp/absent.csv", "--db", "{db}", "--report", "/tmp/\x1b[2J/rapport.csv"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )
 

@@ -174,3 +174,16 @@ def test_in_service_mode_only_operators_and_administrators_import(office):
         assert len(table_rows(database, "resident")) == 2
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_xlsx_sheet_is_named_in_the_header(base, tmp_path):
+    from tests.import_samples import write_xlsx
+
+    path = write_xlsx(tmp_path / "residents.xlsx", RESIDENT_HEADERS, [["R1", "FH", "MAILLY", "Josiane", "", ""]],
+                      sheet="Résidents 2024")
+    result = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Résidents 2024")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (f"Fichier : {path} (XLSX, feuille « Résidents 2024 ») : "
+                                             "1 ligne(s) de données.")
+    missing = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Autre")
+    assert missing.returncode == 2 and "Autre" in missing.stderr

@@ -138,6 +138,7 @@ def _send_some(rng: random.Random) -> None:
             SendRecord.create(invoice=invoice_id, recipients="r@example.org", status="queued")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("kind", ["residents", "invoices"])
 def test_generated_csv_files_never_crash_nor_half_write(known, tmp_path, kind):
     outcomes = _run(kind, csv_cases(CSV_CASES, SEED, kind), tmp_path)

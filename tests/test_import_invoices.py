@@ -14,7 +14,7 @@ from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import find_control
 from tuiapp.services.import_files import Row, Table, read_table
 from tuiapp.services.import_invoices import import_invoices
-from tuiapp.services.import_mapping import guess_mapping
+from tuiapp.services.import_mapping import explicit_mapping, guess_mapping
 
 TOTALS = ("N° facture", "N° résident", "Période", "Date facture", "Montant HT", "Type")
 LINES = ("N° facture", "N° résident", "Période", "Date facture", "Total HT", "Libellé", "Qté", "PU", "Montant")
@@ -219,3 +219,44 @@ def test_dry_run_and_progress(residents, tmp_path):
                  progress=lambda done, total: seen.append((done, total)))
     assert (result.created, result.written, dump()) == (2500, False, before)
     assert seen[0] == (1000, 2500) and seen[-1] == (2500, 2500)
+
+
+def test_a_resident_who_moved_does_not_move_their_past_invoices(residents, tmp_path):
+    path = write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]])
+    run(path)
+    resident = residents["R1"]
+    former = resident.structure_id
+    resident.structure = Structure.get(Structure.id != former)
+    resident.save()
+    before = dump()
+    assert run(path).unchanged == 1 and dump() == before
+    assert Invoice.get(Invoice.number == "F1").structure_id == former
+    moved = run(write_csv(tmp_path / "g.csv", TOTALS, [["G1", "R1", "10/2024", "31/10/2024", "100,00", ""]]))
+    assert moved.created == 1 and Invoice.get(Invoice.number == "G1").structure_id == resident.structure_id
+
+
+def test_lines_need_an_amount_or_a_unit_price_column(residents, tmp_path):
+    headers = ("N° facture", "N° résident", "Période", "Date facture", "Commentaire")
+    table = read_table(write_csv(tmp_path / "f.csv", headers, [["F1", "R1", "09/2024", "30/09/2024", "x"]]))
+    mapping = explicit_mapping(table.headers, "invoices", {"Commentaire": "line_label"})
+    result = import_invoices(table, mapping)
+    assert [str(problem) for problem in result.problems] == [
+        "fichier, colonne Montant de la ligne : valeur «  » : colonne obligatoire absente : des lignes (libellé, "
+        "quantité) ont besoin d'un montant ou d'un prix unitaire."]
+
+
+def test_problems_come_in_the_files_order(residents, tmp_path):
+    rows = [["F1", "R1", "09/2024", "30/09/2024", "", "A", "1", "10", ""],
+            ["F2", "R2", "13/2024", "30/09/2024", "", "A", "1", "10", ""],
+            ["F1", "R3", "09/2024", "30/09/2024", "", "B", "1", "10", ""]]
+    result = run(write_csv(tmp_path / "f.csv", LINES, rows))
+    assert [problem.line for problem in result.problems] == [3, 4]
+
+
+def test_the_rectified_invoices_are_named_in_a_note(residents, tmp_path):
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    Invoice.update(last_mailed_at=MAILED).execute()
+    changed = write_csv(tmp_path / "g.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90,00", ""]])
+    assert run(changed, dry_run=True, update_mailed=True).notes == [
+        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : F1."]
+    assert run(changed, update_mailed=True).notes == ["Factures rectifiées (déjà envoyées, à renvoyer) : F1."]

@@ -99,10 +99,23 @@ def test_a_missing_required_column_refuses_the_file(structures, tmp_path):
     result = run(write_csv(tmp_path / "r.csv", ("Nom", "Prénom"), [["A", "B"]]))
     assert [str(problem) for problem in result.problems] == [
         'fichier, colonne N° résident : valeur «  » : colonne obligatoire absente '
-        '(--map "colonne=external_id" pour la désigner).',
-        'fichier, colonne Structure : valeur «  » : colonne obligatoire absente '
-        '(--map "colonne=structure" pour la désigner).',
-    ]
+        '(--map "colonne=external_id" pour la désigner).']
+
+
+def test_a_file_without_structure_or_name_updates_but_cannot_create(structures, tmp_path):
+    Resident.create(structure=structures[0], last_name="MAILLY", external_id="R1")
+    path = write_csv(tmp_path / "r.csv", ("N° résident", "Courriel"), [["R1", "josiane@example.org"]])
+    assert run(path).updated == 1
+    assert Resident.get(Resident.external_id == "R1").email == "josiane@example.org"
+    rows = [["R1", "autre@example.org"], *([f"N{index}", ""] for index in range(7))]
+    result = run(write_csv(path, ("N° résident", "Courriel"), rows))
+    assert [str(problem) for problem in result.problems] == [
+        'fichier, colonne Structure : valeur «  » : colonne absente, obligatoire pour un nouveau résident '
+        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) ; --map "colonne=structure" pour la désigner.',
+        'fichier, colonne Nom : valeur «  » : colonne absente, obligatoire pour un nouveau résident '
+        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) ; --map "colonne=last_name" pour la désigner.']
+    assert Resident.get(Resident.external_id == "R1").email == "josiane@example.org"
+    assert Resident.select().count() == 1
 
 
 @pytest.mark.parametrize("hostile", ["\x1b]0;pwned\x07NOM", "NO\x00M", "NOM\u202eTXT", "\x1b[2JNOM"])

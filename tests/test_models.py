@@ -214,3 +214,26 @@ def test_send_states_have_one_french_name_each_and_the_database_takes_them_all(m
         record = SendRecord.create(invoice=make_invoice(resident, Period(2024, month)), recipients="a",
                                    status=status)
         assert SendRecord.get_by_id(record.id).status == status
+
+
+def test_offline_clean_leaves_the_database_rules_to_the_caller(make_resident, make_invoice):
+    """An import checks uniqueness and references against what it read in bulk: clean(offline=True)
+    runs every other rule without a query."""
+    resident = make_resident(external_id="R1")
+    invoice = make_invoice(resident, number="F-1")
+    twin = Invoice(number="F-1", resident=resident.id, structure=resident.structure_id, kind="facture",
+                   amount_ht="-5", period_year=2024, period_month=9, issue_date=invoice.issue_date)
+    with pytest.raises(ValidationError) as offline:
+        twin.clean(offline=True)
+    assert set(offline.value.errors) == {"amount_ht"}  # the sign, not the number's uniqueness
+    twin.amount_ht = "5"
+    queries = []
+    db.connection().set_trace_callback(queries.append)
+    try:
+        twin.clean(offline=True)
+        Resident(last_name="X", external_id="R1", structure=999).clean(offline=True)
+    finally:
+        db.connection().set_trace_callback(None)
+    assert queries == []
+    with pytest.raises(ValidationError, match="existe déjà"):
+        twin.clean()

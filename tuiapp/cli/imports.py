@@ -21,7 +21,8 @@ Colonnes reconnues d'après leur titre (majuscules, accents et ponctuation ignor
 
 Exemple : tuiapp import {kind} export.csv --map "Réf={key},Commentaire=-" --profile logiciel"""
 _MORE = {
-    "residents": "\nUne colonne absente laisse le champ tel quel ; Actif : oui/non, 1/0, vrai/faux (vide : inchangé).",
+    "residents": "\nStructure (code ou nom) et Nom : obligatoires pour un nouveau résident. Une colonne absente laisse\n"
+                 "le champ tel quel ; Actif : oui/non, 1/0, vrai/faux (vide : inchangé).",
     "invoices": "\nUne ligne par facture (son montant HT), ou une ligne par ligne de facture : les lignes d'un même "
                 "numéro\nforment la facture, dont le total est leur somme. Type : facture (par défaut) ou avoir "
                 "(AV),\ndont le montant est négatif.",
@@ -166,9 +167,9 @@ def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
         say(note)
     if result.dry_run:
         say(f"Simulation, rien n'a été écrit : {counts} si le fichier était importé.")
+        if to_save is not None:
+            say(f"Profil « {args.profile} » non enregistré (simulation) : il le sera à l'import.")
         return EXIT_OK
-    if result.mailed_changed:
-        say(f"Factures rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
     say(f"{noun.capitalize()} : {counts}.")
     if to_save is not None:
         save_profile(args.profile, kind, to_save)

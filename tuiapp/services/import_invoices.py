@@ -7,7 +7,8 @@ kind must agree, and whose total is the sum of its lines (a total column, when t
 must say the same). An invoice of a line file may still have only its total.
 
 Every invoice passes ``Invoice.clean()`` and every line ``InvoiceLine.clean()``; the resident
-is found by its ID, the structure is the resident's. An invoice the file does not change is
+is found by its ID, the structure is the resident's (an existing invoice of the same resident
+keeps its own: a resident who moved does not move their past invoices). An invoice the file does not change is
 not written. A change to an invoice already mailed is refused (``mailed_changed``) unless
 ``update_mailed``: it then keeps its number, is *rectifiée* and is to be sent again (its send
 records keep what each version said); an invoice queued or being sent is never changed.
@@ -79,34 +80,42 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
         else:
             result.problems.append(problem(row.line, cells.header("number"), "", "ce champ est obligatoire."))
     with transaction(dry_run) as txn:
-        checker = _Checker(cells, result, update_mailed)
+        checker = _Checker(cells, result, update_mailed, list(groups))
         plan = _Plan()
         for number, rows in groups.items():
             checker.check(number, rows, plan)
             ticker.tick(len(rows))
         result.created, result.updated = len(plan.created), len(plan.updated)
+        result.problems.sort(key=lambda item: item.line)  # an invoice's rows may be far apart: file order
+        if result.mailed_changed and not result.problems:
+            what = "qui seraient rectifiées" if dry_run else "rectifiées"
+            result.notes.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
         ticker.finish()
         return refuse_or_write(result, txn, lambda: _write(plan))
 
 
 class _Checker:
-    """Reads what the database has, in bulk, then checks each invoice against it."""
+    """Reads what the database has of the file's invoices, in bulk, then checks each invoice against it."""
 
-    def __init__(self, cells: Cells, result: ImportResult, update_mailed: bool) -> None:
+    def __init__(self, cells: Cells, result: ImportResult, update_mailed: bool, numbers: list[str]) -> None:
         self.cells, self.result, self.update_mailed = cells, result, update_mailed
         residents = Resident.select(Resident.external_id, Resident.id, Resident.structure)
         self.residents = {key: (rid, sid) for key, rid, sid in
                           tuples(residents.where(Resident.external_id.is_null(False)))}
         self.reader = RowReader(cells, self.residents)
-        self.existing = {row["number"]: row for row in dicts(Invoice.select(
-            Invoice.id, Invoice.number, Invoice.last_mailed_at, *(getattr(Invoice, name) for name in FIELDS)))}
+        # The file's invoices only (not years of history), a few hundred numbers per query.
+        columns = (Invoice.id, Invoice.number, Invoice.last_mailed_at, *(getattr(Invoice, name) for name in FIELDS))
+        self.existing = {row["number"]: row for part in chunks(numbers)
+                         for row in dicts(Invoice.select(*columns).where(Invoice.number.in_(list(part))))}
+        ids = [row["id"] for row in self.existing.values()]
         self.lines: dict[int, list[Line]] = {}
-        query = InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity,
-                                   InvoiceLine.unit_price, InvoiceLine.amount).order_by(InvoiceLine.invoice,
-                                                                                        InvoiceLine.position,
-                                                                                        InvoiceLine.id)
-        for invoice_id, *values in tuples(query):
-            self.lines.setdefault(invoice_id, []).append(Line(*values))
+        for part in chunks(ids):
+            query = InvoiceLine.select(InvoiceLine.invoice, InvoiceLine.label, InvoiceLine.quantity,
+                                       InvoiceLine.unit_price, InvoiceLine.amount).where(
+                InvoiceLine.invoice.in_(list(part))).order_by(InvoiceLine.invoice, InvoiceLine.position,
+                                                              InvoiceLine.id)
+            for invoice_id, *values in tuples(query):
+                self.lines.setdefault(invoice_id, []).append(Line(*values))
         active = SendRecord.select(SendRecord.invoice).where(SendRecord.status.in_(sorted(SendStatus.active())))
         self.in_flight = {invoice_id for (invoice_id,) in tuples(active)}
 
@@ -184,6 +193,9 @@ class _Checker:
         if current is None:
             plan.created.append((values, lines or []))
             return
+        if current["resident"] == values["resident"]:
+            # Its structure was the resident's when it was made: a resident who moved since does not move it.
+            values["structure"] = current["structure"]
         old_lines = self.lines.get(current["id"], [])
         if lines is None and old_lines and values["amount_ht"] != current["amount_ht"]:
             lines = []  # only the total: lines that no longer add up go

@@ -15,6 +15,7 @@ usage error (``ImportUsageError``, exit 2).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -52,9 +53,9 @@ _RESIDENTS = (
                 required=True),
     ImportField("structure", "Structure",
                 ("structure", "code structure", "nom structure", "établissement", "etablissement", "site",
-                 "facility"), required=True),
+                 "facility")),  # required of a new resident only (import_residents)
     ImportField("last_name", "Nom", ("nom", "nom de famille", "nom résident", "last name", "surname",
-                                     "family name", "name"), required=True),
+                                     "family name", "name")),  # idem
     ImportField("first_name", "Prénom", ("prénom", "prénom résident", "first name", "given name", "firstname")),
     ImportField("email", "Courriel du résident",
                 ("courriel", "e-mail", "email", "mail", "email résident", "courriel résident", "mail résident",
@@ -99,7 +100,7 @@ _INVOICES = (
 LINE_FIELDS = ("line_label", "line_quantity", "line_unit_price", "line_amount")
 
 _FIELDS = {"residents": _RESIDENTS, "invoices": _INVOICES}
-_KIND_WORDS = {"residents": "résidents", "invoices": "factures"}
+_KIND_WORDS = {"residents": "résidents", "invoices": "factures", "pdfs": "PDF"}
 
 # "N°", "No", "num.", "numéro", "nº" (folded to "no"), "#": one word.
 _NUMBER_WORDS = {"n", "no", "nr", "nro", "num", "numero", "number", "nb", "#"}
@@ -122,7 +123,9 @@ def fields_for(kind: str) -> tuple[ImportField, ...]:
         raise ImportUsageError(f"Type d'import inconnu : {printable(kind)} (résidents ou factures).") from None
 
 
+@functools.cache
 def _synonym_index(kind: str) -> dict[str, str]:
+    """Folded synonym -> field name (made once per kind; not to be changed by callers)."""
     index: dict[str, str] = {}
     for item in fields_for(kind):
         for text in (item.name, item.label, *item.synonyms):
@@ -320,7 +323,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
 
     name = _profile_name(name)
     for target in spec.values():
-        if target.strip() not in ("", IGNORED):
+        if kind in _FIELDS and target.strip() not in ("", IGNORED):  # "pdfs": import_pdfs checks its own
             field_named(kind, target)
     text = json.dumps(spec, ensure_ascii=False, sort_keys=True)
     with db.atomic("IMMEDIATE"):

@@ -5,8 +5,10 @@ addresses, no control character), its structure found by code or by name, its ID
 the file. A row that changes nothing is not written. All or nothing: one transaction,
 every problem reported, nothing written if there is one.
 
-A column the file does not have leaves the field as it is (an existing resident keeps its
-guardian when the file has no guardian column); an empty *Actif* cell too (new: active).
+Only the resident ID's column is required. A column the file does not have leaves the field
+as it is (an existing resident keeps its guardian when the file has no guardian column); an
+empty *Actif* cell too (new: active). A new resident needs a structure and a name: a file
+without those columns can only update.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tuiapp.db.database import fold
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain.errors import ValidationError
 from tuiapp.services.import_files import Row, Table
-from tuiapp.services.import_mapping import fold_header, mapping_problems
+from tuiapp.services.import_mapping import fields_for, fold_header, mapping_problems
 from tuiapp.services.import_report import ImportResult, Problem
 from tuiapp.services.import_rows import (
     Cells,
@@ -36,6 +38,8 @@ from tuiapp.services.import_rows import (
 #: What the file may set, as Resident's fields.
 TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
 COMPARED = ("structure", "external_id", "active", *TEXT_FIELDS)
+#: Fields a new resident must have (an existing one keeps its own when the file lacks the column).
+NEEDED_BY_NEW = ("structure", "last_name")
 _YES = {"oui", "o", "1", "vrai", "true", "yes", "y", "x", "actif", "active", "present", "presente"}
 _NO = {"non", "n", "0", "faux", "false", "no", "inactif", "inactive", "absent", "absente", "sorti", "sortie"}
 _NEW = {"first_name": "", "email": None, "guardian_name": "", "guardian_email": None, "active": True}
@@ -91,26 +95,25 @@ def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = F
     result.problems.extend(mapping_problems(table.headers, "residents", mapping))
     if result.problems:
         return result
-    cells = Cells(table, mapping)
     ticker = Ticker(progress, len(table.rows))
     with transaction(dry_run) as txn:
-        existing, structures = _existing(), _Structures()
-        seen: dict[str, int] = {}
+        checker = _Checker(Cells(table, mapping))
         created: list[dict] = []
         updated: list[tuple[int, dict]] = []
         for row in table.rows:
             ticker.tick()
-            values, problems = _check(row, cells, existing, structures, seen)
+            values, problems = checker.check(row)
             if problems:
                 result.problems.extend(problems)
                 continue
-            current = existing.get(values["external_id"])
+            current = checker.existing.get(values["external_id"])
             if current is None:
                 created.append(values)
             elif any(current[name] != values[name] for name in COMPARED):
                 updated.append((current["id"], values))
             else:
                 result.unchanged += 1
+        result.problems[:0] = checker.missing_columns()
         result.created, result.updated = len(created), len(updated)
         ticker.finish()
 
@@ -121,46 +124,71 @@ def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = F
         return refuse_or_write(result, txn, write)
 
 
-def _check(row: Row, cells: Cells, existing: dict[str, dict], structures: _Structures,
-           seen: dict[str, int]) -> tuple[dict, list[Problem]]:
-    """The row's clean values (Resident's fields), or its problems."""
-    where = {name: (cells.header(name), cells.get(row, name)) for name in ("external_id", "structure", *TEXT_FIELDS)}
-    problems: list[Problem] = []
-    key = cells.get(row, "external_id").strip()
-    if not key:
-        problems.append(problem(row.line, cells.header("external_id"), "", "le n° résident est obligatoire "
-                                "(les résidents sont retrouvés par lui)."))
-    elif key in seen:
-        problems.append(problem(row.line, cells.header("external_id"), key,
-                                f"ce n° résident est déjà ligne {seen[key]}."))
-    else:
-        seen[key] = row.line
-    current = existing.get(key)
-    values: dict[str, Any] = {name: current[name] for name in COMPARED} if current else dict(_NEW)
-    values["external_id"] = key
-    for name in TEXT_FIELDS:
-        if cells.has(name):
-            values[name] = cells.get(row, name)
-    structure = structures.find(cells.get(row, "structure"))
-    if isinstance(structure, str):
-        problems.append(problem(row.line, *where["structure"], structure))
-    else:
-        values["structure"] = structure
-    try:
-        active = _active(cells.get(row, "active"))
-    except ValueError:
-        problems.append(problem(row.line, cells.header("active"), cells.get(row, "active"),
-                                "oui ou non attendu (oui, non, 1, 0, vrai, faux)."))
-    else:
-        if active is not None:
-            values["active"] = active
-    resident = Resident(**{name: value for name, value in values.items() if name != "structure"})
-    try:
-        resident.clean(offline=True)
-    except ValidationError as error:
-        problems.extend(problems_of(error, row.line, where))
-    if problems:
-        return values, problems
-    for name in ("external_id", *TEXT_FIELDS):
-        values[name] = getattr(resident, name)
-    return values, []
+class _Checker:
+    def __init__(self, cells: Cells) -> None:
+        self.cells = cells
+        self.existing, self.structures = _existing(), _Structures()
+        self.seen: dict[str, int] = {}
+        #: Columns the file lacks that a new resident needs: field -> the lines of new residents.
+        self.missing: dict[str, list[int]] = {name: [] for name in NEEDED_BY_NEW if not cells.has(name)}
+
+    def missing_columns(self) -> list[Problem]:
+        labels = {item.name: item.label for item in fields_for("residents")}
+        problems = []
+        for name, lines in self.missing.items():
+            if lines:
+                shown = ", ".join(str(line) for line in lines[:5]) + (", …" if len(lines) > 5 else "")
+                problems.append(Problem(0, labels[name], "", f"colonne absente, obligatoire pour un nouveau "
+                                        f"résident ({len(lines)} dans ce fichier : lignes {shown}) ; "
+                                        f"--map \"colonne={name}\" pour la désigner."))
+        return problems
+
+    def check(self, row: Row) -> tuple[dict, list[Problem]]:
+        """The row's clean values (Resident's fields), or its problems."""
+        cells = self.cells
+        where = {name: (cells.header(name), cells.get(row, name)) for name in ("external_id", "structure",
+                                                                                 *TEXT_FIELDS)}
+        problems: list[Problem] = []
+        key = cells.get(row, "external_id").strip()
+        if not key:
+            problems.append(problem(row.line, cells.header("external_id"), "", "le n° résident est obligatoire "
+                                    "(les résidents sont retrouvés par lui)."))
+        elif key in self.seen:
+            problems.append(problem(row.line, cells.header("external_id"), key,
+                                    f"ce n° résident est déjà ligne {self.seen[key]}."))
+        else:
+            self.seen[key] = row.line
+        current = self.existing.get(key)
+        lacking = set() if current else {name for name in self.missing if key}
+        for name in lacking:
+            self.missing[name].append(row.line)
+        values: dict[str, Any] = {name: current[name] for name in COMPARED} if current else dict(_NEW)
+        values["external_id"] = key
+        for name in TEXT_FIELDS:
+            if cells.has(name):
+                values[name] = cells.get(row, name)
+        if cells.has("structure"):
+            structure = self.structures.find(cells.get(row, "structure"))
+            if isinstance(structure, str):
+                problems.append(problem(row.line, *where["structure"], structure))
+            else:
+                values["structure"] = structure
+        try:
+            active = _active(cells.get(row, "active"))
+        except ValueError:
+            problems.append(problem(row.line, cells.header("active"), cells.get(row, "active"),
+                                    "oui ou non attendu (oui, non, 1, 0, vrai, faux)."))
+        else:
+            if active is not None:
+                values["active"] = active
+        resident = Resident(**{name: value for name, value in values.items() if name != "structure"})
+        try:
+            resident.clean(offline=True)
+        except ValidationError as error:
+            problems.extend(item for field, item in zip(error.errors, problems_of(error, row.line, where),
+                                                        strict=True) if field not in lacking)
+        if problems or lacking:
+            return values, problems
+        for name in ("external_id", *TEXT_FIELDS):
+            values[name] = getattr(resident, name)
+        return values, []
