@@ -173,8 +173,9 @@ def test_links_and_other_files_are_left_aside(invoices, tmp_path):
 def test_a_pdf_is_replaced_only_when_its_bytes_differ(invoices, tmp_path):
     folder = tmp_path / "pdfs"
     path = write(folder, "FH-2024-001.pdf")
-    first = import_pdfs(folder)
-    assert (first.created, first.written) == (1, True)
+    ticks: list[tuple[int, int]] = []
+    first = import_pdfs(folder, progress=lambda done, total: ticks.append((done, total)))
+    assert (first.created, first.written) == (1, True) and ticks == [(1, 1)]
     stored = InvoicePdf.get()
     assert bytes(stored.data) == path.read_bytes() and stored.file_name == "FH-2024-001.pdf"
 
@@ -204,6 +205,7 @@ def test_a_mailed_invoice_changes_only_with_update_mailed(invoices, tmp_path):
 
     accepted = import_pdfs(folder, update_mailed=True)
     assert accepted.written and accepted.mailed_changed == ["FH-2024-001"]
+    assert accepted.notes[0] == "Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."
     invoice = Invoice.get(Invoice.number == "FH-2024-001")
     assert invoice.rectified_at is not None and invoice.last_mailed_at is None  # to be sent again
     assert Invoice.get(Invoice.number == "EHPAD-7").rectified_at is None  # never mailed: not rectified
@@ -237,6 +239,10 @@ def test_a_dry_run_lists_what_would_be_attached_and_writes_nothing(invoices, tmp
 
     assert [(a.number, a.file_name, a.change, a.mailed) for a in result.attachments] == [
         ("EHPAD-7", "EHPAD-7.pdf", NEW, False), ("FH-2024-001", "FH-2024-001.pdf", NEW, True)]
+    assert result.notes[:3] == [  # what the CLI and the Import screen show
+        "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau).",
+        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée).",
+        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."]
     assert not result.written and InvoicePdf.select().count() == 0
     assert Invoice.get(Invoice.number == "FH-2024-001").last_mailed_at == MAILED
 
@@ -286,10 +292,11 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tm
 
     dry = run(*base, "--dry-run", "--update-mailed")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée)" in dry.stdout
-    assert "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau)" in dry.stdout
-    assert dry.stdout.splitlines()[-1] == ("Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x)) ; 1 facture(s) "
-                                           "déjà envoyée(s) serai(en)t rectifiée(s).")
+    assert dry.stdout.splitlines()[:3] == [
+        "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau).",
+        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée).",
+        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."]
+    assert dry.stdout.splitlines()[-1] == "Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x))."
 
     done = run(*base, "--update-mailed")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -114,6 +114,9 @@ def test_an_avoir_is_sent_as_an_avoir(make_resident, make_invoice, db_path, serv
     row = send_rows(SEPTEMBER)[0]
     assert row.is_credit_note and str(send_cells.document(row)) == "Avoir, PDF généré"
     db.close()
+    dry = tuiapp("send", "--db", str(db_path), "--period", str(SEPTEMBER), "--dry-run")
+    assert "AV-2024-001  MAILLY Josiane  (avoir)" in dry.stdout
+    assert "Objet   : Avoir AV-2024-001 de MAILLY Josiane" in dry.stdout
 
     sent = tuiapp("send", "--db", str(db_path), "--period", str(SEPTEMBER), "--yes")
 

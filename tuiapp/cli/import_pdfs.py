@@ -73,21 +73,13 @@ def report(result, *, report_file: Path | None) -> int:
         except OSError as exc:
             warn(f"Le rapport « {report_file} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
             return EXIT_USAGE
-    if result.dry_run and not result.problems:
-        for attachment in result.attachments:
-            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
-            say(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed})")
-    for note in result.notes:
+    for note in result.notes:  # on a dry run, what would be attached first
         say(note)
     if result.problems:
         say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
         return EXIT_INCOMPLETE
-    count = len(result.mailed_changed)
     if result.dry_run:
-        rectified = f" ; {count} facture(s) déjà envoyée(s) serai(en)t rectifiée(s)" if count else ""
-        say(f"Simulation, rien n'a été écrit : {len(result.attachments)} PDF ({_changes(result)}){rectified}.")
+        say(f"Simulation, rien n'a été écrit : {len(result.attachments)} PDF ({_changes(result)}).")
     else:
-        if count:
-            say(f"Factures rectifiées (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
         say(f"PDF joints à leur facture : {len(result.attachments)} ({_changes(result)}).")
     return EXIT_OK

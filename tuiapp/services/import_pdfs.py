@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -82,9 +82,10 @@ def shown_name(name: str) -> str:
 
 
 def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run: bool = False,
-                update_mailed: bool = False) -> PdfImportResult:
+                update_mailed: bool = False, progress: Callable[[int, int], None] | None = None) -> PdfImportResult:
     """Attach the folder's PDFs to their invoices (see the module). ``ImportFileError`` when the
-    folder or the index cannot be read at all; every other problem is in the result."""
+    folder or the index cannot be read at all; every other problem is in the result.
+    ``progress(done, total)``: called as the matched files are checked (from this thread)."""
     folder = Path(folder)
     result = PdfImportResult("pdfs", dry_run=dry_run)
     files = _pdf_files(folder, result)
@@ -97,10 +98,12 @@ def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run:
         if name not in sources:
             sources[name] = _Source(path, shown_name(name), finder.find(name[: -len(".pdf")]))
     chosen = _one_to_one(sources, numbers, result)
-    for source in chosen.values():
+    for done, source in enumerate(chosen.values(), 1):
         reason = _check(source)
         if reason:
             result.problems.append(source.problem(reason))
+        if progress is not None:
+            progress(done, len(chosen))
     if result.problems:
         return result
     try:
@@ -289,6 +292,7 @@ def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImpor
                                                                existing.get(invoice_id), invoice_id in in_flight,
                                                                result, update_mailed=update_mailed)]
         _note_left_without(invoices.values(), set(ids), result)
+        _note_attached(result)
         if result.dry_run or result.problems:
             return
         now = utcnow()
@@ -333,6 +337,22 @@ def _write(invoice_id: int, source: _Source, now, *, mailed: bool) -> None:
         InvoicePdf.insert(invoice=invoice_id, **values).execute()
     if mailed:  # what was sent is no longer the invoice: rectified, to be sent again
         Invoice.update(rectified_at=now, last_mailed_at=None).where(Invoice.id == invoice_id).execute()
+
+
+def _note_attached(result: PdfImportResult) -> None:
+    """First among the notes (the CLI and the Import screen show them): on a dry run, what would be
+    attached; the invoices rectified, or that would be."""
+    if result.problems:
+        return
+    first = []
+    if result.dry_run:
+        for attachment in result.attachments:
+            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
+            first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
+    if result.mailed_changed:
+        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
+        first.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    result.notes[:0] = first
 
 
 def _note_left_without(invoices, attached: set[int], result: ImportResult) -> None:
