@@ -388,6 +388,8 @@ async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
         await press(pilot, "o")
         await wait_workers(pilot)
         assert "Import de « pdf-octobre » terminé : 2 nouveau(x)" in text_of(app, "#report")
+        bar = app.screen.query_one(ProgressBar)
+        assert (bar.total, bar.progress) == (2, 2)  # the files checked, one by one
     assert sorted(pdf.invoice.number for pdf in InvoicePdf.select()) == sorted(numbers)
 
 

@@ -169,7 +169,8 @@ def _import(request: RunRequest, progress: Callable[[int, int], None]) -> Import
     if request.kind == "pdfs":
         from tuiapp.services.import_pdfs import import_pdfs
 
-        return import_pdfs(request.path, dry_run=not request.write, update_mailed=request.update_mailed)
+        return import_pdfs(request.path, dry_run=not request.write, update_mailed=request.update_mailed,
+                           progress=progress)
     assert request.table is not None
     if request.kind == "invoices":
         from tuiapp.services.import_invoices import import_invoices
