@@ -11,11 +11,14 @@ nowhere else:
   they get the hostile values straight into SQLite, like every column above;
 - ``FORMS``: how to open each form from the home screen;
 - ``SCREENS``: every screen and dialog, opened by keys from the home screen;
-- ``COMMANDS``: every CLI command's arguments.
+- ``COMMANDS``: every CLI command's arguments;
+- ``IMPORT_FILES``: the files the Import screen reads (their names, headers and cells).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -150,6 +153,7 @@ FIELDS = (
               form_label="Texte du mail"),
     TextField("Resident", "last_name", "Nom", 200, form="resident", form_label="Nom"),
     TextField("Resident", "first_name", "Prénom", 200, form="resident", form_label="Prénom"),
+    TextField("Resident", "external_id", "N° résident", 40, form="resident", form_label="N° résident"),
     TextField("Resident", "email", "Courriel du résident", 254, "email", form="resident",
               form_label="Courriel du résident"),
     TextField("Resident", "guardian_name", "Nom du tuteur", 200, form="resident", form_label="Tuteur"),
@@ -199,6 +203,9 @@ class Screen:
 
 SCREENS = (
     Screen("accueil", (), "HomeScreen", shows=("Les Amis [/] du Foyer",)),
+    # The profiles' list (hostile names saved by hostile_base), opened from the path field.
+    Screen("import, et la liste des profils", ("i", "shift+tab", "enter"), "ImportScreen",
+           shows=("Résidence [Les Lilas]", "FH-2024-11 [/] 001")),
     Screen("aide", ("f1",), "HelpScreen"),
     Screen("structures, et la fiche de chacune (Mail, Général)", ("s",), "StructuresScreen", walk="#structures",
            then=("enter", "f2"), then_screen="StructureFormScreen", shows=MARKUP),
@@ -260,4 +267,44 @@ COMMANDS = (
     ("import", "invoices", "{db}", "--db", "{db}", "--map", "\x1b[2J=number"),  # a database is no export
     ("import", "invoices", "/tmp/absent.csv", "--db", "{db}", "--report", "/tmp/\x1b[2J/rapport.csv"),
     ("\x1b]52;c;cHduZWQ=\x07",),
+)
+
+
+# -- the Import screen's files ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    name: str  # pasted into the path field (a file of the test's folder; "[/]": in a folder "[")
+    kind: str  # "invoices" | "residents"
+    content: bytes
+    shows: tuple[str, ...] = ()  # values that must appear as typed (their start), in the preview or the report
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    """A CSV file of ``rows``, without NUL (a file holding one is refused whole: see ``nul.csv``)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerows(rows)
+    return out.getvalue().replace("\x00", "").encode("utf-8")
+
+
+_INVOICE_COLUMNS = ["N° facture", "N° résident", "Période", "Date facture", "Montant HT"]
+_RESIDENT_COLUMNS = ["N° résident", "Structure", "Nom", "Prénom", "Courriel"]
+
+IMPORT_FILES = (
+    # Every markup value and control character in a header (DB_ROWS: each markup value with two
+    # control sequences), and in every cell of its column.
+    ImportFile("[@click=app.quit]Q[/].csv", "invoices",
+               _csv([[*_INVOICE_COLUMNS, *DB_ROWS[: len(MARKUP)]],
+                     *([f"F{i}", "R1", "09/2024", "28/09/2024", "1,00", *DB_ROWS[: len(MARKUP)]] for i in range(3))]),
+               shows=("[@click=app.quit]Q[/]", "FH-2024-11 [/] 001")),
+    # The importer's report quotes each bad cell: markup, terminal codes, formulas, 100 KB.
+    ImportFile("Résidence [Les Lilas].csv", "residents",
+               _csv([_RESIDENT_COLUMNS,
+                     *([f"R{i}", value, value, value, value] for i, value in enumerate((*DB_ROWS, *CONTROLS)))]),
+               shows=("Résidence [Les Lilas]", "[@click=app.quit]Q[/]", "=1+1")),
+    ImportFile("[b]gras.xlsx", "invoices", b"PK\x03\x04\x1b[2J not a workbook \x1b]0;pwned\x07"),
+    ImportFile("FH-2024-11 [/] 001.csv", "residents", b"\xff\xfe\x1b[2J\x00\x00[/]"),
+    ImportFile("vide.csv", "invoices", b""),
+    ImportFile("nul.csv", "invoices", "N° facture;[b]x\n\x00[/]\x1b[2J;\x1b]0;pwned\x07\n".encode()),
 )

@@ -112,6 +112,10 @@ def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> 
         for table, columns in cat.RAW_COLUMNS.items():
             for column in columns:
                 db.execute_sql(f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, record_id))
+    for kind in ("invoices", "residents"):  # saved column mappings (the Import screen's profiles)
+        for value in values:
+            db.execute_sql("INSERT INTO import_profile (name, kind, mapping, updated_at) VALUES (?, ?, ?, ?)",
+                           (value, kind, value, "2024-09-28T10:00:00.000000+00:00"))
     db.execute_sql("UPDATE association SET name = ?, address = ?",
                    ("Les Amis [/] du Foyer\x1b]0;pwned\x07", "[link=http://x]y\n\x1b[2J\x00\u2028"))
     if not valid_addresses:
@@ -204,8 +208,8 @@ VALID_FORMS = {  # what is typed; what the list then shows; the notification
                    "sender_email": "=cmd@example.org", "sender_name": "Anne [/] Marie", "reply_to": "+tag@example.org",
                    "bcc": "", "subject_template": "[@click=app.quit]Q[/] &numero", "body_template": "[b]gras\n=1+1"},
                   ("FH-2024-11 [/] 001", "Résidence [Les Lilas]"), "Structure FH-2024-11 [/] 001 enregistrée."),
-    "resident": ({"last_name": "Anne [/] Marie", "first_name": "[@click=app.quit]Q[/]", "email": "=cmd@example.org",
-                  "guardian_name": "[link=http://x]y", "guardian_email": ""},
+    "resident": ({"last_name": "Anne [/] Marie", "first_name": "[@click=app.quit]Q[/]", "external_id": "=1+1 [/]",
+                  "email": "=cmd@example.org", "guardian_name": "[link=http://x]y", "guardian_email": ""},
                  ("ANNE [/] MARIE [@click=app.quit]Q[/]", "=cmd@example.org"),
                  "ANNE [/] MARIE [@click=app.quit]Q[/] enregistré(e)."),
     "smtp": ({"smtp_host": "=1+1", "smtp_username": "[link=http://x]y"}, (), "Réglages du serveur SMTP enregistrés."),
@@ -442,3 +446,61 @@ def test_a_server_reply_with_terminal_codes_is_stored_sanitised(database, db_pat
     assert status == "failed"
     assert reply == "550 5.6.0 \ufffd]52;c;cHduZWQ=\ufffd contenu refuse"
     assert "\x1b" not in error and "\x07" not in error
+
+
+# -- the Import screen's files -------------------------------------------------------------------
+
+
+async def test_the_import_screen_shows_hostile_files_as_typed_and_draws_no_control(demo_db_file, tmp_path,
+                                                                                   monkeypatch):
+    """Names, headers and cells of hostile exports: previewed column by column, checked (the report
+    quotes every bad cell), never read as markup, no control character drawn, no crash."""
+    from tuiapp.app import TuiApp
+
+    work = tmp_path / "exports"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for spec in cat.IMPORT_FILES:  # "[/]" in a name: a folder "[" and its file "]..."
+        (work / spec.name).parent.mkdir(parents=True, exist_ok=True)
+        (work / spec.name).write_bytes(spec.content)
+    before = files_under(tmp_path)
+    app = TuiApp(demo_db_file)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await press(pilot, "i")
+        path = app.screen.query_one("#path", Input)
+        _set(path, "\x1b]0;pwned\x07.csv")  # a control character never gets into the field
+        await settle(pilot)
+        assert path.value == ""
+        for spec in cat.IMPORT_FILES:
+            app.screen.query_one("#kind").value = spec.kind
+            path.focus()
+            _set(path, spec.name)
+            await settle(pilot)
+            assert path.value == spec.name
+            await press(pilot, "enter")
+            await app.workers.wait_for_complete()
+            await settle(pilot)
+            seen = [screen_text(app)]
+            preview = app.screen.query_one("#preview", DataTable)
+            for column in range(len(preview.columns)):
+                preview.move_cursor(column=column)
+                await settle(pilot)
+                seen.append(screen_text(app))
+            await press(pilot, "ctrl+t")  # Vérifier: the report quotes the cells
+            for _ in range(2):
+                await app.workers.wait_for_complete()
+                await settle(pilot)
+            seen.append(screen_text(app))
+            seen.append(str(app.screen.query_one("#report", Static).render()))  # the whole report, as drawn
+            app.screen.query_one("#report-box").scroll_end(animate=False)
+            await settle(pilot)
+            seen.append(screen_text(app))
+            for text in seen:
+                assert control_on_screen(text) is None, (spec.name, repr(control_on_screen(text)), text)
+            drawn = "\n".join(seen)
+            for value in (spec.name, *spec.shows):
+                assert cat.shown_start(value) in drawn, (spec.name, value)
+            assert app.is_running and type(app.screen).__name__ == "ImportScreen", spec.name
+    db.close()
+    assert files_under(tmp_path) - before <= {demo_db_file.with_name(demo_db_file.name + "-wal"),
+                                              demo_db_file.with_name(demo_db_file.name + "-shm")}

@@ -184,6 +184,8 @@ async def test_create_and_edit_a_resident(app):
         await type_text(pilot, "Lefèvre-Dumas")
         await press(pilot, "tab")
         await type_text(pilot, "Éliane")
+        await press(pilot, "tab")
+        await type_text(pilot, " R-0042 ")  # N° résident, the billing software's
         await fill(pilot, "#email", "eliane@example.org")
         await fill(pilot, "#guardian_name", "UDAF du Nord")
         await fill(pilot, "#guardian_email", "udaf@")
@@ -197,17 +199,33 @@ async def test_create_and_edit_a_resident(app):
         resident = Resident.get(Resident.last_name == "Lefèvre-Dumas")
         assert (resident.first_name, resident.email, resident.guardian_name, resident.guardian_email) == (
             "Éliane", "eliane@example.org", "UDAF du Nord", "udaf@example.org")
-        assert resident.structure.code == "EHPAD" and resident.active
+        assert resident.structure.code == "EHPAD" and resident.active and resident.external_id == "R-0042"
 
         await press(pilot, "slash")
+        await type_text(pilot, "r-0042")  # found by its N° résident too
+        await press(pilot, "enter")
+        assert app.screen.query_one(DataTable).row_count == 1
+        await press(pilot, "slash", "ctrl+u")
         await type_text(pilot, "lefevre-dumas eliane")  # accents are forgiven
         await press(pilot, "enter")
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
         await press(pilot, "enter")  # edit her
         await fill(pilot, "#email", "e.lefevre@example.org")
+        await fill(pilot, "#external_id", "")  # blank: no N° résident (NULL, never "")
         await press(pilot, "ctrl+s")
-    assert Resident.get_by_id(resident.id).email == "e.lefevre@example.org"
+        assert Resident.get_by_id(resident.id).external_id is None
+        await press(pilot, "n")
+        await type_text(pilot, "Dupont")
+        await fill(pilot, "#external_id", "R-0043")
+        await settle(pilot)
+        assert "N° résident" not in text_of(app, "#errors")
+        Resident.update(external_id="R-0043").where(Resident.id == resident.id).execute()
+        await fill(pilot, "#external_id", "R-0043 ")  # now another resident's
+        await settle(pilot)
+        assert "N° résident : « R-0043 » existe déjà." in text_of(app, "#errors")
+    edited = Resident.get_by_id(resident.id)
+    assert edited.email == "e.lefevre@example.org" and edited.external_id == "R-0043"
 
 
 async def run_from_palette(pilot, name: str) -> None:
@@ -229,7 +247,7 @@ async def test_command_palette_reaches_the_screens_in_french(app):
             assert line in help_text, line
         await press(pilot, "escape")
         for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
-                             ("Structures", "StructuresScreen")):
+                             ("Structures", "StructuresScreen"), ("Import", "ImportScreen")):
             await run_from_palette(pilot, name)
             assert app.screen.__class__.__name__ == screen, name
 
@@ -333,7 +351,8 @@ async def test_an_empty_base_opens_every_screen(tmp_path):
     app = create_app(tmp_path / "empty.db")
     try:
         async with app.run_test(size=SIZE) as pilot:
-            for key, screen in (("c", "ContributionsScreen"), ("r", "ResidentsScreen"), ("s", "StructuresScreen")):
+            for key, screen in (("c", "ContributionsScreen"), ("r", "ResidentsScreen"), ("s", "StructuresScreen"),
+                                ("i", "ImportScreen")):
                 await press(pilot, "escape")
                 await press(pilot, key)
                 assert app.is_running and type(app.screen).__name__ == screen

@@ -123,6 +123,7 @@ FORMS = (
         fields=(
             TypedField("last_name", (), 3, "DRÉ-Noël"),
             TypedField("first_name", ("tab",), 10, "Éric Jean"),
+            TypedField("external_id", ("tab",), 4, "R-2024-0042"),  # N° résident
             TypedField("email", ("tab", "tab"), 10, "eric@exemple.fr"),  # past the structure's list
             TypedField("guardian_name", ("tab",), 10, "s - Lille"),
             TypedField("guardian_email", ("tab",), 16, "lille.exemple.fr"),

@@ -156,6 +156,11 @@ class TuiApp(App[None]):
 
         self._open(ResidentsScreen)
 
+    def action_imports(self) -> None:
+        from tuiapp.screens.imports import ImportScreen
+
+        self._open(ImportScreen)
+
     def action_smtp(self) -> None:
         from tuiapp.screens.smtp import SmtpScreen
 
@@ -173,6 +178,8 @@ class TuiApp(App[None]):
                             self.action_contributions)
         yield SystemCommand("Structures", "Gestion des structures et de leur onglet Mail", self.action_structures)
         yield SystemCommand("Résidents", "Liste et fiches des résidents, leurs adresses", self.action_residents)
+        yield SystemCommand("Import", "Importer les résidents ou les factures du logiciel de facturation (CSV, XLSX)",
+                            self.action_imports)
         yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)
         yield SystemCommand("Aide", "Les touches de l'écran (F1)", self.action_help)
         yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_leave_app)

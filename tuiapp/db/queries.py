@@ -108,6 +108,7 @@ def residents(structure: StructureRef = None, search: str = "", *, include_inact
             fn.fold(Resident.last_name).contains(needle)
             | fn.fold(Resident.first_name).contains(needle)
             | fn.fold(Resident.guardian_name).contains(needle)
+            | fn.fold(Resident.external_id).contains(needle)
         )
     return query
 

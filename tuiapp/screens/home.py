@@ -28,8 +28,9 @@ class HomeScreen(Screen[None]):
         Binding("c", "app.contributions", "Contributions", id="home.contributions"),
         Binding("s", "app.structures", "Structures", id="home.structures"),
         Binding("r", "app.residents", "Résidents", id="home.residents"),
-        Binding("m", "app.smtp", "Serveur SMTP", id="home.smtp"),
-        Binding("q", "app.leave_app", "Quitter", id="home.quit"),
+        Binding("i", "app.imports", "Import", id="home.import"),
+        Binding("m", "app.smtp", "SMTP", id="home.smtp"),  # short: every screen key fits at 80 columns
+        Binding("q", "app.leave_app", "Quitter", id="home.quit", show=False),  # and Ctrl+Q: in F1, not at 80 columns
     ]
 
     def compose(self) -> ComposeResult:

@@ -18,7 +18,7 @@ from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup, options
 
-TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
+TEXT_FIELDS = ("last_name", "first_name", "external_id", "email", "guardian_name", "guardian_email")
 ALL = "all"
 SHOWN_AT_MOST = 300
 
@@ -150,6 +150,7 @@ class ResidentFormScreen(FormScreen):
         with VerticalScroll(id="resident-form"):
             yield Field("Nom", "last_name", values["last_name"])
             yield Field("Prénom", "first_name", values["first_name"])
+            yield Field("N° résident", "external_id", values["external_id"], placeholder="(logiciel de facturation)")
             with Horizontal(classes="select-row"):
                 yield Label("Structure", classes="field-label")
                 yield Select(self.structure_choices, value=values["structure"] or Select.NULL, id="structure")

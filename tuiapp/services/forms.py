@@ -23,7 +23,8 @@ Errors = dict[str, str]
 
 STRUCTURE_FIELDS = ("code", "name", "address", "sender_email", "sender_name", "reply_to", "bcc",
                     "subject_template", "body_template")
-RESIDENT_FIELDS = ("last_name", "first_name", "structure", "email", "guardian_name", "guardian_email", "active")
+RESIDENT_FIELDS = ("last_name", "first_name", "external_id", "structure", "email", "guardian_name", "guardian_email",
+                   "active")
 SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file",
                "smtp_auth_method", "smtp_oauth_tenant", "smtp_oauth_client_id", "smtp_oauth_certificate",
                "smtp_oauth_authority")

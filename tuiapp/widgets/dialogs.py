@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tuiapp.widgets.plain import markup, plain
+from tuiapp.widgets.form import FormInput
+from tuiapp.widgets.plain import field_text, markup, plain
 
 
 class PreviewScreen(ModalScreen[None]):
@@ -54,3 +55,28 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def action_choose(self, value: str) -> None:
         self.dismiss(value or None)
+
+
+class TextPromptScreen(ModalScreen[str | None]):
+    """Asks for one line of text; Entrée answers it, Échap answers nothing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="prompt.cancel")]
+    AUTO_FOCUS = "#prompt-answer"
+
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box"):
+            yield Static(plain(self.question, multiline=True))
+            yield FormInput(field_text(self.value), id="prompt-answer", classes="field-input")
+            yield Static("Entrée : valider ; Échap : annuler", classes="prompt-hint")
+
+    def on_input_submitted(self, event) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
