@@ -110,6 +110,7 @@ def test_a_mapping_saved_as_a_profile_is_reused(base, tmp_path):
     path = write_csv(tmp_path / "autre.csv", headers, [["R1", "FH", "MAILLY", "x"]])
     guessed = tuiapp("import", "residents", str(path), "--db", str(base))
     assert guessed.returncode == 1 and "colonne obligatoire absente" in guessed.stdout
+    assert 'Pour désigner les colonnes : --map "colonne=champ,…"' in guessed.stdout  # the command's own way
     saved = tuiapp("import", "residents", str(path), "--db", str(base), "--profile", "logiciel",
                    "--map", "Réf=external_id,Patronyme=nom,Remarque=-")
     assert saved.returncode == 0, saved.stdout + saved.stderr

@@ -154,7 +154,7 @@ def test_a_change_to_a_mailed_invoice_is_refused_unless_update_mailed(residents,
     assert refused.mailed_changed == ["F1"]
     assert [(problem.line, problem.column, problem.value) for problem in refused.problems] == [(2, "N° facture",
                                                                                                 "F1")]
-    assert "déjà envoyée" in refused.problems[0].reason and "--update-mailed" in refused.problems[0].reason
+    assert "déjà envoyée" in refused.problems[0].reason and "que sur demande" in refused.problems[0].reason
     assert dump() == before
 
     accepted = run(changed, update_mailed=True)

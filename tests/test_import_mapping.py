@@ -60,10 +60,10 @@ def test_missing_and_ambiguous_columns_are_problems_of_the_file():
     mapping = guess_mapping(headers, "residents")
     assert "last_name" not in mapping
     problems = {problem.column: problem for problem in mapping_problems(headers, "residents", mapping)}
-    assert "toutes deux" in problems["Nom"].reason and "--map" in problems["Nom"].reason
+    assert "toutes deux" in problems["Nom"].reason and "--map" not in problems["Nom"].reason
     assert str(problems["N° résident"]) == (
         "fichier, colonne N° résident : valeur «  » : colonne obligatoire absente "
-        "(--map \"colonne=external_id\" pour la désigner).")
+        "(champ external_id) : désignez-la si elle porte un autre nom.")
     assert all(problem.line == 0 for problem in problems.values())
 
 

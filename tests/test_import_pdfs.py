@@ -199,8 +199,8 @@ def test_a_mailed_invoice_changes_only_with_update_mailed(invoices, tmp_path):
     refused = import_pdfs(folder)
     assert refused.mailed_changed == ["FH-2024-001"] and [p.value for p in refused.problems] == ["FH-2024-001.pdf"]
     assert refused.problems[0].reason.startswith("la facture FH-2024-001 a déjà été envoyée (")
-    assert refused.problems[0].reason.endswith("et son PDF changerait : --update-mailed pour la rectifier "
-                                               "(elle sera à renvoyer).")
+    assert refused.problems[0].reason.endswith("et son PDF changerait : elle n'est rectifiée (et à renvoyer) "
+                                               "que sur demande.")
     assert not refused.written and InvoicePdf.select().count() == 0
 
     accepted = import_pdfs(folder, update_mailed=True)
@@ -288,7 +288,7 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tm
 
     mailed = run(*base, "--dry-run")
     assert mailed.returncode == 1
-    assert "a déjà été envoyée" in mailed.stdout and "--update-mailed pour la rectifier" in mailed.stdout
+    assert "a déjà été envoyée" in mailed.stdout and "(--update-mailed pour les rectifier" in mailed.stdout
 
     dry = run(*base, "--dry-run", "--update-mailed")
     assert dry.returncode == 0, dry.stdout + dry.stderr

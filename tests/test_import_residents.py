@@ -99,7 +99,7 @@ def test_a_missing_required_column_refuses_the_file(structures, tmp_path):
     result = run(write_csv(tmp_path / "r.csv", ("Nom", "Prénom"), [["A", "B"]]))
     assert [str(problem) for problem in result.problems] == [
         'fichier, colonne N° résident : valeur «  » : colonne obligatoire absente '
-        '(--map "colonne=external_id" pour la désigner).']
+        '(champ external_id) : désignez-la si elle porte un autre nom.']
 
 
 def test_a_file_without_structure_or_name_updates_but_cannot_create(structures, tmp_path):
@@ -111,9 +111,9 @@ def test_a_file_without_structure_or_name_updates_but_cannot_create(structures, 
     result = run(write_csv(path, ("N° résident", "Courriel"), rows))
     assert [str(problem) for problem in result.problems] == [
         'fichier, colonne Structure : valeur «  » : colonne absente, obligatoire pour un nouveau résident '
-        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) ; --map "colonne=structure" pour la désigner.',
+        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) : désignez-la si elle porte un autre nom (champ structure).',
         'fichier, colonne Nom : valeur «  » : colonne absente, obligatoire pour un nouveau résident '
-        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) ; --map "colonne=last_name" pour la désigner.']
+        '(7 dans ce fichier : lignes 3, 4, 5, 6, 7, …) : désignez-la si elle porte un autre nom (champ last_name).']
     assert Resident.get(Resident.external_id == "R1").email == "josiane@example.org"
     assert Resident.select().count() == 1
 

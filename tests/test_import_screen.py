@@ -438,7 +438,8 @@ async def test_a_missing_column_is_said_in_the_screens_words(app, demo_db_file):
         await wait_workers(pilot)
         report = text_of(app, "#report")
         assert ("fichier, colonne N° facture : valeur «  » : colonne obligatoire absente "
-                "(désignez-la dans l'aperçu : Entrée sur sa colonne).") in report
+                "(champ number) : désignez-la si elle porte un autre nom.") in report
+        assert "Pour désigner une colonne : Entrée sur sa colonne dans l'aperçu." in report
         assert "--map" not in report
         assert "Sans colonne : N° facture, Période" in text_of(app, "#file-state")
 

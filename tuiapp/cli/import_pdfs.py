@@ -35,7 +35,7 @@ def import_pdfs_command(args: argparse.Namespace) -> int:
     open_existing(args, site)
     result = import_pdfs(Path(args.folder).expanduser(), index=args.index and Path(args.index).expanduser(),
                          dry_run=args.dry_run, update_mailed=args.update_mailed)
-    return report(result, report_file=report_file)
+    return report(result, report_file=report_file, update_mailed=args.update_mailed)
 
 
 def _report_path(report: str | None) -> Path | None:
@@ -60,7 +60,7 @@ def _changes(result) -> str:
     return text + (f" ; {result.unchanged} inchangé(s)" if result.unchanged else "")
 
 
-def report(result, *, report_file: Path | None) -> int:
+def report(result, *, report_file: Path | None, update_mailed: bool = False) -> int:
     """Prints what the import found and did, in French (the problems first, as the report's lines);
     returns the exit code."""
     from tuiapp.services.import_report import write_report
@@ -76,6 +76,9 @@ def report(result, *, report_file: Path | None) -> int:
     for note in result.notes:  # on a dry run, what would be attached first
         say(note)
     if result.problems:
+        if result.mailed_changed and not update_mailed:
+            say(f"Factures déjà envoyées dont le PDF changerait : {', '.join(result.mailed_changed)} "
+                "(--update-mailed pour les rectifier ; elles seront à renvoyer).")
         say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
         return EXIT_INCOMPLETE
     if result.dry_run:

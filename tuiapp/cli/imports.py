@@ -145,6 +145,9 @@ def run_import(args: argparse.Namespace) -> int:
                                  progress=_progress())
     for problem in result.problems:
         say(str(problem))
+    if any(problem.line == 0 for problem in result.problems):  # the columns themselves
+        say('Pour désigner les colonnes : --map "colonne=champ,…" (« colonne=- » en écarte une ; '
+            "les champs : tuiapp import … --help).")
     if report is not None:
         try:
             write_report(report, result.problems)

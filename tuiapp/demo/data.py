@@ -165,7 +165,7 @@ def _populate(rng: random.Random) -> None:
             sender_email=spec.sender,
             sender_name=spec.sender_name,
             reply_to=spec.sender,
-            subject_template="Votre facture de contribution de &periode - &personne",
+            subject_template="Votre &document de contribution de &periode - &personne",
             body_template=DEMO_BODY,
         )
         residents = _make_residents(rng, structure, spec, used_names)

@@ -210,7 +210,7 @@ class _Checker:
             if not self.update_mailed:
                 self.result.problems.append(problem(
                     *where, f"déjà envoyée ({format_timestamp(current['last_mailed_at'])}) et modifiée par ce "
-                            "fichier : --update-mailed pour la rectifier (elle sera à renvoyer)."))
+                            "fichier : elle n'est rectifiée (et à renvoyer) que sur demande."))
                 return
             values = {**values, "rectified_at": utcnow(), "last_mailed_at": None}
         plan.updated.append((current["id"], values, lines))

@@ -232,12 +232,10 @@ def mapping_problems(headers: Sequence[str], kind: str, mapping: dict[str, int])
         if len(candidates) > 1:
             names = " et ".join(f"« {headers[column]} »" for column in candidates)
             problems.append(Problem(0, headers[candidates[0]], "",
-                                    f"les colonnes {names} désignent toutes deux le champ {item.label} ; "
-                                    f"choisissez avec --map (ex. --map \"{headers[candidates[0]]}={item.name},"
-                                    f"{headers[candidates[1]]}=-\")."))
+                                    f"les colonnes {names} désignent toutes deux le champ {item.label} : "
+                                    "dites laquelle l'est."))
         elif item.required:
-            problems.append(Problem(0, item.label, "", "colonne obligatoire absente "
-                                    f"(--map \"colonne={item.name}\" pour la désigner)."))
+            problems.append(Problem(0, item.label, "", f"colonne obligatoire absente (champ {item.name}) : désignez-la si elle porte un autre nom."))
     return problems
 
 

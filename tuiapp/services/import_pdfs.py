@@ -324,7 +324,7 @@ def _compare(invoice: Invoice | None, source: _Source, before: str | None, in_fl
         if not update_mailed:
             result.problems.append(source.problem(
                 f"la facture {invoice.number} a déjà été envoyée ({format_timestamp(invoice.last_mailed_at)}) "
-                "et son PDF changerait : --update-mailed pour la rectifier (elle sera à renvoyer)."))
+                "et son PDF changerait : elle n'est rectifiée (et à renvoyer) que sur demande."))
     return True
 
 

@@ -139,8 +139,8 @@ class _Checker:
             if lines:
                 shown = ", ".join(str(line) for line in lines[:5]) + (", …" if len(lines) > 5 else "")
                 problems.append(Problem(0, labels[name], "", f"colonne absente, obligatoire pour un nouveau "
-                                        f"résident ({len(lines)} dans ce fichier : lignes {shown}) ; "
-                                        f"--map \"colonne={name}\" pour la désigner."))
+                                        f"résident ({len(lines)} dans ce fichier : lignes {shown}) : désignez-la si elle porte "
+                                        f"un autre nom (champ {name})."))
         return problems
 
     def check(self, row: Row) -> tuple[dict, list[Problem]]:

@@ -185,21 +185,6 @@ def _import(request: RunRequest, progress: Callable[[int, int], None]) -> Import
 # -- the French texts ---------------------------------------------------------------------
 
 
-#: The importers' reasons name the command's options; on the screen, the screen's own ways.
-_SCREEN_WORDING = (
-    (re.compile(r' \(--map "[^"]*" pour la désigner\)'), " (désignez-la dans l'aperçu : Entrée sur sa colonne)"),
-    (re.compile(r"choisissez avec --map \(ex\. .*\)\.$"), "choisissez dans l'aperçu (Entrée sur une colonne)."),
-    (re.compile(r"--update-mailed pour la rectifier"), "cochez « Mettre à jour les factures déjà envoyées » pour la rectifier"),
-)
-
-
-def screen_wording(line: str) -> str:
-    """A report line as the screen says it: the command's options replaced by the screen's keys."""
-    for pattern, wording in _SCREEN_WORDING:
-        line = pattern.sub(wording, line)
-    return line
-
-
 def separator_shown(delimiter: str | None) -> str:
     return SEPARATORS.get(delimiter or "", delimiter or "")
 
@@ -275,7 +260,9 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
     lines = [head, *_mailed(request, result), *_attachments(request, result), *(field_text(note) for note in result.notes)]
     if result.problems:
         lines.append("")
-        lines.extend(screen_wording(str(problem)) for problem in result.problems[:PROBLEMS_SHOWN])
+        if any(problem.line == 0 for problem in result.problems):  # the columns themselves
+            lines.append("Pour désigner une colonne : Entrée sur sa colonne dans l'aperçu.")
+        lines.extend(str(problem) for problem in result.problems[:PROBLEMS_SHOWN])
         if len(result.problems) > PROBLEMS_SHOWN:
             lines.append(f"… et {len(result.problems) - PROBLEMS_SHOWN} autre(s) problème(s) "
                          "(tous : tuiapp import … --report FICHIER.csv).")
