@@ -9,7 +9,6 @@ workers touch no widget: they post ``FileRead``, ``RunProgress`` and
 from __future__ import annotations
 
 import codecs
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
