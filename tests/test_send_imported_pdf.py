@@ -104,13 +104,21 @@ def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server,
     assert format_amount(Decimal("1234.56")) in line and sha256(own.read_bytes())[:12] in line
 
 
-def test_an_avoir_is_sent_as_an_avoir(make_resident, make_invoice, db_path, server):
+def test_an_avoir_is_imported_then_sent_as_an_avoir(make_resident, db_path, server, tmp_path):
     point_at(server)
     structure = Structure.get()
     structure.subject_template = "&Document &numero de &personne"
     structure.save()
-    credit = make_invoice(make_resident(email="josiane@example.org"), number="AV-2024-001", amount="-120.00",
-                          kind="avoir")
+    make_resident(email="josiane@example.org", external_id="R-12")
+    db.close()
+    export = tmp_path / "avoirs.csv"  # the billing software's export, as Excel writes it in France
+    export.write_bytes("N° facture;N° résident;Période;Date facture;Type;Montant HT\r\n"
+                       "AV-2024-001;R-12;septembre 2024;30/09/2024;Avoir;-120,00\r\n".encode("cp1252"))
+    imported = tuiapp("import", "invoices", str(export), "--db", str(db_path))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    open_database(db_path)
+    credit = Invoice.get(Invoice.number == "AV-2024-001")
+    assert credit.kind == "avoir" and credit.amount_ht == Decimal("-120.00")
     row = send_rows(SEPTEMBER)[0]
     assert row.is_credit_note and str(send_cells.document(row)) == "Avoir, PDF généré"
     db.close()

@@ -210,3 +210,44 @@ def test_what_is_typed_is_saved_on_a_busy_machine(form, demo_db_file, tmp_path):
     after = _read(demo_db_file, lambda: type(before).get_by_id(before.id))
     got = {field.name: field.read(after) for field in form.fields}
     assert got == expected
+
+
+@pytest.mark.long
+def test_an_import_path_typed_fast_on_a_busy_machine_reads_and_imports_that_file(demo_db_file, tmp_path):
+    """The Import screen's path, typed at speed with keys piling up, names the file read, and the
+    confirmed import writes it (accents and a space in the path)."""
+    folder = tmp_path / "exports été"
+    folder.mkdir()
+    export = folder / "factures novembre.csv"
+    export.write_text("N° facture;N° résident;Période;Date facture;Montant HT\n"
+                      "IMP-2024-001;EHPAD-0001;novembre 2024;30/11/2024;1 234,56\n"
+                      "IMP-2024-002;EHPAD-0002;novembre 2024;30/11/2024;99,00\n", encoding="utf-8")
+    (folder / "factures novembre - copie.csv").write_text("rien\n")  # a completion would pick the wrong one
+    jitter = random.Random(11)
+    typed = [(HOLD, 0), *((character, jitter.uniform(0.02, 0.05)) for character in str(export)[:6]), (RELEASE, 0),
+             *((character, jitter.uniform(0.02, 0.05)) for character in str(export)[6:])]
+
+    cpus = one_processor()
+    with app_in_terminal(demo_db_file, cwd=tmp_path, cpus=cpus) as terminal:
+        terminal.wait_for(HOME_SCREEN)
+        terminal.press("i")
+        terminal.wait_for("Importer les exports")
+        with busy_processor(cpus, 2):
+            terminal.play(typed)
+            terminal.press("enter")
+            terminal.wait_for("2 ligne(s) de données")
+            terminal.press("ctrl+s")
+            terminal.wait_for("Oui (o)")
+            terminal.press("o")
+            terminal.wait_for("terminé")
+        terminal.press("ctrl+q")
+        assert terminal.wait_exit() == 0
+
+    def imported():
+        from tuiapp.db.models import Invoice
+
+        return {invoice.number: (invoice.resident.external_id, str(invoice.amount_ht))
+                for invoice in Invoice.select().where(Invoice.number.startswith("IMP-"))}
+
+    assert _read(demo_db_file, imported) == {"IMP-2024-001": ("EHPAD-0001", "1234.56"),
+                                             "IMP-2024-002": ("EHPAD-0002", "99.00")}
