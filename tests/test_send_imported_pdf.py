@@ -66,7 +66,7 @@ def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server,
     imported = tuiapp("import", "pdfs", str(folder), "--db", str(db_path))
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "PDF joints à leur facture : 1 (1 nouveau(x))." in imported.stdout
-    assert "Facture FH-2024-002 (DUPONT Jean, septembre 2024) : pas de PDF importé, un PDF sera généré." \
+    assert "Septembre 2024 : 1 document(s) sans PDF importé, un PDF sera généré : FH-2024-002 (DUPONT Jean)." \
         in imported.stdout
     open_database(db_path)
     rows = {row.number: row for row in send_rows(SEPTEMBER)}

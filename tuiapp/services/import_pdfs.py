@@ -355,6 +355,10 @@ def _note_attached(result: PdfImportResult) -> None:
     result.notes[:0] = first
 
 
+#: Invoices named per period in the note of those left without a PDF (``send --dry-run`` lists all).
+LEFT_LISTED = 10
+
+
 def _note_left_without(invoices, attached: set[int], result: ImportResult) -> None:
     """The invoices of the periods concerned that still have no PDF of their own (none before,
     none in ``attached``)."""
@@ -371,7 +375,11 @@ def _note_left_without(invoices, attached: set[int], result: ImportResult) -> No
              .join_from(Invoice, InvoicePdf, JOIN.LEFT_OUTER, on=(InvoicePdf.invoice == Invoice.id))
              .where(where & InvoicePdf.id.is_null())
              .order_by(Invoice.period_year, Invoice.period_month, Invoice.number))
+    left: dict[tuple[int, int], list[str]] = {}
     for invoice_id, number, year, month, last_name, first_name in _rows(query):
         if invoice_id not in attached:
-            result.notes.append(f"Facture {number} ({person_name(last_name, first_name)}, "
-                                f"{period_label(Period(year, month))}) : pas de PDF importé, un PDF sera généré.")
+            left.setdefault((year, month), []).append(f"{number} ({person_name(last_name, first_name)})")
+    for (year, month), shown in left.items():  # a line per period, not one per invoice (130 a month)
+        more = f" et {len(shown) - LEFT_LISTED} autre(s)" if len(shown) > LEFT_LISTED else ""
+        result.notes.append(f"{period_label(Period(year, month)).capitalize()} : {len(shown)} document(s) sans PDF "
+                            f"importé, un PDF sera généré : {', '.join(shown[:LEFT_LISTED])}{more}.")
