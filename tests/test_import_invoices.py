@@ -172,7 +172,20 @@ def test_an_invoice_being_sent_is_never_changed(residents, tmp_path):
     SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="queued")
     result = run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90", ""]]),
                  update_mailed=True)
-    assert "envoi en cours" in result.problems[0].reason
+    assert "en attente d'envoi ou en cours d'envoi" in result.problems[0].reason
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("100.00")
+
+
+def test_an_invoice_whose_last_send_is_unknown_is_never_changed(residents, tmp_path):
+    # the message may have left: changed now, a later « it did arrive » would mark the new
+    # version as mailed, and the resident who has the old one would never get it
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="unknown")
+    for update_mailed in (False, True):
+        result = run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90", ""]]),
+                     update_mailed=update_mailed)
+        assert [problem.line for problem in result.problems] == [2]
+        assert "état inconnu" in result.problems[0].reason and not result.written
     assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("100.00")
 
 

@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 
 from tuiapp.db.database import db
-from tuiapp.db.models import Invoice, InvoicePdf
+from tuiapp.db.models import Invoice, InvoicePdf, SendRecord
 from tuiapp.services.import_files import ImportFileError
 from tuiapp.services.import_pdfs import MAX_PDF_BYTES, NEW, REPLACED, UNCHANGED, import_pdfs
 from tuiapp.services.printing import print_invoices
@@ -224,9 +224,20 @@ def test_an_invoice_waiting_to_be_sent_keeps_its_pdf(invoices, tmp_path):
     write(folder, "FH-2024-001.pdf")
     result = import_pdfs(folder)
     assert [problem.reason for problem in result.problems] == [
-        "la facture FH-2024-001 est en attente d'envoi ou en cours d'envoi : importez son PDF après l'envoi "
+        "la facture FH-2024-001 est en attente d'envoi ou en cours d'envoi : importez après l'envoi "
         "(ou retirez-la de la file)."]
     assert InvoicePdf.select().count() == 0
+
+
+def test_an_invoice_whose_last_send_is_unknown_keeps_its_pdf(invoices, tmp_path):
+    SendRecord.create(invoice=invoices["FH-2024-001"], recipients="a@example.org", status="unknown")
+    folder = tmp_path / "pdfs"
+    write(folder, "FH-2024-001.pdf")
+    result = import_pdfs(folder, update_mailed=True)
+    assert [problem.reason for problem in result.problems] == [
+        "la facture FH-2024-001 a un envoi à l'état inconnu (le message est peut-être parti) : décidez d'abord "
+        "s'il est arrivé (tuiapp resolve, ou k dans l'onglet Envoi), puis importez."]
+    assert InvoicePdf.select().count() == 0 and not result.written
 
 
 def test_a_dry_run_lists_what_would_be_attached_and_writes_nothing(invoices, tmp_path):
