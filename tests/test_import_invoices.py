@@ -167,6 +167,18 @@ def test_a_change_to_a_mailed_invoice_is_refused_unless_update_mailed(residents,
     assert Invoice.get(Invoice.number == "F2").rectified_at is None  # never mailed: simply updated
 
 
+def test_a_send_recorded_before_its_amount_was_kept_keeps_the_amount_it_carried(residents, tmp_path):
+    # a send of schema 5 has no amount: the history showed the invoice's, which the rectification changes
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    Invoice.update(last_mailed_at=MAILED).where(Invoice.number == "F1").execute()
+    old = SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="sent",
+                            finished_at=MAILED)
+    run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90,00", ""]]),
+        update_mailed=True)
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("90.00")
+    assert SendRecord.get_by_id(old.id).amount_ht == Decimal("100.00")
+
+
 def test_an_invoice_being_sent_is_never_changed(residents, tmp_path):
     run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
     SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="queued")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoiceLine, Resident
+from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.formatting import format_amount, format_timestamp
 from tuiapp.services.import_files import Row, Table
@@ -221,6 +221,11 @@ def _write(plan: _Plan) -> None:
     for part in chunks(numbers):
         ids.update(tuples(Invoice.select(Invoice.number, Invoice.id).where(Invoice.number.in_(list(part)))))
     new_lines = [(ids[values["number"]], lines) for values, lines in plan.created]
+    for part in chunks([invoice_id for invoice_id, _, _ in plan.updated]):
+        # Sends recorded before schema 6 did not keep their amount (the history shows the
+        # invoice's): they keep the amount they carried, before the invoice changes.
+        SendRecord.update(amount_ht=Invoice.select(Invoice.amount_ht).where(Invoice.id == SendRecord.invoice)).where(
+            SendRecord.invoice.in_(list(part)) & SendRecord.amount_ht.is_null()).execute()
     update_all(Invoice, [(invoice_id, values) for invoice_id, values, _ in plan.updated])
     replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
     for part in chunks([invoice_id for invoice_id, _ in replaced]):
