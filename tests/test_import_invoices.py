@@ -74,6 +74,15 @@ def test_rows_sharing_a_number_form_one_invoice_whose_total_is_the_sum_of_its_li
     assert lines_of("F2") == [(1, "Hébergement", Decimal("1.00"), Decimal("500.00"), Decimal("500.00"))]
 
 
+def test_a_line_s_amount_is_rounded_half_up_as_billing_software_does(residents, tmp_path):
+    # 0,5 × 58,45 = 29,225: 29,23 on the billing software's invoice (banker's rounding would say 29,22)
+    result = run(write_csv(tmp_path / "r.csv", LINES, [
+        ["F1", "R1", "09/2024", "30/09/2024", "", "Demi-journée", "0,5", "58,45", "29,23"],
+        ["F2", "R1", "09/2024", "30/09/2024", "", "Demi-journée", "0,5", "58,45", ""]]))
+    assert result.problems == []
+    assert [Invoice.get(Invoice.number == number).amount_ht for number in ("F1", "F2")] == [Decimal("29.23")] * 2
+
+
 def test_lines_that_disagree_are_all_reported(residents, tmp_path):
     rows = [["F1", "R1", "09/2024", "30/09/2024", "1 000,00", "Hébergement", "30", "33,00", ""],  # total 990
             ["F2", "R2", "09/2024", "30/09/2024", "", "Hébergement", "2", "10", "25"],  # 2 x 10 is not 25
