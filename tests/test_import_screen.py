@@ -380,7 +380,7 @@ async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
         report = text_of(app, "#report")
         assert "Vérification de « pdf-octobre » : rien à redire, 2 nouveau(x), 0 remplacé(s)" in report, report
         for number in numbers:
-            assert f"Facture {number} : « Facture {number}.pdf » (nouveau)" in report
+            assert report.count(f"Facture {number} : « Facture {number}.pdf » (nouveau)") == 1  # said once
         assert InvoicePdf.select().count() == 0
         await press(pilot, "ctrl+s")
         await wait_workers(pilot)

@@ -8,7 +8,18 @@ import sys
 from pathlib import Path
 
 from tuiapp.cli import import_pdfs
-from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Parser, add_db_option, open_existing, say, warn
+from tuiapp.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    add_db_option,
+    checked_report_path,
+    open_existing,
+    say,
+    say_rectified,
+    warn,
+)
 from tuiapp.domain.errors import TuiappError
 
 _EPILOG = """\
@@ -69,17 +80,6 @@ def register(commands) -> None:
     import_pdfs.register(kinds)
 
 
-def _check_report_path(report: str | None) -> Path | None:
-    if report is None:
-        return None
-    path = Path(report).expanduser()
-    if not path.parent.is_dir():
-        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
-    if path.is_dir():
-        raise TuiappError(f"--report : « {path} » est un dossier.")
-    return path
-
-
 def _mapping(args, table, kind: str) -> tuple[dict[str, int], dict[str, str] | None]:
     """The mapping to use, and the spec to save as the profile (``--map`` with ``--profile``)."""
     from tuiapp.services import import_mapping as mapping
@@ -132,7 +132,7 @@ def run_import(args: argparse.Namespace) -> int:
     site = locate(args.db)
     if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
         raise TuiappError(reason)
-    report = _check_report_path(args.report)
+    report = checked_report_path(args.report)
     table = read_table(Path(args.file).expanduser(), sheet=args.sheet, encoding=args.encoding,
                        delimiter=args.delimiter)
     open_existing(args, site)
@@ -171,9 +171,7 @@ def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
         return EXIT_INCOMPLETE
     for note in result.notes:
         say(note)
-    if result.mailed_changed:  # with --update-mailed
-        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
-        say(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    say_rectified(result)  # with --update-mailed
     if result.dry_run:
         say(f"Simulation, rien n'a été écrit : {counts} si le fichier était importé.")
         if to_save is not None:

@@ -339,17 +339,14 @@ def _write(invoice_id: int, source: _Source, now, *, mailed: bool) -> None:
 
 def _note_attached(result: PdfImportResult) -> None:
     """First among the notes (the CLI and the Import screen show them): on a dry run, what would be
-    attached; the invoices rectified, or that would be."""
-    if result.problems:
+    attached. (The invoices rectified, or that would be, are ``mailed_changed``: each interface says
+    them its own way, as for the invoices' import.)"""
+    if result.problems or not result.dry_run:
         return
     first = []
-    if result.dry_run:
-        for attachment in result.attachments:
-            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
-            first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
-    if result.mailed_changed:
-        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
-        first.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    for attachment in result.attachments:
+        mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
+        first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
     result.notes[:0] = first
 
 
