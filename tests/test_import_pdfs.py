@@ -273,6 +273,27 @@ def test_printing_uses_the_imported_pdf(invoices, tmp_path):
         assert "EHPAD-7" in document[0].get_text()
 
 
+def test_an_altered_imported_pdf_is_neither_printed_nor_sent(invoices, tmp_path):
+    from tuiapp.db.models import Association
+    from tuiapp.db.snapshots import document_for
+    from tuiapp.mail.compose import CompositionError
+    from tuiapp.sending.message import build_message
+
+    folder = tmp_path / "pdfs"
+    write(folder, "FH-2024-001.pdf")
+    import_pdfs(folder)
+    own = invoices["FH-2024-001"]
+    with pymupdf.open() as other:  # a good PDF, but not the one imported (its hash stays the first's)
+        other.new_page().insert_text((72, 72), "Autre montant")
+        InvoicePdf.update(data=other.tobytes()).where(InvoicePdf.invoice == own.id).execute()
+
+    result = print_invoices([own.id], tmp_path / "out")
+    assert result.files == [] and [failure.reason for failure in result.failures] == [
+        "PDF importé altéré dans la base (son empreinte ne correspond plus) : importez-le de nouveau"]
+    with pytest.raises(CompositionError, match="PDF importé altéré"):
+        build_message(document_for(Invoice.get_by_id(own.id), Association.get_solo()), "")
+
+
 def run(*args):
     return subprocess.run([sys.executable, "-m", "tuiapp", "import", "pdfs", *args], capture_output=True,
                           text=True, timeout=120)
