@@ -49,6 +49,7 @@ def test_a_name_that_is_not_utf8_is_never_offered(tmp_path):
     # its undecodable byte would be a lone surrogate on the screen (and cannot be typed)
     with open(os.path.join(os.fsencode(tmp_path), b"ab\xff.csv"), "w") as file:
         file.write("x")
+    assert complete_path(f"{tmp_path}/ab", suffixes=FILES) is None
     (tmp_path / "abc.csv").write_text("x")
     assert complete_path(f"{tmp_path}/ab", suffixes=FILES) == f"{tmp_path}/abc.csv"
 
