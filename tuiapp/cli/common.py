@@ -128,3 +128,19 @@ def say_rectified(result) -> None:
     if result.mailed_changed:
         what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
         say(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+
+
+def write_import_report(path: Path | None, result) -> bool:
+    """``--report``: the import's problems written to ``path``; False (said) when it cannot be. The
+    import's outcome is said all the same: the import may have been written already."""
+    from tuiapp.services.import_report import write_report
+
+    if path is None:
+        return True
+    try:
+        write_report(path, result.problems)
+    except OSError as exc:
+        done = " ; l'import, lui, a été fait (voir ci-dessus)" if result.written else ""
+        warn(f"Le rapport « {path} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}){done}.")
+        return False
+    return True

@@ -14,7 +14,7 @@ from tuiapp.cli.common import (
     open_existing,
     say,
     say_rectified,
-    warn,
+    write_import_report,
 )
 from tuiapp.domain.errors import TuiappError
 
@@ -61,16 +61,13 @@ def _changes(result) -> str:
 def report(result, *, report_file: Path | None, update_mailed: bool = False) -> int:
     """Prints what the import found and did, in French (the problems first, as the report's lines);
     returns the exit code."""
-    from tuiapp.services.import_report import write_report
+    code = _said(result, update_mailed)
+    return code if write_import_report(report_file, result) else EXIT_USAGE  # said after the outcome
 
+
+def _said(result, update_mailed: bool) -> int:
     for problem in result.problems:
         say(str(problem))
-    if report_file is not None:
-        try:
-            write_report(report_file, result.problems)
-        except OSError as exc:
-            warn(f"Le rapport « {report_file} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
-            return EXIT_USAGE
     for note in result.notes:  # on a dry run, what would be attached first
         say(note)
     if not result.problems:

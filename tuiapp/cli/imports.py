@@ -18,7 +18,7 @@ from tuiapp.cli.common import (
     open_existing,
     say,
     say_rectified,
-    warn,
+    write_import_report,
 )
 from tuiapp.domain.errors import TuiappError
 
@@ -124,7 +124,6 @@ def run_import(args: argparse.Namespace) -> int:
     from tuiapp.domain.roles import Action, refusal
     from tuiapp.services.import_files import read_table
     from tuiapp.services.import_invoices import import_invoices
-    from tuiapp.services.import_report import write_report
     from tuiapp.services.import_residents import import_residents
     from tuiapp.services.site import locate
 
@@ -148,13 +147,8 @@ def run_import(args: argparse.Namespace) -> int:
     if any(problem.line == 0 for problem in result.problems):  # the columns themselves
         say('Pour désigner les colonnes : --map "colonne=champ,…" (« colonne=- » en écarte une ; '
             "les champs : tuiapp import … --help).")
-    if report is not None:
-        try:
-            write_report(report, result.problems)
-        except OSError as exc:
-            warn(f"Le rapport « {report} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
-            return EXIT_USAGE
-    return _summary(result, kind, args, to_save)
+    code = _summary(result, kind, args, to_save)
+    return code if write_import_report(report, result) else EXIT_USAGE  # said after the outcome
 
 
 def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
