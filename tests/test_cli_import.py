@@ -63,6 +63,17 @@ def test_import_then_reimport_says_what_it_did(base, tmp_path):
     assert table_rows(base, "resident") == before
 
 
+def test_a_report_that_cannot_be_written_does_not_hide_the_import_done(base, tmp_path):
+    # /proc is a folder (the --report check passes) where no file can be made: written after the import
+    result = tuiapp("import", "residents", str(residents_file(tmp_path)), "--db", str(base),
+                    "--report", "/proc/rapport.csv")
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[-1] == "Résidents : 2 créé(s), 0 modifié(s), 0 inchangé(s)."
+    assert "Le rapport « /proc/rapport.csv » n'a pas pu être écrit" in result.stderr
+    assert "l'import, lui, a été fait" in result.stderr
+    assert len(table_rows(base, "resident")) == 2
+
+
 def test_a_refused_file_reports_every_problem_and_writes_nothing(base, tmp_path):
     path = residents_file(tmp_path, ["R1", "FH", "MAILLY", "", "pas-une-adresse", ""],
                           ["R2", "ZZ", "BERNARD", "", "", ""], ["R3", "FH", "\x1b]0;titre\x07NOM", "", "", ""])

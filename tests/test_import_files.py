@@ -289,7 +289,8 @@ def test_zip_bombs_are_refused_before_openpyxl_inflates_them(tmp_path):
 
 @pytest.mark.parametrize(("value", "text"), [
     (1234.56, "1234.56"), (12.0, "12"), (0.3, "0.3"), (1e20, "100000000000000000000"), (1e-7, "0.0000001"),
-    (-0.0, "0"), (-12.5, "-12.5"), (Decimal("12.10"), "12.1"), (float("inf"), "inf")])
+    (-0.0, "0"), (-12.5, "-12.5"), (Decimal("12.10"), "12.1"), (float("inf"), "inf"),
+    (0.1 + 0.2, "0.3"), (1752.0000000000002, "1752"), (30 * 58.4, "1752"), (29.225, "29.225")])
 def test_numbers_become_plain_decimal_text(value, text):
     assert decimal_text(value) == text
 

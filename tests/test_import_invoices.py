@@ -74,6 +74,15 @@ def test_rows_sharing_a_number_form_one_invoice_whose_total_is_the_sum_of_its_li
     assert lines_of("F2") == [(1, "Hébergement", Decimal("1.00"), Decimal("500.00"), Decimal("500.00"))]
 
 
+def test_a_line_s_amount_is_rounded_half_up_as_billing_software_does(residents, tmp_path):
+    # 0,5 × 58,45 = 29,225: 29,23 on the billing software's invoice (banker's rounding would say 29,22)
+    result = run(write_csv(tmp_path / "r.csv", LINES, [
+        ["F1", "R1", "09/2024", "30/09/2024", "", "Demi-journée", "0,5", "58,45", "29,23"],
+        ["F2", "R1", "09/2024", "30/09/2024", "", "Demi-journée", "0,5", "58,45", ""]]))
+    assert result.problems == []
+    assert [Invoice.get(Invoice.number == number).amount_ht for number in ("F1", "F2")] == [Decimal("29.23")] * 2
+
+
 def test_lines_that_disagree_are_all_reported(residents, tmp_path):
     rows = [["F1", "R1", "09/2024", "30/09/2024", "1 000,00", "Hébergement", "30", "33,00", ""],  # total 990
             ["F2", "R2", "09/2024", "30/09/2024", "", "Hébergement", "2", "10", "25"],  # 2 x 10 is not 25
@@ -167,12 +176,37 @@ def test_a_change_to_a_mailed_invoice_is_refused_unless_update_mailed(residents,
     assert Invoice.get(Invoice.number == "F2").rectified_at is None  # never mailed: simply updated
 
 
+def test_a_send_recorded_before_its_amount_was_kept_keeps_the_amount_it_carried(residents, tmp_path):
+    # a send of schema 5 has no amount: the history showed the invoice's, which the rectification changes
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    Invoice.update(last_mailed_at=MAILED).where(Invoice.number == "F1").execute()
+    old = SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="sent",
+                            finished_at=MAILED)
+    run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90,00", ""]]),
+        update_mailed=True)
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("90.00")
+    assert SendRecord.get_by_id(old.id).amount_ht == Decimal("100.00")
+
+
 def test_an_invoice_being_sent_is_never_changed(residents, tmp_path):
     run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
     SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="queued")
     result = run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90", ""]]),
                  update_mailed=True)
-    assert "envoi en cours" in result.problems[0].reason
+    assert "en attente d'envoi ou en cours d'envoi" in result.problems[0].reason
+    assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("100.00")
+
+
+def test_an_invoice_whose_last_send_is_unknown_is_never_changed(residents, tmp_path):
+    # the message may have left: changed now, a later « it did arrive » would mark the new
+    # version as mailed, and the resident who has the old one would never get it
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    SendRecord.create(invoice=Invoice.get(Invoice.number == "F1"), recipients="r1@example.org", status="unknown")
+    for update_mailed in (False, True):
+        result = run(write_csv(tmp_path / "f2.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "90", ""]]),
+                     update_mailed=update_mailed)
+        assert [problem.line for problem in result.problems] == [2]
+        assert "état inconnu" in result.problems[0].reason and not result.written
     assert Invoice.get(Invoice.number == "F1").amount_ht == Decimal("100.00")
 
 

@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 
 from tuiapp.db.database import db
-from tuiapp.db.models import Invoice, InvoicePdf
+from tuiapp.db.models import Invoice, InvoicePdf, SendRecord
 from tuiapp.services.import_files import ImportFileError
 from tuiapp.services.import_pdfs import MAX_PDF_BYTES, NEW, REPLACED, UNCHANGED, import_pdfs
 from tuiapp.services.printing import print_invoices
@@ -205,7 +205,7 @@ def test_a_mailed_invoice_changes_only_with_update_mailed(invoices, tmp_path):
 
     accepted = import_pdfs(folder, update_mailed=True)
     assert accepted.written and accepted.mailed_changed == ["FH-2024-001"]
-    assert accepted.notes[0] == "Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."
+    assert not any("rectifiées" in note for note in accepted.notes)  # mailed_changed: each interface says it
     invoice = Invoice.get(Invoice.number == "FH-2024-001")
     assert invoice.rectified_at is not None and invoice.last_mailed_at is None  # to be sent again
     assert Invoice.get(Invoice.number == "EHPAD-7").rectified_at is None  # never mailed: not rectified
@@ -224,9 +224,20 @@ def test_an_invoice_waiting_to_be_sent_keeps_its_pdf(invoices, tmp_path):
     write(folder, "FH-2024-001.pdf")
     result = import_pdfs(folder)
     assert [problem.reason for problem in result.problems] == [
-        "la facture FH-2024-001 est en attente d'envoi ou en cours d'envoi : importez son PDF après l'envoi "
+        "la facture FH-2024-001 est en attente d'envoi ou en cours d'envoi : importez après l'envoi "
         "(ou retirez-la de la file)."]
     assert InvoicePdf.select().count() == 0
+
+
+def test_an_invoice_whose_last_send_is_unknown_keeps_its_pdf(invoices, tmp_path):
+    SendRecord.create(invoice=invoices["FH-2024-001"], recipients="a@example.org", status="unknown")
+    folder = tmp_path / "pdfs"
+    write(folder, "FH-2024-001.pdf")
+    result = import_pdfs(folder, update_mailed=True)
+    assert [problem.reason for problem in result.problems] == [
+        "la facture FH-2024-001 a un envoi à l'état inconnu (le message est peut-être parti) : décidez d'abord "
+        "s'il est arrivé (tuiapp resolve, ou k dans l'onglet Envoi), puis importez."]
+    assert InvoicePdf.select().count() == 0 and not result.written
 
 
 def test_a_dry_run_lists_what_would_be_attached_and_writes_nothing(invoices, tmp_path):
@@ -239,10 +250,10 @@ def test_a_dry_run_lists_what_would_be_attached_and_writes_nothing(invoices, tmp
 
     assert [(a.number, a.file_name, a.change, a.mailed) for a in result.attachments] == [
         ("EHPAD-7", "EHPAD-7.pdf", NEW, False), ("FH-2024-001", "FH-2024-001.pdf", NEW, True)]
-    assert result.notes[:3] == [  # what the CLI and the Import screen show
+    assert result.notes[:2] == [  # what the CLI and the Import screen show
         "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau).",
-        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée).",
-        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."]
+        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée)."]
+    assert not any("rectifiées" in note for note in result.notes)  # mailed_changed: each interface says it
     assert not result.written and InvoicePdf.select().count() == 0
     assert Invoice.get(Invoice.number == "FH-2024-001").last_mailed_at == MAILED
 
@@ -260,6 +271,27 @@ def test_printing_uses_the_imported_pdf(invoices, tmp_path):
     assert printed["FH-2024-001"].read_bytes() == path.read_bytes()
     with pymupdf.open(printed["EHPAD-7"]) as document:
         assert "EHPAD-7" in document[0].get_text()
+
+
+def test_an_altered_imported_pdf_is_neither_printed_nor_sent(invoices, tmp_path):
+    from tuiapp.db.models import Association
+    from tuiapp.db.snapshots import document_for
+    from tuiapp.mail.compose import CompositionError
+    from tuiapp.sending.message import build_message
+
+    folder = tmp_path / "pdfs"
+    write(folder, "FH-2024-001.pdf")
+    import_pdfs(folder)
+    own = invoices["FH-2024-001"]
+    with pymupdf.open() as other:  # a good PDF, but not the one imported (its hash stays the first's)
+        other.new_page().insert_text((72, 72), "Autre montant")
+        InvoicePdf.update(data=other.tobytes()).where(InvoicePdf.invoice == own.id).execute()
+
+    result = print_invoices([own.id], tmp_path / "out")
+    assert result.files == [] and [failure.reason for failure in result.failures] == [
+        "PDF importé altéré dans la base (son empreinte ne correspond plus) : importez-le de nouveau"]
+    with pytest.raises(CompositionError, match="PDF importé altéré"):
+        build_message(document_for(Invoice.get_by_id(own.id), Association.get_solo()), "")
 
 
 def run(*args):
@@ -292,15 +324,16 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tm
 
     dry = run(*base, "--dry-run", "--update-mailed")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert dry.stdout.splitlines()[:3] == [
+    assert dry.stdout.splitlines()[:2] == [
         "Facture EHPAD-7 : « EHPAD-7.pdf » (nouveau).",
-        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée).",
-        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001."]
-    assert dry.stdout.splitlines()[-1] == "Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x))."
+        "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée)."]
+    assert dry.stdout.splitlines()[-2:] == [
+        "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001.",
+        "Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x))."]
 
     done = run(*base, "--update-mailed")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001." in done.stdout
+    assert done.stdout.count("Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001.") == 1
     assert done.stdout.splitlines()[-1] == "PDF joints à leur facture : 2 (2 nouveau(x))."
     again = run(*base)
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == (

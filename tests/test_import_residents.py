@@ -95,6 +95,15 @@ def test_duplicate_ids_missing_ids_and_bad_yes_no_are_problems(structures, tmp_p
     assert Resident.select().count() == 0
 
 
+def test_a_structure_s_code_that_is_another_s_name_is_a_problem(structures, tmp_path):
+    Structure.create(code="MAS2", name="fh")  # « FH »: the first's code, this one's name
+    rows = [["R1", "FH", "MAILLY", "", "", ""], ["R2", "MAS", "MAILLY", "", "", ""]]
+    result = run(write_csv(tmp_path / "r.csv", RESIDENT_HEADERS, rows))
+    assert [(problem.line, problem.value) for problem in result.problems] == [(2, "FH")]
+    assert "le code d'une structure et le nom d'une autre" in result.problems[0].reason
+    assert Resident.select().count() == 0
+
+
 def test_a_missing_required_column_refuses_the_file(structures, tmp_path):
     result = run(write_csv(tmp_path / "r.csv", ("Nom", "Prénom"), [["A", "B"]]))
     assert [str(problem) for problem in result.problems] == [

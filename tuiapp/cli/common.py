@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.safe_text import printable
 from tuiapp.locations import resolve_db_path
 
@@ -108,3 +109,38 @@ def silence(stream) -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def checked_report_path(report: str | None) -> Path | None:
+    """``--report`` of the imports, checked before anything is read."""
+    if report is None:
+        return None
+    path = Path(report).expanduser()
+    if not path.parent.is_dir():
+        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
+    if path.is_dir():
+        raise TuiappError(f"--report : « {path} » est un dossier.")
+    return path
+
+
+def say_rectified(result) -> None:
+    """An import's invoices already mailed that it rectified (or would, on a dry run)."""
+    if result.mailed_changed:
+        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
+        say(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+
+
+def write_import_report(path: Path | None, result) -> bool:
+    """``--report``: the import's problems written to ``path``; False (said) when it cannot be. The
+    import's outcome is said all the same: the import may have been written already."""
+    from tuiapp.services.import_report import write_report
+
+    if path is None:
+        return True
+    try:
+        write_report(path, result.problems)
+    except OSError as exc:
+        done = " ; l'import, lui, a été fait (voir ci-dessus)" if result.written else ""
+        warn(f"Le rapport « {path} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}){done}.")
+        return False
+    return True

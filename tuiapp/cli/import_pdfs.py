@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
+from tuiapp.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_db_option,
+    checked_report_path,
+    open_existing,
+    say,
+    say_rectified,
+    write_import_report,
+)
 from tuiapp.domain.errors import TuiappError
 
 
@@ -31,23 +41,11 @@ def import_pdfs_command(args: argparse.Namespace) -> int:
     site = locate(args.db)
     if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
         raise TuiappError(reason)
-    report_file = _report_path(args.report)
+    report_file = checked_report_path(args.report)
     open_existing(args, site)
     result = import_pdfs(Path(args.folder).expanduser(), index=args.index and Path(args.index).expanduser(),
                          dry_run=args.dry_run, update_mailed=args.update_mailed)
     return report(result, report_file=report_file, update_mailed=args.update_mailed)
-
-
-def _report_path(report: str | None) -> Path | None:
-    """``--report``, checked before anything is read (as ``import residents|invoices`` do)."""
-    if report is None:
-        return None
-    path = Path(report).expanduser()
-    if not path.parent.is_dir():
-        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
-    if path.is_dir():
-        raise TuiappError(f"--report : « {path} » est un dossier.")
-    return path
 
 
 def _changes(result) -> str:
@@ -63,18 +61,17 @@ def _changes(result) -> str:
 def report(result, *, report_file: Path | None, update_mailed: bool = False) -> int:
     """Prints what the import found and did, in French (the problems first, as the report's lines);
     returns the exit code."""
-    from tuiapp.services.import_report import write_report
+    code = _said(result, update_mailed)
+    return code if write_import_report(report_file, result) else EXIT_USAGE  # said after the outcome
 
+
+def _said(result, update_mailed: bool) -> int:
     for problem in result.problems:
         say(str(problem))
-    if report_file is not None:
-        try:
-            write_report(report_file, result.problems)
-        except OSError as exc:
-            warn(f"Le rapport « {report_file} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
-            return EXIT_USAGE
     for note in result.notes:  # on a dry run, what would be attached first
         say(note)
+    if not result.problems:
+        say_rectified(result)
     if result.problems:
         if result.mailed_changed and not update_mailed:
             say(f"Factures déjà envoyées dont le PDF changerait : {', '.join(result.mailed_changed)} "

@@ -8,7 +8,18 @@ import sys
 from pathlib import Path
 
 from tuiapp.cli import import_pdfs
-from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Parser, add_db_option, open_existing, say, warn
+from tuiapp.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    add_db_option,
+    checked_report_path,
+    open_existing,
+    say,
+    say_rectified,
+    write_import_report,
+)
 from tuiapp.domain.errors import TuiappError
 
 _EPILOG = """\
@@ -69,17 +80,6 @@ def register(commands) -> None:
     import_pdfs.register(kinds)
 
 
-def _check_report_path(report: str | None) -> Path | None:
-    if report is None:
-        return None
-    path = Path(report).expanduser()
-    if not path.parent.is_dir():
-        raise TuiappError(f"--report : le dossier « {path.parent} » n'existe pas.")
-    if path.is_dir():
-        raise TuiappError(f"--report : « {path} » est un dossier.")
-    return path
-
-
 def _mapping(args, table, kind: str) -> tuple[dict[str, int], dict[str, str] | None]:
     """The mapping to use, and the spec to save as the profile (``--map`` with ``--profile``)."""
     from tuiapp.services import import_mapping as mapping
@@ -124,7 +124,6 @@ def run_import(args: argparse.Namespace) -> int:
     from tuiapp.domain.roles import Action, refusal
     from tuiapp.services.import_files import read_table
     from tuiapp.services.import_invoices import import_invoices
-    from tuiapp.services.import_report import write_report
     from tuiapp.services.import_residents import import_residents
     from tuiapp.services.site import locate
 
@@ -132,7 +131,7 @@ def run_import(args: argparse.Namespace) -> int:
     site = locate(args.db)
     if (reason := refusal(site.role, Action.IMPORT)) is not None:  # operators and administrators
         raise TuiappError(reason)
-    report = _check_report_path(args.report)
+    report = checked_report_path(args.report)
     table = read_table(Path(args.file).expanduser(), sheet=args.sheet, encoding=args.encoding,
                        delimiter=args.delimiter)
     open_existing(args, site)
@@ -148,13 +147,8 @@ def run_import(args: argparse.Namespace) -> int:
     if any(problem.line == 0 for problem in result.problems):  # the columns themselves
         say('Pour désigner les colonnes : --map "colonne=champ,…" (« colonne=- » en écarte une ; '
             "les champs : tuiapp import … --help).")
-    if report is not None:
-        try:
-            write_report(report, result.problems)
-        except OSError as exc:
-            warn(f"Le rapport « {report} » n'a pas pu être écrit ({exc.strerror or type(exc).__name__}).")
-            return EXIT_USAGE
-    return _summary(result, kind, args, to_save)
+    code = _summary(result, kind, args, to_save)
+    return code if write_import_report(report, result) else EXIT_USAGE  # said after the outcome
 
 
 def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
@@ -171,9 +165,7 @@ def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
         return EXIT_INCOMPLETE
     for note in result.notes:
         say(note)
-    if result.mailed_changed:  # with --update-mailed
-        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
-        say(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    say_rectified(result)  # with --update-mailed
     if result.dry_run:
         say(f"Simulation, rien n'a été écrit : {counts} si le fichier était importé.")
         if to_save is not None:

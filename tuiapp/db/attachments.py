@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import cast
 
 from tuiapp.db.models import InvoicePdf
+from tuiapp.domain.errors import TuiappError
 
 
-def imported_pdf(invoice_id: int) -> tuple[bytes, str] | None:
-    """The invoice's imported PDF and its SHA-256 (hex) as stored, or None: a PDF is generated."""
+class AlteredPdf(TuiappError):
+    """An imported PDF whose bytes no longer match the SHA-256 kept with them: never sent nor printed."""
+
+    def __init__(self) -> None:
+        super().__init__("PDF importé altéré dans la base (son empreinte ne correspond plus) : importez-le de nouveau.")
+
+
+def imported_pdf(invoice_id: int) -> bytes | None:
+    """The invoice's imported PDF, checked against its stored SHA-256 (``AlteredPdf``), or None:
+    a PDF is generated."""
     row = cast(tuple[bytes, str] | None, InvoicePdf.select(InvoicePdf.data, InvoicePdf.sha256)
                .where(InvoicePdf.invoice == invoice_id).tuples().first())  # Peewee's stubs: the model
     if row is None:
         return None
-    data, sha256 = row
-    return bytes(data), sha256
+    data, stored = bytes(row[0]), row[1]
+    if hashlib.sha256(data).hexdigest() != stored:
+        raise AlteredPdf()
+    return data
 
 
 def with_imported_pdf(invoice_ids: Iterable[int]) -> set[int]:

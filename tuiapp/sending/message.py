@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from tuiapp.db.attachments import imported_pdf
+from tuiapp.db.attachments import AlteredPdf, imported_pdf
 from tuiapp.domain.documents import InvoiceDocument
 from tuiapp.mail.compose import CompositionError, invoice_message_bytes
 from tuiapp.pdf.invoice import invoice_pdf, pdf_filename
@@ -27,14 +27,13 @@ class BuiltMessage:
 def attachment_for(doc: InvoiceDocument) -> tuple[bytes, bool]:
     """The invoice's PDF: its imported one when it has one (checked against its stored hash),
     else one generated from the snapshot; and whether it was imported."""
-    imported = imported_pdf(doc.invoice_id)
+    try:
+        imported = imported_pdf(doc.invoice_id)
+    except AlteredPdf as exc:
+        raise CompositionError(str(exc)) from None
     if imported is None:
         return invoice_pdf(doc), False
-    data, stored = imported
-    if hashlib.sha256(data).hexdigest() != stored:
-        raise CompositionError("PDF importé altéré dans la base (son empreinte ne correspond plus) : "
-                               "importez-le de nouveau.")
-    return data, True
+    return imported, True
 
 
 def build_message(doc: InvoiceDocument, message_id: str) -> BuiltMessage:

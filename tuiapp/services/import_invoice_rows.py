@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from tuiapp.db.models import InvoiceLine
 from tuiapp.domain.document_kind import DocumentKind
@@ -136,7 +136,7 @@ class RowReader:
                                                                         "attendu."))
             return None
         if texts["unit_price"]:
-            product = (quantity * unit_price).quantize(CENT)
+            product = (quantity * unit_price).quantize(CENT, ROUND_HALF_UP)  # commercial rounding: 0,625 -> 0,63
             if not texts["amount"]:
                 try:
                     amount = parse_amount(product, field="amount", label="Montant de la ligne")
@@ -150,7 +150,7 @@ class RowReader:
                     f"{format_amount(unit_price)} = {format_amount(product)})."))
                 return None
         elif quantity:
-            unit_price = (amount / quantity).quantize(CENT)
+            unit_price = (amount / quantity).quantize(CENT, ROUND_HALF_UP)
         elif amount:
             read.problems.append(problem(read.row.line, *where["quantity"], "quantité nulle pour un montant "
                                                                             "non nul."))

@@ -11,7 +11,8 @@ is found by its ID, the structure is the resident's (an existing invoice of the 
 keeps its own: a resident who moved does not move their past invoices). An invoice the file does not change is
 not written. A change to an invoice already mailed is refused (``mailed_changed``) unless
 ``update_mailed``: it then keeps its number, is *rectifiée* and is to be sent again (its send
-records keep what each version said); an invoice queued or being sent is never changed.
+records keep what each version said); an invoice queued, being sent or whose last send is
+*unknown* is never changed (``import_guard``).
 When the file gives only an invoice's total, its lines stay, unless the total changes (they
 would no longer add up): they are then removed. All or nothing: one transaction.
 """
@@ -24,8 +25,8 @@ from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.formatting import format_amount, format_timestamp
-from tuiapp.domain.status import SendStatus
 from tuiapp.services.import_files import Row, Table
+from tuiapp.services.import_guard import send_blocks
 from tuiapp.services.import_invoice_rows import Line, ReadRow, RowReader
 from tuiapp.services.import_mapping import mapping_problems
 from tuiapp.services.import_report import ImportResult, Problem
@@ -113,8 +114,7 @@ class _Checker:
                                                               InvoiceLine.id)
             for invoice_id, *values in tuples(query):
                 self.lines.setdefault(invoice_id, []).append(Line(*values))
-        active = SendRecord.select(SendRecord.invoice).where(SendRecord.status.in_(sorted(SendStatus.active())))
-        self.in_flight = {invoice_id for (invoice_id,) in tuples(active)}
+        self.blocked = send_blocks(ids)  # queued, being sent, or sent with an unknown outcome
 
     def check(self, number: str, rows: list[Row], plan: _Plan) -> None:
         reads = [self.reader.read(row, first=index == 0) for index, row in enumerate(rows)]
@@ -200,10 +200,8 @@ class _Checker:
             self.result.unchanged += 1
             return
         where = (row.line, self.cells.header("number"), number)
-        if current["id"] in self.in_flight:
-            self.result.problems.append(problem(*where, "envoi en cours : cette facture est en attente d'envoi "
-                                                        "ou en cours d'envoi ; importez après l'envoi "
-                                                        "(ou retirez-la de la file)."))
+        if current["id"] in self.blocked:
+            self.result.problems.append(problem(*where, f"cette facture {self.blocked[current['id']]}"))
             return
         if current["last_mailed_at"] is not None:
             self.result.mailed_changed.append(number)
@@ -223,6 +221,11 @@ def _write(plan: _Plan) -> None:
     for part in chunks(numbers):
         ids.update(tuples(Invoice.select(Invoice.number, Invoice.id).where(Invoice.number.in_(list(part)))))
     new_lines = [(ids[values["number"]], lines) for values, lines in plan.created]
+    for part in chunks([invoice_id for invoice_id, _, _ in plan.updated]):
+        # Sends recorded before schema 6 did not keep their amount (the history shows the
+        # invoice's): they keep the amount they carried, before the invoice changes.
+        SendRecord.update(amount_ht=Invoice.select(Invoice.amount_ht).where(Invoice.id == SendRecord.invoice)).where(
+            SendRecord.invoice.in_(list(part)) & SendRecord.amount_ht.is_null()).execute()
     update_all(Invoice, [(invoice_id, values) for invoice_id, values, _ in plan.updated])
     replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
     for part in chunks([invoice_id for invoice_id, _ in replaced]):

@@ -9,7 +9,8 @@ most 10 MB. A file matching two invoices, or an invoice matched by two files, is
 All or nothing, like the other imports: any problem and nothing is written. A PDF is
 replaced only when its bytes differ (SHA-256); for an invoice already mailed that needs
 ``update_mailed``: the invoice is then *rectifiée* and to be sent again (its send records
-keep what each version carried). The bytes live in the database (``InvoicePdf``); the
+keep what each version carried); never for an invoice queued, being sent or whose last send is
+*unknown* (``import_guard``). The bytes live in the database (``InvoicePdf``); the
 send and the printing use them instead of a generated PDF.
 """
 
@@ -27,12 +28,13 @@ from peewee import JOIN
 
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoicePdf, Resident, SendRecord, SendStatus
+from tuiapp.db.models import Invoice, InvoicePdf, Resident
 from tuiapp.domain.formatting import format_timestamp, period_label
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import ImportFileError, read_table
+from tuiapp.services.import_guard import send_blocks
 from tuiapp.services.import_report import ImportResult, Problem
 from tuiapp.services.pdf_matching import NumberIndex, folded, index_columns
 
@@ -279,17 +281,15 @@ def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImpor
         ids = sorted(chosen, key=lambda invoice_id: numbers[invoice_id])
         invoices: dict[int, Invoice] = {}
         existing: dict[int, str] = {}
-        in_flight: set[int] = set()
         for part in _chunks(ids):
             invoices.update((invoice.id, invoice) for invoice in Invoice.select(
                 Invoice.id, Invoice.number, Invoice.last_mailed_at, Invoice.period_year, Invoice.period_month,
             ).where(Invoice.id.in_(part)))
             existing.update(_rows(InvoicePdf.select(InvoicePdf.invoice, InvoicePdf.sha256)
                                   .where(InvoicePdf.invoice.in_(part))))
-            in_flight.update(invoice_id for (invoice_id,) in _rows(SendRecord.select(SendRecord.invoice).where(
-                SendRecord.invoice.in_(part) & SendRecord.status.in_(list(SendStatus.active())))))
+        blocked = send_blocks(ids)  # queued, being sent, or sent with an unknown outcome
         changed = [invoice_id for invoice_id in ids if _compare(invoices.get(invoice_id), chosen[invoice_id],
-                                                               existing.get(invoice_id), invoice_id in in_flight,
+                                                               existing.get(invoice_id), blocked.get(invoice_id),
                                                                result, update_mailed=update_mailed)]
         _note_left_without(invoices.values(), set(ids), result)
         _note_attached(result)
@@ -301,7 +301,7 @@ def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImpor
         result.written = bool(changed)
 
 
-def _compare(invoice: Invoice | None, source: _Source, before: str | None, in_flight: bool,
+def _compare(invoice: Invoice | None, source: _Source, before: str | None, blocked: str | None,
              result: PdfImportResult, *, update_mailed: bool) -> bool:
     """What becomes of one invoice's PDF (counted, listed; problems added); True when it is to be written."""
     if invoice is None:
@@ -315,10 +315,8 @@ def _compare(invoice: Invoice | None, source: _Source, before: str | None, in_fl
         return False
     result.created += change == NEW
     result.updated += change == REPLACED
-    if in_flight:
-        result.problems.append(source.problem(
-            f"la facture {invoice.number} est en attente d'envoi ou en cours d'envoi : importez son PDF après "
-            "l'envoi (ou retirez-la de la file)."))
+    if blocked:
+        result.problems.append(source.problem(f"la facture {invoice.number} {blocked}"))
     elif mailed:
         result.mailed_changed.append(invoice.number)
         if not update_mailed:
@@ -341,17 +339,14 @@ def _write(invoice_id: int, source: _Source, now, *, mailed: bool) -> None:
 
 def _note_attached(result: PdfImportResult) -> None:
     """First among the notes (the CLI and the Import screen show them): on a dry run, what would be
-    attached; the invoices rectified, or that would be."""
-    if result.problems:
+    attached. (The invoices rectified, or that would be, are ``mailed_changed``: each interface says
+    them its own way, as for the invoices' import.)"""
+    if result.problems or not result.dry_run:
         return
     first = []
-    if result.dry_run:
-        for attachment in result.attachments:
-            mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
-            first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
-    if result.mailed_changed:
-        what = "qui seraient rectifiées" if result.dry_run else "rectifiées"
-        first.append(f"Factures {what} (déjà envoyées, à renvoyer) : {', '.join(result.mailed_changed)}.")
+    for attachment in result.attachments:
+        mailed = " ; déjà envoyée : elle serait rectifiée" if attachment.mailed else ""
+        first.append(f"Facture {attachment.number} : « {attachment.file_name} » ({attachment.change}{mailed}).")
     result.notes[:0] = first
 
 

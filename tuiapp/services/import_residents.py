@@ -60,9 +60,11 @@ class _Structures:
         key = text.strip()
         if not key:
             return "ce champ est obligatoire."
-        if key.upper() in self.by_code:
-            return self.by_code[key.upper()]
         named = self.by_name.get(fold(key), [])
+        if key.upper() in self.by_code:
+            if any(structure_id != self.by_code[key.upper()] for structure_id in named):
+                return "c'est le code d'une structure et le nom d'une autre : donnez le code de la bonne."
+            return self.by_code[key.upper()]
         if len(named) == 1:
             return named[0]
         if named:

@@ -152,8 +152,10 @@ def cell_text(value: object) -> str:
 
 
 def decimal_text(value: float | Decimal) -> str:
-    """Plain decimal, shortest form: 1234.56 -> "1234.56", 12.0 -> "12", 1e20 -> "100000000000000000000"."""
-    number = Decimal(repr(value)) if isinstance(value, float) else value
+    """Plain decimal, shortest form: 1234.56 -> "1234.56", 12.0 -> "12", 1e20 -> "100000000000000000000".
+    A float has the 15 significant digits a spreadsheet keeps and shows: a formula's 0.1 + 0.2 is
+    "0.3", not "0.30000000000000004" (which no amount would accept)."""
+    number = Decimal(format(value, ".15g")) if isinstance(value, float) else value
     if not number.is_finite():
         return str(value)
     text = format(number.normalize(), "f")

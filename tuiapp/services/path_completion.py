@@ -7,7 +7,7 @@ text keeps the form it was typed in (``~`` stays ``~``): a suggestion must begin
 with what is on the screen.
 
 Hidden names are offered only when the typed part starts with ``.``; names
-holding control characters are never offered (they would reach the terminal,
+holding control characters, or bytes that are not UTF-8, are never offered (they would reach the terminal,
 and cannot be typed anyway). At most ``limit`` entries of a folder are read,
 so a folder of a million files answers at once; the caller runs it off the
 event loop all the same (a network folder may be slow).
@@ -35,7 +35,7 @@ def _names(folder: str, part: str, *, suffixes: tuple[str, ...] | None, limit: i
                 name = entry.name
                 if not name.startswith(part) or (name.startswith(".") and not part.startswith(".")):
                     continue
-                if find_control(name) is not None:
+                if find_control(name) is not None or not _is_utf8(name):
                     continue
                 try:
                     is_dir = entry.is_dir()  # a link to a folder is one
@@ -47,6 +47,15 @@ def _names(folder: str, part: str, *, suffixes: tuple[str, ...] | None, limit: i
     except OSError:  # no such folder, not allowed, not a folder
         return []
     return found
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python gives them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shared_start(names: Iterable[str]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from platformdirs import user_documents_path
 
 from tuiapp.db import queries
-from tuiapp.db.attachments import imported_pdf
+from tuiapp.db.attachments import AlteredPdf, imported_pdf
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident
@@ -79,6 +79,8 @@ def failure_reason(exc: BaseException) -> str:
     """Why a file could not be written or a PDF made, in French (never the exception's own text)."""
     if isinstance(exc, OSError):
         return write_error_reason(exc)
+    if isinstance(exc, AlteredPdf):
+        return str(exc).removesuffix(".")
     return f"PDF impossible à produire ({type(exc).__name__})"
 
 
@@ -107,8 +109,8 @@ def print_invoices(invoice_ids: list[int], folder: Path, *, combined_name: str =
     for invoice_id, number, last_name, first_name in _ordered(invoice_ids):
         try:
             doc = document_for(_invoice(invoice_id), association)
-            imported = imported_pdf(invoice_id)  # the billing software's own, when imported
-            pdf = imported[0] if imported is not None else invoice_pdf(doc)
+            imported = imported_pdf(invoice_id)  # the billing software's own, when imported (hash checked)
+            pdf = imported if imported is not None else invoice_pdf(doc)
             name = _unique_name(doc, used_names)
             first_page = combined.page_count
             with pymupdf.open(stream=pdf, filetype="pdf") as single:

@@ -40,7 +40,7 @@ _COUNTED = {"invoices": ("facture(s)", "nouvelle(s)", "modifiée(s)", "inchangé
 
 @dataclass(frozen=True)
 class RunRequest:
-    kind: str  # "invoices" | "residents"
+    kind: str  # "invoices" | "residents" | "pdfs"
     path: Path
     options: dict[str, str | None]  # read_table's overrides
     update_mailed: bool = False
@@ -228,19 +228,6 @@ def _mailed(request: RunRequest, result: ImportResult) -> list[str]:
     return lines
 
 
-def _attachments(request: RunRequest, result: ImportResult) -> list[str]:
-    """A folder of PDFs checked: which file would go to which invoice."""
-    attachments = getattr(result, "attachments", [])
-    if request.write or result.refused or not attachments:
-        return []
-    lines = [f"Facture {field_text(item.number)} : « {field_text(item.file_name)} » ({item.change}"
-             f"{' ; déjà envoyée : elle serait rectifiée' if item.mailed else ''})"
-             for item in attachments[:PROBLEMS_SHOWN]]
-    if len(attachments) > PROBLEMS_SHOWN:
-        lines.append(f"… et {len(attachments) - PROBLEMS_SHOWN} autre(s).")
-    return ["", *lines]
-
-
 def report_text(request: RunRequest, result: ImportResult) -> str:
     """The outcome as the screen's report shows it: the verdict, the counts, then each problem."""
     name = field_text(request.path.name)
@@ -256,7 +243,7 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
                 "Rien n'a été écrit.")
     else:
         head = f"Vérification de « {name} » : rien à redire, {_counts(request.kind, result)}. Rien n'a été écrit."
-    lines = [head, *_mailed(request, result), *_attachments(request, result), *(field_text(note) for note in result.notes)]
+    lines = [head, *_mailed(request, result), *(field_text(note) for note in result.notes)]  # a PDF check's files
     if result.problems:
         lines.append("")
         if any(problem.line == 0 for problem in result.problems):  # the columns themselves
