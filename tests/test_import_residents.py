@@ -139,3 +139,27 @@ def test_hostile_cells_are_refused_and_reported_safely(structures, tmp_path, hos
         assert "caractère" in problem.reason
         assert find_control(str(problem)) is None
     assert dump() == before
+
+
+def test_a_resident_typed_by_hand_receives_the_id_rather_than_a_double(structures, tmp_path):
+    """The first import after residents were typed in the app: the same name in the same structure
+    is that resident, who gets the ID (what the file lacks stays as typed); two of that name: which one?"""
+    typed = Resident.create(structure=structures[0], last_name="DUPONT", first_name="Jean",
+                            guardian_name="UDAF", guardian_email="udaf@example.org")
+    for _ in range(2):
+        Resident.create(structure=structures[0], last_name="MARTIN", first_name="Paul")
+    path = write_csv(tmp_path / "r.csv", ("N° résident", "Structure", "Nom", "Prénom", "Courriel"),
+                     [["R1", structures[0].code, "Dupont", "Jean", "jean@example.org"]])
+    result = run(path)
+    assert (result.created, result.updated) == (0, 1) and not result.problems
+    assert result.notes == ["DUPONT Jean, saisi(e) sans n° résident, reçoit le n° R1 (ligne 2)."]
+    adopted = Resident.get_by_id(typed.id)
+    assert (adopted.external_id, adopted.email, adopted.guardian_email) == ("R1", "jean@example.org",
+                                                                            "udaf@example.org")
+    assert Resident.select().where(Resident.last_name.in_(["DUPONT", "Dupont"])).count() == 1
+    before = Resident.select().count()
+    refused = run(write_csv(tmp_path / "r.csv", ("N° résident", "Structure", "Nom", "Prénom"),
+                            [["R2", structures[0].code, "MARTIN", "Paul"]]))
+    assert [problem.line for problem in refused.problems] == [2]
+    assert "2 résidents « MARTIN Paul » de cette structure n'ont pas de n° résident" in refused.problems[0].reason
+    assert Resident.select().count() == before

@@ -9,6 +9,10 @@ Only the resident ID's column is required. A column the file does not have leave
 as it is (an existing resident keeps its guardian when the file has no guardian column); an
 empty *Actif* cell too (new: active). A new resident needs a structure and a name: a file
 without those columns can only update.
+
+A resident typed by hand has no ID: the first import that brings one for the same name in the
+same structure gives it to that resident (said in a note) rather than making a second one; two
+such residents of that name are a problem (which one is it?).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from tuiapp.db.database import fold
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import Row, Table
 from tuiapp.services.import_mapping import fields_for, fold_header, mapping_problems
 from tuiapp.services.import_report import ImportResult, Problem
@@ -73,6 +78,10 @@ class _Structures:
         return f"structure inconnue (codes : {codes})."
 
 
+def _name_key(values: dict) -> tuple:
+    return values["structure"], fold(values["last_name"].strip()), fold((values["first_name"] or "").strip())
+
+
 def _active(text: str) -> bool | None:
     """True, False, or None for an empty cell; ValueError otherwise."""
     word = fold_header(text)
@@ -110,7 +119,15 @@ def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = F
                 continue
             current = checker.existing.get(values["external_id"])
             if current is None:
-                created.append(values)
+                adopted = checker.adopt(values, row.line)
+                if isinstance(adopted, Problem):
+                    result.problems.append(adopted)
+                elif adopted is not None:
+                    updated.append(adopted)
+                    result.notes.append(f"{person_name(values['last_name'], values['first_name'])}, saisi(e) sans "
+                                        f"n° résident, reçoit le n° {values['external_id']} (ligne {row.line}).")
+                else:
+                    created.append(values)
             elif any(current[name] != values[name] for name in COMPARED):
                 updated.append((current["id"], values))
             else:
@@ -133,6 +150,35 @@ class _Checker:
         self.seen: dict[str, int] = {}
         #: Columns the file lacks that a new resident needs: field -> the lines of new residents.
         self.missing: dict[str, list[int]] = {name: [] for name in NEEDED_BY_NEW if not cells.has(name)}
+        #: Residents without an ID (typed by hand), by structure and folded name.
+        self.unnumbered: dict[tuple, list[dict]] = {}
+        query = Resident.select(Resident.id, *(getattr(Resident, name) for name in COMPARED))
+        for resident in dicts(query.where(Resident.external_id.is_null())):
+            self.unnumbered.setdefault(_name_key(resident), []).append(resident)
+        self.rows: dict[tuple, int] = {}  # the line of the file that took each of them
+
+    def adopt(self, values: dict, line: int = 0) -> tuple[int, dict] | Problem | None:
+        """The resident typed by hand that this new ID is (same structure, same name): its id and
+        its values with what the file gives; a problem when two of them have that name."""
+        if "structure" not in values or "last_name" not in values:  # a new resident the file cannot make
+            return None
+        key = _name_key(values)
+        found = self.unnumbered.get(key, [])
+        if not found:
+            return None
+        where = (self.cells.header("external_id"), values["external_id"])
+        if len(found) > 1:
+            return Problem(line, *where, f"{len(found)} résidents « {person_name(values['last_name'], values['first_name'])} » "
+                           "de cette structure n'ont pas de n° résident : donnez-le à celui qui convient (fiche "
+                           "du résident), puis importez de nouveau.")
+        if key in self.rows:
+            return Problem(line, *where, f"« {person_name(values['last_name'], values['first_name'])} », saisi(e) sans "
+                           f"n° résident, est déjà celui ou celle de la ligne {self.rows[key]}.")
+        self.rows[key] = line
+        resident = found[0]
+        given = {name for name in COMPARED if name == "external_id" or self.cells.has(name)}
+        return resident["id"], {**{name: resident[name] for name in COMPARED},
+                                **{name: values[name] for name in given}}
 
     def missing_columns(self) -> list[Problem]:
         labels = {item.name: item.label for item in fields_for("residents")}
