@@ -286,3 +286,38 @@ def test_problems_come_in_the_files_order(residents, tmp_path):
     result = run(write_csv(tmp_path / "f.csv", LINES, rows))
     assert [problem.line for problem in result.problems] == [3, 4]
 
+
+
+def test_a_changed_invoice_loses_its_imported_pdf_and_dropped_lines_are_said(residents, tmp_path):
+    """Its own PDF says the old amount: it goes (a generated one is sent, or the new one imported);
+    a totals-only file that changes the total takes the lines away, and says it."""
+    import hashlib
+
+    from tuiapp.db.models import InvoicePdf
+
+    run(write_csv(tmp_path / "f.csv", LINES, [["F1", "R1", "09/2024", "30/09/2024", "", "Hébergement", "30", "3,00",
+                                               "90,00"],
+                                              ["F2", "R2", "09/2024", "30/09/2024", "", "Hébergement", "1", "5,00",
+                                               "5,00"]]))
+    for number in ("F1", "F2"):
+        InvoicePdf.create(invoice=Invoice.get(Invoice.number == number), sha256=hashlib.sha256(b"%PDF").hexdigest(),
+                          data=b"%PDF", file_name=f"{number}.pdf")
+    result = run(write_csv(tmp_path / "t.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""],
+                                                        ["F2", "R2", "09/2024", "30/09/2024", "5,00", ""]]))
+    assert (result.updated, result.unchanged) == (1, 1) and not result.problems
+    assert result.notes == [
+        "Facture F1 : le fichier ne donne que son total, qui change ; ses 1 ligne(s) sont retirées.",
+        "Facture F1 : son PDF importé ne correspond plus (la facture change) ; il est retiré : un PDF sera "
+        "généré, à moins que le nouveau soit importé."]
+    assert lines_of("F1") == [] and len(lines_of("F2")) == 1
+    assert [pdf.invoice.number for pdf in InvoicePdf.select()] == ["F2"]  # the unchanged one keeps its own
+
+
+def test_a_second_facture_for_a_resident_and_month_is_said(residents, tmp_path):
+    run(write_csv(tmp_path / "f.csv", TOTALS, [["F1", "R1", "09/2024", "30/09/2024", "100,00", ""]]))
+    result = run(write_csv(tmp_path / "g.csv", TOTALS, [["G1", "R1", "09/2024", "30/09/2024", "100,00", ""],
+                                                        ["AV1", "R1", "09/2024", "30/09/2024", "-10,00", "avoir"],
+                                                        ["G2", "R2", "10/2024", "31/10/2024", "100,00", ""]]))
+    assert result.created == 3 and not result.problems
+    assert result.notes == ["Facture G1 : ce résident a déjà une facture pour septembre 2024 (F1) ; si c'est une "
+                            "renumérotation, les deux seront envoyées."]

@@ -14,7 +14,11 @@ not written. A change to an invoice already mailed is refused (``mailed_changed`
 records keep what each version said); an invoice queued, being sent or whose last send is
 *unknown* is never changed (``import_guard``).
 When the file gives only an invoice's total, its lines stay, unless the total changes (they
-would no longer add up): they are then removed. All or nothing: one transaction.
+would no longer add up): they are then removed, and a note says so. A changed invoice that had
+its own PDF (``import pdfs``) loses it, with a note: that PDF says what the invoice no longer
+says (a generated one is sent, unless the new PDF is imported). A new facture for a resident and
+month that already have one is said in a note (a renumbering would send both). All or nothing:
+one transaction.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
+from tuiapp.db.models import Invoice, InvoiceLine, InvoicePdf, Resident, SendRecord
 from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.formatting import format_amount, format_timestamp
+from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
+from tuiapp.domain.periods import Period
 from tuiapp.services.import_files import Row, Table
 from tuiapp.services.import_guard import send_blocks
 from tuiapp.services.import_invoice_rows import Line, ReadRow, RowReader
@@ -54,6 +59,7 @@ class _Plan:
     def __init__(self) -> None:
         self.created: list[tuple[dict, list[Line]]] = []
         self.updated: list[tuple[int, dict, list[Line] | None]] = []  # None: its lines stay
+        self.detached: list[int] = []  # invoices whose imported PDF no longer says what they say
 
 
 def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = False, update_mailed: bool = False,
@@ -87,6 +93,8 @@ def import_invoices(table: Table, mapping: dict[str, int], *, dry_run: bool = Fa
             checker.check(number, rows, plan)
             ticker.tick(len(rows))
         result.created, result.updated = len(plan.created), len(plan.updated)
+        if not result.problems:
+            result.notes.extend(_second_factures(plan))
         result.problems.sort(key=lambda item: item.line)  # an invoice's rows may be far apart: file order
         ticker.finish()
         return refuse_or_write(result, txn, lambda: _write(plan))
@@ -115,6 +123,8 @@ class _Checker:
             for invoice_id, *values in tuples(query):
                 self.lines.setdefault(invoice_id, []).append(Line(*values))
         self.blocked = send_blocks(ids)  # queued, being sent, or sent with an unknown outcome
+        self.with_pdf = {invoice_id for part in chunks(ids) for (invoice_id,) in
+                         tuples(InvoicePdf.select(InvoicePdf.invoice).where(InvoicePdf.invoice.in_(list(part))))}
 
     def check(self, number: str, rows: list[Row], plan: _Plan) -> None:
         reads = [self.reader.read(row, first=index == 0) for index, row in enumerate(rows)]
@@ -194,7 +204,8 @@ class _Checker:
             # Its structure was the resident's when it was made: a resident who moved since does not move it.
             values["structure"] = current["structure"]
         old_lines = self.lines.get(current["id"], [])
-        if lines is None and old_lines and values["amount_ht"] != current["amount_ht"]:
+        dropped = lines is None and old_lines and values["amount_ht"] != current["amount_ht"]
+        if dropped:
             lines = []  # only the total: lines that no longer add up go
         if all(current[name] == values[name] for name in FIELDS) and (lines is None or lines == old_lines):
             self.result.unchanged += 1
@@ -212,6 +223,13 @@ class _Checker:
                 return
             values = {**values, "rectified_at": utcnow(), "last_mailed_at": None}
         plan.updated.append((current["id"], values, lines))
+        if dropped:
+            self.result.notes.append(f"Facture {number} : le fichier ne donne que son total, qui change ; ses "
+                                     f"{len(old_lines)} ligne(s) sont retirées.")
+        if current["id"] in self.with_pdf:
+            plan.detached.append(current["id"])
+            self.result.notes.append(f"Facture {number} : son PDF importé ne correspond plus (la facture change) ; "
+                                     "il est retiré : un PDF sera généré, à moins que le nouveau soit importé.")
 
 
 def _write(plan: _Plan) -> None:
@@ -227,6 +245,8 @@ def _write(plan: _Plan) -> None:
         SendRecord.update(amount_ht=Invoice.select(Invoice.amount_ht).where(Invoice.id == SendRecord.invoice)).where(
             SendRecord.invoice.in_(list(part)) & SendRecord.amount_ht.is_null()).execute()
     update_all(Invoice, [(invoice_id, values) for invoice_id, values, _ in plan.updated])
+    for part in chunks(plan.detached):
+        InvoicePdf.delete().where(InvoicePdf.invoice.in_(list(part))).execute()
     replaced = [(invoice_id, lines) for invoice_id, _, lines in plan.updated if lines is not None]
     for part in chunks([invoice_id for invoice_id, _ in replaced]):
         InvoiceLine.delete().where(InvoiceLine.invoice.in_(list(part))).execute()
@@ -234,3 +254,31 @@ def _write(plan: _Plan) -> None:
         {"invoice": invoice_id, "position": position, "label": line.label, "quantity": line.quantity,
          "unit_price": line.unit_price, "amount": line.amount}
         for invoice_id, lines in (*new_lines, *replaced) for position, line in enumerate(lines, 1)])
+
+
+def _second_factures(plan: _Plan) -> list[str]:
+    """Notes: a new facture for a resident and a month that have another facture (in the base or
+    in this file)."""
+    new = [values for values, _ in plan.created if values["kind"] == "facture"]
+    if not new:
+        return []
+    months = {(values["resident"], values["period_year"], values["period_month"]) for values in new}
+    others: dict[tuple, list[str]] = {}
+    query = Invoice.select(Invoice.resident, Invoice.period_year, Invoice.period_month, Invoice.number)
+    for part in chunks(sorted({resident for resident, _, _ in months})):
+        for resident, year, month, number in tuples(query.where(
+                (Invoice.kind == "facture") & Invoice.resident.in_(list(part)))):
+            if (resident, year, month) in months:
+                others.setdefault((resident, year, month), []).append(number)
+    notes = []
+    for values in new:
+        key = (values["resident"], values["period_year"], values["period_month"])
+        numbers = [number for number in others.get(key, []) if number != values["number"]]
+        numbers += [other["number"] for other in new if other is not values and
+                    (other["resident"], other["period_year"], other["period_month"]) == key]
+        if numbers:
+            month = period_label(Period(values["period_year"], values["period_month"]))
+            notes.append(f"Facture {values['number']} : ce résident a déjà une facture pour {month} "
+                         f"({', '.join(sorted(set(numbers)))}) ; si c'est une renumérotation, les deux seront "
+                         "envoyées.")
+    return notes
