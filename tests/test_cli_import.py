@@ -202,6 +202,8 @@ def test_an_xlsx_sheet_is_named_in_the_header(base, tmp_path):
                                              "1 ligne(s) de données.")
     missing = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Autre")
     assert missing.returncode == 2 and "Autre" in missing.stderr
+    moot = tuiapp("import", "residents", str(path), "--db", str(base), "--encoding", "cp1252", "--dry-run")
+    assert moot.returncode == 0 and "--encoding sans effet : ce fichier est un XLSX." in moot.stderr
 
 
 def test_a_base_held_by_another_writer_is_said_busy_and_nothing_is_written(base, tmp_path, monkeypatch):

@@ -60,7 +60,7 @@ def test_missing_and_ambiguous_columns_are_problems_of_the_file():
     mapping = guess_mapping(headers, "residents")
     assert "last_name" not in mapping
     problems = {problem.column: problem for problem in mapping_problems(headers, "residents", mapping)}
-    assert "toutes deux" in problems["Nom"].reason and "--map" not in problems["Nom"].reason
+    assert "peuvent toutes être" in problems["Nom"].reason and "--map" not in problems["Nom"].reason
     assert str(problems["N° résident"]) == (
         "fichier, colonne N° résident : valeur «  » : colonne obligatoire absente "
         "(champ external_id) : désignez-la si elle porte un autre nom.")

@@ -18,6 +18,7 @@ from tuiapp.cli.common import (
     open_existing,
     say,
     say_rectified,
+    warn,
     write_import_report,
 )
 from tuiapp.domain.errors import TuiappError
@@ -134,6 +135,11 @@ def run_import(args: argparse.Namespace) -> int:
     report = checked_report_path(args.report)
     table = read_table(Path(args.file).expanduser(), sheet=args.sheet, encoding=args.encoding,
                        delimiter=args.delimiter)
+    unused = ["--sheet"] if table.format == "csv" and args.sheet else []
+    unused += [name for name, given in (("--encoding", args.encoding), ("--delimiter", args.delimiter))
+               if table.format == "xlsx" and given]
+    if unused:  # said, not silently dropped: the file is not what the operator thought
+        warn(f"{', '.join(unused)} sans effet : ce fichier est un {table.format.upper()}.")
     open_existing(args, site)
     mapping, to_save = _mapping(args, table, kind)
     _header(table, kind, mapping)

@@ -25,6 +25,7 @@ from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar,
 
 from tuiapp.domain.roles import Action
 from tuiapp.services.import_mapping import (
+    KIND_WORDS,
     ImportUsageError,
     explicit_mapping,
     guess_mapping,
@@ -36,7 +37,6 @@ from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_
 from tuiapp.widgets.dialogs import TextPromptScreen
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, FormInput
 from tuiapp.widgets.import_run import (
-    KIND_WORDS,
     FileRead,
     ImportRunner,
     RunEnded,

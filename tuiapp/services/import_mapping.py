@@ -100,7 +100,8 @@ _INVOICES = (
 LINE_FIELDS = ("line_label", "line_quantity", "line_unit_price", "line_amount")
 
 _FIELDS = {"residents": _RESIDENTS, "invoices": _INVOICES}
-_KIND_WORDS = {"residents": "résidents", "invoices": "factures", "pdfs": "PDF"}
+#: What each kind of import brings, in a French sentence ("les factures").
+KIND_WORDS = {"residents": "résidents", "invoices": "factures", "pdfs": "PDF"}
 
 # "N°", "No", "num.", "numéro", "nº" (folded to "no"), "#": one word.
 _NUMBER_WORDS = {"n", "no", "nr", "nro", "num", "numero", "number", "nb", "#"}
@@ -180,7 +181,7 @@ def field_named(kind: str, text: str) -> ImportField:
     if name is None or not fold_header(text):
         known = ", ".join(item.name for item in fields_for(kind))
         raise ImportUsageError(f"--map : champ inconnu « {printable(text.strip())} » pour un import de "
-                               f"{_KIND_WORDS[kind]} (champs : {known}).")
+                               f"{KIND_WORDS[kind]} (champs : {known}).")
     return by_name[name]
 
 
@@ -232,10 +233,11 @@ def mapping_problems(headers: Sequence[str], kind: str, mapping: dict[str, int])
         if len(candidates) > 1:
             names = " et ".join(f"« {headers[column]} »" for column in candidates)
             problems.append(Problem(0, headers[candidates[0]], "",
-                                    f"les colonnes {names} désignent toutes deux le champ {item.label} : "
+                                    f"les colonnes {names} peuvent toutes être le champ {item.label} : "
                                     "dites laquelle l'est."))
         elif item.required:
-            problems.append(Problem(0, item.label, "", f"colonne obligatoire absente (champ {item.name}) : désignez-la si elle porte un autre nom."))
+            problems.append(Problem(0, item.label, "", f"colonne obligatoire absente (champ {item.name}) : "
+                                    "désignez-la si elle porte un autre nom."))
     return problems
 
 
@@ -321,7 +323,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
 
     name = _profile_name(name)
     for target in spec.values():
-        if kind in _FIELDS and target.strip() not in ("", IGNORED):  # "pdfs": import_pdfs checks its own
+        if kind in _FIELDS and target.strip() not in ("", IGNORED):
             field_named(kind, target)
     text = json.dumps(spec, ensure_ascii=False, sort_keys=True)
     with db.atomic("IMMEDIATE"):
@@ -359,5 +361,5 @@ def profile_names(kind: str) -> list[str]:
 
 def unknown_profile(name: str, kind: str) -> ImportUsageError:
     listed = ", ".join(profile_names(kind)) or "aucun"
-    return ImportUsageError(f"--profile : profil « {printable(name)} » inconnu pour les {_KIND_WORDS[kind]} "
+    return ImportUsageError(f"--profile : profil « {printable(name)} » inconnu pour les {KIND_WORDS[kind]} "
                             f"(profils enregistrés : {listed}). Donnez --map pour l'enregistrer.")

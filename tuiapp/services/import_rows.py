@@ -13,7 +13,7 @@ from tuiapp.services.import_report import VALUE_SHOWN, ImportResult, Problem
 
 Progress = Callable[[int, int], None]
 CHUNK = 500  # rows per INSERT (SQLite allows 32766 parameters)
-PROGRESS_EVERY = 1000
+PROGRESS_ROWS = 1000
 
 
 class Cells:
@@ -61,7 +61,7 @@ class Ticker:
 
     def tick(self, count: int = 1) -> None:
         before, self.done = self.done, self.done + count
-        if self.progress is not None and (self.done // PROGRESS_EVERY != before // PROGRESS_EVERY):
+        if self.progress is not None and (self.done // PROGRESS_ROWS != before // PROGRESS_ROWS):
             self.progress(min(self.done, self.total), self.total)
 
     def finish(self) -> None:

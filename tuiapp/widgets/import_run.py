@@ -28,10 +28,9 @@ from tuiapp.widgets.plain import field_text
 #: Problems listed on the screen, at most (the CLI's --report writes them all).
 PROBLEMS_SHOWN = 500
 #: How often the progress bar moves, at most (seconds).
-PROGRESS_EVERY = 0.1
+PROGRESS_SECONDS = 0.1
 #: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
 SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
-KIND_WORDS = {"invoices": "factures", "residents": "résidents", "pdfs": "PDF"}
 #: (what, new, changed, unchanged), agreed with the kind's noun.
 _COUNTED = {"invoices": ("facture(s)", "nouvelle(s)", "modifiée(s)", "inchangée(s)"),
             "residents": ("résident(s)", "nouveau(x)", "modifié(s)", "inchangé(s)"),
@@ -145,7 +144,7 @@ class ImportRunner:
         def progress(done: int, total: int) -> None:
             nonlocal last
             now = time.monotonic()
-            if now - last >= PROGRESS_EVERY or done >= total:
+            if now - last >= PROGRESS_SECONDS or done >= total:
                 last = now
                 self.screen.post_message(RunProgress(done, total))
 
