@@ -385,3 +385,25 @@ def test_numbers_that_do_not_start_and_end_with_a_letter_or_digit_are_found_too(
     assert index.find("Facture (A)-12") == set()
     assert index.find("fh_2024_9 et #7") == {3, 4}
     assert index.find("FH-1") == {2} and index.find("FH-10") == set() and index.find("FH-1-x") == {2}
+
+
+def test_a_short_number_among_other_numbers_of_the_name_is_not_taken(make_resident, make_invoice, tmp_path):
+    """Numbers of digits only: « Facture 1500 du 28-10-2024 » is not invoice 28's (a day?), « 28.pdf »
+    and « Facture 28 DUPONT.pdf » are; an index names the doubtful file."""
+    from tuiapp.services.import_pdfs import import_pdfs
+
+    resident = make_resident()
+    for number in ("28", "29", "30"):
+        make_invoice(resident, number=number)
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in ("Facture 1500 du 28-10-2024.pdf", "29.pdf", "Facture 30 DUPONT.pdf"):
+        (folder / name).write_bytes(make_pdf(name))
+    result = import_pdfs(folder)
+    assert not result.problems
+    assert sorted(attachment.number for attachment in result.attachments) == ["29", "30"]
+    assert ("Fichier « Facture 1500 du 28-10-2024.pdf » ignoré : le n° 28 y est parmi d'autres nombres (une date ?) ; "
+            "donnez son fichier dans un index pour l'y joindre.") in result.notes
+    index = tmp_path / "index.csv"
+    index.write_text("N° facture;Fichier\n28;Facture 1500 du 28-10-2024.pdf\n", encoding="utf-8")
+    assert "28" in [attachment.number for attachment in import_pdfs(folder, index=index).attachments]

@@ -68,6 +68,7 @@ class _Source:
     line: int = 0
     column: str = ""
     sha256: str = ""
+    doubtful: bool = False  # its name holds an invoice's number among other numbers: said apart
 
     def problem(self, reason: str) -> Problem:
         return Problem(self.line, self.column, self.name, reason)
@@ -98,7 +99,13 @@ def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run:
     finder = NumberIndex(numbers.items())
     for name, path in files.items():
         if name not in sources:
-            sources[name] = _Source(path, shown_name(name), finder.find(name[: -len(".pdf")]))
+            sure, doubtful = finder.matches(name[: -len(".pdf")])
+            sources[name] = _Source(path, shown_name(name), sure)
+            if doubtful and not sure:
+                found = ", ".join(sorted(numbers[i] for i in doubtful))
+                result.notes.append(f"Fichier « {shown_name(name)} » ignoré : le n° {found} y est parmi d'autres "
+                                    "nombres (une date ?) ; donnez son fichier dans un index pour l'y joindre.")
+                sources[name] = _Source(path, shown_name(name), set(), doubtful=True)
     chosen = _one_to_one(sources, numbers, result)
     for done, source in enumerate(chosen.values(), 1):
         reason = _check(source)
@@ -188,7 +195,8 @@ def _one_to_one(sources: dict[str, _Source], numbers: dict[int, str], result: Im
     by_invoice: dict[int, list[_Source]] = {}
     for source in sources.values():
         if not source.invoice_ids:
-            result.notes.append(f"Fichier « {source.name} » ignoré : aucune facture ne correspond.")
+            if not source.doubtful:
+                result.notes.append(f"Fichier « {source.name} » ignoré : aucune facture ne correspond.")
         elif len(source.invoice_ids) > 1:
             found = ", ".join(sorted(numbers[i] for i in source.invoice_ids))
             result.problems.append(source.problem(f"correspond à plusieurs factures ({found})."))

@@ -68,6 +68,12 @@ class NumberIndex:
 
     def find(self, stem: str) -> set[int]:
         """The invoices whose number is in ``stem`` (a file's name without ``.pdf``) as a whole."""
+        return self.matches(stem)[0]
+
+    def matches(self, stem: str) -> tuple[set[int], set[int]]:
+        """The invoices found in ``stem``, and those left aside as doubtful: a number of digits only
+        (``28``) among other numbers of the name (``Facture 1500 du 28-10-2024``) may be a day, a
+        quantity or another invoice's number; an index file names such a file."""
         name = unicodedata.normalize("NFC", stem)
         tokens = [(match.start(), match.end()) for match in _TOKEN.finditer(name)]
         found: list[_Found] = []
@@ -78,11 +84,18 @@ class NumberIndex:
                 found.extend(_Found(start, end, i) for i in _by_case(text, candidates))
         for pattern, invoice_id in self.odd:
             found.extend(_Found(match.start(), match.end(), invoice_id) for match in pattern.finditer(name))
-        return {
-            item.invoice_id for item in found
-            if not any(other.start <= item.start and item.end <= other.end and other.end - other.start
-                       > item.end - item.start for other in found)
-        }
+        kept = [item for item in found
+                if not any(other.start <= item.start and item.end <= other.end and other.end - other.start
+                           > item.end - item.start for other in found)]
+        digits = [(start, end) for start, end in tokens if name[start:end].isdigit()]
+        sure, doubtful = set(), set()
+        for item in kept:
+            alone = not any((end <= item.start or start >= item.end) for start, end in digits)
+            if name[item.start:item.end].isdigit() and not alone:
+                doubtful.add(item.invoice_id)
+            else:
+                sure.add(item.invoice_id)
+        return sure, doubtful - sure
 
 
 def _by_case(text: str, candidates: dict[int, set[str]]) -> Iterable[int]:
