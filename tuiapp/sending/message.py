@@ -21,28 +21,25 @@ class BuiltMessage:
 
     data: bytes
     pdf_sha256: str
-    imported: bool  # the billing software's own PDF (``tuiapp import pdfs``), not a generated one
 
 
-def attachment_for(doc: InvoiceDocument) -> tuple[bytes, bool]:
+def attachment_for(doc: InvoiceDocument) -> bytes:
     """The invoice's PDF: its imported one when it has one (checked against its stored hash),
-    else one generated from the snapshot; and whether it was imported."""
+    else one generated from the snapshot."""
     try:
         imported = imported_pdf(doc.invoice_id)
     except AlteredPdf as exc:
         raise CompositionError(str(exc)) from None
-    if imported is None:
-        return invoice_pdf(doc), False
-    return imported, True
+    return invoice_pdf(doc) if imported is None else imported
 
 
 def build_message(doc: InvoiceDocument, message_id: str) -> BuiltMessage:
     """The invoice's message, PDF attached, as it goes on the wire; ``CompositionError`` (French) if it cannot be."""
     try:
-        pdf, imported = attachment_for(doc)
+        pdf = attachment_for(doc)
         data = invoice_message_bytes(doc, pdf, pdf_filename(doc), message_id=message_id)
     except CompositionError:
         raise
     except Exception as exc:  # a PDF that cannot be rendered fails this invoice only
         raise CompositionError(f"PDF impossible à produire ({type(exc).__name__}).") from exc
-    return BuiltMessage(data, hashlib.sha256(pdf).hexdigest(), imported)
+    return BuiltMessage(data, hashlib.sha256(pdf).hexdigest())
