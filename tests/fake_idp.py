@@ -19,6 +19,7 @@ msal counts a cached access token with under 5 minutes left as expired: with a s
 
 from __future__ import annotations
 
+import errno
 import secrets
 import threading
 import time
@@ -93,7 +94,15 @@ class FakeIdentityProvider(IdentityEndpoints):
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._certificate.configure_cert(context)
-        self._server, _ = serve(self, self.port, context)
+        for attempt in range(5):  # the port was free when chosen; something may have taken it since
+            try:
+                self._server, _ = serve(self, self.port, context)
+                return self
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
+                self.port = free_port()
+                self.authority = f"https://127.0.0.1:{self.port}"
         return self
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import errno
 import re
 import socket
 import threading
@@ -237,6 +238,17 @@ class SmtpTestServer:
         return context
 
     def start(self) -> SmtpTestServer:
+        """Listens on ``port``; on another one if something took it since it was chosen free."""
+        for attempt in range(5):
+            try:
+                return self._start()
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
+                self.port = free_port()
+        return self
+
+    def _start(self) -> SmtpTestServer:
         params = {}
         if self.auth:
             # aiosmtpd does not count implicit TLS as TLS for AUTH: only STARTTLS needs the check.
