@@ -293,7 +293,7 @@ def test_a_changed_invoice_loses_its_imported_pdf_and_dropped_lines_are_said(res
     a totals-only file that changes the total takes the lines away, and says it."""
     import hashlib
 
-    from tuiapp.db.models import InvoicePdf
+    from tuiapp.db.import_models import InvoicePdf
 
     run(write_csv(tmp_path / "f.csv", LINES, [["F1", "R1", "09/2024", "30/09/2024", "", "Hébergement", "30", "3,00",
                                                "90,00"],

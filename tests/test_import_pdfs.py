@@ -13,7 +13,8 @@ import pymupdf
 import pytest
 
 from tuiapp.db.database import db
-from tuiapp.db.models import Invoice, InvoicePdf, SendRecord
+from tuiapp.db.import_models import InvoicePdf
+from tuiapp.db.models import Invoice, SendRecord
 from tuiapp.services.import_files import ImportFileError
 from tuiapp.services.import_pdfs import MAX_PDF_BYTES, NEW, REPLACED, UNCHANGED, import_pdfs
 from tuiapp.services.printing import print_invoices

@@ -13,7 +13,8 @@ from tests.test_hostile_data import control_on_screen, screen_text
 from tests.test_screens import SIZE, _snap, press, settle, type_text
 from tuiapp.app import create_app
 from tuiapp.db.database import db
-from tuiapp.db.models import ImportProfile, Invoice, Resident
+from tuiapp.db.import_models import ImportProfile
+from tuiapp.db.models import Invoice, Resident
 from tuiapp.services.path_completion import complete_path
 
 FILES = (".csv", ".xlsx")
@@ -369,7 +370,7 @@ async def test_an_account_without_the_import_right_is_told_why(demo_db_file, mon
 
 async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
     from tests.test_import_pdfs import make_pdf
-    from tuiapp.db.models import InvoicePdf
+    from tuiapp.db.import_models import InvoicePdf
 
     unsent = Invoice.select().where(Invoice.last_mailed_at.is_null()).order_by(Invoice.id).limit(2)
     numbers = [invoice.number for invoice in unsent]

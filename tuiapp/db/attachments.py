@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import cast
 
-from tuiapp.db.models import InvoicePdf
+from tuiapp.db.import_models import InvoicePdf
 from tuiapp.domain.errors import TuiappError
 
 

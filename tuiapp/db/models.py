@@ -9,23 +9,31 @@ beside their fields, and hold no rule of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
 from peewee import (
     SQL,
-    BlobField,
     BooleanField,
     CharField,
     Check,
     DateField,
     ForeignKeyField,
     IntegerField,
-    NodeList,
     TextField,
 )
 
+from tuiapp.db.clean_model import (
+    CleanModel,
+    Rule,
+    between,
+    in_values,
+    known_keywords,
+    one_of,
+    reads_database,
+    sql_list,
+)
 from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
@@ -57,67 +65,6 @@ from tuiapp.domain.validation import (
 SECURITY_MODES = tuple(SmtpSecurity)
 AUTH_METHODS = tuple(AuthMethod)
 
-#: A check of one field: returns its clean value, or raises ``ValidationError``.
-Rule = Callable[[], object]
-
-
-def _reads_database(rule: Rule) -> Rule:
-    """Marks a rule that queries the database (uniqueness, a referenced row): ``clean(offline=True)``
-    skips it, for an import that checks those against what it read in bulk."""
-    rule.reads_database = True  # type: ignore[attr-defined]
-    return rule
-
-
-def _sql_list(values) -> str:
-    return ", ".join(repr(str(value)) for value in values)
-
-
-def _in(column: str, values) -> SQL | NodeList:
-    return Check(f"{column} IN ({_sql_list(values)})")
-
-
-class CleanModel(BaseModel):
-    """A model checked on ``save()``. Bulk ``update()``/``insert()`` bypass it: use them
-    only with values already checked."""
-
-    def rules(self) -> Iterator[tuple[str, Rule]]:
-        """The checks, in order: (field, rule); the rule's value becomes the field's."""
-        return iter(())
-
-    def clean(self, *, offline: bool = False) -> None:
-        """Normalise and check every field; raise one ``ValidationError`` that lists every problem.
-
-        A field's later rules are skipped once one refused it (they expect a clean value).
-        ``offline``: without the rules that query the database (the caller checks those itself).
-        """
-        refused: set[str] = set()
-        problems: list[ValidationError] = []
-        for field, rule in self.rules():
-            if field in refused or offline and getattr(rule, "reads_database", False):
-                continue
-            try:
-                value = rule()
-            except ValidationError as exc:
-                refused.update((field, exc.field))
-                problems.append(exc)
-            else:
-                setattr(self, field, value)
-        if problems:
-            raise ValidationError.every(problems)
-
-    def _unique(self, field, value, label: str):
-        query = type(self).select().where(field == value)
-        if self.id is not None:
-            query = query.where(type(self).id != self.id)
-        if query.exists():
-            raise ValidationError(field.name, label, f"« {value} » existe déjà.")
-        return value
-
-    def save(self, *args, **kwargs):
-        self.clean()
-        return super().save(*args, **kwargs)
-
-
 class Metadata(BaseModel):
     """Key/value facts about the database itself (e.g. that it is a demo)."""
 
@@ -136,9 +83,9 @@ class Association(CleanModel):
     address = TextField(default="")
     smtp_host = CharField(default="smtp.office365.com")
     smtp_port = IntegerField(default=587, constraints=[Check("smtp_port BETWEEN 1 AND 65535")])
-    smtp_security = CharField(default=SmtpSecurity.STARTTLS, constraints=[_in("smtp_security", SmtpSecurity)])
+    smtp_security = CharField(default=SmtpSecurity.STARTTLS, constraints=[in_values("smtp_security", SmtpSecurity)])
     smtp_username = CharField(default="")
-    smtp_auth_method = CharField(default="password", constraints=[_in("smtp_auth_method", AUTH_METHODS)])
+    smtp_auth_method = CharField(default="password", constraints=[in_values("smtp_auth_method", AUTH_METHODS)])
     smtp_timeout = IntegerField(default=30, constraints=[Check("smtp_timeout > 0")])
     #: Office 365 accepts 30 messages a minute per mailbox; 0 means no pacing.
     smtp_rate_per_minute = IntegerField(default=30, constraints=[Check("smtp_rate_per_minute >= 0")])
@@ -164,17 +111,17 @@ class Association(CleanModel):
                                             max_length=ADDRESS_MAX)
         yield "smtp_host", lambda: single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP",
                                                required=True, max_length=HOST_MAX)
-        yield "smtp_port", lambda: _between(self.smtp_port, 1, 65535, "smtp_port", "Port SMTP",
+        yield "smtp_port", lambda: between(self.smtp_port, 1, 65535, "smtp_port", "Port SMTP",
                                             "un nombre entre 1 et 65535 (587 en général).")
-        yield "smtp_security", lambda: _one_of(self.smtp_security, SECURITY_MODES, "smtp_security", "Sécurité",
+        yield "smtp_security", lambda: one_of(self.smtp_security, SECURITY_MODES, "smtp_security", "Sécurité",
                                                "STARTTLS, SSL ou aucune.")
         yield "smtp_username", lambda: single_line(self.smtp_username, field="smtp_username",
                                                    label="Identifiant SMTP")
-        yield "smtp_auth_method", lambda: _one_of(self.smtp_auth_method, AUTH_METHODS, "smtp_auth_method",
+        yield "smtp_auth_method", lambda: one_of(self.smtp_auth_method, AUTH_METHODS, "smtp_auth_method",
                                                   "Authentification", "méthode inconnue.")
-        yield "smtp_timeout", lambda: _between(self.smtp_timeout, 1, 600, "smtp_timeout", "Délai d'attente",
+        yield "smtp_timeout", lambda: between(self.smtp_timeout, 1, 600, "smtp_timeout", "Délai d'attente",
                                                "entre 1 et 600 secondes.")
-        yield "smtp_rate_per_minute", lambda: _between(self.smtp_rate_per_minute, 0, 10_000, "smtp_rate_per_minute",
+        yield "smtp_rate_per_minute", lambda: between(self.smtp_rate_per_minute, 0, 10_000, "smtp_rate_per_minute",
                                                        "Messages par minute",
                                                        "un nombre entre 0 (sans limite) et 10000.")
         yield "smtp_ca_file", lambda: single_line(self.smtp_ca_file, field="smtp_ca_file", label="Certificats",
@@ -185,26 +132,6 @@ class Association(CleanModel):
             self.smtp_oauth_certificate, field="smtp_oauth_certificate", label="Certificat de l'application",
             max_length=PATH_MAX) or None
         yield "smtp_oauth_authority", lambda: check_authority(self.smtp_oauth_authority)
-
-
-def _between(value, low: int, high: int, field: str, label: str, message: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(field, label, message)
-    return value
-
-
-def _one_of(value, choices, field: str, label: str, message: str) -> str:
-    if value not in choices:
-        raise ValidationError(field, label, message)
-    return value
-
-
-def _known_keywords(text: str, field: str, label: str) -> str:
-    unknown = templates.find_unknown_keywords(text)
-    if unknown:
-        message = "; ".join(keyword.message for keyword in unknown)
-        raise ValidationError(field, label, message if message.endswith("?") else message + ".")
-    return text
 
 
 class Structure(CleanModel):
@@ -223,7 +150,7 @@ class Structure(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "code", lambda: single_line(self.code, field="code", label="Code", required=True,
                                           max_length=CODE_MAX).upper()
-        yield "code", _reads_database(lambda: self._unique(Structure.code, self.code, "Code"))
+        yield "code", reads_database(lambda: self._unique(Structure.code, self.code, "Code"))
         yield "name", lambda: single_line(self.name, field="name", label="Nom de la structure", required=True)
         yield "address", lambda: multi_line(self.address, field="address", label="Adresse de la structure",
                                             max_length=ADDRESS_MAX)
@@ -234,10 +161,10 @@ class Structure(CleanModel):
         yield "bcc", lambda: normalize_email(self.bcc, field="bcc", label="Copie cachée (Cci)")
         yield "subject_template", lambda: single_line(self.subject_template, field="subject_template",
                                                       label="Objet du mail", max_length=SUBJECT_MAX)
-        yield "subject_template", lambda: _known_keywords(self.subject_template, "subject_template", "Objet du mail")
+        yield "subject_template", lambda: known_keywords(self.subject_template, "subject_template", "Objet du mail")
         yield "body_template", lambda: multi_line(self.body_template, field="body_template", label="Texte du mail",
                                                   max_length=BODY_MAX, strip=False)
-        yield "body_template", lambda: _known_keywords(self.body_template, "body_template", "Texte du mail")
+        yield "body_template", lambda: known_keywords(self.body_template, "body_template", "Texte du mail")
 
     def __str__(self) -> str:
         return f"{self.code} - {self.name}"
@@ -263,14 +190,14 @@ class Resident(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "last_name", lambda: single_line(self.last_name, field="last_name", label="Nom", required=True)
         yield "first_name", lambda: single_line(self.first_name, field="first_name", label="Prénom")
-        yield "structure", _reads_database(lambda: self._existing_structure())
+        yield "structure", reads_database(lambda: self._existing_structure())
         yield "email", lambda: normalize_email(self.email, field="email", label="Courriel du résident")
         yield "guardian_name", lambda: single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
         yield "guardian_email", lambda: normalize_email(self.guardian_email, field="guardian_email",
                                                         label="Courriel du tuteur")
         yield "external_id", lambda: single_line(self.external_id, field="external_id", label="N° résident",
                                                  max_length=NUMBER_MAX) or None
-        yield "external_id", _reads_database(
+        yield "external_id", reads_database(
             lambda: self.external_id and self._unique(Resident.external_id, self.external_id, "N° résident"))
 
     def _existing_structure(self) -> int:
@@ -302,7 +229,7 @@ class Invoice(CleanModel):
     amount_ht = ScaledDecimalField(places=2)
     last_printed_at = UTCDateTimeField(null=True)
     last_mailed_at = UTCDateTimeField(null=True)
-    kind = CharField(default=DocumentKind.FACTURE, constraints=[_in("kind", DocumentKind)])
+    kind = CharField(default=DocumentKind.FACTURE, constraints=[in_values("kind", DocumentKind)])
     #: When an import changed it after it was mailed (its last-mailed time is then cleared:
     #: it is to be sent again; its send records keep what each version said).
     rectified_at = UTCDateTimeField(null=True)
@@ -328,14 +255,14 @@ class Invoice(CleanModel):
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "number", lambda: single_line(self.number, field="number", label="Numéro de facture", required=True,
                                             max_length=NUMBER_MAX)
-        yield "number", _reads_database(lambda: self._unique(Invoice.number, self.number, "Numéro de facture"))
-        yield "kind", lambda: _one_of(self.kind, tuple(DocumentKind), "kind", "Type de document",
+        yield "number", reads_database(lambda: self._unique(Invoice.number, self.number, "Numéro de facture"))
+        yield "kind", lambda: one_of(self.kind, tuple(DocumentKind), "kind", "Type de document",
                                       "facture ou avoir.")
         yield "amount_ht", lambda: parse_amount(self.amount_ht, field="amount_ht", label="Montant HT")
         yield "amount_ht", self._sign
         yield "period", lambda: Period(self.period_year, self.period_month)  # refuses a month out of range
         yield "issue_date", self._date
-        yield "structure", _reads_database(lambda: self._residents_structure())
+        yield "structure", reads_database(lambda: self._residents_structure())
 
     def _sign(self) -> Decimal:
         if self.kind == DocumentKind.AVOIR and self.amount_ht >= 0:
@@ -385,7 +312,7 @@ class SendRecord(BaseModel):
     invoice = ForeignKeyField(Invoice, backref="send_records", on_delete="RESTRICT")
     invoice_id: int  # Peewee's accessor for the key's value, told to mypy
     recipients = TextField()  # comma-separated addresses, as sent
-    status = CharField(default=SendStatus.QUEUED, constraints=[_in("status", SendStatus)])
+    status = CharField(default=SendStatus.QUEUED, constraints=[in_values("status", SendStatus)])
     attempts = IntegerField(default=0)
     last_reply = TextField(null=True)
     refused_recipients = TextField(null=True)
@@ -417,40 +344,11 @@ SendRecord.add_index(
     SendRecord.index(
         SendRecord.invoice,
         unique=True,
-        where=SQL(f"status IN ({_sql_list(sorted(SendStatus.active()))})"),
+        where=SQL(f"status IN ({sql_list(sorted(SendStatus.active()))})"),
         name="send_record_one_active_per_invoice",
     )
 )
 
 
 
-class InvoicePdf(BaseModel):
-    """The billing software's own PDF of an invoice (``tuiapp import pdfs``): sent instead of a
-    generated one. Its bytes live in the database, so one file holds everything an operator sends."""
-
-    invoice = ForeignKeyField(Invoice, backref="imported_pdf", on_delete="CASCADE", unique=True)
-    invoice_id: int  # Peewee's accessor for the key's value, told to mypy
-    sha256 = CharField()
-    data = BlobField()
-    file_name = CharField()
-    imported_at = UTCDateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "invoice_pdf"
-
-
-class ImportProfile(BaseModel):
-    """A column mapping saved under a name for one kind of import (``--profile``): JSON of
-    {column header: field}."""
-
-    name = CharField()
-    kind = CharField()  # residents, invoices, pdfs
-    mapping = TextField()
-    updated_at = UTCDateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "import_profile"
-        indexes = ((("name", "kind"), True),)
-
-
-MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord, InvoicePdf, ImportProfile]
+MODELS = [Metadata, Association, Structure, Resident, Invoice, InvoiceLine, SendRecord]

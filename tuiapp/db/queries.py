@@ -173,7 +173,8 @@ class SendRow:
 
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
-    from tuiapp.db.models import InvoicePdf, SendRecord
+    from tuiapp.db.import_models import InvoicePdf
+    from tuiapp.db.models import SendRecord
     from tuiapp.domain.templates import person_name
 
     latest = (

@@ -7,6 +7,7 @@ from peewee import CharField, FloatField, ForeignKeyField, TextField
 
 from tuiapp.db.database import BaseModel
 from tuiapp.db.fields import UTCDateTimeField, utcnow
+from tuiapp.db.import_models import IMPORT_MODELS
 from tuiapp.db.models import MODELS, Structure
 
 
@@ -57,4 +58,4 @@ class SmtpTestRequest(BaseModel):
 
 
 #: Every table, parents first.
-ALL_MODELS = [*MODELS, SendSlot, SmtpConnectionRow, SmtpTestRequest]
+ALL_MODELS = [*MODELS, *IMPORT_MODELS, SendSlot, SmtpConnectionRow, SmtpTestRequest]

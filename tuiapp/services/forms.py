@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tuiapp.db.clean_model import CleanModel
 from tuiapp.db.database import db
-from tuiapp.db.models import Association, CleanModel, Resident, Structure
+from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.validation import check_ca_file, check_certificate_file

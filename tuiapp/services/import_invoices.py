@@ -26,7 +26,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoiceLine, InvoicePdf, Resident, SendRecord
+from tuiapp.db.import_models import InvoicePdf
+from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
 from tuiapp.domain.periods import Period

@@ -319,7 +319,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
     """Saves (or replaces) the mapping ``spec`` ({header: field}) as profile ``name`` for ``kind``."""
     from tuiapp.db.database import db
     from tuiapp.db.fields import utcnow
-    from tuiapp.db.models import ImportProfile
+    from tuiapp.db.import_models import ImportProfile
 
     name = _profile_name(name)
     for target in spec.values():
@@ -337,7 +337,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
 
 def load_profile(name: str, kind: str) -> dict[str, str] | None:
     """The mapping saved as ``name`` for ``kind``, or None."""
-    from tuiapp.db.models import ImportProfile
+    from tuiapp.db.import_models import ImportProfile
 
     profile = ImportProfile.get_or_none((ImportProfile.name == name.strip()) & (ImportProfile.kind == kind))
     if profile is None:
@@ -353,7 +353,7 @@ def load_profile(name: str, kind: str) -> dict[str, str] | None:
 
 
 def profile_names(kind: str) -> list[str]:
-    from tuiapp.db.models import ImportProfile
+    from tuiapp.db.import_models import ImportProfile
 
     query = ImportProfile.select(ImportProfile.name).where(ImportProfile.kind == kind).order_by(ImportProfile.name)
     return [profile.name for profile in query]

@@ -28,7 +28,8 @@ from peewee import JOIN
 
 from tuiapp.db.database import db
 from tuiapp.db.fields import utcnow
-from tuiapp.db.models import Invoice, InvoicePdf, Resident
+from tuiapp.db.import_models import InvoicePdf
+from tuiapp.db.models import Invoice, Resident
 from tuiapp.domain.formatting import format_timestamp, period_label
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
