@@ -28,6 +28,7 @@ from decimal import Decimal
 from tuiapp.db.fields import utcnow
 from tuiapp.db.import_models import InvoicePdf
 from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
+from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
 from tuiapp.domain.periods import Period
@@ -260,7 +261,7 @@ def _write(plan: _Plan) -> None:
 def _second_factures(plan: _Plan) -> list[str]:
     """Notes: a new facture for a resident and a month that have another facture (in the base or
     in this file)."""
-    new = [values for values, _ in plan.created if values["kind"] == "facture"]
+    new = [values for values, _ in plan.created if values["kind"] == DocumentKind.FACTURE]
     if not new:
         return []
     months = {(values["resident"], values["period_year"], values["period_month"]) for values in new}
@@ -268,7 +269,7 @@ def _second_factures(plan: _Plan) -> list[str]:
     query = Invoice.select(Invoice.resident, Invoice.period_year, Invoice.period_month, Invoice.number)
     for part in chunks(sorted({resident for resident, _, _ in months})):
         for resident, year, month, number in tuples(query.where(
-                (Invoice.kind == "facture") & Invoice.resident.in_(list(part)))):
+                (Invoice.kind == DocumentKind.FACTURE) & Invoice.resident.in_(list(part)))):
             if (resident, year, month) in months:
                 others.setdefault((resident, year, month), []).append(number)
     notes = []
