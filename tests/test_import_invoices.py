@@ -319,5 +319,5 @@ def test_a_second_facture_for_a_resident_and_month_is_said(residents, tmp_path):
                                                         ["AV1", "R1", "09/2024", "30/09/2024", "-10,00", "avoir"],
                                                         ["G2", "R2", "10/2024", "31/10/2024", "100,00", ""]]))
     assert result.created == 3 and not result.problems
-    assert result.notes == ["Facture G1 : ce résident a déjà une facture pour septembre 2024 (F1) ; si c'est une "
-                            "renumérotation, les deux seront envoyées."]
+    assert result.notes == ["NOM1 a 2 factures pour septembre 2024 (F1, G1) ; si c'est une renumérotation, "
+                            "toutes seront envoyées."]

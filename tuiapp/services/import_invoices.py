@@ -32,6 +32,7 @@ from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
 from tuiapp.domain.periods import Period
+from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import Row, Table
 from tuiapp.services.import_guard import send_blocks
 from tuiapp.services.import_invoice_rows import Line, ReadRow, RowReader
@@ -52,6 +53,8 @@ from tuiapp.services.import_rows import (
     update_all,
 )
 
+#: Residents named in the notes of a second facture for one month (the rest counted).
+SECOND_FACTURES_SAID = 10
 #: The invoice's fields an import sets and compares.
 FIELDS = ("resident", "structure", "period_year", "period_month", "issue_date", "amount_ht", "kind")
 _AGREE = (("resident", "resident"), ("period", "period"), ("issue_date", "issue_date"), ("kind", "kind"))
@@ -259,28 +262,32 @@ def _write(plan: _Plan) -> None:
 
 
 def _second_factures(plan: _Plan) -> list[str]:
-    """Notes: a new facture for a resident and a month that have another facture (in the base or
-    in this file)."""
-    new = [values for values, _ in plan.created if values["kind"] == DocumentKind.FACTURE]
-    if not new:
+    """Notes: a resident and a month with more than one facture, one of them new (in the base or
+    in this file): one line each, the first ``SECOND_FACTURES_SAID`` only."""
+    numbers: dict[tuple, list[str]] = {}
+    for values, _ in plan.created:
+        if values["kind"] == DocumentKind.FACTURE:
+            numbers.setdefault((values["resident"], values["period_year"], values["period_month"]), []).append(
+                values["number"])
+    if not numbers:
         return []
-    months = {(values["resident"], values["period_year"], values["period_month"]) for values in new}
-    others: dict[tuple, list[str]] = {}
+    new = {number for found in numbers.values() for number in found}
     query = Invoice.select(Invoice.resident, Invoice.period_year, Invoice.period_month, Invoice.number)
-    for part in chunks(sorted({resident for resident, _, _ in months})):
+    for part in chunks(sorted({resident for resident, _, _ in numbers})):
         for resident, year, month, number in tuples(query.where(
                 (Invoice.kind == DocumentKind.FACTURE) & Invoice.resident.in_(list(part)))):
-            if (resident, year, month) in months:
-                others.setdefault((resident, year, month), []).append(number)
+            if (resident, year, month) in numbers and number not in new:
+                numbers[(resident, year, month)].append(number)
+    doubled = [(key, sorted(found)) for key, found in numbers.items() if len(found) > 1]
+    said = doubled[:SECOND_FACTURES_SAID]
+    names = {resident: person_name(last, first) for resident, last, first in tuples(
+        Resident.select(Resident.id, Resident.last_name, Resident.first_name).where(
+            Resident.id.in_([resident for (resident, _, _), _ in said])))}
     notes = []
-    for values in new:
-        key = (values["resident"], values["period_year"], values["period_month"])
-        numbers = [number for number in others.get(key, []) if number != values["number"]]
-        numbers += [other["number"] for other in new if other is not values and
-                    (other["resident"], other["period_year"], other["period_month"]) == key]
-        if numbers:
-            month = period_label(Period(values["period_year"], values["period_month"]))
-            notes.append(f"Facture {values['number']} : ce résident a déjà une facture pour {month} "
-                         f"({', '.join(sorted(set(numbers)))}) ; si c'est une renumérotation, les deux seront "
-                         "envoyées.")
+    for (resident, year, month), found in said:
+        shown = ", ".join(found[:5]) + (f" et {len(found) - 5} autre(s)" if len(found) > 5 else "")
+        notes.append(f"{names.get(resident, '?')} a {len(found)} factures pour {period_label(Period(year, month))} "
+                     f"({shown}) ; si c'est une renumérotation, toutes seront envoyées.")
+    if len(doubled) > SECOND_FACTURES_SAID:
+        notes.append(f"… et {len(doubled) - SECOND_FACTURES_SAID} autre(s) résident(s) dans ce cas.")
     return notes
