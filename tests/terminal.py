@@ -172,12 +172,7 @@ def app_in_terminal(db: Path, *, cwd: Path, cpus: set[int] | None = None) -> Ite
 def one_processor() -> set[int] | None:
     """One processor for the app and the load to share (``None`` where affinity cannot be set):
     on a machine with many processors, load spread over all of them would leave the app untouched."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    # Each pytest-xdist worker its own processor: typing tests that run at once do not all load the first.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    available = sorted(os.sched_getaffinity(0))
-    return {available[int(worker) % len(available) if worker.isdigit() else 0]}
+    return {min(os.sched_getaffinity(0))} if hasattr(os, "sched_setaffinity") else None
 
 
 @contextmanager
