@@ -132,3 +132,14 @@ def test_invoices_with_people_reads_resident_and_structure_in_one_query(make_res
     assert seen == [("FH-1", "A", "FH"), ("EH-1", "B", "EHPAD")]
     assert record_seen == [("EH-1", "B", "EHPAD")]
     assert len(executed) == 2, executed  # one each: no query per invoice for its resident or structure
+
+
+def test_the_overview_counts_credit_notes_apart(make_resident, make_invoice):
+    resident = make_resident(email="r@example.org")
+    make_invoice(resident, SEPTEMBER, number="F-1")
+    overview = queries.period_overview(SEPTEMBER)
+    assert (overview.credit_notes, overview.documents("factures")) == (0, "1 factures")
+    make_invoice(resident, SEPTEMBER, amount="-10.00", number="AV-1", kind="avoir")
+    overview = queries.period_overview(SEPTEMBER)
+    assert (overview.invoices, overview.to_mail, overview.credit_notes) == (2, 2, 1)
+    assert overview.documents() == "1 facture(s) et 1 avoir(s)"

@@ -120,6 +120,12 @@ class PeriodOverview:
     to_mail: int
     without_address: int
     mailed: int
+    credit_notes: int = 0  # avoirs, counted in ``invoices`` too
+
+    def documents(self, word: str = "facture(s)") -> str:
+        """« 126 facture(s) » or, with credit notes, « 125 facture(s) et 1 avoir(s) »."""
+        factures = f"{self.invoices - self.credit_notes} {word}"
+        return f"{factures} et {self.credit_notes} avoir(s)" if self.credit_notes else factures
 
 
 def period_overview(period: Period, structure: StructureRef = None) -> PeriodOverview:
@@ -133,6 +139,7 @@ def period_overview(period: Period, structure: StructureRef = None) -> PeriodOve
         to_mail=invoices_to_mail(period, structure).count(),
         without_address=invoices_without_address(period, structure).count(),
         mailed=invoices_of_period(period, structure).where(Invoice.last_mailed_at.is_null(False)).count(),
+        credit_notes=invoices_of_period(period, structure).where(Invoice.kind == DocumentKind.AVOIR).count(),
     )
 
 

@@ -90,7 +90,7 @@ class ContributionsScreen(Screen[None]):
         self._add_rows(rows, self._generation, 60)
         overview = queries.period_overview(period, self.structure_id)
         self.query_one("#summary", Static).update(
-            f"{overview.invoices} facture(s) : {overview.to_mail} avec adresse e-mail "
+            f"{overview.documents()} : {overview.to_mail} avec adresse e-mail "
             f"({overview.mailed} déjà envoyée(s)), {overview.without_address} à imprimer"
         )
 

@@ -70,7 +70,7 @@ class HomeScreen(Screen[None]):
         for period in periods:
             overview = queries.period_overview(period)
             line = (
-                f"{period_label(period)} : {overview.invoices} factures, dont "
+                f"{period_label(period)} : {overview.documents('factures')}, dont "
                 f"{overview.to_mail} à envoyer par mail ({overview.mailed} déjà envoyées), "
                 f"{overview.without_address} sans adresse"
             )
