@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tuiapp.services.import_files import Table
+from tuiapp.services.import_mapping import fields_for, fold_header
 
 #: A name's tokens: runs of letters and digits; a number starts and ends on one's edges.
 _TOKEN = re.compile(r"[^\W_]+")
@@ -109,23 +110,22 @@ def _by_case(text: str, candidates: dict[int, set[str]]) -> Iterable[int]:
 
 # -- the index file -----------------------------------------------------------------
 
-_NUMBER_HEADERS = {"nfacture", "nofacture", "numerofacture", "numerodefacture", "ndefacture", "nodefacture",
-                   "facture", "numero", "nfact", "invoice", "invoicenumber", "invoiceno", "number", "numeroavoir",
-                   "ndocument", "numerodocument"}
-_FILE_HEADERS = {"fichier", "fichierpdf", "nomdufichier", "nomfichier", "pdf", "file", "filename", "nomdefichier",
-                 "chemin", "path"}
+def _folded_headers(*headers: str) -> frozenset[str]:
+    return frozenset(fold_header(header) for header in headers)
 
 
-def _header_key(header: str) -> str:
-    text = unicodedata.normalize("NFKD", header.replace("°", "o").replace("º", "o"))
-    text = "".join(char for char in text if not unicodedata.combining(char))
-    return re.sub(r"[^0-9a-z]", "", text.casefold())
+#: The index's columns, folded as the imports fold every header (``import_mapping.fold_header``):
+#: the invoice number as the invoices' import knows it, or a credit note's or a document's.
+_NUMBER_HEADERS = _folded_headers(*next(item.synonyms for item in fields_for("invoices") if item.name == "number"),
+                                  "numéro", "n° fact", "n° avoir", "n° document", "number", "invoice no")
+_FILE_HEADERS = _folded_headers("fichier", "fichier pdf", "nom du fichier", "nom fichier", "pdf", "file",
+                                "file name", "chemin", "path")
 
 
 def index_columns(table: Table) -> tuple[int | None, int | None]:
     """The columns of the invoice number and of the file name, matched loosely (case, accents,
     punctuation: « N° facture », « numero_facture », « Fichier PDF »); None when missing."""
-    keys = [_header_key(header) for header in table.headers]
+    keys = [fold_header(header) for header in table.headers]
     number = next((i for i, key in enumerate(keys) if key in _NUMBER_HEADERS), None)
     file = next((i for i, key in enumerate(keys) if key in _FILE_HEADERS and i != number), None)
     return number, file
