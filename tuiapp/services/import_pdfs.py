@@ -101,12 +101,11 @@ def import_pdfs(folder: Path | str, *, index: Path | str | None = None, dry_run:
     for name, path in files.items():
         if name not in sources:
             sure, doubtful = finder.matches(name[: -len(".pdf")])
-            sources[name] = _Source(path, shown_name(name), sure)
-            if doubtful and not sure:
+            sources[name] = _Source(path, shown_name(name), sure, doubtful=bool(doubtful and not sure))
+            if sources[name].doubtful:
                 found = ", ".join(sorted(numbers[i] for i in doubtful))
                 result.notes.append(f"Fichier « {shown_name(name)} » ignoré : le n° {found} y est parmi d'autres "
                                     "nombres (une date ?) ; donnez son fichier dans un index pour l'y joindre.")
-                sources[name] = _Source(path, shown_name(name), set(), doubtful=True)
     chosen = _one_to_one(sources, numbers, result)
     for done, source in enumerate(chosen.values(), 1):
         reason = _check(source)
