@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Select, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Select, Static, TabbedContent, TabPane
 
 from tuiapp.db import queries
 from tuiapp.db.models import Structure
@@ -17,6 +17,7 @@ from tuiapp.domain.formatting import format_amount, format_timestamp, period_lab
 from tuiapp.domain.periods import Period
 from tuiapp.screens.sending import SendingPanel
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.plain import cell, options
 
 if TYPE_CHECKING:

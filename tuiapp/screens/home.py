@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.domain.formatting import period_label
 from tuiapp.widgets.db_errors import reports_database_errors
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.plain import markup
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Checkbox, Header, Input, Label, ProgressBar, Select, Static
 
 from tuiapp.domain.roles import Action
 from tuiapp.services.import_mapping import (
@@ -35,6 +35,7 @@ from tuiapp.services.import_mapping import (
 )
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import TextPromptScreen
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, FormInput
 from tuiapp.widgets.import_run import (
     FileRead,

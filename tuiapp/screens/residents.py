@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import DataTable, Header, Input, Label, Select, Static, Switch
 
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup, options
 

@@ -20,9 +20,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuiapp.domain.formatting import format_duration
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.plain import markup
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from tuiapp.db.models import Association
 from tuiapp.domain.auth_method import AuthMethod
@@ -21,6 +21,7 @@ from tuiapp.screens.sign_in import SignInOutcome, SignInScreen
 from tuiapp.screens.smtp_fields import FIELDS, OAUTH_FIELDS, SIGN_IN_METHOD, SIGN_IN_ON_SERVER
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, show_errors, show_not_saved
 from tuiapp.widgets.plain import markup, plain
 from tuiapp.widgets.rights import refuse

@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import DataTable, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain import templates
 from tuiapp.domain.roles import Action
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
+from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup
 from tuiapp.widgets.rights import refuse, refused_action
