@@ -6,6 +6,7 @@ Display happens at the edge: values stay ``Decimal``, ``Period`` and aware
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -39,6 +40,15 @@ def format_amount(amount: Decimal) -> str:
     """``1 234,56 €`` (no-break spaces)."""
     if not isinstance(amount, Decimal):
         raise TypeError("amounts are Decimal, never float")
+    if amount.is_snan():  # (cannot be hashed)
+        return _euros.__wrapped__(amount)
+    return _euros(amount)
+
+
+# babel takes 130 us an amount: a list of 2,000 invoices spent 0.26 s on them. Amounts repeat (the
+# same monthly rates), and 1.5 equals 1.50 here as in the cache: both are shown with two decimals.
+@functools.lru_cache(maxsize=4096)
+def _euros(amount: Decimal) -> str:
     return _plain_spaces(format_currency(amount, "EUR", locale=LOCALE))
 
 
