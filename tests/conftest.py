@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import itertools
 import shutil
 from datetime import date
@@ -14,6 +15,18 @@ import pytest
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
 from tuiapp.domain.periods import Period
+
+
+# A test builds an app and drops it: with Python's default thresholds, test_screens and test_contributions
+# ran 39 full collections, each over the whole heap, 9 s of their 49 s of CPU (2026-12-03). Collected
+# less often, and with what the imports made set aside (``gc.freeze``), the same run spends 2.5 s on it
+# (the heap then peaks near 1.2 M objects, about 300 MB).
+gc.set_threshold(20_000, 10, 10)
+
+
+def pytest_collection_finish(session):
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items):
