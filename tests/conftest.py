@@ -16,7 +16,6 @@ from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Resident, Structure
 from tuiapp.domain.periods import Period
 
-
 # A test builds an app and drops it: with Python's default thresholds, test_screens and test_contributions
 # ran 39 full collections, each over the whole heap, 9 s of their 49 s of CPU (2026-12-03). Collected
 # less often, and with what the imports made set aside (``gc.freeze``), the same run spends 2.5 s on it
