@@ -27,6 +27,7 @@ away). Its trust store is the system's plus the CA file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import ssl
@@ -104,16 +105,26 @@ def application_certificate(path: str) -> dict[str, str]:
     certificate = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
     if key is None or certificate is None:
         raise ip.CertificateUnreadable(path, "no-key")
-    try:
-        private = serialization.load_pem_private_key(key.group(0).encode("ascii"), password=None)
-        x509.load_pem_x509_certificate(certificate.group(0).encode("ascii"))
-    except TypeError:  # a passphrase is needed
-        raise ip.CertificateUnreadable(path, "encrypted") from None
-    except ValueError:
-        raise ip.CertificateUnreadable(path, "invalid") from None
-    if not isinstance(private, rsa.RSAPrivateKey):
-        raise ip.CertificateUnreadable(path, "not-rsa")
+    digest = hashlib.sha256(text.encode("ascii")).hexdigest()
+    if digest not in _CERTIFICATE_VERDICTS:
+        try:
+            private = serialization.load_pem_private_key(key.group(0).encode("ascii"), password=None)
+            x509.load_pem_x509_certificate(certificate.group(0).encode("ascii"))
+        except TypeError:  # a passphrase is needed
+            _CERTIFICATE_VERDICTS[digest] = "encrypted"
+        except ValueError:
+            _CERTIFICATE_VERDICTS[digest] = "invalid"
+        else:
+            _CERTIFICATE_VERDICTS[digest] = None if isinstance(private, rsa.RSAPrivateKey) else "not-rsa"
+    if (problem := _CERTIFICATE_VERDICTS[digest]) is not None:
+        raise ip.CertificateUnreadable(path, problem)
     return {"private_key": key.group(0), "public_certificate": certificate.group(0)}
+
+
+#: What ``application_certificate`` found in a file's content, by its SHA-256 (the content itself, a
+#: secret, is not kept): loading an RSA key costs 45 ms, and the SMTP window checks its fields at
+#: every key typed in any of them.
+_CERTIFICATE_VERDICTS: dict[str, str | None] = {}
 
 
 class TokenSource:
