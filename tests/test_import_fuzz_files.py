@@ -13,6 +13,9 @@ from tuiapp.services.import_files import ImportFileError, Table, read_table
 
 SEED = 13
 CASES = 500
+#: Workbooks cost 20 ms each to write and read: 200 of them here (the importers' fuzz, 500 cases
+#: per importer, reads 60 more).
+XLSX_CASES = 200
 
 
 def _outcomes(tmp_path, cases) -> Counter[str]:
@@ -49,9 +52,9 @@ def test_generated_csv_files_give_a_table_or_a_french_refusal(tmp_path, kind):
 
 @pytest.mark.long
 def test_generated_xlsx_files_give_a_table_or_a_french_refusal(tmp_path):
-    outcomes = _outcomes(tmp_path, xlsx_cases(CASES, SEED, "invoices"))
-    assert sum(outcomes.values()) == CASES
-    assert outcomes["xlsx"] > CASES * 0.5 and outcomes["refused"] > 100, outcomes
+    outcomes = _outcomes(tmp_path, xlsx_cases(XLSX_CASES, SEED, "invoices"))
+    assert sum(outcomes.values()) == XLSX_CASES
+    assert outcomes["xlsx"] > XLSX_CASES * 0.5 and outcomes["refused"] > 40, outcomes
 
 
 def test_the_generators_give_the_same_cases_for_the_same_seed():
