@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import getpass
 import io
+import itertools
 import os
 import signal
 import sys
@@ -43,7 +44,7 @@ def run_cli(*args: str | os.PathLike, stdin: str | None = None, env: Mapping[str
 
     argv = [os.fspath(arg) for arg in args]
     out, err = _capture(), _capture()
-    with _environment(env), _working_directory(cwd), _own_database(), _signal_handlers(), \
+    with _environment(env), _working_directory(cwd), _own_database(), _signal_handlers(), _process_of_its_own(), \
             _streams(_input(stdin or ""), out, err), _no_terminal_password():
         try:
             code = main(argv)
@@ -141,6 +142,33 @@ def _signal_handlers() -> Iterator[None]:
         for signum, handler in saved.items():
             if signal.getsignal(signum) is not handler:
                 signal.signal(signum, handler)
+
+
+_runs = itertools.count(1)
+
+
+@contextmanager
+def _process_of_its_own() -> Iterator[None]:
+    """What the send path knows of "this process", as if the command ran in a process of its own
+    that has ended since: its claims tagged ``host:pid:start`` with a start of its own (a later run,
+    like a later process, sees them as a dead process's: the pid reused), and its records in
+    flight forgotten after it. The test process keeps its own tag: alive, as for a subprocess.
+    So a real tuiapp process running *at the same time* would take the run for a dead one: a test
+    of concurrent senders runs them as real processes."""
+    from tuiapp.sending import journal, outbox
+
+    pid = os.getpid()
+    saved_tags, saved_in_flight = dict(outbox._process_tags), set(journal._in_flight)
+    host, _, ticks = outbox.process_tag().rsplit(":", 2)
+    outbox._process_tags[pid] = f"{host}:{pid}:{ticks}+run{next(_runs)}"
+    try:
+        yield
+    finally:
+        outbox._process_tags.clear()
+        outbox._process_tags.update(saved_tags)
+        with journal._lock:
+            journal._in_flight.clear()
+            journal._in_flight.update(saved_in_flight)
 
 
 @contextmanager

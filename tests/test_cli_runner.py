@@ -144,3 +144,27 @@ def test_output_is_utf8_text_and_bytes(tmp_path):
     assert "é.db" in result.stdout
     assert result.stdout_bytes == result.stdout.encode("utf-8")
     assert isinstance(Path(result.args[-1]), Path)
+
+
+def test_each_run_is_a_process_of_its_own_that_has_ended_since(tmp_path, monkeypatch):
+    """A claim of one run is a dead process's for the next run and for the test (as after a real
+    process): ``tuiapp send`` then recovers it rather than waiting for it."""
+    from tuiapp.cli import base
+    from tuiapp.sending import journal, outbox
+
+    seen = []
+
+    def command(args):
+        seen.append(outbox.process_tag())
+        journal._in_flight.add(12345)  # a record it was sending when it "died"
+        return 0
+
+    monkeypatch.setattr(base, "init_base", command)
+    own = outbox.process_tag()
+    assert run_cli("init").returncode == 0 and run_cli("init").returncode == 0
+
+    first, second = seen
+    assert len({own, first, second}) == 3
+    assert outbox.holder_gone(first) and outbox.holder_gone(second)
+    assert not outbox.holder_gone(own) and outbox.process_tag() == own
+    assert not journal.in_flight(12345)
