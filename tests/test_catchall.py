@@ -5,6 +5,7 @@ import subprocess
 import sys
 from email import policy
 
+from tests.cli_runner import run_cli
 from tests.smtp_server import free_port
 from tuiapp.demo.catchall import port_in_use, start_catchall
 from tuiapp.demo.data import DEMO_SMTP_PORT
@@ -17,8 +18,8 @@ def test_demo_send_lands_in_eml_files(demo_db_file, tmp_path):
     controller = start_catchall(folder, port)
     try:
         assert start_catchall(folder, port) is None and port_in_use(port)  # a second one steps aside
-        subprocess.run([sys.executable, "-m", "tuiapp", "smtp", "set", *db, "--port", str(port)], check=True,
-                       capture_output=True)
+        assert run_cli("smtp", "set", *db, "--port", str(port)).returncode == 0
+        # The real command, end to end.
         result = subprocess.run([sys.executable, "-m", "tuiapp", "send", *db, "--period", "2024-10", "--yes",
                                  "--structure", "FAM"], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

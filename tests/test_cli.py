@@ -1,4 +1,5 @@
-"""The ``tuiapp`` command, run as a real process."""
+"""The ``tuiapp`` command: in the test process (``tests.cli_runner``), and as a real process for
+its help and version."""
 
 import os
 import sqlite3
@@ -7,22 +8,23 @@ import sys
 
 import pytest
 
+from tests.cli_runner import run_cli as tuiapp
 
-def tuiapp(*args, env=None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "tuiapp", *args],
-        capture_output=True, text=True, timeout=120, env=env or os.environ.copy(), cwd=cwd,
-    )
+
+def tuiapp_process(*args):
+    return subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
 
 
 def test_help_and_version():
-    result = tuiapp("--help")
+    """The real command, end to end."""
+    result = tuiapp_process("--help")
     assert result.returncode == 0
     for word in ("init-demo", "--db", "--version"):
         assert word in result.stdout
     from tuiapp import __version__
 
-    version = tuiapp("--version")
+    version = tuiapp_process("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"tuiapp {__version__}"
 
 
@@ -64,8 +66,7 @@ def test_db_option_before_or_after_the_command(tmp_path):
 
 def test_db_from_environment(tmp_path):
     path = tmp_path / "env.db"
-    env = os.environ.copy() | {"TUIAPP_DB": str(path)}
-    result = tuiapp("init", env=env)
+    result = tuiapp("init", env={"TUIAPP_DB": str(path)})
     assert result.returncode == 0, result.stderr
     assert path.exists() and str(path) in result.stdout
 

@@ -1,4 +1,5 @@
-"""``tuiapp history --format csv`` as a real process: a file a spreadsheet opens safely, read back with csv."""
+"""``tuiapp history --format csv`` (as a real process, and in the test process: ``tests.cli_runner``):
+a file a spreadsheet opens safely, read back with csv."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.cli_runner import run_cli as tuiapp
 from tuiapp.db.database import db
 from tuiapp.db.models import SendRecord
 from tuiapp.domain.periods import Period
@@ -19,7 +21,7 @@ BOM = b"\xef\xbb\xbf"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def tuiapp(*args):
+def tuiapp_process(*args):
     return subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, timeout=120)
 
 
@@ -47,7 +49,7 @@ def read_back(data: bytes) -> list[list[str]]:
 
 
 def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_path, tmp_path):
-    stdout = tuiapp("history", "--db", str(db_path), "--format", "csv")
+    stdout = tuiapp_process("history", "--db", str(db_path), "--format", "csv")  # the bytes of a real pipe
     assert stdout.returncode == 0, stdout.stderr.decode()
     data = stdout.stdout
 
@@ -78,15 +80,15 @@ def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_path, 
 
     output = tmp_path / "historique.csv"  # the same file, written whole (atomically) where asked
     written = tuiapp("history", "--db", str(db_path), "--format", "csv", "--output", str(output))
-    assert written.returncode == 0, written.stderr.decode()
-    assert "2 envoi(s) exporté(s)" in written.stdout.decode()
+    assert written.returncode == 0, written.stderr
+    assert "2 envoi(s) exporté(s)" in written.stdout
     assert output.read_bytes() == data
 
 
 def test_csv_output_errors_are_clear(hostile_history, db_path, tmp_path):
     missing = tuiapp("history", "--db", str(db_path), "--format", "csv", "--output", str(tmp_path / "no" / "x.csv"))
-    assert missing.returncode == 2 and b"Traceback" not in missing.stderr
-    assert "dossier introuvable" in missing.stderr.decode()
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "dossier introuvable" in missing.stderr
     table = tuiapp("history", "--db", str(db_path), "--output", str(tmp_path / "x.csv"))
-    assert table.returncode == 2 and "--format csv" in table.stderr.decode()
+    assert table.returncode == 2 and "--format csv" in table.stderr
     assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".tuiapp-*"))

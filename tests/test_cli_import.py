@@ -1,5 +1,6 @@
-"""``tuiapp import residents|invoices FILE``, run as a real process: the report on standard
-output, exit 0 imported, 1 refused (nothing written), 2 usage error; never a traceback."""
+"""``tuiapp import residents|invoices FILE`` (in the test process, ``tests.cli_runner``; as a real
+process once, and as other Unix users): the report on standard output, exit 0 imported, 1 refused
+(nothing written), 2 usage error; never a traceback."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import CliResult, run_cli
 from tests.import_samples import RESIDENT_HEADERS, write_csv
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, Structure
@@ -21,9 +23,14 @@ from tuiapp.domain.safe_text import find_control
 INVOICES = ("N° facture", "N° résident", "Période", "Date facture", "Montant HT")
 
 
-def tuiapp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, text=True, timeout=60,
-                            env=os.environ.copy(), cwd=cwd)
+def tuiapp(*args: str, cwd: Path | None = None, process: bool = False) -> CliResult | subprocess.CompletedProcess:
+    """The command in the test process, or (``process``) as a real one."""
+    result: CliResult | subprocess.CompletedProcess
+    if process:
+        result = subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, text=True, timeout=60,
+                                env=os.environ.copy(), cwd=cwd)
+    else:
+        result = run_cli(*args, cwd=cwd)
     assert "Traceback" not in result.stderr + result.stdout
     return result
 
@@ -50,7 +57,7 @@ def residents_file(tmp_path: Path, *rows: list[str]) -> Path:
 
 def test_import_then_reimport_says_what_it_did(base, tmp_path):
     path = residents_file(tmp_path)
-    first = tuiapp("import", "residents", str(path), "--db", str(base))
+    first = tuiapp("import", "residents", str(path), "--db", str(base), process=True)  # the real command
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[0] == f"Fichier : {path} (CSV, encodage utf-8, séparateur « ; ») : 2 ligne(s) de données."

@@ -1,4 +1,6 @@
-"""``tuiapp smtp``, ``send``, ``history`` and ``resolve`` as real processes, against a real server."""
+"""``tuiapp smtp``, ``send``, ``history`` and ``resolve`` against a real server: in the test process
+(``tests.cli_runner``), and as real processes where the test needs one (killed, two at once) or
+to prove the installed command works end to end."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_cli as tuiapp
 from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
 TO_SEND = 8  # September's invoices left to mail in these tests: the others went earlier
 
 
-def tuiapp(*args, stdin=None, timeout=180):
+def tuiapp_process(*args, stdin=None, timeout=180):
     return subprocess.run([sys.executable, "-m", "tuiapp", *args], input=stdin, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -129,7 +132,7 @@ def test_dry_run_sends_nothing(small, server, demo_db_file):
 
 def test_send_a_period_then_nothing_left(small, server, demo_db_file):
     numbers = mailable(demo_db_file)
-    result = tuiapp("send", *small, "--period", PERIOD, "--yes")
+    result = tuiapp_process("send", *small, "--period", PERIOD, "--yes")  # the real command, end to end
     assert result.returncode == 0, result.stderr
     assert delivered(server) == collections.Counter(numbers)
     assert f"Envoi terminé : {len(numbers)} envoyée(s)." in result.stdout

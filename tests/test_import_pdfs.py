@@ -12,6 +12,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from tests.cli_runner import run_cli
 from tuiapp.db.database import db
 from tuiapp.db.import_models import InvoicePdf
 from tuiapp.db.models import Invoice, SendRecord
@@ -296,6 +297,10 @@ def test_an_altered_imported_pdf_is_neither_printed_nor_sent(invoices, tmp_path)
 
 
 def run(*args):
+    return run_cli("import", "pdfs", *args)
+
+
+def run_process(*args):
     return subprocess.run([sys.executable, "-m", "tuiapp", "import", "pdfs", *args], capture_output=True,
                           text=True, timeout=120)
 
@@ -365,7 +370,7 @@ def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_in
         (folder / "FH-2 [bold]x.pdf").write_bytes(make_pdf("deux"))
         second = "FH-2 [bold]x.pdf"
 
-    result = run(str(folder), "--db", str(db_path))
+    result = run_process(str(folder), "--db", str(db_path))  # the real command: its output through a pipe
 
     shown = result.stdout + result.stderr
     assert result.returncode == 0, shown

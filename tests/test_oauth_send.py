@@ -1,4 +1,6 @@
-"""Office 365's OAuth 2.0 end to end (issue 12): real tuiapp processes, a strict fake identity
+"""Office 365's OAuth 2.0 end to end (issue 12): the real command (in the test process, and as
+real processes where the point is another process: the device-code sign-in, the tokens renewed
+by the next processes, the sender service), a strict fake identity
 provider over HTTPS on loopback (``tests.fake_idp``) and a real SMTP server that checks the
 XOAUTH2 string and the token (``tests.smtp_server``, ``oauth=``). Only Microsoft's endpoints are
 stood in for; smtplib is never mocked.
@@ -18,7 +20,7 @@ import pytest
 
 from tests.fake_idp import FakeIdentityProvider, make_client_certificate
 from tests.smtp_server import SmtpTestServer
-from tests.test_cli_send import PERIOD, TO_SEND, mailable, statuses, tuiapp
+from tests.test_cli_send import PERIOD, TO_SEND, mailable, statuses, tuiapp, tuiapp_process
 
 CLIENT_ID = "0b6f5a7e-2c1d-4e8f-9a3b-7d5c1e2f4a60"
 SECRET = "Zq8~app-secret-for-tests.Kp2"
@@ -187,13 +189,13 @@ def test_device_code_sign_in_then_renewed_tokens_in_other_processes(small_oauth,
     first_refresh = idp.issued_refresh_tokens[-1]
 
     time.sleep(2.2)  # the access token (2 s) has expired: the next process renews it without a question
-    sent = tuiapp("send", *small_oauth, "--period", PERIOD, "--yes")
+    sent = tuiapp_process("send", *small_oauth, "--period", PERIOD, "--yes")
 
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert len(office365.received) == TO_SEND
     assert idp.issued_refresh_tokens[-1] != first_refresh  # rotated, and the rotated one was saved:
     time.sleep(2.2)
-    tested = tuiapp("smtp", "test", *small_oauth)  # a third process refreshes with it (the first is spent)
+    tested = tuiapp_process("smtp", "test", *small_oauth)  # a third process refreshes with it (the first is spent)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "Jeton accepté" in tested.stdout
     assert ("refresh_token", CLIENT_ID, False) not in idp.token_requests

@@ -1,5 +1,7 @@
-"""``tuiapp send`` when the database, the disk or the terminal fail it: real processes,
-real SQLite files, the loopback server injecting the fault. Every invoice arrives once."""
+"""``tuiapp send`` when the database, the disk or the terminal fail it: the real command (in the
+test process, or a real process where the test needs one: several senders, a signal, a closed
+pipe, the terminal's encoding), real SQLite files, another process holding the lock, the loopback
+server injecting the fault. Every invoice arrives once."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_cli
 from tests.smtp_server import PASSWORD, USERNAME
 from tests.test_cli_send import PERIOD, base, delivered, mailable, statuses  # noqa: F401  (base: a fixture)
 
@@ -46,10 +49,8 @@ def release(holder: subprocess.Popen) -> None:
     assert holder.wait(10) == 0
 
 
-def send(db_args, *, wait=1.0, env=None, timeout=120):
-    environment = {**os.environ, "TUIAPP_DB_WAIT": str(wait), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tuiapp", "send", *db_args, "--period", PERIOD, "--yes"],
-                          capture_output=True, text=True, timeout=timeout, env=environment)
+def send(db_args, *, wait=1.0, env=None):
+    return run_cli("send", *db_args, "--period", PERIOD, "--yes", env={"TUIAPP_DB_WAIT": str(wait), **(env or {})})
 
 
 def keep(db_path, count: int) -> list[str]:
@@ -127,8 +128,7 @@ def test_any_start_applies_the_journal(base, server, demo_db_file):
     release(holders[0])
     number = first_number(server)
     assert records(demo_db_file)[number][0] == "sending"
-    history = subprocess.run([sys.executable, "-m", "tuiapp", "history", *base, "--period", PERIOD, "--format", "csv"],
-                             capture_output=True, text=True, timeout=60)
+    history = run_cli("history", *base, "--period", PERIOD, "--format", "csv")
     assert history.returncode == 0, history.stderr
     assert records(demo_db_file)[number][0] == "sent" and journal_slots(demo_db_file) == []
 
@@ -181,12 +181,9 @@ def test_a_full_disk_after_the_server_accepted_never_sends_twice(demo_db_file, s
     db_path = small_disk / "tuiapp.db"
     shutil.copyfile(demo_db_file, db_path)
     db_args = ["--db", str(db_path)]
-    run = lambda *args, **kw: subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True,  # noqa: E731
-                                             text=True, timeout=60, **kw)
-    assert run("smtp", "set", *db_args, "--host", "127.0.0.1", "--port", str(server.port), "--security", "starttls",
-               "--username", USERNAME,
-               "--ca-file", str(server.ca_file), "--rate", "0").returncode == 0
-    assert run("smtp", "password", *db_args, input=PASSWORD + "\n").returncode == 0
+    assert run_cli("smtp", "set", *db_args, "--host", "127.0.0.1", "--port", str(server.port), "--security",
+                   "starttls", "--username", USERNAME, "--ca-file", str(server.ca_file), "--rate", "0").returncode == 0
+    assert run_cli("smtp", "password", *db_args, stdin=PASSWORD + "\n").returncode == 0
     numbers = keep(db_path, 5)
     fillers = []
     server.faults.on_data = {1: lambda: fillers.append(fill(small_disk))}
@@ -222,6 +219,7 @@ def test_a_terminal_that_cannot_show_every_letter_never_breaks_a_batch(base, ser
     with sqlite3.connect(demo_db_file) as raw:
         raw.executemany("UPDATE resident SET last_name = 'CŒUR', first_name = 'Zoë' WHERE id = "
                         "(SELECT resident_id FROM invoice WHERE number = ?)", [(number,) for number in numbers])
+    # A process of its own: PYTHONIOENCODING is read when the interpreter starts.
     result = subprocess.run([sys.executable, "-m", "tuiapp", "send", *base, "--period", PERIOD, "--yes"],
                             capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": encoding})
     assert result.returncode == 0, result.stderr.decode(encoding, "replace")

@@ -1,5 +1,6 @@
-"""Imported PDFs, credit notes and rectified invoices sent for real: ``tuiapp send`` as a process,
-the real SMTP server on loopback, the attachment's bytes compared at the server."""
+"""Imported PDFs, credit notes and rectified invoices sent for real: ``tuiapp send`` (in the test
+process, ``tests.cli_runner``, and once as a real process), the real SMTP server on loopback, the
+attachment's bytes compared at the server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 import pymupdf
 import pytest
 
+from tests.cli_runner import run_cli as tuiapp
 from tests.conftest import point_at
 from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Invoice, SendRecord, Structure
@@ -23,7 +25,7 @@ from tuiapp.widgets import send_cells
 SEPTEMBER = Period(2024, 9)
 
 
-def tuiapp(*args):
+def tuiapp_process(*args):
     return subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, text=True, timeout=120)
 
 
@@ -81,7 +83,7 @@ def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server,
     assert "Fichier : Facture_FH-2024-002_DUPONT_Jean_2024-09.pdf (PDF généré)" in dry.stdout
     assert "2 facture(s) seraient envoyées ; PDF : 1 importé(s), 1 généré(s)" in dry.stdout
 
-    sent = tuiapp("send", *base, "--yes")
+    sent = tuiapp_process("send", *base, "--yes")  # the real command, end to end
     assert sent.returncode == 0, sent.stderr
     messages = received(server)
     _, name, data = messages["FH-2024-001"]

@@ -1,5 +1,6 @@
-"""``tuiapp server setup`` and ``server check`` as root, with real groups and a real system account
-(made for the test, removed afterwards); the folders, configuration and unit go under tmp_path."""
+"""``tuiapp server setup`` and ``server check`` as root (in the test process, ``tests.cli_runner``;
+the first setup as a real process), with real groups and a real system account (made for the test,
+removed afterwards); the folders, configuration and unit go under tmp_path."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import CliResult, run_cli
 from tuiapp import system_config
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="server setup runs as root")
@@ -30,12 +32,14 @@ def names():
         subprocess.run(["groupdel", group], capture_output=True)
 
 
-def setup(names, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tuiapp", "server", "setup", "--group", names["group"], "--admin-group", names["admin"],
-         "--service-user", names["user"], "--dir", str(tmp_path / "srv"), "--config", str(tmp_path / "etc" / "tuiapp.toml"),
-         "--unit-dir", str(tmp_path / "units"), "--no-systemd", *extra],
-        capture_output=True, text=True, timeout=120)
+def setup(names, tmp_path: Path, *extra: str, process: bool = False) -> CliResult | subprocess.CompletedProcess:
+    """``tuiapp server setup`` in the test process, or (``process``) as a real one."""
+    args = ["server", "setup", "--group", names["group"], "--admin-group", names["admin"],
+            "--service-user", names["user"], "--dir", str(tmp_path / "srv"), "--config", str(tmp_path / "etc" / "tuiapp.toml"),
+            "--unit-dir", str(tmp_path / "units"), "--no-systemd", *extra]
+    if process:
+        return subprocess.run([sys.executable, "-m", "tuiapp", *args], capture_output=True, text=True, timeout=120)
+    return run_cli(*args)
 
 
 def owner_and_mode(path: Path) -> tuple[str, str, int]:
@@ -49,7 +53,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def test_setup_puts_everything_in_place_and_a_second_run_changes_nothing(names, tmp_path):
-    result = setup(names, tmp_path)
+    result = setup(names, tmp_path, process=True)  # the real command, end to end
     assert result.returncode == 0, result.stderr
     group, user = names["group"], names["user"]
     srv = tmp_path / "srv"
@@ -106,11 +110,10 @@ def test_setup_refuses_a_relative_folder_and_says_which_step_failed(names, tmp_p
 def test_check_lists_what_is_wrong_with_its_fix(names, tmp_path):
     assert setup(names, tmp_path).returncode == 0
     config_path = tmp_path / "etc" / "tuiapp.toml"
-    env = {**os.environ, "TUIAPP_CONFIG": str(config_path)}
+    env = {"TUIAPP_CONFIG": str(config_path)}
 
-    def check() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tuiapp", "server", "check"], capture_output=True, text=True,
-                              timeout=60, env=env)
+    def check() -> CliResult:
+        return run_cli("server", "check", env=env)
 
     never = check()
     assert never.returncode == 1 and "Le service d'envoi n'a jamais fonctionné sur cette base" in never.stdout
@@ -129,18 +132,16 @@ def test_check_wants_the_oauth_private_key_readable_by_the_service_alone(names, 
 
     assert setup(names, tmp_path).returncode == 0
     config_path = tmp_path / "etc" / "tuiapp.toml"
-    env = {**os.environ, "TUIAPP_CONFIG": str(config_path)}
+    env = {"TUIAPP_CONFIG": str(config_path)}
     pem = tmp_path / "oauth.pem"
     make_client_certificate(pem)
     pem.chmod(0o644)
-    changed = subprocess.run([sys.executable, "-m", "tuiapp", "smtp", "set", "--host", "smtp.office365.com",
-                              "--username", "facturation@association.fr", "--auth", "oauth2-app", "--certificate",
-                              str(pem)], capture_output=True, text=True, timeout=60, env=env)
+    changed = run_cli("smtp", "set", "--host", "smtp.office365.com", "--username", "facturation@association.fr",
+                      "--auth", "oauth2-app", "--certificate", str(pem), env=env)
     assert changed.returncode == 0, changed.stderr
 
     def check() -> str:
-        return subprocess.run([sys.executable, "-m", "tuiapp", "server", "check"], capture_output=True, text=True,
-                              timeout=60, env=env).stdout
+        return run_cli("server", "check", env=env).stdout
 
     fix = f"sudo chown {names['user']} {pem} && sudo chmod 400 {pem}"
     loose = check()
