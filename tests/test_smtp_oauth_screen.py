@@ -220,6 +220,7 @@ async def test_sign_in_with_a_device_code_after_saving_the_changes(app, idp, oau
 
         idp.approve(code)
         await wait_until(pilot, lambda: app.screen is not window)
+        await settle(pilot)  # the window's outcome reaches the SMTP window in a message of its own
         assert app.screen.__class__.__name__ == "SmtpScreen"
         assert f"Connecté à Office 365 : {idp.mailbox}." in text_of(app, "#test-result")
         await app.workers.wait_for_complete()
