@@ -14,8 +14,6 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from email_validator import EmailNotValidError, validate_email
-
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.safe_text import describe_char, find_control
 
@@ -47,6 +45,10 @@ def normalize_email(value: str | None, *, field: str, label: str, required: bool
     if (char := find_control(text)) is not None:
         raise ValidationError(field, label, f"l'adresse contient un caractère interdit ({describe_char(char)}).")
     _refuse_long(text, EMAIL_MAX, field, label)
+    # Imported here: its regular expressions take 25 ms to build, at the start of every tuiapp command
+    # and of the app, most of which check no address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # Internationalised local parts (SMTPUTF8) are refused: many servers reject them.
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
