@@ -55,3 +55,35 @@ async def test_the_footer_follows_the_keys_enabled_and_is_not_rebuilt_for_nothin
         await redrawn(pilot)
         assert shown(app) == {"e": True, "l": True}
         assert list(app.query(FooterKey)) != drawn
+
+
+async def test_keys_that_change_during_a_rebuild_then_change_back_are_drawn_as_they_end(monkeypatch):
+    """The bindings change while the old keys are being removed, and change back once the new
+    ones are drawn: the footer must end on the last state (it once kept the one in between)."""
+    from textual.widgets import Footer as TextualFooter
+
+    app = Tab()
+    original = TextualFooter.recompose
+    plan = {"armed": False}
+
+    async def recompose(self):
+        if plan["armed"]:
+            app.ticked = not app.ticked
+            app.refresh_bindings()
+        await original(self)
+        if plan["armed"]:
+            plan["armed"] = False
+            app.ticked = not app.ticked
+            app.refresh_bindings()
+
+    monkeypatch.setattr(TextualFooter, "recompose", recompose)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await redrawn(pilot)
+        assert shown(app) == {"e": False, "l": True}
+        plan["armed"] = True
+        app.ticked = True
+        app.refresh_bindings()
+        await redrawn(pilot)
+        await redrawn(pilot)
+        assert app.ticked is True
+        assert shown(app) == {"e": True, "l": True}

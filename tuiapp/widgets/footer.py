@@ -12,6 +12,7 @@ when the shown keys, their labels or their enabled state differ.
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
 
@@ -21,16 +22,25 @@ __all__ = ["Footer"]
 class Footer(TextualFooter):
     """The footer of every screen: the same look as Textual's, fewer rebuilds."""
 
-    _drawn: tuple | None = None
+    _drawn: tuple | None = None  # what the last ``compose`` drew
 
     def _shown_keys(self) -> tuple:
         """What ``compose`` would draw, as a value to compare."""
+        active = self.screen.active_bindings
         keys = tuple(
             (binding.key, binding.action, binding.description, binding.key_display, binding.group, enabled, tooltip)
-            for (_node, binding, enabled, tooltip) in self.screen.active_bindings.values()
-            if binding.show or binding.action == "command_palette"
+            for (_node, binding, enabled, tooltip) in active.values()
+            if binding.show
         )
-        return keys, self.compact, self.show_command_palette
+        palette = active.get(self.app.COMMAND_PALETTE_BINDING)  # drawn whatever its action
+        palette_key = palette and (palette[1].action, palette[1].description, palette[2], palette[3])
+        return keys, palette_key, self.compact, self.show_command_palette
+
+    def compose(self) -> ComposeResult:
+        # Recorded as it is drawn: keys that change while the old ones are removed, then change back,
+        # are compared with what is on screen, not with what was asked for.
+        self._drawn = self._shown_keys() if self._bindings_ready else None
+        yield from super().compose()
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
@@ -40,9 +50,5 @@ class Footer(TextualFooter):
             self.call_after_refresh(self._recompose_if_changed)
 
     async def _recompose_if_changed(self) -> None:
-        if not self.is_attached:
-            return
-        shown = self._shown_keys()
-        if shown != self._drawn:
-            self._drawn = shown
+        if self.is_attached and self._shown_keys() != self._drawn:
             await self.recompose()
