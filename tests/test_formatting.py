@@ -34,6 +34,19 @@ def test_amounts_in_french(amount, text):
     assert format_amount(Decimal(amount)) == text
 
 
+@pytest.mark.parametrize("first", ["0", "-0"])
+def test_equal_amounts_are_each_written_as_babel_writes_them(first):
+    """Amounts are formatted once each (a cache): 0 and -0 are equal, yet babel writes -0 with its
+    sign, whichever comes first; 1.5 and 1.500 are both shown with cents."""
+    from tuiapp.domain.formatting import _euros
+
+    _euros.cache_clear()
+    second = "-0" if first == "0" else "0"
+    written = {value: format_amount(Decimal(value)) for value in (first, second)}
+    assert written == {"0": "0,00\u00a0€", "-0": "-0,00\u00a0€"}
+    assert format_amount(Decimal("1.5")) == format_amount(Decimal("1.500")) == "1,50\u00a0€"
+
+
 def test_amounts_use_no_narrow_space():
     # U+202F is missing from many terminal and PDF fonts.
     assert "\u202f" not in format_amount(Decimal("1234567.89"))
