@@ -107,6 +107,8 @@ def application_certificate(path: str) -> dict[str, str]:
         raise ip.CertificateUnreadable(path, "no-key")
     digest = hashlib.sha256(text.encode("ascii")).hexdigest()
     if digest not in _CERTIFICATE_VERDICTS:
+        if len(_CERTIFICATE_VERDICTS) >= 64:
+            _CERTIFICATE_VERDICTS.clear()
         try:
             private = serialization.load_pem_private_key(key.group(0).encode("ascii"), password=None)
             x509.load_pem_x509_certificate(certificate.group(0).encode("ascii"))
