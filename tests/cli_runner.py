@@ -10,6 +10,7 @@ real run) propagates: the test fails with it.
 from __future__ import annotations
 
 import copy
+import faulthandler
 import getpass
 import io
 import itertools
@@ -20,6 +21,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Seconds a command may run in the test process (a subprocess run had a timeout of 60 to 180 s).
+TIMEOUT = 180
 
 
 @dataclass
@@ -46,10 +50,15 @@ def run_cli(*args: str | os.PathLike, stdin: str | None = None, env: Mapping[str
     out, err = _capture(), _capture()
     with _environment(env), _working_directory(cwd), _own_database(), _signal_handlers(), _process_of_its_own(), \
             _streams(_input(stdin or ""), out, err), _no_terminal_password():
+        # A command that hangs ends the worker with every thread's stack on stderr, rather than
+        # hold it forever (the subprocesses these runs replace had a timeout).
+        faulthandler.dump_traceback_later(TIMEOUT, exit=True, file=sys.__stderr__)
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse: usage errors 2, --help and --version 0
             code = _exit_code(exc.code, err)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     out.flush()
     err.flush()
     stdout_bytes, stderr_bytes = out.buffer.getvalue(), err.buffer.getvalue()  # type: ignore[attr-defined]

@@ -46,6 +46,7 @@ def site(office, server, tmp_path, _demo_template):
         # The demo's rows written into the base that setup made (its file keeps its owner and mode).
         with sqlite3.connect(_demo_template) as demo, sqlite3.connect(database) as target:
             demo.backup(target)
+        demo.close()
         target.close()
         keep_four(database)
         ca_file = base / "ca.pem"  # the test's authority, where the service account can read it
