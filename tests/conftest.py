@@ -64,14 +64,10 @@ def _no_animations(monkeypatch):
     animation to end (0.3 s for a tab's underline), and what a test checks is the end state.
     (Read by ``App.__init__``; the apps the tests run in a terminal keep their animations.)"""
     import textual.constants
-    import textual.screen
 
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
-    # Their screens are drawn 15 times a second rather than 60: nobody looks at a headless screen, and
-    # what a test reads is drawn on demand (``render_strips``, the snapshots). Changes made between two
-    # frames are drawn once: 16 % less CPU for test_screens and test_contributions (2026-12-03,
-    # 50.4 s -> 42.1 s; 5 a second saved nothing more).
-    monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 1 / 15)
+    # (Drawing 15 frames a second rather than 60 saved 16 % of the screen tests' CPU, but a test then
+    # read a frame 67 ms old more often: test_import_screen once saw a body not yet laid out.)
 
 
 @pytest.fixture
