@@ -179,16 +179,21 @@ async def choose_residents(pilot) -> None:
     assert pilot.app.screen.kind == "residents" and pilot.app.screen.query_one("#path").has_focus
 
 
+async def read_residents_file(pilot, name: str) -> None:
+    """From the home screen: the Import screen, kind Résidents, ``name`` typed, read (Entrée)."""
+    await press(pilot, "i")
+    await choose_residents(pilot)
+    await type_text(pilot, name)
+    await press(pilot, "enter")
+    await wait_workers(pilot)
+
+
 async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, demo_db_file):
     export = demo_db_file.parent / "residents.csv"
     residents_csv(export, bad=True)
     before = Resident.select().count()
     async with app.run_test(size=SIZE) as pilot:
-        await press(pilot, "i")
-        await choose_residents(pilot)
-        await type_text(pilot, "residents.csv")
-        await press(pilot, "enter")
-        await wait_workers(pilot)
+        await read_residents_file(pilot, "residents.csv")
         await press(pilot, "tab", "tab", "tab", *["right"] * 5, "enter")  # Contact: the guardian's address
         await type_text(pilot, "Courriel du t")
         await press(pilot, "enter")
@@ -231,11 +236,7 @@ async def test_a_saved_profile_gives_its_mapping_back(app, demo_db_file):
     save_profile("Export mensuel", "residents", {"Contact": "guardian_email", "Adresse mail": "-"})
     residents_csv(demo_db_file.parent / "residents.csv", bad=False)
     async with app.run_test(size=SIZE) as pilot:
-        await press(pilot, "i")
-        await choose_residents(pilot)
-        await type_text(pilot, "residents.csv")
-        await press(pilot, "enter")
-        await wait_workers(pilot)
+        await read_residents_file(pilot, "residents.csv")
         assert "guardian_email" not in app.screen.mapping
         await press(pilot, "shift+tab", "enter", "down", "enter")  # the profile's list: its first
         mapping = app.screen.mapping
@@ -318,11 +319,7 @@ async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file
         sheet.append([f"X{number}", "FAM", f"Martin{number}", "Léa"])
     book.save(demo_db_file.parent / "export.xlsx")
     async with app.run_test(size=SIZE) as pilot:
-        await press(pilot, "i")
-        await choose_residents(pilot)
-        await type_text(pilot, "export.xlsx")
-        await press(pilot, "enter")
-        await wait_workers(pilot)
+        await read_residents_file(pilot, "export.xlsx")
         sheet_field = app.screen.query_one("#sheet", Input)
         assert "XLSX" in screen_text(app) and sheet_field.value == "Notes"
         assert not app.screen.query_one("#encoding").display  # a CSV's setting
@@ -353,11 +350,7 @@ async def test_an_account_without_the_import_right_is_told_why(demo_db_file, mon
     before = Resident.select().count()
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await press(pilot, "i")
-            await choose_residents(pilot)
-            await type_text(pilot, "residents.csv")
-            await press(pilot, "enter")
-            await wait_workers(pilot)
+            await read_residents_file(pilot, "residents.csv")
             assert app.screen.active_bindings["ctrl+s"].enabled is False  # shown, dimmed
             await press(pilot, "ctrl+s", "f4")
             await wait_workers(pilot)
