@@ -9,6 +9,7 @@ real run) propagates: the test fails with it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import faulthandler
 import getpass
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 #: Seconds a command may run in the test process (a subprocess run had a timeout of 60 to 180 s).
 TIMEOUT = 180
@@ -48,7 +50,7 @@ def run_cli(*args: str | os.PathLike, stdin: str | None = None, env: Mapping[str
 
     argv = [os.fspath(arg) for arg in args]
     out, err = _capture(), _capture()
-    with _environment(env), _working_directory(cwd), _own_database(), _signal_handlers(), _process_of_its_own(), \
+    with _environment(env), contextlib.chdir(cwd or os.getcwd()), _own_database(), _signal_handlers(), _process_of_its_own(), \
             _streams(_input(stdin or ""), out, err), _no_terminal_password():
         # A command that hangs ends the worker with every thread's stack on stderr, rather than
         # hold it forever (the subprocesses these runs replace had a timeout).
@@ -113,31 +115,13 @@ def _no_terminal_password() -> Iterator[None]:
 
 @contextmanager
 def _environment(env: Mapping[str, str | None] | None) -> Iterator[None]:
-    saved = dict(os.environ)
-    for name, value in (env or {}).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    try:
-        yield
-    finally:
-        for name in set(os.environ) - set(saved):
-            del os.environ[name]
-        for name, value in saved.items():
-            if os.environ.get(name) != value:
+    with mock.patch.dict(os.environ):  # the whole environment given back afterwards
+        for name, value in (env or {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
                 os.environ[name] = value
-
-
-@contextmanager
-def _working_directory(cwd: Path | str | None) -> Iterator[None]:
-    saved = os.getcwd()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
         yield
-    finally:
-        os.chdir(saved)
 
 
 @contextmanager
