@@ -59,6 +59,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _unbound_database():
+    """Each test opens its own base: the one a previous test left bound is let go after it, so a
+    test that forgot to open one fails rather than read or write another test's file."""
+    yield
+    if not db.is_closed():
+        db.close()
+    db.init(None)
+
+
+@pytest.fixture(autouse=True)
 def _no_animations(monkeypatch):
     """Apps made in the test process draw each change at once: a Pilot key waits for every
     animation to end (0.3 s for a tab's underline), and what a test checks is the end state.
@@ -129,6 +139,7 @@ def _demo_template(tmp_path_factory, worker_id) -> Path:
             open_database(building)
             build_demo()
             db.close()
+            db.init(None)  # unbound: a test that opens no base of its own fails, rather than use this one
             building.rename(path)
     return path
 

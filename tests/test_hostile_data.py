@@ -464,7 +464,7 @@ async def test_the_import_screen_shows_hostile_files_as_typed_and_draws_no_contr
                                                                                    monkeypatch):
     """Names, headers and cells of hostile exports: previewed column by column, checked (the report
     quotes every bad cell), never read as markup, no control character drawn, no crash."""
-    from tuiapp.app import TuiApp
+    from tuiapp.app import create_app
 
     work = tmp_path / "exports"
     work.mkdir()
@@ -473,7 +473,7 @@ async def test_the_import_screen_shows_hostile_files_as_typed_and_draws_no_contr
         (work / spec.name).parent.mkdir(parents=True, exist_ok=True)
         (work / spec.name).write_bytes(spec.content)
     before = files_under(tmp_path)
-    app = TuiApp(demo_db_file)
+    app = create_app(demo_db_file)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await press(pilot, "i")
         path = app.screen.query_one("#path", Input)
