@@ -233,3 +233,59 @@ def office():
 
     with office_of_three() as accounts:
         yield accounts
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    """A real PostgreSQL server for this test process (``tests.pg_cluster``): on 127.0.0.1 only,
+    passwords only; ``.admin_url()``, ``.port``, ``.psql(sql)``. Started at the first test that
+    asks for it, stopped at the end of the session. Without PostgreSQL the test is skipped, or
+    fails when $TUIAPP_REQUIRE_POSTGRESQL=1 (CI)."""
+    from tests.pg_cluster import PostgresqlAbsent, absent, start_cluster
+
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("pg"))
+    except PostgresqlAbsent as exc:
+        absent(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def make_pg_database(pg_cluster, tmp_path, monkeypatch):
+    """Make fresh empty databases, each owned by a role of its own whose password goes into the
+    test's pgpass file ($PGPASSFILE; no other $PG* variable is left); all dropped after the test."""
+    import os
+
+    for name in [name for name in os.environ if name.startswith("PG")]:
+        monkeypatch.delenv(name)
+    pgpass = tmp_path / "pgpass"
+    os.close(os.open(pgpass, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # libpq ignores a file others may read
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    made = []
+
+    def make():
+        database = pg_cluster.new_database()
+        made.append(database)
+        with pgpass.open("a") as lines:
+            lines.write(database.pgpass_line())
+        return database
+
+    yield make
+    for database in made:
+        pg_cluster.drop_database(database)
+
+
+@pytest.fixture
+def pg_database(make_pg_database):
+    """A fresh empty PostgreSQL database and its owner (``tests.pg_cluster.PgDatabase``)."""
+    return make_pg_database()
+
+
+@pytest.fixture
+def pg_url(pg_database) -> str:
+    """``postgresql://ROLE@127.0.0.1:PORT/DBNAME`` of a fresh empty database: no password in it,
+    libpq finds it in $PGPASSFILE."""
+    return pg_database.url
