@@ -173,7 +173,8 @@ def _own_database() -> Iterator[None]:
 
     binding = ("database", "_pragmas", "_timeout", "connect_params", "deferred")  # what ``db.init`` sets
     was_open = not db.is_closed()
-    saved = {name: copy.copy(getattr(db, name)) for name in binding}
+    engine = db.obj  # the proxy's database: SQLite, or a PostgreSQL one
+    saved = {name: copy.copy(getattr(engine, name)) for name in binding}
     if was_open:
         db.close()
     try:
@@ -181,7 +182,8 @@ def _own_database() -> Iterator[None]:
     finally:
         if not db.is_closed():
             db.close()
+        db.initialize(engine)
         for name, value in saved.items():
-            setattr(db, name, value)
+            setattr(engine, name, value)
         if was_open:
             db.connect()

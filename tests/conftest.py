@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tuiapp.db.database import db, open_database
+from tuiapp.db.database import SQLITE, db, open_database, release
 from tuiapp.db.models import Invoice, Resident, Structure
 from tuiapp.domain.periods import Period
 
@@ -72,9 +72,9 @@ def _unbound_database():
     """Each test opens its own base: the one a previous test left bound is let go after it, so a
     test that forgot to open one fails rather than read or write another test's file."""
     yield
-    if not db.is_closed():
-        db.close()
-    db.init(None)
+    release()
+    db.initialize(SQLITE)
+    SQLITE.init(None)
 
 
 @pytest.fixture(autouse=True)

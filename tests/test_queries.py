@@ -114,13 +114,14 @@ def test_invoices_with_people_reads_resident_and_structure_in_one_query(make_res
     there = make_invoice(make_resident("B", "There", structure=other), SEPTEMBER, number="EH-1")
     SendRecord.create(invoice=there, recipients="b@example.org")
     executed = []
-    real_execute = database.execute_sql
+    engine = database.obj  # the proxy's own database: its method is replaced
+    real_execute = engine.execute_sql
 
     def counting(sql, *args, **kwargs):
         executed.append(sql)
         return real_execute(sql, *args, **kwargs)
 
-    database.execute_sql = counting
+    engine.execute_sql = counting
     try:
         invoices = list(queries.invoices_with_people().where(Invoice.id.in_([here.id, there.id]))
                         .order_by(*queries.BY_RESIDENT_NAME))
@@ -128,7 +129,7 @@ def test_invoices_with_people_reads_resident_and_structure_in_one_query(make_res
         records = list(queries.invoices_with_people(SendRecord.select(SendRecord, Invoice).join(Invoice)))
         record_seen = [(r.invoice.number, r.invoice.resident.last_name, r.invoice.structure.code) for r in records]
     finally:
-        del database.execute_sql
+        del engine.execute_sql
     assert seen == [("FH-1", "A", "FH"), ("EH-1", "B", "EHPAD")]
     assert record_seen == [("EH-1", "B", "EHPAD")]
     assert len(executed) == 2, executed  # one each: no query per invoice for its resident or structure

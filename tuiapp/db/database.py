@@ -1,4 +1,5 @@
-"""The one SQLite database of a run: declared unbound, initialised once at start-up."""
+"""The one database of a run: an SQLite file (the embedded default) or a PostgreSQL server
+(``tuiapp.db.postgres``), chosen at start-up; declared here unbound, behind a proxy."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import errno
 import functools
 import sqlite3
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from peewee import AutoField, Model, OperationalError, SqliteDatabase
+from peewee import AutoField, DatabaseProxy, Model, OperationalError, PostgresqlDatabase, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp.db import file_access
+from tuiapp.domain.db_target import PostgresTarget
 from tuiapp.domain.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
@@ -26,7 +30,11 @@ PRAGMAS = {
     "synchronous": "full",
 }
 
-db = SqliteDatabase(None)
+#: The SQLite database object: bound to a file by ``open_database``.
+SQLITE = SqliteDatabase(None)
+#: What every model and query uses: SQLite, or the PostgreSQL database that ``open_database`` made.
+db = DatabaseProxy()
+db.initialize(SQLITE)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -43,14 +51,33 @@ def fold(text: str | None) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@db.collation("fr")
-def _french_order(left: str, right: str) -> int:
-    """Sorts É with E and lower case with upper case (SQLite's default puts them after Z)."""
-    a, b = (fold(left), left), (fold(right), right)
-    return (a > b) - (a < b)
+# Names are sorted by ``fold(name), name`` and searched in ``fold(name)``: É with E, lower
+# case with upper case (SQLite's own order puts them after Z). On PostgreSQL, ``fold`` is an
+# SQL function of the schema that gives the same text (``tuiapp.db.postgres_schema``).
+SQLITE.func("fold")(fold)
 
 
-db.func("fold")(fold)
+def is_postgres() -> bool:
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+#: The key of PostgreSQL's advisory lock that stands for SQLite's write lock.
+WRITER_LOCK = 0x74756961  # "tuia"
+
+
+@contextmanager
+def write_transaction() -> Iterator[object]:
+    """A transaction that writes after reading, one writer at a time, as every claim, slot and
+    import needs: SQLite's ``BEGIN IMMEDIATE``; on PostgreSQL, a transaction that first takes one
+    advisory lock (released at its end; waits at most the busy timeout, ``lock_timeout``).
+    Nested: a savepoint (the lock is already held)."""
+    if is_postgres():
+        with db.atomic() as txn:
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            yield txn
+    else:
+        with db.atomic("IMMEDIATE") as txn:
+            yield txn
 
 
 class BaseModel(Model):
@@ -71,16 +98,23 @@ class DatabaseOpenError(TuiappError):
     """The database file cannot be used; the message says why, in French."""
 
 
-def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
-    """Bind ``db`` to ``path``, apply the pragmas and bring the schema up to date.
+def open_database(path: Path | PostgresTarget, *, create: bool = True) -> DatabaseProxy:
+    """Bind ``db`` to ``path`` (a file, or a PostgreSQL server), apply the pragmas and bring the
+    schema up to date.
 
     Calling it again with the same path is harmless; with another path it
     closes the previous file first.
     """
     from tuiapp.db.migrations import migrate
 
+    if isinstance(path, PostgresTarget):
+        from tuiapp.db.postgres import open_postgres
+
+        release()
+        db.initialize(open_postgres(path))
+        return db
     path = Path(path)
-    if db.database == str(path) and not db.is_closed():
+    if db.obj is SQLITE and db.database == str(path) and not db.is_closed():
         return db
     try:
         exists, is_dir = path.exists(), path.is_dir()
@@ -99,8 +133,8 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
         raise DatabaseOpenError(f"« {path} » est un dossier, pas une base de données.")
     elif not path.is_file():
         raise DatabaseOpenError(f"« {path} » n'est pas un fichier de base de données.")
-    if not db.is_closed():
-        db.close()
+    release()
+    db.initialize(SQLITE)
     # SQLite is not let near a file this account cannot use: it would open it
     # read-only or fail, and could leave a -wal and -shm of ours that others cannot write.
     try:
@@ -114,11 +148,11 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
     from tuiapp.domain import timing
 
     busy = timing.busy_timeout()
-    db.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)  # type: ignore[arg-type]  # Peewee's stubs say int; sqlite3 takes seconds as a float
+    SQLITE.init(str(path), pragmas={**PRAGMAS, "busy_timeout": int(busy * 1000)}, timeout=busy)  # type: ignore[arg-type]  # Peewee's stubs say int; sqlite3 takes seconds as a float
     before = file_access.existing_side_files(path)
     try:
         db.connect()
-        migrate(db)
+        migrate(SQLITE)
     except (DatabaseOpenError, sqlite3.DatabaseError, PeeweeDatabaseError, OperationalError) as exc:
         db.close()
         file_access.remove_new_side_files(path, before)
@@ -126,6 +160,16 @@ def open_database(path: Path, *, create: bool = True) -> SqliteDatabase:
             raise
         raise DatabaseOpenError(explain_database_error(path, exc)) from None
     return db
+
+
+def release() -> None:
+    """Close the connection of this thread; a PostgreSQL pool closes all of its own."""
+    if db.obj is None:
+        return
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
 
 
 def _explain_file_error(path: Path, exc: OSError) -> str:

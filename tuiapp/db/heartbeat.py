@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tuiapp.db.database import db
+from tuiapp.db.database import write_transaction
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Metadata
 from tuiapp.db.waiting import wait_for_writes
@@ -36,8 +36,9 @@ class Heartbeat:
 @wait_for_writes
 def beat(process: str, state: str) -> None:
     value = json.dumps({"at": utcnow().isoformat(), "process": process, "state": state})
-    with db.atomic("IMMEDIATE"):
-        Metadata.insert(key=KEY, value=value).on_conflict_replace().execute()
+    with write_transaction():
+        Metadata.insert(key=KEY, value=value).on_conflict(conflict_target=[Metadata.key],
+                                                       update={Metadata.value: value}).execute()
 
 
 def last() -> Heartbeat | None:

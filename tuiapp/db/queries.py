@@ -43,8 +43,11 @@ def invoices_with_people(query=None):
     )
 
 
+#: Residents in French order: É with E, lower case with upper case (``database.fold``), the same
+#: on SQLite and PostgreSQL; names that fold alike, in their own order.
+BY_NAME = (fn.fold(Resident.last_name), Resident.last_name, fn.fold(Resident.first_name), Resident.first_name)
 #: The order of every invoice list: the resident's name in French order, then the number.
-BY_RESIDENT_NAME = (Resident.last_name.collate("fr"), Resident.first_name.collate("fr"), Invoice.number)
+BY_RESIDENT_NAME = (*BY_NAME, Invoice.number)
 
 
 def invoices_of_period(period: Period, structure: StructureRef = None):
@@ -95,9 +98,7 @@ def last_period_with_invoices(structure: StructureRef = None) -> Period | None:
 
 def residents(structure: StructureRef = None, search: str = "", *, include_inactive: bool = True):
     """Residents by name, optionally of one structure and matching a text."""
-    query = Resident.select(Resident, Structure).join(Structure, JOIN.INNER).order_by(
-        Resident.last_name.collate("fr"), Resident.first_name.collate("fr")
-    )
+    query = Resident.select(Resident, Structure).join(Structure, JOIN.INNER).order_by(*BY_NAME)
     if structure is not None:
         query = query.where(Resident.structure == structure)
     if not include_inactive:

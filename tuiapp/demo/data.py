@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from tuiapp.db.database import db
+from tuiapp.db.database import db, write_transaction
 from tuiapp.db.models import (
     Association,
     Invoice,
@@ -121,7 +121,7 @@ def build_demo(*, reset: bool = False) -> DemoSummary:
     An empty database becomes a demo database. A demo database is left as it
     is, or rebuilt with ``reset``. Any other database is refused.
     """
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         if not _is_empty() and not is_demo_database():
             raise DemoRefused(
                 f"La base « {db.database} » contient des données réelles : "
@@ -132,7 +132,7 @@ def build_demo(*, reset: bool = False) -> DemoSummary:
         for model in reversed(ALL_MODELS):
             model.delete().execute()
         _populate(random.Random(2024))
-        Metadata.insert(key=DEMO_KEY, value="1").on_conflict_replace().execute()
+        Metadata.insert(key=DEMO_KEY, value="1").on_conflict(conflict_target=[Metadata.key], update={Metadata.value: "1"}).execute()
     return _summary(created=True)
 
 

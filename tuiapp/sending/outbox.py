@@ -28,7 +28,7 @@ from typing import cast
 
 from peewee import IntegrityError
 
-from tuiapp.db.database import db
+from tuiapp.db.database import db, write_transaction
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
 from tuiapp.db.waiting import wait_for_writes
@@ -134,7 +134,7 @@ def queue_invoices(invoice_ids, *, operator: str, batch: str | None = None, incl
     result = QueueResult(batch or new_batch_id())
     ids = list(dict.fromkeys(invoice_ids))
     resend = set(resend)
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         unknown = unknown_invoice_ids(ids)
         invoices = {
             invoice.id: invoice
@@ -202,7 +202,7 @@ def withdraw_unsent(batch: str, record_ids=()) -> int:
 def _withdraw(waiting, error: str) -> int:
     """Out of the queue: never claimed, deleted (nothing happened to them); put back after a
     try, closed as failed with ``error``. Returns how many."""
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         count = SendRecord.select().where(waiting).count()
         SendRecord.delete().where(waiting & (SendRecord.attempts == 0)).execute()
         SendRecord.update(status=SendStatus.FAILED, finished_at=utcnow(), error=error).where(waiting).execute()
@@ -251,7 +251,7 @@ def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str,
     assert status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED, SendStatus.UNKNOWN)
     now = utcnow()
     refused_text = "; ".join(f"{a} : {r}" for a, r in (refused or {}).items()) or None
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         updated = SendRecord.update(
             status=status, finished_at=now, last_reply=reply or None, refused_recipients=refused_text,
             error=error, claimed_by=None,
@@ -291,7 +291,7 @@ def _matches(slot: journal.Slot, record: SendRecord) -> bool:
 @wait_for_writes
 def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[journal.Slot]]:
     recovered, done = [], []
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         sending = {record.id: record for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING)}
         for record_id, held in slots.items():
             if record_id not in sending or not _matches(held, sending[record_id]):
@@ -343,7 +343,7 @@ def resolve_unknown(record_id: int, *, delivered: bool, operator: str) -> int | 
     ``sent``. Otherwise it is closed as ``failed`` and a new record is queued;
     returns the new record's id.
     """
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         record = SendRecord.get_by_id(record_id)
         if record.status != SendStatus.UNKNOWN:
             return None

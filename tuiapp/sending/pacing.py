@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from peewee import PeeweeException
 
-from tuiapp.db.database import db
+from tuiapp.db.database import db, write_transaction
 from tuiapp.db.sending_models import SendSlot, SmtpConnectionRow
 from tuiapp.db.waiting import wait_for_writes
 from tuiapp.domain import timing
@@ -54,7 +54,7 @@ def _held(holder: str, at: float, now: float) -> bool:
 def take_slot(account: str, rate: int, window: float, now: float) -> tuple[int | None, float]:
     """(the new slot's id, 0), or (None, seconds to wait) when ``rate`` slots already
     fall within the window."""
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         ends, expired = [], []
         for slot in SendSlot.select().where(SendSlot.account == account):
             if slot.sent_at is None and _held(slot.holder, slot.reserved_at, now):
@@ -79,7 +79,7 @@ def take_slot(account: str, rate: int, window: float, now: float) -> tuple[int |
 def take_place(account: str, limit: int, now: float) -> int | None:
     """A place for one more connection to the account's server (its id), or None when
     ``limit`` connections are open already."""
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         counted, stale = 0, []
         for place in SmtpConnectionRow.select().where(SmtpConnectionRow.account == account):
             if _held(place.holder, place.refreshed_at, now):

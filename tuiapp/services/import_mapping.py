@@ -317,7 +317,7 @@ def _profile_name(name: str) -> str:
 
 def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
     """Saves (or replaces) the mapping ``spec`` ({header: field}) as profile ``name`` for ``kind``."""
-    from tuiapp.db.database import db
+    from tuiapp.db.database import write_transaction
     from tuiapp.db.fields import utcnow
     from tuiapp.db.import_models import ImportProfile
 
@@ -326,7 +326,7 @@ def save_profile(name: str, kind: str, spec: dict[str, str]) -> None:
         if kind in _FIELDS and target.strip() not in ("", IGNORED):
             field_named(kind, target)
     text = json.dumps(spec, ensure_ascii=False, sort_keys=True)
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         profile = ImportProfile.get_or_none((ImportProfile.name == name) & (ImportProfile.kind == kind))
         if profile is None:
             ImportProfile.create(name=name, kind=kind, mapping=text)

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from peewee import JOIN
 
-from tuiapp.db.database import db
+from tuiapp.db.database import db, write_transaction
 from tuiapp.db.fields import utcnow
 from tuiapp.db.import_models import InvoicePdf
 from tuiapp.db.models import Invoice, Resident
@@ -285,7 +285,7 @@ def _apply(chosen: dict[int, _Source], numbers: dict[int, str], result: PdfImpor
     """Compare with what is attached, under the write lock, then write it all in one transaction
     (unless a dry run, or a problem: an invoice already mailed that would change without
     ``update_mailed``, or one waiting to be sent or being sent)."""
-    with db.atomic("DEFERRED" if result.dry_run else "IMMEDIATE"):
+    with db.atomic() if result.dry_run else write_transaction():
         ids = sorted(chosen, key=lambda invoice_id: numbers[invoice_id])
         invoices: dict[int, Invoice] = {}
         existing: dict[int, str] = {}

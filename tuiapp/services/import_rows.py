@@ -73,9 +73,9 @@ class Ticker:
 def transaction(dry_run: bool):
     """The import's one transaction: IMMEDIATE (no other writer between what is read and what is
     written); a dry run reads in a plain one and never writes."""
-    from tuiapp.db.database import db
+    from tuiapp.db.database import db, write_transaction
 
-    with db.atomic() if dry_run else db.atomic("IMMEDIATE") as txn:
+    with db.atomic() if dry_run else write_transaction() as txn:
         yield txn
 
 
