@@ -160,7 +160,7 @@ def migrate(database: SqliteDatabase) -> int:
     so two processes opening a new file at once do not both migrate it.
     """
     found = schema_version(database)
-    _refuse_newer(found)
+    refuse_newer(found)
     if found == SCHEMA_VERSION:
         return found
     # A migration may rebuild a table that others reference; SQLite ignores
@@ -170,7 +170,7 @@ def migrate(database: SqliteDatabase) -> int:
     try:
         with database.atomic("IMMEDIATE"):
             found = schema_version(database)
-            _refuse_newer(found)
+            refuse_newer(found)
             if found == 0 and _has_tables(database):
                 raise DatabaseOpenError(
                     f"« {database.database} » est une base SQLite d'un autre logiciel : tuiapp ne l'ouvre pas."
@@ -187,7 +187,7 @@ def migrate(database: SqliteDatabase) -> int:
     return found
 
 
-def _refuse_newer(found: int) -> None:
+def refuse_newer(found: int) -> None:
     if found > SCHEMA_VERSION:
         raise DatabaseOpenError(
             f"Cette base a été écrite par une version plus récente de tuiapp (schéma {found}, "

@@ -1,0 +1,240 @@
+"""The database on a real PostgreSQL server (issue 15): naming it, opening it, its schema, the
+same data and the same French order as on SQLite. The server is ``tests/pg_cluster.py``'s."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from peewee import IntegrityError
+
+from tuiapp.db.database import DatabaseOpenError, db, is_postgres, open_database, release, write_transaction
+from tuiapp.domain.db_target import PostgresTarget, TargetError, parse_target
+from tuiapp.domain.periods import Period
+
+# -- naming the database (no server needed) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("postgresql://compta@127.0.0.1:5433/tuiapp", ("compta", "127.0.0.1", 5433, "tuiapp", "prefer")),
+    ("postgres://compta@localhost/tuiapp", ("compta", "localhost", 5432, "tuiapp", "prefer")),
+    ("postgresql://compta@db.asso.fr/tuiapp", ("compta", "db.asso.fr", 5432, "tuiapp", "verify-full")),
+    ("postgresql://compta@db.asso.fr/tuiapp?sslmode=verify-ca&sslrootcert=/etc/ca.pem",
+     ("compta", "db.asso.fr", 5432, "tuiapp", "verify-ca")),
+    ("postgresql://compta@/tuiapp?host=/var/run/postgresql", ("compta", "/var/run/postgresql", 5432, "tuiapp", "prefer")),
+    ("postgresql://compta@[::1]:5432/tuiapp?sslmode=disable", ("compta", "::1", 5432, "tuiapp", "disable")),
+    ("postgresql://compta%40asso@127.0.0.1/base%20fr", ("compta@asso", "127.0.0.1", 5432, "base fr", "prefer")),
+])
+def test_a_postgresql_url_names_the_server_the_user_and_the_base(text, expected):
+    target = parse_target(text)
+    assert isinstance(target, PostgresTarget)
+    assert (target.user, target.host, target.port, target.name, target.sslmode) == expected
+    assert "@" in str(target) and ":" not in str(target).split("@")[0].removeprefix("postgresql://")
+
+
+def test_anything_else_is_a_file_name():
+    assert parse_target("~/compta/tuiapp.db") == Path("~/compta/tuiapp.db").expanduser()
+    assert parse_target("base:2024.db") == Path("base:2024.db")
+
+
+@pytest.mark.parametrize("text, said", [
+    ("postgresql://compta:secret@127.0.0.1/tuiapp", "contient un mot de passe"),
+    ("postgresql://compta:@127.0.0.1/tuiapp", "contient un mot de passe"),
+    ("postgresql://compta@127.0.0.1/tuiapp?password=secret", "Option « password » inconnue"),
+    ("mysql://compta@127.0.0.1/tuiapp", "fichier SQLite ou PostgreSQL"),
+    ("postgresql://127.0.0.1/tuiapp", "indiquez l'utilisateur"),
+    ("postgresql://compta@127.0.0.1", "indiquez le nom de la base"),
+    ("postgresql://compta@127.0.0.1:99999/tuiapp", "illisible"),
+    ("postgresql://compta@db.asso.fr/tuiapp?sslmode=require", "ne serait pas vérifié"),
+    ("postgresql://compta@db.asso.fr/tuiapp?sslmode=disable", "ne serait pas vérifié"),
+    ("postgresql://compta@127.0.0.1/tuiapp?sslmode=maybe", "les valeurs possibles"),
+    ("postgresql://compta@127.0.0.1/tuiapp?sslmode=disable&sslmode=prefer", "deux fois"),
+    ("postgresql://compta@127.0.0.1/tuiapp?connect_timeout=soon", "nombre de secondes"),
+    ("postgresql://compta@127.0.0.1/tu%1b[2Jiapp", "caractère de contrôle"),
+    ("   ", "indiquez un nom de fichier"),
+])
+def test_a_bad_url_is_refused_in_french_and_never_echoes_a_password(text, said):
+    with pytest.raises(TargetError) as refused:
+        parse_target(text)
+    assert said in str(refused.value)
+    assert "secret" not in str(refused.value) and "\x1b" not in str(refused.value)
+
+
+# -- the database on the server -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg(pg_url):
+    """The fresh PostgreSQL database opened as tuiapp opens it; SQLite again afterwards."""
+    target = parse_target(pg_url)
+    open_database(target)
+    assert is_postgres()
+    yield target
+    release()
+
+
+def test_a_new_database_gets_the_schema_and_keeps_what_is_written(pg):
+    from tuiapp.db.models import Association, Invoice, InvoiceLine, Resident, SendRecord, Structure
+
+    association = Association.get_solo()
+    association.name = "Les Amis du Foyer"
+    association.save()
+    structure = Structure.create(code="FH", name="Foyer Les Tilleuls", sender_email="fh@example.org")
+    resident = Resident.create(structure=structure, last_name="MAILLY", first_name="Josiane", email="j@example.org")
+    invoice = Invoice.create(resident=resident, structure=structure, period_year=2024, period_month=9,
+                             number="FH-2024-09-001", issue_date=date(2024, 9, 28), amount_ht=Decimal("1234.56"))
+    InvoiceLine.create(invoice=invoice, label="Hébergement", quantity=Decimal("30"), unit_price=Decimal("41.15"),
+                       amount=Decimal("1234.50"))
+    record = SendRecord.create(invoice=invoice, recipients="j@example.org")
+    release()  # read back through a new connection
+    open_database(pg)
+    again = Invoice.get_by_id(invoice.id)
+    assert (again.amount_ht, again.issue_date, again.resident.last_name, again.structure.code) == (
+        Decimal("1234.56"), date(2024, 9, 28), "MAILLY", "FH")
+    assert [(line.quantity, line.unit_price) for line in again.lines] == [(Decimal("30.00"), Decimal("41.15"))]
+    assert SendRecord.get_by_id(record.id).status == "queued"
+    assert Association.get_solo().name == "Les Amis du Foyer"
+    with pytest.raises(IntegrityError):  # one queued record per invoice, as on SQLite
+        with db.atomic():
+            SendRecord.create(invoice=invoice, recipients="j@example.org")
+
+
+def test_the_demo_gives_the_same_lists_as_on_sqlite(pg, tmp_path):
+    from tuiapp.db import queries
+    from tuiapp.demo.data import build_demo
+
+    def lists():
+        period = queries.last_period_with_invoices()
+        return (period, [(row.number, row.resident.last_name, row.amount_ht) for row in queries.invoices_to_mail(period)],
+                [(r.last_name, r.first_name) for r in queries.residents(search="e")])
+
+    build_demo()
+    on_postgres = lists()
+    open_database(tmp_path / "demo.db")
+    build_demo()
+    on_sqlite = lists()
+    assert on_postgres == on_sqlite
+    assert isinstance(on_postgres[0], Period) and len(on_postgres[1]) > 10
+
+
+NAMES = ["Œuvray", "OEHLER", "oeil", "d'Arc", "D’ARTAGNAN", "Dupont-Aignan", "Du Pont", "DUPONT", "Dupont",
+         "Éluard", "ELUARD", "Élie", "Ébène", "ebene", "Zoé", "zola", "Çava", "cabane", "Ångström", "ANGERS",
+         "Lætitia", "Laeti", "Ødegaard", "ode", "Łukasz", "lucas", "Émile Zola", "Emile-Zola"]
+
+
+def test_names_are_in_the_same_french_order_and_found_alike_on_both_engines(pg, tmp_path):
+    """Œ, hyphens, spaces, apostrophes and accents: one order (``fold``, then the name) and one
+    search on SQLite (Python's ``fold``) and on PostgreSQL (the schema's SQL ``fold``)."""
+    from tuiapp.db import queries
+    from tuiapp.db.database import fold
+    from tuiapp.db.models import Resident, Structure
+
+    def seen():
+        structure = Structure.create(code="FH", name="Foyer")
+        for name in NAMES:
+            Resident.create(structure=structure, last_name=name)
+        order = [r.last_name for r in queries.residents()]
+        found = {word: sorted(r.last_name for r in queries.residents(search=word))
+                 for word in ("oe", "œ", "dupont", "ELU", "zo", "ange", "lae", "ø", "ł", "’")}
+        folded = [row[0] for row in db.execute_sql("SELECT fold(last_name) FROM resident ORDER BY id")]
+        return order, found, folded
+
+    on_postgres = seen()
+    open_database(tmp_path / "names.db")
+    on_sqlite = seen()
+    assert on_postgres == on_sqlite
+    assert on_sqlite[0] == sorted(NAMES, key=lambda name: (fold(name), name))
+    assert on_sqlite[2] == [fold(name) for name in NAMES]
+    assert on_sqlite[1]["ELU"] == ["ELUARD", "Éluard"]
+
+
+def test_a_base_written_by_a_newer_tuiapp_or_by_another_program_is_refused(pg_cluster, make_pg_database):
+    newer, foreign = make_pg_database(), make_pg_database()
+    open_database(parse_target(newer.url))
+    db.execute_sql("UPDATE metadata SET value = '99' WHERE key = 'schema_version'")
+    release()
+    with pytest.raises(DatabaseOpenError, match="version plus récente de tuiapp"):
+        open_database(parse_target(newer.url))
+    pg_cluster.psql("CREATE TABLE clients (id int)", dbname=foreign.name)
+    pg_cluster.psql(f"ALTER TABLE clients OWNER TO {foreign.role}", dbname=foreign.name)
+    with pytest.raises(DatabaseOpenError, match="un autre logiciel"):
+        open_database(parse_target(foreign.url))
+    count = pg_cluster.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+                            dbname=foreign.name)
+    assert "1" in str(count)  # nothing was created beside it
+
+
+def test_two_processes_opening_a_new_base_at_once_create_it_once(pg_url):
+    target = parse_target(pg_url)
+    errors = []
+
+    def open_it():
+        from tuiapp.db.postgres import open_postgres
+
+        try:
+            database = open_postgres(target)
+            database.close_all()
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    open_database(target)
+    assert db.execute_sql("SELECT value FROM metadata WHERE key = 'schema_version'").fetchone() == ("6",)
+    release()
+
+
+def test_a_wrong_password_or_no_server_is_said_in_french_without_the_password(pg_database, monkeypatch, tmp_path):
+    pgpass = tmp_path / "wrong-pgpass"
+    pgpass.write_text(f"*:*:*:{pg_database.role}:not-the-password\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    with pytest.raises(DatabaseOpenError) as refused:
+        open_database(parse_target(pg_database.url))
+    assert "utilisateur ou mot de passe" in str(refused.value) and "~/.pgpass" in str(refused.value)
+    assert "not-the-password" not in str(refused.value)
+    nobody_listens = pg_database.url.replace(f":{pg_database.port}/", ":1/")
+    with pytest.raises(DatabaseOpenError, match="Serveur PostgreSQL injoignable"):
+        open_database(parse_target(nobody_listens))
+
+
+def test_one_writer_at_a_time_on_postgresql(pg):
+    """``write_transaction`` is SQLite's BEGIN IMMEDIATE: a second writer waits for the first."""
+    from tuiapp.db.models import Metadata
+
+    order = []
+    inside = threading.Event()
+    go_on = threading.Event()
+
+    def first():
+        with write_transaction():
+            Metadata.create(key="first", value="1")
+            inside.set()
+            go_on.wait(5)
+            order.append("first done")
+        db.close()
+
+    def second():
+        inside.wait(5)
+        with write_transaction():
+            order.append("second in")
+            Metadata.create(key="second", value="2")
+        db.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    inside.wait(5)
+    threading.Event().wait(0.3)
+    assert order == []  # the second waits
+    go_on.set()
+    for thread in threads:
+        thread.join()
+    assert order == ["first done", "second in"]
