@@ -180,8 +180,9 @@ def _own_database() -> Iterator[None]:
     try:
         yield
     finally:
-        if not db.is_closed():
-            db.close()
+        from tuiapp.db.database import release
+
+        release()  # the command's connection, or its PostgreSQL pool
         db.initialize(engine)
         for name, value in saved.items():
             setattr(engine, name, value)

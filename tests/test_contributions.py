@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
@@ -303,7 +304,7 @@ def snap_app(app, demo_db_file, monkeypatch):
     monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
     monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"
-    app.db_path = "demo.db"
+    app.db_path = Path("demo.db")
     yield app
     monkeypatch.undo()
     time.tzset()

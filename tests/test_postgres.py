@@ -154,7 +154,7 @@ def test_names_are_in_the_same_french_order_and_found_alike_on_both_engines(pg, 
 def test_a_base_written_by_a_newer_tuiapp_or_by_another_program_is_refused(pg_cluster, make_pg_database):
     newer, foreign = make_pg_database(), make_pg_database()
     open_database(parse_target(newer.url))
-    db.execute_sql("UPDATE metadata SET value = '99' WHERE key = 'schema_version'")
+    db.execute_sql("UPDATE schema_version SET version = 99")
     release()
     with pytest.raises(DatabaseOpenError, match="version plus récente de tuiapp"):
         open_database(parse_target(newer.url))
@@ -187,7 +187,7 @@ def test_two_processes_opening_a_new_base_at_once_create_it_once(pg_url):
         thread.join()
     assert errors == []
     open_database(target)
-    assert db.execute_sql("SELECT value FROM metadata WHERE key = 'schema_version'").fetchone() == ("6",)
+    assert db.execute_sql("SELECT version FROM schema_version").fetchall() == [(6,)]
     release()
 
 

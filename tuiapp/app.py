@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
+from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget
 from tuiapp.domain.roles import Action, Role, refusal
 from tuiapp.screens.home import HomeScreen
 from tuiapp.sending import outbox
@@ -29,10 +30,10 @@ class TuiApp(App[None]):
         Binding("ctrl+q", "leave_app", "Quitter", id="app.quit", show=False, priority=True),
     ]
 
-    def __init__(self, db_path: Path, *, service_mode: bool = False, role: Role = Role.ADMIN,
+    def __init__(self, db_path: DatabaseTarget, *, service_mode: bool = False, role: Role = Role.ADMIN,
                  config: SystemConfig | None = None) -> None:
         super().__init__()
-        self.db_path = db_path
+        self.db_path: DatabaseTarget = db_path if isinstance(db_path, PostgresTarget) else Path(db_path)
         #: On the association's server: a sender service sends, the screens queue and follow it.
         self.service_mode = service_mode
         #: What this account may do (``tuiapp.domain.roles``): the screens disable the rest and say why.
@@ -76,7 +77,8 @@ class TuiApp(App[None]):
     def on_mount(self) -> None:
         from tuiapp.widgets.plain import field_text
 
-        self.sub_title = field_text(Path(self.db_path).name)  # the full path is on the home screen
+        # the file's name (the full path is on the home screen), or the PostgreSQL base's
+        self.sub_title = field_text(self.db_path.name)
         try:
             self.title = field_text(Association.get_solo().name) or "tuiapp"
             interrupted = outbox.recover_interrupted()
@@ -214,8 +216,8 @@ class TuiApp(App[None]):
         self._close_messages_no_wait()
 
 
-def create_app(db_path: Path, *, create: bool = True, service_mode: bool = False, role: Role = Role.ADMIN,
+def create_app(db_path: DatabaseTarget, *, create: bool = True, service_mode: bool = False, role: Role = Role.ADMIN,
                config: SystemConfig | None = None) -> TuiApp:
     """Open the database (schema brought up to date) and build the app on it."""
     open_database(db_path, create=create)
-    return TuiApp(Path(db_path), service_mode=service_mode, role=role, config=config)
+    return TuiApp(db_path, service_mode=service_mode, role=role, config=config)

@@ -9,6 +9,7 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 from tuiapp import system_config
+from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget, parse_target
 
 APP_NAME = "tuiapp"
 DB_ENV = "TUIAPP_DB"
@@ -39,15 +40,26 @@ def demo_mail_dir() -> Path:
     return data_dir() / "demo-mails"
 
 
-def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool]:
+def journal_dir(target: DatabaseTarget) -> Path:
+    """The send journal's folder (``tuiapp.sending.journal``): beside an SQLite file, where all who
+    use the file reach it; for a PostgreSQL base, in this account's data directory (a claim made
+    on another machine is judged by its service's heartbeat, not by its journal)."""
+    if isinstance(target, PostgresTarget):
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{target.user}@{target.host}_{target.port}_{target.name}")
+        return data_dir() / "send-journal" / name
+    return Path(f"{target}.send-journal")
+
+
+def resolve_db_path(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[DatabaseTarget, bool]:
     """The database to use and whether it must exist already (see ``locate_db``)."""
     path, named, _ = locate_db(cli_value, environ)
     return path, named
 
 
-def locate_db(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Path, bool, str]:
+def locate_db(cli_value: str | None, environ: Mapping[str, str] = os.environ) -> tuple[DatabaseTarget, bool, str]:
     """The database to use: ``--db``, else ``$TUIAPP_DB``, else the association
     server's configuration (``tuiapp.system_config``), else the user's data directory.
+    Each may name a file or a PostgreSQL base (``postgresql://``: ``tuiapp.domain.db_target``).
 
     Returns the path, whether it must exist already (a file the operator or
     the configuration names that does not exist is a typo more often than a
@@ -59,9 +71,9 @@ def locate_db(cli_value: str | None, environ: Mapping[str, str] = os.environ) ->
             from tuiapp.domain.errors import TuiappError
 
             raise TuiappError("--db : indiquez un nom de fichier.")
-        return Path(cli_value).expanduser(), True, "option --db"
+        return parse_target(cli_value), True, "option --db"
     if environ.get(DB_ENV, "").strip():
-        return Path(environ[DB_ENV]).expanduser(), True, f"${DB_ENV}"
+        return parse_target(environ[DB_ENV]), True, f"${DB_ENV}"
     config = system_config.load(environ)
     if config is not None:
         return config.database, True, f"configuration du serveur ({config.path})"

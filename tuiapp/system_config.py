@@ -44,6 +44,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tuiapp.domain.auth_method import AuthMethod
+from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget, TargetError, is_url, parse_target
 from tuiapp.domain.errors import TuiappError, ValidationError
 from tuiapp.domain.safe_text import describe_char, find_control, printable
 from tuiapp.domain.smtp_security import SmtpSecurity
@@ -85,7 +86,7 @@ class SmtpDestination:
 @dataclass(frozen=True)
 class SystemConfig:
     path: Path
-    database: Path
+    database: DatabaseTarget
     mode: Mode = Mode.LOCAL
     admin_group: str = "tuiapp-admin"
     operator_group: str = "tuiapp"
@@ -142,9 +143,12 @@ def load(environ: Mapping[str, str] = os.environ) -> SystemConfig | None:
 def parse(data: dict, *, path: Path, source: str = "") -> SystemConfig:
     """Check every value of the file; the first wrong one is named, with its key."""
     reader = _Reader(data, path, "")
-    database = reader.path("database", required=True)
-    assert database is not None
+    database = reader.target("database")
     mode = Mode(reader.choice("mode", [m.value for m in Mode], Mode.LOCAL.value))
+    secret_dir = reader.path("secret_dir")
+    if secret_dir is None and isinstance(database, PostgresTarget):
+        raise reader.wrong("secret_dir", "obligatoire avec une base PostgreSQL (le dossier du service d'envoi "
+                           "pour le secret SMTP, par exemple /srv/tuiapp/secret).")
     config = SystemConfig(
         path=path,
         database=database,
@@ -152,7 +156,7 @@ def parse(data: dict, *, path: Path, source: str = "") -> SystemConfig:
         admin_group=reader.group("admin_group", "tuiapp-admin"),
         operator_group=reader.group("operator_group", "tuiapp"),
         print_dir=reader.path("print_dir"),
-        secret_dir=reader.path("secret_dir") or database.parent / "secret",
+        secret_dir=secret_dir or (database.parent / "secret" if isinstance(database, Path) else None),
         service_user=reader.group("service_user", "tuiapp"),
         smtp=_smtp(reader.table("smtp"), path) if "smtp" in data else None,
         source=source,
@@ -205,6 +209,22 @@ class _Reader:
             return check(self.text(key))
         except ValidationError as problem:
             raise self._wrong(key, problem.message) from None
+
+    def target(self, key: str) -> DatabaseTarget:
+        """A database: an absolute file name, or a ``postgresql://`` URL."""
+        text = self.text(key, required=True)
+        if not is_url(text):
+            path = self.path(key, required=True)
+            assert path is not None
+            return path
+        try:
+            return parse_target(text)
+        except TargetError as exc:
+            raise self._wrong(key, str(exc)) from None
+
+    def wrong(self, key: str, why: str) -> ConfigError:
+        self.known.add(key)
+        return self._wrong(key, why)
 
     def _wrong(self, key: str, why: str) -> ConfigError:
         return ConfigError(f"Configuration « {self.path_of_file} », clé « {self.prefix}{key} » : {why}")

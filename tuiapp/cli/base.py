@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_db, open_existing, say, warn
+from tuiapp.domain.db_target import DatabaseTarget, parse_target
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.roles import Role
 from tuiapp.locations import demo_db_path, demo_mail_dir, resolve_db_path
@@ -52,7 +53,7 @@ def run_app(args: argparse.Namespace) -> int:
                       config=site.config if service_mode else None)
 
 
-def _start_tui(path: Path, *, service_mode: bool = False, role: Role = Role.ADMIN,
+def _start_tui(path: DatabaseTarget, *, service_mode: bool = False, role: Role = Role.ADMIN,
                config: SystemConfig | None = None) -> int:
     """The demo's too: local mode, every right."""
     from tuiapp.app import create_app
@@ -64,6 +65,10 @@ def _start_tui(path: Path, *, service_mode: bool = False, role: Role = Role.ADMI
 
 def init_base(args: argparse.Namespace) -> int:
     path, _ = resolve_db_path(args.db)
+    if not isinstance(path, Path):  # a PostgreSQL base: its schema is made when it is empty
+        open_db(path, create=True)
+        say(f"Base à jour : {path}")
+        return EXIT_OK
     try:
         existed = path.stat().st_size > 0
     except OSError:  # missing, or in a folder this account cannot enter (open_db then says so)
@@ -73,11 +78,11 @@ def init_base(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo_path(args: argparse.Namespace) -> Path:
-    return Path(args.db).expanduser() if args.db else demo_db_path()
+def _demo_path(args: argparse.Namespace) -> DatabaseTarget:
+    return parse_target(args.db) if args.db else demo_db_path()
 
 
-def _build_demo(path: Path, *, reset: bool) -> None:
+def _build_demo(path: DatabaseTarget, *, reset: bool) -> None:
     from tuiapp.demo.data import build_demo
 
     open_db(path, create=True)

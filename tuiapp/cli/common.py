@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuiapp.domain.db_target import DatabaseTarget
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.safe_text import printable
 from tuiapp.locations import resolve_db_path
@@ -30,17 +31,19 @@ def add_db_option(parser: argparse.ArgumentParser, *, default=argparse.SUPPRESS)
         "--db",
         metavar="FICHIER",
         default=default,
-        help="base de données SQLite (sinon $TUIAPP_DB, sinon celle de la configuration du serveur, sinon le dossier de données de l'utilisateur)",
+        help="base de données : un fichier SQLite, ou postgresql://UTILISATEUR@SERVEUR:PORT/BASE (mot de passe "
+             "dans ~/.pgpass) ; sinon $TUIAPP_DB, sinon celle de la configuration du serveur, sinon le dossier "
+             "de données de l'utilisateur",
     )
 
 
-def open_db(path: Path, *, create: bool) -> None:
+def open_db(path: DatabaseTarget, *, create: bool) -> None:
     from tuiapp.db.database import DatabaseOpenError, open_database
 
     try:
         open_database(path, create=create)
     except DatabaseOpenError as exc:
-        if not create and _missing(path):
+        if not create and isinstance(path, Path) and _missing(path):
             raise DatabaseOpenError(
                 f"{exc} Pour la créer : « tuiapp init --db {path} » "
                 f"(ou « tuiapp init-demo --db {path} » pour une base de démonstration)."
@@ -59,7 +62,7 @@ def _missing(path: Path) -> bool:
     return False
 
 
-def open_existing(args: argparse.Namespace, site=None) -> Path:
+def open_existing(args: argparse.Namespace, site=None) -> DatabaseTarget:
     """The base named by --db / $TUIAPP_DB / the server's configuration (which must exist), or the
     default one. ``site``: already located (``services.site.locate``): the configuration is not read again."""
     if site is not None:

@@ -57,6 +57,16 @@ def fold(text: str | None) -> str:
 SQLITE.func("fold")(fold)
 
 
+_target: Path | PostgresTarget | None = None
+
+
+def current_target() -> Path | PostgresTarget:
+    """The database ``open_database`` opened last: its file, or its PostgreSQL base."""
+    if _target is None:
+        return Path(db.database)
+    return _target
+
+
 def is_postgres() -> bool:
     return isinstance(db.obj, PostgresqlDatabase)
 
@@ -105,6 +115,7 @@ def open_database(path: Path | PostgresTarget, *, create: bool = True) -> Databa
     Calling it again with the same path is harmless; with another path it
     closes the previous file first.
     """
+    global _target
     from tuiapp.db.migrations import migrate
 
     if isinstance(path, PostgresTarget):
@@ -112,6 +123,7 @@ def open_database(path: Path | PostgresTarget, *, create: bool = True) -> Databa
 
         release()
         db.initialize(open_postgres(path))
+        _target = path
         return db
     path = Path(path)
     if db.obj is SQLITE and db.database == str(path) and not db.is_closed():
@@ -159,6 +171,7 @@ def open_database(path: Path | PostgresTarget, *, create: bool = True) -> Databa
         if isinstance(exc, DatabaseOpenError):
             raise
         raise DatabaseOpenError(explain_database_error(path, exc)) from None
+    _target = path
     return db
 
 
@@ -181,10 +194,14 @@ def _explain_file_error(path: Path, exc: OSError) -> str:
     return f"Impossible d'utiliser le fichier de la base « {path} » (erreur système {reason})."
 
 
-def explain_database_error(path: Path | str, exc: Exception) -> str:
-    """A French sentence for an SQLite error met while using the file."""
+def explain_database_error(path: Path | str | PostgresTarget, exc: Exception) -> str:
+    """A French sentence for an SQLite error met while using the file (or for a PostgreSQL one)."""
     from tuiapp.db.waiting import disk_full_text, is_disk_full
 
+    if isinstance(path, PostgresTarget):
+        from tuiapp.db.postgres import explain_postgres_error
+
+        return explain_postgres_error(path, exc)
     text = str(exc)
     if is_disk_full(exc):
         return f"Impossible d'écrire dans la base « {path} » : {disk_full_text(path)}"

@@ -3,8 +3,8 @@
 A PostgreSQL database starts at ``BASELINE``, the schema SQLite reaches through migrations 1 to
 6, written here once in PostgreSQL's words and frozen like SQLite's version 1: never edit it.
 A later version adds its step to ``MIGRATIONS`` here as well as to ``tuiapp.db.migrations``
-(a test checks that both reach ``SCHEMA_VERSION``). The version is the ``schema_version`` row
-of the metadata table (SQLite keeps its in ``user_version``).
+(a test checks that both reach ``SCHEMA_VERSION``). The version is the one row of the
+``schema_version`` table, which no model maps (SQLite keeps its in ``user_version``).
 
 Differences with SQLite, each for the same behaviour:
 - ids are ``SERIAL``; booleans ``BOOLEAN``; PDFs ``BYTEA``; instants in seconds ``DOUBLE PRECISION``
@@ -26,10 +26,11 @@ from peewee import Database
 from tuiapp.db.database import WRITER_LOCK, DatabaseOpenError
 
 BASELINE = 6
-VERSION_KEY = "schema_version"
+VERSION_TABLE = "schema_version"
 
 _C = 'COLLATE "C"'
 _V6_SCHEMA = (
+    f'CREATE TABLE "{VERSION_TABLE}" ("version" INTEGER NOT NULL)',
     f'CREATE TABLE "metadata" ("key" VARCHAR(255) {_C} NOT NULL PRIMARY KEY, "value" TEXT {_C} NOT NULL)',
     f'CREATE TABLE "association" ("id" INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), '
     f'"name" VARCHAR(255) {_C} NOT NULL, "address" TEXT {_C} NOT NULL, "smtp_host" VARCHAR(255) {_C} NOT NULL, '
@@ -128,7 +129,7 @@ def migrate_postgres(database: Database, schema_version: int) -> int:
         if not tables:
             for statement in _V6_SCHEMA:
                 database.execute_sql(statement)
-            database.execute_sql('INSERT INTO "metadata" ("key", "value") VALUES (%s, %s)', (VERSION_KEY, str(BASELINE)))
+            database.execute_sql(f'INSERT INTO "{VERSION_TABLE}" ("version") VALUES (%s)', (BASELINE,))
             found = 0
         else:
             found = _version(database, tables)
@@ -136,15 +137,15 @@ def migrate_postgres(database: Database, schema_version: int) -> int:
         for version in range(max(found, BASELINE) + 1, schema_version + 1):
             MIGRATIONS[version](database)
         if max(found, BASELINE) < schema_version:
-            database.execute_sql('UPDATE "metadata" SET "value" = %s WHERE "key" = %s', (str(schema_version), VERSION_KEY))
+            database.execute_sql(f'UPDATE "{VERSION_TABLE}" SET "version" = %s', (schema_version,))
     return found
 
 
 def _version(database: Database, tables: set[str]) -> int:
-    row = None
-    if "metadata" in tables:
-        row = database.execute_sql('SELECT "value" FROM "metadata" WHERE "key" = %s', (VERSION_KEY,)).fetchone()
-    if row is None or not str(row[0]).isdigit():
+    rows = []
+    if VERSION_TABLE in tables:
+        rows = database.execute_sql(f'SELECT "version" FROM "{VERSION_TABLE}"').fetchall()
+    if len(rows) != 1 or rows[0][0] is None:
         raise DatabaseOpenError(f"« {database.database} » contient déjà les tables d'un autre logiciel : "
                                 "tuiapp ne l'utilise pas. Donnez-lui une base vide.")
-    return int(row[0])
+    return int(rows[0][0])

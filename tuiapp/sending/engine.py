@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tuiapp.db import queries
-from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
@@ -202,7 +201,7 @@ class SendEngine:
         try:
             slot = journal.reserve(record.id, message_id=message_id, claimed_by=outbox.process_tag())
         except OSError as exc:  # nothing is handed over: back to the queue, and the batch stops
-            problem = JournalUnavailable(journal.folder_for(db.database), exc)
+            problem = JournalUnavailable(journal.current_folder(), exc)
             self._settle(record.id, None, _Outcome(None, error=str(problem)), statuses)
             raise _Stop(problem) from None
         connection: list[SmtpConnection | None] = [None]

@@ -48,14 +48,12 @@ _in_flight: set[int] = set()
 _lock = threading.Lock()
 
 
-def folder_for(database: str | Path) -> Path:
-    return Path(f"{database}.send-journal")
+def current_folder() -> Path:
+    """The journal of the database open now (``tuiapp.locations.journal_dir``)."""
+    from tuiapp.db.database import current_target
+    from tuiapp.locations import journal_dir
 
-
-def _folder() -> Path:
-    from tuiapp.db.database import db
-
-    return folder_for(db.database)
+    return journal_dir(current_target())
 
 
 def _sync_folder(folder: Path) -> None:
@@ -134,8 +132,10 @@ class Slot:
 
 def reserve(record_id: int, *, message_id: str, claimed_by: str) -> Slot:
     """Reserve the record's slot; raises ``OSError`` (a full disk, say) if it cannot."""
-    folder = _folder()
+    folder = current_folder()
     if not folder.is_dir():
+        if not folder.parent.is_dir():  # a PostgreSQL base's journals, in this account's data directory
+            folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
         os.chmod(folder, FOLDER_MODE)
         _sync_folder(folder.parent)
@@ -167,7 +167,7 @@ def in_flight(record_id: int) -> bool:
 
 def pending() -> dict[int, Slot]:
     """The slots left on disk, by record id (an unreadable one reads as "no reply")."""
-    folder = _folder()
+    folder = current_folder()
     slots: dict[int, Slot] = {}
     try:
         paths = list(folder.glob(f"*{_SUFFIX}"))

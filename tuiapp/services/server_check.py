@@ -24,11 +24,12 @@ def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> li
     if os.getuid() != 0 and gid not in {os.getgid(), *os.getgroups()}:
         found.append(f"Votre compte n'est pas dans le groupe {config.operator_group} : demandez à l'administrateur "
                      f"« sudo usermod -aG {config.operator_group} {my_name()} », puis reconnectez-vous.")
-    folder = config.database.parent
-    found += _mode(folder, gid, 0o2770, f"sudo chgrp {config.operator_group} {folder} && sudo chmod 2770 {folder}")
-    for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
-        if file.exists() or file == config.database:
-            found += _mode(file, gid, 0o660, f"sudo chgrp {config.operator_group} {file} && sudo chmod 660 {file}")
+    if isinstance(config.database, Path):  # a PostgreSQL base's rights are its server's
+        folder = config.database.parent
+        found += _mode(folder, gid, 0o2770, f"sudo chgrp {config.operator_group} {folder} && sudo chmod 2770 {folder}")
+        for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
+            if file.exists() or file == config.database:
+                found += _mode(file, gid, 0o660, f"sudo chgrp {config.operator_group} {file} && sudo chmod 660 {file}")
     if config.smtp is not None and config.smtp.certificate:
         found += _private(Path(config.smtp.certificate), config.service_user)
     if check_heartbeat and config.mode == Mode.SERVICE and not found:

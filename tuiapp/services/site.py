@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuiapp import system_config
+from tuiapp.domain.db_target import DatabaseTarget
 from tuiapp.domain.roles import Role
 from tuiapp.locations import locate_db
 from tuiapp.system_config import Mode, SystemConfig
@@ -25,7 +26,7 @@ class Site:
     config: SystemConfig | None
     config_path: Path
     config_source: str
-    database: Path
+    database: DatabaseTarget
     database_must_exist: bool
     database_source: str
     mode: Mode
@@ -84,7 +85,10 @@ def _gid(name: str) -> int | None:
         return None
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: DatabaseTarget, b: DatabaseTarget) -> bool:
+    """Whether both name one base: the same file, or the same PostgreSQL base."""
+    if not (isinstance(a, Path) and isinstance(b, Path)):
+        return a == b
     try:
         return os.path.samefile(a, b)
     except OSError:
