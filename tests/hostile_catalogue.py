@@ -266,6 +266,12 @@ COMMANDS = (
     ("import", "residents", "/tmp/\x1b]0;pwned\x07.csv", "--db", "{db}"),
     ("import", "invoices", "{db}", "--db", "{db}", "--map", "\x1b[2J=number"),  # a database is no export
     ("import", "invoices", "/tmp/absent.csv", "--db", "{db}", "--report", "/tmp/\x1b[2J/rapport.csv"),
+    # PostgreSQL: hostile URLs (refused before any connection), a server that does not answer
+    ("history", "--db", "postgresql://a\x1b]0;pwned\x07@127.0.0.1:1/x"),
+    ("where", "--db", "postgresql://[@click=app.quit]@127.0.0.1/\x1b[2J"),
+    ("db", "copy", "--from", "{db}", "--to", "postgresql://x@127.0.0.1:1/\x1b]52;c;cHduZWQ=\x07"),
+    ("db", "copy", "--from", "/tmp/\x1b]0;pwned\x07.db", "--to", "postgresql://x@127.0.0.1:1/x"),
+    ("db", "copy", "--from", "{db}", "--to", "postgresql://x@127.0.0.1:1/x"),
     ("\x1b]52;c;cHduZWQ=\x07",),
 )
 

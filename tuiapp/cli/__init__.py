@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp import __version__
-from tuiapp.cli import base, history, imports, send, server, smtp
+from tuiapp.cli import base, db_copy, history, imports, send, server, smtp
 from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
 from tuiapp.domain.errors import TuiappError
 
@@ -24,7 +24,7 @@ def build_parser() -> Parser:
     add_db_option(parser, default=None)
     parser.set_defaults(func=base.run_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=Parser)
-    for module in (base, smtp, send, history, imports, server):
+    for module in (base, smtp, send, history, imports, server, db_copy):
         module.register(commands)
     return parser
 
@@ -38,13 +38,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         warn(f"Erreur : {exc}")
         return EXIT_USAGE
     except (PeeweeDatabaseError, sqlite3.DatabaseError) as exc:  # sqlite3's own: a damaged page met mid-read
-        from tuiapp.db.database import db, explain_database_error
+        from tuiapp.db.database import current_target, explain_database_error
 
-        warn(f"Erreur : {explain_database_error(db.database or '?', exc)}")
+        warn(f"Erreur : {explain_database_error(current_target(), exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         warn("Interrompu.")
         return 130
     except BrokenPipeError:  # "tuiapp history | head": the reader has left
         silence(sys.stdout)
+        return EXIT_USAGE
+    except Exception as exc:  # the PostgreSQL driver's own, met outside Peewee (a connection dropped)
+        from tuiapp.db.database import current_target, explain_database_error, is_database_error
+
+        if not is_database_error(exc):
+            raise
+        warn(f"Erreur : {explain_database_error(current_target(), exc)}")
         return EXIT_USAGE

@@ -63,7 +63,7 @@ _target: Path | PostgresTarget | None = None
 def current_target() -> Path | PostgresTarget:
     """The database ``open_database`` opened last: its file, or its PostgreSQL base."""
     if _target is None:
-        return Path(db.database)
+        return Path(db.database or "?")
     return _target
 
 
@@ -102,6 +102,11 @@ class BaseModel(Model):
 #: What SQLite and peewee raise when the file cannot be used (locked, read-only,
 #: damaged, disk full): peewee wraps most, but a row fetched later can raise sqlite3's own.
 DATABASE_ERRORS = (sqlite3.DatabaseError, PeeweeDatabaseError)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """SQLite's, Peewee's, or the PostgreSQL driver's (not imported for that: SQLite users never load it)."""
+    return isinstance(exc, DATABASE_ERRORS) or type(exc).__module__.split(".")[0] == "psycopg"
 
 
 class DatabaseOpenError(TuiappError):

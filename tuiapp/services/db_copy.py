@@ -1,0 +1,105 @@
+"""``tuiapp db copy``: an association's SQLite file into an empty PostgreSQL base, whole.
+
+Every table, send history included, in one transaction: a copy that fails leaves the target as
+empty as it was. The source is read, never written: it must be at this tuiapp's schema version
+(``tuiapp init --db FILE`` brings an older one up to date first). The id sequences are set past
+the copied ids, so that the next row written on PostgreSQL gets a new id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import AutoField, BooleanField
+
+from tuiapp.db.database import db, is_database_error, open_database, release, write_transaction
+from tuiapp.db.migrations import SCHEMA_VERSION
+from tuiapp.db.sending_models import ALL_MODELS
+from tuiapp.domain.db_target import PostgresTarget
+from tuiapp.domain.errors import TuiappError
+
+#: Rows sent to the server at once (psycopg pipelines ``executemany``).
+CHUNK = 1000
+
+
+class CopyRefused(TuiappError):
+    """The copy was not made; the message says why, in French (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    rows: dict[str, int]  # table -> rows copied, in the order they were copied
+
+
+def copy_database(source: Path, target: PostgresTarget) -> CopyResult:
+    """Copy ``source`` (an SQLite file) into ``target`` (an empty PostgreSQL base)."""
+    reader = _open_source(source)
+    try:
+        open_database(target)
+        try:
+            with write_transaction():
+                filled = [model._meta.table_name for model in ALL_MODELS if model.select().exists()]
+                if filled:
+                    raise CopyRefused(f"La base {target} n'est pas vide (table {filled[0]}) : la copie ne "
+                                      "remplace rien. Donnez-lui une base vide.")
+                rows = {model._meta.table_name: _copy_table(reader, model) for model in ALL_MODELS}
+                _reset_sequences()
+        finally:
+            release()
+    finally:
+        reader.close()
+    return CopyResult(rows)
+
+
+def _open_source(source: Path) -> sqlite3.Connection:
+    if not source.is_file():
+        raise CopyRefused(f"« {source} » n'est pas un fichier de base tuiapp.")
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        version = reader.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise CopyRefused(f"« {source} » n'est pas une base tuiapp lisible.") from None
+    if version != SCHEMA_VERSION:
+        reader.close()
+        if version > SCHEMA_VERSION:
+            raise CopyRefused(f"« {source} » a été écrite par une version plus récente de tuiapp (schéma {version}) : "
+                              "mettez tuiapp à jour.")
+        raise CopyRefused(f"« {source} » est au schéma {version} : mettez-la d'abord à jour "
+                          f"(tuiapp init --db {source}), puis recommencez.")
+    return reader
+
+
+def _copy_table(reader: sqlite3.Connection, model) -> int:
+    table = model._meta.table_name
+    columns = [field.column_name for field in model._meta.sorted_fields]
+    booleans = {index for index, field in enumerate(model._meta.sorted_fields) if isinstance(field, BooleanField)}
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    select = reader.execute(f'SELECT {quoted} FROM "{table}" ORDER BY 1')
+    insert = f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join(["%s"] * len(columns))})'
+    cursor = db.cursor()
+    count = 0
+    while chunk := select.fetchmany(CHUNK):
+        if booleans:  # SQLite keeps 0 and 1
+            chunk = [tuple(bool(value) if index in booleans and value is not None else value
+                           for index, value in enumerate(row)) for row in chunk]
+        try:
+            cursor.executemany(insert, chunk)
+        except Exception as exc:  # psycopg's own (its cursor is used directly): the whole copy is undone
+            if not is_database_error(exc):
+                raise
+            raise CopyRefused(f"La table {table} contient une valeur que PostgreSQL refuse ({type(exc).__name__}, "
+                              f"vers la ligne {count + 1}) : corrigez-la dans la base SQLite, puis recommencez.") from None
+        count += len(chunk)
+    return count
+
+
+def _reset_sequences() -> None:
+    """Each SERIAL id's next value past the largest copied (1 for an empty table)."""
+    for model in ALL_MODELS:
+        if not isinstance(model._meta.primary_key, AutoField):
+            continue  # the association's id is always 1; the metadata's key is a name
+        table = model._meta.table_name
+        db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                       f'COALESCE(MAX("id"), 1), MAX("id") IS NOT NULL) FROM "{table}"')
