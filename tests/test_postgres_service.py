@@ -1,0 +1,101 @@
+"""The sender service on a PostgreSQL base (issue 15): what operators queued is drained, each
+invoice delivered once, by one service or by two at once."""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+
+import pytest
+
+from tests.test_sender_service import SEPTEMBER, configure, delivered, finish, sender
+from tuiapp.db import queries
+from tuiapp.db.database import open_database, release
+from tuiapp.domain.db_target import parse_target
+from tuiapp.sending import outbox
+
+pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
+
+
+@pytest.fixture
+def demo_on_postgres(pg_url):
+    from tuiapp.demo.data import build_demo
+
+    open_database(parse_target(pg_url))
+    build_demo()
+    release()
+    return pg_url
+
+
+def queue(url: str, count: int, operator: str) -> list[str]:
+    open_database(parse_target(url))
+    try:
+        invoices = list(queries.invoices_to_mail(SEPTEMBER))[:count]
+        assert len(outbox.queue_invoices([i.id for i in invoices], operator=operator).record_ids) == count
+        return [invoice.number for invoice in invoices]
+    finally:
+        release()
+
+
+def states(pg_cluster, pg_database) -> dict[str, tuple[str, str]]:
+    rows = pg_cluster.psql("SELECT i.number, s.status, s.operator FROM send_record s JOIN invoice i ON i.id = "
+                           "s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9", dbname=pg_database.name)
+    return {number: (status, operator) for number, status, operator in rows}
+
+
+def test_the_service_drains_the_operators_queue_from_a_postgresql_base(demo_on_postgres, server, tmp_path,
+                                                                      pg_cluster, pg_database):
+    config = configure(tmp_path, demo_on_postgres, server)
+    numbers = queue(demo_on_postgres, 4, "marie")
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 0, err
+    assert "Service d'envoi arrêté : 4 envoyée(s)" in out and "Traceback" not in err
+    assert delivered(server) == collections.Counter(numbers)
+    assert {states(pg_cluster, pg_database)[n] for n in numbers} == {("sent", "marie")}
+    (beat,), = pg_cluster.psql("SELECT value FROM metadata WHERE key = 'sender_heartbeat'", dbname=pg_database.name)
+    assert '"state": "stopped"' in beat
+
+
+def test_two_services_on_one_postgresql_base_deliver_each_invoice_once(demo_on_postgres, server, tmp_path,
+                                                                      pg_cluster, pg_database):
+    config = configure(tmp_path, demo_on_postgres, server)
+    numbers = queue(demo_on_postgres, 12, "marie")
+    server.faults.hold_data = {1: 0.5, 2: 0.5, 3: 0.5}  # slow first messages: the other service claims meanwhile
+    first, second = sender(config, "--once"), sender(config, "--once")
+    results = [finish(first), finish(second)]
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    counts = [int(re.search(r"arrêté : (\d+) envoyée", out).group(1)) for _, out, _ in results]
+    assert sum(counts) == 12 and min(counts) >= 1, counts  # both sent: their claims met on one base
+    assert delivered(server) == collections.Counter(numbers)  # each once, counted at the server
+    assert {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"}
+
+
+_RACE = """
+import sys
+from tuiapp.db.database import open_database
+from tuiapp.domain.db_target import parse_target
+from tuiapp.sending import pacing
+open_database(parse_target(sys.argv[1]))
+slots = sum(pacing.take_slot("race", 5, 60.0, float(sys.argv[2]))[0] is not None for _ in range(5))
+places = sum(pacing.take_place("race", 3, float(sys.argv[2])) is not None for _ in range(3))
+print(slots, places)
+"""
+
+
+def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_connection_limit(pg_url):
+    """Pacing per mail account (5 a window) and its connection limit (3), held across processes
+    as on SQLite: each process takes what it can, at once."""
+    import subprocess
+    import sys
+    import time
+
+    open_database(parse_target(pg_url))  # the schema, made once before the race
+    release()
+    now = time.time()
+    racers = [subprocess.Popen([sys.executable, "-c", _RACE, pg_url, str(now)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [racer.communicate(timeout=60) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 4, outputs
+    taken = [tuple(int(n) for n in out.split()) for out, _ in outputs]
+    assert sum(slots for slots, _ in taken) == 5 and sum(places for _, places in taken) == 3, taken
