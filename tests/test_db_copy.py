@@ -84,3 +84,12 @@ def test_bad_commands_exit_2_and_refusals_1(tmp_path, demo_db_file, pg_url):
         raw.execute("CREATE TABLE x (y)")
     old = tuiapp("db", "copy", "--from", tmp_path / "old.db", "--to", pg_url)
     assert old.returncode == 1 and "tuiapp init --db" in old.stderr
+
+
+def test_text_the_sqlite_file_cannot_read_is_a_refusal_naming_the_table(demo_db_file, pg_url, pg_cluster, pg_database):
+    with sqlite3.connect(demo_db_file) as raw:  # not UTF-8: SQLite hands it back as an error
+        raw.execute("UPDATE resident SET guardian_name = CAST(X'41FF42' AS TEXT) WHERE id = 3")
+    refused = tuiapp("db", "copy", "--from", demo_db_file, "--to", pg_url)
+    assert refused.returncode == 1, refused.stderr
+    assert "La table resident de" in refused.stderr and "ne se lit pas" in refused.stderr
+    assert pg_cluster.psql("SELECT count(*) FROM structure", dbname=pg_database.name) == [(0,)]

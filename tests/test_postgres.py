@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import IntegrityError
 
 from tuiapp.db.database import DatabaseOpenError, db, is_postgres, open_database, release, write_transaction
@@ -47,7 +48,14 @@ def test_anything_else_is_a_file_name():
     ("mysql://compta@127.0.0.1/tuiapp", "fichier SQLite ou PostgreSQL"),
     ("postgresql://127.0.0.1/tuiapp", "indiquez l'utilisateur"),
     ("postgresql://compta@127.0.0.1", "indiquez le nom de la base"),
-    ("postgresql://compta@127.0.0.1:99999/tuiapp", "illisible"),
+    ("postgresql://compta@127.0.0.1:99999/tuiapp", "nombre de 1 à 65535"),
+    ("postgresql://compta@127.0.0.1:0/tuiapp", "nombre de 1 à 65535"),
+    ("postgresql://compta:secret@127.0.0.1:99999/tuiapp", "contient un mot de passe"),
+    ("postgresql://compta:secret@127.0.0.1:abc/tuiapp", "contient un mot de passe"),
+    ("postgresql://compta:secret@[::1/tuiapp", "illisible"),
+    ("postgresql://compta@localhost/tuiapp?host=db.example.org&sslmode=disable", "deux serveurs"),
+    ("postgresql://compta@/tuiapp?host=/tmp,db.example.org&sslmode=disable", "un seul serveur"),
+    ("postgresql://compta@a.example.org,b.example.org/tuiapp", "un seul serveur"),
     ("postgresql://compta@db.asso.fr/tuiapp?sslmode=require", "ne serait pas vérifié"),
     ("postgresql://compta@db.asso.fr/tuiapp?sslmode=disable", "ne serait pas vérifié"),
     ("postgresql://compta@127.0.0.1/tuiapp?sslmode=maybe", "les valeurs possibles"),
@@ -122,7 +130,8 @@ def test_the_demo_gives_the_same_lists_as_on_sqlite(pg, tmp_path):
 
 NAMES = ["Œuvray", "OEHLER", "oeil", "d'Arc", "D’ARTAGNAN", "Dupont-Aignan", "Du Pont", "DUPONT", "Dupont",
          "Éluard", "ELUARD", "Élie", "Ébène", "ebene", "Zoé", "zola", "Çava", "cabane", "Ångström", "ANGERS",
-         "Lætitia", "Laeti", "Ødegaard", "ode", "Łukasz", "lucas", "Émile Zola", "Emile-Zola"]
+         "Lætitia", "Laeti", "Ødegaard", "ode", "Łukasz", "lucas", "Émile Zola", "Emile-Zola", "Strauß", "STRAUSS",
+         "Groẞ", "N\u0303ando"]
 
 
 def test_names_are_in_the_same_french_order_and_found_alike_on_both_engines(pg, tmp_path):
@@ -138,7 +147,7 @@ def test_names_are_in_the_same_french_order_and_found_alike_on_both_engines(pg, 
             Resident.create(structure=structure, last_name=name)
         order = [r.last_name for r in queries.residents()]
         found = {word: sorted(r.last_name for r in queries.residents(search=word))
-                 for word in ("oe", "œ", "dupont", "ELU", "zo", "ange", "lae", "ø", "ł", "’")}
+                 for word in ("oe", "œ", "dupont", "ELU", "zo", "ange", "lae", "ø", "ł", "’", "strauss", "ß")}
         folded = [row[0] for row in db.execute_sql("SELECT fold(last_name) FROM resident ORDER BY id")]
         return order, found, folded
 
@@ -238,3 +247,90 @@ def test_one_writer_at_a_time_on_postgresql(pg):
     for thread in threads:
         thread.join()
     assert order == ["first done", "second in"]
+
+
+def test_threads_that_ended_without_closing_give_their_connection_back(pg):
+    """A screen's thread workers never close their connection: more of them than the pool holds,
+    one after the other, all get one."""
+    from tuiapp.db.models import Structure
+    from tuiapp.db.postgres import MAX_CONNECTIONS
+
+    seen, errors = [], []
+
+    def read():
+        try:
+            seen.append(Structure.select().count())
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    for _ in range(MAX_CONNECTIONS * 3):
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    assert errors == [] and seen == [0] * (MAX_CONNECTIONS * 3)
+
+
+def test_a_connection_the_server_dropped_is_replaced(pg, pg_cluster, pg_database):
+    """The server restarted, or its administrator ended the connection: the next statement
+    outside a transaction connects again, rather than every statement failing from then on."""
+    from tuiapp.db.models import Structure
+
+    assert Structure.select().count() == 0
+    pg_cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (pg_database.name,))
+    with pytest.raises(PeeweeDatabaseError):  # the statement under way when it was dropped fails
+        Structure.select().count()
+    Structure.create(code="FH", name="Foyer")
+    assert Structure.select().count() == 1
+
+
+def test_a_writer_waits_for_another_past_the_lock_timeout_as_on_sqlite(pg_url, monkeypatch):
+    """PostgreSQL's lock_timeout (one attempt) is retried like SQLite's busy base, until the
+    database wait (TUIAPP_DB_WAIT) runs out; the busy base is said as such."""
+    from tuiapp.db import heartbeat
+    from tuiapp.db.postgres import explain_postgres_error
+
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.3")  # each attempt: lock_timeout 300 ms
+    target = parse_target(pg_url)
+    open_database(target)
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "4")  # the whole wait of a write
+    holding = threading.Event()
+
+    def hold():
+        with write_transaction():
+            holding.set()
+            threading.Event().wait(1.2)
+        db.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    heartbeat.beat("test", "running")  # waits past 4 lock timeouts, then writes
+    holder.join()
+    assert heartbeat.last().state == "running"
+
+    holding.clear()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    with pytest.raises(PeeweeDatabaseError) as busy:  # one attempt, no retry: its lock_timeout runs out
+        with write_transaction():
+            pass
+    holder.join()
+    assert "occupée par un autre programme" in explain_postgres_error(target, busy.value)
+    release()
+
+
+def test_a_base_that_is_not_utf8_is_refused_in_french(pg_cluster, pg_database, tmp_path, monkeypatch):
+    name = f"{pg_database.name}_ascii"
+    pg_cluster.psql(f'CREATE DATABASE "{name}" ENCODING \'SQL_ASCII\' LC_COLLATE \'C\' LC_CTYPE \'C\' '
+                    f'TEMPLATE template0 OWNER "{pg_database.role}"')
+    try:
+        pgpass = tmp_path / "pgpass-any"
+        pgpass.write_text(f"*:*:*:{pg_database.role}:{pg_database.password}\n")
+        pgpass.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(pgpass))
+        with pytest.raises(DatabaseOpenError, match="pas en UTF-8.*ENCODING 'UTF8'"):
+            open_database(parse_target(pg_database.url.rsplit("/", 1)[0] + f"/{name}"))
+    finally:
+        pg_cluster.psql(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -122,3 +122,28 @@ def test_the_send_journal_of_a_postgresql_base_is_in_the_data_directory(pg_url):
     folder = journal_dir(parse_target(pg_url))
     assert folder.parent == data_dir() / "send-journal" and "/" not in folder.name
     assert journal_dir(Path("/srv/tuiapp/tuiapp.db")) == Path("/srv/tuiapp/tuiapp.db.send-journal")
+
+
+def test_residents_and_invoices_are_imported_into_a_postgresql_base(pg_url, pg_cluster, pg_database, tmp_path):
+    from tests.import_samples import RESIDENT_HEADERS, resident_rows, write_csv
+
+    db = ["--db", pg_url]
+    assert tuiapp("init-demo", *db).returncode == 0
+    residents = write_csv(tmp_path / "residents.csv", RESIDENT_HEADERS, resident_rows(30))
+    first = tuiapp("import", "residents", residents, *db)
+    assert first.returncode == 0, first.stderr
+    rows = write_csv(tmp_path / "residents2.csv", RESIDENT_HEADERS,
+                     [[*row[:4], f"nouvelle{index}@example.org", ""] for index, row in enumerate(resident_rows(30))])
+    again = tuiapp("import", "residents", rows, *db)  # the same residents, their addresses changed
+    assert again.returncode == 0, again.stderr
+    invoices = tmp_path / "factures.csv"
+    invoices.write_text("N° facture;N° résident;Période;Date facture;Montant HT\n"
+                        "IMP-2024-001;R0001;novembre 2024;30/11/2024;1 234,56\n"
+                        "IMP-2024-002;R0002;novembre 2024;30/11/2024;99,00\n", encoding="utf-8")
+    imported = tuiapp("import", "invoices", invoices, *db)
+    assert imported.returncode == 0, imported.stderr
+    assert pg_cluster.psql("SELECT count(*), min(email) FROM resident WHERE external_id LIKE 'R00%%'",
+                           dbname=pg_database.name) == [(30, "nouvelle0@example.org")]
+    assert pg_cluster.psql("SELECT number, amount_ht, issue_date::text FROM invoice WHERE number LIKE 'IMP-%%' "
+                           "ORDER BY number", dbname=pg_database.name) == [
+        ("IMP-2024-001", 123456, "2024-11-30"), ("IMP-2024-002", 9900, "2024-11-30")]

@@ -9,9 +9,11 @@ for another at most the busy timeout (``lock_timeout``), as on SQLite.
 from __future__ import annotations
 
 import math
+import threading
 
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import PostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase
 
 from tuiapp.db.database import DatabaseOpenError
 from tuiapp.domain import timing
@@ -24,6 +26,38 @@ MAX_CONNECTIONS = 4
 STALE_AFTER = 300
 
 
+class _Pool(PooledPostgresqlDatabase):
+    """Peewee's pool (a connection per thread), with two repairs:
+
+    - a connection checked out by a thread that has ended is taken back: a screen's thread
+      worker never closes its own, and three of them held the pool's four connections;
+    - a connection the server dropped (restarted, or the connection ended by its
+      administrator) is replaced at the next statement outside a transaction, rather than
+      failing every statement of its thread from then on."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._owners: dict[int, threading.Thread] = {}
+
+    def _connect(self):
+        with self._pool_lock:
+            for key, owner in list(self._owners.items()):
+                if key not in self._in_use:
+                    del self._owners[key]
+                elif not owner.is_alive():
+                    del self._owners[key]
+                    self._close_raw(self._in_use.pop(key).connection)
+            connection = super()._connect()
+            self._owners[self.conn_key(connection)] = threading.current_thread()
+        return connection
+
+    def cursor(self, named_cursor=None):
+        connection = self._state.conn
+        if connection is not None and not self._state.closed and connection.closed and not self.in_transaction():
+            self.close()  # not reusable: the pool closes it; the next line connects again
+        return super().cursor(named_cursor)
+
+
 def open_postgres(target: PostgresTarget) -> PostgresqlDatabase:
     """A pooled database on ``target``, connected, its schema up to date; ``DatabaseOpenError``
     (French) when psycopg is missing, the server cannot be reached or refuses us."""
@@ -32,8 +66,6 @@ def open_postgres(target: PostgresTarget) -> PostgresqlDatabase:
     except ImportError:
         raise DatabaseOpenError("Base PostgreSQL : le module psycopg manque. Installez-le avec tuiapp : "
                                 "pip install 'tuiapp[postgresql]'.") from None
-    from playhouse.pool import PooledPostgresqlDatabase
-
     from tuiapp.db.migrations import SCHEMA_VERSION
     from tuiapp.db.postgres_schema import migrate_postgres
 
@@ -41,7 +73,7 @@ def open_postgres(target: PostgresTarget) -> PostgresqlDatabase:
     arguments = target.connect_arguments()
     arguments.pop("dbname")
     arguments.setdefault("connect_timeout", str(max(2, math.ceil(busy))))
-    database = PooledPostgresqlDatabase(
+    database = _Pool(
         target.name, prefer_psycopg3=True, max_connections=MAX_CONNECTIONS, stale_timeout=STALE_AFTER,
         timeout=busy, options=f"-c lock_timeout={int(busy * 1000)}", **arguments)
     try:
@@ -71,26 +103,43 @@ def _is_psycopg(exc: Exception) -> bool:
     return type(exc).__module__.startswith("psycopg")
 
 
+def _sqlstate(exc: BaseException) -> str:
+    """The SQLSTATE of the driver's error behind ``exc`` ("" when there is none: libpq's own)."""
+    link: BaseException | None = exc
+    for _ in range(5):
+        if link is None:
+            break
+        state = getattr(link, "sqlstate", None)
+        if state:
+            return str(state)
+        link = link.__cause__ or link.__context__
+    return ""
+
+
 def explain_postgres_error(target: PostgresTarget, exc: Exception) -> str:
     """A French sentence for what the server or libpq said. Their text is not shown: it may
-    quote what a server sent; its meaning is read from it."""
-    text = str(exc).lower()
+    quote what a server sent; its meaning is read from its SQLSTATE, else from its words."""
+    state, text = _sqlstate(exc), str(exc).lower()
     where = f"« {target} »"
-    if "password" in text or "authentication" in text or ("role" in text and "does not exist" in text):
+    if state in ("55P03", "40P01") or "lock timeout" in text:
+        return f"La base {where} est occupée par un autre programme ; réessayez dans un instant."
+    if state.startswith("28") or "password" in text or "authentication" in text or (
+            "role" in text and "does not exist" in text):
         return (f"Connexion à la base {where} refusée : utilisateur ou mot de passe. Le mot de passe se met "
                 "dans ~/.pgpass (ou le fichier que nomme $PGPASSFILE), lisible par vous seul (chmod 600).")
-    if "certificate" in text or "ssl" in text:
+    if state == "3D000" or ("database" in text and "does not exist" in text):
+        return f"La base {where} n'existe pas sur ce serveur : demandez à son administrateur de la créer."
+    if state == "42501" or "permission denied" in text:
+        return f"La base {where} refuse cet utilisateur (droits insuffisants sur la base ou ses tables)."
+    if state.startswith(("08", "57P")) or "connection is closed" in text or "terminat" in text:
+        return (f"La connexion à la base {where} a été coupée (serveur redémarré ?) : l'opération n'a pas été "
+                "faite ; recommencez.")
+    if "certificate" in text or ("ssl" in text and "syscall" not in text):
         return (f"Connexion à la base {where} : le certificat du serveur n'a pas pu être vérifié "
                 f"(sslmode={target.sslmode}). Vérifiez le nom du serveur et le certificat de son autorité "
                 "(sslrootcert=...).")
-    if "database" in text and "does not exist" in text:
-        return f"La base {where} n'existe pas sur ce serveur : demandez à son administrateur de la créer."
-    if "permission denied" in text:
-        return f"La base {where} refuse cet utilisateur (droits insuffisants sur la base ou ses tables)."
     if any(word in text for word in ("could not connect", "connection refused", "timeout", "timed out",
                                      "could not translate host", "no route", "connection failed")):
         return (f"Serveur PostgreSQL injoignable : {where}. Vérifiez qu'il fonctionne, son nom et son port, "
                 "et qu'il accepte les connexions de cette machine.")
-    if "lock" in text:
-        return f"La base {where} est occupée par un autre programme ; réessayez dans un instant."
     return f"Impossible d'utiliser la base {where} (erreur PostgreSQL : {type(exc).__name__})."

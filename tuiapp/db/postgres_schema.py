@@ -13,8 +13,9 @@ Differences with SQLite, each for the same behaviour:
   server's locale (a ``fr_FR`` database would sort otherwise, and differently on another server);
 - ``fold(text)``: the function by which names are sorted and searched (``tuiapp.db.database.fold``
   in Python on SQLite): accents, case and compatibility forms removed. For letters with no
-  decomposition only Œ Æ Ø Ł Đ Þ are lowered beyond ASCII, which French names need; Python's
-  ``casefold`` goes further (ß, Greek, Cyrillic).
+  decomposition only Œ Æ Ø Ł Đ Þ (and ß, ẞ to ss) are lowered beyond ASCII, which French names
+  need; Python's ``casefold`` goes further (Greek, Cyrillic), and drops the combining marks of
+  other scripts too: Python's ``fold`` is the reference, this one agrees with it on Latin names.
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ _V6_SCHEMA = (
     'CREATE INDEX "test_message_structure_id" ON "test_message" ("structure_id")',
     # lower() only after the accents are gone: under COLLATE "C" it lowers ASCII alone.
     'CREATE FUNCTION "fold"(value TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ '
-    "SELECT translate(lower(regexp_replace(normalize(coalesce(value, ''), NFKD), '[\\u0300-\\u036f]', '', 'g')), "
-    "'ŒÆØŁĐÞ', 'œæøłđþ') $$",
+    "SELECT replace(replace(translate(lower(regexp_replace(normalize(coalesce(value, ''), NFKD), "
+    "'[\\u0300-\\u034e\\u0350-\\u036f]', '', 'g')), 'ŒÆØŁĐÞ', 'œæøłđþ'), 'ß', 'ss'), 'ẞ', 'ss') $$",
 )
 
 #: version -> the step from version - 1 to it, on PostgreSQL (versions after ``BASELINE``).
@@ -122,6 +123,11 @@ def migrate_postgres(database: Database, schema_version: int) -> int:
     processes opening a new database at once do not both create it."""
     from tuiapp.db.migrations import refuse_newer
 
+    (encoding,) = database.execute_sql("SHOW server_encoding").fetchone()
+    if encoding.upper() not in ("UTF8", "UTF-8"):
+        raise DatabaseOpenError(f"La base « {database.database} » est en {encoding}, pas en UTF-8 : les noms "
+                                "accentués n'y tiendraient pas. Demandez à son administrateur de la créer avec "
+                                "ENCODING 'UTF8'.")
     with database.atomic():
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
         tables = {row[0] for row in database.execute_sql(

@@ -73,8 +73,15 @@ def is_disk_full(exc: BaseException) -> bool:
     )
 
 
+#: PostgreSQL's codes for "another writer holds it": lock_timeout ran out, a deadlock broken.
+BUSY_SQLSTATES = ("55P03", "40P01")
+
+
 def is_busy(exc: BaseException) -> bool:
-    return any("locked" in str(link) or "busy" in str(link) for link in _chain(exc))
+    """SQLite's "database is locked" (or busy), PostgreSQL's lock timeout (the advisory lock of
+    ``write_transaction`` held longer than ``lock_timeout``)."""
+    return any("locked" in str(link) or "busy" in str(link) or "lock timeout" in str(link)
+               or getattr(link, "sqlstate", None) in BUSY_SQLSTATES for link in _chain(exc))
 
 
 def database_path() -> str:

@@ -77,21 +77,39 @@ def parse_target(text: str) -> DatabaseTarget:
     return _postgres(text)
 
 
+def _without_password(text: str) -> str:
+    """``text`` with what follows the user name in ``USER:PASSWORD@`` taken out (for messages)."""
+    scheme, separator, rest = text.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        authority = f"{userinfo.split(':', 1)[0]}@{host}"
+    return f"{scheme}{separator}{authority}{slash}{path}"
+
+
 def _postgres(text: str) -> PostgresTarget:
-    shown = printable(text)
+    shown = printable(_without_password(text))
     try:
         parts = urlsplit(text)
-        port = parts.port or DEFAULT_PORT
+        has_password = parts.password is not None
     except ValueError:
         raise TargetError(f"Adresse de base de données illisible : « {shown} ».") from None
     if parts.scheme.lower() not in SCHEMES:
         raise TargetError(f"« {printable(parts.scheme)}:// » : tuiapp utilise un fichier SQLite ou PostgreSQL "
                           "(postgresql://UTILISATEUR@SERVEUR:PORT/BASE).")
-    if parts.password is not None:
+    if has_password:
         raise TargetError("L'adresse de la base contient un mot de passe : il finirait dans l'historique du "
                           "shell, la liste des processus et la configuration que tous lisent. Retirez-le de "
                           "l'adresse et mettez-le dans le fichier ~/.pgpass (ou celui que nomme $PGPASSFILE), "
                           "lisible par vous seul (chmod 600).")
+    try:
+        port = parts.port
+    except ValueError:
+        raise TargetError(f"« {shown} » : le port est un nombre de 1 à 65535.") from None
+    if port is None:
+        port = DEFAULT_PORT
+    elif not 1 <= port <= 65535:
+        raise TargetError(f"« {shown} » : le port est un nombre de 1 à 65535.")
     user = unquote(parts.username or "")
     host = unquote(parts.hostname or "")
     name = unquote(parts.path.lstrip("/"))
@@ -102,8 +120,13 @@ def _postgres(text: str) -> PostgresTarget:
     if parts.fragment:
         raise TargetError(f"« {shown} » : une adresse de base ne se termine pas par « #... ».")
     options = dict(_options(parts.query, shown))
-    if not host:
-        host = options.pop("host", "localhost")
+    if "host" in options:  # libpq's: a socket folder, for a URL without a server name
+        if host:
+            raise TargetError(f"« {shown} » : deux serveurs (dans l'adresse et dans host=) ; n'en donnez qu'un.")
+        host = options.pop("host")
+    host = host or "localhost"
+    if "," in host or "," in str(parts.netloc):
+        raise TargetError(f"« {shown} » : un seul serveur (tuiapp ne prend pas de liste de serveurs).")
     for value in (user, host, name, *options.values()):
         if printable(value) != value or not value.isprintable():
             raise TargetError(f"« {shown} » : caractère de contrôle refusé.")

@@ -20,8 +20,10 @@ from tuiapp.db.sending_models import ALL_MODELS
 from tuiapp.domain.db_target import PostgresTarget
 from tuiapp.domain.errors import TuiappError
 
-#: Rows sent to the server at once (psycopg pipelines ``executemany``).
+#: Rows sent to the server at once (psycopg pipelines ``executemany``); imported PDFs, up to a few
+#: hundred KB each, fewer at a time.
 CHUNK = 1000
+PDF_CHUNK = 20
 
 
 class CopyRefused(TuiappError):
@@ -37,6 +39,7 @@ def copy_database(source: Path, target: PostgresTarget) -> CopyResult:
     """Copy ``source`` (an SQLite file) into ``target`` (an empty PostgreSQL base)."""
     reader = _open_source(source)
     try:
+        reader.execute("BEGIN")  # one snapshot of the file for every table, whoever writes meanwhile
         open_database(target)
         try:
             with write_transaction():
@@ -76,23 +79,38 @@ def _copy_table(reader: sqlite3.Connection, model) -> int:
     columns = [field.column_name for field in model._meta.sorted_fields]
     booleans = {index for index, field in enumerate(model._meta.sorted_fields) if isinstance(field, BooleanField)}
     quoted = ", ".join(f'"{column}"' for column in columns)
-    select = reader.execute(f'SELECT {quoted} FROM "{table}" ORDER BY 1')
     insert = f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join(["%s"] * len(columns))})'
     cursor = db.cursor()
     count = 0
-    while chunk := select.fetchmany(CHUNK):
-        if booleans:  # SQLite keeps 0 and 1
-            chunk = [tuple(bool(value) if index in booleans and value is not None else value
-                           for index, value in enumerate(row)) for row in chunk]
-        try:
-            cursor.executemany(insert, chunk)
-        except Exception as exc:  # psycopg's own (its cursor is used directly): the whole copy is undone
-            if not is_database_error(exc):
-                raise
-            raise CopyRefused(f"La table {table} contient une valeur que PostgreSQL refuse ({type(exc).__name__}, "
-                              f"vers la ligne {count + 1}) : corrigez-la dans la base SQLite, puis recommencez.") from None
-        count += len(chunk)
+    try:
+        select = reader.execute(f'SELECT {quoted} FROM "{table}" ORDER BY 1')
+        chunks = iter(lambda: select.fetchmany(PDF_CHUNK if table == "invoice_pdf" else CHUNK), [])
+        for chunk in chunks:
+            count += _write(cursor, insert, table, chunk, booleans, count)
+    except sqlite3.DatabaseError as exc:
+        raise CopyRefused(f"La table {table} de « {reader_name(reader)} » ne se lit pas ({type(exc).__name__}, "
+                          f"vers la ligne {count + 1}) : texte illisible ou page endommagée.") from None
     return count
+
+
+def reader_name(reader: sqlite3.Connection) -> str:
+    row = reader.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "?"
+
+
+def _write(cursor, insert: str, table: str, chunk: list, booleans: set[int], before: int) -> int:
+    """``chunk``'s rows inserted; ``before``: how many of the table went first (for the message)."""
+    if booleans:  # SQLite keeps 0 and 1
+        chunk = [tuple(bool(value) if index in booleans and value is not None else value
+                       for index, value in enumerate(row)) for row in chunk]
+    try:
+        cursor.executemany(insert, chunk)
+    except Exception as exc:  # psycopg's own (its cursor is used directly): the whole copy is undone
+        if not is_database_error(exc):
+            raise
+        raise CopyRefused(f"La table {table} contient une valeur que PostgreSQL refuse ({type(exc).__name__}, "
+                          f"vers la ligne {before + 1}) : corrigez-la dans la base SQLite, puis recommencez.") from None
+    return len(chunk)
 
 
 def _reset_sequences() -> None:

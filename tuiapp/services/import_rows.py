@@ -102,9 +102,10 @@ def insert_all(model, rows: list[dict]) -> None:
         return
     fields = [model._meta.fields[name] for name in rows[0]]
     columns = ", ".join(f'"{field.column_name}"' for field in fields)
-    statement = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({", ".join("?" * len(fields))})'
+    marks = ", ".join([db.param] * len(fields))  # "?" on SQLite, "%s" on PostgreSQL
+    statement = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
     converters = [(field.name, _db_value(field)) for field in fields]
-    db.connection().executemany(statement, ([convert(row[name]) for name, convert in converters] for row in rows))
+    db.cursor().executemany(statement, [[convert(row[name]) for name, convert in converters] for row in rows])
 
 
 def update_all(model, rows: list[tuple[int, dict]]) -> None:
@@ -116,11 +117,11 @@ def update_all(model, rows: list[tuple[int, dict]]) -> None:
         by_fields.setdefault(tuple(values), []).append((row_id, values))
     for names, group in by_fields.items():
         fields = [model._meta.fields[name] for name in names]
-        assignments = ", ".join(f'"{field.column_name}" = ?' for field in fields)
-        statement = f'UPDATE "{model._meta.table_name}" SET {assignments} WHERE "id" = ?'
+        assignments = ", ".join(f'"{field.column_name}" = {db.param}' for field in fields)
+        statement = f'UPDATE "{model._meta.table_name}" SET {assignments} WHERE "id" = {db.param}'
         converters = [(field.name, _db_value(field)) for field in fields]
-        db.connection().executemany(statement, ([*(convert(values[name]) for name, convert in converters), row_id]
-                                                for row_id, values in group))
+        db.cursor().executemany(statement, [[*(convert(values[name]) for name, convert in converters), row_id]
+                                            for row_id, values in group])
 
 
 def _db_value(field) -> Callable[[Any], Any]:
