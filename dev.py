@@ -84,7 +84,16 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "tuiapp"), "demo", *rest], cwd=ROOT)
     if command == "check":
         return check()
+    if not _has_postgresql():
+        print("PostgreSQL absent : ses tests sont sautés (Debian/Ubuntu : apt install postgresql).", flush=True)
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+
+
+def _has_postgresql() -> bool:
+    """Whether the PostgreSQL tests can start a server (tests/pg_cluster.py looks in the same places)."""
+    import glob
+
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or shutil.which("initdb") is not None
 
 
 if __name__ == "__main__":
