@@ -1,10 +1,13 @@
 """How fast the send-list queries are on a large association (run on demand).
 
-    .venv/bin/python benchmarks/queries_bench.py [--residents 5000] [--periods 60]
+    .venv/bin/python benchmarks/queries_bench.py [--residents 5000] [--periods 60] [--db URL]
 
 Builds a throw-away database of RESIDENTS residents with one invoice per
 period each (5,000 x 60 = 300,000 invoices by default), then times the
-queries the screens run. Prints figures; asserts nothing.
+queries the screens run, and what the send path writes for each message (its
+claim, then its outcome). On a throw-away SQLite file, or with ``--db
+postgresql://...`` on an empty PostgreSQL base (left filled). Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from datetime import date
 from pathlib import Path
 
 from tuiapp.db import queries
-from tuiapp.db.database import db, open_database
+from tuiapp.db.database import db, open_database, release
 from tuiapp.db.models import Invoice, Resident, Structure
+from tuiapp.domain.db_target import parse_target
 from tuiapp.domain.periods import Period
+from tuiapp.sending import outbox
 
 
 def build(residents: int, periods: int) -> list[Period]:
@@ -76,13 +81,28 @@ def timed(label: str, function, repeat: int = 5) -> None:
     print(f"{label:<52} {statistics.median(times) * 1000:8.1f} ms  (result: {result})")
 
 
+def claim_and_complete(period: Period, count: int) -> str:
+    """``count`` invoices queued, then each claimed and completed as the engine does around a
+    message: the send path's own database cost per message."""
+    ids = [invoice.id for invoice in queries.invoices_to_mail(period)][:count]
+    records = outbox.queue_invoices(ids, operator="bench").record_ids
+    start = time.perf_counter()
+    for record_id in records:
+        outbox.claim(record_id, operator="bench", message_id=f"<{record_id}@bench.example.org>")
+        outbox.complete(record_id, "sent", reply="250 2.0.0 OK")
+    return f"{(time.perf_counter() - start) / len(records) * 1000:.2f} ms per message over {len(records)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=5000)
     parser.add_argument("--periods", type=int, default=60)
+    parser.add_argument("--db", help="postgresql://... : an empty PostgreSQL base (else a throw-away SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        open_database(Path(folder) / "bench.db")
+        target = parse_target(args.db) if args.db else Path(folder) / "bench.db"
+        open_database(target)
+        print(f"engine: {'PostgreSQL' if args.db else 'SQLite'}")
         start = time.perf_counter()
         periods = build(args.residents, args.periods)
         print(
@@ -97,7 +117,8 @@ def main() -> None:
         timed("period_overview(period)", lambda: queries.period_overview(period).to_mail)
         timed("periods_with_invoices()", lambda: len(queries.periods_with_invoices()))
         timed("last_period_with_invoices()", lambda: str(queries.last_period_with_invoices()))
-        db.close()
+        print(f"{'claim + complete (the send path, per message)':<52} {claim_and_complete(periods[-1], 300)}")
+        release()
 
 
 if __name__ == "__main__":
