@@ -82,3 +82,36 @@ def test_a_completion_in_the_wrong_state_changes_nothing(make_resident, make_inv
     assert not outbox.complete(record_id, SendStatus.SENT, reply="250 ok")  # expects "sending"
     assert outbox.complete(record_id, SendStatus.SENT, reply="250 ok", expect=SendStatus.UNKNOWN)
     assert SendRecord.get_by_id(record_id).status == SendStatus.SENT
+
+
+def test_a_record_another_machines_service_left_sending_is_judged_by_that_services_heartbeat(
+        make_resident, make_invoice, monkeypatch):
+    """On a base shared by several servers (PostgreSQL), a record claimed by server B's service is
+    left alone while B's heartbeat is fresh, and becomes "unknown" once it is stale (B crashed),
+    without waiting for the hour's lease; a beat of this machine's service does not speak for B."""
+    import json
+    from datetime import timedelta
+
+    from tuiapp.db import heartbeat
+    from tuiapp.db.fields import utcnow
+    from tuiapp.db.models import Metadata
+
+    monkeypatch.setenv("TUIAPP_HEARTBEAT_STALE", "2")
+    record_id = outbox.queue_invoices([make_invoice(make_resident(email="a@example.org")).id], operator="marie").record_ids[0]
+    service_b = "serveur-b:4242:99"
+    SendRecord.update(status=SendStatus.SENDING, claimed_by=service_b, started_at=utcnow()).where(
+        SendRecord.id == record_id).execute()
+
+    def b_beats(seconds_ago: float) -> None:
+        at = (utcnow() - timedelta(seconds=seconds_ago)).isoformat()
+        Metadata.replace(key=heartbeat.host_key("serveur-b"),
+                         value=json.dumps({"at": at, "process": service_b, "state": "sending"})).execute()
+
+    heartbeat.beat(outbox.process_tag(), "idle")  # this machine's service, alive: says nothing of B
+    b_beats(0.5)
+    assert outbox.recover_interrupted() == []
+    assert SendRecord.get_by_id(record_id).status == SendStatus.SENDING
+    b_beats(10)  # B stopped beating
+    assert [record.id for record in outbox.recover_interrupted()] == [record_id]
+    assert SendRecord.get_by_id(record_id).status == SendStatus.UNKNOWN
+    assert heartbeat.of_host("serveur-b").process == service_b and heartbeat.last().state == "idle"

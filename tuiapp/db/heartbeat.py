@@ -3,6 +3,10 @@
 One row of ``metadata`` (``sender_heartbeat``): when the service last said it
 was alive, which process it is, and what it is doing. Older than
 ``timing.heartbeat_stale()`` (30 s by default), it counts as stopped.
+
+The same is written under ``sender_heartbeat@HOST`` for the service's machine: on a
+PostgreSQL base shared by several servers, each service's own, by which a record it left
+"sending" is judged from another machine (``tuiapp.sending.outbox``).
 """
 
 from __future__ import annotations
@@ -33,17 +37,31 @@ class Heartbeat:
         return self.state == "stopped" or self.age(now).total_seconds() > timing.heartbeat_stale()
 
 
+def host_key(host: str) -> str:
+    return f"{KEY}@{host}"
+
+
 @wait_for_writes
 def beat(process: str, state: str) -> None:
+    """``process``: its ``host:pid:start`` tag (``outbox.process_tag``)."""
     value = json.dumps({"at": utcnow().isoformat(), "process": process, "state": state})
+    rows = [{"key": KEY, "value": value}, {"key": host_key(process.rsplit(":", 2)[0]), "value": value}]
     with write_transaction():
-        Metadata.insert(key=KEY, value=value).on_conflict(conflict_target=[Metadata.key],
-                                                       update={Metadata.value: value}).execute()
+        Metadata.insert_many(rows).on_conflict(conflict_target=[Metadata.key], preserve=[Metadata.value]).execute()
 
 
 def last() -> Heartbeat | None:
     """The service's last sign of life, or None if no service ever ran on this database."""
-    row = Metadata.get_or_none(Metadata.key == KEY)
+    return _read(KEY)
+
+
+def of_host(host: str) -> Heartbeat | None:
+    """The last sign of life of the service of machine ``host``, or None if it never ran there."""
+    return _read(host_key(host))
+
+
+def _read(key: str) -> Heartbeat | None:
+    row = Metadata.get_or_none(Metadata.key == key)
     if row is None:
         return None
     try:

@@ -28,6 +28,7 @@ from typing import cast
 
 from peewee import IntegrityError
 
+from tuiapp.db import heartbeat
 from tuiapp.db.database import db, write_transaction
 from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structure
@@ -76,6 +77,11 @@ def _claimer_alive(tag: str | None, started_at) -> bool:
         return False
     host, pid_text, ticks = tag.rsplit(":", 2)
     if host != socket.gethostname():
+        # Another machine's service (a PostgreSQL base shared by several servers) is judged by
+        # its heartbeat: gone once it is stale. Any other process of another machine, by a lease.
+        beat = heartbeat.of_host(host)
+        if beat is not None and beat.process == tag:
+            return not beat.stale()
         return started_at is not None and utcnow() - started_at < FOREIGN_CLAIM_LEASE
     try:
         pid = int(pid_text)
