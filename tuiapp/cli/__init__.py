@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Sequence
-
-from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp import __version__
 from tuiapp.cli import base, db_copy, history, imports, send, server, smtp
 from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
+from tuiapp.db.database import DATABASE_ERRORS
 from tuiapp.domain.errors import TuiappError
 
 
@@ -37,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TuiappError as exc:
         warn(f"Erreur : {exc}")
         return EXIT_USAGE
-    except (PeeweeDatabaseError, sqlite3.DatabaseError) as exc:  # sqlite3's own: a damaged page met mid-read
+    except DATABASE_ERRORS as exc:  # sqlite3's own (a damaged page met mid-read), the PostgreSQL driver's
         from tuiapp.db.database import current_target, explain_database_error
 
         warn(f"Erreur : {explain_database_error(current_target(), exc)}")
@@ -47,11 +45,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # "tuiapp history | head": the reader has left
         silence(sys.stdout)
-        return EXIT_USAGE
-    except Exception as exc:  # the PostgreSQL driver's own, met outside Peewee (a connection dropped)
-        from tuiapp.db.database import current_target, explain_database_error, is_database_error
-
-        if not is_database_error(exc):
-            raise
-        warn(f"Erreur : {explain_database_error(current_target(), exc)}")
         return EXIT_USAGE

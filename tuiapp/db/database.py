@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import peewee
 from peewee import AutoField, DatabaseProxy, Model, OperationalError, PostgresqlDatabase, SqliteDatabase
 from peewee import DatabaseError as PeeweeDatabaseError
 
@@ -99,14 +100,13 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
-#: What SQLite and peewee raise when the file cannot be used (locked, read-only,
-#: damaged, disk full): peewee wraps most, but a row fetched later can raise sqlite3's own.
-DATABASE_ERRORS = (sqlite3.DatabaseError, PeeweeDatabaseError)
-
-
-def is_database_error(exc: BaseException) -> bool:
-    """SQLite's, Peewee's, or the PostgreSQL driver's (not imported for that: SQLite users never load it)."""
-    return isinstance(exc, DATABASE_ERRORS) or type(exc).__module__.split(".")[0] == "psycopg"
+#: What SQLite, peewee and the PostgreSQL driver raise when the base cannot be used (locked,
+#: read-only, damaged, disk full, a connection dropped): peewee wraps most, but a row fetched
+#: later can raise sqlite3's own, and psycopg's cursor used directly raises psycopg's. (Peewee
+#: imports psycopg itself wherever it is installed: naming it here loads nothing more.)
+_PSYCOPG = getattr(peewee, "psycopg", None)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.DatabaseError, PeeweeDatabaseError, *((_PSYCOPG.Error,) if _PSYCOPG is not None else ()))
 
 
 class DatabaseOpenError(TuiappError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from peewee import AutoField, BooleanField
 
-from tuiapp.db.database import db, is_database_error, open_database, release, write_transaction
+from tuiapp.db.database import DATABASE_ERRORS, db, open_database, release, write_transaction
 from tuiapp.db.migrations import SCHEMA_VERSION
 from tuiapp.db.sending_models import ALL_MODELS
 from tuiapp.domain.db_target import PostgresTarget
@@ -105,9 +105,7 @@ def _write(cursor, insert: str, table: str, chunk: list, booleans: set[int], bef
                        for index, value in enumerate(row)) for row in chunk]
     try:
         cursor.executemany(insert, chunk)
-    except Exception as exc:  # psycopg's own (its cursor is used directly): the whole copy is undone
-        if not is_database_error(exc):
-            raise
+    except DATABASE_ERRORS as exc:  # psycopg's own (its cursor is used directly): the whole copy is undone
         raise CopyRefused(f"La table {table} contient une valeur que PostgreSQL refuse ({type(exc).__name__}, "
                           f"vers la ligne {before + 1}) : corrigez-la dans la base SQLite, puis recommencez.") from None
     return len(chunk)

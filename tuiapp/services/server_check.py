@@ -79,14 +79,16 @@ def _private(path: Path, owner: str) -> list[str]:
 
 def _heartbeat(config: SystemConfig) -> list[str]:
     from tuiapp.db import heartbeat
-    from tuiapp.db.database import DATABASE_ERRORS, DatabaseOpenError, open_database
+    from tuiapp.db.database import DATABASE_ERRORS, DatabaseOpenError, explain_database_error, open_database
     from tuiapp.domain.formatting import format_duration
 
     try:
         open_database(config.database, create=False)
         beat = heartbeat.last()
-    except (DatabaseOpenError, *DATABASE_ERRORS) as exc:
+    except DatabaseOpenError as exc:
         return [f"La base {config.database} ne s'ouvre pas : {exc}"]
+    except DATABASE_ERRORS as exc:  # its text may quote a server: its meaning, in French
+        return [f"La base {config.database} ne s'ouvre pas : {explain_database_error(config.database, exc)}"]
     start = "sudo systemctl start tuiapp-sender (ou : tuiapp sender sous le compte du service)"
     if beat is None:
         return [f"Le service d'envoi n'a jamais fonctionné sur cette base : {start}"]
