@@ -79,7 +79,8 @@ from tuiapp.sending import pacing
 open_database(parse_target(sys.argv[1]))
 slots = sum(pacing.take_slot("race", 5, 60.0, float(sys.argv[2]))[0] is not None for _ in range(5))
 places = sum(pacing.take_place("race", 3, float(sys.argv[2])) is not None for _ in range(3))
-print(slots, places)
+print(slots, places, flush=True)
+sys.stdin.read()  # alive until every racer has taken its share: a dead holder's places are free again
 """
 
 
@@ -93,9 +94,12 @@ def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_con
     open_database(parse_target(pg_url))  # the schema, made once before the race
     release()
     now = time.time()
-    racers = [subprocess.Popen([sys.executable, "-c", _RACE, pg_url, str(now)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    outputs = [racer.communicate(timeout=60) for racer in racers]
+    racers = [subprocess.Popen([sys.executable, "-c", _RACE, pg_url, str(now)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    try:
+        lines = [racer.stdout.readline() for racer in racers]  # each has taken what it could, still alive
+    finally:
+        outputs = [racer.communicate(timeout=60) for racer in racers]
     assert [racer.returncode for racer in racers] == [0] * 4, outputs
-    taken = [tuple(int(n) for n in out.split()) for out, _ in outputs]
+    taken = [tuple(int(n) for n in line.split()) for line in lines]
     assert sum(slots for slots, _ in taken) == 5 and sum(places for _, places in taken) == 3, taken

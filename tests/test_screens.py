@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 
 import pytest
@@ -16,6 +17,7 @@ from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.mail import secrets
 
 SIZE = (80, 24)
+SETTLE_LIMIT = 30.0  # seconds; settling takes well under 1 s, several on a loaded 2-core machine
 SEED_SENTENCE = "Vous trouverez ci-joint la facture de MAILLY Josiane pour la période de septembre 2024"
 
 
@@ -55,10 +57,19 @@ async def settle(pilot) -> None:
     keys sent together may need more turns than one, and more than 1 s on a busy machine.
     """
     app = pilot.app
+    deadline = time.monotonic() + SETTLE_LIMIT
     while True:
         await pilot._wait_for_screen()
-        if not any(node.message_queue_size for node in (app, *app.screen.walk_children(with_self=True))):
+        waiting = [node for node in (app, *app.screen.walk_children(with_self=True)) if node.message_queue_size]
+        if not waiting:
             break
+        if app._exception is not None:
+            raise AssertionError(f"the app stopped on an error: {app._exception!r}")
+        if time.monotonic() > deadline:  # a node that never empties its queue: say which, never spin forever
+            raise AssertionError(
+                f"messages still waiting after {SETTLE_LIMIT} s: "
+                + ", ".join(f"{node!r} ({node.message_queue_size}, running={node.is_running})" for node in waiting)
+            )
     await pilot.pause()
 
 
