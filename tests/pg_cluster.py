@@ -146,6 +146,7 @@ class PgCluster:
     process: subprocess.Popen
     log: Path
     _remove: Path | None = None  # the /tmp folder of the data directory, removed at stop
+    _start: tuple[list[str], dict] | None = field(default=None, repr=False)  # the server's command and options
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -182,6 +183,22 @@ class PgCluster:
         with self.connect() as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name)))
             connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database.role)))
+
+    def restart(self, down: float = 0.0) -> None:
+        """A crash and a restart: the server stops at once (SIGQUIT, every connection dropped
+        mid-statement), stays down ``down`` seconds, then starts again on the same port and data."""
+        assert self._start is not None and not self._stopped
+        self.process.send_signal(signal.SIGQUIT)
+        self.process.wait(timeout=30)
+        time.sleep(down)
+        command, options = self._start
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)
+        deadline = time.monotonic() + float(os.environ.get(START_WAIT_VARIABLE, "60"))
+        while not _ready(self.data, self.process.pid):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the PostgreSQL server did not start again: {self.log.read_text()[-2000:]}")
+            time.sleep(0.02)
 
     def stop(self) -> None:
         """Immediate shutdown (nothing to keep), then the data directory goes if it is in /tmp."""
@@ -271,9 +288,11 @@ def _start_server(binaries: Path, data: Path, work: Path, run_as: Callable[..., 
         "unix_socket_directories": str(data),
         "max_connections": "50",
         "shared_buffers": "32MB",
-        # nothing to keep after the session: no waiting for the disk
+        # nothing to keep after the session: no waiting for the disk; but a commit is in the WAL
+        # (the kernel's cache) before it is acknowledged, so that a crash of the server alone
+        # (``restart``) loses no committed transaction, as on a real server
         "fsync": "off",
-        "synchronous_commit": "off",
+        "synchronous_commit": "on",
         "full_page_writes": "off",
         "ssl": "off",
         "logging_collector": "off",
@@ -282,10 +301,10 @@ def _start_server(binaries: Path, data: Path, work: Path, run_as: Callable[..., 
     command = [str(binaries / "postgres"), "-D", str(data)]
     for name, value in settings.items():
         command += ["-c", f"{name}={value}"]
+    options = run_as(stdin=subprocess.DEVNULL, start_new_session=True)
     with open(log, "ab") as log_file:  # opened here: the account writes to it without reaching pytest's folder
-        process = subprocess.Popen(command, **run_as(stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                                                     start_new_session=True))
-    cluster = PgCluster(binaries, data, port, admin_password, process, log)
+        process = subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)
+    cluster = PgCluster(binaries, data, port, admin_password, process, log, _start=(command, options))
     deadline = time.monotonic() + float(os.environ.get(START_WAIT_VARIABLE, "60"))
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -300,9 +319,10 @@ def _start_server(binaries: Path, data: Path, work: Path, run_as: Callable[..., 
     raise RuntimeError(f"the PostgreSQL server did not start within ${START_WAIT_VARIABLE}: {log.read_text()[-2000:]}")
 
 
-def _ready(data: Path) -> bool:
-    """The postmaster's pid file says "ready" (as ``pg_ctl -w`` reads it) once it accepts connections."""
+def _ready(data: Path, pid: int | None = None) -> bool:
+    """The postmaster's pid file says "ready" (as ``pg_ctl -w`` reads it) once it accepts connections
+    (and, given ``pid``, is that process's own: not one an earlier server left)."""
     with contextlib.suppress(FileNotFoundError):
         lines = (data / "postmaster.pid").read_text().splitlines()
-        return len(lines) >= 8 and lines[7].strip() == "ready"
+        return len(lines) >= 8 and lines[7].strip() == "ready" and (pid is None or lines[0].strip() == str(pid))
     return False

@@ -571,3 +571,16 @@ async def test_a_rectified_invoice_and_an_avoir_in_the_sending_tab(app, server, 
     assert attachment_numbers(server) == [mailed.number]
     sent = next(server.received[0].message.iter_attachments()).get_content()
     assert hashlib.sha256(sent).digest() == hashlib.sha256((folder / f"{mailed.number}.pdf").read_bytes()).digest()
+
+
+async def test_the_footer_may_ask_about_keys_before_the_screen_is_built(demo_db_file):
+    """The footer asks which keys apply when it likes, the screen's tabs built or not (once, on a
+    busy machine, before them: a crash that stopped the app)."""
+    from tuiapp.screens.contributions import ContributionsScreen
+
+    app = create_app(demo_db_file)
+    async with app.run_test(size=(80, 24)):
+        screen = ContributionsScreen()  # not shown yet: nothing composed
+        assert [screen.check_action(action, ()) for action in ("print", "open_sending", "close_tab", "help")] == [
+            False, False, False, True]
+    db.close()

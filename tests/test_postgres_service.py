@@ -6,10 +6,12 @@ from __future__ import annotations
 import collections
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
-from tests.test_sender_service import SEPTEMBER, configure, delivered, finish, sender
+from tests.test_sender_service import FAST, SEPTEMBER, configure, delivered, finish, sender
 from tuiapp.db import queries
 from tuiapp.db.database import open_database, release
 from tuiapp.domain.db_target import parse_target
@@ -87,8 +89,6 @@ sys.stdin.read()  # alive until every racer has taken its share: a dead holder's
 def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_connection_limit(pg_url):
     """Pacing per mail account (5 a window) and its connection limit (3), held across processes
     as on SQLite: each process takes what it can, at once."""
-    import subprocess
-    import sys
     import time
 
     open_database(parse_target(pg_url))  # the schema, made once before the race
@@ -103,3 +103,83 @@ def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_con
     assert [racer.returncode for racer in racers] == [0] * 4, outputs
     taken = [tuple(int(n) for n in line.split()) for line in lines]
     assert sum(slots for slots, _ in taken) == 5 and sum(places for _, places in taken) == 3, taken
+
+
+def wait_for(condition, timeout: float = 30.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "still waiting"
+        time.sleep(0.1)
+    return result
+
+
+@pytest.mark.parametrize("down", [0.5, 3.0], ids=["back-within-the-wait", "down-longer-than-the-wait"])
+def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(demo_on_postgres, server, tmp_path,
+                                                                               pg_cluster, pg_database, monkeypatch,
+                                                                               down):
+    """PostgreSQL's counterpart of SQLite's crash tests: the database server crashes while a
+    message is at the mail server, every connection dropped, and starts again. Back within the
+    writes' wait, the outcome is written then and the batch goes on; down for longer, the reply
+    waits in the send journal, the batch stops, the service says so, keeps trying, settles the
+    journal once the server is back and goes on. Each invoice is delivered once, every record
+    ends sent, and the service never stops on it."""
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "1")
+    config = configure(tmp_path, demo_on_postgres, server)
+    numbers = queue(demo_on_postgres, 5, "marie")
+    server.faults.hold_data = {2: 0.3}
+    process = sender(config)
+    try:
+        assert server.handler.data_started.wait(30)
+        pg_cluster.restart(down=down)  # the reply comes while the server is down
+        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
+    except AssertionError:
+        settled = False
+    finally:
+        process.terminate()
+        code, out, err = finish(process)
+    assert settled, (states(pg_cluster, pg_database), out, err)
+    assert code == 0, err
+    assert "Traceback" not in err, err
+    assert delivered(server) == collections.Counter(numbers)  # each once, counted at the server
+    assert {states(pg_cluster, pg_database)[n] for n in numbers} == {("sent", "marie")}
+    if down > 1:
+        assert "Base indisponible" in out and "Nouvel essai dans" in out, out
+
+
+def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo_on_postgres, server, tmp_path,
+                                                                            pg_cluster, pg_database, monkeypatch):
+    """The service's connection ends while its outcome write waits inside its transaction (for
+    the writers' lock another program holds): the transaction is gone with it, and the write is
+    done again, whole, on a new connection."""
+    from tuiapp.db.database import WRITER_LOCK
+
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "20")
+    config = configure(tmp_path, demo_on_postgres, server)
+    numbers = queue(demo_on_postgres, 3, "marie")
+    server.faults.hold_data = {2: 1.0}
+    # its heartbeat beats at its start and its stop only: the one writer to wait is the engine
+    process = subprocess.Popen([sys.executable, "-m", "tuiapp", "sender", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **FAST, "TUIAPP_HEARTBEAT": "600"})
+    try:
+        assert server.handler.data_started.wait(30)
+        with pg_cluster.connect(pg_database.name) as holder, holder.transaction():
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            waiting = wait_for(lambda: pg_cluster.psql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+                "AND wait_event = 'advisory'", (pg_database.name,)))
+            assert pg_cluster.psql("SELECT pg_terminate_backend(%s)", (waiting[0][0],)) == [(True,)]
+            wait_for(lambda: pg_cluster.psql(  # its new connection waits again, in a new transaction
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event = 'advisory' AND pid <> %s",
+                (pg_database.name, waiting[0][0])))
+        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
+    except AssertionError:
+        settled = False
+    finally:
+        process.terminate()
+        code, out, err = finish(process)
+    assert settled, (states(pg_cluster, pg_database), out, err)
+    assert code == 0 and "Traceback" not in err, err
+    assert delivered(server) == collections.Counter(numbers)

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from peewee import OperationalError
+from peewee import InterfaceError, OperationalError
 
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
@@ -36,6 +36,16 @@ class DiskFull(TuiappError):
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         super().__init__(f"Écriture impossible : {disk_full_text(path)}")
+
+
+class DatabaseUnreachable(TuiappError):
+    """The database server dropped the connection (restarted, stopped) and could not be
+    reached again for the whole wait (PostgreSQL; a SQLite file has no server)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"Écriture impossible : le serveur de la base ne répond plus depuis {seconds:.0f} s "
+                         "(redémarré ou arrêté ?).")
 
 
 def mount_point(path: Path | str) -> Path:
@@ -84,6 +94,26 @@ def is_busy(exc: BaseException) -> bool:
                or getattr(link, "sqlstate", None) in BUSY_SQLSTATES for link in _chain(exc))
 
 
+#: PostgreSQL's codes for "this connection is gone": class 08 (connection exception), then the
+#: server's own shutdown (57P01), crash (57P02) and start-up (57P03: not accepting connections yet).
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+#: What libpq and psycopg say, without a code, of a connection the server closed or never opened.
+_LOST_WORDS = ("connection is closed", "server closed the connection", "connection failed",
+               "could not connect", "connection refused", "terminating connection", "connection to server")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The PostgreSQL server dropped the connection or cannot be reached: the statement was not
+    done (or its transaction rolled back), and a new connection may do it."""
+    for link in _chain(exc):
+        state = str(getattr(link, "sqlstate", None) or "")
+        if state.startswith("08") or state in LOST_SQLSTATES:
+            return True
+        if type(link).__module__.startswith("psycopg") and any(word in str(link).lower() for word in _LOST_WORDS):
+            return True
+    return False
+
+
 def database_path() -> str:
     from tuiapp.db.database import db
 
@@ -91,8 +121,10 @@ def database_path() -> str:
 
 
 def wait_for_writes(function):
-    """Decorate a write: retried with back-off while the database is locked,
-    for ``timing.db_wait()`` seconds; ``DatabaseBusy`` or ``DiskFull`` then.
+    """Decorate a write: retried with back-off while the database is locked, or while a
+    PostgreSQL server that dropped the connection comes back, for ``timing.db_wait()``
+    seconds; ``DatabaseBusy``, ``DatabaseUnreachable`` or ``DiskFull`` then. (Each write
+    of the send path may run twice: its WHERE clause makes a second run change nothing.)
 
     Inside an open transaction it runs once: its caller's transaction is the
     one to retry."""
@@ -109,14 +141,15 @@ def wait_for_writes(function):
         while True:
             try:
                 return function(*args, **kwargs)
-            except (OperationalError, sqlite3.OperationalError) as exc:
+            except (OperationalError, InterfaceError, sqlite3.OperationalError) as exc:
                 if is_disk_full(exc):
                     raise DiskFull(database_path()) from None
-                if not is_busy(exc):
+                lost = is_connection_lost(exc)
+                if not lost and not is_busy(exc):
                     raise
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise DatabaseBusy(bound) from None
+                    raise (DatabaseUnreachable if lost else DatabaseBusy)(bound) from None
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, timing.BACKOFF_MAX)
 

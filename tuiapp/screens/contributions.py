@@ -110,7 +110,10 @@ class ContributionsScreen(Screen[None]):
             self.set_timer(0.01, lambda: self._add_rows(rows[count:], generation, 250))
 
     def check_action(self, action: str, parameters) -> bool | None:
-        on_main = self.query_one(TabbedContent).active == "main"
+        tabs = self.query(TabbedContent)
+        if not tabs:  # asked before the screen is built, or while it goes (the footer's look)
+            return action not in ("print", "open_sending", "shift_period", "close_tab")
+        on_main = tabs.first().active == "main"
         if action in ("print", "open_sending", "shift_period"):
             return on_main
         if action == "close_tab":

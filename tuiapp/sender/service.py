@@ -12,6 +12,10 @@ is alive in the database every ``timing.heartbeat_every()`` seconds
 - A batch stopped by the server or the settings (wrong password, server down)
   is tried again after ``timing.sender_retry()``; an invoice the server
   deferred waits as long before its next try.
+- A database it cannot use (a PostgreSQL server restarted or stopped, a SQLite file
+  locked for longer than the wait) pauses it: it says so, tries again after
+  ``timing.sender_retry()``, and first settles what its stopped batch kept in the
+  send journal (``workflow.recover``), so that nothing waits for its next start.
 - ``once``: drain what is queued, each invoice tried once, then return.
 """
 
@@ -24,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tuiapp.db import heartbeat
+from tuiapp.db.database import DATABASE_ERRORS, current_target, explain_database_error
+from tuiapp.db.waiting import DatabaseBusy, DatabaseUnreachable, DiskFull
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
 from tuiapp.mail.problems import SmtpProblem
@@ -34,6 +40,9 @@ from tuiapp.sending import outbox
 from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
+
+#: What stops the service's loop for a while rather than for good: the database, not the mail.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DatabaseBusy, DatabaseUnreachable, DiskFull)
 
 
 def connection_for(config: SystemConfig) -> Connection:
@@ -106,24 +115,39 @@ class SenderService:
         heart = threading.Thread(target=self._beat_until_stopped, name="heartbeat", daemon=True)
         heartbeat.beat(self.process, "idle")
         heart.start()
+        settle = True  # what an earlier run, or a batch stopped by the database, left in flight
         try:
-            recover()
             while not self.stop.is_set():
-                test_requests.send_pending(self.connection.settings, self.connection.authenticator)
-                ids = self._due()
-                if not ids:
+                try:
+                    if settle:
+                        recover()
+                        settle = False
+                    test_requests.send_pending(self.connection.settings, self.connection.authenticator)
+                    ids = self._due()
+                    if not ids:
+                        if self.once:
+                            break
+                        self.stop.wait(timing.sender_poll())
+                        continue
+                    self.state = "sending"
+                    finished = self._batch(ids)
+                except DATABASE_FAILURES as exc:
+                    problem = exc if isinstance(exc, TuiappError) else TuiappError(
+                        explain_database_error(current_target(), exc))
+                    drained.stopped, settle = problem, True
                     if self.once:
                         break
-                    self.stop.wait(timing.sender_poll())
+                    self.on_event(ev.DatabaseWait(str(problem), timing.sender_retry()))
+                    self.stop.wait(timing.sender_retry())
                     continue
-                self.state = "sending"
-                finished = self._batch(ids)
-                self.state = "idle"
+                finally:
+                    self.state = "idle"
                 for name in ("sent", "partial", "failed", "unknown"):
                     setattr(drained, name, getattr(drained, name) + getattr(finished, name))
                 drained.deferred += sum(1 for status in finished.records.values() if status == "queued")
                 if finished.stopped is not None:
                     drained.stopped = finished.stopped
+                    settle = True
                     if self.once:
                         break
                     self.stop.wait(timing.sender_retry())

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
-from tuiapp.db.waiting import DatabaseBusy, DiskFull, disk_full_text, is_disk_full
+from tuiapp.db.waiting import DatabaseBusy, DatabaseUnreachable, DiskFull, disk_full_text, is_disk_full
 from tuiapp.domain import timing
 from tuiapp.domain.documents import InvoiceDocument
 from tuiapp.domain.errors import TuiappError
@@ -96,7 +96,7 @@ class _Outcome:
     error: str | None = None
 
 
-_DATABASE_FAILURES = (DatabaseBusy, DiskFull)
+_DATABASE_FAILURES = (DatabaseBusy, DatabaseUnreachable, DiskFull)
 
 
 class SendEngine:

@@ -111,6 +111,15 @@ class BatchStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseWait:
+    """The sender service cannot use the database (its server restarted or stopped): it
+    tries again after ``delay`` seconds; what it had in hand is in the send journal."""
+
+    problem: str
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
 class BatchFinished:
     batch: str
     sent: int = 0
@@ -145,5 +154,6 @@ Event = (
     | PacingWait
     | ConnectionWait
     | BatchStopped
+    | DatabaseWait
     | BatchFinished
 )

@@ -237,14 +237,18 @@ def claim(record_id: int, *, operator: str | None, message_id: str, amount_ht: D
 
     One compare-and-set ``UPDATE ... WHERE id = ? AND status = 'queued'``: of
     two processes claiming the same record, SQLite lets one change the row,
-    and the other's update counts no row."""
+    and the other's update counts no row. Run again by ``wait_for_writes`` after
+    a connection lost at its COMMIT, it finds its own claim (same process, same
+    message id) done, and says so."""
     changes = dict(status=SendStatus.SENDING, claimed_by=process_tag(), started_at=utcnow(),
                    attempts=SendRecord.attempts + 1, message_id=message_id, error=None,
                    amount_ht=amount_ht, pdf_sha256=pdf_sha256)
     if operator is not None:
         changes["operator"] = operator
+    mine = (SendRecord.status == SendStatus.SENDING) & (SendRecord.claimed_by == changes["claimed_by"]) & (
+        SendRecord.message_id == message_id)
     claimed = SendRecord.update(**changes).where(
-        (SendRecord.id == record_id) & (SendRecord.status == SendStatus.QUEUED)).execute()
+        (SendRecord.id == record_id) & ((SendRecord.status == SendStatus.QUEUED) | mine)).execute()
     return claimed == 1
 
 

@@ -52,6 +52,8 @@ def describe(event: ev.Event) -> str:
                 text += (" Le résultat de la facture en cours, gardé dans le journal d'envoi, sera enregistré "
                          "au prochain démarrage de tuiapp ; elle ne sera pas renvoyée.")
             return text
+        case ev.DatabaseWait(problem=problem, delay=delay):
+            return f"Base indisponible : {problem} Nouvel essai dans {delay:.0f} s."
         case ev.BatchFinished():
             return summary(event)
     return str(event)
