@@ -2,7 +2,7 @@
 """Set up a local virtual environment, then start the demo or run the tests.
 
     python3 dev.py demo          # the app on the demo database
-    python3 dev.py test [ARGS]   # the whole test suite (ARGS go to pytest)
+    python3 dev.py test [ARGS]   # the whole test suite, then its database tests on PostgreSQL (ARGS go to pytest)
     python3 dev.py check         # the layer contracts, ruff and mypy (CI runs them too)
 
 Needs only Python 3.11+ (with its venv module). The environment lives in
@@ -84,9 +84,20 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "tuiapp"), "demo", *rest], cwd=ROOT)
     if command == "check":
         return check()
+    pytest = [str(BIN / "python"), "-m", "pytest"]
     if not _has_postgresql():
-        print("PostgreSQL absent : ses tests sont sautés (Debian/Ubuntu : apt install postgresql).", flush=True)
-    return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+        print("PostgreSQL absent : ses tests sont sautés, et la seconde passe, sur PostgreSQL, n'est pas "
+              "faite (Debian/Ubuntu : apt install postgresql).", flush=True)
+        return subprocess.call([*pytest, *rest], cwd=ROOT)
+    if any(arg.startswith("--engine") for arg in rest):
+        return subprocess.call([*pytest, *rest], cwd=ROOT)
+    # Two passes: the whole suite (SQLite, the PostgreSQL tests included), then again every test
+    # that opens the base through the ``database`` fixture, each on a PostgreSQL database.
+    print("--- première passe : la suite entière (SQLite ; les tests PostgreSQL compris)", flush=True)
+    first = subprocess.call([*pytest, *rest], cwd=ROOT)
+    print("--- seconde passe : les tests de la base, sur PostgreSQL (--engine postgresql)", flush=True)
+    second = subprocess.call([*pytest, "--engine", "postgresql", *rest], cwd=ROOT)
+    return first or (0 if second == 5 else second)  # 5: ARGS chose no test of the base
 
 
 def _has_postgresql() -> bool:

@@ -174,7 +174,7 @@ def _own_database() -> Iterator[None]:
     binding = ("database", "_pragmas", "_timeout", "connect_params", "deferred")  # what ``db.init`` sets
     was_open = not db.is_closed()
     engine = db.obj  # the proxy's database: SQLite, or a PostgreSQL one
-    saved = {name: copy.copy(getattr(engine, name)) for name in binding}
+    saved = {name: copy.copy(getattr(engine, name)) for name in binding if hasattr(engine, name)}
     if was_open:
         db.close()
     try:

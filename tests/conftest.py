@@ -37,9 +37,29 @@ def pytest_configure(config):
     config.stash[gc_collect_iterations_key] = 1
 
 
-def pytest_collection_modifyitems(items):
+def pytest_addoption(parser):
+    parser.addoption(
+        "--engine", choices=("sqlite", "postgresql"), default="sqlite",
+        help="the engine of the database the ``database`` fixture opens. With postgresql, only the tests "
+             "that use it run (those marked sqlite_only are left out), each on a fresh PostgreSQL "
+             "database of the tests' own server (tests/pg_cluster.py)")
+
+
+def postgresql_pass(config) -> bool:
+    return config.getoption("engine") == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
     """The tests marked ``long`` first: with two workers, a long test started last would run
-    alone at the end (pyproject's ``--maxschedchunk 1`` hands out the tests one at a time)."""
+    alone at the end (pyproject's ``--maxschedchunk 1`` hands out the tests one at a time).
+    In the PostgreSQL pass, only those that open the base through ``database``."""
+    if postgresql_pass(config):
+        kept = [item for item in items if "database" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("sqlite_only") is None]
+        left = [item for item in items if item not in kept]
+        if left:
+            config.hook.pytest_deselected(items=left)
+        items[:] = kept
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
@@ -126,10 +146,33 @@ def db_path(tmp_path) -> Path:
 
 
 @pytest.fixture
-def database(db_path):
+def database(request, db_path):
+    """The base of the test, open: a SQLite file at ``db_path``; in the PostgreSQL pass
+    (``--engine postgresql``), a fresh database of the tests' PostgreSQL server instead."""
+    if postgresql_pass(request.config):
+        from tuiapp.domain.db_target import parse_target
+
+        open_database(parse_target(request.getfixturevalue("pg_url")))
+        yield db
+        release()
+        return
     open_database(db_path)
     yield db
     db.close()
+
+
+@pytest.fixture
+def db_arg(request, database, db_path) -> str:
+    """What ``--db`` takes for the test's base (``database``): its file, or its PostgreSQL URL."""
+    return request.getfixturevalue("pg_url") if postgresql_pass(request.config) else str(db_path)
+
+
+@pytest.fixture
+def db_target(db_arg):
+    """The test's base as the app takes it (``create_app``): a path, or a PostgreSQL target."""
+    from tuiapp.domain.db_target import parse_target
+
+    return parse_target(db_arg)
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,23 @@ def write_xlsx(path: Path, headers: Sequence[str], rows: Rows, *, sheet: str = "
     return path
 
 
-def dump() -> list[str]:
-    """Every statement that rebuilds the database: equal dumps, equal databases."""
-    return list(db.connection().iterdump())
+def dump() -> list:
+    """Every statement that rebuilds the database (SQLite), or every row of every table in a
+    fixed order (PostgreSQL): equal dumps, equal databases."""
+    from tuiapp.db.database import is_postgres
+
+    if not is_postgres():
+        return list(db.connection().iterdump())
+    tables = [name for (name,) in db.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "ORDER BY table_name").fetchall()]
+    rows: list = []
+    for table in tables:
+        cursor = db.execute_sql(f'SELECT * FROM "{table}"')  # (names read from the catalogue)
+        rows += sorted((table, *map(repr, row)) for row in cursor.fetchall())
+    rows += [("sequence", *row) for row in db.execute_sql(
+        "SELECT sequencename, last_value FROM pg_sequences ORDER BY sequencename").fetchall()]
+    return rows
 
 
 RESIDENT_HEADERS = ("N° résident", "Structure", "Nom", "Prénom", "Courriel", "Mail tuteur")

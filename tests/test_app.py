@@ -70,12 +70,12 @@ def test_the_command_opens_the_app_in_a_terminal(demo_db_file):
         os.close(master)
 
 
-async def test_names_are_shown_as_typed_not_as_markup(database, db_path):
+async def test_names_are_shown_as_typed_not_as_markup(database, db_target):
     association = Association.get_solo()
     association.name = "APF [red]Nord[/b] & [Flandre"
     association.address = "[link=x]rue[/link]"
     association.save()
-    app = create_app(db_path)
+    app = create_app(db_target)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = str(app.screen.query_one("#association", Static).render())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.cli_runner import run_cli as tuiapp
+from tests.raw import write_around
 from tuiapp.db.database import db
 from tuiapp.db.models import SendRecord
 from tuiapp.domain.periods import Period
@@ -26,7 +26,7 @@ def tuiapp_process(*args):
 
 
 @pytest.fixture
-def hostile_history(make_resident, make_invoice, db_path):
+def hostile_history(make_resident, make_invoice):
     """Two send records whose texts are spreadsheet formulas and terminal codes, one of a credit note."""
     resident = make_resident("=cmd|' /C calc'!A0", "+Jean", email="=cmd@example.org")
     credit = make_invoice(resident, Period(2024, 9), amount="-12.50", number="=1+1", kind="avoir")
@@ -35,11 +35,11 @@ def hostile_history(make_resident, make_invoice, db_path):
                       last_reply="550 -2+3", operator="@SUM(A1)", error="\tcellule", message_id="+<id@x>")
     SendRecord.create(invoice=plain, recipients="josiane@example.org", status="sent", attempts=1,
                       last_reply="250 OK", operator="marie", refused_recipients="\rCR")
+    # what a bad import or a hostile server reply could leave
+    write_around("UPDATE send_record SET last_reply = ? WHERE invoice_id = ?",
+                 ("550 =HYPERLINK(\"x\") \x1b]52;c;cHduZWQ=\x07 \x1b[2J", credit.id))
+    write_around("UPDATE resident SET first_name = ? WHERE id = ?", ("Jo\x1b[31mse\x00", plain.resident_id))
     db.close()
-    with sqlite3.connect(db_path) as raw:  # what a bad import or a hostile server reply could leave
-        raw.execute("UPDATE send_record SET last_reply = ? WHERE invoice_id = ?",
-                    ("550 =HYPERLINK(\"x\") \x1b]52;c;cHduZWQ=\x07 \x1b[2J", credit.id))
-        raw.execute("UPDATE resident SET first_name = ? WHERE id = ?", ("Jo\x1b[31mse\x00", plain.resident_id))
     return {"credit": credit.id, "plain": plain.id}
 
 
@@ -48,8 +48,8 @@ def read_back(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
 
 
-def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_path, tmp_path):
-    stdout = tuiapp_process("history", "--db", str(db_path), "--format", "csv")  # the bytes of a real pipe
+def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_arg, tmp_path):
+    stdout = tuiapp_process("history", "--db", db_arg, "--format", "csv")  # the bytes of a real pipe
     assert stdout.returncode == 0, stdout.stderr.decode()
     data = stdout.stdout
 
@@ -79,16 +79,16 @@ def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_path, 
     assert "\ufffd]52;c;cHduZWQ=\ufffd" in credit["réponse"] and "MAILLY Jo\ufffd[31mse\ufffd" == plain["résident"]
 
     output = tmp_path / "historique.csv"  # the same file, written whole (atomically) where asked
-    written = tuiapp("history", "--db", str(db_path), "--format", "csv", "--output", str(output))
+    written = tuiapp("history", "--db", db_arg, "--format", "csv", "--output", str(output))
     assert written.returncode == 0, written.stderr
     assert "2 envoi(s) exporté(s)" in written.stdout
     assert output.read_bytes() == data
 
 
-def test_csv_output_errors_are_clear(hostile_history, db_path, tmp_path):
-    missing = tuiapp("history", "--db", str(db_path), "--format", "csv", "--output", str(tmp_path / "no" / "x.csv"))
+def test_csv_output_errors_are_clear(hostile_history, db_arg, tmp_path):
+    missing = tuiapp("history", "--db", db_arg, "--format", "csv", "--output", str(tmp_path / "no" / "x.csv"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "dossier introuvable" in missing.stderr
-    table = tuiapp("history", "--db", str(db_path), "--output", str(tmp_path / "x.csv"))
+    table = tuiapp("history", "--db", db_arg, "--output", str(tmp_path / "x.csv"))
     assert table.returncode == 2 and "--format csv" in table.stderr
     assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".tuiapp-*"))

@@ -4,6 +4,7 @@ from decimal import Decimal
 from email import message_from_bytes
 from email.policy import default
 
+from tests.raw import write_around
 from tuiapp.db.models import Association, Invoice, InvoiceLine
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.domain.documents import InvoiceLineData
@@ -56,13 +57,13 @@ def test_a_hostile_row_written_around_validation_reaches_neither_mail_nor_pdf_ra
     resident = make_resident(email="josiane@example.org")
     invoice = make_invoice(resident)
     add_line(invoice, 1, "Hébergement", "1234.56")
-    database.execute_sql("UPDATE resident SET last_name = ?, first_name = ? WHERE id = ?",
-                         ("MAILLY\u2028X", "Jo\x1b]52;c;cHduZWQ=\x07siane", resident.id))
-    database.execute_sql("UPDATE invoice SET number = ? WHERE id = ?", ("FH\x1b[2J-001", invoice.id))
-    database.execute_sql("UPDATE invoice_line SET label = ? WHERE invoice_id = ?", ("Repas\x00", invoice.id))
-    database.execute_sql("UPDATE structure SET subject_template = ?, body_template = ?, name = ?",
-                         ("Facture\x1b]0;pwned\x07 &numero", "Bonjour\x00\x1b[2J &personne\nligne 2\tfin",
-                          "Foyer\u202eLes Tilleuls"))
+    write_around("UPDATE resident SET last_name = ?, first_name = ? WHERE id = ?",
+                 ("MAILLY\u2028X", "Jo\x1b]52;c;cHduZWQ=\x07siane", resident.id))
+    write_around("UPDATE invoice SET number = ? WHERE id = ?", ("FH\x1b[2J-001", invoice.id))
+    write_around("UPDATE invoice_line SET label = ? WHERE invoice_id = ?", ("Repas\x00", invoice.id))
+    write_around("UPDATE structure SET subject_template = ?, body_template = ?, name = ?",
+                 ("Facture\x1b]0;pwned\x07 &numero", "Bonjour\x00\x1b[2J &personne\nligne 2\tfin",
+                  "Foyer\u202eLes Tilleuls"))
     doc = document_for(Invoice.get_by_id(invoice.id), Association.get_solo())
 
     raw = invoice_message_bytes(doc, b"%PDF-1.4 stand-in", "facture.pdf")

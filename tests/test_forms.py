@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.raw import write_around
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.domain.errors import ValidationError
 from tuiapp.services import forms
@@ -149,7 +150,7 @@ def test_smtp_form_saves_valid_values_and_gives_back_the_previous_ones(database)
 def test_a_bad_row_outside_the_smtp_form_is_not_shown_in_it_but_stops_the_save(database):
     # Written around the checks, as an older import might have: not a field of this form.
     Association.get_solo()
-    database.execute_sql("UPDATE association SET name = ?", ("Les Amis\x1b[2J",))
+    write_around("UPDATE association SET name = ?", ("Les Amis\x1b[2J",))
     values, errors = forms.check_smtp(SMTP_VALID)
     assert errors == {}
     with pytest.raises(ValidationError) as refused:

@@ -1,8 +1,8 @@
 """Hostile data everywhere: every model field, every form, every screen at 80x24, every CLI command.
 
 What is tried, and where, is listed in ``tests/hostile_catalogue.py``. Rows are
-written straight into SQLite, as a bad import would write them, around
-validation. The checks: no crash; valid values shown exactly as typed (read on
+written straight into the base (SQLite, or PostgreSQL in its pass), as a bad import
+would write them, around validation. The checks: no crash; valid values shown exactly as typed (read on
 the rendered screen); refused values given their French field error, through
 ``clean()`` and through the form; no ESC byte (nor any control character of the
 data) on the screen or in the CLI's output; no file written outside the
@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tests import hostile_catalogue as cat
 from tests.cli_runner import run_cli
+from tests.raw import write_around
 from tests.smtp_server import PASSWORD, USERNAME
 from tests.test_screens import press, settle
 from tuiapp.db.database import db, open_database
@@ -108,24 +109,24 @@ def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> 
             if field.model == "Association" or (valid_addresses and field.kind == "email"):
                 continue
             where = "invoice_id" if field.model == "InvoiceLine" else "id"
-            db.execute_sql(f"UPDATE {TABLES[field.model]} SET {field.name} = ? WHERE {where} = ?",
-                           (value, rows[field.model]))
+            write_around(f"UPDATE {TABLES[field.model]} SET {field.name} = ? WHERE {where} = ?",
+                         (value, rows[field.model]))
         for table, columns in cat.RAW_COLUMNS.items():
             for column in columns:
-                db.execute_sql(f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, record_id))
+                write_around(f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, record_id))
     for kind in ("invoices", "residents"):  # saved column mappings (the Import screen's profiles)
         for value in values:
-            db.execute_sql("INSERT INTO import_profile (name, kind, mapping, updated_at) VALUES (?, ?, ?, ?)",
-                           (value, kind, value, "2024-09-28T10:00:00.000000+00:00"))
-    db.execute_sql("UPDATE association SET name = ?, address = ?",
-                   ("Les Amis [/] du Foyer\x1b]0;pwned\x07", "[link=http://x]y\n\x1b[2J\x00\u2028"))
+            write_around("INSERT INTO import_profile (name, kind, mapping, updated_at) VALUES (?, ?, ?, ?)",
+                         (value, kind, value, "2024-09-28T10:00:00.000000+00:00"))
+    write_around("UPDATE association SET name = ?, address = ?",
+                 ("Les Amis [/] du Foyer\x1b]0;pwned\x07", "[link=http://x]y\n\x1b[2J\x00\u2028"))
     if not valid_addresses:
-        db.execute_sql("UPDATE association SET smtp_host = ?, smtp_username = ?, smtp_ca_file = ?",
-                       ("smtp[/].example.org\x1b[2J", "[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
-        db.execute_sql("UPDATE association SET smtp_oauth_tenant = ?, smtp_oauth_client_id = ?, "
-                       "smtp_oauth_certificate = ?, smtp_oauth_authority = ?",
-                       ("Résidence [Les Lilas]\x1b[2J", "[@click=app.quit]Q[/]\u202e", "\x1b]0;pwned\x07",
-                        "FH-2024-11 [/] 001\x9b2J"))
+        write_around("UPDATE association SET smtp_host = ?, smtp_username = ?, smtp_ca_file = ?",
+                     ("smtp[/].example.org\x1b[2J", "[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
+        write_around("UPDATE association SET smtp_oauth_tenant = ?, smtp_oauth_client_id = ?, "
+                     "smtp_oauth_certificate = ?, smtp_oauth_authority = ?",
+                     ("Résidence [Les Lilas]\x1b[2J", "[@click=app.quit]Q[/]\u202e", "\x1b]0;pwned\x07",
+                      "FH-2024-11 [/] 001\x9b2J"))
     return {"unknown": ids[0][2], "formulas": {rows["Structure"] for value, rows, _ in ids if value in cat.FORMULAS}}
 
 
@@ -168,14 +169,14 @@ def _errors(app) -> dict[str, str]:
 
 @pytest.mark.long
 @pytest.mark.parametrize("form_name", sorted(cat.FORMS))
-async def test_every_form_gives_the_french_field_error(database, db_path, form_name):
+async def test_every_form_gives_the_french_field_error(database, form_name, db_target):
     from tuiapp.app import TuiApp
 
     Structure.create(code="FH", name="Foyer", sender_email="fh@example.org")
     form = cat.FORMS[form_name]
     fields = [field for field in cat.FIELDS if field.form == form_name]
     rounds = max(len(field.values(typed=True)) for field in fields)
-    app = TuiApp(db_path)
+    app = TuiApp(db_target)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, *form.keys)
         assert type(app.screen).__name__ == form.screen
@@ -218,13 +219,13 @@ VALID_FORMS = {  # what is typed; what the list then shows; the notification
 
 
 @pytest.mark.parametrize("form_name", sorted(VALID_FORMS))
-async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(database, db_path, form_name):
+async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(database, form_name, db_target):
     from tuiapp.app import TuiApp
 
     Structure.create(code="FH", name="Foyer", sender_email="fh@example.org")
     values, shown, notice = VALID_FORMS[form_name]
     form = cat.FORMS[form_name]
-    app = TuiApp(db_path)
+    app = TuiApp(db_target)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await press(pilot, *form.keys)
         for name, value in values.items():
@@ -319,7 +320,7 @@ def click(app, widget, offset: tuple[int, int]) -> None:
 
 
 async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_resident, make_invoice,
-                                                         tmp_path, monkeypatch):
+                                                         tmp_path, monkeypatch, db_target):
     """On b3cca60 a click on the invoice number quit at once; the name wrote a screenshot in '..'."""
     from tuiapp.app import TuiApp
 
@@ -330,7 +331,7 @@ async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_
     make_invoice(resident, number="[@click=app.quit]Q[/]")
     db.close()
     before = files_under(tmp_path)
-    app = TuiApp(db_path)
+    app = TuiApp(db_target)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "c")
         table = app.screen.query_one("#invoices", DataTable)
@@ -344,16 +345,16 @@ async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_
                                               db_path.with_name(db_path.name + "-shm")}
 
 
-async def test_terminal_codes_from_the_database_never_reach_the_screen(database, db_path, structure, make_resident,
-                                                                       make_invoice):
+async def test_terminal_codes_from_the_database_never_reach_the_screen(database, structure, make_resident,
+                                                                       make_invoice, db_target):
     """On b3cca60 an OSC 52 sequence in a name went raw to the terminal from the lists."""
     from tuiapp.app import TuiApp
 
     invoice = make_invoice(make_resident(email="a@example.org"))
-    db.execute_sql("UPDATE resident SET first_name = ?", ("Jo\x1b]52;c;cHduZWQ=\x07",))
-    db.execute_sql("UPDATE invoice SET number = ? WHERE id = ?", ("N\x1b[2J1", invoice.id))
+    write_around("UPDATE resident SET first_name = ?", ("Jo\x1b]52;c;cHduZWQ=\x07",))
+    write_around("UPDATE invoice SET number = ? WHERE id = ?", ("N\x1b[2J1", invoice.id))
     db.close()
-    app = TuiApp(db_path)
+    app = TuiApp(db_target)
     async with app.run_test(size=SIZE) as pilot:
         for keys in (("r",), ("escape", "c"), ("e",)):
             await press(pilot, *keys)
@@ -363,8 +364,8 @@ async def test_terminal_codes_from_the_database_never_reach_the_screen(database,
     db.close()
 
 
-async def test_markup_in_invoice_numbers_and_structure_names(database, db_path, structure, make_resident,
-                                                             make_invoice):
+async def test_markup_in_invoice_numbers_and_structure_names(database, structure, make_resident,
+                                                             make_invoice, db_target):
     """On b3cca60 "FH-2024-11 [/] 001" made Édition des contributions crash (MarkupError) and
     "Résidence [Les Lilas]" showed as "Résidence " in the drop-down lists."""
     from tuiapp.app import TuiApp
@@ -373,7 +374,7 @@ async def test_markup_in_invoice_numbers_and_structure_names(database, db_path, 
     structure.save()
     make_invoice(make_resident(email="a@example.org"), number="FH-2024-11 [/] 001")
     db.close()
-    app = TuiApp(db_path)
+    app = TuiApp(db_target)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "c")
         assert type(app.screen).__name__ == "ContributionsScreen"
@@ -436,8 +437,8 @@ def test_every_cli_command_on_hostile_data_prints_no_escape(cli_base, server):
     assert replies and all("\x1b" not in reply for reply in replies)
 
 
-def test_a_server_reply_with_terminal_codes_is_stored_sanitised(database, db_path, structure, make_resident,
-                                                                 make_invoice, server):
+def test_a_server_reply_with_terminal_codes_is_stored_sanitised(database, structure, make_resident,
+                                                                 make_invoice, server, db_arg):
     """On b3cca60 a "550 ... ESC]52;..." reply was stored raw, then exported and shown."""
     make_invoice(make_resident(email="josiane@example.org"))
     association = Association.get_solo()
@@ -447,11 +448,10 @@ def test_a_server_reply_with_terminal_codes_is_stored_sanitised(database, db_pat
     secrets.set_password("127.0.0.1", USERNAME, PASSWORD)
     db.close()
     server.faults.data_replies.append("550 5.6.0 \x1b]52;c;cHduZWQ=\x07 contenu refuse")
-    result = run_cli("send", "--db", str(db_path), "--period", "2024-09", "--yes")
+    result = run_cli("send", "--db", db_arg, "--period", "2024-09", "--yes")
     assert result.returncode == 1, result.stderr  # the invoice failed
     assert b"\x1b" not in result.stdout_bytes + result.stderr_bytes
-    with sqlite3.connect(db_path) as raw:
-        status, reply, error = raw.execute("SELECT status, last_reply, error FROM send_record").fetchone()
+    status, reply, error = db.execute_sql("SELECT status, last_reply, error FROM send_record").fetchone()
     assert status == "failed"
     assert reply == "550 5.6.0 \ufffd]52;c;cHduZWQ=\ufffd contenu refuse"
     assert "\x1b" not in error and "\x07" not in error

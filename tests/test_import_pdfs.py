@@ -305,14 +305,14 @@ def run_process(*args):
                           text=True, timeout=120)
 
 
-def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tmp_path):
+def test_the_command_reports_in_french_with_its_exit_codes(invoices, tmp_path, db_arg):
     Invoice.update(last_mailed_at=MAILED).where(Invoice.number == "FH-2024-001").execute()
     db.close()
     folder = tmp_path / "pdfs"
     write(folder, "FH-2024-001.pdf")
     write(folder, "EHPAD-7.pdf")
     bad = write(folder, "2024-003.pdf", b"<html>pas un PDF</html>")
-    base = [str(folder), "--db", str(db_path)]
+    base = [str(folder), "--db", db_arg]
 
     refused = run(*base, "--report", str(tmp_path / "rapport.csv"))
     assert refused.returncode == 1, refused.stderr
@@ -345,7 +345,7 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tm
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == (
         "PDF joints à leur facture : 2 (aucun changement ; 2 inchangé(s)).")
 
-    for args, message in (((str(tmp_path / "absent"), "--db", str(db_path)), "Dossier introuvable"),
+    for args, message in (((str(tmp_path / "absent"), "--db", db_arg), "Dossier introuvable"),
                           ((*base, "--index", str(tmp_path / "absent.csv")), "absent.csv"),
                           ((*base, "--report", str(tmp_path / "no" / "r.csv")), "--report"),
                           ((*base, "--bogus"), "unrecognized arguments")):
@@ -353,7 +353,7 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, db_path, tm
         assert usage.returncode == 2 and message in usage.stderr and "Traceback" not in usage.stderr, usage.stderr
 
 
-def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_invoice, db_path, tmp_path):
+def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_invoice, tmp_path, db_arg, db_target):
     make_invoice(make_resident(email="a@example.org"), number="FH-1")
     make_invoice(make_resident("DUPONT", "Jean", email="b@example.org"), number="FH-2")
     db.close()
@@ -370,7 +370,7 @@ def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_in
         (folder / "FH-2 [bold]x.pdf").write_bytes(make_pdf("deux"))
         second = "FH-2 [bold]x.pdf"
 
-    result = run_process(str(folder), "--db", str(db_path))  # the real command: its output through a pipe
+    result = run_process(str(folder), "--db", db_arg)  # the real command: its output through a pipe
 
     shown = result.stdout + result.stderr
     assert result.returncode == 0, shown
@@ -378,7 +378,7 @@ def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_in
     assert "PDF joints à leur facture : 2 (2 nouveau(x))." in shown
     from tuiapp.db.database import open_database
 
-    open_database(db_path)
+    open_database(db_target)
     names = sorted(row.file_name for row in InvoicePdf.select())
     assert names == sorted(["FH-1 \ufffd]0;pwned\ufffd\ufffd.pdf", second])
 

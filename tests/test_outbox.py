@@ -104,8 +104,9 @@ def test_a_record_another_machines_service_left_sending_is_judged_by_that_servic
 
     def b_beats(seconds_ago: float) -> None:
         at = (utcnow() - timedelta(seconds=seconds_ago)).isoformat()
-        Metadata.replace(key=heartbeat.host_key("serveur-b"),
-                         value=json.dumps({"at": at, "process": service_b, "state": "sending"})).execute()
+        Metadata.insert(key=heartbeat.host_key("serveur-b"),
+                        value=json.dumps({"at": at, "process": service_b, "state": "sending"})).on_conflict(
+            conflict_target=[Metadata.key], preserve=[Metadata.value]).execute()
 
     heartbeat.beat(outbox.process_tag(), "idle")  # this machine's service, alive: says nothing of B
     b_beats(0.5)

@@ -100,15 +100,16 @@ def test_connection_places(database, monkeypatch):
 _RACE = """
 import sys
 from tuiapp.db.database import open_database
+from tuiapp.domain.db_target import parse_target
 from tuiapp.sending import pacing
-open_database(sys.argv[1])
+open_database(parse_target(sys.argv[1]))
 print(sum(pacing.take_slot("race", 5, 60.0, float(sys.argv[2]))[0] is not None for _ in range(5)))
 """
 
 
-def test_processes_racing_for_slots_never_get_more_than_the_rate(database, db_path):
+def test_processes_racing_for_slots_never_get_more_than_the_rate(database, db_arg):
     now = time.time()
-    racers = [subprocess.Popen([sys.executable, "-c", _RACE, str(db_path), str(now)], stdout=subprocess.PIPE,
+    racers = [subprocess.Popen([sys.executable, "-c", _RACE, db_arg, str(now)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
     outputs = [racer.communicate(timeout=60) for racer in racers]
     assert [racer.returncode for racer in racers] == [0] * 4, outputs

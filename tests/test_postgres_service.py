@@ -73,6 +73,29 @@ def test_two_services_on_one_postgresql_base_deliver_each_invoice_once(demo_on_p
     assert {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"}
 
 
+def test_sigkill_then_restart_loses_and_doubles_nothing(demo_on_postgres, server, tmp_path, pg_cluster, pg_database):
+    """The crash test of SQLite's service (``test_sender_service``), on PostgreSQL: killed while
+    the server holds a message, then started again."""
+    import time
+
+    config = configure(tmp_path, demo_on_postgres, server)
+    numbers = queue(demo_on_postgres, 5, "marie")
+    server.faults.hold_data = {2: 3.0}
+    process = sender(config)
+    assert server.handler.data_started.wait(30)
+    process.kill()
+    process.wait(10)
+    assert states(pg_cluster, pg_database)[numbers[1]][0] == "sending"
+    server.faults.hold_data = {}
+    time.sleep(3.2)  # the server finishes what it held (it keeps the message: the client was gone)
+    code, out, err = finish(sender(config, "--once"))
+    assert code == 0, err
+    state = states(pg_cluster, pg_database)
+    assert state[numbers[1]][0] == "unknown"  # in flight when killed: for the operator to decide
+    assert all(state[n][0] == "sent" for n in numbers if n != numbers[1])
+    assert all(count == 1 for count in delivered(server).values()) and set(delivered(server)) == set(numbers)
+
+
 _RACE = """
 import sys
 from tuiapp.db.database import open_database
@@ -183,3 +206,55 @@ def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo
     assert settled, (states(pg_cluster, pg_database), out, err)
     assert code == 0 and "Traceback" not in err, err
     assert delivered(server) == collections.Counter(numbers)
+
+
+def another_machines_sender(config, name: str = "serveur-b") -> subprocess.Popen:
+    """The sender service as on another server sharing the base: a host name of its own (a UTS
+    namespace), so its claims and heartbeat carry that machine's name."""
+    return subprocess.Popen(["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name, sys.executable,
+                             "-m", "tuiapp", "sender", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **FAST})
+
+
+async def test_an_operators_tab_follows_another_machines_service_live(demo_on_postgres, server, tmp_path,
+                                                                      pg_cluster, pg_database, monkeypatch):
+    """Live status across machines: on this machine the operator queues from the sending tab;
+    the service of another server sends; the tab shows its heartbeat and each invoice's outcome
+    as they come, by the same polling as on SQLite."""
+    from tests.test_contributions import SIZE, open_september_sending_tab, panel
+    from tests.test_sending_service_tab import shown, wait_until
+    from tuiapp.app import create_app
+
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    open_database(parse_target(demo_on_postgres))
+    numbers = [invoice.number for invoice in queries.invoices_to_mail(SEPTEMBER)][:3]
+    release()
+    pg_cluster.psql(  # three to mail: the others stamped as mailed
+        "UPDATE invoice SET last_mailed_at = '2024-10-01T08:00:00+00:00' WHERE period_year = 2024 "
+        "AND period_month = 9 AND number <> ALL(%s)", (numbers,), dbname=pg_database.name)
+    config = configure(tmp_path, demo_on_postgres, server)
+    service = another_machines_sender(config)
+    app = create_app(parse_target(demo_on_postgres), service_mode=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_september_sending_tab(pilot)
+            sending = panel(app)
+            await wait_until(pilot, lambda: "Service d'envoi en marche." in shown(app, "#service"))
+            await pilot.press("e")  # the three invoices never mailed are ticked
+            await pilot.pause()
+            await pilot.press("o")
+            await wait_until(pilot, lambda: not sending.sending)
+            for number in numbers:
+                assert any(f"Facture {number} (" in line and ") : envoyée." in line for line in sending.log_texts)
+            by_number = {row.number: invoice_id for invoice_id, row in sending.table.invoices.items()}
+            assert all(sending.states[by_number[number]] == "sent" for number in numbers)
+    finally:
+        service.terminate()
+        code, out, err = finish(service)
+        release()
+    assert code == 0 and "Traceback" not in err, err
+    assert delivered(server) == collections.Counter(numbers)
+    (beat,), = pg_cluster.psql("SELECT value FROM metadata WHERE key = 'sender_heartbeat@serveur-b'",
+                               dbname=pg_database.name)
+    assert '"process": "serveur-b:' in beat  # it was the other machine's service that sent

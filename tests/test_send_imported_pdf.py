@@ -50,7 +50,7 @@ def received(server) -> dict[str, tuple[str, str, bytes]]:
 
 
 @pytest.fixture
-def office(make_resident, make_invoice, db_path, server):
+def office(make_resident, make_invoice, server):
     """Two invoices of September mailed through the test server, one with its own PDF."""
     point_at(server)
     josiane = make_resident("MAILLY", "Josiane", email="josiane@example.org")
@@ -59,23 +59,23 @@ def office(make_resident, make_invoice, db_path, server):
             "generated": make_invoice(jean, number="FH-2024-002", amount="99.00")}
 
 
-def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server, tmp_path):
+def test_the_message_carries_exactly_the_imported_bytes(office, server, tmp_path, db_arg, db_target):
     folder = tmp_path / "pdfs"
     folder.mkdir()
     own = folder / "Facture FH-2024-001.pdf"
     own.write_bytes(make_pdf("La facture du logiciel de facturation"))
     db.close()
-    imported = tuiapp("import", "pdfs", str(folder), "--db", str(db_path))
+    imported = tuiapp("import", "pdfs", str(folder), "--db", db_arg)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "PDF joints à leur facture : 1 (1 nouveau(x))." in imported.stdout
     assert "Septembre 2024 : 1 document(s) sans PDF importé, un PDF sera généré : FH-2024-002 (DUPONT Jean)." \
         in imported.stdout
-    open_database(db_path)
+    open_database(db_target)
     rows = {row.number: row for row in send_rows(SEPTEMBER)}
     assert str(send_cells.document(rows["FH-2024-001"])) == "Facture, PDF importé"
     assert str(send_cells.document(rows["FH-2024-002"])) == "Facture, PDF généré"
     db.close()
-    base = ["--db", str(db_path), "--period", str(SEPTEMBER)]
+    base = ["--db", db_arg, "--period", str(SEPTEMBER)]
 
     dry = tuiapp("send", *base, "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -93,20 +93,20 @@ def test_the_message_carries_exactly_the_imported_bytes(office, db_path, server,
     with pymupdf.open(stream=generated, filetype="pdf") as document:
         assert "FH-2024-002" in document[0].get_text()
 
-    open_database(db_path)
+    open_database(db_target)
     records = {record.invoice.number: record for record in SendRecord.select(SendRecord, Invoice).join(Invoice)}
     assert records["FH-2024-001"].amount_ht == Decimal("1234.56")
     assert records["FH-2024-001"].pdf_sha256 == sha256(own.read_bytes())
     assert (records["FH-2024-002"].amount_ht, records["FH-2024-002"].pdf_sha256) == (Decimal("99.00"),
                                                                                     sha256(generated))
     db.close()
-    history = tuiapp("history", "--db", str(db_path))
+    history = tuiapp("history", "--db", db_arg)
     assert history.returncode == 0, history.stderr
     line = next(line for line in history.stdout.splitlines() if "FH-2024-001" in line)
     assert format_amount(Decimal("1234.56")) in line and sha256(own.read_bytes())[:12] in line
 
 
-def test_an_avoir_is_imported_then_sent_as_an_avoir(make_resident, db_path, server, tmp_path):
+def test_an_avoir_is_imported_then_sent_as_an_avoir(make_resident, server, tmp_path, db_arg, db_target):
     point_at(server)
     structure = Structure.get()
     structure.subject_template = "&Document &numero de &personne"
@@ -116,19 +116,19 @@ def test_an_avoir_is_imported_then_sent_as_an_avoir(make_resident, db_path, serv
     export = tmp_path / "avoirs.csv"  # the billing software's export, as Excel writes it in France
     export.write_bytes("N° facture;N° résident;Période;Date facture;Type;Montant HT\r\n"
                        "AV-2024-001;R-12;septembre 2024;30/09/2024;Avoir;-120,00\r\n".encode("cp1252"))
-    imported = tuiapp("import", "invoices", str(export), "--db", str(db_path))
+    imported = tuiapp("import", "invoices", str(export), "--db", db_arg)
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    open_database(db_path)
+    open_database(db_target)
     credit = Invoice.get(Invoice.number == "AV-2024-001")
     assert credit.kind == "avoir" and credit.amount_ht == Decimal("-120.00")
     row = send_rows(SEPTEMBER)[0]
     assert row.is_credit_note and str(send_cells.document(row)) == "Avoir, PDF généré"
     db.close()
-    dry = tuiapp("send", "--db", str(db_path), "--period", str(SEPTEMBER), "--dry-run")
+    dry = tuiapp("send", "--db", db_arg, "--period", str(SEPTEMBER), "--dry-run")
     assert "AV-2024-001  MAILLY Josiane  (avoir)" in dry.stdout
     assert "Objet   : Avoir AV-2024-001 de MAILLY Josiane" in dry.stdout
 
-    sent = tuiapp("send", "--db", str(db_path), "--period", str(SEPTEMBER), "--yes")
+    sent = tuiapp("send", "--db", db_arg, "--period", str(SEPTEMBER), "--yes")
 
     assert sent.returncode == 0, sent.stderr
     subject, name, data = received(server)["AV-2024-001"]
@@ -137,18 +137,18 @@ def test_an_avoir_is_imported_then_sent_as_an_avoir(make_resident, db_path, serv
     with pymupdf.open(stream=data, filetype="pdf") as document:
         assert document.metadata["title"].startswith("Avoir AV-2024-001")
         assert "-120,00" in document[0].get_text().replace("\u202f", " ").replace("\xa0", " ")
-    open_database(db_path)
+    open_database(db_target)
     assert SendRecord.get(SendRecord.invoice == credit.id).amount_ht == Decimal("-120.00")
 
 
-def test_a_rectified_invoice_is_sent_again_and_its_history_keeps_the_old_version(office, db_path, server,
-                                                                                   tmp_path):
+def test_a_rectified_invoice_is_sent_again_and_its_history_keeps_the_old_version(office, server,
+                                                                                   tmp_path, db_arg, db_target):
     db.close()
-    base = ["--db", str(db_path), "--period", str(SEPTEMBER)]
+    base = ["--db", db_arg, "--period", str(SEPTEMBER)]
     assert tuiapp("send", *base, "--yes").returncode == 0
     first = sha256(received(server)["FH-2024-001"][2])
 
-    open_database(db_path)  # the billing software corrected the invoice: new amount, new PDF
+    open_database(db_target)  # the billing software corrected the invoice: new amount, new PDF
     Invoice.update(amount_ht=Decimal("1300.00")).where(Invoice.id == office["own"].id).execute()
     folder = tmp_path / "pdfs"
     folder.mkdir()
@@ -169,7 +169,7 @@ def test_a_rectified_invoice_is_sent_again_and_its_history_keeps_the_old_version
     assert len(server.received) == 3
     assert sha256(next(server.received[-1].message.iter_attachments()).get_content()) == sha256(corrected.read_bytes())
 
-    open_database(db_path)
+    open_database(db_target)
     versions = [(record.amount_ht, record.pdf_sha256) for record in
                 SendRecord.select().where(SendRecord.invoice == office["own"].id).order_by(SendRecord.id)]
     assert versions == [(Decimal("1234.56"), first), (Decimal("1300.00"), sha256(corrected.read_bytes()))]
@@ -177,6 +177,6 @@ def test_a_rectified_invoice_is_sent_again_and_its_history_keeps_the_old_version
     assert invoice.last_mailed_at is not None and invoice.rectified_at is not None
     assert not send_rows(SEPTEMBER)[1].rectified  # mailed since: no longer shown as rectifiée
     db.close()
-    history = tuiapp("history", "--db", str(db_path)).stdout.splitlines()
+    history = tuiapp("history", "--db", db_arg).stdout.splitlines()
     own_lines = [line for line in history if "FH-2024-001" in line]
     assert format_amount(Decimal("1234.56")) in own_lines[0] and format_amount(Decimal("1300")) in own_lines[1]
