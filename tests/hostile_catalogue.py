@@ -258,6 +258,8 @@ COMMANDS = (
     ("send", "--db", "{db}", "--period", PERIOD, "--wait", "--timeout", "\x1b[2J"),
     ("server", "setup", "--dir", "/tmp/\x1b]0;pwned\x07"),  # refused before any step
     ("server", "setup", "--group", "\x1b[2J"),
+    ("server", "setup", "--db", "postgresql://a\x1b]0;pwned\x07@127.0.0.1/x"),  # refused before any step
+    ("server", "setup", "--db", "/tmp/\x1b[2J.db"),
     ("server", "check"),
     ("withdraw", "--db", "{db}", "--period", "\x1b[2J"),
     ("withdraw", "--db", "{db}", "--period", PERIOD, "--all"),

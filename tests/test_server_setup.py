@@ -149,3 +149,43 @@ def test_check_wants_the_oauth_private_key_readable_by_the_service_alone(names, 
     os.chown(pem, pwd.getpwnam(names["user"]).pw_uid, -1)
     pem.chmod(0o400)
     assert "certificat" not in check()
+
+
+def test_setup_for_a_postgresql_base_writes_its_url_and_the_services_password_file(names, tmp_path, pg_url):
+    """``--db postgresql://...``: no SQLite file; the configuration names the URL as given (its
+    options kept); the service's pgpass file is made empty, its alone, and the unit points libpq
+    to it; the next steps say where the password goes. Run again, nothing changes."""
+    url = pg_url + "?sslmode=disable"
+    result = setup(names, tmp_path, "--db", url)
+    assert result.returncode == 0, result.stderr
+    srv, user, group = tmp_path / "srv", names["user"], names["group"]
+    assert not (srv / "tuiapp.db").exists()
+    config_path = tmp_path / "etc" / "tuiapp.toml"
+    config = system_config.load({system_config.CONFIG_ENV: str(config_path)})
+    assert config is not None and str(config.database) == pg_url and config.database.sslmode == "disable"
+    assert system_config.problems(config_path) == []
+    assert owner_and_mode(srv / "secret" / "pgpass") == (user, group, 0o600)
+    assert (srv / "secret" / "pgpass").read_text() == ""  # root does not know the password
+    unit = (tmp_path / "units" / "tuiapp-sender.service").read_text().splitlines()
+    assert f'Environment="PGPASSFILE={srv / "secret" / "pgpass"}"' in unit
+    assert f"sudoedit {srv / 'secret' / 'pgpass'}" in result.stdout and "~/.pgpass" in result.stdout
+    if shutil.which("systemd-analyze"):
+        analyzed = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "tuiapp-sender.service")],
+                                  capture_output=True, text=True, timeout=60)
+        assert analyzed.returncode == 0, analyzed.stderr
+
+    before = snapshot(tmp_path)
+    again = setup(names, tmp_path, "--db", url)
+    assert again.returncode == 0 and "base PostgreSQL" in again.stdout, again.stderr
+    assert snapshot(tmp_path) == before
+    other = setup(names, tmp_path)  # the SQLite file now: the configuration names another base
+    assert other.returncode == 2 and "nomme une autre base" in other.stderr
+
+
+@pytest.mark.parametrize("value", ["/srv/tuiapp/autre.db", "postgresql://127.0.0.1/tuiapp",
+                                   "postgresql://u:secret@127.0.0.1/tuiapp", "mysql://u@h/b"])
+def test_setup_refuses_a_db_that_is_not_a_postgresql_url_it_can_use(names, tmp_path, value):
+    result = setup(names, tmp_path, "--db", value)
+    assert result.returncode == 2 and result.stderr.startswith("Erreur : "), result.stderr
+    assert "secret" not in result.stdout + result.stderr and "Traceback" not in result.stderr  # never the password
+    assert not (tmp_path / "etc").exists()  # refused before any step

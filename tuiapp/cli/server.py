@@ -27,6 +27,8 @@ def register(commands) -> None:
     setup.add_argument("--service-user", default="tuiapp", help="compte système du service d'envoi (tuiapp)")
     setup.add_argument("--dir", default="/srv/tuiapp", help="dossier des données (/srv/tuiapp)")
     setup.add_argument("--print-dir", help="dossier des impressions (DIR/impressions)")
+    setup.add_argument("--db", metavar="URL", help="une base PostgreSQL (postgresql://UTILISATEUR@SERVEUR/BASE) "
+                                                  "plutôt que le fichier SQLite DIR/tuiapp.db")
     setup.add_argument("--config", default="/etc/tuiapp/tuiapp.toml", help="fichier de configuration")
     setup.add_argument("--unit-dir", default="/etc/systemd/system", help="dossier de l'unité systemd")
     setup.add_argument("--no-systemd", action="store_true", help="écrit l'unité sans l'activer ni la démarrer")
@@ -54,7 +56,14 @@ def run_setup(args: argparse.Namespace) -> int:
                          (args.service_user, "--service-user")):
         if not is_account_name(name):
             raise TuiappError(f"{option} : nom de compte ou de groupe Unix invalide (lettres, chiffres, . _ -).")
+    if args.db is not None:
+        from tuiapp.domain.db_target import PostgresTarget, parse_target
+
+        if not isinstance(parse_target(args.db), PostgresTarget):  # a TargetError (French) for a bad URL
+            raise TuiappError("--db : une adresse postgresql://UTILISATEUR@SERVEUR/BASE est attendue (la base "
+                              "SQLite, elle, se place dans --dir).")
     plan = Plan(group=args.group, admin_group=args.admin_group, service_user=args.service_user,
+                database_url=args.db,
                 data_dir=_absolute(args.dir, "--dir"),
                 print_dir=_absolute(args.print_dir, "--print-dir") if args.print_dir else None,
                 config=_absolute(args.config, "--config"), unit_dir=_absolute(args.unit_dir, "--unit-dir"),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuiapp.domain.db_target import PostgresTarget, parse_target
 from tuiapp.domain.errors import TuiappError
 from tuiapp.system_config import group_name, user_name
 
@@ -44,10 +45,22 @@ class Plan:
     config: Path = Path("/etc/tuiapp/tuiapp.toml")
     unit_dir: Path = Path("/etc/systemd/system")
     systemd: bool = True
+    #: A PostgreSQL base (``postgresql://USER@HOST/BASE``, as given: its options kept) rather than
+    #: the SQLite file in ``data_dir``; checked by ``parse_target`` before the plan is made.
+    database_url: str | None = None
 
     @property
-    def database(self) -> Path:
+    def database(self) -> Path | PostgresTarget:
+        if self.database_url is not None:
+            target = parse_target(self.database_url)
+            assert isinstance(target, PostgresTarget)
+            return target
         return self.data_dir / "tuiapp.db"
+
+    @property
+    def service_pgpass(self) -> Path:
+        """The sender service's password for a PostgreSQL base (libpq's pgpass format)."""
+        return self.secret_dir / "pgpass"
 
     @property
     def secret_dir(self) -> Path:
@@ -153,6 +166,11 @@ def _database(plan: Plan, uid: int, gid: int, report: Report) -> None:
     from tuiapp.db.database import db, open_database
 
     path = plan.database
+    if isinstance(path, PostgresTarget):
+        _service_pgpass(plan, uid, gid, report)
+        report(f"à vérifier : base PostgreSQL {path} (son administrateur la crée, vide ; le schéma est posé à "
+               "la première ouverture ; tuiapp server check la vérifie)")
+        return
     created = not path.exists()
     try:
         if created:  # an existing base is left alone (every open brings its schema up to date)
@@ -168,12 +186,29 @@ def _database(plan: Plan, uid: int, gid: int, report: Report) -> None:
            f"({user_name(uid)}:{group_name(gid)} rw-rw----)")
 
 
+def _service_pgpass(plan: Plan, uid: int, gid: int, report: Report) -> None:
+    """The service's pgpass file, made empty if missing (root does not know the password), its
+    owner and mode fixed: libpq reads it only when nobody else may (0600)."""
+    path = plan.service_pgpass
+    try:
+        if path.is_symlink():
+            raise SetupError("mot de passe PostgreSQL du service", f"{path} est un lien symbolique.")
+        created = not path.exists()
+        if created:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        changed = _fix(path, uid, gid, 0o600)
+    except OSError as exc:
+        raise SetupError("mot de passe PostgreSQL du service", f"{path} : {exc.strerror}") from None
+    state = "créé (vide)" if created else "corrigé" if changed else "déjà en place"
+    report(f"{state} : mot de passe PostgreSQL du service {path} ({user_name(uid)} rw-------)")
+
+
 def config_text(plan: Plan) -> str:
     return (
         "# tuiapp : configuration du serveur de l'association (écrite par tuiapp server setup).\n"
         "# Appartient à root, droits 0640, groupe des opérateurs. Le serveur d'envoi se règle avec\n"
         "# sudo tuiapp smtp set ..., son mot de passe avec sudo tuiapp smtp password.\n"
-        f'database = "{plan.database}"\n'
+        f'database = "{plan.database_url or plan.database}"\n'
         'mode = "service"\n'
         f'admin_group = "{plan.admin_group}"\n'
         f'operator_group = "{plan.group}"\n'
@@ -205,12 +240,14 @@ def _config(plan: Plan, gid: int, report: Report) -> None:
     config = system_config.load({system_config.CONFIG_ENV: str(path)})
     if config is not None and config.database != plan.database:
         raise SetupError("configuration", f"{path} nomme une autre base ({config.database}) que {plan.database} : "
-                                          "corrigez-la ou indiquez --dir en accord.")
+                                          "corrigez-la, ou indiquez --dir (ou --db) en accord.")
     report(f"{'corrigée' if changed else 'déjà en place'} : configuration {path} (gardée telle quelle)")
 
 
 def unit_text(plan: Plan, command: list[str]) -> str:
     exec_start = " ".join([*command, "sender", "--config", str(plan.config)])
+    # a PostgreSQL base: libpq reads the service's password from its own folder
+    pgpass = f'Environment="PGPASSFILE={plan.service_pgpass}"\n' if plan.database_url else ""
     return (
         "[Unit]\n"
         "Description=tuiapp : service d'envoi des factures par courriel\n"
@@ -221,6 +258,7 @@ def unit_text(plan: Plan, command: list[str]) -> str:
         f"User={plan.service_user}\n"
         f"Group={plan.group}\n"
         f"ExecStart={exec_start}\n"
+        f"{pgpass}"
         "Restart=on-failure\n"
         "RestartSec=10\n"
         "UMask=0007\n"
@@ -276,6 +314,15 @@ def next_steps(plan: Plan, command: list[str]) -> list[str]:
         f"Enregistrez son mot de passe pour le service : sudo {env}tuiapp smtp password",
         f"Vérifiez : {env}tuiapp server check",
     ]
+    if plan.database_url:
+        target = plan.database
+        assert isinstance(target, PostgresTarget)
+        line = f"{target.host}:{target.port}:{target.name}:{target.user}:MOT-DE-PASSE"
+        steps[1:1] = [
+            f"Donnez au service le mot de passe PostgreSQL de {target.user} : sudoedit {plan.service_pgpass} "
+            f"(une ligne {line}).",
+            "Chaque opérateur met la même ligne dans son ~/.pgpass (chmod 600 ~/.pgpass).",
+        ]
     link = Path("/usr/local/bin/tuiapp")
     if command and len(command) == 1 and not link.exists():
         steps.insert(0, f"Pour que chacun lance « tuiapp » : sudo ln -s {command[0]} {link}")
