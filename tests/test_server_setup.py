@@ -174,6 +174,12 @@ def test_setup_for_a_postgresql_base_writes_its_url_and_the_services_password_fi
                                   capture_output=True, text=True, timeout=60)
         assert analyzed.returncode == 0, analyzed.stderr
 
+    env = {"TUIAPP_CONFIG": str(config_path)}
+    checked = run_cli("server", "check", env=env)
+    assert checked.returncode == 1 and f"Le mot de passe PostgreSQL du service ({srv / 'secret' / 'pgpass'}) est " \
+        "vide : sudoedit" in checked.stdout
+    (srv / "secret" / "pgpass").write_text("127.0.0.1:5432:x:y:z\n")  # (mode and owner kept)
+    assert "pgpass" not in run_cli("server", "check", env=env).stdout
     before = snapshot(tmp_path)
     again = setup(names, tmp_path, "--db", url)
     assert again.returncode == 0 and "base PostgreSQL" in again.stdout, again.stderr

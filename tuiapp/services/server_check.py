@@ -30,6 +30,8 @@ def problems(config: SystemConfig | None, *, check_heartbeat: bool = True) -> li
         for file in (config.database, Path(f"{config.database}-wal"), Path(f"{config.database}-shm")):
             if file.exists() or file == config.database:
                 found += _mode(file, gid, 0o660, f"sudo chgrp {config.operator_group} {file} && sudo chmod 660 {file}")
+    elif config.secret_dir is not None and os.getuid() == 0:  # (the service's folder: root and it alone read it)
+        found += _service_pgpass(config.secret_dir / "pgpass", config.service_user)
     if config.smtp is not None and config.smtp.certificate:
         found += _private(Path(config.smtp.certificate), config.service_user)
     if check_heartbeat and config.mode == Mode.SERVICE and not found:
@@ -50,6 +52,33 @@ def _mode(path: Path, gid: int, mode: int, fix: str) -> list[str]:
     if stat.S_IMODE(info.st_mode) != mode:
         found.append(f"{path} a les droits {stat.filemode(info.st_mode)} au lieu de "
                      f"{stat.filemode(mode | stat.S_IFMT(info.st_mode))} : {fix}")
+    return found
+
+
+def _service_pgpass(path: Path, owner: str) -> list[str]:
+    """A PostgreSQL base: the sender service's password, in its own pgpass file (libpq reads it
+    only when no one else may)."""
+    import pwd
+
+    fix = f"sudoedit {path} (une ligne SERVEUR:PORT:BASE:UTILISATEUR:MOT-DE-PASSE), puis sudo chown {owner} {path} " \
+          f"&& sudo chmod 600 {path}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return [f"Le mot de passe PostgreSQL du service ({path}) manque : {fix}"]
+    except OSError as exc:
+        return [f"{path} : inaccessible ({exc.strerror})"]
+    found = []
+    try:
+        if info.st_uid != pwd.getpwnam(owner).pw_uid:
+            found.append(f"{path} doit appartenir au service d'envoi ({owner}) : sudo chown {owner} {path}")
+    except KeyError:
+        pass  # the missing account is said elsewhere (setup)
+    if info.st_mode & 0o077:
+        found.append(f"{path} est lisible par d'autres comptes ({stat.filemode(info.st_mode)}) : libpq l'ignore "
+                     f"alors ; sudo chmod 600 {path}")
+    if info.st_size == 0:
+        found.append(f"Le mot de passe PostgreSQL du service ({path}) est vide : {fix}")
     return found
 
 
