@@ -116,3 +116,39 @@ def test_a_record_another_machines_service_left_sending_is_judged_by_that_servic
     assert [record.id for record in outbox.recover_interrupted()] == [record_id]
     assert SendRecord.get_by_id(record_id).status == SendStatus.UNKNOWN
     assert heartbeat.of_host("serveur-b").process == service_b and heartbeat.last().state == "idle"
+
+
+def test_a_slot_that_says_not_delivered_puts_its_record_back_in_the_queue(make_resident, make_invoice):
+    """The engine writes "not delivered" into the slot before it releases the record: should the
+    database not take the release (its server gone), the recovery queues it again, never
+    "unknown, maybe sent"."""
+    from tuiapp.sending import journal
+
+    record_id = outbox.queue_invoices([make_invoice(make_resident(email="a@example.org")).id],
+                                      operator="marie").record_ids[0]
+    assert outbox.claim(record_id, operator=None, message_id="<1@example.org>")
+    slot = journal.reserve(record_id, message_id="<1@example.org>", claimed_by=outbox.process_tag())
+    slot.record(SendStatus.QUEUED, reply="451 4.3.0 plus tard", error="Reportée par le serveur.")
+    slot.sync()
+    slot.keep()  # the release could not be written
+    assert outbox.recover_interrupted() == []
+    record = SendRecord.get_by_id(record_id)
+    assert (record.status, record.claimed_by, record.last_reply) == (SendStatus.QUEUED, None, "451 4.3.0 plus tard")
+    assert journal.pending() == {}
+
+
+def test_this_processes_claims_without_a_slot_go_back_to_the_queue_between_batches(make_resident, make_invoice):
+    """A claim done whose answer was lost (the connection dropped at its COMMIT) and the batch
+    stopped before the slot: never handed over, so queued again; a slotted one is the recovery's."""
+    from tuiapp.sending import journal
+
+    ids = outbox.queue_invoices([make_invoice(make_resident(email=f"{n}@example.org")).id for n in "ab"],
+                                operator="marie").record_ids
+    for number, record_id in enumerate(ids):
+        assert outbox.claim(record_id, operator=None, message_id=f"<{number}@example.org>")
+    journal.reserve(ids[1], message_id="<1@example.org>", claimed_by=outbox.process_tag()).keep()
+    other = outbox.queue_invoices([make_invoice(make_resident(email="c@example.org")).id], operator="paul").record_ids
+    SendRecord.update(status=SendStatus.SENDING, claimed_by="ailleurs:1:1").where(SendRecord.id == other[0]).execute()
+    assert outbox.requeue_own_unstarted() == 1
+    assert [SendRecord.get_by_id(i).status for i in (*ids, *other)] == [SendStatus.QUEUED, SendStatus.SENDING,
+                                                                        SendStatus.SENDING]

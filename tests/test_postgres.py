@@ -334,3 +334,60 @@ def test_a_base_that_is_not_utf8_is_refused_in_french(pg_cluster, pg_database, t
             open_database(parse_target(pg_database.url.rsplit("/", 1)[0] + f"/{name}"))
     finally:
         pg_cluster.psql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _psycopg_error(text: str, sqlstate: str | None = None) -> Exception:
+    """A psycopg error as the driver raises it (``sqlstate`` picks its class), wrapped by Peewee."""
+    import peewee
+    import psycopg
+
+    cause = psycopg.errors.lookup(sqlstate)(text) if sqlstate else psycopg.OperationalError(text)
+    try:
+        try:
+            raise cause
+        except psycopg.Error:
+            raise peewee.OperationalError(text)  # noqa: B904  (Peewee's wrapper keeps the context so)
+    except peewee.OperationalError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(("text", "sqlstate", "lost"), [
+    ("consuming input failed: SSL error: unexpected eof while reading", None, True),  # TLS: the usual case
+    ("consuming input failed: server closed the connection unexpectedly", None, True),
+    ("the connection is closed", None, True),
+    ("terminating connection due to administrator command", "57P01", True),
+    ("connection failed: connection to server at \"127.0.0.1\", port 1 failed: Connection refused", None, True),
+    ("the database system is starting up", "57P03", True),
+    ("connection failed: FATAL:  password authentication failed for user \"compta\"", None, False),
+    ("database \"x\" does not exist", "3D000", False),
+    ("bind message supplies 1 parameters, but prepared statement requires 2", "08P01", False),
+    ("canceling statement due to lock timeout", "55P03", False),  # busy: the other wait
+])
+def test_a_lost_connection_is_told_from_a_refusal_and_from_a_fault(text, sqlstate, lost):
+    import sqlite3
+
+    from tuiapp.db.waiting import is_connection_lost
+
+    assert is_connection_lost(_psycopg_error(text, sqlstate)) is lost
+    assert not is_connection_lost(sqlite3.OperationalError("disk I/O error"))  # SQLite has no server
+
+
+def test_a_write_is_done_again_after_a_lost_connection_only_when_it_says_it_may(database, monkeypatch):
+    """Its first run may have been done with its answer lost: only a write whose second run
+    changes nothing is tried again; another one says so at once."""
+    from tuiapp.db.waiting import DatabaseUnreachable, wait_for_writes
+
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "2")
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise _psycopg_error("consuming input failed: SSL error: unexpected eof while reading")
+        return "done"
+
+    assert wait_for_writes(again_when_lost=True)(flaky)() == "done" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(DatabaseUnreachable, match="connexion au serveur de la base a été coupée"):
+        wait_for_writes(flaky)()
+    assert len(calls) == 1

@@ -76,7 +76,6 @@ def test_two_services_on_one_postgresql_base_deliver_each_invoice_once(demo_on_p
 def test_sigkill_then_restart_loses_and_doubles_nothing(demo_on_postgres, server, tmp_path, pg_cluster, pg_database):
     """The crash test of SQLite's service (``test_sender_service``), on PostgreSQL: killed while
     the server holds a message, then started again."""
-    import time
 
     config = configure(tmp_path, demo_on_postgres, server)
     numbers = queue(demo_on_postgres, 5, "marie")
@@ -87,7 +86,7 @@ def test_sigkill_then_restart_loses_and_doubles_nothing(demo_on_postgres, server
     process.wait(10)
     assert states(pg_cluster, pg_database)[numbers[1]][0] == "sending"
     server.faults.hold_data = {}
-    time.sleep(3.2)  # the server finishes what it held (it keeps the message: the client was gone)
+    wait_for(lambda: len(server.received) == 2)  # the server finishes what it held (the client was gone)
     code, out, err = finish(sender(config, "--once"))
     assert code == 0, err
     state = states(pg_cluster, pg_database)
@@ -148,10 +147,11 @@ def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(de
     waits in the send journal, the batch stops, the service says so, keeps trying, settles the
     journal once the server is back and goes on. Each invoice is delivered once, every record
     ends sent, and the service never stops on it."""
-    monkeypatch.setenv("TUIAPP_DB_WAIT", "1")
+    within = down < 1
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "15" if within else "1")
     config = configure(tmp_path, demo_on_postgres, server)
     numbers = queue(demo_on_postgres, 5, "marie")
-    server.faults.hold_data = {2: 0.3}
+    server.faults.hold_data = {2: 1.0}  # its reply comes once the server is down (or back, its connection dead)
     process = sender(config)
     try:
         assert server.handler.data_started.wait(30)
@@ -167,8 +167,11 @@ def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(de
     assert "Traceback" not in err, err
     assert delivered(server) == collections.Counter(numbers)  # each once, counted at the server
     assert {states(pg_cluster, pg_database)[n] for n in numbers} == {("sent", "marie")}
-    if down > 1:
-        assert "Base indisponible" in out and "Nouvel essai dans" in out, out
+    if within:  # the write done again on a new connection: the batch never stopped
+        assert "Envoi arrêté" not in out and "Base indisponible" not in out, out
+    else:
+        assert "Envoi arrêté. Écriture impossible : le serveur de la base ne répond plus" in out, out
+        assert "Base indisponible. " in out and "Nouvel essai dans 1 s." in out, out
 
 
 def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo_on_postgres, server, tmp_path,
@@ -206,6 +209,7 @@ def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo
     assert settled, (states(pg_cluster, pg_database), out, err)
     assert code == 0 and "Traceback" not in err, err
     assert delivered(server) == collections.Counter(numbers)
+    assert "Envoi arrêté" not in out and "Base indisponible" not in out, out  # done again, not stopped
 
 
 def another_machines_sender(config, name: str = "serveur-b") -> subprocess.Popen:

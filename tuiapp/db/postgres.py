@@ -131,7 +131,9 @@ def explain_postgres_error(target: PostgresTarget, exc: Exception) -> str:
         return f"La base {where} n'existe pas sur ce serveur : demandez à son administrateur de la créer."
     if state == "42501" or "permission denied" in text:
         return f"La base {where} refuse cet utilisateur (droits insuffisants sur la base ou ses tables)."
-    if state.startswith(("08", "57P")) or "connection is closed" in text or "terminat" in text:
+    if state.startswith(("08", "57P")) or any(word in text for word in (
+            "connection is closed", "terminat", "server closed the connection", "consuming input failed",
+            "unexpected eof", "ssl syscall error")):  # (over TLS, a dropped connection is an "SSL error")
         return (f"La connexion à la base {where} a été coupée (serveur redémarré ?) : l'opération n'a pas été "
                 "faite ; recommencez.")
     if "certificate" in text or ("ssl" in text and "syscall" not in text):

@@ -39,13 +39,20 @@ class DiskFull(TuiappError):
 
 
 class DatabaseUnreachable(TuiappError):
-    """The database server dropped the connection (restarted, stopped) and could not be
-    reached again for the whole wait (PostgreSQL; a SQLite file has no server)."""
+    """The database server dropped the connection (restarted, stopped): a write that may be
+    done again could not be for the whole wait; another one (``seconds`` None) is not tried
+    again, since its first run may have been done without its answer reaching us
+    (PostgreSQL; a SQLite file has no server)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
-        super().__init__(f"Écriture impossible : le serveur de la base ne répond plus depuis {seconds:.0f} s "
-                         "(redémarré ou arrêté ?).")
+        if seconds is None:
+            text = ("Écriture impossible : la connexion au serveur de la base a été coupée (redémarré ou "
+                    "arrêté ?) ; regardez l'état avant de recommencer.")
+        else:
+            text = (f"Écriture impossible : le serveur de la base ne répond plus depuis {seconds:.0f} s "
+                    "(redémarré ou arrêté ?).")
+        super().__init__(text)
 
 
 def mount_point(path: Path | str) -> Path:
@@ -94,22 +101,31 @@ def is_busy(exc: BaseException) -> bool:
                or getattr(link, "sqlstate", None) in BUSY_SQLSTATES for link in _chain(exc))
 
 
-#: PostgreSQL's codes for "this connection is gone": class 08 (connection exception), then the
-#: server's own shutdown (57P01), crash (57P02) and start-up (57P03: not accepting connections yet).
+#: PostgreSQL's codes for "this connection is gone": class 08 (connection exception) but a
+#: protocol violation (08P01: a fault of ours), then the server's own shutdown (57P01), crash
+#: (57P02) and start-up (57P03: not accepting connections yet).
 LOST_SQLSTATES = ("57P01", "57P02", "57P03")
-#: What libpq and psycopg say, without a code, of a connection the server closed or never opened.
-_LOST_WORDS = ("connection is closed", "server closed the connection", "connection failed",
-               "could not connect", "connection refused", "terminating connection", "connection to server")
+#: What libpq and psycopg say, without a code, of a connection the server closed (over TLS: an
+#: unexpected end of file) or that cannot be made.
+_LOST_WORDS = ("connection is closed", "server closed the connection", "consuming input failed",
+               "unexpected eof", "ssl syscall error", "could not connect", "connection refused",
+               "terminating connection", "no connection to the server", "connection timed out")
+#: ... unless the server said why it refused: that is no outage, and waiting will not mend it.
+_REFUSED_WORDS = ("authentication", "password", "pg_hba", "does not exist", "permission denied", "certificate")
 
 
 def is_connection_lost(exc: BaseException) -> bool:
-    """The PostgreSQL server dropped the connection or cannot be reached: the statement was not
-    done (or its transaction rolled back), and a new connection may do it."""
+    """The PostgreSQL server dropped the connection or cannot be reached for now: the
+    statement was not done (or its transaction rolled back), and a new connection may do it.
+    Never for SQLite (no server), nor for a refusal (password, base, rights, certificate)."""
     for link in _chain(exc):
-        state = str(getattr(link, "sqlstate", None) or "")
-        if state.startswith("08") or state in LOST_SQLSTATES:
-            return True
-        if type(link).__module__.startswith("psycopg") and any(word in str(link).lower() for word in _LOST_WORDS):
+        if not type(link).__module__.startswith("psycopg"):
+            continue
+        state, text = str(getattr(link, "sqlstate", None) or ""), str(link).lower()
+        if state.startswith("28") or state in ("3D000", "42501", "08P01") or any(
+                word in text for word in _REFUSED_WORDS):
+            return False
+        if state.startswith("08") or state in LOST_SQLSTATES or any(word in text for word in _LOST_WORDS):
             return True
     return False
 
@@ -120,14 +136,20 @@ def database_path() -> str:
     return db.database or "?"
 
 
-def wait_for_writes(function):
-    """Decorate a write: retried with back-off while the database is locked, or while a
-    PostgreSQL server that dropped the connection comes back, for ``timing.db_wait()``
-    seconds; ``DatabaseBusy``, ``DatabaseUnreachable`` or ``DiskFull`` then. (Each write
-    of the send path may run twice: its WHERE clause makes a second run change nothing.)
+def wait_for_writes(function=None, *, again_when_lost: bool = False):
+    """Decorate a write: retried with back-off while the database is locked, for
+    ``timing.db_wait()`` seconds; ``DatabaseBusy`` or ``DiskFull`` then.
+
+    A PostgreSQL connection lost mid-write (the server restarted) may have lost only the
+    answer to a COMMIT that was done. ``again_when_lost``: the write is one whose second run
+    changes nothing (its WHERE clause finds its own work done), so it is done again on a new
+    connection while the server comes back, for the same wait; else, and after the wait,
+    ``DatabaseUnreachable``.
 
     Inside an open transaction it runs once: its caller's transaction is the
     one to retry."""
+    if function is None:
+        return functools.partial(wait_for_writes, again_when_lost=again_when_lost)
 
     @functools.wraps(function)
     def waiting(*args, **kwargs):
@@ -145,6 +167,8 @@ def wait_for_writes(function):
                 if is_disk_full(exc):
                     raise DiskFull(database_path()) from None
                 lost = is_connection_lost(exc)
+                if lost and not again_when_lost:
+                    raise DatabaseUnreachable(None) from None
                 if not lost and not is_busy(exc):
                     raise
                 left = deadline - time.monotonic()

@@ -97,7 +97,7 @@ def sender_poll() -> float:
 
 
 def sender_retry() -> float:
-    return _seconds(SENDER_RETRY_VARIABLE, SENDER_RETRY_DEFAULT)
+    return _seconds(SENDER_RETRY_VARIABLE, SENDER_RETRY_DEFAULT) or SENDER_RETRY_DEFAULT  # 0 would spin
 
 
 #: OAuth 2.0: an access token is renewed when it has less than this left (it must

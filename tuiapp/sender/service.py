@@ -22,13 +22,18 @@ is alive in the database every ``timing.heartbeat_every()`` seconds
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import peewee
+from peewee import InterfaceError as PeeweeInterfaceError
+from peewee import OperationalError as PeeweeOperationalError
+
 from tuiapp.db import heartbeat
-from tuiapp.db.database import DATABASE_ERRORS, current_target, explain_database_error
+from tuiapp.db.database import current_target, explain_database_error
 from tuiapp.db.waiting import DatabaseBusy, DatabaseUnreachable, DiskFull
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
@@ -41,8 +46,14 @@ from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
 
-#: What stops the service's loop for a while rather than for good: the database, not the mail.
-DATABASE_FAILURES: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DatabaseBusy, DatabaseUnreachable, DiskFull)
+_PSYCOPG = getattr(peewee, "psycopg", None)  # (imported by Peewee wherever it is installed)
+
+#: What stops the service's loop for a while rather than for good: a base that cannot be used
+#: for now (locked, its server gone, a full disk). Any other database error (a schema of a newer
+#: tuiapp, a bug) ends the service, for systemd to start again and its log to say.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (
+    PeeweeOperationalError, PeeweeInterfaceError, sqlite3.OperationalError, DatabaseBusy, DatabaseUnreachable,
+    DiskFull, *((_PSYCOPG.OperationalError,) if _PSYCOPG is not None else ()))
 
 
 def connection_for(config: SystemConfig) -> Connection:
@@ -121,6 +132,7 @@ class SenderService:
                 try:
                     if settle:
                         recover()
+                        outbox.requeue_own_unstarted()
                         settle = False
                     test_requests.send_pending(self.connection.settings, self.connection.authenticator)
                     ids = self._due()
@@ -136,6 +148,7 @@ class SenderService:
                         explain_database_error(current_target(), exc))
                     drained.stopped, settle = problem, True
                     if self.once:
+                        self.on_event(ev.DatabaseWait(str(problem), None))
                         break
                     self.on_event(ev.DatabaseWait(str(problem), timing.sender_retry()))
                     self.stop.wait(timing.sender_retry())

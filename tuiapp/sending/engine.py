@@ -256,6 +256,8 @@ class SendEngine:
         slot, and the batch stops."""
         try:
             if outcome.status is None:
+                if slot is not None:  # not delivered: should the database not take it, the journal says so
+                    slot.record(SendStatus.QUEUED, reply=outcome.reply, error=outcome.error)
                 outbox.release(record_id, error=outcome.error, reply=outcome.reply)
                 statuses[record_id] = SendStatus.QUEUED
             else:

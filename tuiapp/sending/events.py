@@ -113,10 +113,11 @@ class BatchStopped:
 @dataclass(frozen=True, slots=True)
 class DatabaseWait:
     """The sender service cannot use the database (its server restarted or stopped): it
-    tries again after ``delay`` seconds; what it had in hand is in the send journal."""
+    tries again after ``delay`` seconds (None: it stops, ``--once``); what it had in hand is
+    in the send journal."""
 
     problem: str
-    delay: float
+    delay: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,7 +227,7 @@ def withdraw_queued(period: Period, *, operator: str | None) -> int:
     return _withdraw(waiting, "Retirée de la file d'attente avant la remise du message.")
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def claim(record_id: int, *, operator: str | None, message_id: str, amount_ht: Decimal | None = None,
           pdf_sha256: str | None = None) -> bool:
     """Take a queued record for sending; False if somebody else already did.
@@ -246,13 +246,13 @@ def claim(record_id: int, *, operator: str | None, message_id: str, amount_ht: D
     if operator is not None:
         changes["operator"] = operator
     mine = (SendRecord.status == SendStatus.SENDING) & (SendRecord.claimed_by == changes["claimed_by"]) & (
-        SendRecord.message_id == message_id)
+        SendRecord.message_id == message_id) & (SendRecord.message_id != "")  # (a Message-ID is unique)
     claimed = SendRecord.update(**changes).where(
         (SendRecord.id == record_id) & ((SendRecord.status == SendStatus.QUEUED) | mine)).execute()
     return claimed == 1
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str, str] | None = None,
              error: str | None = None, expect: str = SendStatus.SENDING) -> bool:
     """Record the final outcome of a record in ``expect`` state; a delivery also
@@ -272,7 +272,7 @@ def complete(record_id: int, status: str, *, reply: str = "", refused: dict[str,
     return updated == 1
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def release(record_id: int, *, error: str | None = None, reply: str = "") -> None:
     """Put a claimed record back in the queue: it was not delivered (batch stopped)."""
     SendRecord.update(
@@ -298,7 +298,7 @@ def _matches(slot: journal.Slot, record: SendRecord) -> bool:
             and slot.content.get("claimed_by") == record.claimed_by)
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[journal.Slot]]:
     recovered, done = [], []
     with write_transaction():
@@ -318,6 +318,11 @@ def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[jou
                 error = slot.content.get("error") or (None if status == SendStatus.SENT else _FROM_JOURNAL)
                 complete(record.id, status, reply=slot.content.get("reply") or "", error=error,
                          refused=refused if isinstance(refused, dict) else {})
+            elif slot is not None and status == SendStatus.QUEUED:  # not delivered: back to the queue
+                SendRecord.update(
+                    status=SendStatus.QUEUED, claimed_by=None, error=slot.content.get("error"),
+                    last_reply=slot.content.get("reply") or None,
+                ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
             else:
                 SendRecord.update(
                     status=SendStatus.UNKNOWN, finished_at=utcnow(), claimed_by=None, error=_INTERRUPTED,
@@ -328,6 +333,23 @@ def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[jou
             if updated.status == SendStatus.UNKNOWN:
                 recovered.append(updated)
     return recovered, done
+
+
+@wait_for_writes(again_when_lost=True)
+def requeue_own_unstarted() -> int:
+    """Back to the queue: the records this process claimed but never reserved a journal slot
+    for (the database lost the connection right after the claim), so never handed over. Only
+    between two batches of this process (the sender service's loop): inside one, a record is
+    slotless for a moment between its claim and its slot."""
+    slotted = set(journal.pending())
+    mine = [record.id for record in SendRecord.select(SendRecord.id).where(
+        (SendRecord.status == SendStatus.SENDING) & (SendRecord.claimed_by == process_tag()))
+        if record.id not in slotted and not journal.in_flight(record.id)]
+    if not mine:
+        return 0
+    return SendRecord.update(status=SendStatus.QUEUED, claimed_by=None).where(
+        SendRecord.id.in_(mine) & (SendRecord.status == SendStatus.SENDING)
+        & (SendRecord.claimed_by == process_tag())).execute()
 
 
 def recover_interrupted() -> list[SendRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from tuiapp.domain.formatting import format_duration
 from tuiapp.domain.status import LABELS as STATUS_LABELS  # the French names of the send states: the one table
 from tuiapp.domain.status import SendStatus
 from tuiapp.sending import events as ev
@@ -50,10 +51,13 @@ def describe(event: ev.Event) -> str:
             text = f"Envoi arrêté. {problem} {remaining} facture(s) restent en attente."
             if kept:
                 text += (" Le résultat de la facture en cours, gardé dans le journal d'envoi, sera enregistré "
-                         "au prochain démarrage de tuiapp ; elle ne sera pas renvoyée.")
+                         "dès que la base le permettra (au plus tard au prochain démarrage de tuiapp) ; elle ne "
+                         "sera pas renvoyée.")
             return text
+        case ev.DatabaseWait(problem=problem, delay=None):
+            return f"Base indisponible. {problem} Service arrêté."
         case ev.DatabaseWait(problem=problem, delay=delay):
-            return f"Base indisponible : {problem} Nouvel essai dans {delay:.0f} s."
+            return f"Base indisponible. {problem} Nouvel essai dans {format_duration(max(delay or 0, 1))}."
         case ev.BatchFinished():
             return summary(event)
     return str(event)
