@@ -391,3 +391,11 @@ def test_a_write_is_done_again_after_a_lost_connection_only_when_it_says_it_may(
     with pytest.raises(DatabaseUnreachable, match="connexion au serveur de la base a été coupée"):
         wait_for_writes(flaky)()
     assert len(calls) == 1
+
+
+def test_a_vanished_client_or_server_is_noticed_within_minutes(pg):
+    """TCP keepalives and a bound on unacknowledged data on our side; on the server's, a session
+    idle inside a transaction (its client gone, the writers' lock held) ends after 5 minutes."""
+    assert db.execute_sql("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "5min"
+    parameters = db.connection().info.get_parameters()
+    assert (parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == ("30", "60000")

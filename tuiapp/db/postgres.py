@@ -24,6 +24,11 @@ from tuiapp.domain.db_target import PostgresTarget
 MAX_CONNECTIONS = 4
 #: A pooled connection unused this long is closed rather than reused (seconds).
 STALE_AFTER = 300
+#: libpq's keepalive settings (seconds, and milliseconds for tcp_user_timeout).
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
+              "tcp_user_timeout": "60000"}
+#: A session idle inside a transaction this long is ended by the server (seconds).
+IDLE_IN_TRANSACTION = 300
 
 
 class _Pool(PooledPostgresqlDatabase):
@@ -73,9 +78,16 @@ def open_postgres(target: PostgresTarget) -> PostgresqlDatabase:
     arguments = target.connect_arguments()
     arguments.pop("dbname")
     arguments.setdefault("connect_timeout", str(max(2, math.ceil(busy))))
+    # A server that vanishes (a network cut) is noticed within about a minute rather than at the
+    # kernel's two hours: TCP keepalives, and a bound on unacknowledged data.
+    for name, value in KEEPALIVES.items():
+        arguments.setdefault(name, value)
+    # On the server's side, a session whose client vanished inside a transaction (holding the
+    # writers' lock) ends after IDLE_IN_TRANSACTION seconds; every transaction here is short.
+    options = f"-c lock_timeout={int(busy * 1000)} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}"
     database = _Pool(
         target.name, prefer_psycopg3=True, max_connections=MAX_CONNECTIONS, stale_timeout=STALE_AFTER,
-        timeout=busy, options=f"-c lock_timeout={int(busy * 1000)}", **arguments)
+        timeout=busy, options=options, **arguments)
     try:
         database.connect()
         migrate_postgres(database, SCHEMA_VERSION)
