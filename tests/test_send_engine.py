@@ -252,6 +252,17 @@ def test_reply_lost_after_the_message_is_unknown_and_not_resent(mail_db, server)
     assert again.record_ids == [] and again.unknown == [unknown.invoice_id]
 
 
+def test_a_garbled_reply_to_the_final_dot_is_unknown_and_not_resent(mail_db, server):
+    """The server took the message but its reply cannot be read (smtplib's -1): it may have
+    arrived; never sent again as a transient failure would be."""
+    server.faults.data_replies = ["OK, queued as 12345"]  # no code
+    summary, events = send(september(3))
+    assert (summary.sent, summary.unknown) == (2, 1)
+    assert len(server.received) == 2  # the one with the garbled reply never handed over again
+    unknown = SendRecord.get(SendRecord.status == SendStatus.UNKNOWN)
+    assert "peut-être arrivé" in unknown.error
+
+
 def never_more_than(rate, window, times):
     for index, start in enumerate(times):
         assert sum(1 for t in times[index:] if t - start < window) <= rate, (start, times)

@@ -22,6 +22,7 @@ from tuiapp.domain.safe_text import printable
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail.problems import (
     CaFileMissing,
+    DeliveryUncertain,
     InsecureAuthRefused,
     PasswordMissing,
     ServerUnreachable,
@@ -262,10 +263,13 @@ class SmtpConnection:
                 raise problem
             stage = "data"
             code, reply = smtp.data(message_bytes)
-            if code != 250:
+            if 400 <= code < 600:
                 smtp.payload_sent = False  # the server said it does not take it
                 self._reset(smtp)
                 raise classify_reply(code, reply, stage="data")
+            if not 200 <= code < 300:  # -1 (a garbled reply) or nonsense: the server may have taken it
+                self.close(quit=False)
+                raise DeliveryUncertain()
             return Delivery(printable(f"{code} {reply.decode('utf-8', 'replace')}", multiline=True), refused)
         except SmtpProblem:
             raise
