@@ -391,6 +391,16 @@ def test_a_write_is_done_again_after_a_lost_connection_only_when_it_says_it_may(
     with pytest.raises(DatabaseUnreachable, match="connexion au serveur de la base a été coupée"):
         wait_for_writes(flaky)()
     assert len(calls) == 1
+    calls.clear()
+
+    def not_connected_yet():  # the connection was never made: nothing was sent, any write may go again
+        calls.append(1)
+        if len(calls) < 2:
+            raise _psycopg_error('connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+                                 "Connection refused")
+        return "done"
+
+    assert wait_for_writes(not_connected_yet)() == "done" and len(calls) == 2
 
 
 def test_a_vanished_client_or_server_is_noticed_within_minutes(pg):

@@ -634,3 +634,45 @@ def test_a_refusal_after_the_renewal_stops_even_when_the_connection_opens(mail_d
     summary = SendEngine(settings(), authenticator, operator="marie").run(queued.record_ids)
     assert authenticator.renewals == 1 and isinstance(summary.stopped, AuthenticationFailed)
     assert server.received == [] and statuses() == ["queued"] * 2
+
+
+def test_the_service_queues_again_its_claims_that_never_reached_a_slot_then_sends_them(mail_db, server):
+    """A claim whose COMMIT answer was lost with the connection (then the batch stopped before the
+    journal slot) was never handed over: between two batches the service puts it back in the
+    queue and sends it, once; a claim that got its slot is left to the recovery."""
+    from tuiapp.sender.service import SenderService
+    from tuiapp.sending import journal
+    from tuiapp.sending.workflow import connection_for_association
+
+    invoices = september(2)
+    unstarted, slotted = outbox.queue_invoices([invoice.id for invoice in invoices], operator="marie").record_ids
+    assert outbox.claim(unstarted, operator=None, message_id="<lost-answer@example.org>")
+    assert outbox.claim(slotted, operator=None, message_id="<slotted@example.org>")
+    journal.reserve(slotted, message_id="<slotted@example.org>", claimed_by=outbox.process_tag()).keep()
+    drained = SenderService(connection_for_association(), once=True).run()
+    assert drained.sent == 1 and len(server.received) == 1
+    assert SendRecord.get_by_id(unstarted).status == SendStatus.SENT
+    assert SendRecord.get_by_id(slotted).status == SendStatus.UNKNOWN  # its slot says nothing: maybe sent
+
+
+def test_a_deferral_the_database_could_not_take_is_queued_again_from_the_journal(mail_db, server, monkeypatch):
+    """The server refused the message for now; putting the record back in the queue fails (the
+    database's server gone): the slot says "not delivered", and the recovery queues it again,
+    never "unknown, maybe sent"."""
+    from tuiapp.db.waiting import DatabaseUnreachable
+    from tuiapp.sending import journal
+
+    server.faults.data_replies = ["452 4.2.2 Mailbox full"] * 3
+    real_release = outbox.release
+
+    def release_lost(*args, **kwargs):
+        monkeypatch.setattr(outbox, "release", real_release)  # once: the base is back afterwards
+        raise DatabaseUnreachable(None)
+
+    monkeypatch.setattr(outbox, "release", release_lost)
+    summary, _ = send(september(2), max_tries=3)
+    assert isinstance(summary.stopped, DatabaseUnreachable) and server.received == []
+    assert sorted(statuses()) == ["queued", "sending"] and [slot.content["status"] for slot in journal.pending().values()] == [
+        "queued"]
+    assert outbox.recover_interrupted() == []  # none made unknown
+    assert statuses() == ["queued", "queued"] and journal.pending() == {}

@@ -41,7 +41,7 @@ def host_key(host: str) -> str:
     return f"{KEY}@{host}"
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def beat(process: str, state: str) -> None:
     """``process``: its ``host:pid:start`` tag (``outbox.process_tag``)."""
     value = json.dumps({"at": utcnow().isoformat(), "process": process, "state": state})

@@ -130,6 +130,18 @@ def is_connection_lost(exc: BaseException) -> bool:
     return False
 
 
+#: ... of which these say the connection was never made: no statement was sent, any write may
+#: be tried again.
+_NEVER_CONNECTED_WORDS = ("connection refused", "could not connect", "starting up", "shutting down",
+                          "no route to host", "timeout expired")
+
+
+def never_connected(exc: BaseException) -> bool:
+    return is_connection_lost(exc) and any(
+        getattr(link, "sqlstate", None) == "57P03" or any(word in str(link).lower() for word in _NEVER_CONNECTED_WORDS)
+        for link in _chain(exc) if type(link).__module__.startswith("psycopg"))
+
+
 def database_path() -> str:
     from tuiapp.db.database import db
 
@@ -167,7 +179,7 @@ def wait_for_writes(function=None, *, again_when_lost: bool = False):
                 if is_disk_full(exc):
                     raise DiskFull(database_path()) from None
                 lost = is_connection_lost(exc)
-                if lost and not again_when_lost:
+                if lost and not again_when_lost and not never_connected(exc):
                     raise DatabaseUnreachable(None) from None
                 if not lost and not is_busy(exc):
                     raise

@@ -124,7 +124,10 @@ class SenderService:
     def run(self) -> Drained:
         drained = Drained()
         heart = threading.Thread(target=self._beat_until_stopped, name="heartbeat", daemon=True)
-        heartbeat.beat(self.process, "idle")
+        try:
+            heartbeat.beat(self.process, "idle")
+        except DATABASE_FAILURES:  # the loop below says why, and waits for the base
+            pass
         heart.start()
         settle = True  # what an earlier run, or a batch stopped by the database, left in flight
         try:

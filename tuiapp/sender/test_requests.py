@@ -35,7 +35,7 @@ def send_pending(settings: SmtpSettings, authenticator: Authenticator) -> int:
     return done
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def _finish(request_id: int, status: str, *, reply: str | None = None, error: str | None = None) -> None:
     SmtpTestRequest.update(status=status, reply=reply, error=error, finished_at=utcnow()).where(
         SmtpTestRequest.id == request_id).execute()

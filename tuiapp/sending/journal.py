@@ -45,6 +45,9 @@ _SUFFIX = ".slot"
 #: Records this process is sending right now: their slots are not applied by
 #: a recovery run in this same process (the TUI's periodic refresh, say).
 _in_flight: set[int] = set()
+#: (record id, message id) of every slot this process tried to reserve: a claim of its own
+#: that is not here was never handed over (``outbox.requeue_own_unstarted``).
+_tried: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 
 
@@ -132,6 +135,8 @@ class Slot:
 
 def reserve(record_id: int, *, message_id: str, claimed_by: str) -> Slot:
     """Reserve the record's slot; raises ``OSError`` (a full disk, say) if it cannot."""
+    with _lock:
+        _tried.add((int(record_id), message_id))
     folder = current_folder()
     if not folder.is_dir():
         if not folder.parent.is_dir():  # a PostgreSQL base's journals, in this account's data directory
@@ -158,6 +163,13 @@ def reserve(record_id: int, *, message_id: str, claimed_by: str) -> Slot:
     with _lock:
         _in_flight.add(int(record_id))
     return Slot(int(record_id), path, content)
+
+
+def tried_here(record_id: int, message_id: str) -> bool:
+    """Whether this process tried to reserve a slot for this claim (from memory: the folder
+    may be unreadable, or shared with another process that discards a slot)."""
+    with _lock:
+        return (int(record_id), message_id) in _tried
 
 
 def in_flight(record_id: int) -> bool:

@@ -194,7 +194,7 @@ def _ids(rows: object) -> Iterable[tuple[int]]:
     return cast(Iterable[tuple[int]], rows)  # Peewee's stubs type .tuples() as the model
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def withdraw_unsent(batch: str, record_ids=()) -> int:
     """After the operator cancelled a batch: its records (and ``record_ids``, resumed
     from an earlier run) never claimed are deleted (nothing happened to them),
@@ -215,7 +215,7 @@ def _withdraw(waiting, error: str) -> int:
     return count
 
 
-@wait_for_writes
+@wait_for_writes(again_when_lost=True)
 def withdraw_queued(period: Period, *, operator: str | None) -> int:
     """Take the period's waiting invoices out of the queue: those ``operator`` queued, or
     everybody's (None). Never claimed: deleted; put back after a try: closed as failed."""
@@ -337,14 +337,13 @@ def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[jou
 
 @wait_for_writes(again_when_lost=True)
 def requeue_own_unstarted() -> int:
-    """Back to the queue: the records this process claimed but never reserved a journal slot
-    for (the database lost the connection right after the claim), so never handed over. Only
-    between two batches of this process (the sender service's loop): inside one, a record is
-    slotless for a moment between its claim and its slot."""
-    slotted = set(journal.pending())
-    mine = [record.id for record in SendRecord.select(SendRecord.id).where(
+    """Back to the queue: the records this process claimed but never tried to reserve a
+    journal slot for (the database lost the connection right after the claim), so never
+    handed over. Only between two batches of this process (the sender service's loop): inside
+    one, a record is slotless for a moment between its claim and its slot."""
+    mine = [record.id for record in SendRecord.select(SendRecord.id, SendRecord.message_id).where(
         (SendRecord.status == SendStatus.SENDING) & (SendRecord.claimed_by == process_tag()))
-        if record.id not in slotted and not journal.in_flight(record.id)]
+        if not journal.tried_here(record.id, record.message_id or "") and not journal.in_flight(record.id)]
     if not mine:
         return 0
     return SendRecord.update(status=SendStatus.QUEUED, claimed_by=None).where(
