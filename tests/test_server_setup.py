@@ -168,6 +168,8 @@ def test_setup_for_a_postgresql_base_writes_its_url_and_the_services_password_fi
     assert (srv / "secret" / "pgpass").read_text() == ""  # root does not know the password
     unit = (tmp_path / "units" / "tuiapp-sender.service").read_text().splitlines()
     assert f'Environment="PGPASSFILE={srv / "secret" / "pgpass"}"' in unit
+    assert f'Environment="XDG_DATA_HOME={srv / "service"}"' in unit  # its send journal, writable whatever its home
+    assert owner_and_mode(srv / "service") == (user, group, 0o700)
     assert f"sudoedit {srv / 'secret' / 'pgpass'}" in result.stdout and "~/.pgpass" in result.stdout
     if shutil.which("systemd-analyze"):
         analyzed = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "tuiapp-sender.service")],
@@ -188,10 +190,39 @@ def test_setup_for_a_postgresql_base_writes_its_url_and_the_services_password_fi
     assert other.returncode == 2 and "nomme une autre base" in other.stderr
 
 
-@pytest.mark.parametrize("value", ["/srv/tuiapp/autre.db", "postgresql://127.0.0.1/tuiapp",
-                                   "postgresql://u:secret@127.0.0.1/tuiapp", "mysql://u@h/b"])
-def test_setup_refuses_a_db_that_is_not_a_postgresql_url_it_can_use(names, tmp_path, value):
-    result = setup(names, tmp_path, "--db", value)
+@pytest.mark.parametrize(("option", "value"), [
+    ("--db", "/srv/tuiapp/autre.db"), ("--db", "postgresql://127.0.0.1/tuiapp"),
+    ("--db", "postgresql://u:secret@127.0.0.1/tuiapp"), ("--db", "mysql://u@h/b"),
+    ("--db", 'postgresql://u@127.0.0.1/tuiapp?application_name=a"b'),  # would end the TOML string
+    ("--db", "postgresql://u@127.0.0.1/tui%25app"), ("--db", "postgresql://u@127.0.0.1/tuiapp\tx"),
+    ("--dir", "/srv/tui app"), ("--dir", "/srv/%h"),  # a space splits a systemd line; %h is a specifier
+])
+def test_setup_refuses_a_db_that_is_not_a_postgresql_url_it_can_use(names, tmp_path, option, value):
+    result = setup(names, tmp_path, option, value)
     assert result.returncode == 2 and result.stderr.startswith("Erreur : "), result.stderr
     assert "secret" not in result.stdout + result.stderr and "Traceback" not in result.stderr  # never the password
     assert not (tmp_path / "etc").exists()  # refused before any step
+
+
+def test_setup_never_follows_a_link_left_in_the_services_folder(names, tmp_path, pg_url):
+    """The service's folder is the service account's: a link put there in place of its pgpass file
+    must not make root change the file it points to."""
+    assert setup(names, tmp_path, "--db", pg_url).returncode == 0
+    victim = tmp_path / "victim"
+    victim.write_text("root's\n")
+    victim.chmod(0o644)
+    pgpass = tmp_path / "srv" / "secret" / "pgpass"
+    pgpass.unlink()
+    pgpass.symlink_to(victim)
+    again = setup(names, tmp_path, "--db", pg_url)
+    assert again.returncode == 2 and "lien symbolique" in again.stderr
+    assert owner_and_mode(victim) == ("root", "root", 0o644)
+
+
+def test_the_pgpass_line_shown_is_one_libpq_reads():
+    from tuiapp.services.server_setup import Plan, next_steps
+
+    steps = next_steps(Plan(database_url="postgresql://compta@[::1]:5433/tuiapp"), ["/usr/bin/tuiapp"])
+    assert any("(une ligne \\:\\:1:5433:tuiapp:compta:MOT-DE-PASSE)" in step for step in steps), steps
+    steps = next_steps(Plan(database_url="postgresql://compta@/tuiapp?host=/var/run/postgresql"), [])
+    assert any("(une ligne localhost:5432:tuiapp:compta:MOT-DE-PASSE)" in step for step in steps), steps

@@ -44,7 +44,16 @@ def _absolute(value: str, option: str) -> Path:
 
     if not value or find_control(value) is not None or not Path(value).is_absolute():
         raise TuiappError(f"{option} : un chemin absolu est attendu.")
+    if any(char in value for char in _UNWRITABLE):
+        raise TuiappError(f"{option} : {_UNWRITABLE_TEXT} ne sont pas admis dans ce chemin (il est écrit dans la "
+                          "configuration et dans l'unité systemd).")
     return Path(value)
+
+
+#: What the configuration's strings and systemd's lines would read otherwise (a quote, an
+#: escape, a systemd specifier, a space that splits a line).
+_UNWRITABLE = ('"', "\\", "%", " ")
+_UNWRITABLE_TEXT = "les guillemets (\"), les barres obliques inverses (\\), le signe % et les espaces"
 
 
 def run_setup(args: argparse.Namespace) -> int:
@@ -58,6 +67,11 @@ def run_setup(args: argparse.Namespace) -> int:
             raise TuiappError(f"{option} : nom de compte ou de groupe Unix invalide (lettres, chiffres, . _ -).")
     if args.db is not None:
         from tuiapp.domain.db_target import PostgresTarget, parse_target
+        from tuiapp.domain.safe_text import find_control
+
+        if find_control(args.db) is not None or any(char.isspace() or char in _UNWRITABLE for char in args.db):
+            raise TuiappError(f"--db : {_UNWRITABLE_TEXT}, comme les caractères de contrôle, ne sont pas admis dans "
+                              "l'adresse (elle est écrite dans la configuration et dans l'unité systemd).")
 
         if not isinstance(parse_target(args.db), PostgresTarget):  # a TargetError (French) for a bad URL
             raise TuiappError("--db : une adresse postgresql://UTILISATEUR@SERVEUR/BASE est attendue (la base "

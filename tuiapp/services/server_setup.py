@@ -8,6 +8,7 @@ again.
 
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import pwd
@@ -63,6 +64,12 @@ class Plan:
         return self.secret_dir / "pgpass"
 
     @property
+    def service_data(self) -> Path:
+        """The sender service's own data folder ($XDG_DATA_HOME): its send journal for a
+        PostgreSQL base, whatever its account's home (read-only under ProtectSystem=strict)."""
+        return self.data_dir / "service"
+
+    @property
     def secret_dir(self) -> Path:
         return self.data_dir / "secret"
 
@@ -85,6 +92,9 @@ def setup(plan: Plan, report: Report, *, tuiapp_command: list[str] | None = None
     _folder(plan.data_dir, 0, gid, DATA_DIR_MODE, "dossier des données", report)
     _folder(plan.prints, 0, gid, DATA_DIR_MODE, "dossier des impressions", report)
     _folder(plan.secret_dir, service.pw_uid, service.pw_gid, SECRET_DIR_MODE, "dossier du secret", report)
+    if plan.database_url:
+        _folder(plan.service_data, service.pw_uid, service.pw_gid, SECRET_DIR_MODE, "dossier du journal d'envoi",
+                report)
     _database(plan, service.pw_uid, gid, report)
     _config(plan, gid, report)
     command = tuiapp_command or tuiapp_executable()
@@ -190,15 +200,25 @@ def _service_pgpass(plan: Plan, uid: int, gid: int, report: Report) -> None:
     """The service's pgpass file, made empty if missing (root does not know the password), its
     owner and mode fixed: libpq reads it only when nobody else may (0600)."""
     path = plan.service_pgpass
+    step = "mot de passe PostgreSQL du service"
     try:
-        if path.is_symlink():
-            raise SetupError("mot de passe PostgreSQL du service", f"{path} est un lien symbolique.")
-        created = not path.exists()
-        if created:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        changed = _fix(path, uid, gid, 0o600)
+        # Opened without following a link, then changed through its descriptor: the folder is
+        # the service account's, which must not make root change another file.
+        created = not os.path.lexists(path)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_CREAT | os.O_EXCL if created else 0)
+        descriptor = os.open(path, flags, 0o600)
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise SetupError(step, f"{path} n'est pas un fichier ordinaire.")
+            changed = (info.st_uid, info.st_gid) != (uid, gid) or stat.S_IMODE(info.st_mode) != 0o600
+            os.fchown(descriptor, uid, gid)
+            os.fchmod(descriptor, 0o600)
+        finally:
+            os.close(descriptor)
     except OSError as exc:
-        raise SetupError("mot de passe PostgreSQL du service", f"{path} : {exc.strerror}") from None
+        why = "un lien symbolique" if exc.errno == errno.ELOOP else exc.strerror
+        raise SetupError(step, f"{path} : {why}") from None
     state = "créé (vide)" if created else "corrigé" if changed else "déjà en place"
     report(f"{state} : mot de passe PostgreSQL du service {path} ({user_name(uid)} rw-------)")
 
@@ -232,6 +252,9 @@ def _config(plan: Plan, gid: int, report: Report) -> None:
                 os.write(descriptor, config_text(plan).encode("utf-8"))
             finally:
                 os.close(descriptor)
+            written = system_config.load({system_config.CONFIG_ENV: str(path)})
+            if written is None or written.database != plan.database:
+                raise SetupError("configuration", f"{path} ne se relit pas comme écrite : vérifiez-la.")
             report(f"créée : configuration {path} (root:{plan.group} rw-r-----)")
             return
         changed = _fix(path, 0, gid, CONFIG_MODE)
@@ -247,7 +270,8 @@ def _config(plan: Plan, gid: int, report: Report) -> None:
 def unit_text(plan: Plan, command: list[str]) -> str:
     exec_start = " ".join([*command, "sender", "--config", str(plan.config)])
     # a PostgreSQL base: libpq reads the service's password from its own folder
-    pgpass = f'Environment="PGPASSFILE={plan.service_pgpass}"\n' if plan.database_url else ""
+    pgpass = (f'Environment="PGPASSFILE={plan.service_pgpass}"\n'
+              f'Environment="XDG_DATA_HOME={plan.service_data}"\n') if plan.database_url else ""
     return (
         "[Unit]\n"
         "Description=tuiapp : service d'envoi des factures par courriel\n"
@@ -303,6 +327,11 @@ def _start(plan: Plan, report: Report) -> None:
     report(f"démarré : {UNIT_NAME} (systemctl status {UNIT_NAME})")
 
 
+def _pgpass_field(text: str) -> str:
+    """A field of a pgpass line: ``:`` and ``\\`` escaped with a backslash, as libpq reads them."""
+    return text.replace("\\", "\\\\").replace(":", "\\:")
+
+
 def next_steps(plan: Plan, command: list[str]) -> list[str]:
     # a configuration elsewhere than /etc/tuiapp: every command must be told where it is
     env = "" if plan.config == Plan().config else f"env TUIAPP_CONFIG={plan.config} "
@@ -317,7 +346,9 @@ def next_steps(plan: Plan, command: list[str]) -> list[str]:
     if plan.database_url:
         target = plan.database
         assert isinstance(target, PostgresTarget)
-        line = f"{target.host}:{target.port}:{target.name}:{target.user}:MOT-DE-PASSE"
+        host = "localhost" if target.host.startswith("/") else target.host  # (libpq's name for a socket)
+        line = ":".join(_pgpass_field(field) for field in (host, str(target.port), target.name, target.user)) + \
+            ":MOT-DE-PASSE"
         steps[1:1] = [
             f"Donnez au service le mot de passe PostgreSQL de {target.user} : sudoedit {plan.service_pgpass} "
             f"(une ligne {line}).",
