@@ -137,6 +137,22 @@ def wait_for(condition, timeout: float = 30.0):
     return result
 
 
+def all_sent_after(fault, process, pg_cluster, pg_database) -> str:
+    """``fault()`` done while the service runs; then, once every record is sent, the service
+    stopped (it must end well); what it printed."""
+    try:
+        fault()
+        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
+    except AssertionError:
+        settled = False
+    finally:
+        process.terminate()
+        code, out, err = finish(process)
+    assert settled, (states(pg_cluster, pg_database), out, err)
+    assert code == 0 and "Traceback" not in err, err
+    return out
+
+
 @pytest.mark.parametrize("down", [0.5, 3.0], ids=["back-within-the-wait", "down-longer-than-the-wait"])
 def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(demo_on_postgres, server, tmp_path,
                                                                                pg_cluster, pg_database, monkeypatch,
@@ -152,19 +168,11 @@ def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(de
     config = configure(tmp_path, demo_on_postgres, server)
     numbers = queue(demo_on_postgres, 5, "marie")
     server.faults.hold_data = {2: 1.0}  # its reply comes once the server is down (or back, its connection dead)
-    process = sender(config)
-    try:
+    def crash() -> None:
         assert server.handler.data_started.wait(30)
         pg_cluster.restart(down=down)  # the reply comes while the server is down
-        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
-    except AssertionError:
-        settled = False
-    finally:
-        process.terminate()
-        code, out, err = finish(process)
-    assert settled, (states(pg_cluster, pg_database), out, err)
-    assert code == 0, err
-    assert "Traceback" not in err, err
+
+    out = all_sent_after(crash, sender(config), pg_cluster, pg_database)
     assert delivered(server) == collections.Counter(numbers)  # each once, counted at the server
     assert {states(pg_cluster, pg_database)[n] for n in numbers} == {("sent", "marie")}
     if within:  # the write done again on a new connection: the batch never stopped
@@ -189,7 +197,8 @@ def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo
     process = subprocess.Popen([sys.executable, "-m", "tuiapp", "sender", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **FAST, "TUIAPP_HEARTBEAT": "600"})
-    try:
+
+    def cut_mid_transaction() -> None:
         assert server.handler.data_started.wait(30)
         with pg_cluster.connect(pg_database.name) as holder, holder.transaction():
             holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
@@ -200,14 +209,8 @@ def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo
             wait_for(lambda: pg_cluster.psql(  # its new connection waits again, in a new transaction
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event = 'advisory' AND pid <> %s",
                 (pg_database.name, waiting[0][0])))
-        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
-    except AssertionError:
-        settled = False
-    finally:
-        process.terminate()
-        code, out, err = finish(process)
-    assert settled, (states(pg_cluster, pg_database), out, err)
-    assert code == 0 and "Traceback" not in err, err
+
+    out = all_sent_after(cut_mid_transaction, process, pg_cluster, pg_database)
     assert delivered(server) == collections.Counter(numbers)
     assert "Envoi arrêté" not in out and "Base indisponible" not in out, out  # done again, not stopped
 
@@ -225,8 +228,8 @@ async def test_an_operators_tab_follows_another_machines_service_live(demo_on_po
     """Live status across machines: on this machine the operator queues from the sending tab;
     the service of another server sends; the tab shows its heartbeat and each invoice's outcome
     as they come, by the same polling as on SQLite."""
-    from tests.test_contributions import SIZE, open_september_sending_tab, panel
-    from tests.test_sending_service_tab import shown, wait_until
+    from tests.test_contributions import SIZE
+    from tests.test_sending_service_tab import queue_and_follow
     from tuiapp.app import create_app
 
     for name, value in FAST.items():
@@ -242,17 +245,7 @@ async def test_an_operators_tab_follows_another_machines_service_live(demo_on_po
     app = create_app(parse_target(demo_on_postgres), service_mode=True)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await open_september_sending_tab(pilot)
-            sending = panel(app)
-            await wait_until(pilot, lambda: "Service d'envoi en marche." in shown(app, "#service"))
-            await pilot.press("e")  # the three invoices never mailed are ticked
-            await pilot.pause()
-            await pilot.press("o")
-            await wait_until(pilot, lambda: not sending.sending)
-            for number in numbers:
-                assert any(f"Facture {number} (" in line and ") : envoyée." in line for line in sending.log_texts)
-            by_number = {row.number: invoice_id for invoice_id, row in sending.table.invoices.items()}
-            assert all(sending.states[by_number[number]] == "sent" for number in numbers)
+            await queue_and_follow(app, pilot, numbers)
     finally:
         service.terminate()
         code, out, err = finish(service)

@@ -30,6 +30,23 @@ def shown(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+async def queue_and_follow(app, pilot, numbers: list[str]):
+    """In September's sending tab, once the service says it runs: tick the invoices never mailed,
+    queue them, and follow the service until the tab says each of ``numbers`` was sent; the panel."""
+    await open_september_sending_tab(pilot)
+    sending = panel(app)
+    await wait_until(pilot, lambda: "Service d'envoi en marche." in shown(app, "#service"))
+    await pilot.press("e")  # the invoices never mailed are ticked
+    await pilot.pause()
+    await pilot.press("o")
+    await wait_until(pilot, lambda: not sending.sending)
+    for number in numbers:
+        assert any(f"Facture {number} (" in line and ") : envoyée." in line for line in sending.log_texts)
+    by_number = {row.number: invoice_id for invoice_id, row in sending.table.invoices.items()}
+    assert all(sending.states[by_number[number]] == "sent" for number in numbers)
+    return sending
+
+
 async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server, tmp_path, monkeypatch):
     for name, value in FAST.items():
         monkeypatch.setenv(name, value)
@@ -39,19 +56,9 @@ async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server,
     app = create_app(demo_db_file, service_mode=True)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await open_september_sending_tab(pilot)
-            sending = panel(app)
-            await wait_until(pilot, lambda: "Service d'envoi en marche." in shown(app, "#service"))
-            await pilot.press("e")  # the three invoices never mailed are ticked
-            await pilot.pause()
-            await pilot.press("o")
-            await wait_until(pilot, lambda: not sending.sending)
+            sending = await queue_and_follow(app, pilot, numbers)
             assert any("3 facture(s) en file d'attente : le service d'envoi les enverra." in line
                        for line in sending.log_texts)
-            for number in numbers:
-                assert any(f"Facture {number} (" in line and ") : envoyée." in line for line in sending.log_texts)
-            by_number = {row.number: invoice_id for invoice_id, row in sending.table.invoices.items()}
-            assert all(sending.states[by_number[number]] == "sent" for number in numbers)
             assert shown(app, "#progress-label") == "3/3 traitée(s)"
             assert len(server.received) == 3
 

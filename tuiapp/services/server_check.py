@@ -56,53 +56,45 @@ def _mode(path: Path, gid: int, mode: int, fix: str) -> list[str]:
 
 
 def _service_pgpass(path: Path, owner: str) -> list[str]:
-    """A PostgreSQL base: the sender service's password, in its own pgpass file (libpq reads it
-    only when no one else may)."""
-    import pwd
-
+    """A PostgreSQL base: the sender service's password, in its own pgpass file (libpq ignores
+    it when others may read it)."""
     fix = f"sudoedit {path} (une ligne SERVEUR:PORT:BASE:UTILISATEUR:MOT-DE-PASSE), puis sudo chown {owner} {path} " \
           f"&& sudo chmod 600 {path}"
+    what = f"Le mot de passe PostgreSQL du service ({path})"
+    return _services_own(path, owner, what, missing=f"{what} manque : {fix}", fix=fix,
+                         readable="est lisible par d'autres comptes (libpq l'ignore alors)", empty=f"{what} est vide : {fix}")
+
+
+def _private(path: Path, owner: str) -> list[str]:
+    """The OAuth application's private key: the sender service's alone (readable by no operator)."""
+    what = f"Le certificat de l'application OAuth ({path})"
+    return _services_own(path, owner, what, missing=f"{what} n'existe pas : sudo tuiapp smtp set --certificate ...",
+                         fix=f"sudo chown {owner} {path} && sudo chmod 400 {path}",
+                         readable="contient la clé privée et est lisible par d'autres comptes")
+
+
+def _services_own(path: Path, owner: str, what: str, *, missing: str, fix: str, readable: str,
+                  empty: str | None = None) -> list[str]:
+    """A file of the sender service's alone: it exists, is the service's, readable by no other
+    account (and, given ``empty``, is not empty)."""
+    import pwd
+
     try:
         info = path.stat()
     except FileNotFoundError:
-        return [f"Le mot de passe PostgreSQL du service ({path}) manque : {fix}"]
+        return [missing]
     except OSError as exc:
         return [f"{path} : inaccessible ({exc.strerror})"]
     found = []
     try:
         if info.st_uid != pwd.getpwnam(owner).pw_uid:
-            found.append(f"{path} doit appartenir au service d'envoi ({owner}) : sudo chown {owner} {path}")
+            found.append(f"{what} doit appartenir au service d'envoi : {fix}")
     except KeyError:
         pass  # the missing account is said elsewhere (setup)
     if info.st_mode & 0o077:
-        found.append(f"{path} est lisible par d'autres comptes ({stat.filemode(info.st_mode)}) : libpq l'ignore "
-                     f"alors ; sudo chmod 600 {path}")
-    if info.st_size == 0:
-        found.append(f"Le mot de passe PostgreSQL du service ({path}) est vide : {fix}")
-    return found
-
-
-def _private(path: Path, owner: str) -> list[str]:
-    """The OAuth application's private key: the sender service's alone (readable by no operator)."""
-    import pwd
-
-    fix = f"sudo chown {owner} {path} && sudo chmod 400 {path}"
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return [f"Le certificat de l'application OAuth ({path}) n'existe pas : sudo tuiapp smtp set --certificate ..."]
-    except OSError as exc:
-        return [f"{path} : inaccessible ({exc.strerror})"]
-    try:
-        expected = pwd.getpwnam(owner).pw_uid
-    except KeyError:
-        return []  # the missing account is said elsewhere (setup)
-    found = []
-    if info.st_uid != expected:
-        found.append(f"Le certificat de l'application OAuth ({path}) doit appartenir au service d'envoi : {fix}")
-    if info.st_mode & 0o077:
-        found.append(f"Le certificat de l'application OAuth ({path}) contient la clé privée et est lisible par "
-                     f"d'autres comptes ({stat.filemode(info.st_mode)}) : {fix}")
+        found.append(f"{what} {readable} ({stat.filemode(info.st_mode)}) : {fix}")
+    if empty is not None and info.st_size == 0:
+        found.append(empty)
     return found
 
 
