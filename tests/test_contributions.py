@@ -117,6 +117,27 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
 
 
+async def test_a_database_error_during_the_send_is_said_in_french(app, server, monkeypatch):
+    """A database error the send could not turn into a stop of its own (a page found damaged
+    mid-read): its meaning in French, never the driver's text as an "unexpected error"."""
+    import sqlite3
+
+    from tuiapp.sending import workflow
+
+    def damaged(*args, **kwargs):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(workflow, "send", damaged)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("e", "o")
+        await wait_for_batch(pilot)
+        log = "\n".join(sending.log_texts)
+        assert "Envoi arrêté : " in log and "restent en attente" in log and "malformed" not in log, log
+        assert "Erreur inattendue" not in log
+
+
 async def test_no_password_nothing_is_queued(app, server):
     """The workflow refuses before queueing; the tab says why in its log."""
     secrets.delete_password("127.0.0.1", USERNAME)

@@ -358,6 +358,8 @@ def _psycopg_error(text: str, sqlstate: str | None = None) -> Exception:
     ("terminating connection due to administrator command", "57P01", True),
     ("connection failed: connection to server at \"127.0.0.1\", port 1 failed: Connection refused", None, True),
     ("the database system is starting up", "57P03", True),
+    ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is '
+     "starting up", None, True),  # as libpq says it at connect: no code
     ("connection failed: FATAL:  password authentication failed for user \"compta\"", None, False),
     ("database \"x\" does not exist", "3D000", False),
     ("bind message supplies 1 parameters, but prepared statement requires 2", "08P01", False),
@@ -388,7 +390,7 @@ def test_a_write_is_done_again_after_a_lost_connection_only_when_it_says_it_may(
 
     assert wait_for_writes(again_when_lost=True)(flaky)() == "done" and len(calls) == 3
     calls.clear()
-    with pytest.raises(DatabaseUnreachable, match="connexion au serveur de la base a été coupée"):
+    with pytest.raises(DatabaseUnreachable, match="Base inaccessible : la connexion à son serveur a été coupée"):
         wait_for_writes(flaky)()
     assert len(calls) == 1
     calls.clear()
@@ -409,3 +411,24 @@ def test_a_vanished_client_or_server_is_noticed_within_minutes(pg):
     assert db.execute_sql("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "5min"
     parameters = db.connection().info.get_parameters()
     assert (parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == ("30", "60000")
+
+
+def test_a_read_the_database_server_cannot_answer_stops_the_batch_in_french(demo_db, monkeypatch):
+    """The batch's first read meets a server gone (a restart): the batch stops, said in French,
+    the invoices left queued; never an unexpected error."""
+    from tuiapp.db import queries
+    from tuiapp.db.waiting import DatabaseUnreachable
+    from tuiapp.mail.smtp_client import SmtpSettings
+    from tuiapp.sending import outbox
+    from tuiapp.sending.engine import SendEngine
+
+    queued = outbox.queue_invoices([row.invoice_id for row in queries.send_rows(Period(2024, 9))[:2]],
+                                   operator="marie")
+
+    def gone(*args, **kwargs):
+        raise _psycopg_error("consuming input failed: server closed the connection unexpectedly")
+
+    monkeypatch.setattr(queries, "invoices_with_people", gone)
+    summary = SendEngine(SmtpSettings(host="127.0.0.1"), authenticator=None, operator="marie").run(queued.record_ids)
+    assert isinstance(summary.stopped, DatabaseUnreachable) and summary.remaining == 2
+    assert str(summary.stopped).startswith("Base inaccessible : la connexion à son serveur a été coupée")

@@ -147,3 +147,53 @@ def test_residents_and_invoices_are_imported_into_a_postgresql_base(pg_url, pg_c
     assert pg_cluster.psql("SELECT number, amount_ht, issue_date::text FROM invoice WHERE number LIKE 'IMP-%%' "
                            "ORDER BY number", dbname=pg_database.name) == [
         ("IMP-2024-001", 123456, "2024-11-30"), ("IMP-2024-002", 9900, "2024-11-30")]
+
+
+@pytest.mark.parametrize("down", [0.5, 3.0], ids=["back-within-the-wait", "down-longer-than-the-wait"])
+async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_postgres, pg_url, pg_cluster,
+                                                                      pg_database, server, monkeypatch, down):
+    """Local mode on PostgreSQL: the server crashes while the mail server holds a message. Back
+    within the writes' wait, the batch goes on; down longer, it stops and says so in French (the
+    reply kept in the journal, written at the next start); never an "unexpected error", never
+    a message twice."""
+    import asyncio
+
+    from tests.test_contributions import open_september_sending_tab, panel, wait_for_batch
+    from tuiapp.app import create_app
+    from tuiapp.db.database import open_database, release
+    from tuiapp.domain.db_target import parse_target
+    from tuiapp.sending import outbox
+
+    within = down < 1
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "15" if within else "1")
+    server.faults.hold_data = {2: 1.0}
+    app = create_app(parse_target(pg_url))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_september_sending_tab(pilot)
+            sending = panel(app)
+            await pilot.press("e")  # the three invoices to mail, ticked
+            await pilot.pause()
+            await pilot.press("o")
+            assert await asyncio.to_thread(server.handler.data_started.wait, 30)
+            await asyncio.to_thread(pg_cluster.restart, down)
+            await wait_for_batch(pilot)
+            log = "\n".join(sending.log_texts)
+            assert "Erreur inattendue" not in log and "Traceback" not in log, log
+            if within:
+                assert "Envoi terminé : 3 envoyée(s)." in log, log
+            else:
+                assert "Envoi arrêté." in log and "ne sera pas renvoyée" in log, log
+        release()
+        open_database(parse_target(pg_url))  # the next start: what the journal kept is written
+        outbox.recover_interrupted()
+    finally:
+        release()
+    statuses = sorted(status for (status,) in pg_cluster.psql(
+        "SELECT status FROM send_record WHERE invoice_id IN (SELECT id FROM invoice WHERE period_year = 2024 "
+        "AND period_month = 9)", dbname=pg_database.name))
+    assert all(count == 1 for count in delivered(server).values())  # none twice
+    if within:
+        assert statuses == ["sent"] * 3 and len(delivered(server)) == 3
+    else:  # the one in hand written from the journal; the last one waits in the queue
+        assert statuses == ["queued", "sent", "sent"] and len(delivered(server)) == 2

@@ -47,8 +47,8 @@ class DatabaseUnreachable(TuiappError):
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         if seconds is None:
-            text = ("Écriture impossible : la connexion au serveur de la base a été coupée (redémarré ou "
-                    "arrêté ?) ; regardez l'état avant de recommencer.")
+            text = ("Base inaccessible : la connexion à son serveur a été coupée (redémarré ou arrêté ?) ; "
+                    "regardez l'état avant de recommencer.")
         else:
             text = (f"Écriture impossible : le serveur de la base ne répond plus depuis {seconds:.0f} s "
                     "(redémarré ou arrêté ?).")
@@ -109,7 +109,9 @@ LOST_SQLSTATES = ("57P01", "57P02", "57P03")
 #: unexpected end of file) or that cannot be made.
 _LOST_WORDS = ("connection is closed", "server closed the connection", "consuming input failed",
                "unexpected eof", "ssl syscall error", "could not connect", "connection refused",
-               "terminating connection", "no connection to the server", "connection timed out")
+               "terminating connection", "no connection to the server", "connection timed out",
+               "the database system is starting up", "the database system is shutting down",
+               "the database system is in recovery mode")
 #: ... unless the server said why it refused: that is no outage, and waiting will not mend it.
 _REFUSED_WORDS = ("authentication", "password", "pg_hba", "does not exist", "permission denied", "certificate")
 

@@ -321,6 +321,8 @@ class SendingPanel(Vertical):
                 outcome = workflow.send(plan, stop=stop, on_event=self._post_progress)
         except TuiappError as exc:
             error = f"Envoi impossible : {exc}"
+        except DATABASE_ERRORS as exc:  # its meaning, in French (the driver's text may quote a server)
+            error = f"Envoi arrêté : {database_message(self, exc)} Les factures non envoyées restent en attente."
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
             error = f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc})."
         self.post_message(self.Ended(outcome, error))

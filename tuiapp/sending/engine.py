@@ -29,10 +29,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from peewee import InterfaceError as PeeweeInterfaceError
+from peewee import OperationalError as PeeweeOperationalError
+
 from tuiapp.db import queries
 from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
-from tuiapp.db.waiting import DatabaseBusy, DatabaseUnreachable, DiskFull, disk_full_text, is_disk_full
+from tuiapp.db.waiting import (
+    DatabaseBusy,
+    DatabaseUnreachable,
+    DiskFull,
+    disk_full_text,
+    is_connection_lost,
+    is_disk_full,
+)
 from tuiapp.domain import timing
 from tuiapp.domain.documents import InvoiceDocument
 from tuiapp.domain.errors import TuiappError
@@ -156,6 +166,10 @@ class SendEngine:
         except _Stop as stop:
             stopped = stop.problem
             requested = stop.problem is None
+        except (PeeweeOperationalError, PeeweeInterfaceError) as exc:  # a read: its server gone (PostgreSQL)
+            if not is_connection_lost(exc):
+                raise
+            stopped = DatabaseUnreachable(None)
         finally:
             self._close()
         remaining = sum(1 for record_id in ids if statuses.get(record_id, "queued") == "queued")
