@@ -409,6 +409,7 @@ def test_a_vanished_client_or_server_is_noticed_within_minutes(pg):
     """TCP keepalives and a bound on unacknowledged data on our side; on the server's, a session
     idle inside a transaction (its client gone, the writers' lock held) ends after 5 minutes."""
     assert db.execute_sql("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "5min"
+    assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"  # (imports: see postgres.py)
     parameters = db.connection().info.get_parameters()
     assert (parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == ("30", "60000")
 
