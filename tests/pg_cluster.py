@@ -185,12 +185,20 @@ class PgCluster:
             connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database.role)))
 
     def restart(self, down: float = 0.0) -> None:
-        """A crash and a restart: the server stops at once (SIGQUIT, every connection dropped
-        mid-statement), stays down ``down`` seconds, then starts again on the same port and data."""
+        """A crash and a restart: down ``down`` seconds in between."""
+        self.crash()
+        time.sleep(down)
+        self.start()
+
+    def crash(self) -> None:
+        """The server stops at once (SIGQUIT: every connection dropped mid-statement)."""
         assert self._start is not None and not self._stopped
         self.process.send_signal(signal.SIGQUIT)
         self.process.wait(timeout=30)
-        time.sleep(down)
+
+    def start(self) -> None:
+        """After ``crash``: the server starts again on the same port and data, accepting connections."""
+        assert self._start is not None and self.process.poll() is not None
         command, options = self._start
         with open(self.log, "ab") as log_file:
             self.process = subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)

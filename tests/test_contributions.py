@@ -134,7 +134,8 @@ async def test_a_database_error_during_the_send_is_said_in_french(app, server, m
         await pilot.press("e", "o")
         await wait_for_batch(pilot)
         log = "\n".join(sending.log_texts)
-        assert "Envoi arrêté : " in log and "restent en attente" in log and "malformed" not in log, log
+        assert "Envoi arrêté : " in log and "L'état de chaque facture est dans la liste." in log, log
+        assert "malformed" not in log
         assert "Erreur inattendue" not in log
 
 

@@ -360,6 +360,7 @@ def _psycopg_error(text: str, sqlstate: str | None = None) -> Exception:
     ("the database system is starting up", "57P03", True),
     ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is '
      "starting up", None, True),  # as libpq says it at connect: no code
+    ("connection failed: FATAL:  the database system is not yet accepting connections", None, True),
     ("connection failed: FATAL:  password authentication failed for user \"compta\"", None, False),
     ("database \"x\" does not exist", "3D000", False),
     ("bind message supplies 1 parameters, but prepared statement requires 2", "08P01", False),
@@ -409,7 +410,7 @@ def test_a_vanished_client_or_server_is_noticed_within_minutes(pg):
     """TCP keepalives and a bound on unacknowledged data on our side; on the server's, a session
     idle inside a transaction (its client gone, the writers' lock held) ends after 5 minutes."""
     assert db.execute_sql("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "5min"
-    assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"  # (imports: see postgres.py)
+    assert db.connection().prepare_threshold is None  # nothing prepared on the server (imports: see postgres.py)
     parameters = db.connection().info.get_parameters()
     assert (parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == ("30", "60000")
 
@@ -433,3 +434,16 @@ def test_a_read_the_database_server_cannot_answer_stops_the_batch_in_french(demo
     summary = SendEngine(SmtpSettings(host="127.0.0.1"), authenticator=None, operator="marie").run(queued.record_ids)
     assert isinstance(summary.stopped, DatabaseUnreachable) and summary.remaining == 2
     assert str(summary.stopped).startswith("Base inaccessible : la connexion à son serveur a été coupée")
+
+
+@pytest.mark.parametrize("said", ['connection failed: FATAL:  unrecognized configuration parameter '
+                                  '"idle_in_transaction_session_timeout"',
+                                  "connection failed: ERROR:  unsupported startup parameter: options"])
+def test_a_server_that_refuses_the_sessions_settings_is_said_in_french(said):
+    """An old server, or PgBouncer in between: said as such, not as a server down."""
+    import psycopg
+
+    from tuiapp.db.postgres import explain_postgres_error
+
+    text = explain_postgres_error(parse_target("postgresql://compta@127.0.0.1/tuiapp"), psycopg.OperationalError(said))
+    assert "PostgreSQL 10 ou plus récent" in text and "PgBouncer" in text and "injoignable" not in text

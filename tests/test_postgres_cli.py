@@ -159,6 +159,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
     import asyncio
 
     from tests.test_contributions import open_september_sending_tab, panel, wait_for_batch
+    from tests.test_postgres_service import crash_before_reply
     from tuiapp.app import create_app
     from tuiapp.db.database import open_database, release
     from tuiapp.domain.db_target import parse_target
@@ -166,7 +167,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
 
     within = down < 1
     monkeypatch.setenv("TUIAPP_DB_WAIT", "15" if within else "1")
-    server.faults.hold_data = {2: 1.0}
+    crashed = crash_before_reply(server, pg_cluster, message=2, back_after=down if within else None)
     app = create_app(parse_target(pg_url))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -175,8 +176,10 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
             await pilot.press("e")  # the three invoices to mail, ticked
             await pilot.pause()
             await pilot.press("o")
-            assert await asyncio.to_thread(server.handler.data_started.wait, 30)
-            await asyncio.to_thread(pg_cluster.restart, down)
+            assert await asyncio.to_thread(crashed.wait, 30)
+            if not within:  # down for longer than the writes wait
+                await asyncio.sleep(down)
+                await asyncio.to_thread(pg_cluster.start)
             await wait_for_batch(pilot)
             log = "\n".join(sending.log_texts)
             assert "Erreur inattendue" not in log and "Traceback" not in log, log

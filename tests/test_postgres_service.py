@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -111,8 +113,6 @@ sys.stdin.read()  # alive until every racer has taken its share: a dead holder's
 def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_connection_limit(pg_url):
     """Pacing per mail account (5 a window) and its connection limit (3), held across processes
     as on SQLite: each process takes what it can, at once."""
-    import time
-
     open_database(parse_target(pg_url))  # the schema, made once before the race
     release()
     now = time.time()
@@ -128,7 +128,6 @@ def test_processes_racing_on_one_postgresql_base_never_pass_the_rate_nor_the_con
 
 
 def wait_for(condition, timeout: float = 30.0):
-    import time
 
     deadline = time.monotonic() + timeout
     while not (result := condition()):
@@ -137,12 +136,38 @@ def wait_for(condition, timeout: float = 30.0):
     return result
 
 
+def crash_before_reply(server, pg_cluster, *, message: int, back_after: float | None) -> threading.Event:
+    """The database server crashes while the mail server holds ``message`` (its reply waits for
+    the crash, so the outcome is written after it); with ``back_after``, it starts again that
+    many seconds later, still before the reply (the sender's connections are dead all the same).
+    The event is set once it crashed."""
+    crashed = threading.Event()
+
+    def crash() -> None:
+        pg_cluster.crash()
+        crashed.set()
+        if back_after is not None:
+            time.sleep(back_after)
+            pg_cluster.start()
+
+    server.faults.on_data = {message: crash}
+    return crashed
+
+
 def all_sent_after(fault, process, pg_cluster, pg_database) -> str:
     """``fault()`` done while the service runs; then, once every record is sent, the service
     stopped (it must end well); what it printed."""
+    import psycopg
+
+    def all_sent() -> bool:
+        try:
+            return {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"}
+        except psycopg.OperationalError:  # the server down for now
+            return False
+
     try:
         fault()
-        settled = wait_for(lambda: {status for status, _ in states(pg_cluster, pg_database).values()} == {"sent"})
+        settled = wait_for(all_sent)
     except AssertionError:
         settled = False
     finally:
@@ -167,10 +192,12 @@ def test_a_database_server_restarted_during_a_batch_loses_and_doubles_nothing(de
     monkeypatch.setenv("TUIAPP_DB_WAIT", "15" if within else "1")
     config = configure(tmp_path, demo_on_postgres, server)
     numbers = queue(demo_on_postgres, 5, "marie")
-    server.faults.hold_data = {2: 1.0}  # its reply comes once the server is down (or back, its connection dead)
+    crashed = crash_before_reply(server, pg_cluster, message=2, back_after=down if within else None)
     def crash() -> None:
-        assert server.handler.data_started.wait(30)
-        pg_cluster.restart(down=down)  # the reply comes while the server is down
+        assert crashed.wait(30)
+        if not within:  # the reply comes while the server is down, for longer than the writes wait
+            time.sleep(down)
+            pg_cluster.start()
 
     out = all_sent_after(crash, sender(config), pg_cluster, pg_database)
     assert delivered(server) == collections.Counter(numbers)  # each once, counted at the server
@@ -192,16 +219,23 @@ def test_a_connection_dropped_mid_transaction_is_written_again_on_a_new_one(demo
     monkeypatch.setenv("TUIAPP_DB_WAIT", "20")
     config = configure(tmp_path, demo_on_postgres, server)
     numbers = queue(demo_on_postgres, 3, "marie")
-    server.faults.hold_data = {2: 1.0}
+    holder = pg_cluster.connect(pg_database.name)
+    locked = threading.Event()
+
+    def lock_before_the_reply() -> None:  # the mail server's reply to message 2 waits for this
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        locked.set()
+
+    server.faults.on_data = {2: lock_before_the_reply}
     # its heartbeat beats at its start and its stop only: the one writer to wait is the engine
     process = subprocess.Popen([sys.executable, "-m", "tuiapp", "sender", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **FAST, "TUIAPP_HEARTBEAT": "600"})
 
     def cut_mid_transaction() -> None:
-        assert server.handler.data_started.wait(30)
-        with pg_cluster.connect(pg_database.name) as holder, holder.transaction():
-            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+        assert locked.wait(30)
+        with holder:  # (its transaction, and so the lock, ends with it)
             waiting = wait_for(lambda: pg_cluster.psql(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
                 "AND wait_event = 'advisory'", (pg_database.name,)))

@@ -106,7 +106,8 @@ class BaseModel(Model):
 #: imports psycopg itself wherever it is installed: naming it here loads nothing more.)
 _PSYCOPG = getattr(peewee, "psycopg", None)
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
-    sqlite3.DatabaseError, PeeweeDatabaseError, *((_PSYCOPG.Error,) if _PSYCOPG is not None else ()))
+    sqlite3.DatabaseError, PeeweeDatabaseError, peewee.InterfaceError,  # (not a DatabaseError of Peewee's)
+    *((_PSYCOPG.Error,) if _PSYCOPG is not None else ()))
 
 
 class DatabaseOpenError(TuiappError):

@@ -84,15 +84,14 @@ def open_postgres(target: PostgresTarget) -> PostgresqlDatabase:
         arguments.setdefault(name, value)
     # On the server's side, a session whose client vanished inside a transaction (holding the
     # writers' lock) ends after IDLE_IN_TRANSACTION seconds; every transaction here is short.
-    # psycopg prepares a statement run 5 times; the server may then plan it once for any values,
-    # and an import's "number IN (500 values)" became a scan comparing each row with the whole
-    # list: plans made for the values given took the 50,000-row import test from 24.4 s to 12.1 s
-    # (6.5 s on SQLite; tests/test_import_large.py, 4 December 2026).
-    options = (f"-c lock_timeout={int(busy * 1000)} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}"
-               " -c plan_cache_mode=force_custom_plan")
+    options = f"-c lock_timeout={int(busy * 1000)} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION * 1000}"
+    # No statement prepared on the server: psycopg prepares one run 5 times, and the server may then
+    # plan it once for any values; an import's "number IN (500 values)" so became a scan comparing
+    # each row with the whole list. Planned for their values, statements took the 50,000-row import
+    # test from 24.4 s to 12.1 s (6.5 s on SQLite; tests/test_import_large.py, 4 December 2026).
     database = _Pool(
         target.name, prefer_psycopg3=True, max_connections=MAX_CONNECTIONS, stale_timeout=STALE_AFTER,
-        timeout=busy, options=options, **arguments)
+        timeout=busy, options=options, prepare_threshold=None, **arguments)
     try:
         database.connect()
         migrate_postgres(database, SCHEMA_VERSION)
@@ -140,6 +139,10 @@ def explain_postgres_error(target: PostgresTarget, exc: Exception) -> str:
     where = f"« {target} »"
     if state in ("55P03", "40P01") or "lock timeout" in text:
         return f"La base {where} est occupée par un autre programme ; réessayez dans un instant."
+    if "unrecognized configuration parameter" in text or "unsupported startup parameter" in text:
+        return (f"La base {where} refuse les réglages de session de tuiapp (lock_timeout, "
+                "idle_in_transaction_session_timeout) : il faut PostgreSQL 10 ou plus récent, joint directement "
+                "(pas au travers de PgBouncer).")
     if state.startswith("28") or "password" in text or "authentication" in text or (
             "role" in text and "does not exist" in text):
         return (f"Connexion à la base {where} refusée : utilisateur ou mot de passe. Le mot de passe se met "

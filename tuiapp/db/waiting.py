@@ -111,7 +111,7 @@ _LOST_WORDS = ("connection is closed", "server closed the connection", "consumin
                "unexpected eof", "ssl syscall error", "could not connect", "connection refused",
                "terminating connection", "no connection to the server", "connection timed out",
                "the database system is starting up", "the database system is shutting down",
-               "the database system is in recovery mode")
+               "the database system is in recovery mode", "not yet accepting connections")
 #: ... unless the server said why it refused: that is no outage, and waiting will not mend it.
 _REFUSED_WORDS = ("authentication", "password", "pg_hba", "does not exist", "permission denied", "certificate")
 
@@ -135,7 +135,7 @@ def is_connection_lost(exc: BaseException) -> bool:
 #: ... of which these say the connection was never made: no statement was sent, any write may
 #: be tried again.
 _NEVER_CONNECTED_WORDS = ("connection refused", "could not connect", "starting up", "shutting down",
-                          "no route to host", "timeout expired")
+                          "in recovery mode", "not yet accepting connections", "no route to host", "timeout expired")
 
 
 def never_connected(exc: BaseException) -> bool:

@@ -322,7 +322,7 @@ class SendingPanel(Vertical):
         except TuiappError as exc:
             error = f"Envoi impossible : {exc}"
         except DATABASE_ERRORS as exc:  # its meaning, in French (the driver's text may quote a server)
-            error = f"Envoi arrêté : {database_message(self, exc)} Les factures non envoyées restent en attente."
+            error = f"Envoi arrêté : {database_message(self, exc)} L'état de chaque facture est dans la liste."
         except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
             error = f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc})."
         self.post_message(self.Ended(outcome, error))
