@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
     if any(arg.startswith("--engine") for arg in rest):
         return subprocess.call([*pytest, *rest], cwd=ROOT)
     # Two passes: the whole suite (SQLite, the PostgreSQL tests included), then again every test
-    # that opens the base through the ``database`` fixture, each on a PostgreSQL database.
+    # that opens the base through the ``database`` or ``demo_db`` fixture, each on a PostgreSQL database.
     print("--- première passe : la suite entière (SQLite ; les tests PostgreSQL compris)", flush=True)
     first = subprocess.call([*pytest, *rest], cwd=ROOT)
     print("--- seconde passe : les tests de la base, sur PostgreSQL (--engine postgresql)", flush=True)

@@ -40,9 +40,9 @@ def pytest_configure(config):
 def pytest_addoption(parser):
     parser.addoption(
         "--engine", choices=("sqlite", "postgresql"), default="sqlite",
-        help="the engine of the database the ``database`` fixture opens. With postgresql, only the tests "
-             "that use it run (those marked sqlite_only are left out), each on a fresh PostgreSQL "
-             "database of the tests' own server (tests/pg_cluster.py)")
+        help="the engine of the base the ``database`` and ``demo_db`` fixtures open. With postgresql, only "
+             "the tests that use one of them run (those marked sqlite_only are left out), each on a fresh "
+             "PostgreSQL database of the tests' own server (tests/pg_cluster.py)")
 
 
 def postgresql_pass(config) -> bool:
@@ -52,9 +52,9 @@ def postgresql_pass(config) -> bool:
 def pytest_collection_modifyitems(config, items):
     """The tests marked ``long`` first: with two workers, a long test started last would run
     alone at the end (pyproject's ``--maxschedchunk 1`` hands out the tests one at a time).
-    In the PostgreSQL pass, only those that open the base through ``database``."""
+    In the PostgreSQL pass, only those that open the base through ``database`` or ``demo_db``."""
     if postgresql_pass(config):
-        kept = [item for item in items if "database" in getattr(item, "fixturenames", ())
+        kept = [item for item in items if {"database", "demo_db"} & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("sqlite_only") is None]
         left = [item for item in items if item not in kept]
         if left:
@@ -197,19 +197,73 @@ def _demo_template(tmp_path_factory, worker_id) -> Path:
 
 
 @pytest.fixture
-def demo_db_file(tmp_path, _demo_template) -> Path:
-    """A fresh copy of the demo database, not opened."""
+def demo_db_file(request, tmp_path, _demo_template) -> Path:
+    """A fresh copy of the demo database, not opened. In the PostgreSQL pass, a fresh copy of
+    the demo on the tests' PostgreSQL server instead (its target, which ``open_database`` and
+    ``create_app`` take), for the tests that use ``demo_db``."""
+    if postgresql_pass(request.config):
+        return request.getfixturevalue("_pg_demo")
     path = tmp_path / "demo.db"
     shutil.copyfile(_demo_template, path)
     return path
 
 
+@pytest.fixture(scope="session")
+def _pg_demo_template(pg_cluster, _demo_template, tmp_path_factory):
+    """The demo on PostgreSQL, once per test process (``tuiapp db copy`` of the SQLite one): the
+    template each test's copy is made from, owned by a role of its own."""
+    import os
+
+    from tuiapp.domain.db_target import parse_target
+    from tuiapp.services.db_copy import copy_database
+
+    template = pg_cluster.new_database()
+    pgpass = tmp_path_factory.mktemp("pg-demo") / "pgpass"
+    os.close(os.open(pgpass, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    pgpass.write_text(template.pgpass_line())
+    saved = os.environ.get("PGPASSFILE")
+    os.environ["PGPASSFILE"] = str(pgpass)
+    try:
+        copy_database(_demo_template, parse_target(template.url))
+    finally:
+        release()
+        if saved is None:
+            os.environ.pop("PGPASSFILE")
+        else:
+            os.environ["PGPASSFILE"] = saved
+    return template
+
+
+@pytest.fixture
+def _pg_demo(pg_cluster, _pg_demo_template, make_pg_database):
+    """A fresh copy of the PostgreSQL demo (CREATE DATABASE ... TEMPLATE copies its files), owned
+    by the template's role, whose password joins the test's pgpass file ($PGPASSFILE, made by
+    ``make_pg_database``); its target. Dropped after the test."""
+    import os
+    import secrets as tokens
+
+    from psycopg import sql
+
+    from tuiapp.domain.db_target import parse_target
+
+    template, name = _pg_demo_template, f"demo_{tokens.token_hex(4)}"
+    with pg_cluster.connect() as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
+            sql.Identifier(name), sql.Identifier(template.name), sql.Identifier(template.role)))
+    with open(os.environ["PGPASSFILE"], "a") as lines:
+        lines.write(f"127.0.0.1:{template.port}:{name}:{template.role}:{template.password}\n")
+    yield parse_target(f"postgresql://{template.role}@127.0.0.1:{template.port}/{name}")
+    release()
+    with pg_cluster.connect() as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def demo_db(demo_db_file):
-    """A fresh copy of the demo database, opened."""
+    """A fresh copy of the demo database, opened (on PostgreSQL in its pass)."""
     open_database(demo_db_file)
     yield demo_db_file
-    db.close()
+    release()
 
 
 _numbers = itertools.count(1)

@@ -97,6 +97,7 @@ def test_the_working_directory_is_the_given_one_then_given_back(tmp_path):
     assert os.getcwd() == before
 
 
+@pytest.mark.sqlite_only  # the runner's own bookkeeping of the SQLite binding (its file name)
 def test_the_commands_database_is_closed_and_the_tests_own_given_back(tmp_path, demo_db):
     first, second = tmp_path / "one.db", tmp_path / "two.db"
 

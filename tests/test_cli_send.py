@@ -73,9 +73,15 @@ def delivered(server) -> collections.Counter:
 
 
 def statuses(db_path) -> collections.Counter:
+    """September's send records by state: read from the file, or (a PostgreSQL base, in its pass)
+    through the test's own connection."""
+    query = "SELECT s.status FROM send_record s JOIN invoice i ON i.id = s.invoice_id WHERE i.period_month = 9"
+    if not isinstance(db_path, Path):
+        from tuiapp.db.database import db
+
+        return collections.Counter(row[0] for row in db.execute_sql(query).fetchall())
     with sqlite3.connect(db_path) as raw:
-        return collections.Counter(row[0] for row in raw.execute(
-            "SELECT s.status FROM send_record s JOIN invoice i ON i.id = s.invoice_id WHERE i.period_month = 9"))
+        return collections.Counter(row[0] for row in raw.execute(query))
 
 
 def test_smtp_settings_password_and_connection_test(base, server):

@@ -88,6 +88,7 @@ def test_hostile_names_never_leave_the_folder(make_resident, make_invoice, tmp_p
     assert all(path.name.startswith("Facture_") and ".." not in path.name for path in result.files)
 
 
+@pytest.mark.sqlite_only  # a date and an amount that are not ones: PostgreSQL's typed columns refuse them
 def test_an_invoice_that_fails_does_not_stop_the_others(demo_db, tmp_path):
     from tuiapp.db.database import db
 
