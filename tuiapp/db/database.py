@@ -108,6 +108,10 @@ _PSYCOPG = getattr(peewee, "psycopg", None)
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.DatabaseError, PeeweeDatabaseError, peewee.InterfaceError,  # (not a DatabaseError of Peewee's)
     *((_PSYCOPG.Error,) if _PSYCOPG is not None else ()))
+#: Those of them that may pass (locked, a server gone): the ones ``tuiapp.db.waiting`` reads.
+OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError, OperationalError, peewee.InterfaceError,
+    *((_PSYCOPG.OperationalError,) if _PSYCOPG is not None else ()))
 
 
 class DatabaseOpenError(TuiappError):

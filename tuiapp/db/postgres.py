@@ -16,6 +16,7 @@ from peewee import PostgresqlDatabase
 from playhouse.pool import PooledPostgresqlDatabase
 
 from tuiapp.db.database import DatabaseOpenError
+from tuiapp.db.waiting import is_connection_lost, never_connected
 from tuiapp.domain import timing
 from tuiapp.domain.db_target import PostgresTarget
 
@@ -151,9 +152,7 @@ def explain_postgres_error(target: PostgresTarget, exc: Exception) -> str:
         return f"La base {where} n'existe pas sur ce serveur : demandez à son administrateur de la créer."
     if state == "42501" or "permission denied" in text:
         return f"La base {where} refuse cet utilisateur (droits insuffisants sur la base ou ses tables)."
-    if state.startswith(("08", "57P")) or any(word in text for word in (
-            "connection is closed", "terminat", "server closed the connection", "consuming input failed",
-            "unexpected eof", "ssl syscall error")):  # (over TLS, a dropped connection is an "SSL error")
+    if is_connection_lost(exc) and not never_connected(exc):  # (over TLS, a dropped one is an "SSL error")
         return (f"La connexion à la base {where} a été coupée (serveur redémarré ?) : l'opération n'a pas été "
                 "faite ; recommencez.")
     if "certificate" in text or ("ssl" in text and "syscall" not in text):

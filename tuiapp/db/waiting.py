@@ -12,11 +12,8 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import sqlite3
 import time
 from pathlib import Path
-
-from peewee import InterfaceError, OperationalError
 
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
@@ -167,7 +164,7 @@ def wait_for_writes(function=None, *, again_when_lost: bool = False):
 
     @functools.wraps(function)
     def waiting(*args, **kwargs):
-        from tuiapp.db.database import db
+        from tuiapp.db.database import OPERATIONAL_ERRORS, db
 
         if db.in_transaction():
             return function(*args, **kwargs)
@@ -177,7 +174,7 @@ def wait_for_writes(function=None, *, again_when_lost: bool = False):
         while True:
             try:
                 return function(*args, **kwargs)
-            except (OperationalError, InterfaceError, sqlite3.OperationalError) as exc:
+            except OPERATIONAL_ERRORS as exc:
                 if is_disk_full(exc):
                     raise DiskFull(database_path()) from None
                 lost = is_connection_lost(exc)

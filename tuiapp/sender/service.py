@@ -22,18 +22,13 @@ is alive in the database every ``timing.heartbeat_every()`` seconds
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import peewee
-from peewee import InterfaceError as PeeweeInterfaceError
-from peewee import OperationalError as PeeweeOperationalError
-
 from tuiapp.db import heartbeat
-from tuiapp.db.database import current_target, explain_database_error
+from tuiapp.db.database import OPERATIONAL_ERRORS, current_target, explain_database_error
 from tuiapp.db.waiting import DatabaseBusy, DatabaseUnreachable, DiskFull
 from tuiapp.domain import timing
 from tuiapp.domain.errors import TuiappError
@@ -46,14 +41,10 @@ from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
 
-_PSYCOPG = getattr(peewee, "psycopg", None)  # (imported by Peewee wherever it is installed)
-
 #: What stops the service's loop for a while rather than for good: a base that cannot be used
 #: for now (locked, its server gone, a full disk). Any other database error (a schema of a newer
 #: tuiapp, a bug) ends the service, for systemd to start again and its log to say.
-DATABASE_FAILURES: tuple[type[Exception], ...] = (
-    PeeweeOperationalError, PeeweeInterfaceError, sqlite3.OperationalError, DatabaseBusy, DatabaseUnreachable,
-    DiskFull, *((_PSYCOPG.OperationalError,) if _PSYCOPG is not None else ()))
+DATABASE_FAILURES: tuple[type[Exception], ...] = (*OPERATIONAL_ERRORS, DatabaseBusy, DatabaseUnreachable, DiskFull)
 
 
 def connection_for(config: SystemConfig) -> Connection:

@@ -29,10 +29,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from peewee import InterfaceError as PeeweeInterfaceError
-from peewee import OperationalError as PeeweeOperationalError
-
 from tuiapp.db import queries
+from tuiapp.db.database import OPERATIONAL_ERRORS
 from tuiapp.db.models import Association, Invoice, SendRecord, SendStatus
 from tuiapp.db.snapshots import document_for, lines_of
 from tuiapp.db.waiting import (
@@ -166,7 +164,7 @@ class SendEngine:
         except _Stop as stop:
             stopped = stop.problem
             requested = stop.problem is None
-        except (PeeweeOperationalError, PeeweeInterfaceError) as exc:  # a read: its server gone (PostgreSQL)
+        except OPERATIONAL_ERRORS as exc:  # a read: its server gone (PostgreSQL)
             if not is_connection_lost(exc):
                 raise
             stopped = DatabaseUnreachable(None)
