@@ -184,12 +184,6 @@ class PgCluster:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name)))
             connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database.role)))
 
-    def restart(self, down: float = 0.0) -> None:
-        """A crash and a restart: down ``down`` seconds in between."""
-        self.crash()
-        time.sleep(down)
-        self.start()
-
     def crash(self) -> None:
         """The server stops at once (SIGQUIT: every connection dropped mid-statement)."""
         assert self._start is not None and not self._stopped
