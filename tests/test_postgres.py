@@ -12,6 +12,7 @@ import pytest
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import IntegrityError
 
+from tests.raw import raw
 from tuiapp.db.database import DatabaseOpenError, db, is_postgres, open_database, release, write_transaction
 from tuiapp.domain.db_target import PostgresTarget, TargetError, parse_target
 from tuiapp.domain.periods import Period
@@ -447,3 +448,39 @@ def test_a_server_that_refuses_the_sessions_settings_is_said_in_french(said):
 
     text = explain_postgres_error(parse_target("postgresql://compta@127.0.0.1/tuiapp"), psycopg.OperationalError(said))
     assert "PostgreSQL 10 ou plus récent" in text and "PgBouncer" in text and "injoignable" not in text
+
+
+def test_an_up_to_date_base_opens_while_a_writer_holds_the_lock(pg_url, monkeypatch, tmp_path):
+    """Opening a base already at the current schema waits for no writer (an import holds the
+    writers' lock for seconds), as opening a SQLite file does not; the text of a URL opens the
+    server, never a file named after it."""
+    from tuiapp.db.postgres_schema import WRITER_LOCK
+    from tuiapp.db.queries import periods_with_invoices
+
+    open_database(parse_target(pg_url))  # the schema is made
+    release()
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.3")
+    monkeypatch.chdir(tmp_path)
+    with raw(parse_target(pg_url)) as writer:
+        writer.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+        open_database(pg_url)  # within the lock's 0.3 s it would raise "occupée"
+        assert is_postgres() and periods_with_invoices() == []
+        release()
+    assert [path.name for path in tmp_path.iterdir()] == ["pgpass"]  # no file named after the URL
+
+
+def test_a_read_only_server_is_said_in_french(pg_url):
+    """A standby server, or a base its administrator made read-only: said as such, nothing written."""
+    from tuiapp.db.models import Structure
+    from tuiapp.db.postgres import explain_postgres_error
+
+    target = parse_target(pg_url)
+    open_database(target)
+    with raw(target) as owner:
+        owner.execute(f'ALTER DATABASE "{target.name}" SET default_transaction_read_only = on')
+    release()
+    open_database(target)
+    with pytest.raises(PeeweeDatabaseError) as refused:
+        Structure.create(code="X", name="X")
+    assert "ne la donne qu'en lecture" in explain_postgres_error(target, refused.value)
+    release()

@@ -17,7 +17,7 @@ from peewee import AutoField, DatabaseProxy, Model, OperationalError, Postgresql
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp.db import file_access
-from tuiapp.domain.db_target import PostgresTarget
+from tuiapp.domain.db_target import PostgresTarget, is_url, parse_target
 from tuiapp.domain.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
@@ -128,6 +128,8 @@ def open_database(path: Path | PostgresTarget, *, create: bool = True) -> Databa
     global _target
     from tuiapp.db.migrations import migrate
 
+    if isinstance(path, str) and is_url(path):  # a URL as text is a server, never a folder named "postgresql:"
+        path = parse_target(path)
     if isinstance(path, PostgresTarget):
         from tuiapp.db.postgres import open_postgres
 

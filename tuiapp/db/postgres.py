@@ -140,6 +140,9 @@ def explain_postgres_error(target: PostgresTarget, exc: Exception) -> str:
     where = f"« {target} »"
     if state in ("55P03", "40P01") or "lock timeout" in text:
         return f"La base {where} est occupée par un autre programme ; réessayez dans un instant."
+    if state == "25006" or "read-only transaction" in text:  # a standby server, default_transaction_read_only
+        return (f"Impossible d'utiliser la base {where} en écriture : le serveur ne la donne qu'en lecture "
+                "(serveur de secours, ou réglage de son administrateur) ; rien n'y a été écrit.")
     if "unrecognized configuration parameter" in text or "unsupported startup parameter" in text:
         return (f"La base {where} refuse les réglages de session de tuiapp (lock_timeout, "
                 "idle_in_transaction_session_timeout) : il faut PostgreSQL 10 ou plus récent, joint directement "

@@ -119,8 +119,8 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {}
 
 def migrate_postgres(database: Database, schema_version: int) -> int:
     """Bring the database to ``schema_version`` (``tuiapp.db.migrations.SCHEMA_VERSION``); returns
-    the version it had (0: it was empty). In one transaction, under the writers' lock: two
-    processes opening a new database at once do not both create it."""
+    the version it had (0: it was empty). A change is made in one transaction, under the writers'
+    lock: two processes opening a new database at once do not both create it."""
     from tuiapp.db.migrations import refuse_newer
 
     (encoding,) = database.execute_sql("SHOW server_encoding").fetchone()
@@ -128,10 +128,17 @@ def migrate_postgres(database: Database, schema_version: int) -> int:
         raise DatabaseOpenError(f"La base « {database.database} » est en {encoding}, pas en UTF-8 : les noms "
                                 "accentués n'y tiendraient pas. Demandez à son administrateur de la créer avec "
                                 "ENCODING 'UTF8'.")
+    # A base already up to date opens without the writers' lock: a writer (an import) holds it for
+    # seconds, and opening a SQLite file waits for no writer either.
+    tables = _tables(database)
+    if tables:
+        found = _version(database, tables)
+        refuse_newer(found)
+        if found == schema_version:
+            return found
     with database.atomic():
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-        tables = {row[0] for row in database.execute_sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        tables = _tables(database)
         if not tables:
             for statement in _V6_SCHEMA:
                 database.execute_sql(statement)
@@ -145,6 +152,11 @@ def migrate_postgres(database: Database, schema_version: int) -> int:
         if max(found, BASELINE) < schema_version:
             database.execute_sql(f'UPDATE "{VERSION_TABLE}" SET "version" = %s', (schema_version,))
     return found
+
+
+def _tables(database: Database) -> set[str]:
+    return {row[0] for row in database.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
 
 
 def _version(database: Database, tables: set[str]) -> int:
