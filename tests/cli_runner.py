@@ -48,7 +48,7 @@ def run_cli(*args: str | os.PathLike, stdin: str | None = None, env: Mapping[str
     ``cwd``: its working directory."""
     from tuiapp.cli import main
 
-    argv = [os.fspath(arg) for arg in args]
+    argv = [os.fspath(arg) if isinstance(arg, os.PathLike) else str(arg) for arg in args]  # a base: its path or URL
     out, err = _capture(), _capture()
     with _environment(env), contextlib.chdir(cwd or os.getcwd()), _own_database(), _signal_handlers(), _process_of_its_own(), \
             _streams(_input(stdin or ""), out, err), _no_terminal_password():

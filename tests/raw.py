@@ -3,6 +3,11 @@ have left them, on the test's base whatever its engine."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tuiapp.db.database import db, is_postgres
 
 
@@ -14,3 +19,46 @@ def write_around(statement: str, params: tuple = ()) -> None:
         statement = statement.replace("?", db.param)
         params = tuple(value.replace("\x00", "\x01") if isinstance(value, str) else value for value in params)
     db.execute_sql(statement, params)
+
+
+class RawConnection:
+    """A connection of the test's own to its base, around the app's (``sqlite3`` on a file, psycopg
+    on a PostgreSQL target): statements with ``?`` placeholders on either engine."""
+
+    def __init__(self, target) -> None:
+        self.postgres = not isinstance(target, str | os.PathLike)
+        if self.postgres:
+            import psycopg
+
+            self._connection = psycopg.connect(**target.connect_arguments())  # the password: $PGPASSFILE
+        else:
+            self._connection = sqlite3.connect(target)
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("%", "%%").replace("?", "%s") if self.postgres else statement
+
+    def execute(self, statement: str, params=()):
+        return self._connection.execute(self._sql(statement), params)
+
+    def executemany(self, statement: str, rows) -> None:
+        if self.postgres:
+            self._connection.cursor().executemany(self._sql(statement), rows)
+        else:
+            self._connection.executemany(statement, rows)
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@contextmanager
+def raw(target) -> Iterator[RawConnection]:
+    """``RawConnection`` to ``target``, committed when the block ends without an error, then closed."""
+    connection = RawConnection(target)
+    try:
+        yield connection
+        connection.commit()
+    finally:
+        connection.close()

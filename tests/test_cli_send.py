@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli as tuiapp
+from tests.raw import raw
 from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
@@ -47,11 +47,11 @@ def base(demo_db_file, server):
 def small(base, demo_db_file):
     """The same, with a small batch left to send: September's invoices all mailed but a few
     (DURAND Claude among them)."""
-    with sqlite3.connect(demo_db_file) as raw:
-        numbers = [number for (number,) in raw.execute(_MAILABLE + " ORDER BY i.number")]
+    with raw(demo_db_file) as connection:
+        numbers = [number for (number,) in connection.execute(_MAILABLE + " ORDER BY i.number")]
         kept = [*numbers[: TO_SEND - 1], "EHPAD-202409-040"]
-        raw.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 AND "
-                    f"period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
+        connection.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 "
+                           f"AND period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
     assert len(mailable(demo_db_file)) == TO_SEND
     return base
 
@@ -60,10 +60,10 @@ _MAILABLE = ("SELECT i.number FROM invoice i JOIN resident r ON r.id = i.residen
              "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '')")
 
 
-def mailable(db_path) -> list[str]:
-    """September's invoices with an address not mailed yet."""
-    with sqlite3.connect(db_path) as raw:
-        return [row[0] for row in raw.execute(_MAILABLE + " AND i.last_mailed_at IS NULL")]
+def mailable(target) -> list[str]:
+    """September's invoices with an address not mailed yet (``target``: the base, a file or a PostgreSQL one)."""
+    with raw(target) as connection:
+        return [row[0] for row in connection.execute(_MAILABLE + " AND i.last_mailed_at IS NULL")]
 
 
 def delivered(server) -> collections.Counter:
@@ -72,16 +72,22 @@ def delivered(server) -> collections.Counter:
     )
 
 
-def statuses(db_path) -> collections.Counter:
-    """September's send records by state: read from the file, or (a PostgreSQL base, in its pass)
-    through the test's own connection."""
-    query = "SELECT s.status FROM send_record s JOIN invoice i ON i.id = s.invoice_id WHERE i.period_month = 9"
-    if not isinstance(db_path, Path):
-        from tuiapp.db.database import db
+def statuses(target) -> collections.Counter:
+    """September's send records by state, read through the test's own connection."""
+    with raw(target) as connection:
+        return collections.Counter(row[0] for row in connection.execute(
+            "SELECT s.status FROM send_record s JOIN invoice i ON i.id = s.invoice_id WHERE i.period_month = 9"))
 
-        return collections.Counter(row[0] for row in db.execute_sql(query).fetchall())
-    with sqlite3.connect(db_path) as raw:
-        return collections.Counter(row[0] for row in raw.execute(query))
+
+def stored(target) -> bytes:
+    """What the base keeps: the bytes of its file and of those beside it (its WAL), or, a
+    PostgreSQL base, every row of every table (read through the test's own connection)."""
+    if isinstance(target, Path):
+        return b"".join(path.read_bytes() for path in filter(Path.is_file, target.parent.glob(target.name + "*")))
+    with raw(target) as connection:
+        tables = [name for (name,) in connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
+        return repr([connection.execute(f'SELECT * FROM "{table}"').fetchall() for table in tables]).encode()
 
 
 def test_smtp_settings_password_and_connection_test(base, server):
@@ -152,8 +158,8 @@ def test_send_a_period_then_nothing_left(small, server, demo_db_file):
     assert all(";envoyée;" in line for line in lines[1:])
     for output in (result, again, history):
         assert PASSWORD not in output.stdout + output.stderr
-    for path in filter(Path.is_file, demo_db_file.parent.glob(demo_db_file.name + "*")):
-        assert PASSWORD.encode() not in path.read_bytes()
+    kept = stored(demo_db_file)
+    assert USERNAME.encode() in kept and PASSWORD.encode() not in kept  # the settings are there, not the password
 
 
 def test_quota_stops_then_the_next_send_completes(small, server, demo_db_file):
@@ -204,8 +210,9 @@ def test_residents_who_left_are_sent(small, server, demo_db_file):
     assert dry.returncode == 0, dry.stderr
     assert "EHPAD-202409-040  DURAND Claude, sorti(e)" in dry.stdout
     assert "claude.durand@example.com, gerard.durand43@example.net" in dry.stdout
-    with sqlite3.connect(demo_db_file) as raw:  # the others went earlier: only his is left to send
-        raw.execute("UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE number != 'EHPAD-202409-040'")
+    with raw(demo_db_file) as connection:  # the others went earlier: only his is left to send
+        connection.execute(
+            "UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE number != 'EHPAD-202409-040'")
     result = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert result.returncode == 0, result.stderr
     assert delivered(server) == {"EHPAD-202409-040": 1}

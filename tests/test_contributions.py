@@ -13,10 +13,11 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.conftest import point_at
+from tests.raw import write_around
 from tests.smtp_server import USERNAME
 from tuiapp.app import create_app
 from tuiapp.db import queries
-from tuiapp.db.database import db
+from tuiapp.db.database import db, is_postgres
 from tuiapp.db.models import Invoice, SendRecord
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
@@ -335,14 +336,21 @@ def snap_app(app, demo_db_file, monkeypatch):
 async def test_print_the_period(app, tmp_path, monkeypatch):
     """One invoice whose PDF cannot be made (a row written straight into the base): the others are
     printed and stamped, and the failure is listed on screen."""
+    import hashlib
+
     import pymupdf
 
     import tuiapp.services.printing
+    from tuiapp.db.import_models import InvoicePdf
 
     monkeypatch.setattr(tuiapp.services.printing, "user_documents_path", lambda: tmp_path)
     invoices = list(queries.invoices_of_period(SEPTEMBER))
     broken = invoices[2]
-    db.execute_sql("UPDATE invoice SET issue_date = 'hier' WHERE id = ?", (broken.id,))
+    if is_postgres():  # its date column holds dates only: an "imported" PDF that is none, its hash right
+        InvoicePdf.create(invoice=broken, sha256=hashlib.sha256(b"pas un PDF").hexdigest(), data=b"pas un PDF",
+                          file_name="facture.pdf")
+    else:
+        write_around("UPDATE invoice SET issue_date = 'hier' WHERE id = ?", (broken.id,))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("c", "minus", "p")
         await app.workers.wait_for_complete()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.raw import raw
 from tuiapp.db import migrations
-from tuiapp.db.database import DatabaseOpenError, db, open_database
+from tuiapp.db.database import DatabaseOpenError, db, is_postgres, open_database, release
 from tuiapp.db.models import Association, Resident
 from tuiapp.db.sending_models import ALL_MODELS, SendSlot, SmtpConnectionRow
 
@@ -108,32 +109,40 @@ def test_version_2_database_gets_the_tables_of_the_account_limits(db_path):
 
 def test_a_migration_may_rebuild_a_referenced_table(demo_db_file, monkeypatch):
     """A NOT NULL column with a default rebuilds the table under SQLite; rows that
-    point at it (invoice lines, send records) must survive, foreign keys intact."""
-    from peewee import IntegerField
-    from playhouse.migrate import SqliteMigrator
+    point at it (invoice lines, send records) must survive, foreign keys intact.
+    (PostgreSQL adds the column in place, by its own list of steps: the rows must survive too.)"""
+    from peewee import IntegerField, SqliteDatabase
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
     from playhouse.migrate import migrate as apply_operations
 
+    from tuiapp.db import postgres_schema
+
     def to_next(database):
-        migrator = SqliteMigrator(database)
+        migrator = SqliteMigrator(database) if isinstance(database, SqliteDatabase) else PostgresqlMigrator(database)
         apply_operations(migrator.add_column("invoice", "copies", IntegerField(default=1)))
 
     next_version = migrations.SCHEMA_VERSION + 1
     monkeypatch.setitem(migrations.MIGRATIONS, next_version, to_next)
+    monkeypatch.setitem(postgres_schema.MIGRATIONS, next_version, to_next)
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", next_version)
-    with sqlite3.connect(demo_db_file) as raw:
-        before = raw.execute("SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), "
-                             "(SELECT count(*) FROM send_record)").fetchone()
+    counts = ("SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), "
+              "(SELECT count(*) FROM send_record)")
+    with raw(demo_db_file) as connection:
+        before = connection.execute(counts).fetchone()
     open_database(demo_db_file)
     try:
-        assert migrations.schema_version(db) == next_version
-        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        if is_postgres():
+            assert db.execute_sql("SELECT version FROM schema_version").fetchall() == [(next_version,)]
+        else:
+            assert migrations.schema_version(db) == next_version
+            assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
-        db.close()
-    with sqlite3.connect(demo_db_file) as raw:
-        after = raw.execute("SELECT (SELECT count(*) FROM invoice), (SELECT count(*) FROM invoice_line), "
-                            "(SELECT count(*) FROM send_record)").fetchone()
-        assert raw.execute("SELECT count(*) FROM invoice WHERE copies = 1").fetchone()[0] == before[0]
-        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+        release()
+    with raw(demo_db_file) as connection:
+        after = connection.execute(counts).fetchone()
+        assert connection.execute("SELECT count(*) FROM invoice WHERE copies = 1").fetchone()[0] == before[0]
+        if not connection.postgres:  # (PostgreSQL checks each reference as it is written)
+            assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert after == before
 
 

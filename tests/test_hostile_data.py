@@ -134,6 +134,13 @@ def files_under(root: Path) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_file()}
 
 
+def beside(base) -> set[Path]:
+    """The files SQLite may add beside a base file (its write-ahead log); none beside a PostgreSQL base."""
+    if not isinstance(base, Path):
+        return set()
+    return {base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")}
+
+
 # -- the model fields ------------------------------------------------------------------
 
 
@@ -307,7 +314,7 @@ async def test_every_screen_shows_hostile_rows_as_typed_and_draws_no_control(tmp
                 assert cat.shown_start(value) in drawn, (spec.name, value)
         assert app.is_running
     db.close()
-    assert files_under(tmp_path) - before <= {path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")}
+    assert files_under(tmp_path) - before <= beside(path)
 
 
 def click(app, widget, offset: tuple[int, int]) -> None:
@@ -319,7 +326,7 @@ def click(app, widget, offset: tuple[int, int]) -> None:
         app.screen._forward_event(event)
 
 
-async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_resident, make_invoice,
+async def test_clicking_markup_in_a_cell_runs_no_action(database, make_resident, make_invoice,
                                                          tmp_path, monkeypatch, db_target):
     """On b3cca60 a click on the invoice number quit at once; the name wrote a screenshot in '..'."""
     from tuiapp.app import TuiApp
@@ -341,8 +348,7 @@ async def test_clicking_markup_in_a_cell_runs_no_action(database, db_path, make_
         assert app.is_running and type(app.screen).__name__ == "ContributionsScreen"
         assert cat.shown_start("[@click=app.quit]Q[/]") in screen_text(app)  # the N° column is 16 wide
     db.close()
-    assert files_under(tmp_path) - before <= {db_path.with_name(db_path.name + "-wal"),
-                                              db_path.with_name(db_path.name + "-shm")}
+    assert files_under(tmp_path) - before <= beside(db_target)
 
 
 async def test_terminal_codes_from_the_database_never_reach_the_screen(database, structure, make_resident,
@@ -511,5 +517,4 @@ async def test_the_import_screen_shows_hostile_files_as_typed_and_draws_no_contr
                 assert cat.shown_start(value) in drawn, (spec.name, value)
             assert app.is_running and type(app.screen).__name__ == "ImportScreen", spec.name
     db.close()
-    assert files_under(tmp_path) - before <= {demo_db_file.with_name(demo_db_file.name + "-wal"),
-                                              demo_db_file.with_name(demo_db_file.name + "-shm")}
+    assert files_under(tmp_path) - before <= beside(demo_db_file)

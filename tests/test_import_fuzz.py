@@ -14,6 +14,7 @@ import pytest
 
 from tests.import_fuzz_cases import csv_cases, xlsx_cases
 from tests.import_samples import dump
+from tuiapp.db.database import is_postgres
 from tuiapp.db.models import Invoice, Resident, SendRecord, Structure
 from tuiapp.domain.safe_text import find_control
 from tuiapp.services.import_files import ImportFileError, read_table
@@ -141,10 +142,14 @@ def _send_some(rng: random.Random) -> None:
 @pytest.mark.long
 @pytest.mark.parametrize("kind", ["residents", "invoices"])
 def test_generated_csv_files_never_crash_nor_half_write(known, tmp_path, kind):
-    outcomes = _run(kind, csv_cases(CSV_CASES, SEED, kind), tmp_path)
-    assert _total(outcomes) == CSV_CASES
+    # The reading of the files is the same on both engines and the SQLite pass reads all 500; on
+    # PostgreSQL the first 125 (each ends in a write, a refusal and a dump on that engine) are
+    # enough to see its all-or-nothing: all 500 took 20.7 s of the PostgreSQL pass (2 cores, 4 Dec).
+    count = CSV_CASES // 4 if is_postgres() else CSV_CASES
+    outcomes = _run(kind, csv_cases(count, SEED, kind), tmp_path)
+    assert _total(outcomes) == count
     # Not all garbage: some files are imported, many refused for their cells, some unreadable.
-    assert outcomes["refused"] >= 100 and outcomes["file or mapping refused"] >= 20, outcomes
+    assert outcomes["refused"] >= count // 5 and outcomes["file or mapping refused"] >= count // 25, outcomes
 
 
 @pytest.mark.parametrize("kind", ["residents", "invoices"])

@@ -29,10 +29,13 @@ def run(path, *, dry_run=False, update_mailed=False, progress=None):
 
 @pytest.fixture
 def residents(database):
-    with database.atomic():  # one commit: a test's set-up stays short
+    # One statement for the 200 (valid) residents: created one by one, each with its checks, they
+    # took 0.7 s of each test's set-up on PostgreSQL (4 Dec).
+    with database.atomic():
         structures = [Structure.create(code="FH", name="Foyer"), Structure.create(code="MAS", name="Maison")]
-        return {f"R{index}": Resident.create(structure=structures[index % 2], last_name=f"NOM{index}",
-                                             external_id=f"R{index}") for index in range(1, 201)}
+        Resident.insert_many([{"structure": structures[index % 2], "last_name": f"NOM{index}",
+                               "external_id": f"R{index}"} for index in range(1, 201)]).execute()
+    return {resident.external_id: resident for resident in Resident.select()}
 
 
 def lines_of(number: str) -> list[tuple]:

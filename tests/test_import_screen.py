@@ -96,8 +96,8 @@ def residents_csv(path: Path, bad: bool) -> None:
 
 
 @pytest.fixture
-def app(demo_db_file, monkeypatch):
-    monkeypatch.chdir(demo_db_file.parent)
+def app(demo_db_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     application = create_app(demo_db_file)
     yield application
     db.close()
@@ -122,8 +122,8 @@ async def open_file(pilot, typed: str) -> None:
     await wait_workers(pilot)  # the suggestion is read in a thread
 
 
-async def test_a_file_is_found_read_previewed_and_its_mapping_changed(app, demo_db_file):
-    residents_csv(demo_db_file.parent / "residents-2024.csv", bad=False)
+async def test_a_file_is_found_read_previewed_and_its_mapping_changed(app, tmp_path):
+    residents_csv(tmp_path / "residents-2024.csv", bad=False)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "escape")  # the kind first: Résidents
         await press(pilot, "i")
@@ -160,13 +160,14 @@ async def test_a_file_is_found_read_previewed_and_its_mapping_changed(app, demo_
     db.close()
 
 
-def test_snapshot_import_screen(snap_compare, demo_db_file, monkeypatch):
-    monkeypatch.chdir(demo_db_file.parent)
+@pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
+def test_snapshot_import_screen(snap_compare, demo_db_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a stable title bar: the path as typed
     rows = ["N° facture;Matricule;Période;Date facture;Libellé;Qté;PU;Montant HT"]
     for number in range(1, 7):
         rows.append(f"FH-202410-{number:03};R{number:04};10/2024;31/10/2024;Hébergement;31;58,40;1 810,40")
-    (demo_db_file.parent / "factures.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    snap = create_app(demo_db_file.relative_to(demo_db_file.parent))
+    (tmp_path / "factures.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    snap = create_app(demo_db_file.relative_to(tmp_path))
     try:
         assert _snap(snap_compare, snap, ("i", *"factures.csv", "enter"))
     finally:
@@ -188,8 +189,8 @@ async def read_residents_file(pilot, name: str) -> None:
     await wait_workers(pilot)
 
 
-async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, demo_db_file):
-    export = demo_db_file.parent / "residents.csv"
+async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, tmp_path):
+    export = tmp_path / "residents.csv"
     residents_csv(export, bad=True)
     before = Resident.select().count()
     async with app.run_test(size=SIZE) as pilot:
@@ -230,11 +231,11 @@ async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, 
     assert profile.kind == "residents" and '"Contact": "guardian_email"' in profile.mapping
 
 
-async def test_a_saved_profile_gives_its_mapping_back(app, demo_db_file):
+async def test_a_saved_profile_gives_its_mapping_back(app, tmp_path):
     from tuiapp.services.import_mapping import save_profile
 
     save_profile("Export mensuel", "residents", {"Contact": "guardian_email", "Adresse mail": "-"})
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    residents_csv(tmp_path / "residents.csv", bad=False)
     async with app.run_test(size=SIZE) as pilot:
         await read_residents_file(pilot, "residents.csv")
         assert "guardian_email" not in app.screen.mapping
@@ -245,13 +246,13 @@ async def test_a_saved_profile_gives_its_mapping_back(app, demo_db_file):
         assert "Adresse mail → (ignorée)" in headers and "Contact → Courriel du tuteur" in headers
 
 
-async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, demo_db_file):
+async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, tmp_path):
     mailed = Invoice.select().where(Invoice.last_mailed_at.is_null(False)).order_by(Invoice.id).first()
     resident = mailed.resident
     resident.external_id = "R-77"
     resident.save()
     period = f"{mailed.period_month:02}/{mailed.period_year}"
-    export = demo_db_file.parent / "factures.csv"
+    export = tmp_path / "factures.csv"
     export.write_text("N° facture;N° résident;Période;Date facture;Montant HT;Type\n"
                       f"{mailed.number};R-77;{period};28/{period};999,99;Facture\n"
                       f"AV-{mailed.number};R-77;{period};30/{period};-10,00;Avoir\n", encoding="utf-8")
@@ -281,33 +282,40 @@ async def test_a_mailed_invoice_changes_only_with_the_box_ticked(app, demo_db_fi
     assert credit.kind == "avoir" and str(credit.amount_ht) == "-10.00"
 
 
-async def test_a_locked_base_is_said_and_the_screen_stays(app, demo_db_file, monkeypatch):
-    import sqlite3
+async def test_a_locked_base_is_said_and_the_screen_stays(demo_db_file, tmp_path, monkeypatch):
+    """Another workstation writes all along: it holds SQLite's write lock, or PostgreSQL's
+    writers' lock (``write_transaction``'s advisory lock), through a connection of the test's own."""
+    from tests.raw import raw
+    from tuiapp.db.database import WRITER_LOCK
 
-    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")  # before the base is opened (PostgreSQL's lock_timeout)
+    monkeypatch.chdir(tmp_path)
+    residents_csv(tmp_path / "residents.csv", bad=False)
+    app = create_app(demo_db_file)
     before = Resident.select().count()
-    holder = sqlite3.connect(demo_db_file, isolation_level=None)
     try:
-        async with app.run_test(size=SIZE) as pilot:
-            await press(pilot, "i")
-            await choose_residents(pilot)
-            await type_text(pilot, "residents.csv")
-            await press(pilot, "ctrl+s")  # read, checked, then the question
-            await wait_workers(pilot)
-            holder.execute("BEGIN IMMEDIATE")  # another workstation's long write, from now on
-            await press(pilot, "o")
-            await wait_workers(pilot)
-            assert type(app.screen).__name__ == "ImportScreen"
-            report = text_of(app, "#report")
-            assert report.startswith("Rien n'a été écrit.") and "occupée par un autre programme" in report
+        with raw(demo_db_file) as holder:
+            async with app.run_test(size=SIZE) as pilot:
+                await press(pilot, "i")
+                await choose_residents(pilot)
+                await type_text(pilot, "residents.csv")
+                await press(pilot, "ctrl+s")  # read, checked, then the question
+                await wait_workers(pilot)
+                if holder.postgres:  # another workstation's long write, from now on (until the block's end)
+                    holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+                else:
+                    holder.execute("BEGIN IMMEDIATE")
+                await press(pilot, "o")
+                await wait_workers(pilot)
+                assert type(app.screen).__name__ == "ImportScreen"
+                report = text_of(app, "#report")
+                assert report.startswith("Rien n'a été écrit.") and "occupée par un autre programme" in report
+        assert Resident.select().count() == before
     finally:
-        holder.execute("ROLLBACK") if holder.in_transaction else None
-        holder.close()
-    assert Resident.select().count() == before
+        db.close()
 
 
-async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file):
+async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, tmp_path):
     from openpyxl import Workbook
 
     book = Workbook()
@@ -317,7 +325,7 @@ async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file
     sheet.append(["N° résident", "Structure", "Nom", "Prénom"])
     for number in range(1, 4):
         sheet.append([f"X{number}", "FAM", f"Martin{number}", "Léa"])
-    book.save(demo_db_file.parent / "export.xlsx")
+    book.save(tmp_path / "export.xlsx")
     async with app.run_test(size=SIZE) as pilot:
         await read_residents_file(pilot, "export.xlsx")
         sheet_field = app.screen.query_one("#sheet", Input)
@@ -339,13 +347,13 @@ async def test_a_workbooks_other_sheet_is_chosen_then_imported(app, demo_db_file
             .order_by(Resident.external_id)] == ["Martin1", "Martin2", "Martin3"]
 
 
-async def test_an_account_without_the_import_right_is_told_why(demo_db_file, monkeypatch):
+async def test_an_account_without_the_import_right_is_told_why(demo_db_file, tmp_path, monkeypatch):
     """No role that opens the app lacks it today (operators import): the screen asks all the same."""
     from tests.test_roles import notices
     from tuiapp.domain.roles import Action, Role, refusal
 
-    monkeypatch.chdir(demo_db_file.parent)
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    monkeypatch.chdir(tmp_path)
+    residents_csv(tmp_path / "residents.csv", bad=False)
     app = create_app(demo_db_file, role=Role.NONE)  # opens the base
     before = Resident.select().count()
     try:
@@ -361,13 +369,13 @@ async def test_an_account_without_the_import_right_is_told_why(demo_db_file, mon
     assert Resident.select().count() == before and ImportProfile.select().count() == 0
 
 
-async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
+async def test_a_folder_of_pdfs_is_checked_then_attached(app, tmp_path):
     from tests.test_import_pdfs import make_pdf
     from tuiapp.db.import_models import InvoicePdf
 
     unsent = Invoice.select().where(Invoice.last_mailed_at.is_null()).order_by(Invoice.id).limit(2)
     numbers = [invoice.number for invoice in unsent]
-    folder = demo_db_file.parent / "pdf-octobre"
+    folder = tmp_path / "pdf-octobre"
     folder.mkdir()
     for number in numbers:
         (folder / f"Facture {number}.pdf").write_bytes(make_pdf(number))
@@ -397,10 +405,10 @@ async def test_a_folder_of_pdfs_is_checked_then_attached(app, demo_db_file):
     assert sorted(pdf.invoice.number for pdf in InvoicePdf.select()) == sorted(numbers)
 
 
-async def test_the_reading_can_be_overridden_then_detected_again(app, demo_db_file):
+async def test_the_reading_can_be_overridden_then_detected_again(app, tmp_path):
     from tests.test_roles import notices
 
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+    residents_csv(tmp_path / "residents.csv", bad=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_file(pilot, "residents.csv")
         await press(pilot, "enter")
@@ -434,8 +442,8 @@ async def test_the_reading_can_be_overridden_then_detected_again(app, demo_db_fi
         assert "7 colonne(s)" in text_of(app, "#file-state")
 
 
-async def test_a_missing_column_is_said_in_the_screens_words(app, demo_db_file):
-    residents_csv(demo_db_file.parent / "residents.csv", bad=False)
+async def test_a_missing_column_is_said_in_the_screens_words(app, tmp_path):
+    residents_csv(tmp_path / "residents.csv", bad=False)
     async with app.run_test(size=SIZE) as pilot:
         await open_file(pilot, "residents.csv")  # the kind left at Factures: none of an invoice's columns
         await press(pilot, "ctrl+t")

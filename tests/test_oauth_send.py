@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.fake_idp import FakeIdentityProvider, make_client_certificate
+from tests.raw import raw
 from tests.smtp_server import SmtpTestServer
-from tests.test_cli_send import PERIOD, TO_SEND, mailable, statuses, tuiapp, tuiapp_process
+from tests.test_cli_send import PERIOD, TO_SEND, mailable, statuses, stored, tuiapp, tuiapp_process
+from tuiapp.locations import journal_dir
 
 CLIENT_ID = "0b6f5a7e-2c1d-4e8f-9a3b-7d5c1e2f4a60"
 SECRET = "Zq8~app-secret-for-tests.Kp2"
@@ -66,14 +67,14 @@ def _set(db, idp, office365, trusted, *extra) -> None:
 def small_oauth(demo_db_file, idp, office365, trusted):
     """The demo base with a few of September's invoices left to mail, pointed at Office 365."""
     db = ["--db", str(demo_db_file)]
-    with sqlite3.connect(demo_db_file) as raw:
-        numbers = [n for (n,) in raw.execute(
+    with raw(demo_db_file) as connection:
+        numbers = [n for (n,) in connection.execute(
             "SELECT i.number FROM invoice i JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 "
             "AND i.period_month = 9 AND (coalesce(r.email, '') != '' OR coalesce(r.guardian_email, '') != '') "
             "ORDER BY i.number")]
         kept = numbers[:TO_SEND]
-        raw.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 AND "
-                    f"period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
+        connection.execute(f"UPDATE invoice SET last_mailed_at = '2024-10-03 09:30:00' WHERE period_year = 2024 "
+                           f"AND period_month = 9 AND number NOT IN ({', '.join('?' * len(kept))})", kept)
     assert len(mailable(demo_db_file)) == TO_SEND
     return db
 
@@ -88,8 +89,11 @@ def _secrets_in(path: Path, *secrets: str) -> list[str]:
     return found
 
 
-def _database_files(db_path: Path) -> list[Path]:
-    return [p for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
+def _secrets_in_base(target, *secrets: str) -> list[str]:
+    """Which of ``secrets`` the base keeps (its file and WAL, or every row of a PostgreSQL base) or
+    its send journal holds."""
+    kept = stored(target)
+    return [s for s in secrets if s and s.encode() in kept] + _secrets_in(journal_dir(target), *secrets)
 
 
 def test_app_only_with_a_client_secret_delivers_a_batch(small_oauth, idp, office365, demo_db_file, trusted):
@@ -110,8 +114,7 @@ def test_app_only_with_a_client_secret_delivers_a_batch(small_oauth, idp, office
     assert [grant for grant, _, ok in idp.token_requests if ok] == ["client_credentials"] * len(
         [1 for grant, _, ok in idp.token_requests if ok])
     leaked = [*idp.issued_access_tokens, SECRET]
-    for path in [*_database_files(demo_db_file)]:
-        assert _secrets_in(path, *leaked) == [], path
+    assert _secrets_in_base(demo_db_file, *leaked) == []
     assert not any(s in sent.stdout + sent.stderr + show.stdout for s in leaked)
 
 
@@ -126,8 +129,7 @@ def test_app_only_with_a_certificate_delivers_a_batch(small_oauth, idp, office36
     assert len(office365.received) == TO_SEND and mailable(demo_db_file) == []
     assert any(grant == "client_credentials" and ok for grant, _, ok in idp.token_requests)
     key = re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----\n(.{40})", pem.read_bytes()).group(1).decode()
-    for path in _database_files(demo_db_file):
-        assert _secrets_in(path, key, *idp.issued_access_tokens) == []
+    assert _secrets_in_base(demo_db_file, key, *idp.issued_access_tokens) == []
 
 
 def test_a_wrong_client_secret_stops_the_batch_with_a_french_message(small_oauth, idp, office365, demo_db_file,
@@ -141,9 +143,9 @@ def test_a_wrong_client_secret_stops_the_batch_with_a_french_message(small_oauth
     assert sent.returncode != 0
     assert "tuiapp smtp secret" in sent.stdout + sent.stderr and "Traceback" not in sent.stderr
     assert office365.received == [] and len(mailable(demo_db_file)) == TO_SEND
-    with sqlite3.connect(demo_db_file) as raw:  # nothing marked sent for September's batch
-        assert raw.execute("SELECT count(*) FROM invoice WHERE period_month = 9 AND period_year = 2024 "
-                           "AND last_mailed_at > '2024-10-04'").fetchone()[0] == 0
+    with raw(demo_db_file) as connection:  # nothing marked sent for September's batch
+        assert connection.execute("SELECT count(*) FROM invoice WHERE period_month = 9 AND period_year = 2024 "
+                                  "AND last_mailed_at > '2024-10-04'").fetchone()[0] == 0
     assert "not-the-secret" not in sent.stdout + sent.stderr
 
 
@@ -203,16 +205,17 @@ def test_device_code_sign_in_then_renewed_tokens_in_other_processes(small_oauth,
     for output in (signed.stdout, signed.stderr, show.stdout, sent.stdout, sent.stderr, tested.stdout):
         assert not any(token in output for token in leaked)
     # The tokens are in the keyring's file, and in no other file: not the database, its WAL, the send
-    # journal beside it, nor anything else tuiapp wrote for this user.
+    # journal beside it, nor anything else tuiapp wrote for this user; nor in a row of a PostgreSQL base.
     keyring_file = next(Path(os.environ["XDG_DATA_HOME"]).rglob("keyring_pass.cfg"))
     import keyring
 
     cache = keyring.get_password(f"tuiapp-oauth-cache:{idp.authority}/{idp.tenant}".lower(),
                                  f"{CLIENT_ID}:{idp.mailbox}".lower())
     assert cache is not None and idp.issued_refresh_tokens[-1] in cache
-    written = [p for p in [*demo_db_file.parent.rglob("*"), *Path(os.environ["HOME"]).rglob("*")]
+    written = [p for p in [*tmp_path.rglob("*"), *Path(os.environ["HOME"]).rglob("*")]
                if p.is_file() and p != keyring_file]
     assert written and [p for p in written if _secrets_in(p, *leaked)] == []
+    assert _secrets_in_base(demo_db_file, *leaked) == []
 
 
 def test_a_revoked_grant_is_explained_and_nothing_is_marked_sent(small_oauth, idp, office365, demo_db_file,
@@ -321,8 +324,9 @@ def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, of
                                                            monkeypatch):
     """``sudo tuiapp smtp set/login``: the destination and the application in root's configuration, the
     token cache in the service's own folder (0600), and the sender service sends with it."""
+    from tests.test_send_faults import records
     from tests.test_sender_service import FAST as SERVICE_FAST
-    from tests.test_sender_service import queue, records
+    from tests.test_sender_service import queue
 
     idp.register_app(CLIENT_ID, public=True)
     for name, value in SERVICE_FAST.items():
@@ -344,7 +348,7 @@ def test_service_mode_root_signs_in_for_the_sender_service(demo_db_file, idp, of
     assert all(records(demo_db_file)[number][0] == "sent" for number in numbers)
     assert len(office365.received) == 3
     assert [grant for grant, _, ok in idp.token_requests if ok][-1] == "refresh_token"
-    assert _secrets_in(demo_db_file, *idp.issued_refresh_tokens, *idp.issued_access_tokens) == []
+    assert _secrets_in_base(demo_db_file, *idp.issued_refresh_tokens, *idp.issued_access_tokens) == []
     logged = drained.stdout + drained.stderr + signed.stdout + signed.stderr  # the service's log: its output
     assert not any(token in logged for token in [*idp.issued_refresh_tokens, *idp.issued_access_tokens])
     logged_out = tuiapp("smtp", "logout")

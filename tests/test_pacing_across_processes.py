@@ -1,6 +1,6 @@
 """The limits of one mail account held across processes (``tuiapp.sending.pacing``): the
-slots and connection places on a real SQLite file, then three real ``tuiapp send``
-processes against the loopback server."""
+slots and connection places on a real base (an SQLite file; PostgreSQL in its pass), then three
+real ``tuiapp send`` processes against the loopback server."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import point_at
 from tests.test_cli_send import PERIOD, delivered, statuses
 from tests.test_send_engine import FakeClock, september
 from tests.test_send_faults import keep
-from tuiapp.db.database import db, open_database
+from tuiapp.db.database import open_database, release
 from tuiapp.db.models import Association, SendRecord
 from tuiapp.db.sending_models import SendSlot, SmtpConnectionRow
 from tuiapp.mail.authenticators import authenticator_for
@@ -196,7 +196,7 @@ def test_three_processes_keep_the_rate_and_the_connection_limit(demo_db_file, se
         association.smtp_rate_per_minute = rate
         association.save()
     finally:
-        db.close()
+        release()  # (a PostgreSQL base: its pool's connections too)
     numbers = keep(demo_db_file, 8)
     env = {**os.environ, "TUIAPP_PACING_WINDOW": str(window), "TUIAPP_SMTP_CONNECTIONS": str(limit),
            "TUIAPP_SMTP_CONNECTION_RETRY": "0.1"}

@@ -1,4 +1,5 @@
-"""Printing a period: one PDF per invoice plus toutes.pdf, read back with PyMuPDF, on real SQLite files."""
+"""Printing a period: one PDF per invoice plus toutes.pdf, read back with PyMuPDF, on real bases
+(SQLite files; PostgreSQL in its pass)."""
 
 from __future__ import annotations
 
@@ -139,12 +140,13 @@ import sys
 from pathlib import Path
 from tuiapp.services.printing import print_invoices
 from tuiapp.db.database import open_database
-open_database(Path(sys.argv[1]))
+from tuiapp.domain.db_target import parse_target
+open_database(parse_target(sys.argv[1]))
 print_invoices([int(i) for i in sys.argv[3:]], Path(sys.argv[2]))
 """
 
 
-def _print_then_kill(demo_db_file: Path, folder: Path, ids: list[int], files_before_kill: int) -> bool:
+def _print_then_kill(demo_db_file, folder: Path, ids: list[int], files_before_kill: int) -> bool:
     """A real process prints; SIGKILL once ``files_before_kill`` invoice PDFs are in the folder.
 
     Whether the process was still printing when killed."""
@@ -167,11 +169,11 @@ def _print_then_kill(demo_db_file: Path, folder: Path, ids: list[int], files_bef
 
 @pytest.mark.parametrize("files_before_kill", [1, "all"])
 def test_killed_mid_print_leaves_only_complete_files(demo_db_file, tmp_path, files_before_kill):
-    from tuiapp.db.database import db, open_database
+    from tuiapp.db.database import open_database, release
 
     open_database(demo_db_file)
     ids = [invoice.id for invoice in queries.invoices_of_period(SEPTEMBER)][:30]
-    db.close()
+    release()
     folder = tmp_path / "out"
     # "all": the kill lands while toutes.pdf is being made and written.
     killed = _print_then_kill(demo_db_file, folder, ids, len(ids) if files_before_kill == "all" else files_before_kill)

@@ -4,18 +4,18 @@ nothing of it reaches the database; the SMTP settings are the server's in servic
 from __future__ import annotations
 
 import os
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input
 
+from tests.raw import raw
 from tests.test_screens import SIZE, press, settle
 from tuiapp import system_config
 from tuiapp.app import create_app
 from tuiapp.db import queries
-from tuiapp.db.database import db
+from tuiapp.db.database import release
 from tuiapp.db.models import SendRecord
 from tuiapp.domain.periods import Period
 from tuiapp.domain.roles import Action, Role, decide_refusal, refusal
@@ -26,9 +26,12 @@ TABLES = ("association", "structure", "resident", "invoice", "send_record")
 REFUSED_STRUCTURES = refusal(Role.OPERATOR, Action.EDIT_STRUCTURES)
 
 
-def write_config(tmp_path: Path, database: Path, **groups: str) -> Path:
+def write_config(tmp_path: Path, database, **groups: str) -> Path:
+    """A service-mode configuration naming ``database`` (a file or a PostgreSQL URL); its secret
+    folder is named (beside a file, where it would be by default; a PostgreSQL base needs it named)."""
     config = tmp_path / "tuiapp.toml"
-    lines = [f'database = "{database}"', 'mode = "service"', *(f'{key} = "{value}"' for key, value in groups.items()),
+    lines = [f'database = "{database}"', 'mode = "service"', f'secret_dir = "{tmp_path / "secret"}"',
+             *(f'{key} = "{value}"' for key, value in groups.items()),
              "", "[smtp]", 'host = "smtp.serveur-asso.example"', "port = 465", 'security = "ssl"',
              'username = "factures@asso.example"', "rate_per_minute = 12"]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -41,8 +44,8 @@ def load(config: Path) -> system_config.SystemConfig:
     return loaded
 
 
-def rows(path: Path) -> dict[str, list]:
-    with sqlite3.connect(path) as connection:
+def rows(target) -> dict[str, list]:
+    with raw(target) as connection:
         return {table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
 
 
@@ -66,7 +69,7 @@ def operator_app(demo_db_file, tmp_path):
     application = create_app(demo_db_file, role=Role.OPERATOR, service_mode=True,
                              config=load(write_config(tmp_path, demo_db_file)))
     yield application
-    db.close()
+    release()
 
 
 def test_the_rule_on_unknown_sends():
@@ -121,7 +124,7 @@ async def test_the_smtp_window_shows_the_servers_settings_in_service_mode(demo_d
             await press(pilot, "escape")
             assert app.screen.__class__.__name__ == "HomeScreen"
     finally:
-        db.close()
+        release()
     assert rows(demo_db_file) == before
 
 
@@ -138,7 +141,7 @@ async def test_an_administrator_in_local_mode_still_edits(demo_db_file):
             await press(pilot, "n")
             assert app.screen.__class__.__name__ == "StructureFormScreen"
     finally:
-        db.close()
+        release()
 
 
 async def open_sending_tab(pilot, invoice_id: int):
@@ -183,7 +186,7 @@ async def test_an_administrator_decides_on_anyones_unknown_send(demo_db_file, tm
             await press(pilot, "k")
             assert app.screen.__class__.__name__ == "ChoiceScreen"
     finally:
-        db.close()
+        release()
 
 
 # -- the CLI, as real accounts -------------------------------------------------------------
@@ -191,9 +194,10 @@ async def test_an_administrator_decides_on_anyones_unknown_send(demo_db_file, tm
 
 @pytest.fixture
 def shared(office, demo_db_file, tmp_path_factory):
-    """The demo base in a folder of the office's group, a service-mode configuration naming it
-    (operators: the office's group; administrators: a group nobody is in); alice's and bob's
-    interrupted sends in it. Yields (config, database, alice's record, bob's record)."""
+    """The demo base in a folder of the office's group (in the PostgreSQL pass, the demo's base on
+    the server, its password in a pgpass file of each account's own in that folder), a service-mode
+    configuration naming it (operators: the office's group; administrators: a group nobody is in);
+    alice's and bob's interrupted sends in it. Yields (config, database, alice's record, bob's record)."""
     import shutil
     import tempfile
 
@@ -201,35 +205,51 @@ def shared(office, demo_db_file, tmp_path_factory):
     try:
         folder.chmod(0o2771)  # others may reach the configuration (0644), not list nor read the base
         os.chown(folder, 0, office.gid)
-        database = folder / "tuiapp.db"
-        shutil.copyfile(demo_db_file, database)
+        database = demo_db_file
+        if isinstance(database, Path):
+            database = folder / "tuiapp.db"
+            shutil.copyfile(demo_db_file, database)
         from tuiapp.db.database import open_database
 
         open_database(database)
         first, second = queries.send_rows(Period(2024, 9))[:2]
         records = make_unknown(first.invoice_id, office.alice.name), make_unknown(second.invoice_id, office.bob.name)
-        db.close()
+        release()
         for path in folder.iterdir():
             os.chown(path, 0, office.gid)
             path.chmod(0o660)
+        if not isinstance(database, Path):
+            for account in (office.alice, office.bob, office.carol):
+                pgpass = pgpass_of(folder, account)
+                shutil.copyfile(os.environ["PGPASSFILE"], pgpass)
+                os.chown(pgpass, account.uid, account.gid)
+                pgpass.chmod(0o600)  # libpq ignores a file others may read
         config = write_config(folder, database, operator_group=office.group, admin_group="root")
         config.chmod(0o644)
         yield config, database, *records
     finally:
-        db.close()
+        release()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def status(database: Path, record_id: int) -> str:
-    with sqlite3.connect(database) as connection:
+def status(database, record_id: int) -> str:
+    with raw(database) as connection:
         return connection.execute("SELECT status FROM send_record WHERE id = ?", (record_id,)).fetchone()[0]
 
 
+def pgpass_of(folder: Path, account) -> Path:
+    return folder / f"{account.name}.pgpass"
+
+
 def run_as(office, account, config: Path, *args: str):
+    """``tuiapp`` as ``account``, with the configuration (and, a PostgreSQL base, the account's pgpass file)."""
     import subprocess
 
+    env = {**office.env, "TUIAPP_CONFIG": str(config)}
+    if pgpass_of(config.parent, account).exists():
+        env["PGPASSFILE"] = str(pgpass_of(config.parent, account))
     return subprocess.run([office.python, "-m", "tuiapp", *args], **account.as_me(), cwd="/", text=True,
-                          capture_output=True, timeout=60, env={**office.env, "TUIAPP_CONFIG": str(config)})
+                          capture_output=True, timeout=60, env=env)
 
 
 def test_an_operator_resolves_their_own_sends_only(office, shared):

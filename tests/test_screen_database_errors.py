@@ -1,16 +1,20 @@
 """A database that refuses a write, or a damaged page: every screen says so in French, nothing crashes.
 
-The real app at 80x24 on a real SQLite file, with the refusal made for real:
+The real app at 80x24 on a real base, with the refusal made for real:
 
 - *locked*: another connection holds ``BEGIN IMMEDIATE`` (another workstation's
   long write); the app's busy timeout, a setting, is cut to 0.2 s
-  so that the test is quick (``$TUIAPP_DB_WAIT``);
+  so that the test is quick (``$TUIAPP_DB_WAIT``). On PostgreSQL, that other
+  connection holds the writers' lock and the tables (``LOCK TABLE ... IN EXCLUSIVE
+  MODE``: read, never written), and the wait is the app's ``lock_timeout``;
 - *read-only*: the tests run as root, whom ``chmod`` does not stop, and no
   read-only mount is available here; so the app's connections are opened with
   SQLite's ``PRAGMA query_only``, which refuses every write with the very error
-  a read-only file gives (SQLITE_READONLY, "attempt to write a readonly database");
-- *damaged*: garbage written over the ``resident`` table's root page, so that
-  the file opens (no full integrity check at start-up) but reading it fails.
+  a read-only file gives (SQLITE_READONLY, "attempt to write a readonly database").
+  On PostgreSQL, the base is made read-only as a standby server or its administrator
+  makes it (``default_transaction_read_only``: SQLSTATE 25006);
+- *damaged* (SQLite only): garbage written over the ``resident`` table's root page,
+  so that the file opens (no full integrity check at start-up) but reading it fails.
 """
 
 from __future__ import annotations
@@ -20,23 +24,41 @@ import sqlite3
 import pytest
 from textual.widgets import Input
 
+from tests.raw import RawConnection, raw
 from tests.test_screens import SIZE, fill, press, settle, text_of, type_text
 from tuiapp.app import create_app
 from tuiapp.db import database
-from tuiapp.db.database import db
+from tuiapp.db.database import WRITER_LOCK, db, is_postgres, release
+from tuiapp.domain.db_target import PostgresTarget
 from tuiapp.mail import secrets
 
 TABLES = ("association", "structure", "resident", "invoice", "send_record")
 TYPED_PASSWORD = "Never-Written-Anywhere-42"
 
 
-def snapshot(path) -> dict[str, list]:
+def snapshot(target) -> dict[str, list]:
     """Every row of the tables a form writes, read by a connection of the test's own."""
-    connection = sqlite3.connect(path)
-    try:
+    with raw(target) as connection:
         return {table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
-    finally:
-        connection.close()
+
+
+def make_read_only(target: PostgresTarget) -> None:
+    """The PostgreSQL base read-only from the next session on: every transaction refuses to write."""
+    with raw(target) as connection:  # (its owner may)
+        connection.execute(f'ALTER DATABASE "{target.name}" SET default_transaction_read_only = on')
+
+
+def hold_the_writers(target):
+    """Another workstation's long write: an open transaction that holds the base's write lock;
+    its connection (closing it lets go)."""
+    if isinstance(target, PostgresTarget):
+        holder = RawConnection(target)
+        holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+        holder.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
+        return holder
+    holder = sqlite3.connect(target, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
 
 
 @pytest.fixture
@@ -45,16 +67,17 @@ def refused(request, demo_db_file, monkeypatch):
     monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")  # the busy timeout follows it (core/timing.py)
     holder = None
     if request.param == "locked":
-        holder = sqlite3.connect(demo_db_file, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
+        holder = hold_the_writers(demo_db_file)
         reason = "est occupée par un autre programme"
     else:
-        monkeypatch.setitem(database.PRAGMAS, "query_only", 1)
+        if isinstance(demo_db_file, PostgresTarget):
+            make_read_only(demo_db_file)
+        else:
+            monkeypatch.setitem(database.PRAGMAS, "query_only", 1)
         reason = "en écriture"
     yield reason
     if holder is not None:
-        holder.execute("ROLLBACK")
-        holder.close()
+        holder.close()  # (rolled back)
 
 
 async def save_is_refused(pilot, reason: str, screen: str, kept: dict[str, str]) -> None:
@@ -116,7 +139,7 @@ async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused
                                   {"#smtp_port": "2525", "#smtp_username": "compta", "#password": TYPED_PASSWORD})
             assert app._exception is None
     finally:
-        db.close()
+        release()
     assert snapshot(demo_db_file) == before  # nothing half-written
     assert secrets.get_password("127.0.0.1", "compta") is None
 
@@ -144,7 +167,7 @@ async def test_the_password_is_not_kept_when_the_keyring_refuses_it(demo_db_file
             assert app.screen.query_one("#smtp_port", Input).value == "2525"
             assert app.screen.query_one("#password", Input).value == TYPED_PASSWORD
     finally:
-        db.close()
+        release()
     assert snapshot(demo_db_file) == before
 
 
@@ -162,6 +185,7 @@ def damage_table(path, table: str) -> None:
         file.write(b"\xa5" * page_size)
 
 
+@pytest.mark.sqlite_only  # garbage over a page of the file: SQLite's own storage
 async def test_a_damaged_page_is_explained_and_every_screen_stays_usable(demo_db_file):
     damage_table(demo_db_file, "resident")
     app = create_app(demo_db_file)  # opens: no full integrity check at start-up
@@ -180,9 +204,10 @@ async def test_a_damaged_page_is_explained_and_every_screen_stays_usable(demo_db
             assert str(demo_db_file) in notices[0]
             assert "Papillons" in text_of(app, "#association")  # what could be read is shown
     finally:
-        db.close()
+        release()
 
 
+@pytest.mark.sqlite_only  # garbage over a page of the file: SQLite's own storage
 def test_a_damaged_page_makes_no_traceback_in_a_real_process(demo_db_file):
     """``tuiapp history`` on the same damaged file: the CLI's French message, exit 2."""
     import subprocess
@@ -214,7 +239,11 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
         SendRecord.id == record_id).execute()
     outbox.recover_interrupted()
-    db.pragma("query_only", 1, permanent=True)  # this connection and the workers' from now on
+    if is_postgres():
+        make_read_only(demo_db_file)
+        release()  # the connections open now were writable: those made from now on are not
+    else:
+        db.pragma("query_only", 1, permanent=True)  # this connection and the workers' from now on
     before = snapshot(demo_db_file)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -236,5 +265,5 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
             assert any(n.startswith("Rien n'a été décidé.") and "en écriture" in n for n in notices), notices
             assert sending.states[row.invoice_id] == "unknown"
     finally:
-        db.close()
+        release()
     assert snapshot(demo_db_file) == before

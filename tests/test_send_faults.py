@@ -1,7 +1,7 @@
 """``tuiapp send`` when the database, the disk or the terminal fail it: the real command (in the
 test process, or a real process where the test needs one: several senders, a signal, a closed
-pipe, the terminal's encoding), real SQLite files, another process holding the lock, the loopback
-server injecting the fault. Every invoice arrives once."""
+pipe, the terminal's encoding), real bases (SQLite files; PostgreSQL in its pass), another process
+holding the writers' lock, the loopback server injecting the fault. Every invoice arrives once."""
 
 from __future__ import annotations
 
@@ -17,28 +17,40 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
+from tests.raw import raw
 from tests.smtp_server import PASSWORD, USERNAME
 from tests.test_cli_send import PERIOD, base, delivered, mailable, statuses  # noqa: F401  (base: a fixture)
+from tuiapp.db.database import WRITER_LOCK
+from tuiapp.locations import journal_dir
 
-# Another workstation's long write: the database's write lock, held in a process of its own,
-# for a time or until the test releases it (``release``).
+# Another workstation's long write: the writers' lock, held in a process of its own, for a time
+# or until the test releases it (``release``). On a file, SQLite's write lock; on a PostgreSQL
+# base, the advisory lock that stands for it (``tuiapp.db.database.write_transaction``).
 _HOLD_LOCK = """
-import sqlite3, sys, time
-connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-connection.execute("BEGIN IMMEDIATE")
+import sys, time
+if "://" in sys.argv[1]:
+    import psycopg
+    connection = psycopg.connect(sys.argv[1])  # (the password: $PGPASSFILE)
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", (int(sys.argv[3]),))
+    end = connection.rollback
+else:
+    import sqlite3
+    connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+    connection.execute("BEGIN IMMEDIATE")
+    end = lambda: connection.execute("ROLLBACK")
 print("held", flush=True)
 if sys.argv[2] == "until-released":
     sys.stdin.read()
 else:
     time.sleep(float(sys.argv[2]))
-connection.execute("ROLLBACK")
+end()
 """
 
 
-def hold_lock(db_path: Path, seconds: float | None = None) -> subprocess.Popen:
-    """Take the database's write lock for ``seconds`` (``None``: until ``release``); returns once it is held."""
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db_path),
-                               "until-released" if seconds is None else str(seconds)],
+def hold_lock(target, seconds: float | None = None) -> subprocess.Popen:
+    """Take the base's write lock for ``seconds`` (``None``: until ``release``); returns once it is held."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(target),
+                               "until-released" if seconds is None else str(seconds), str(WRITER_LOCK)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
@@ -53,26 +65,27 @@ def send(db_args, *, wait=1.0, env=None):
     return run_cli("send", *db_args, "--period", PERIOD, "--yes", env={"TUIAPP_DB_WAIT": str(wait), **(env or {})})
 
 
-def keep(db_path, count: int) -> list[str]:
+def keep(target, count: int) -> list[str]:
     """Leave ``count`` invoices of the period to mail (the others marked as mailed): small, quick batches."""
-    numbers = mailable(db_path)
-    with sqlite3.connect(db_path) as raw:
-        raw.executemany("UPDATE invoice SET last_mailed_at = '2024-10-01T08:00:00.000000+00:00' WHERE number = ?",
-                        [(number,) for number in numbers[count:]])
+    numbers = mailable(target)
+    with raw(target) as connection:
+        connection.executemany(
+            "UPDATE invoice SET last_mailed_at = '2024-10-01T08:00:00.000000+00:00' WHERE number = ?",
+            [(number,) for number in numbers[count:]])
     return numbers[:count]
 
 
-def records(db_path) -> dict[str, tuple]:
+def records(target) -> dict[str, tuple]:
     """invoice number -> (status, attempts, last_reply, last_mailed_at) of its latest send record."""
-    with sqlite3.connect(db_path) as raw:
-        rows = raw.execute("SELECT i.number, s.status, s.attempts, s.last_reply, i.last_mailed_at FROM send_record s"
-                           " JOIN invoice i ON i.id = s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9"
-                           " ORDER BY s.id").fetchall()
+    with raw(target) as connection:
+        rows = connection.execute(
+            "SELECT i.number, s.status, s.attempts, s.last_reply, i.last_mailed_at FROM send_record s JOIN invoice i"
+            " ON i.id = s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9 ORDER BY s.id").fetchall()
     return {number: tuple(rest) for number, *rest in rows}
 
 
-def journal_slots(db_path) -> list[Path]:
-    return sorted(Path(f"{db_path}.send-journal").glob("*.slot"))
+def journal_slots(target) -> list[Path]:
+    return sorted(journal_dir(target).glob("*.slot"))
 
 
 def first_number(server) -> str:
@@ -177,6 +190,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.sqlite_only  # a full disk under the database file (a PostgreSQL server's disk is not the test's)
 def test_a_full_disk_after_the_server_accepted_never_sends_twice(demo_db_file, server, small_disk):
     db_path = small_disk / "tuiapp.db"
     shutil.copyfile(demo_db_file, db_path)
@@ -216,9 +230,9 @@ def test_disk_full_is_explained_with_the_disk(tmp_path):
 def test_a_terminal_that_cannot_show_every_letter_never_breaks_a_batch(base, server, demo_db_file):
     encoding = "latin-1"
     numbers = keep(demo_db_file, 12)
-    with sqlite3.connect(demo_db_file) as raw:
-        raw.executemany("UPDATE resident SET last_name = 'CŒUR', first_name = 'Zoë' WHERE id = "
-                        "(SELECT resident_id FROM invoice WHERE number = ?)", [(number,) for number in numbers])
+    with raw(demo_db_file) as connection:
+        connection.executemany("UPDATE resident SET last_name = 'CŒUR', first_name = 'Zoë' WHERE id = "
+                               "(SELECT resident_id FROM invoice WHERE number = ?)", [(number,) for number in numbers])
     # A process of its own: PYTHONIOENCODING is read when the interpreter starts.
     result = subprocess.run([sys.executable, "-m", "tuiapp", "send", *base, "--period", PERIOD, "--yes"],
                             capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": encoding})

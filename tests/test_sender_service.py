@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.raw import raw
 from tests.smtp_server import PASSWORD, USERNAME
 from tuiapp.db import queries
-from tuiapp.db.database import db, open_database
+from tuiapp.db.database import open_database, release
 from tuiapp.domain.periods import Period
 from tuiapp.mail import service_secret
 from tuiapp.sending import outbox
@@ -29,7 +29,8 @@ FAST = {"TUIAPP_HEARTBEAT": "0.2", "TUIAPP_SENDER_POLL": "0.1", "TUIAPP_SENDER_R
         "TUIAPP_HEARTBEAT_STALE": "1.5"}
 
 
-def configure(tmp_path: Path, database: Path, server, *, password: str | None = PASSWORD) -> Path:
+def configure(tmp_path: Path, database, server, *, password: str | None = PASSWORD) -> Path:
+    """A root-owned service-mode configuration naming ``database`` (a file or a PostgreSQL URL)."""
     secret_dir = tmp_path / "secret"
     config = tmp_path / "tuiapp.toml"
     config.write_text(
@@ -43,26 +44,26 @@ def configure(tmp_path: Path, database: Path, server, *, password: str | None = 
     return config
 
 
-def queue(database: Path, count: int, operator: str = "marie") -> list[str]:
+def queue(database, count: int, operator: str = "marie") -> list[str]:
     """``count`` invoices of September queued by ``operator``; returns their numbers, oldest first."""
     open_database(database)
     invoices = list(queries.invoices_to_mail(SEPTEMBER))[:count]
     result = outbox.queue_invoices([invoice.id for invoice in invoices], operator=operator)
     assert len(result.record_ids) == count
-    db.close()
+    release()
     return [invoice.number for invoice in invoices]
 
 
-def records(database: Path) -> dict[str, tuple[str, str]]:
-    with sqlite3.connect(database) as raw:
-        rows = raw.execute("SELECT i.number, s.status, s.operator FROM send_record s JOIN invoice i "
-                           "ON i.id = s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9").fetchall()
+def records(database) -> dict[str, tuple[str, str]]:
+    with raw(database) as connection:
+        rows = connection.execute("SELECT i.number, s.status, s.operator FROM send_record s JOIN invoice i ON "
+                                  "i.id = s.invoice_id WHERE i.period_year = 2024 AND i.period_month = 9").fetchall()
     return {number: (status, operator) for number, status, operator in rows}
 
 
-def heartbeat_state(database: Path) -> str | None:
-    with sqlite3.connect(database) as raw:
-        row = raw.execute("SELECT value FROM metadata WHERE key = 'sender_heartbeat'").fetchone()
+def heartbeat_state(database) -> str | None:
+    with raw(database) as connection:
+        row = connection.execute("SELECT value FROM metadata WHERE key = 'sender_heartbeat'").fetchone()
     import json
 
     return json.loads(row[0])["state"] if row else None
@@ -90,7 +91,7 @@ def test_once_drains_every_operators_queue_oldest_first(demo_db_file, server, tm
     open_database(demo_db_file)
     paul_invoices = list(queries.invoices_to_mail(SEPTEMBER))[3:5]
     outbox.queue_invoices([i.id for i in paul_invoices], operator="paul")
-    db.close()
+    release()
     code, out, err = finish(sender(config, "--once"))
     assert code == 0, err
     assert "Service d'envoi arrêté : 5 envoyée(s)" in out and "Traceback" not in err
@@ -202,10 +203,10 @@ def test_operators_only_queue_and_wait_for_the_service(demo_db_file, server, tmp
     assert all(state[0] == "sent" for number, state in records(demo_db_file).items() if number in numbers)
     assert all(code == 0 and "Terminé : 4 envoyée(s) sur 4." in out for out, _, code in results), results
 
-    with sqlite3.connect(demo_db_file) as raw:  # one more invoice to mail, and the service is stopped
-        raw.execute("UPDATE invoice SET last_mailed_at = NULL WHERE number = (SELECT i.number FROM invoice i "
-                    "JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 AND i.period_month = 9 "
-                    "AND r.email IS NOT NULL AND i.last_mailed_at IS NOT NULL LIMIT 1)")
+    with raw(demo_db_file) as connection:  # one more invoice to mail, and the service is stopped
+        connection.execute("UPDATE invoice SET last_mailed_at = NULL WHERE number = (SELECT i.number FROM invoice i "
+                           "JOIN resident r ON r.id = i.resident_id WHERE i.period_year = 2024 AND i.period_month = 9 "
+                           "AND r.email IS NOT NULL AND i.last_mailed_at IS NOT NULL LIMIT 1)")
     stopped = operator_send(config, "--wait", "--timeout", "10")
     assert stopped.returncode == 1 and "service d'envoi arrêté depuis" in stopped.stderr
 
@@ -270,7 +271,7 @@ def test_the_service_sends_the_secret_only_to_roots_destination(demo_db_file, se
         association.smtp_host, association.smtp_port, association.smtp_security = "127.0.0.1", decoy.port, "none"
         association.smtp_allow_insecure_auth = True
         association.save()
-        db.close()
+        release()
         code, out, err = finish(sender(config, "--once"))
         assert code == 0, err
         assert delivered(server) == collections.Counter(numbers)

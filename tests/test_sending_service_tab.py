@@ -13,7 +13,7 @@ from tests.test_contributions import SIZE, open_september_sending_tab, panel
 from tests.test_send_faults import keep
 from tests.test_sender_service import FAST, configure, finish, records, sender
 from tuiapp.app import create_app
-from tuiapp.db.database import db
+from tuiapp.db.database import release
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="the service trusts only a root-owned configuration")
 
@@ -69,7 +69,7 @@ async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server,
     finally:
         if service.poll() is None:
             service.kill()
-        db.close()
+        release()
     assert {records(demo_db_file)[n][0] for n in numbers} == {"sent"}
 
 
@@ -94,7 +94,7 @@ async def test_cancel_withdraws_this_operators_invoices_not_sent_yet(demo_db_fil
             assert any("3 facture(s) non envoyée(s) retirée(s) de la file d'attente." in line
                        for line in sending.log_texts)
     finally:
-        db.close()
+        release()
     assert all(number not in records(demo_db_file) or records(demo_db_file)[number][0] != "queued"
                for number in numbers)
     assert server.received == []

@@ -14,7 +14,7 @@ from tests.smtp_server import USERNAME
 from tests.test_roles import load, notices
 from tests.test_screens import SIZE, fill, press, settle, text_of
 from tuiapp.app import create_app
-from tuiapp.db.database import db
+from tuiapp.db.database import release
 from tuiapp.db.models import Association
 from tuiapp.screens.smtp_fields import OAUTH_FIELDS, SIGN_IN_METHOD, SIGN_IN_ON_SERVER
 
@@ -26,7 +26,7 @@ PUBLIC_CLIENT_ID = str(uuid.UUID("0b8e6a1c-3f2d-4e5a-8c7b-9d1e2f3a4b5c"))
 def app(demo_db_file):
     application = create_app(demo_db_file)
     yield application
-    db.close()
+    release()
 
 
 def shown(app, name: str) -> bool:
@@ -276,9 +276,11 @@ async def test_a_declined_sign_in_is_said_in_the_window_then_closed(app, idp, mo
 async def test_service_mode_shows_the_oauth_settings_and_refuses_the_sign_in(demo_db_file, tmp_path):
     config = tmp_path / "tuiapp.toml"
     config.write_text("\n".join([
-        f'database = "{demo_db_file}"', 'mode = "service"', "", "[smtp]", 'host = "smtp.office365.com"',
-        'username = "factures@asso.example"', 'auth_method = "oauth2-device"', 'tenant = "asso.onmicrosoft.com"',
-        f'client_id = "{CLIENT_ID}"']) + "\n", encoding="utf-8")
+        f'database = "{demo_db_file}"', 'mode = "service"',
+        f'secret_dir = "{tmp_path / "secret"}"',  # (beside the file, the default; a PostgreSQL base needs it)
+        "", "[smtp]", 'host = "smtp.office365.com"', 'username = "factures@asso.example"',
+        'auth_method = "oauth2-device"', 'tenant = "asso.onmicrosoft.com"', f'client_id = "{CLIENT_ID}"']) + "\n",
+        encoding="utf-8")
     app = create_app(demo_db_file, service_mode=True, config=load(config))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -294,7 +296,7 @@ async def test_service_mode_shows_the_oauth_settings_and_refuses_the_sign_in(dem
             assert app.screen is screen
             assert SIGN_IN_ON_SERVER in notices(app)
     finally:
-        db.close()
+        release()
 
 
 def test_the_state_line_of_the_application_method_says_what_proves_it(tmp_path):

@@ -30,7 +30,13 @@ from tuiapp.db.database import db, open_database
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.mail import secrets
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="a pty (pexpect.spawn) is POSIX only")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="a pty (pexpect.spawn) is POSIX only"),
+    # The keys' way through a terminal does not depend on the engine; the forms' saves run on
+    # PostgreSQL in the Pilot form tests (test_screens, test_hostile_data). These five took 38 s
+    # of the PostgreSQL pass's 159 s (2 cores, 4 Dec), their CPU hogs a whole processor.
+    pytest.mark.engine_neutral,
+]
 
 MOVE_GAP = 0.05  # Tab, F2, End...
 BACKSPACE_GAP = 0.03  # key-repeat speed
