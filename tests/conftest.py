@@ -265,6 +265,8 @@ def _pg_copy(pg_cluster, template):
     with pg_cluster.connect() as connection:
         connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(
             sql.Identifier(name), sql.Identifier(template.name), sql.Identifier(template.role)))
+        # (a copy does not take its template's rights: only its owner may connect, as to a new one)
+        connection.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
     with open(os.environ["PGPASSFILE"], "a") as lines:
         lines.write(f"127.0.0.1:{template.port}:{name}:{template.role}:{template.password}\n")
     yield parse_target(f"postgresql://{template.role}@127.0.0.1:{template.port}/{name}")

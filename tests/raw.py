@@ -31,6 +31,9 @@ class RawConnection:
             import psycopg
 
             self._connection = psycopg.connect(**target.connect_arguments())  # the password: $PGPASSFILE
+            # a lock the app holds fails the statement after 30 s, as sqlite3's busy wait would, not at
+            # pytest's timeout
+            self._connection.execute("SET lock_timeout = '30s'")
         else:
             self._connection = sqlite3.connect(target)
 
@@ -62,3 +65,23 @@ def raw(target) -> Iterator[RawConnection]:
         connection.commit()
     finally:
         connection.close()
+
+
+
+def every_value(target=None) -> bytes:
+    """Every value of every table of a PostgreSQL base (``target``, or the app's bound one), each
+    as the bytes it holds (a text in UTF-8, a bytea as is), one per line: where a secret would be
+    found if a table kept it (``repr`` of the rows would escape a backslash or an accent)."""
+    if target is None:
+        return _every_value(lambda statement: db.execute_sql(statement).fetchall())
+    with raw(target) as connection:
+        return _every_value(lambda statement: connection.execute(statement).fetchall())
+
+
+def _every_value(rows_of) -> bytes:
+    tables = [name for (name,) in rows_of(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
+    values = [value for table in tables for row in rows_of(f'SELECT * FROM "{table}"') for value in row
+              if value is not None]
+    return b"\n".join(bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+                      for value in values)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli as tuiapp
-from tests.raw import raw
+from tests.raw import every_value, raw
 from tests.smtp_server import PASSWORD, USERNAME
 
 PERIOD = "2024-09"
@@ -84,10 +84,7 @@ def stored(target) -> bytes:
     PostgreSQL base, every row of every table (read through the test's own connection)."""
     if isinstance(target, Path):
         return b"".join(path.read_bytes() for path in filter(Path.is_file, target.parent.glob(target.name + "*")))
-    with raw(target) as connection:
-        tables = [name for (name,) in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
-        return repr([connection.execute(f'SELECT * FROM "{table}"').fetchall() for table in tables]).encode()
+    return every_value(target)
 
 
 def test_smtp_settings_password_and_connection_test(base, server):

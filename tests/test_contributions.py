@@ -334,8 +334,9 @@ def snap_app(app, demo_db_file, monkeypatch):
 
 
 async def test_print_the_period(app, tmp_path, monkeypatch):
-    """One invoice whose PDF cannot be made (a row written straight into the base): the others are
-    printed and stamped, and the failure is listed on screen."""
+    """One invoice whose PDF cannot be made (on SQLite a date that is none, written straight into the
+    base; on PostgreSQL, whose date column refuses it, an imported "PDF" that is none): the others
+    are printed and stamped, and the failure is listed on screen."""
     import hashlib
 
     import pymupdf

@@ -484,3 +484,5 @@ def test_a_read_only_server_is_said_in_french(pg_url):
         Structure.create(code="X", name="X")
     assert "ne la donne qu'en lecture" in explain_postgres_error(target, refused.value)
     release()
+    with raw(target) as reader:
+        assert reader.execute("SELECT count(*) FROM structure").fetchone() == (0,)

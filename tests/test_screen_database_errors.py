@@ -53,8 +53,12 @@ def hold_the_writers(target):
     its connection (closing it lets go)."""
     if isinstance(target, PostgresTarget):
         holder = RawConnection(target)
-        holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
-        holder.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
+        try:
+            holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+            holder.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
+        except BaseException:
+            holder.close()
+            raise
         return holder
     holder = sqlite3.connect(target, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

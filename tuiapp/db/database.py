@@ -17,7 +17,7 @@ from peewee import AutoField, DatabaseProxy, Model, OperationalError, Postgresql
 from peewee import DatabaseError as PeeweeDatabaseError
 
 from tuiapp.db import file_access
-from tuiapp.domain.db_target import PostgresTarget, is_url, parse_target
+from tuiapp.domain.db_target import PostgresTarget, parse_target
 from tuiapp.domain.errors import TuiappError
 
 # WAL lets readers work while a writer commits (several operators on one
@@ -118,7 +118,7 @@ class DatabaseOpenError(TuiappError):
     """The database file cannot be used; the message says why, in French."""
 
 
-def open_database(path: Path | PostgresTarget, *, create: bool = True) -> DatabaseProxy:
+def open_database(path: Path | PostgresTarget | str, *, create: bool = True) -> DatabaseProxy:
     """Bind ``db`` to ``path`` (a file, or a PostgreSQL server), apply the pragmas and bring the
     schema up to date.
 
@@ -128,7 +128,7 @@ def open_database(path: Path | PostgresTarget, *, create: bool = True) -> Databa
     global _target
     from tuiapp.db.migrations import migrate
 
-    if isinstance(path, str) and is_url(path):  # a URL as text is a server, never a folder named "postgresql:"
+    if isinstance(path, str):  # as --db reads it: a URL is a server, never a folder named "postgresql:"
         path = parse_target(path)
     if isinstance(path, PostgresTarget):
         from tuiapp.db.postgres import open_postgres
