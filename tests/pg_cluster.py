@@ -36,6 +36,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,7 +196,7 @@ class PgCluster:
         assert self._start is not None and self.process.poll() is not None
         command, options = self._start
         with open(self.log, "ab") as log_file:
-            self.process = subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)
+            self.process = _popen_server(command, options, log_file)
         deadline = time.monotonic() + float(os.environ.get(START_WAIT_VARIABLE, "60"))
         while not _ready(self.data, self.process.pid):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -229,6 +230,17 @@ def _runner(account: pwd.struct_passwd | None, cwd: Path) -> Callable[..., dict]
         return base | extra
 
     return options
+
+
+def _popen_server(command: list[str], options: dict, log_file) -> subprocess.Popen:
+    """The server started; from the main thread, tied to this process: it gets SIGQUIT (as ``stop``
+    sends) when the process ends, even one that pytest-timeout ends with os._exit, which runs no
+    fixture's teardown. Not from another thread (a test's mail server restarting it): the signal
+    comes when the thread that started it ends."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None and threading.current_thread() is threading.main_thread():
+        command = [setpriv, "--pdeathsig", "QUIT", "--", *command]
+    return subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)
 
 
 def _locale() -> str:
@@ -305,7 +317,7 @@ def _start_server(binaries: Path, data: Path, work: Path, run_as: Callable[..., 
         command += ["-c", f"{name}={value}"]
     options = run_as(stdin=subprocess.DEVNULL, start_new_session=True)
     with open(log, "ab") as log_file:  # opened here: the account writes to it without reaching pytest's folder
-        process = subprocess.Popen(command, **options, stdout=log_file, stderr=log_file)
+        process = _popen_server(command, options, log_file)
     cluster = PgCluster(binaries, data, port, admin_password, process, log, _start=(command, options))
     deadline = time.monotonic() + float(os.environ.get(START_WAIT_VARIABLE, "60"))
     while time.monotonic() < deadline:

@@ -136,3 +136,42 @@ def test_without_postgresql_the_test_is_skipped_unless_postgresql_is_required(tm
     monkeypatch.setenv("TUIAPP_REQUIRE_POSTGRESQL", "1")  # CI: a failure, never a silent skip
     with pytest.raises(pytest.fail.Exception, match=r"^PostgreSQL absent : no initdb .*TUIAPP_REQUIRE_POSTGRESQL=1"):
         absent(str(missing.value))
+
+
+def test_the_server_stops_with_the_test_process_that_started_it(pg_cluster, tmp_path):
+    """A worker that pytest-timeout ends with os._exit runs no teardown: its server must not outlive
+    it (an orphan would hold its port and its files, and could keep a CI job waiting)."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) absent: the server is not tied to the test process here")
+    root = Path(__file__).resolve().parent.parent
+    script = ("import sys, time; from pathlib import Path; from tests.pg_cluster import start_cluster; "
+              "cluster = start_cluster(Path(sys.argv[1])); "
+              "print(cluster.process.pid, cluster.data.parent, flush=True); time.sleep(120)")
+    starter = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=root, stdout=subprocess.PIPE,
+                               text=True)
+    pid, work = starter.stdout.readline().split()
+    starter.send_signal(signal.SIGKILL)
+    starter.wait(10)
+
+    def running() -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"  # (a zombie has stopped)
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopped = not running()
+    if not stopped:
+        os.kill(int(pid), signal.SIGKILL)
+    if Path(work).name.startswith("tuiapp-pg-"):
+        shutil.rmtree(work, ignore_errors=True)
+    assert stopped
