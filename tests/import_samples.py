@@ -44,9 +44,9 @@ def dump() -> list:
 
     if not is_postgres():
         return list(db.connection().iterdump())
-    tables = [name for (name,) in db.execute_sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-        "ORDER BY table_name").fetchall()]
+    from tests.raw import TABLES_HERE
+
+    tables = [name for (name,) in db.execute_sql(TABLES_HERE + " ORDER BY table_name").fetchall()]
     rows: list = []
     for table in tables:
         cursor = db.execute_sql(f'SELECT * FROM "{table}"')  # (names read from the catalogue)

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tuiapp.db.database import db, is_postgres
+from tuiapp.db.database import WRITER_LOCK, db, is_postgres
 
 
 def write_around(statement: str, params: tuple = ()) -> None:
@@ -19,6 +19,9 @@ def write_around(statement: str, params: tuple = ()) -> None:
         statement = statement.replace("?", db.param)
         params = tuple(value.replace("\x00", "\x01") if isinstance(value, str) else value for value in params)
     db.execute_sql(statement, params)
+
+#: The tables of a PostgreSQL base (of the schema its connections use).
+TABLES_HERE = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
 
 
 class RawConnection:
@@ -48,6 +51,15 @@ class RawConnection:
             self._connection.cursor().executemany(self._sql(statement), rows)
         else:
             self._connection.executemany(statement, rows)
+
+    def hold_writers(self) -> None:
+        """Another workstation's long write, until the connection commits, rolls back or closes:
+        SQLite's write lock (BEGIN IMMEDIATE), or on PostgreSQL the writers' advisory lock that
+        stands for it (``tuiapp.db.database.write_transaction``)."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+        else:
+            self.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
         self._connection.commit()
@@ -79,8 +91,7 @@ def every_value(target=None) -> bytes:
 
 
 def _every_value(rows_of) -> bytes:
-    tables = [name for (name,) in rows_of(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
+    tables = [name for (name,) in rows_of(TABLES_HERE)]
     values = [value for table in tables for row in rows_of(f'SELECT * FROM "{table}"') for value in row
               if value is not None]
     return b"\n".join(bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()

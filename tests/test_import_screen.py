@@ -286,7 +286,6 @@ async def test_a_locked_base_is_said_and_the_screen_stays(demo_db_file, tmp_path
     """Another workstation writes all along: it holds SQLite's write lock, or PostgreSQL's
     writers' lock (``write_transaction``'s advisory lock), through a connection of the test's own."""
     from tests.raw import raw
-    from tuiapp.db.database import WRITER_LOCK
 
     monkeypatch.setenv("TUIAPP_DB_WAIT", "0.2")  # before the base is opened (PostgreSQL's lock_timeout)
     monkeypatch.chdir(tmp_path)
@@ -301,10 +300,7 @@ async def test_a_locked_base_is_said_and_the_screen_stays(demo_db_file, tmp_path
                 await type_text(pilot, "residents.csv")
                 await press(pilot, "ctrl+s")  # read, checked, then the question
                 await wait_workers(pilot)
-                if holder.postgres:  # another workstation's long write, from now on (until the block's end)
-                    holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
-                else:
-                    holder.execute("BEGIN IMMEDIATE")
+                holder.hold_writers()  # another workstation's long write, from now on (until the block's end)
                 await press(pilot, "o")
                 await wait_workers(pilot)
                 assert type(app.screen).__name__ == "ImportScreen"

@@ -28,7 +28,7 @@ from tests.raw import RawConnection, raw
 from tests.test_screens import SIZE, fill, press, settle, text_of, type_text
 from tuiapp.app import create_app
 from tuiapp.db import database
-from tuiapp.db.database import WRITER_LOCK, db, is_postgres, release
+from tuiapp.db.database import db, is_postgres, release
 from tuiapp.domain.db_target import PostgresTarget
 from tuiapp.mail import secrets
 
@@ -48,20 +48,18 @@ def make_read_only(target: PostgresTarget) -> None:
         connection.execute(f'ALTER DATABASE "{target.name}" SET default_transaction_read_only = on')
 
 
-def hold_the_writers(target):
-    """Another workstation's long write: an open transaction that holds the base's write lock;
-    its connection (closing it lets go)."""
-    if isinstance(target, PostgresTarget):
-        holder = RawConnection(target)
-        try:
-            holder.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+def hold_the_writers(target) -> RawConnection:
+    """Another workstation's long write: an open transaction that holds the base's write lock
+    (on PostgreSQL, the tables too: a form's save takes no advisory lock there); its connection
+    (closing it lets go)."""
+    holder = RawConnection(target)
+    try:
+        holder.hold_writers()
+        if holder.postgres:
             holder.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
-        except BaseException:
-            holder.close()
-            raise
-        return holder
-    holder = sqlite3.connect(target, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        holder.close()
+        raise
     return holder
 
 
