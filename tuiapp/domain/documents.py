@@ -8,7 +8,7 @@ never touch the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from tuiapp.domain.document_kind import DocumentKind
@@ -48,6 +48,37 @@ class InvoiceDocument:
     guardian_name: str
     recipients: tuple[str, ...]
     kind: DocumentKind = DocumentKind.FACTURE
+    # What the page says about who bills, who pays and how (issue 14). Empty: not set, not printed.
+    association_siret: str = ""
+    association_phone: str = ""
+    association_email: str = ""
+    association_website: str = ""
+    association_iban: str = ""
+    association_bic: str = ""
+    #: To whom a cheque is made out ("" : the association's name).
+    cheque_payee: str = ""
+    #: Days from the issue date to the due date; 0: payable on receipt ("à réception").
+    payment_days: int = 0
+    structure_finess: str = ""
+    #: The structure's VAT statement, e.g. "TVA non applicable, art. 261-7-1°-b du CGI".
+    vat_statement: str = ""
+    #: Who answers billing questions (name, phone, address), one or more lines.
+    billing_contact: str = ""
+    resident_address: str = ""
+    #: "tuteur", "curateur", "mandataire judiciaire", "famille" or "".
+    guardian_relation: str = ""
+    guardian_address: str = ""
+    #: The resident pays by direct debit (prélèvement): nothing to transfer.
+    direct_debit: bool = False
+
+    @property
+    def due_date(self) -> date:
+        return self.issue_date + timedelta(days=self.payment_days)
+
+    @property
+    def addressee_is_guardian(self) -> bool:
+        """The page is addressed to the guardian when there is one, else to the resident."""
+        return bool(self.guardian_name.strip())
 
     @property
     def resident_name(self) -> str:
