@@ -1,10 +1,19 @@
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from tuiapp.domain.formatting import format_amount, format_number, format_timestamp, month_name, period_label
+from tuiapp.domain.formatting import (
+    format_amount,
+    format_long_day,
+    format_number,
+    format_siret,
+    format_timestamp,
+    in_groups,
+    month_name,
+    period_label,
+)
 from tuiapp.domain.periods import Period
 
 FRENCH_MONTHS = [
@@ -69,3 +78,17 @@ def test_numbers_and_times(monkeypatch):
         monkeypatch.undo()
         time.tzset()
     assert format_timestamp(None) == ""
+
+
+def test_a_day_as_a_letter_writes_it():
+    assert format_long_day(date(2024, 10, 15)) == "15 octobre 2024"
+    assert format_long_day(date(2024, 10, 1)) == "1er octobre 2024"
+    assert format_long_day(date(2025, 2, 28)) == "28 février 2025"
+
+
+def test_identifiers_in_groups():
+    assert in_groups("fr7630006000011234567890189") == "FR76 3000 6000 0112 3456 7890 189"
+    assert in_groups(" FR76 30006000 0112 3456 7890 189 ") == "FR76 3000 6000 0112 3456 7890 189"
+    assert in_groups("") == ""
+    assert format_siret("73282932000074") == format_siret("732 829 320 00074") == "732 829 320 00074"
+    assert format_siret(" 7328293200007 ") == "7328293200007"  # not 14 digits: as typed

@@ -93,3 +93,26 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def format_long_day(day: date) -> str:
+    """A date as a letter writes it: ``15 octobre 2024``, ``1er octobre 2024``."""
+    first = day.day == 1  # (before babel, whose check of the type is an assert)
+    text = format_date(day, "d MMMM y", locale=LOCALE)
+    return f"1er{text[1:]}" if first else text
+
+
+def in_groups(code: str, size: int = 4) -> str:
+    """An identifier (IBAN, BIC) in groups of ``size``, as it is printed and read aloud:
+    ``FR76 3000 6000 0112 3456 7890 189``. Its spaces, whatever they were, are redone."""
+    compact = "".join(code.split()).upper()
+    return " ".join(compact[start:start + size] for start in range(0, len(compact), size))
+
+
+def format_siret(siret: str) -> str:
+    """A SIRET as INSEE prints it, ``732 829 320 00074`` (the SIREN by three, then the NIC);
+    anything that is not 14 digits is kept as it was typed."""
+    compact = "".join(siret.split())
+    if len(compact) != 14 or not compact.isdigit():
+        return siret.strip()
+    return f"{compact[:3]} {compact[3:6]} {compact[6:9]} {compact[9:]}"
