@@ -6,7 +6,8 @@ The mail server is aiosmtpd on loopback, STARTTLS with AUTH, in a process of
 its own: its processor time is left out. Each run sends COUNT distinct
 invoices twice:
 
-  - the serial ideal: for each invoice, the bare markdown-pdf render, then
+  - the serial ideal: for each invoice, the bare markdown-pdf render (fonts
+    subset and streams deflated by PyMuPDF, as the app does), then
     the bare ``email`` package composition (EmailMessage, add_attachment,
     as_bytes), then the bare smtplib send, on one connection with
     TCP_NODELAY;
@@ -56,7 +57,7 @@ from tuiapp.domain.formatting import period_label  # noqa: E402
 from tuiapp.domain.templates import render  # noqa: E402
 from tuiapp.mail.compose import envelope_recipients  # noqa: E402
 from tuiapp.mail.smtp_client import PasswordAuthenticator, SmtpSettings  # noqa: E402
-from tuiapp.pdf.invoice import _CSS, invoice_markdown, pdf_filename  # noqa: E402
+from tuiapp.pdf.invoice import _BORDERS, _CSS, invoice_markdown, pdf_filename  # noqa: E402
 from tuiapp.sending import outbox  # noqa: E402
 from tuiapp.sending.engine import SendEngine  # noqa: E402
 
@@ -121,16 +122,19 @@ class Run:
 
 
 def bare_pdf(item: Item) -> bytes:
+    import pymupdf
     from markdown_pdf import MarkdownPdf, Section
 
     pdf = MarkdownPdf(toc_level=0, optimize=True)
     now = datetime.now().strftime("D:%Y%m%d%H%M%S+00'00'")
     pdf.meta = {"creationDate": now, "modDate": now, "creator": "tuiapp", "producer": "tuiapp",
                 "title": item.title, "author": item.author, "subject": "Facture de contribution", "keywords": ""}
-    pdf.add_section(Section(item.markdown, toc=False), user_css=_CSS)
+    pdf.add_section(Section(item.markdown, toc=False, borders=_BORDERS), user_css=_CSS)
     buffer = io.BytesIO()
     pdf.save_bytes(buffer)
-    return buffer.getvalue()
+    with pymupdf.open(stream=buffer.getvalue(), filetype="pdf") as document:  # fonts subset, streams deflated
+        document.subset_fonts()
+        return document.tobytes(garbage=3, deflate=True)
 
 
 def bare_message(item: Item, pdf: bytes) -> bytes:
