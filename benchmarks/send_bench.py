@@ -134,7 +134,7 @@ def bare_pdf(item: Item) -> bytes:
     pdf.save_bytes(buffer)
     with pymupdf.open(stream=buffer.getvalue(), filetype="pdf") as document:  # fonts subset, streams deflated
         document.subset_fonts()
-        return document.tobytes(garbage=3, deflate=True)
+        return document.tobytes(garbage=4, deflate=True, use_objstms=1)
 
 
 def bare_message(item: Item, pdf: bytes) -> bytes:
