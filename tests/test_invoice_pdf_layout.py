@@ -190,7 +190,7 @@ def test_optional_fields_left_empty_print_no_label(doc):
              "Total HT 1 133,05 €", "Montant à régler : 1 133,05 €", "À régler à réception.")
 
 
-HOSTILE = "**x** <b>y</b> [l](u) `c` &amp; </td></tr></table><h1>z</h1>"
+HOSTILE = "**x** <b>y</b> [l](u) `c` &amp; &eacute; &#60; </td></tr></table><h1>z</h1>"  # MuPDF decodes entities twice
 
 
 def test_typed_text_stays_literal(doc):
