@@ -156,8 +156,22 @@ def payment_terms(days: int) -> str:
     return PAYMENT_TERMS.get(days) or f"sous {days} jours"
 
 
+#: Other words for the relations, as the billing software's exports write them (folded: no accents, lower case).
+_RELATION_WORDS = {
+    "tutelle": "tuteur", "tutrice": "tuteur", "curatelle": "curateur", "curatrice": "curateur",
+    "mandataire": "mandataire judiciaire", "mjpm": "mandataire judiciaire",
+    "mandataire judiciaire a la protection des majeurs": "mandataire judiciaire",
+    "parent": "famille", "familial": "famille", "proche": "famille",
+}
+
+
 def check_relation(value: str | None, *, field: str = "guardian_relation", label: str = "Lien du tuteur") -> str:
+    """One of ``GUARDIAN_RELATIONS`` or "" (a few other words read as one: *tutelle*, *MJPM* ...)."""
+    import unicodedata
+
     text = single_line(value, field=field, label=label).lower()
+    folded = "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))
+    text = _RELATION_WORDS.get(" ".join(folded.split()), text)
     if text and text not in GUARDIAN_RELATIONS:
         raise ValidationError(field, label, "tuteur, curateur, mandataire judiciaire, famille ou vide.")
     return text
