@@ -87,13 +87,15 @@ def check_iban(value: str | None, *, field: str = "iban", label: str = "IBAN") -
 
 
 def format_iban(number: str) -> str:
-    """An IBAN as printed: by groups of four (``FR76 3000 6000 ...``)."""
+    """An IBAN as printed: by groups of four (``FR76 3000 6000 ...``); any other text as it is."""
+    if not (number.isascii() and number.isalnum()):
+        return number
     return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
 
 
 def format_siret(number: str) -> str:
     """A SIRET as printed: ``732 829 320 00074`` (SIREN by threes, then the establishment's NIC)."""
-    if len(number) != 14:
+    if len(number) != 14 or not (number.isascii() and number.isdigit()):
         return number
     return f"{number[:3]} {number[3:6]} {number[6:9]} {number[9:]}"
 
