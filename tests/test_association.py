@@ -368,3 +368,20 @@ def test_snapshot_association(snap_compare, snap_app):
         assert screen.query_one("#siret", Input).value == "789 456 126 00018"
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_bad_mail_setting_that_stops_the_save_is_named(app):
+    """A setting of the SMTP window the rules refuse (a row written around them): the Association
+    screen has no field to mark, so it names it rather than leave a form without a red field."""
+    from tests.raw import write_around
+
+    write_around("UPDATE association SET smtp_host = ?", ("smtp\x1b[2J.example.org",))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await press(pilot, "s", "a")
+        await fill(pilot, "#phone", "03 20 99 99 99")
+        await press(pilot, "ctrl+s")
+        assert app.screen.__class__.__name__ == "AssociationScreen"  # kept open
+        said = [notice.message for notice in app._notifications if notice.severity == "error"]
+        assert any("réglages du serveur SMTP à corriger d'abord" in text and "Serveur SMTP : " in text
+                   for text in said), said
+    assert Association.get_solo().phone == "03 20 00 12 34"

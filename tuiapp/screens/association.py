@@ -15,6 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from tuiapp.db.models import Association
+from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.identifiers import PAYMENT_TERMS, format_iban, format_siret, payment_terms
 from tuiapp.domain.roles import Action
 from tuiapp.services import forms as editing
@@ -117,7 +118,17 @@ class AssociationScreen(FormScreen):
         super().action_save()
 
     def save(self) -> str:
-        association = editing.save_association(self.form_values())
+        try:
+            association = editing.save_association(self.form_values())
+        except ValidationError as exc:
+            # A setting of the mail server, not shown here, that the rules refuse (a row written
+            # around them, a rule added since): said, since no field of this form is red.
+            lines = str(exc).split("\n")  # "label : message", one per field (ValidationError.every)
+            said = lines if len(lines) == len(exc.errors) else list(exc.errors.values())
+            if outside := [text for field, text in zip(exc.errors, said, strict=True) if field not in LABELS]:
+                self.notify("Rien n'a été enregistré : réglages du serveur SMTP à corriger d'abord "
+                            "(fenêtre Serveur SMTP, m) : " + " ; ".join(outside), severity="error", timeout=15)
+            raise
         self.app.title = field_text(association.name) or "tuiapp"
         return "Les informations de l'association sont enregistrées."
 
