@@ -89,7 +89,9 @@ class TextField:
     name: str
     label: str  # the label of the model's French error
     max_length: int
-    kind: str = "line"  # line | lines (address) | body (kept as typed) | code (upper case) | email | tenant | guid | url
+    # line | lines (address) | body (kept as typed) | code (upper case) | email | tenant | guid | url
+    # | identifier (SIRET, IBAN, BIC, FINESS, a relation: none of the values is one) | phone
+    kind: str = "line"
     form: str | None = None  # a key of FORMS
     form_label: str | None = None  # the label in the form's error line
 
@@ -110,7 +112,7 @@ class TextField:
         """What validation keeps of ``value``, or ``None`` when it must refuse it."""
         if self.kind == "email":
             return value if value in VALID_EMAILS or value == EMAIL_AT_LIMIT else None
-        if self.kind in ("guid", "url"):  # an application ID, an https address: none of the values is one
+        if self.kind in ("guid", "url", "identifier"):  # an application ID, an https address: none of the values is one
             return None
         text = value.replace("\r\n", "\n") if self.multiline else value
         if self.kind != "body":
@@ -119,15 +121,28 @@ class TextField:
             return None
         if self.kind == "tenant" and not TENANT.fullmatch(text):  # an Entra tenant's ID or domain
             return None
+        if self.kind == "phone" and not PHONE.fullmatch(text):  # digits, spaces, dots, dashes, a leading +
+            return None
         return text.upper() if self.kind == "code" else text
 
 
 TENANT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,250}[A-Za-z0-9])?")
+PHONE = re.compile(r"\+?[0-9 .()\-]{4,30}")
 
 
 FIELDS = (
-    TextField("Association", "name", "Nom de l'association", 200),
-    TextField("Association", "address", "Adresse de l'association", 500, "lines"),
+    TextField("Association", "name", "Nom de l'association", 200, form="association", form_label="Nom"),
+    TextField("Association", "address", "Adresse de l'association", 500, "lines", form="association",
+              form_label="Adresse"),
+    TextField("Association", "siret", "SIRET", 60, "identifier", form="association", form_label="SIRET"),
+    TextField("Association", "phone", "Téléphone", 30, "phone", form="association", form_label="Téléphone"),
+    TextField("Association", "email", "Courriel de l'association", 254, "email", form="association",
+              form_label="Courriel"),
+    TextField("Association", "website", "Site web", 253, "url", form="association", form_label="Site web"),
+    TextField("Association", "iban", "IBAN", 60, "identifier", form="association", form_label="IBAN"),
+    TextField("Association", "bic", "BIC", 60, "identifier", form="association", form_label="BIC"),
+    TextField("Association", "cheque_payee", "Ordre des chèques", 200, form="association",
+              form_label="Ordre des chèques"),
     TextField("Association", "smtp_host", "Serveur SMTP", 253, form="smtp", form_label="Serveur"),
     TextField("Association", "smtp_username", "Identifiant SMTP", 200, form="smtp", form_label="Identifiant"),
     TextField("Association", "smtp_ca_file", "Certificats", 4096),
@@ -142,6 +157,11 @@ FIELDS = (
     TextField("Structure", "name", "Nom de la structure", 200, form="structure", form_label="Nom"),
     TextField("Structure", "address", "Adresse de la structure", 500, "lines", form="structure",
               form_label="Adresse"),
+    TextField("Structure", "finess", "N° FINESS", 60, "identifier", form="structure", form_label="N° FINESS"),
+    # Typed in "Autre mention" once chosen from the list: no field of its own to paste into.
+    TextField("Structure", "vat_statement", "Mention de TVA", 250),
+    TextField("Structure", "billing_contact", "Contact facturation", 500, "lines", form="structure",
+              form_label="Contact facturation"),
     TextField("Structure", "sender_email", "Adresse de l'expéditeur", 254, "email", form="structure",
               form_label="Adresse expéditeur"),
     TextField("Structure", "sender_name", "Nom de l'expéditeur", 200, form="structure", form_label="Nom expéditeur"),
@@ -159,6 +179,10 @@ FIELDS = (
     TextField("Resident", "guardian_name", "Nom du tuteur", 200, form="resident", form_label="Tuteur"),
     TextField("Resident", "guardian_email", "Courriel du tuteur", 254, "email", form="resident",
               form_label="Courriel du tuteur"),
+    TextField("Resident", "address", "Adresse du résident", 500, "lines", form="resident", form_label="Adresse"),
+    TextField("Resident", "guardian_relation", "Lien du tuteur", 200, "identifier"),  # a list in the form
+    TextField("Resident", "guardian_address", "Adresse du tuteur", 500, "lines", form="resident",
+              form_label="Adresse du tuteur"),
     TextField("Invoice", "number", "Numéro de facture", 40),
     TextField("InvoiceLine", "label", "Libellé", 200),
 )
@@ -183,6 +207,7 @@ FORMS = {
     "structure": Form(("s", "n"), "StructureFormScreen"),
     "resident": Form(("r", "n"), "ResidentFormScreen"),
     "smtp": Form(("m",), "SmtpScreen"),
+    "association": Form(("s", "a"), "AssociationScreen"),
 }
 
 
@@ -210,6 +235,8 @@ SCREENS = (
     Screen("structures, et la fiche de chacune (Mail, Général)", ("s",), "StructuresScreen", walk="#structures",
            then=("enter", "f2"), then_screen="StructureFormScreen", shows=MARKUP),
     Screen("serveur SMTP", ("m",), "SmtpScreen", shows=("[link=http://x]y",)),
+    Screen("association", ("s", "a"), "AssociationScreen",
+           shows=("Les Amis [/] du Foyer", "[link=http://x]y", "Résidence [Les Lilas]", "FH-2024-11 [/] 001")),
     # Authentification (the 5th field) turned to OAuth 2.0, application: its fields and the state line.
     Screen("serveur SMTP, OAuth 2.0", ("m", "tab", "tab", "tab", "tab", "tab", "enter", "down", "enter"), "SmtpScreen",
            shows=("[link=http://x]y", "Résidence [Les Lilas]", "[@click=app.quit]Q[/]", "FH-2024-11 [/] 001")),

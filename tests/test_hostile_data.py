@@ -120,6 +120,10 @@ def hostile_base(path: Path, *, valid_addresses: bool, huge_period: int = 9) -> 
                          (value, kind, value, "2024-09-28T10:00:00.000000+00:00"))
     write_around("UPDATE association SET name = ?, address = ?",
                  ("Les Amis [/] du Foyer\x1b]0;pwned\x07", "[link=http://x]y\n\x1b[2J\x00\u2028"))
+    write_around("UPDATE association SET siret = ?, phone = ?, email = ?, website = ?, iban = ?, bic = ?, "
+                 "cheque_payee = ?",
+                 ("Résidence [Les Lilas]\x1b[2J", "[@click=app.quit]Q[/]", "x\x1b]0;pwned\x07@example.org",
+                  "[b]gras\u202e", "FH-2024-11 [/] 001\x9b2J", "\x1b]52;c;cHduZWQ=\x07", "Anne [/] Marie\u2028"))
     if not valid_addresses:
         write_around("UPDATE association SET smtp_host = ?, smtp_username = ?, smtp_ca_file = ?",
                      ("smtp[/].example.org\x1b[2J", "[link=http://x]y", "\x1b]52;c;cHduZWQ=\x07"))
@@ -222,6 +226,9 @@ VALID_FORMS = {  # what is typed; what the list then shows; the notification
                  ("ANNE [/] MARIE [@click=app.quit]Q[/]", "=cmd@example.org"),
                  "ANNE [/] MARIE [@click=app.quit]Q[/] enregistré(e)."),
     "smtp": ({"smtp_host": "=1+1", "smtp_username": "[link=http://x]y"}, (), "Réglages du serveur SMTP enregistrés."),
+    "association": ({"name": "Les Amis [/] du Foyer", "address": "[link=http://x]y\n\tB", "phone": "+33 6 12",
+                     "cheque_payee": "[@click=app.quit]Q[/]", "email": "=cmd@example.org"},
+                    ("Les Amis [/] du Foyer",), "Les informations de l'association sont enregistrées."),
 }
 
 
@@ -250,7 +257,7 @@ async def test_valid_values_typed_in_a_form_are_saved_and_shown_as_typed(databas
         if form_name == "smtp":
             await press(pilot, "m")
             assert "[link=http://x]y" in screen_text(app)
-    model = {"structure": Structure, "resident": Resident, "smtp": Association}[form_name]
+    model = {"structure": Structure, "resident": Resident, "smtp": Association, "association": Association}[form_name]
     row = model.select().order_by(model.id.desc()).get()
     for name, value in values.items():
         assert (getattr(row, name) or "") == value, name

@@ -163,3 +163,42 @@ def test_a_resident_typed_by_hand_receives_the_id_rather_than_a_double(structure
     assert [problem.line for problem in refused.problems] == [2]
     assert "2 résidents « MARTIN Paul » de cette structure n'ont pas de n° résident" in refused.problems[0].reason
     assert Resident.select().count() == before
+
+
+def test_addresses_relation_and_direct_debit_are_imported_french_and_english(structures, tmp_path):
+    """Issue 14: the postal addresses (a quoted cell keeps its lines), the guardian's relation (its usual
+    other words read as one), the payment by direct debit (yes/no, or the way of paying)."""
+    headers = ("N° résident", "Structure", "Nom", "Adresse postale", "Tuteur", "Lien du tuteur", "Adresse tuteur",
+               "Mode de paiement")
+    rows = [["R1", "FH", "MAILLY", "12 rue des Tilleuls\n59280 Armentières", "MAILLY Michel", "Famille",
+             "3 rue Pasteur\n59000 Lille", "Prélèvement"],
+            ["R2", "FH", "DUPONT", "", "UDAF du Nord", "MJPM", "10 rue Jean Moulin, 59000 Lille", "Virement"],
+            ["R3", "FH", "ZOLA", "", "", "", "", ""]]
+    result = run(write_csv(tmp_path / "r.csv", headers, rows))
+    assert (result.created, result.problems) == (3, [])
+    first, second, third = Resident.select().order_by(Resident.external_id)
+    assert (first.address, first.guardian_relation, first.guardian_address, first.direct_debit) == (
+        "12 rue des Tilleuls\n59280 Armentières", "famille", "3 rue Pasteur\n59000 Lille", True)
+    assert (second.guardian_relation, second.guardian_address, second.direct_debit) == (
+        "mandataire judiciaire", "10 rue Jean Moulin, 59000 Lille", False)
+    assert (third.guardian_relation, third.direct_debit) == ("", False)
+    english = ("Resident ID", "Address", "Guardian relation", "Guardian address", "Direct debit")
+    again = run(write_csv(tmp_path / "en.csv", english, [["R3", "1 Main St", "curatelle", "2 Side St", "yes"]]))
+    assert (again.updated, again.problems) == (1, [])
+    third = Resident.get_by_id(third.id)
+    assert (third.address, third.guardian_relation, third.guardian_address, third.direct_debit) == (
+        "1 Main St", "curateur", "2 Side St", True)
+
+
+def test_a_bad_relation_or_payment_is_a_problem_in_french(structures, tmp_path):
+    headers = ("N° résident", "Structure", "Nom", "Lien du tuteur", "Prélèvement", "Adresse tuteur")
+    rows = [["R1", "FH", "MAILLY", "nièce", "", ""], ["R2", "FH", "DUPONT", "", "peut-être", ""],
+            ["R3", "FH", "ZOLA", "", "", "rue\x1b[2J"]]
+    before = dump()
+    result = run(write_csv(tmp_path / "r.csv", headers, rows))
+    assert [(problem.line, problem.column) for problem in result.problems] == [
+        (2, "Lien du tuteur"), (3, "Prélèvement"), (4, "Adresse tuteur")]
+    assert result.problems[0].reason == "tuteur, curateur, mandataire judiciaire, famille ou vide."
+    assert "oui ou non attendu" in result.problems[1].reason
+    assert "caractère de contrôle" in result.problems[2].reason
+    assert dump() == before

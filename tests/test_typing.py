@@ -114,6 +114,8 @@ FORMS = (
             TypedField("code", ("f2",), 3, "pad-2", saved=str.upper),
             TypedField("name", ("tab",), 10, "ABCDEF-Été 24"),
             TypedField("address", ("tab",), 4, "Parc Fleuri", multiline=True),
+            TypedField("finess", ("tab",), 3, "782"),  # 590000451 -> 590000782 (its key right)
+            TypedField("billing_contact", ("tab", "tab"), 10, "Mme Noël", multiline=True),  # past the VAT list
             TypedField("sender_email", ("f3",), 11, "exemple.fr"),
             TypedField("sender_name", ("tab",), 10, "ABCDEF Noël"),
             TypedField("reply_to", ("tab",), 11, "exemple.net"),
@@ -130,9 +132,24 @@ FORMS = (
             TypedField("last_name", (), 3, "DRÉ-Noël"),
             TypedField("first_name", ("tab",), 10, "Éric Jean"),
             TypedField("external_id", ("tab",), 4, "R-2024-0042"),  # N° résident
-            TypedField("email", ("tab", "tab"), 10, "eric@exemple.fr"),  # past the structure's list
-            TypedField("guardian_name", ("tab",), 10, "s - Lille"),
+            TypedField("address", ("tab", "tab"), 5, "Fleuri, bât. B", multiline=True),  # past the structure's list
+            TypedField("email", ("tab",), 10, "eric@exemple.fr"),
+            TypedField("guardian_name", ("tab", "tab"), 10, "s - Lille"),  # past the direct debit's switch
+            TypedField("guardian_address", ("tab", "tab"), 8, "Rue Nationale", multiline=True),  # past the relation
             TypedField("guardian_email", ("tab",), 16, "lille.exemple.fr"),
+        ),
+    ),
+    Form(
+        "association",
+        opening=(("s", "Gestion des structures"), ("a", "Ordre des chèques")),
+        row=Association.get_solo,
+        fields=(
+            TypedField("name", (), 6, "Nord"),
+            TypedField("address", ("tab",), 6, "Lattre", multiline=True),
+            TypedField("siret", ("tab",), 5, "00026", saved=lambda text: text.replace(" ", "")),  # key right
+            TypedField("phone", ("tab",), 2, "56"),
+            TypedField("bic", ("tab",) * 4, 2, "pp", saved=str.upper),  # past the e-mail, site and IBAN
+            TypedField("cheque_payee", ("tab",), 7, "Nord-Été"),
         ),
     ),
     Form(

@@ -169,6 +169,11 @@ class TuiApp(App[None]):
         if not isinstance(self.screen, SmtpScreen):
             self._push(SmtpScreen)
 
+    def action_association(self) -> None:
+        from tuiapp.screens.association import AssociationScreen
+
+        self._open(AssociationScreen)
+
     @reports_database_errors
     def _push(self, screen_type: type[Screen]) -> None:
         self.push_screen(screen_type())
@@ -183,6 +188,8 @@ class TuiApp(App[None]):
         yield SystemCommand("Import", "Importer les résidents ou les factures du logiciel de facturation (CSV, XLSX)",
                             self.action_imports)
         yield SystemCommand("Serveur SMTP", "Serveur de courrier sortant de l'association", self.action_smtp)
+        yield SystemCommand("Association", "Nom, adresse, SIRET, IBAN et conditions de paiement de l'association",
+                            self.action_association)
         yield SystemCommand("Aide", "Les touches de l'écran (F1)", self.action_help)
         yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_leave_app)
         seen = set()

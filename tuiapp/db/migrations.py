@@ -132,6 +132,46 @@ def _to_v6(database: SqliteDatabase) -> None:
         database.execute_sql(statement)
 
 
+#: Version 7, the same columns on both engines: (table, column, SQLite type, PostgreSQL type), each
+#: NOT NULL with a default in SQL too (a row written without them, by hand or a script, stays valid).
+V7_COLUMNS = (
+    ("association", "siret", "VARCHAR(255)", "''"),
+    ("association", "phone", "VARCHAR(255)", "''"),
+    ("association", "email", "VARCHAR(255)", "''"),
+    ("association", "website", "VARCHAR(255)", "''"),
+    ("association", "iban", "VARCHAR(255)", "''"),
+    ("association", "bic", "VARCHAR(255)", "''"),
+    ("association", "cheque_payee", "VARCHAR(255)", "''"),
+    ("association", "payment_days", "INTEGER", "0 CHECK (payment_days BETWEEN 0 AND 90)"),
+    ("structure", "finess", "VARCHAR(255)", "''"),
+    ("structure", "vat_statement", "VARCHAR(255)", "''"),
+    ("structure", "billing_contact", "TEXT", "''"),
+    ("resident", "address", "TEXT", "''"),
+    ("resident", "guardian_relation", "VARCHAR(255)", "''"),
+    ("resident", "guardian_address", "TEXT", "''"),
+    ("resident", "direct_debit", "BOOLEAN", "FALSE"),
+)
+
+
+def v7_statements(*, postgres: bool) -> list[str]:
+    """The statements of version 7 on one engine (text columns ``COLLATE "C"`` on PostgreSQL)."""
+    statements = []
+    for table, column, kind, default in V7_COLUMNS:
+        if kind == "BOOLEAN" and not postgres:
+            kind, default = "INTEGER", "0"
+        collate = ' COLLATE "C"' if postgres and kind in ("TEXT", "VARCHAR(255)") else ""
+        statements.append(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}{collate} NOT NULL DEFAULT {default}')
+    return statements
+
+
+def _to_v7(database: SqliteDatabase) -> None:
+    """What an invoice a family understands needs: the association's identifiers, contact and payment
+    details; the structures' FINESS, VAT statement and billing contact; the residents' and guardians'
+    postal addresses, the guardian's relation, and payment by direct debit."""
+    for statement in v7_statements(postgres=False):
+        database.execute_sql(statement)
+
+
 #: version -> the function that brings a database from version - 1 to it.
 MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     1: _to_v1,
@@ -140,6 +180,7 @@ MIGRATIONS: dict[int, Callable[[SqliteDatabase], None]] = {
     4: _to_v4,
     5: _to_v5,
     6: _to_v6,
+    7: _to_v7,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -40,6 +40,16 @@ from tuiapp.domain import templates
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.identifiers import (
+    check_bic,
+    check_finess,
+    check_iban,
+    check_payment_days,
+    check_phone,
+    check_relation,
+    check_siret,
+    check_website,
+)
 from tuiapp.domain.periods import Period
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.domain.status import SendStatus
@@ -81,6 +91,17 @@ class Association(CleanModel):
     id = IntegerField(primary_key=True, constraints=[Check("id = 1")])
     name = CharField(default="")
     address = TextField(default="")
+    #: Identifiers and contact printed on the invoices (SIRET and IBAN stored without spaces).
+    siret = CharField(default="")
+    phone = CharField(default="")
+    email = CharField(default="")
+    website = CharField(default="")
+    iban = CharField(default="")
+    bic = CharField(default="")
+    #: To whom cheques are made out ("": the association's name).
+    cheque_payee = CharField(default="")
+    #: The default payment terms: days from the issue date to the due date (0: on receipt).
+    payment_days = IntegerField(default=0, constraints=[Check("payment_days BETWEEN 0 AND 90")])
     smtp_host = CharField(default="smtp.office365.com")
     smtp_port = IntegerField(default=587, constraints=[Check("smtp_port BETWEEN 1 AND 65535")])
     smtp_security = CharField(default=SmtpSecurity.STARTTLS, constraints=[in_values("smtp_security", SmtpSecurity)])
@@ -109,6 +130,15 @@ class Association(CleanModel):
         yield "name", lambda: single_line(self.name, field="name", label="Nom de l'association")
         yield "address", lambda: multi_line(self.address, field="address", label="Adresse de l'association",
                                             max_length=ADDRESS_MAX)
+        yield "siret", lambda: check_siret(self.siret)
+        yield "phone", lambda: check_phone(self.phone)
+        yield "email", lambda: normalize_email(self.email, field="email", label="Courriel de l'association") or ""
+        yield "website", lambda: check_website(self.website)
+        yield "iban", lambda: check_iban(self.iban)
+        yield "bic", lambda: check_bic(self.bic)
+        yield "cheque_payee", lambda: single_line(self.cheque_payee, field="cheque_payee",
+                                                  label="Ordre des chèques")
+        yield "payment_days", lambda: check_payment_days(self.payment_days)
         yield "smtp_host", lambda: single_line(self.smtp_host, field="smtp_host", label="Serveur SMTP",
                                                required=True, max_length=HOST_MAX)
         yield "smtp_port", lambda: between(self.smtp_port, 1, 65535, "smtp_port", "Port SMTP",
@@ -146,6 +176,10 @@ class Structure(CleanModel):
     bcc = CharField(null=True)
     subject_template = TextField(default=templates.DEFAULT_SUBJECT)
     body_template = TextField(default=templates.DEFAULT_BODY)
+    #: Printed on its invoices: its FINESS number, its VAT statement, whom to ask about a bill.
+    finess = CharField(default="")
+    vat_statement = CharField(default="")  # "": not chosen yet (see VAT_STATEMENTS)
+    billing_contact = TextField(default="")
 
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "code", lambda: single_line(self.code, field="code", label="Code", required=True,
@@ -154,6 +188,11 @@ class Structure(CleanModel):
         yield "name", lambda: single_line(self.name, field="name", label="Nom de la structure", required=True)
         yield "address", lambda: multi_line(self.address, field="address", label="Adresse de la structure",
                                             max_length=ADDRESS_MAX)
+        yield "finess", lambda: check_finess(self.finess)
+        yield "vat_statement", lambda: single_line(self.vat_statement, field="vat_statement",
+                                                   label="Mention de TVA", max_length=SUBJECT_MAX)
+        yield "billing_contact", lambda: multi_line(self.billing_contact, field="billing_contact",
+                                                    label="Contact facturation", max_length=ADDRESS_MAX)
         yield "sender_email", lambda: normalize_email(self.sender_email, field="sender_email",
                                                       label="Adresse de l'expéditeur")
         yield "sender_name", lambda: single_line(self.sender_name, field="sender_name", label="Nom de l'expéditeur")
@@ -181,6 +220,13 @@ class Resident(CleanModel):
     guardian_name = CharField(default="")
     guardian_email = CharField(null=True)
     active = BooleanField(default=True)
+    #: Postal addresses (several lines), for the invoice's addressee block.
+    address = TextField(default="")
+    #: "tuteur", "curateur", "mandataire judiciaire", "famille" or "" (see GUARDIAN_RELATIONS).
+    guardian_relation = CharField(default="")
+    guardian_address = TextField(default="")
+    #: Pays by direct debit (prélèvement): the invoice asks for no transfer.
+    direct_debit = BooleanField(default=False)
     #: The billing software's resident ID, by which imports find the resident again.
     external_id = CharField(null=True, unique=True)
 
@@ -195,6 +241,12 @@ class Resident(CleanModel):
         yield "guardian_name", lambda: single_line(self.guardian_name, field="guardian_name", label="Nom du tuteur")
         yield "guardian_email", lambda: normalize_email(self.guardian_email, field="guardian_email",
                                                         label="Courriel du tuteur")
+        yield "address", lambda: multi_line(self.address, field="address", label="Adresse du résident",
+                                            max_length=ADDRESS_MAX)
+        yield "guardian_relation", lambda: check_relation(self.guardian_relation)
+        yield "guardian_address", lambda: multi_line(self.guardian_address, field="guardian_address",
+                                                     label="Adresse du tuteur", max_length=ADDRESS_MAX)
+        yield "direct_debit", lambda: bool(self.direct_debit)
         yield "external_id", lambda: single_line(self.external_id, field="external_id", label="N° résident",
                                                  max_length=NUMBER_MAX) or None
         yield "external_id", reads_database(

@@ -114,7 +114,15 @@ _V6_SCHEMA = (
 )
 
 #: version -> the step from version - 1 to it, on PostgreSQL (versions after ``BASELINE``).
-MIGRATIONS: dict[int, Callable[[Database], None]] = {}
+def _to_v7(database: Database) -> None:
+    """The same columns as SQLite's version 7 (``tuiapp.db.migrations.V7_COLUMNS``)."""
+    from tuiapp.db.migrations import v7_statements
+
+    for statement in v7_statements(postgres=True):
+        database.execute_sql(statement)
+
+
+MIGRATIONS: dict[int, Callable[[Database], None]] = {7: _to_v7}
 
 
 def migrate_postgres(database: Database, schema_version: int) -> int:

@@ -28,6 +28,7 @@ from tuiapp.db.models import (
 from tuiapp.db.sending_models import ALL_MODELS
 from tuiapp.demo import names as names
 from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.identifiers import VAT_STATEMENTS
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import DEFAULT_BODY
 
@@ -67,6 +68,9 @@ class _StructureSpec:
     sender_name: str
     daily_rate: Decimal
     female_share: float
+    finess: str
+    vat_statement: str
+    billing_contact: str
 
 
 STRUCTURES = (
@@ -78,6 +82,9 @@ STRUCTURES = (
         "Foyer Les Tilleuls - Facturation",
         Decimal("58.40"),
         0.45,
+        "590000121",
+        VAT_STATEMENTS[0],
+        "Service facturation - Mme Durand\n03 20 11 22 33 - facturation.tilleuls@example.org",
     ),
     _StructureSpec(
         "EHPAD",
@@ -87,6 +94,9 @@ STRUCTURES = (
         "EHPAD Le Clos Fleuri",
         Decimal("71.25"),
         0.7,
+        "590000451",
+        VAT_STATEMENTS[1],
+        "Accueil administratif - M. Carpentier\n03 20 44 55 66",
     ),
     _StructureSpec(
         "FAM",
@@ -96,6 +106,9 @@ STRUCTURES = (
         "FAM La Roseraie - Service facturation",
         Decimal("64.90"),
         0.5,
+        "590000782",
+        VAT_STATEMENTS[0],
+        "Secrétariat - Mme Vandamme\n03 28 41 00 00 - facturation.roseraie@example.org",
     ),
 )
 
@@ -149,6 +162,15 @@ def _populate(rng: random.Random) -> None:
     association = Association.get_solo()
     association.name = "Association Les Papillons Blancs de Flandre (démo)"
     association.address = "8 place du Général de Gaulle\n59200 Tourcoing"
+    # Made up, with valid keys: they pass the checks and show on the demo's invoices.
+    association.siret = "78945612600018"
+    association.phone = "03 20 00 12 34"
+    association.email = "contact@papillons-flandre.example.org"
+    association.website = "www.papillons-flandre.example.org"
+    association.iban = "FR7610278026790002045730135"
+    association.bic = "CMCIFR2A"
+    association.cheque_payee = "Association Les Papillons Blancs de Flandre"
+    association.payment_days = 15
     association.smtp_host = DEMO_SMTP_HOST
     association.smtp_port = DEMO_SMTP_PORT
     association.smtp_security = "none"
@@ -162,6 +184,9 @@ def _populate(rng: random.Random) -> None:
             code=spec.code,
             name=spec.name,
             address=spec.address,
+            finess=spec.finess,
+            vat_statement=spec.vat_statement,
+            billing_contact=spec.billing_contact,
             sender_email=spec.sender,
             sender_name=spec.sender_name,
             reply_to=spec.sender,
@@ -193,20 +218,27 @@ def _make_residents(rng, structure, spec, used_names) -> list[tuple[Resident, Pe
     result = []
     for index, (last, first, kind) in enumerate(people):
         email = guardian_name = guardian_email = None
+        relation = guardian_address = ""
         own = f"{_slug(first)}.{_slug(last)}@example.com"
         if kind in ("both", "resident"):
             email = own
         if kind in ("both", "family"):
-            link = rng.choice(names.FAMILY_LINKS)
+            rng.choice(names.FAMILY_LINKS)  # drawn still, so that the demo's people stay those they were
             relative = rng.choice(names.FIRST_NAMES_FEMALE + names.FIRST_NAMES_MALE)
-            guardian_name = f"{last} {relative} ({link})"
+            guardian_name = f"{last} {relative}"
             guardian_email = f"{_slug(relative)}.{_slug(last)}{rng.randint(1, 99)}@example.net"
+            relation = "tuteur" if index % 7 == 3 else "famille"  # a family member may be the tutor
+            guardian_address = (f"{index % 90 + 1} {names.STREETS[index % len(names.STREETS)]}\n"
+                                f"{names.TOWNS[(index // 3) % len(names.TOWNS)]}")
         if kind == "both" and index % 11 == 10:
             guardian_email = own.upper()  # the family reads the resident's own mailbox
         if kind == "mandataire" or (kind == "both" and index % 5 == 4):
             guardian_name, guardian_email = rng.choice(names.MANDATAIRES)
         if kind == "none" and rng.random() < 0.4:
             guardian_name = rng.choice(names.MANDATAIRES)[0]  # a guardian known by post only
+        if guardian_name in names.MANDATAIRE_ADDRESSES:
+            relation = "curateur" if index % 4 == 1 else "mandataire judiciaire"
+            guardian_address = names.MANDATAIRE_ADDRESSES[guardian_name]
         # Arrivals and departures, so that not every resident has every invoice.
         first_period, last_period = DEMO_PERIODS[0], None
         roll = rng.random()
@@ -223,6 +255,10 @@ def _make_residents(rng, structure, spec, used_names) -> list[tuple[Resident, Pe
             email=email,
             guardian_name=guardian_name or "",
             guardian_email=guardian_email,
+            guardian_relation=relation,
+            guardian_address=guardian_address,
+            address=f"{spec.name}\n{spec.address}",  # they live there
+            direct_debit=index % 3 == 2,  # a third pay by direct debit
             active=last_period is None,
             external_id=f"{structure.code}-{index + 1:04d}",  # the billing software's ID, as its exports give it
         )

@@ -31,3 +31,17 @@ MANDATAIRES = (
 )
 
 FAMILY_LINKS = ("fille", "fils", "sœur", "frère", "nièce", "neveu")
+
+#: The mandataires' postal addresses, by name.
+MANDATAIRE_ADDRESSES = {
+    "UDAF du Nord - Service des majeurs protégés": "10 rue Jean Moulin\nBP 60017\n59000 Lille",
+    "ATI Flandre - Mandataire judiciaire": "45 rue de Dunkerque\n59190 Hazebrouck",
+    "Mme LEROY Martine, mandataire judiciaire": "7 place de la République\n59280 Armentières",
+    "AGSS de l'UDAF - Pôle tutelles": "2 boulevard de la Liberté\n59800 Lille",
+}
+
+#: Streets and towns where the families live (a family's address is picked by its resident's place).
+STREETS = ("rue Victor Hugo", "rue Pasteur", "allée des Charmes", "rue de la Gare", "avenue Foch",
+           "rue du Moulin", "impasse des Lilas", "rue Jean Jaurès", "chemin du Halage", "rue Nationale")
+TOWNS = ("59000 Lille", "59100 Roubaix", "59200 Tourcoing", "59280 Armentières", "59130 Lambersart",
+         "59190 Hazebrouck", "59640 Dunkerque", "62400 Béthune", "59500 Douai", "80000 Amiens")

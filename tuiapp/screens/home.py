@@ -20,6 +20,10 @@ from tuiapp.widgets.plain import markup
 if TYPE_CHECKING:
     from tuiapp.app import TuiApp
 
+#: On a base whose association has no name yet: where to give it one.
+UNNAMED = ("[b]L'association n'a pas encore de nom.[/b]\nRenseignez son nom, son adresse, son SIRET et son IBAN : "
+           "Structures (s), puis Association (a) ; ou Ctrl+P, « Association ».")
+
 
 class HomeScreen(Screen[None]):
     """What an operator sees first."""
@@ -52,8 +56,8 @@ class HomeScreen(Screen[None]):
     def refresh_overview(self) -> None:
         association = Association.get_solo()
         self.query_one("#association", Static).update(
-            markup("[b]$name[/b]\n$address", name=association.name or "Association sans nom",
-                   address=association.address)
+            markup("[b]$name[/b]\n$address", name=association.name, address=association.address)
+            if association.name else markup(UNNAMED)
         )
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()

@@ -9,17 +9,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Label, Select, Static, Switch
+from textual.widgets import DataTable, Header, Input, Label, Select, Static, Switch, TextArea
 
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
+from tuiapp.domain.identifiers import GUARDIAN_RELATIONS
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.footer import Footer
-from tuiapp.widgets.form import Field, FormInput, FormScreen, cursor_key, show_errors
+from tuiapp.widgets.form import Field, FormInput, FormScreen, FormTextArea, cursor_key, show_errors
 from tuiapp.widgets.plain import cell, field_text, markup, options
 
 TEXT_FIELDS = ("last_name", "first_name", "external_id", "email", "guardian_name", "guardian_email")
+AREA_FIELDS = ("address", "guardian_address")
+RELATION_CHOICES = [(relation, relation) for relation in GUARDIAN_RELATIONS]
+LABELS = {"structure": "Structure", "address": "Adresse", "guardian_address": "Adresse du tuteur",
+          "guardian_relation": "Lien du tuteur"}
 ALL = "all"
 SHOWN_AT_MOST = 300
 
@@ -142,6 +147,9 @@ class ResidentFormScreen(FormScreen):
         self.structure_choices = choices = _structure_choices()
         self.initial["structure"] = str(source.structure_id) if resident else (choices[0][1] if choices else "")
         self.initial["active"] = "1" if source.active else "0"
+        self.initial.update({name: field_text(getattr(source, name), multiline=True) for name in AREA_FIELDS})
+        self.initial["guardian_relation"] = field_text(source.guardian_relation)
+        self.initial["direct_debit"] = "1" if source.direct_debit else "0"
 
     def compose(self) -> ComposeResult:
         values = self.initial
@@ -155,8 +163,22 @@ class ResidentFormScreen(FormScreen):
             with Horizontal(classes="select-row"):
                 yield Label("Structure", classes="field-label")
                 yield Select(self.structure_choices, value=values["structure"] or Select.NULL, id="structure")
+            with Horizontal(classes="area-row"):
+                yield Label("Adresse", classes="field-label")
+                yield FormTextArea(values["address"], id="address", classes="address")
             yield Field("Courriel du résident", "email", values["email"])
+            with Horizontal(classes="switch-row"):
+                yield Label("Prélèvement", classes="field-label")
+                yield Switch(value=values["direct_debit"] == "1", id="direct_debit")
             yield Field("Tuteur", "guardian_name", values["guardian_name"])
+            with Horizontal(classes="select-row"):
+                yield Label("Lien du tuteur", classes="field-label")
+                relation = values["guardian_relation"]
+                yield Select(RELATION_CHOICES, value=relation if relation in GUARDIAN_RELATIONS else Select.NULL,
+                             prompt="(aucun)", id="guardian_relation")
+            with Horizontal(classes="area-row"):
+                yield Label("Adresse du tuteur", classes="field-label")
+                yield FormTextArea(values["guardian_address"], id="guardian_address", classes="address")
             yield Field("Courriel du tuteur", "guardian_email", values["guardian_email"])
             with Horizontal(classes="switch-row"):
                 yield Label("Présent (actif)", classes="field-label")
@@ -173,15 +195,20 @@ class ResidentFormScreen(FormScreen):
         structure = self.query_one("#structure", Select).value
         values["structure"] = "" if structure is Select.NULL else str(structure)
         values["active"] = "1" if self.query_one("#active", Switch).value else "0"
+        values.update({name: self.query_one(f"#{name}", TextArea).text for name in AREA_FIELDS})
+        relation = self.query_one("#guardian_relation", Select).value
+        values["guardian_relation"] = "" if relation is Select.NULL else str(relation)
+        values["direct_debit"] = "1" if self.query_one("#direct_debit", Switch).value else "0"
         return values
 
     @on(Input.Changed)
+    @on(TextArea.Changed)
     @on(Select.Changed)
     @on(Switch.Changed)
     @reports_database_errors  # the structure is looked up in the database
     def validate_form(self) -> None:
         _, errors = editing.check_resident(self.form_values())
-        show_errors(self, errors, (*TEXT_FIELDS, "structure"), {"structure": "Structure"})
+        show_errors(self, errors, (*TEXT_FIELDS, *AREA_FIELDS, "structure", "guardian_relation"), LABELS)
 
     def save(self) -> str:
         self.resident = editing.save_resident(self.form_values(), self.resident)

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import DataTable, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain import templates
+from tuiapp.domain.identifiers import VAT_STATEMENTS
 from tuiapp.domain.roles import Action
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
@@ -23,8 +24,13 @@ from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, sho
 from tuiapp.widgets.plain import cell, field_text, markup
 from tuiapp.widgets.rights import refuse, refused_action
 
-TEXT_FIELDS = ("code", "name", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
-AREA_FIELDS = ("address", "body_template")
+TEXT_FIELDS = ("code", "name", "finess", "sender_email", "sender_name", "reply_to", "bcc", "subject_template")
+AREA_FIELDS = ("address", "billing_contact", "body_template")
+#: The VAT statement's list: the usual ones, then "another", typed in the field below it.
+OTHER_VAT = "other"
+VAT_CHOICES = [*((text, text) for text in VAT_STATEMENTS), ("Autre mention (à saisir)", OTHER_VAT)]
+LABELS = {"address": "Adresse", "billing_contact": "Contact facturation", "body_template": "Texte du mail",
+          "vat_statement": "Mention de TVA"}
 #: What an operator may not do on the list (dimmed keys; the reason when pressed).
 _RIGHTS = {"new": Action.EDIT_STRUCTURES, "edit": Action.EDIT_STRUCTURES}
 
@@ -37,6 +43,7 @@ class StructuresScreen(Screen[None]):
         Binding("n", "new", "Nouvelle", id="structures.new"),
         Binding("enter", "edit", "Modifier", id="structures.edit", priority=True),
         Binding("m", "app.smtp", "Serveur SMTP", id="structures.smtp"),
+        Binding("a", "app.association", "Association", id="structures.association"),
         Binding("escape", "app.pop_screen", "Retour", id="structures.back"),
     ]
 
@@ -110,6 +117,7 @@ class StructureFormScreen(FormScreen):
         source = structure or Structure()
         self.initial = {name: field_text(getattr(source, name)) for name in TEXT_FIELDS}
         self.initial.update({name: field_text(getattr(source, name), multiline=True) for name in AREA_FIELDS})
+        self.initial["vat_statement"] = field_text(source.vat_statement)
 
     def compose(self) -> ComposeResult:
         values = self.initial
@@ -123,6 +131,15 @@ class StructureFormScreen(FormScreen):
                     yield Field("Nom", "name", values["name"])
                     yield Label("Adresse", classes="field-label")
                     yield FormTextArea(values["address"], id="address", classes="address")
+                    yield Field("N° FINESS", "finess", values["finess"], placeholder="9 caractères")
+                    vat = values["vat_statement"]
+                    with Horizontal(classes="select-row"):
+                        yield Label("Mention de TVA", classes="field-label")
+                        yield Select(VAT_CHOICES, value=vat if vat in VAT_STATEMENTS else OTHER_VAT if vat
+                                     else Select.NULL, prompt="(à choisir)", id="vat_choice")
+                    yield Field("Autre mention", "vat_other", "" if vat in VAT_STATEMENTS else vat)
+                    yield Label("Contact facturation", classes="field-label")
+                    yield FormTextArea(values["billing_contact"], id="billing_contact", classes="contact")
             with TabPane("Mail", id="mail"):
                 with Horizontal():
                     with VerticalScroll(id="mail-form"):
@@ -144,6 +161,7 @@ class StructureFormScreen(FormScreen):
         return "[b]Mots-clés[/b]\n" + "\n".join(f"&{name}" for name in templates.KEYWORDS)
 
     def on_mount(self) -> None:
+        self._show_other_vat()
         self.refresh_form()
         self.action_show_tab(self.query_one(TabbedContent).active)
 
@@ -152,18 +170,32 @@ class StructureFormScreen(FormScreen):
         # At once, not as widget.focus() does after the keys already waiting: they belong to the new field.
         self.set_focus(self.query_one("#code" if tab == "general" else "#sender_email", Input))
 
+    def _vat_choice(self) -> str:
+        choice = self.query_one("#vat_choice", Select).value
+        return "" if choice is Select.NULL else str(choice)
+
+    @on(Select.Changed, "#vat_choice")
+    def _show_other_vat(self) -> None:
+        """The free text, only when "another statement" is chosen (hidden, it is out of the Tab order)."""
+        self.query_one("#field-vat_other").display = self._vat_choice() == OTHER_VAT
+
     def form_values(self) -> dict[str, str]:
         values = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
         values.update({name: self.query_one(f"#{name}", TextArea).text for name in AREA_FIELDS})
+        choice = self._vat_choice()
+        values["vat_statement"] = self.query_one("#vat_other", Input).value if choice == OTHER_VAT else choice
         return values
 
     @on(Input.Changed)
     @on(TextArea.Changed)
+    @on(Select.Changed)
     @reports_database_errors  # the code's uniqueness is checked in the database
     def refresh_form(self) -> None:
         form = self.form_values()
         _, errors = editing.check_structure(form, self.structure)
-        show_errors(self, errors, TEXT_FIELDS + AREA_FIELDS, {"address": "Adresse", "body_template": "Texte du mail"})
+        if "vat_statement" in errors:  # typed in the free text: shown there
+            errors["vat_other"] = errors.pop("vat_statement")
+        show_errors(self, errors, (*TEXT_FIELDS, *AREA_FIELDS, "vat_other"), {**LABELS, "vat_other": "Mention de TVA"})
         sample = templates.sample_values(form["name"])
         subject = templates.render(form["subject_template"], sample)
         body = templates.render(form["body_template"], sample)
@@ -173,4 +205,6 @@ class StructureFormScreen(FormScreen):
 
     def save(self) -> str:
         self.structure = editing.save_structure(self.form_values(), self.structure)
+        if warning := editing.sender_warning(self.structure):
+            self.notify(warning, title="Sans expéditeur", severity="warning", timeout=15)
         return f"Structure {self.structure.code} enregistrée."

@@ -22,10 +22,15 @@ from tuiapp.domain.validation import check_ca_file, check_certificate_file
 
 Errors = dict[str, str]
 
-STRUCTURE_FIELDS = ("code", "name", "address", "sender_email", "sender_name", "reply_to", "bcc",
-                    "subject_template", "body_template")
-RESIDENT_FIELDS = ("last_name", "first_name", "external_id", "structure", "email", "guardian_name", "guardian_email",
-                   "active")
+STRUCTURE_FIELDS = ("code", "name", "address", "finess", "vat_statement", "billing_contact", "sender_email",
+                    "sender_name", "reply_to", "bcc", "subject_template", "body_template")
+RESIDENT_FIELDS = ("last_name", "first_name", "external_id", "structure", "address", "email", "direct_debit",
+                   "guardian_name", "guardian_relation", "guardian_address", "guardian_email", "active")
+ASSOCIATION_FIELDS = ("name", "address", "siret", "phone", "email", "website", "iban", "bic", "cheque_payee",
+                      "payment_days")
+#: Said when a structure is saved without a sender: its invoices cannot be mailed.
+NO_SENDER = ("La structure {code} n'a pas d'adresse d'expéditeur (onglet Mail) : ses factures ne pourront pas "
+             "être envoyées par mail tant qu'elle n'est pas renseignée.")
 SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file",
                "smtp_auth_method", "smtp_oauth_tenant", "smtp_oauth_client_id", "smtp_oauth_certificate",
                "smtp_oauth_authority")
@@ -109,8 +114,13 @@ def save_structure(form: Mapping[str, object], structure: Structure | None = Non
     return _save(structure or Structure(), _structure_values(form))
 
 
+def sender_warning(structure: Structure) -> str | None:
+    """What to tell whoever saved ``structure`` about mailing its invoices (None: nothing)."""
+    return None if structure.sender_email else NO_SENDER.format(code=structure.code)
+
+
 def _resident_values(form: Mapping[str, object]) -> dict[str, object]:
-    return _read(form, RESIDENT_FIELDS, {"structure": _row_id, "active": _switch})
+    return _read(form, RESIDENT_FIELDS, {"structure": _row_id, "active": _switch, "direct_debit": _switch})
 
 
 def check_resident(form: Mapping[str, object], resident: Resident | None = None) -> tuple[dict[str, Any], Errors]:
@@ -120,6 +130,21 @@ def check_resident(form: Mapping[str, object], resident: Resident | None = None)
 
 def save_resident(form: Mapping[str, object], resident: Resident | None = None) -> Resident:
     return _save(resident or Resident(), _resident_values(form))
+
+
+def _association_values(form: Mapping[str, object]) -> dict[str, object]:
+    return _read(form, ASSOCIATION_FIELDS, {"payment_days": _number})
+
+
+def check_association(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
+    """The Association window's values, cleaned, and its problems by field."""
+    return _check(_copy(Association, Association.get_solo()), _association_values(form), ASSOCIATION_FIELDS)
+
+
+def save_association(form: Mapping[str, object]) -> Association:
+    """Write the association's details in one transaction (its mail server is left as it is)."""
+    with db.atomic():
+        return _save(Association.get_solo(), _association_values(form))
 
 
 def check_application_certificate(value: str | None, *, field: str = "smtp_oauth_certificate",

@@ -66,6 +66,18 @@ _RESIDENTS = (
     ImportField("guardian_email", "Courriel du tuteur",
                 ("mail tuteur", "courriel tuteur", "e-mail tuteur", "email tuteur", "guardian email",
                  "guardian e-mail", "mail représentant légal", "courriel représentant légal")),
+    ImportField("address", "Adresse du résident",
+                ("adresse", "adresse résident", "adresse postale", "adresse postale résident", "address",
+                 "postal address", "resident address")),
+    ImportField("guardian_relation", "Lien du tuteur",
+                ("lien tuteur", "lien", "qualité tuteur", "mesure de protection", "mesure", "type mesure",
+                 "relation", "lien représentant légal", "guardian relation", "relationship")),
+    ImportField("guardian_address", "Adresse du tuteur",
+                ("adresse tuteur", "adresse postale tuteur", "adresse représentant légal", "guardian address",
+                 "guardian postal address")),
+    ImportField("direct_debit", "Prélèvement",
+                ("prélèvement", "prélèvement automatique", "mode de paiement", "mode de règlement", "règlement",
+                 "direct debit", "payment method")),
     ImportField("active", "Actif", ("actif", "active", "présent", "en activité")),
 )
 

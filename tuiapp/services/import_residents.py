@@ -41,13 +41,19 @@ from tuiapp.services.import_rows import (
 )
 
 #: What the file may set, as Resident's fields.
-TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email")
-COMPARED = ("structure", "external_id", "active", *TEXT_FIELDS)
+TEXT_FIELDS = ("last_name", "first_name", "email", "guardian_name", "guardian_email", "address",
+               "guardian_relation", "guardian_address")
+COMPARED = ("structure", "external_id", "active", "direct_debit", *TEXT_FIELDS)
 #: Fields a new resident must have (an existing one keeps its own when the file lacks the column).
 NEEDED_BY_NEW = ("structure", "last_name")
 _YES = {"oui", "o", "1", "vrai", "true", "yes", "y", "x", "actif", "active", "present", "presente"}
 _NO = {"non", "n", "0", "faux", "false", "no", "inactif", "inactive", "absent", "absente", "sorti", "sortie"}
-_NEW = {"first_name": "", "email": None, "guardian_name": "", "guardian_email": None, "active": True}
+_NEW = {"first_name": "", "email": None, "guardian_name": "", "guardian_email": None, "active": True,
+        "address": "", "guardian_relation": "", "guardian_address": "", "direct_debit": False}
+#: How a payment column says the resident pays by direct debit, or not (folded words).
+_DEBIT_YES = {*_YES - {"actif", "active", "present", "presente"}, "prelevement", "prelevementautomatique", "sepa"}
+_DEBIT_NO = {*_NO - {"inactif", "inactive", "absent", "absente", "sorti", "sortie"}, "virement", "cheque",
+             "especes", "carte", "cb", "tip"}
 
 
 class _Structures:
@@ -82,14 +88,14 @@ def _name_key(values: dict) -> tuple:
     return values["structure"], fold(values["last_name"].strip()), fold((values["first_name"] or "").strip())
 
 
-def _active(text: str) -> bool | None:
+def _active(text: str, yes: set[str] = _YES, no: set[str] = _NO) -> bool | None:
     """True, False, or None for an empty cell; ValueError otherwise."""
     word = fold_header(text)
     if not word:
         return None
-    if word in _YES:
+    if word in yes:
         return True
-    if word in _NO:
+    if word in no:
         return False
     raise ValueError(text)
 
@@ -229,6 +235,14 @@ class _Checker:
         else:
             if active is not None:
                 values["active"] = active
+        try:
+            debit = _active(cells.get(row, "direct_debit"), _DEBIT_YES, _DEBIT_NO)
+        except ValueError:
+            problems.append(problem(row.line, cells.header("direct_debit"), cells.get(row, "direct_debit"),
+                                    "oui ou non attendu (ou prélèvement, virement, chèque)."))
+        else:
+            if debit is not None:
+                values["direct_debit"] = debit
         resident = Resident(**{name: value for name, value in values.items() if name != "structure"})
         try:
             resident.clean(offline=True)

@@ -1,0 +1,179 @@
+"""The association's and the structures' identifiers, and the short lists the forms offer.
+
+Each ``check_*`` takes what was typed and returns it normalised (compact, upper case), or
+raises a French ``ValidationError``; an empty value is accepted (the field is not set yet).
+
+- SIRET: 14 digits, Luhn key (python-stdnum ``stdnum.fr.siret``; La Poste's SIRETs, whose
+  key is the sum of the digits, pass too).
+- IBAN: its country's length and format, and its ISO 7064 key (``stdnum.iban``).
+- BIC: 8 or 11 characters: bank (4 letters), country (2 letters), location, branch (``stdnum.bic``).
+- FINESS: 9 characters: the département (01 to 95, 2A or 2B for Corsica, 97 or 98 overseas),
+  then digits; the 9th is a Luhn key over the 8 before it (checked on AP-HP's 750712184 and
+  the CHU de Bordeaux's 330781196). A Corsican number's key is not checked: no published rule
+  says how its letter counts.
+
+python-stdnum is imported when a number is checked, not at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.validation import single_line
+
+#: The VAT statements a structure usually prints (its own text is allowed too).
+VAT_STATEMENTS = (
+    "TVA non applicable, art. 261-7-1°-b du CGI",
+    "Hors champ de la TVA, art. 256 B du CGI",
+    "TVA non applicable, art. 261-4-1° ter du CGI",
+)
+#: A guardian's relation to the resident ("" : not said).
+GUARDIAN_RELATIONS = ("tuteur", "curateur", "mandataire judiciaire", "famille")
+#: The default payment terms offered: days from the issue date to the due date.
+PAYMENT_TERMS = {0: "à réception", 15: "sous 15 jours", 30: "sous 30 jours", 45: "sous 45 jours"}
+
+_SEPARATORS = re.compile(r"[\s.\-/]")
+_PHONE = re.compile(r"^\+?[0-9 .()\-]{4,30}$")
+_WEBSITE = re.compile(r"^(https?://)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+(?:/\S*)?$")
+_FINESS = re.compile(r"^(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|9[78])[0-9]{7}$")
+
+
+def _compact(value: str | None, field: str, label: str, max_length: int = 60) -> str:
+    return _SEPARATORS.sub("", single_line(value, field=field, label=label, max_length=max_length)).upper()
+
+
+def check_siret(value: str | None, *, field: str = "siret", label: str = "SIRET") -> str:
+    """14 digits with a valid key; stored without spaces."""
+    number = _compact(value, field, label)
+    if not number:
+        return ""
+    from stdnum.exceptions import InvalidChecksum
+    from stdnum.exceptions import ValidationError as NumberError
+    from stdnum.fr import siret
+
+    if not number.isdigit() or len(number) != 14:
+        raise ValidationError(field, label, "14 chiffres attendus (ex. 732 829 320 00074).")
+    try:
+        return siret.validate(number)
+    except InvalidChecksum:
+        raise ValidationError(field, label, f"la clé de « {number} » est fausse : vérifiez les chiffres.") from None
+    except NumberError:
+        raise ValidationError(field, label, f"« {number} » n'est pas un SIRET valide.") from None
+
+
+def check_iban(value: str | None, *, field: str = "iban", label: str = "IBAN") -> str:
+    """An IBAN of the right length for its country, with a valid key; stored without spaces."""
+    number = _compact(value, field, label)
+    if not number:
+        return ""
+    from stdnum import iban
+    from stdnum.exceptions import InvalidChecksum
+    from stdnum.exceptions import ValidationError as NumberError
+
+    try:
+        return iban.validate(number)
+    except InvalidChecksum:
+        # The key is checked before the length: a number cut short is said as such, not as a wrong key.
+        try:
+            iban.validate(number[:2] + iban.calc_check_digits(number) + number[4:])
+        except NumberError:
+            pass
+        else:
+            raise ValidationError(field, label, "la clé de l'IBAN est fausse : vérifiez les chiffres.") from None
+    except NumberError:
+        pass
+    raise ValidationError(field, label, "ce n'est pas un IBAN valide (ex. FR76 3000 6000 0112 3456 7890 189).")
+
+
+def format_iban(number: str) -> str:
+    """An IBAN as printed: by groups of four (``FR76 3000 6000 ...``); any other text as it is."""
+    if not (number.isascii() and number.isalnum()):
+        return number
+    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+
+
+def format_siret(number: str) -> str:
+    """A SIRET as printed: ``732 829 320 00074`` (SIREN by threes, then the establishment's NIC)."""
+    if len(number) != 14 or not (number.isascii() and number.isdigit()):
+        return number
+    return f"{number[:3]} {number[3:6]} {number[6:9]} {number[9:]}"
+
+
+def check_bic(value: str | None, *, field: str = "bic", label: str = "BIC") -> str:
+    """8 or 11 characters (bank, country, location, branch); stored in upper case."""
+    number = _compact(value, field, label)
+    if not number:
+        return ""
+    from stdnum import bic
+    from stdnum.exceptions import ValidationError as NumberError
+
+    try:
+        return bic.validate(number)
+    except NumberError:
+        raise ValidationError(field, label, "8 ou 11 caractères : banque, pays, lieu (ex. AGRIFRPP).") from None
+
+
+def check_finess(value: str | None, *, field: str = "finess", label: str = "N° FINESS") -> str:
+    """9 characters beginning with the département (2A, 2B for Corsica); the key of the others."""
+    number = _compact(value, field, label)
+    if not number:
+        return ""
+    if len(number) != 9:
+        raise ValidationError(field, label, f"9 caractères attendus ({len(number)} saisis), ex. 590000123.")
+    if not _FINESS.match(number):
+        raise ValidationError(field, label, "il commence par le département (01 à 95, 2A, 2B, 97 ou 98), "
+                                            "suivi de 7 chiffres.")
+    if number.isdigit():
+        from stdnum import luhn
+
+        if not luhn.is_valid(number):
+            raise ValidationError(field, label, f"la clé (9e chiffre) de « {number} » est fausse : "
+                                                "vérifiez les chiffres.")
+    return number
+
+
+def check_phone(value: str | None, *, field: str = "phone", label: str = "Téléphone") -> str:
+    text = single_line(value, field=field, label=label, max_length=30)
+    if text and not _PHONE.match(text):
+        raise ValidationError(field, label, "des chiffres, espaces, points ou + seulement (ex. 03 20 12 34 56).")
+    return text
+
+
+def check_website(value: str | None, *, field: str = "website", label: str = "Site web") -> str:
+    text = single_line(value, field=field, label=label, max_length=253)
+    if text and not _WEBSITE.match(text):
+        raise ValidationError(field, label, "une adresse de site (ex. www.association.fr).")
+    return text
+
+
+def check_payment_days(value: object, *, field: str = "payment_days", label: str = "Délai de paiement") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 90:
+        raise ValidationError(field, label, "un nombre de jours entre 0 (à réception) et 90.")
+    return value
+
+
+def payment_terms(days: int) -> str:
+    """The terms in words: "à réception", "sous 15 jours"."""
+    return PAYMENT_TERMS.get(days) or f"sous {days} jours"
+
+
+#: Other words for the relations, as the billing software's exports write them (folded: no accents, lower case).
+_RELATION_WORDS = {
+    "tutelle": "tuteur", "tutrice": "tuteur", "curatelle": "curateur", "curatrice": "curateur",
+    "mandataire": "mandataire judiciaire", "mjpm": "mandataire judiciaire",
+    "mandataire judiciaire a la protection des majeurs": "mandataire judiciaire",
+    "parent": "famille", "familial": "famille", "proche": "famille",
+}
+
+
+def check_relation(value: str | None, *, field: str = "guardian_relation", label: str = "Lien du tuteur") -> str:
+    """One of ``GUARDIAN_RELATIONS`` or "" (a few other words read as one: *tutelle*, *MJPM* ...)."""
+    import unicodedata
+
+    text = single_line(value, field=field, label=label).lower()
+    folded = "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))
+    text = _RELATION_WORDS.get(" ".join(folded.split()), text)
+    if text and text not in GUARDIAN_RELATIONS:
+        raise ValidationError(field, label, "tuteur, curateur, mandataire judiciaire, famille ou vide.")
+    return text
