@@ -163,13 +163,23 @@ class ContributionsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="print", exit_on_error=False)
     def print_invoices(self, period: Period, ids: list[int]) -> None:
-        from tuiapp.services.printing import failure_reason, print_folder, print_invoices
+        from tuiapp.services.printing import (
+            PrinterError,
+            configured_printer,
+            failure_reason,
+            print_folder,
+            print_invoices,
+        )
         from tuiapp.widgets.dialogs import PreviewScreen
 
         call = self.app.call_from_thread
+        app = cast("TuiApp", self.app)
         try:
-            shared = getattr(self.app, "print_dir", None)  # the association's server: the group's folder
-            result = print_invoices(ids, print_folder(period, shared), shared=shared is not None)
+            shared = app.print_dir  # the association's server: the group's folder
+            printer = configured_printer(app.config if app.service_mode else None)
+            result = print_invoices(ids, print_folder(period, shared), shared=shared is not None, printer=printer)
+        except PrinterError as exc:  # a wrong setting: nothing written yet
+            call(self.notify, f"Impression impossible : {exc}", severity="error", markup=False)
         except DATABASE_ERRORS as exc:  # the stamps not written: said in French, never a crash
             call(self.notify, f"Impression impossible. {database_message(self, exc)}", severity="error", markup=False)
         except OSError as exc:  # the folder itself
@@ -177,8 +187,9 @@ class ContributionsScreen(Screen[None]):
         except Exception as exc:  # never a silent failure after "Impression en cours"
             call(self.notify, f"Impression impossible ({type(exc).__name__}).", severity="error", markup=False)
         else:
-            severity = "warning" if result.failures else "information"
-            call(self.notify, result.summary, title="Impression terminée", timeout=20, severity=severity, markup=False)
+            severity = "warning" if result.failures or result.printer_error else "information"
+            title = "Impression terminée" if result.sent_to_printer or result.printer is None else "Imprimante"
+            call(self.notify, result.summary, title=title, timeout=20, severity=severity, markup=False)
             if result.failures:
                 call(self.app.push_screen, PreviewScreen("Factures non imprimées", result.failures_text))
         call(self.reload)
