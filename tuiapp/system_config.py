@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -138,6 +137,8 @@ def load(environ: Mapping[str, str] = os.environ) -> SystemConfig | None:
         raise ConfigError(f"Lecture impossible de la configuration « {path} » ({exc.strerror}).") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"La configuration « {path} » est trop grande ({MAX_CONFIG_BYTES} octets au plus).")
+    import tomllib  # here: without the file (a single-user install, the demo), never needed
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

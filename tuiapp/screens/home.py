@@ -43,10 +43,8 @@ class HomeScreen(Screen[None]):
             yield Static(id="periods")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.refresh_overview()
-
     def on_screen_resume(self) -> None:
+        """When pushed, and when the operator comes back: read once each time."""
         self.refresh_overview()
 
     @reports_database_errors
