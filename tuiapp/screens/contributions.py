@@ -34,6 +34,8 @@ CHUNK_ROWS = 250
 #: While a send runs in a tab of this screen, the Factures tab's counts and dates are read
 #: again this often (seconds), in a thread.
 FOLLOW_SEND_EVERY = 1.0
+#: The sending tab's modules are loaded this long after the rows are first shown (seconds).
+PRELOAD_AFTER = 0.3
 
 Cells = tuple[Text, Text, str, str, str]
 Stamps = tuple[datetime | None, datetime | None]  # last printed, last mailed
@@ -131,7 +133,7 @@ class ContributionsScreen(Screen[None]):
         if len(first) == FIRST_ROWS:
             self._read_rest(period, structure_id, self._generation)
         self._show_overview(queries.period_overview(period, structure_id))
-        self._preload_sending()
+        self.set_timer(PRELOAD_AFTER, self._preload_sending)  # after the first frame: it would compete
 
     @work(thread=True, exclusive=True, group="preload", exit_on_error=False)
     def _preload_sending(self) -> None:
