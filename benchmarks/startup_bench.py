@@ -16,7 +16,8 @@ first screen has been drawn:
 The runs alternate (minimal, tuiapp, minimal...), so that the machine's drift
 touches both. Prints the median wall time and the median peak resident memory
 (``os.wait4``'s rusage of each child) of each, and their ratios (issue 14: start
-<= 1.2x, memory <= 1.3x), and the modules tuiapp imported that the minimal app
+<= 1.2x, memory <= 1.3x); the processor time of each too, which a loaded machine
+disturbs less than the wall time, and the modules tuiapp imported that the minimal app
 did not, the heaviest first (``--modules``).
 """
 
@@ -73,8 +74,8 @@ WITHOUT_PSYCOPG = "import sys\nsys.modules['psycopg'] = None\n"
 MODULES = "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)), file=open(sys.argv[-1], 'w'))\n"
 
 
-def run(code: str, *args: str) -> tuple[float, int]:
-    """Wall time (s) and peak resident memory (KiB) of one child."""
+def run(code: str, *args: str) -> tuple[float, int, float]:
+    """Wall time (s), peak resident memory (KiB) and processor time (s) of one child."""
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL)
@@ -83,7 +84,7 @@ def run(code: str, *args: str) -> tuple[float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise SystemExit(f"the child failed ({child.returncode})")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def modules(code: str, folder: Path, *args: str) -> set[str]:
@@ -114,16 +115,17 @@ def main() -> None:
         run(TUIAPP, str(base))
         kinds = {"minimal Textual app": (MINIMAL,), "tuiapp, without psycopg": (WITHOUT_PSYCOPG + TUIAPP, str(base)),
                  "tuiapp, with psycopg": (TUIAPP, str(base))}
-        results: dict[str, list[tuple[float, int]]] = {kind: [] for kind in kinds}
+        results: dict[str, list[tuple[float, int, float]]] = {kind: [] for kind in kinds}
         for _ in range(args.runs):
             for kind, arguments in kinds.items():
                 results[kind].append(run(*arguments))
         print(f"load average {os.getloadavg()[0]:.1f}; median of {args.runs} runs each")
-        medians = {kind: (statistics.median(t for t, _ in runs), statistics.median(m for _, m in runs))
+        medians = {kind: tuple(statistics.median(run[i] for run in runs) for i in range(3))
                    for kind, runs in results.items()}
-        base_time, base_memory = medians["minimal Textual app"]
-        for kind, (elapsed, memory) in medians.items():
-            print(f"{kind:25} start to first screen {elapsed * 1000:4.0f} ms ({elapsed / base_time:.2f}x, goal <= 1.2); "
+        base_time, base_memory, base_cpu = medians["minimal Textual app"]
+        for kind, (elapsed, memory, cpu) in medians.items():
+            print(f"{kind:24} start to first screen {elapsed * 1000:4.0f} ms ({elapsed / base_time:.2f}x, goal <= 1.2), "
+                  f"processor {cpu * 1000:4.0f} ms ({cpu / base_cpu:.2f}x); "
                   f"peak memory {memory / 1024:5.1f} MiB ({memory / base_memory:.2f}x, goal <= 1.3)")
         if args.modules:
             extra = sorted(modules(WITHOUT_PSYCOPG + TUIAPP, folder, str(base)) - modules(MINIMAL, folder))
