@@ -76,3 +76,11 @@ async def test_a_big_period_shows_its_first_rows_then_all_in_order_and_coming_ba
         await pilot.press("escape")
         await pilot.pause()
         assert table.cursor_row == 3 and table.row_count == len(expected)
+
+
+async def test_leaving_while_the_rows_are_read_is_harmless(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c", "minus", "escape")  # gone before the rest of the rows is read
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        assert app.screen.__class__.__name__ == "HomeScreen"

@@ -159,9 +159,10 @@ class ContributionsScreen(Screen[None]):
 
     def _add_rows(self, rows: list[tuple[int, Cells, Stamps]], generation: int) -> None:
         """A chunk now, the rest a moment later: the screen stays usable on big periods."""
-        if generation != self._generation:
-            return  # another period was chosen meanwhile
-        table = self.query_one("#invoices", DataTable)
+        tables = self.query("#invoices").results(DataTable)
+        table = next(tables, None)
+        if generation != self._generation or table is None:
+            return  # another period was chosen meanwhile, or the screen is going (a thread's late rows)
         for invoice_id, cells, stamps in rows[:CHUNK_ROWS]:
             if invoice_id in self._stamps:
                 continue  # read twice (an import between the two reads)
@@ -178,8 +179,10 @@ class ContributionsScreen(Screen[None]):
     def _follow_send(self) -> None:
         """Every ``FOLLOW_SEND_EVERY`` seconds: while a send runs, say so, and read the counts and
         the dates again; once more when it ends."""
+        line = next(self.query("#send-state").results(Static), None)
+        if line is None:
+            return  # the screen is going
         running = self._sending_panels()
-        line = self.query_one("#send-state", Static)
         if running:
             parts = []
             for panel in running:
@@ -219,10 +222,10 @@ class ContributionsScreen(Screen[None]):
 
     def _show_stamps(self, overview: queries.PeriodOverview, rows: list[tuple[int, Cells, Stamps]],
                      generation: int) -> None:
-        if generation != self._generation:
+        table = next(self.query("#invoices").results(DataTable), None)
+        if generation != self._generation or table is None:
             return
         self._show_overview(overview)
-        table = self.query_one("#invoices", DataTable)
         for invoice_id, cells, stamps in rows:
             self._stamps[invoice_id] = stamps
             row = table.get_row_index(str(invoice_id))
