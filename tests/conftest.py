@@ -74,6 +74,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("TUIAPP_DB", raising=False)
+    monkeypatch.delenv("TUIAPP_PRINTER", raising=False)  # never the machine's printer (tests/test_printer.py)
     # No association-server configuration unless a test writes one (the machine's /etc/tuiapp is not read).
     monkeypatch.setenv("TUIAPP_CONFIG", str(home / "no-system-config.toml"))
     # Every wait is a setting, 2 s or less in the tests (a test may set a shorter one); the

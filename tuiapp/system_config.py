@@ -21,6 +21,8 @@ Example::
     admin_group = "tuiapp-admin"
     operator_group = "tuiapp"
     print_dir = "/srv/tuiapp/impressions"
+    printer = "Bureau"                     # CUPS: "Imprimer" sends toutes.pdf there (lp -d)
+    print_timeout = 30                     # seconds lp may take to answer
     secret_dir = "/srv/tuiapp/secret"      # the default: beside the database
     service_user = "tuiapp"
 
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +47,7 @@ from pathlib import Path
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget, TargetError, is_url, parse_target
 from tuiapp.domain.errors import TuiappError, ValidationError
+from tuiapp.domain.printer import check_printer_name
 from tuiapp.domain.safe_text import describe_char, find_control, printable
 from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.domain.validation import check_authority, check_client_id, check_tenant
@@ -91,6 +93,10 @@ class SystemConfig:
     admin_group: str = "tuiapp-admin"
     operator_group: str = "tuiapp"
     print_dir: Path | None = None
+    #: The CUPS printer "Imprimer" sends ``toutes.pdf`` to (``lp -d``); None: the files stay in the folder.
+    printer: str | None = None
+    #: How long ``lp`` may take to answer, in seconds.
+    print_timeout: int = 30
     #: The sender service's own folder for the SMTP secret (0700, its files 0600).
     secret_dir: Path | None = None
     #: The system account that runs the sender service.
@@ -131,6 +137,8 @@ def load(environ: Mapping[str, str] = os.environ) -> SystemConfig | None:
         raise ConfigError(f"Lecture impossible de la configuration « {path} » ({exc.strerror}).") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"La configuration « {path} » est trop grande ({MAX_CONFIG_BYTES} octets au plus).")
+    import tomllib  # here: without the file (a single-user install, the demo), never needed
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -156,6 +164,8 @@ def parse(data: dict, *, path: Path, source: str = "") -> SystemConfig:
         admin_group=reader.group("admin_group", "tuiapp-admin"),
         operator_group=reader.group("operator_group", "tuiapp"),
         print_dir=reader.path("print_dir"),
+        printer=reader.checked("printer", check_printer_name) if reader.text("printer") else None,
+        print_timeout=reader.integer("print_timeout", 30, 1, 600),
         secret_dir=secret_dir or (database.parent / "secret" if isinstance(database, Path) else None),
         service_user=reader.group("service_user", "tuiapp"),
         smtp=_smtp(reader.table("smtp"), path) if "smtp" in data else None,

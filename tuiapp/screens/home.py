@@ -42,14 +42,13 @@ class HomeScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="home"):
             yield Static(id="association")
+            yield Static(id="waiting")
             yield Static(id="counts")
             yield Static(id="periods")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.refresh_overview()
-
     def on_screen_resume(self) -> None:
+        """When pushed, and when the operator comes back: read once each time."""
         self.refresh_overview()
 
     @reports_database_errors
@@ -65,6 +64,35 @@ class HomeScreen(Screen[None]):
             markup(f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : $path", path=cast("TuiApp", self.app).db_path)
         )
         self.query_one("#periods", Static).update(self._periods_text())
+        waiting = self._waiting_text()
+        self.query_one("#waiting", Static).update(waiting)
+        self.query_one("#waiting", Static).display = bool(waiting)
+
+    def _waiting_text(self) -> str:
+        """The invoices left waiting (``en attente``) that nobody is sending: in local mode, those of
+        an interrupted send; in service mode, only while the sender service does not answer."""
+        from tuiapp.db import heartbeat
+        from tuiapp.sending import outbox
+
+        service = cast("TuiApp", self.app).service_mode
+        if service:
+            beat = heartbeat.last()
+            if beat is not None and not beat.stale():
+                return ""  # the service takes them up
+        waiting = outbox.waiting_by_period()
+        if not waiting:
+            return ""
+        total = sum(count for _, count in waiting)
+        invoices = "1 facture" if total == 1 else f"{total} factures"
+        periods = ", ".join(f"{period_label(period)} : {count}" for period, count in waiting[:4])
+        if len(waiting) > 4:
+            periods += ", …"
+        if service:
+            return (f"[b]{invoices} en attente[/b] ({periods}) : le service d'envoi ne répond pas. "
+                    "Voyez « tuiapp server check » ou votre administrateur.")
+        left = "laissée par un envoi interrompu" if total == 1 else "laissées par un envoi interrompu"
+        return (f"[b]{invoices} en attente[/b], {left} ({periods}). Pour les envoyer : "
+                "[b]c[/b] (Contributions), la période ([b]-[/b] et [b]+[/b]), puis [b]e[/b] (Envoi par mail) : elles y sont cochées.")
 
     @staticmethod
     def _periods_text() -> str:

@@ -26,7 +26,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import cast
 
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from tuiapp.db import heartbeat
 from tuiapp.db.database import db, write_transaction
@@ -180,6 +180,21 @@ def queued_record_ids(period: Period | None = None, structure: Structure | int |
     if structure is not None:
         query = query.where(Invoice.structure == structure)
     return [record_id for (record_id,) in _ids(query.order_by(SendRecord.id).tuples())]
+
+
+def waiting_by_period() -> list[tuple[Period, int]]:
+    """How many invoices wait in the queue (``queued``: never claimed, or put back), per period,
+    the most recent first. In local mode nobody sends them until an operator does (a send that
+    was interrupted, the screen left during a send); in service mode the service does."""
+    rows = (
+        SendRecord.select(Invoice.period_year, Invoice.period_month, fn.COUNT(SendRecord.id))
+        .join(Invoice)
+        .where(SendRecord.status == SendStatus.QUEUED)
+        .group_by(Invoice.period_year, Invoice.period_month)
+        .order_by(Invoice.period_year.desc(), Invoice.period_month.desc())
+        .tuples()
+    )
+    return [(Period(year, month), count) for year, month, count in cast(Iterable[tuple[int, int, int]], rows)]
 
 
 def queued_record_ids_for(invoice_ids) -> list[int]:
