@@ -351,7 +351,7 @@ async def test_smtp_modal_explains_a_missing_keyring(app):
     from keyring.backends import fail
 
     association = Association.get_solo()
-    association.smtp_username = USERNAME
+    association.smtp_username, association.smtp_security = USERNAME, "starttls"
     association.save()
     keyring.set_keyring(fail.Keyring())
     async with app.run_test(size=SIZE) as pilot:

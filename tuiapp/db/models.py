@@ -132,6 +132,18 @@ class Association(CleanModel):
             self.smtp_oauth_certificate, field="smtp_oauth_certificate", label="Certificat de l'application",
             max_length=PATH_MAX) or None
         yield "smtp_oauth_authority", lambda: check_authority(self.smtp_oauth_authority)
+        yield "smtp_security", lambda: self._credentials_only_encrypted()
+
+    def _credentials_only_encrypted(self) -> str:
+        """An identifiant (a password or an OAuth token with it) goes only over an encrypted connection,
+        unless insecure authentication is explicitly allowed: the send would refuse it anyway."""
+        if (self.smtp_security == SmtpSecurity.NONE and (self.smtp_username or "").strip()
+                and not self.smtp_allow_insecure_auth):
+            raise ValidationError(
+                "smtp_security", "Sécurité",
+                "sans chiffrement, l'identifiant et le mot de passe passeraient en clair et l'envoi les refusera : "
+                "choisissez STARTTLS ou SSL, videz l'identifiant, ou autorisez l'authentification non chiffrée.")
+        return self.smtp_security
 
 
 class Structure(CleanModel):

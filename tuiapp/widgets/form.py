@@ -39,12 +39,24 @@ class _OwnKeysInArrivalOrder(_Mixin):
 
 
 class FormInput(_OwnKeysInArrivalOrder, Input):
-    """A one-line input whose edits happen in the order of the keys, at any typing speed."""
+    """A one-line input whose edits happen in the order of the keys, at any typing speed.
+
+    Focused, it keeps its text unselected with the cursor at the end: Textual
+    selects the whole text on focus, and the first key then replaced it (the
+    surname "MAILLY" became "X", and an Input has no Ctrl+Z to get it back).
+    """
+
+    def __init__(self, *args, select_on_focus: bool = False, **kwargs) -> None:
+        super().__init__(*args, select_on_focus=select_on_focus, **kwargs)
 
 
 class FormTextArea(_OwnKeysInArrivalOrder, TextArea):
     """A multi-line input whose edits happen in the order of the keys, at any typing speed."""
 
+
+#: What a form or a window focuses when it opens (``AUTO_FOCUS``): its first field, the first
+#: that can take the focus (not one hidden or disabled), in the order of the Tab key.
+FIRST_FIELD = "Input, Select, Checkbox, Switch, TextArea"
 
 #: Tab and Shift+Tab as priority bindings: the app moves the focus as it reads
 #: the key, so the keys typed after it go to the next field, not the one left.
@@ -144,6 +156,7 @@ class FormScreen(Screen[None]):
     """
 
     BINDINGS = FIELD_KEYS
+    AUTO_FOCUS = FIRST_FIELD
     initial: dict[str, str]
     TITLE_OF_NOTICES = ""
 
