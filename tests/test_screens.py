@@ -260,7 +260,7 @@ async def test_command_palette_reaches_the_screens_in_french(app):
         assert app.screen.__class__.__name__ == "ResidentsScreen"
         await press(pilot, "f1")
         help_text = str(app.screen.query_one("#help-text").render())
-        for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette de commandes"):
+        for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette : tous les écrans"):
             assert line in help_text, line
         await press(pilot, "escape")
         for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
