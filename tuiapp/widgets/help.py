@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tuiapp.widgets.keys import key_name
+from tuiapp.widgets.mail_text import MAIL_TEXT_KEYS, ONE_LINE_KEYS, MailTextArea
 
 
 class HelpScreen(ModalScreen[None]):
@@ -51,4 +52,7 @@ def keys_of(screen, app) -> list[tuple[str, str]]:
         names = keys.setdefault(binding.description, [])
         if shown not in names:
             names.append(shown)
-    return [(", ".join(names), description) for description, names in keys.items()] + COMMON_KEYS
+    lines = [(", ".join(names), description) for description, names in keys.items()] + COMMON_KEYS
+    if screen.query(MailTextArea):  # the mail's text and the one-line fields: their keys differ
+        lines += MAIL_TEXT_KEYS + ONE_LINE_KEYS
+    return lines
