@@ -69,3 +69,18 @@ async def test_a_prompt_opens_with_its_answer_unselected(app):
         app.push_screen(TextPromptScreen("Nom du profil ?", "Logiciel A"))
         await settle(pilot)
         await assert_opens_on(pilot, "prompt-answer", "B")
+
+
+async def test_ctrl_z_gives_back_the_text_before_the_last_keys(app):
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "r", "/")
+        await press(pilot, *"MAILLY", "enter", "enter")
+        field = app.screen.query_one("#last_name", Input)
+        await press(pilot, "X", "backspace", "backspace")
+        assert field.value == "MAILL"
+        await press(pilot, "ctrl+z")
+        assert field.value == "MAILLY"
+        await press(pilot, "ctrl+z", "ctrl+z")
+        assert field.value == "MAILLY" and field.cursor_position == len("MAILLY")  # nothing before: stays
+        await press(pilot, "f1")
+        assert "Ctrl+Z" in str(app.screen.query_one("#help-text").render())

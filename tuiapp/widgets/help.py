@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tuiapp.widgets.keys import key_name
 from tuiapp.widgets.mail_text import MAIL_TEXT_KEYS, ONE_LINE_KEYS, MailTextArea
@@ -53,6 +53,8 @@ def keys_of(screen, app) -> list[tuple[str, str]]:
         if shown not in names:
             names.append(shown)
     lines = [(", ".join(names), description) for description, names in keys.items()] + COMMON_KEYS
-    if screen.query(MailTextArea):  # the mail's text and the one-line fields: their keys differ
-        lines += MAIL_TEXT_KEYS + ONE_LINE_KEYS
+    if screen.query(MailTextArea):  # the mail's text: its keys differ from the one-line fields'
+        lines += MAIL_TEXT_KEYS
+    if screen.query(Input):
+        lines += ONE_LINE_KEYS
     return lines

@@ -21,6 +21,7 @@ MAIL_TEXT_KEYS = [
 ONE_LINE_KEYS = [
     ("Début, Ctrl+A", "Champ d'une ligne : aller au début"),
     ("Fin, Ctrl+E", "Champ d'une ligne : aller à la fin"),
+    ("Ctrl+Z", "Annuler la dernière frappe"),
 ]
 
 
