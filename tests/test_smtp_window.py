@@ -44,7 +44,7 @@ async def test_an_identifiant_without_encryption_is_refused_unless_allowed(app):
         assert app.screen is screen  # refused: the window stays open with what was typed
         errors = text_of(app, "#errors")
         assert "Sécurité : sans chiffrement, l'identifiant et le mot de passe passeraient en clair" in errors
-        assert "autorisez l'authentification non chiffrée" in errors
+        assert "ou autorisez l'authentification non chiffrée" in errors
         assert screen.query_one("#smtp_username", Input).value == MAILBOX
         assert Association.get_solo().smtp_username == ""  # nothing saved
         # Allowed explicitly, with the warning in sight: saved.

@@ -41,7 +41,7 @@ from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.periods import Period
-from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.domain.smtp_security import CREDENTIALS_IN_CLEAR, SmtpSecurity, credentials_in_clear
 from tuiapp.domain.status import SendStatus
 from tuiapp.domain.validation import (
     ADDRESS_MAX,
@@ -135,14 +135,9 @@ class Association(CleanModel):
         yield "smtp_security", lambda: self._credentials_only_encrypted()
 
     def _credentials_only_encrypted(self) -> str:
-        """An identifiant (a password or an OAuth token with it) goes only over an encrypted connection,
-        unless insecure authentication is explicitly allowed: the send would refuse it anyway."""
-        if (self.smtp_security == SmtpSecurity.NONE and (self.smtp_username or "").strip()
-                and not self.smtp_allow_insecure_auth):
-            raise ValidationError(
-                "smtp_security", "Sécurité",
-                "sans chiffrement, l'identifiant et le mot de passe passeraient en clair et l'envoi les refusera : "
-                "choisissez STARTTLS ou SSL, videz l'identifiant, ou autorisez l'authentification non chiffrée.")
+        """An identifiant goes only over an encrypted connection, unless explicitly allowed."""
+        if credentials_in_clear(self.smtp_security, self.smtp_username, self.smtp_allow_insecure_auth):
+            raise ValidationError("smtp_security", "Sécurité", CREDENTIALS_IN_CLEAR)
         return self.smtp_security
 
 
