@@ -39,7 +39,16 @@ async def test_home_screen_shows_the_association_and_the_months(demo_db_file):
 def test_home_screen_snapshot(snap_compare, demo_db_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a stable title bar: the path as typed
     try:
-        assert snap_compare(create_app(demo_db_file.relative_to(tmp_path)), terminal_size=(80, 24))
+        async def footer_whole(pilot):  # what the picture shows of the footer, said in words
+            from tests.test_hostile_data import screen_text
+
+            await pilot.pause()
+            footer = screen_text(pilot.app).split("\n")[-1]
+            assert footer.startswith("c Contributions s Structures r Résidents i Import m SMTP F1 Aide"), footer
+            assert footer.rstrip().endswith("^p palette"), footer
+
+        assert snap_compare(create_app(demo_db_file.relative_to(tmp_path)), terminal_size=(80, 24),
+                            run_before=footer_whole)
     finally:
         db.close()
 

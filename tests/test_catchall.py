@@ -40,3 +40,26 @@ def test_demo_association_points_at_the_catchall(demo_db):
     association = Association.get_solo()
     assert (association.smtp_host, association.smtp_port, association.smtp_security) == ("127.0.0.1", DEMO_SMTP_PORT, "none")
     assert association.smtp_username == ""
+
+
+def test_the_port_is_free_again_as_soon_as_the_demo_stops(tmp_path):
+    """A demo that quits leaves its connections in TIME_WAIT: the next demo starts at once all the same
+    (it said "Le port 8025 est déjà pris" for about 45 s)."""
+    import smtplib
+
+    port = free_port()
+    controller = start_catchall(tmp_path / "mails", port)
+    assert controller is not None
+    with smtplib.SMTP("127.0.0.1", port, timeout=2) as client:
+        client.sendmail("demo@example.org", ["famille@example.org"], b"Subject: essai\r\n\r\nbonjour\r\n")
+    controller.stop()
+    assert not port_in_use(port)
+    again = start_catchall(tmp_path / "mails", port)
+    try:
+        assert again is not None
+        with smtplib.SMTP("127.0.0.1", port, timeout=2) as client:
+            assert client.noop()[0] == 250
+    finally:
+        if again is not None:
+            again.stop()
+    assert len(list((tmp_path / "mails").glob("*.eml"))) == 1

@@ -121,7 +121,7 @@ def test_bad_input_is_refused_cleanly(base):
         (("smtp", "set", *base, "--port", "0"), "Port SMTP"),
         (("smtp", "set", *base, "--ca-file", "/nonexistent.pem"), "introuvable"),
         (("smtp", "test", *base, "--to", "pas-une-adresse", "--structure", "FH"), "--to"),
-        (("resolve", *base, "1", "--resend"), "pas à l'état inconnu"),
+        (("resolve", *base, "99999", "--resend"), "L'envoi n° 99999 n'existe pas"),
     ):
         result = tuiapp(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)

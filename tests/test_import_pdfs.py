@@ -348,7 +348,7 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, tmp_path, d
     for args, message in (((str(tmp_path / "absent"), "--db", db_arg), "Dossier introuvable"),
                           ((*base, "--index", str(tmp_path / "absent.csv")), "absent.csv"),
                           ((*base, "--report", str(tmp_path / "no" / "r.csv")), "--report"),
-                          ((*base, "--bogus"), "unrecognized arguments")):
+                          ((*base, "--bogus"), "arguments inconnus : --bogus")):
         usage = run(*args)
         assert usage.returncode == 2 and message in usage.stderr and "Traceback" not in usage.stderr, usage.stderr
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from tests.raw import RawConnection, raw
 from tests.test_screens import SIZE, fill, press, settle, text_of, type_text
@@ -135,6 +135,7 @@ async def test_every_form_keeps_what_was_typed_when_the_database_refuses(refused
             # The SMTP window: the settings are refused, so the keyring is not touched.
             await press(pilot, "m")
             await fill(pilot, "#smtp_port", "2525")
+            pilot.app.screen.query_one("#smtp_security", Select).value = "starttls"  # an identifiant: encrypted
             await fill(pilot, "#smtp_username", "compta")
             await fill(pilot, "#password", TYPED_PASSWORD)
             await save_is_refused(pilot, reason, "SmtpScreen",
@@ -158,6 +159,7 @@ async def test_the_password_is_not_kept_when_the_keyring_refuses_it(demo_db_file
         async with app.run_test(size=SIZE) as pilot:
             await press(pilot, "m")
             await fill(pilot, "#smtp_port", "2525")
+            pilot.app.screen.query_one("#smtp_security", Select).value = "starttls"  # an identifiant: encrypted
             await fill(pilot, "#smtp_username", "compta")
             await fill(pilot, "#password", TYPED_PASSWORD)
             await press(pilot, "ctrl+s")

@@ -260,7 +260,7 @@ async def test_command_palette_reaches_the_screens_in_french(app):
         assert app.screen.__class__.__name__ == "ResidentsScreen"
         await press(pilot, "f1")
         help_text = str(app.screen.query_one("#help-text").render())
-        for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette de commandes"):
+        for line in ("Nouveau", "Modifier", "Rechercher", "Retour", "Aide", "Palette : tous les écrans"):
             assert line in help_text, line
         await press(pilot, "escape")
         for name, screen in (("Édition des contributions", "ContributionsScreen"), ("Serveur SMTP", "SmtpScreen"),
@@ -294,7 +294,10 @@ async def test_leaving_a_changed_form_by_any_way_asks_first(app):
     assert Structure.get(Structure.code == "EHPAD").sender_email == "facturation.closfleuri@example.org"
 
 
-def _snap(snap_compare, app, keys=()):
+def _snap(snap_compare, app, keys=(), shows=()):
+    """The screen after ``keys``, against its snapshot; each text of ``shows`` checked on screen first
+    (what the picture is meant to show, said in words)."""
+
     async def run_before(pilot):
         await pilot.pause()
         for key in keys:
@@ -309,6 +312,11 @@ def _snap(snap_compare, app, keys=()):
             assert isinstance(widget, Input | TextArea)
             widget.cursor_blink = False
         await pilot.pause()
+        from tests.test_hostile_data import screen_text
+
+        shown = screen_text(app)
+        for text in shows:
+            assert text in shown, (text, shown)
 
     return snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -323,27 +331,35 @@ def snap_app(demo_db_file, tmp_path, monkeypatch):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_structures(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("s",))
+    assert _snap(snap_compare, snap_app, ("s",), shows=(
+        "EHPAD Le Clos Fleuri", "⏎ Modifier  n Nouvelle  m Serveur SMTP  Échap Retour  F1 Aide", "^p palette"))
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_structure_mail_tab(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("s", "enter"))
+    assert _snap(snap_compare, snap_app, ("s", "enter"), shows=(
+        "Structure EHPAD", "^s Enregistrer  F2 Général  F3 Mail  Échap Retour  F1 Aide", "^p palette"))
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_smtp_modal(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("s", "m"))
+    # Whole at 80x24: the title, every field of the password method, compact lists, the switch.
+    assert _snap(snap_compare, snap_app, ("s", "m"), shows=(
+        "Serveur SMTP de l'association", "Sécurité", "Aucune (non chiffré)", "Authentification non chiffrée",
+        "autorisée (déconseillé)", "Identifiant", "mot de passe", "Certificats (option)",
+        "^s Enregistrer  ^t Tester  Échap Fermer"))
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_residents(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("r",))
+    assert _snap(snap_compare, snap_app, ("r",), shows=(
+        "⏎ Modifier  n Nouveau  / Rechercher  Échap Retour  F1 Aide", "^p palette"))
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_resident_form(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("r", "enter"))
+    assert _snap(snap_compare, snap_app, ("r", "enter"), shows=(
+        "Nom", "^s Enregistrer  Échap Retour  F1 Aide", "^p palette"))
 
 
 async def test_smtp_modal_explains_a_missing_keyring(app):
@@ -351,7 +367,7 @@ async def test_smtp_modal_explains_a_missing_keyring(app):
     from keyring.backends import fail
 
     association = Association.get_solo()
-    association.smtp_username = USERNAME
+    association.smtp_username, association.smtp_security = USERNAME, "starttls"
     association.save()
     keyring.set_keyring(fail.Keyring())
     async with app.run_test(size=SIZE) as pilot:

@@ -80,3 +80,17 @@ def test_a_missing_service_account_is_said(config):
     config.write_text(config.read_text().replace('service_user = "root"', 'service_user = "nosuchuser-tuiapp"'))
     result = smtp("password", stdin="s3cret\n")
     assert result.returncode == 2 and "Le compte du service d'envoi (nosuchuser-tuiapp) n'existe pas" in result.stderr
+
+
+def test_root_cannot_set_an_identifiant_without_encryption_unless_allowed(config):
+    """The same rule as the association's settings (tuiapp.domain.smtp_security.credentials_in_clear)."""
+    before = config.read_bytes()
+    refused = smtp("set", "--security", "none")  # the file's identifiant would travel in clear
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "Sécurité : sans chiffrement, l'identifiant et le mot de passe passeraient en clair" in refused.stderr
+    assert config.read_bytes() == before
+    allowed = smtp("set", "--security", "none", "--allow-insecure-auth")
+    assert allowed.returncode == 0, allowed.stderr
+    loaded = system_config.load()
+    assert loaded is not None and loaded.smtp is not None
+    assert (loaded.smtp.security, loaded.smtp.allow_insecure_auth) == ("none", True)

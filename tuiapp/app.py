@@ -18,6 +18,7 @@ from tuiapp.screens.home import HomeScreen
 from tuiapp.sending import outbox
 from tuiapp.system_config import SystemConfig
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
+from tuiapp.widgets.keys import key_name
 
 
 class TuiApp(App[None]):
@@ -178,8 +179,45 @@ class TuiApp(App[None]):
     def _push(self, screen_type: type[Screen]) -> None:
         self.push_screen(screen_type())
 
+    def get_key_display(self, binding: Binding) -> str:
+        """The footer's key names in French (``Échap``, ``Maj+Tab``; Ctrl as ``^``)."""
+        from tuiapp.widgets.keys import short_key_name
+
+        return binding.key_display or short_key_name(binding.key)
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, its placeholder and keys in French."""
+        from textual.command import CommandPalette
+
+        from tuiapp.widgets.palette import FrenchCommandPalette
+
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(FrenchCommandPalette())
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette (ctrl+p), in French: every screen, then the current screen's actions."""
+        """The command palette (ctrl+p), in French: every screen, then the current screen's actions.
+
+        A screen's key for an app-wide command (Structures, Quitter...) is not listed a second time."""
+        listed = list(self._app_commands())
+        yield from listed
+        names = {command.title for command in listed}
+        actions = {getattr(command.callback, "__name__", "") for command in listed}
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.id or not binding.description or binding.id in seen or binding.id.startswith("app."):
+                continue
+            if binding.description in names or _app_action(binding.action) in actions:
+                continue
+            seen.add(binding.id)
+            yield SystemCommand(
+                binding.description,
+                f"Sur cet écran (touche {key_name(binding.key)})",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+    def _app_commands(self) -> Iterable[SystemCommand]:
+        """The app-wide commands: every screen, help, quit."""
         yield SystemCommand("Accueil", "Revenir à l'écran d'accueil", self.action_home)
         yield SystemCommand("Édition des contributions", "Traitements : imprimer et envoyer les factures d'une période",
                             self.action_contributions)
@@ -192,17 +230,6 @@ class TuiApp(App[None]):
                             self.action_association)
         yield SystemCommand("Aide", "Les touches de l'écran (F1)", self.action_help)
         yield SystemCommand("Quitter", "Quitter tuiapp (Ctrl+Q)", self.action_leave_app)
-        seen = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.id or not binding.description or binding.id in seen or binding.id.startswith("app."):
-                continue
-            seen.add(binding.id)
-            yield SystemCommand(
-                binding.description,
-                f"Sur cet écran (touche {self.get_key_display(binding)})",
-                partial(self.run_action, binding.action, active.node),
-            )
 
 
     def _fatal_error(self) -> None:
@@ -221,6 +248,11 @@ class TuiApp(App[None]):
         traceback = Traceback(show_locals=False, width=None, suppress=[rich])
         self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
         self._close_messages_no_wait()
+
+
+def _app_action(action: str) -> str:
+    """The method an ``app.`` action runs (``app.smtp`` → ``action_smtp``), or ""."""
+    return f"action_{action.removeprefix('app.')}" if action.startswith("app.") else ""
 
 
 def create_app(db_path: DatabaseTarget, *, create: bool = True, service_mode: bool = False, role: Role = Role.ADMIN,

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from tuiapp import __version__
-from tuiapp.cli import base, db_copy, history, imports, send, server, smtp
+from tuiapp.cli import base, db_copy, french, history, imports, send, server, smtp
 from tuiapp.cli.common import EXIT_USAGE, Parser, add_db_option, silence, tolerant_output, warn
 from tuiapp.db.database import DATABASE_ERRORS
 from tuiapp.domain.errors import TuiappError
@@ -18,7 +18,7 @@ def build_parser() -> Parser:
         description="Envoi par e-mail des factures de contribution des résidents. "
         "Sans commande : ouvre l'application.",
     )
-    parser.add_argument("--version", action="version", version=f"tuiapp {__version__}")
+    parser.add_argument("--version", action="version", version=f"tuiapp {__version__}", help=french.VERSION)
     add_db_option(parser, default=None)
     parser.set_defaults(func=base.run_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=Parser)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuiapp.cli import french
 from tuiapp.domain.db_target import DatabaseTarget
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.safe_text import printable
@@ -17,13 +18,24 @@ EXIT_USAGE = 2  # bad input or settings
 
 
 class Parser(argparse.ArgumentParser):
+    """The parser of ``tuiapp`` and of every subcommand (``parser_class``): its help and its errors
+    in French (``tuiapp.cli.french``)."""
+
+    def __init__(self, prog: str | None = None, *, add_help: bool = True, **kwargs) -> None:
+        kwargs["formatter_class"] = french.in_french(kwargs.get("formatter_class", argparse.HelpFormatter))
+        super().__init__(prog, add_help=False, **kwargs)
+        self._positionals.title = french.POSITIONALS
+        self._optionals.title = french.OPTIONALS
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help=french.HELP)
+
     def _print_message(self, message: str, file=None) -> None:
         # Usage, help and errors quote the arguments given: through printable, like say/warn.
         super()._print_message(printable(message, multiline=True), file)
 
-    def error(self, message: str):  # argparse's own messages stay in English
+    def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog} : erreur : {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog} : erreur : {french.translate(message)}\n")
 
 
 def add_db_option(parser: argparse.ArgumentParser, *, default=argparse.SUPPRESS) -> None:

@@ -209,7 +209,9 @@ def resolve_record(args: argparse.Namespace) -> int:
     open_existing(args, site)
     workflow.recover()
     record = SendRecord.get_or_none(SendRecord.id == args.record) if 0 < args.record < 2**63 else None
-    if record is None or record.status != SendStatus.UNKNOWN:
+    if record is None:
+        raise TuiappError(f"L'envoi n° {args.record} n'existe pas (voir tuiapp history).")
+    if record.status != SendStatus.UNKNOWN:
         raise TuiappError(f"L'envoi n° {args.record} n'est pas à l'état inconnu (voir tuiapp history).")
     if site.role is not Role.ADMIN and (reason := decide_refusal(site.role, record.operator, outbox.operator_name())):
         raise TuiappError(f"{reason} Rien n'a été décidé.")

@@ -51,7 +51,7 @@ from tuiapp.domain.identifiers import (
     check_website,
 )
 from tuiapp.domain.periods import Period
-from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.domain.smtp_security import CREDENTIALS_IN_CLEAR, SmtpSecurity, credentials_in_clear
 from tuiapp.domain.status import SendStatus
 from tuiapp.domain.validation import (
     ADDRESS_MAX,
@@ -162,6 +162,13 @@ class Association(CleanModel):
             self.smtp_oauth_certificate, field="smtp_oauth_certificate", label="Certificat de l'application",
             max_length=PATH_MAX) or None
         yield "smtp_oauth_authority", lambda: check_authority(self.smtp_oauth_authority)
+        yield "smtp_security", lambda: self._credentials_only_encrypted()
+
+    def _credentials_only_encrypted(self) -> str:
+        """An identifiant goes only over an encrypted connection, unless explicitly allowed."""
+        if credentials_in_clear(self.smtp_security, self.smtp_username, self.smtp_allow_insecure_auth):
+            raise ValidationError("smtp_security", "Sécurité", CREDENTIALS_IN_CLEAR)
+        return self.smtp_security
 
 
 class Structure(CleanModel):

@@ -38,7 +38,11 @@ class EmlFolderHandler:
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:
+    """Whether a server listens on the port. The probe binds as the server will (asyncio's
+    ``create_server`` sets SO_REUSEADDR on Unix): the connections a demo that just quit left
+    in TIME_WAIT do not count, else the port looked taken for a minute after it."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -26,3 +26,15 @@ _NAMES: dict[SmtpSecurity, tuple[str, str]] = {
     SmtpSecurity.SSL: ("SSL/TLS", "SSL/TLS (port 465)"),
     SmtpSecurity.NONE: ("aucune (non chiffré)", "Aucune (non chiffré)"),
 }
+
+
+#: Why an identifiant goes only over an encrypted connection (the send refuses it otherwise).
+CREDENTIALS_IN_CLEAR = ("sans chiffrement, l'identifiant et le mot de passe passeraient en clair : "
+                        "choisissez STARTTLS ou SSL, ou autorisez l'authentification non chiffrée.")
+
+
+def credentials_in_clear(security: str, username: str | None, allow_insecure_auth: bool) -> bool:
+    """Whether these settings would send an identifiant (a password or a token with it) unencrypted
+    without that being explicitly allowed: a set-up that cannot work, refused when saved (the
+    association's settings, and the server's configuration in service mode)."""
+    return security == SmtpSecurity.NONE and bool((username or "").strip()) and not allow_insecure_auth

@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
-from textual.widgets import Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from tuiapp.db.models import Association
 from tuiapp.domain.auth_method import AuthMethod
@@ -18,11 +18,18 @@ from tuiapp.mail.secrets import Secret
 from tuiapp.screens import smtp_checks
 from tuiapp.screens import smtp_fields as fields
 from tuiapp.screens.sign_in import SignInOutcome, SignInScreen
-from tuiapp.screens.smtp_fields import FIELDS, OAUTH_FIELDS, SIGN_IN_METHOD, SIGN_IN_ON_SERVER
+from tuiapp.screens.smtp_fields import (
+    FIELDS,
+    INSECURE_AUTH,
+    LABELS,
+    OAUTH_FIELDS,
+    SIGN_IN_METHOD,
+    SIGN_IN_ON_SERVER,
+)
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.footer import Footer
-from tuiapp.widgets.form import FIELD_KEYS, ConfirmScreen, show_errors, show_not_saved
+from tuiapp.widgets.form import FIELD_KEYS, FIRST_FIELD, ConfirmScreen, show_errors, show_not_saved
 from tuiapp.widgets.plain import markup, plain
 from tuiapp.widgets.rights import refuse
 
@@ -42,6 +49,7 @@ class SmtpScreen(ModalScreen[bool]):
     """
 
     CSS_PATH = "smtp.tcss"
+    AUTO_FOCUS = FIRST_FIELD  # the server's name, cursor at the end (not the window's scroll area)
     BINDINGS = [
         Binding("ctrl+s", "save", "Enregistrer", id="smtp.save"),
         Binding("ctrl+t", "test", "Tester", id="smtp.test"),
@@ -56,7 +64,6 @@ class SmtpScreen(ModalScreen[bool]):
         self.read_only = fields.read_only_reason(self.app)
         destination = fields.destination(self.app)
         association = Association.get_solo()
-        self.allow_insecure_auth = association.smtp_allow_insecure_auth
         self.timeout = association.smtp_timeout
         if getattr(self.app, "service_mode", False):
             # The server's configuration, never the database's fields: those are not used there.
@@ -67,13 +74,15 @@ class SmtpScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         values = self.initial
-        with VerticalScroll(id="smtp"):
+        # The title outside the scrolled part: a long error, or the focus on the last field, never hides it.
+        with Vertical(id="smtp"):
             yield Static("[b]Serveur SMTP de l'association[/b]", id="smtp-title")
-            if self.read_only:
-                yield Static(plain(self.read_only, multiline=True), id="read-only")
-            yield Static(id="test-result")
-            yield from fields.compose_fields(values, read_only=bool(self.read_only))
-            yield Static(id="errors")
+            with VerticalScroll(id="smtp-body"):
+                if self.read_only:
+                    yield Static(plain(self.read_only, multiline=True), id="read-only")
+                yield Static(id="test-result")
+                yield from fields.compose_fields(values, read_only=bool(self.read_only))
+                yield Static(id="errors")
         yield Footer()
 
     _state_timer = None
@@ -81,8 +90,9 @@ class SmtpScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self._show_method_fields()
+        self._show_insecure_warning()
         if self.read_only:
-            for widget in self.query("#smtp Input, #smtp Select"):
+            for widget in self.query("#smtp Input, #smtp Select, #smtp Checkbox"):
                 widget.disabled = True
             oauth = getattr(self.app, "service_mode", False) and self._method().is_oauth
             self.query_one("#password-state", Static).update(SIGN_IN_ON_SERVER if oauth else "")
@@ -104,6 +114,13 @@ class SmtpScreen(ModalScreen[bool]):
             self.query_one(f"#field-{name}").display = method.is_oauth
         self.query_one("#field-smtp_oauth_certificate").display = method is AuthMethod.OAUTH2_APP
 
+    def _show_insecure_warning(self) -> None:
+        self.query_one("#insecure-warning").display = self.query_one(f"#{INSECURE_AUTH}", Checkbox).value
+
+    @on(Checkbox.Changed, f"#{INSECURE_AUTH}")
+    def _insecure_changed(self) -> None:
+        self._show_insecure_warning()
+
     @on(Select.Changed, "#smtp_auth_method")
     def _method_changed(self) -> None:
         self._show_method_fields()
@@ -124,6 +141,7 @@ class SmtpScreen(ModalScreen[bool]):
         values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         values["smtp_security"] = str(self.query_one("#smtp_security", Select).value)
         values["smtp_auth_method"] = str(self.query_one("#smtp_auth_method", Select).value)
+        values[INSECURE_AUTH] = "1" if self.query_one(f"#{INSECURE_AUTH}", Checkbox).value else ""
         return values
 
     def _typed_password(self) -> Secret:
@@ -149,11 +167,12 @@ class SmtpScreen(ModalScreen[bool]):
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(Checkbox.Changed)
     def validate_form(self) -> dict | None:
         if self.read_only:  # shown, not edited: nothing to check
             return None
         values, errors = editing.check_smtp(self.form_values())
-        show_errors(self, errors, FIELDS)
+        show_errors(self, errors, (*FIELDS, *LABELS), LABELS)
         return None if errors else values
 
     @work(thread=True, exclusive=True, group="password-state", exit_on_error=False)
@@ -191,8 +210,7 @@ class SmtpScreen(ModalScreen[bool]):
 
     @work(thread=True, group="smtp-test", exit_on_error=False)
     def test_connection(self, values: dict, typed_password: Secret, number: int) -> None:
-        settings = smtp_checks.settings_from(values, timeout=min(self.timeout, 20),
-                                             allow_insecure_auth=self.allow_insecure_auth)
+        settings = smtp_checks.settings_from(values, timeout=min(self.timeout, 20))
         text = smtp_checks.connection_test(settings, typed_password)
         self.app.call_from_thread(self._show_result, number, text)
 

@@ -22,7 +22,7 @@ from tuiapp.mail.smtp_client import SmtpSettings
 from tuiapp.widgets.plain import markup
 
 
-def settings_from(values: Mapping[str, object], *, timeout: float = 30, allow_insecure_auth: bool = False) -> SmtpSettings:
+def settings_from(values: Mapping[str, object], *, timeout: float = 30) -> SmtpSettings:
     """The settings the form's values stand for (the port and the rate read if they are numbers)."""
 
     def number(name: str, default: int) -> int:
@@ -35,7 +35,7 @@ def settings_from(values: Mapping[str, object], *, timeout: float = 30, allow_in
         username=str(values.get("smtp_username") or "").strip(),
         auth_method=AuthMethod(str(values.get("smtp_auth_method") or "password")), timeout=timeout,
         rate_per_minute=number("smtp_rate_per_minute", 30), ca_file=str(values.get("smtp_ca_file") or "") or None,
-        allow_insecure_auth=allow_insecure_auth,
+        allow_insecure_auth=str(values.get("smtp_allow_insecure_auth") or "") not in ("", "0", "False"),
         tenant=str(values.get("smtp_oauth_tenant") or "").strip(),
         client_id=str(values.get("smtp_oauth_client_id") or "").strip().lower(),
         certificate=str(values.get("smtp_oauth_certificate") or "").strip() or None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, Select, Static
+from textual.widgets import Checkbox, Label, Select, Static
 
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.roles import Action
@@ -17,6 +17,13 @@ from tuiapp.widgets.rights import refusal_for
 
 OAUTH_FIELDS = ("smtp_oauth_tenant", "smtp_oauth_client_id", "smtp_oauth_certificate", "smtp_oauth_authority")
 FIELDS = ("smtp_host", "smtp_port", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file", *OAUTH_FIELDS)
+#: The switch that lets a password (or a token) travel without encryption, and what it says when ticked.
+INSECURE_AUTH = "smtp_allow_insecure_auth"
+INSECURE_WARNING = ("Attention : sans chiffrement, l'identifiant et le mot de passe passent en clair sur le "
+                    "réseau. Seulement vers un serveur de confiance (réseau local).")
+#: The labels of the settings that are not one-line fields, for the form's error line.
+LABELS = {"smtp_security": "Sécurité", "smtp_auth_method": "Authentification",
+          INSECURE_AUTH: "Authentification non chiffrée"}
 SECURITY_CHOICES = [(mode.choice_label, mode.value) for mode in SmtpSecurity]
 #: The methods as the list shows them: AuthMethod's labels, cut to fit the window's width.
 METHOD_CHOICES = [("mot de passe", AuthMethod.PASSWORD.value),
@@ -49,7 +56,8 @@ def shown(destination: SmtpDestination | None) -> dict[str, str]:
     if destination is None:
         return {"smtp_host": "", "smtp_port": "", "smtp_security": SmtpSecurity.STARTTLS.value,
                 "smtp_username": "", "smtp_rate_per_minute": "", "smtp_ca_file": "",
-                "smtp_auth_method": AuthMethod.PASSWORD.value, **{name: "" for name in OAUTH_FIELDS}}
+                "smtp_auth_method": AuthMethod.PASSWORD.value, **{name: "" for name in OAUTH_FIELDS},
+                INSECURE_AUTH: ""}
     return {
         "smtp_host": field_text(destination.host),
         "smtp_port": str(destination.port),
@@ -62,6 +70,7 @@ def shown(destination: SmtpDestination | None) -> dict[str, str]:
         "smtp_oauth_client_id": field_text(destination.client_id),
         "smtp_oauth_certificate": field_text(destination.certificate or ""),
         "smtp_oauth_authority": field_text(destination.authority),
+        INSECURE_AUTH: "1" if destination.allow_insecure_auth else "",
     }
 
 
@@ -79,6 +88,7 @@ def from_association(association) -> dict[str, str]:
         "smtp_oauth_client_id": field_text(association.smtp_oauth_client_id),
         "smtp_oauth_certificate": field_text(association.smtp_oauth_certificate),
         "smtp_oauth_authority": field_text(association.smtp_oauth_authority),
+        INSECURE_AUTH: "1" if association.smtp_allow_insecure_auth else "",
     }
 
 
@@ -86,13 +96,21 @@ def compose_fields(values: dict[str, str], *, read_only: bool) -> ComposeResult:
     """The fields, in the Tab order: the server, the account, the method and its fields, the limits."""
     yield Field("Serveur", "smtp_host", values["smtp_host"])
     yield Field("Port", "smtp_port", values["smtp_port"])
+    # Compact lists and switch (one line each): the window holds at 80x24 with the OAuth fields.
     with Horizontal(classes="select-row"):
         yield Label("Sécurité", classes="field-label")
-        yield Select(SECURITY_CHOICES, value=values["smtp_security"], allow_blank=False, id="smtp_security")
+        yield Select(SECURITY_CHOICES, value=values["smtp_security"], allow_blank=False, id="smtp_security",
+                     compact=True)
+    with Horizontal(classes="select-row"):
+        yield Label("Authentification non chiffrée", classes="field-label")
+        yield Checkbox("autorisée (déconseillé)", value=bool(values[INSECURE_AUTH]), id=INSECURE_AUTH,
+                       compact=True)
+    yield Static(INSECURE_WARNING, id="insecure-warning", markup=False)
     yield Field("Identifiant", "smtp_username", values["smtp_username"])
     with Horizontal(classes="select-row"):
         yield Label("Authentification", classes="field-label")
-        yield Select(METHOD_CHOICES, value=values["smtp_auth_method"], allow_blank=False, id="smtp_auth_method")
+        yield Select(METHOD_CHOICES, value=values["smtp_auth_method"], allow_blank=False, id="smtp_auth_method",
+                     compact=True)
     yield Field("Mot de passe", "password", password=True,
                 placeholder="au service d'envoi" if read_only else "vide : garder l'actuel")
     yield Field("Annuaire (tenant)", "smtp_oauth_tenant", values["smtp_oauth_tenant"],

@@ -21,6 +21,7 @@ from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.form import Field, FormScreen, FormTextArea, cursor_key, show_errors
+from tuiapp.widgets.mail_text import MailTextArea
 from tuiapp.widgets.plain import cell, field_text, markup
 from tuiapp.widgets.rights import refuse, refused_action
 
@@ -149,7 +150,7 @@ class StructureFormScreen(FormScreen):
                         yield Field("Copie cachée (Cci)", "bcc", values["bcc"])
                         yield Field("Objet", "subject_template", values["subject_template"])
                         yield Label("Texte du mail", classes="field-label")
-                        yield FormTextArea(values["body_template"], id="body_template", classes="body")
+                        yield MailTextArea(values["body_template"], id="body_template", classes="body")
                     with VerticalScroll(id="mail-side", can_focus=True):
                         yield Static(self._keywords_text(), id="keywords")
                         yield Static(id="preview")

@@ -33,7 +33,7 @@ NO_SENDER = ("La structure {code} n'a pas d'adresse d'expéditeur (onglet Mail) 
              "être envoyées par mail tant qu'elle n'est pas renseignée.")
 SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_rate_per_minute", "smtp_ca_file",
                "smtp_auth_method", "smtp_oauth_tenant", "smtp_oauth_client_id", "smtp_oauth_certificate",
-               "smtp_oauth_authority")
+               "smtp_oauth_authority", "smtp_allow_insecure_auth")
 #: What OAuth 2.0 cannot do without (the mailbox is the identifier), each with what to type.
 OAUTH_REQUIRED = {
     "smtp_username": "la boîte d'envoi (adresse Office 365), obligatoire avec OAuth 2.0.",
@@ -173,7 +173,8 @@ def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     with the method that uses it. An OAuth method needs the mailbox, the
     tenant and the application.
     """
-    typed = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number})
+    typed = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number,
+                                      "smtp_allow_insecure_auth": _switch})
     values, errors = _check(_copy(Association, Association.get_solo()), typed, SMTP_FIELDS)
     files = [("smtp_ca_file", check_ca_file)]
     if values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:

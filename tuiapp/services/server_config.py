@@ -15,7 +15,8 @@ from pathlib import Path
 import tomlkit
 
 from tuiapp import system_config
-from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.errors import TuiappError, ValidationError
+from tuiapp.domain.smtp_security import CREDENTIALS_IN_CLEAR, credentials_in_clear
 from tuiapp.system_config import SystemConfig
 
 
@@ -36,6 +37,9 @@ def update_smtp(config: SystemConfig, changes: dict[str, object]) -> SystemConfi
             section[key] = value
     text = tomlkit.dumps(document)
     updated = system_config.parse(tomllib.loads(text), path=config.path, source=config.source)
+    smtp = updated.smtp
+    if smtp is not None and credentials_in_clear(smtp.security, smtp.username, smtp.allow_insecure_auth):
+        raise ValidationError("security", "Sécurité", CREDENTIALS_IN_CLEAR)  # the file left as it was
     _replace(config.path, text)
     return updated
 

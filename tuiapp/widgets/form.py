@@ -39,12 +39,51 @@ class _OwnKeysInArrivalOrder(_Mixin):
 
 
 class FormInput(_OwnKeysInArrivalOrder, Input):
-    """A one-line input whose edits happen in the order of the keys, at any typing speed."""
+    """A one-line input whose edits happen in the order of the keys, at any typing speed.
+
+    Focused, it keeps its text unselected with the cursor at the end: Textual
+    selects the whole text on focus, and the first key then replaced it (the
+    surname "MAILLY" became "X", and an Input has no Ctrl+Z to get it back).
+    """
+
+    BINDINGS = [Binding("ctrl+z", "undo", "Annuler la frappe", show=False)]
+    #: How many earlier texts Ctrl+Z can go back to.
+    UNDO_DEPTH = 100
+
+    _earlier: list[str] = []  # the texts before each change, the last one last
+    _undoing = False
+
+    def __init__(self, *args, select_on_focus: bool = False, **kwargs) -> None:
+        super().__init__(*args, select_on_focus=select_on_focus, **kwargs)
+        self._earlier = []  # the text given at first is not a change
+
+    def _on_focus(self, event: events.Focus) -> None:  # (Textual runs Input's own after it)
+        if not event.from_app_focus:  # (the terminal's focus back: the cursor stays where it was)
+            self.cursor_position = len(self.value)  # a text filled in since (detected, pasted) too
+
+    def watch_value(self, old: str, new: str) -> None:
+        if not self._undoing and old != new:
+            self._earlier = [*self._earlier[-self.UNDO_DEPTH + 1:], old]
+
+    def action_undo(self) -> None:
+        """Ctrl+Z: the text as it was before the last change (Textual's Input has no undo)."""
+        if not self._earlier:
+            return
+        self._undoing = True
+        try:
+            self.value = self._earlier.pop()
+        finally:
+            self._undoing = False
+        self.cursor_position = len(self.value)
 
 
 class FormTextArea(_OwnKeysInArrivalOrder, TextArea):
     """A multi-line input whose edits happen in the order of the keys, at any typing speed."""
 
+
+#: What a form or a window focuses when it opens (``AUTO_FOCUS``): its first field, the first
+#: that can take the focus (not one hidden or disabled), in the order of the Tab key.
+FIRST_FIELD = "Input, Select, Checkbox, Switch, TextArea"
 
 #: Tab and Shift+Tab as priority bindings: the app moves the focus as it reads
 #: the key, so the keys typed after it go to the next field, not the one left.
@@ -144,6 +183,7 @@ class FormScreen(Screen[None]):
     """
 
     BINDINGS = FIELD_KEYS
+    AUTO_FOCUS = FIRST_FIELD
     initial: dict[str, str]
     TITLE_OF_NOTICES = ""
 

@@ -6,7 +6,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
+
+from tuiapp.widgets.keys import key_name
+from tuiapp.widgets.mail_text import MAIL_TEXT_KEYS, ONE_LINE_KEYS, MailTextArea
 
 
 class HelpScreen(ModalScreen[None]):
@@ -27,19 +30,31 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+#: Keys that every screen shares, named in French (Textual's own bindings have no id: never listed).
+COMMON_KEYS = [
+    ("Ctrl+P", "Palette : tous les écrans par leur nom"),
+    ("↑ ↓ Pg préc Pg suiv", "Se déplacer dans une liste"),
+    ("Tab, Maj+Tab", "Champ suivant, précédent"),
+]
+
+
 def keys_of(screen, app) -> list[tuple[str, str]]:
-    """tuiapp's active bindings (they all have an id; Textual's own, in English, have none)."""
-    seen, lines = set(), []
+    """tuiapp's active bindings (they all have an id; Textual's own, in English, have none), each
+    description once with all its keys ("q, Ctrl+Q  Quitter"), the keys named in French."""
+    keys: dict[str, list[str]] = {}
+    seen = set()
     for active in screen.active_bindings.values():
         binding = active.binding
         if not binding.id or not binding.description or binding.id in seen:
             continue
         seen.add(binding.id)
-        lines.append((app.get_key_display(binding), binding.description))
-    lines += [
-        ("ctrl+p", "Palette de commandes : tous les écrans par leur nom"),
-        ("ctrl+q", "Quitter tuiapp"),
-        ("↑ ↓ pgup pgdn", "Se déplacer dans une liste"),
-        ("tab shift+tab", "Champ suivant, précédent"),
-    ]
+        shown = binding.key_display or key_name(binding.key)
+        names = keys.setdefault(binding.description, [])
+        if shown not in names:
+            names.append(shown)
+    lines = [(", ".join(names), description) for description, names in keys.items()] + COMMON_KEYS
+    if screen.query(MailTextArea):  # the mail's text: its keys differ from the one-line fields'
+        lines += MAIL_TEXT_KEYS
+    if screen.query(Input):
+        lines += ONE_LINE_KEYS
     return lines
