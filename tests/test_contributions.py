@@ -99,7 +99,7 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         lines = [line for line in sending.log_texts if "envoyée à" in line]
         assert len(lines) == len(sent)
         assert any("Envoi terminé : 9 envoyée(s)." in line for line in sending.log_texts)
-        assert str(sending.query_one("#progress-label").render()) == "9/9 traitée(s)"
+        assert str(sending.query_one("#progress-label").render()) == "9/9 traitées"
         posted = [message.event for message in messages if isinstance(message, SendingPanel.Progress)]
         assert sum(isinstance(event, ev.InvoiceSent) for event in posted) == 9  # the engine's events, as messages
         assert sum(isinstance(message, SendingPanel.Ended) for message in messages) == 1
@@ -294,7 +294,7 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
         assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24 09:30", "03/10/24 09:30", ""]
-        assert str(sending.query_one("#progress-label").render()) == "2/2 traitée(s)"
+        assert str(sending.query_one("#progress-label").render()) == "2/2 traitées"
         assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyée(s)."
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)

@@ -59,7 +59,7 @@ async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server,
             sending = await queue_and_follow(app, pilot, numbers)
             assert any("3 facture(s) en file d'attente : le service d'envoi les enverra." in line
                        for line in sending.log_texts)
-            assert shown(app, "#progress-label") == "3/3 traitée(s)"
+            assert shown(app, "#progress-label") == "3/3 traitées"
             assert len(server.received) == 3
 
             service.send_signal(signal.SIGTERM)

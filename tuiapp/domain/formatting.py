@@ -10,6 +10,7 @@ import functools
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
@@ -93,3 +94,19 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+@functools.cache
+def _french() -> Locale:
+    return Locale.parse(LOCALE)
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """The French form for ``count`` (CLDR's rule, through babel: 0 and 1 take the singular):
+    ``plural(1, "facture", "factures")`` is ``facture``."""
+    return singular if _french().plural_form(abs(count)) == "one" else plural_form
+
+
+def counted(count: int, singular: str, plural_form: str) -> str:
+    """``1 facture``, ``88 factures``."""
+    return f"{count} {plural(count, singular, plural_form)}"

@@ -26,11 +26,13 @@ from tuiapp.sending import events as ev
 from tuiapp.sending import outbox, workflow
 from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
+from tuiapp.widgets import send_run
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, database_problem, reports_database_errors
 from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
 from tuiapp.widgets.rights import refuse
+from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
 
@@ -89,10 +91,7 @@ class SendingPanel(Vertical):
         self.sending = False
         self.log_texts: list[str] = []
         self._stop = StopRequest()
-        self._rate_per_minute = 0
-        self._started_at = 0.0
-        self._done = 0
-        self._total = 0
+        self.run_progress = RunProgress()
 
     def compose(self) -> ComposeResult:
         yield SendTable(id="send-table")
@@ -129,6 +128,8 @@ class SendingPanel(Vertical):
         self._read_states(recover=True)  # a workstation that died: its sends become "unknown"
         # Service mode: the service's states and heartbeat within 2 s (issue 11).
         self.set_interval(1 if self.service_mode else 5, self.refresh_states)
+        # While a send runs, its line is redrawn every second: a pause counts down (local mode).
+        self._ticker = self.set_interval(1, self._show_progress, pause=True)
 
     def on_unmount(self) -> None:
         # Left (the app closed, or the screen): an interruption, the rest stays queued.
@@ -299,73 +300,48 @@ class SendingPanel(Vertical):
         self.refresh_bindings()
         self.add_class("-has-run")
         self._stop = StopRequest()
-        self._done, self._total = 0, len(plan.items)
-        self._started_at = time.monotonic()
         try:  # the server's limit sets the pace of a long batch: the time left takes it in
-            self._rate_per_minute = Association.get_solo().smtp_rate_per_minute
+            rate = Association.get_solo().smtp_rate_per_minute
         except DATABASE_ERRORS:
-            self._rate_per_minute = 0
-        self.query_one(ProgressBar).update(total=max(self._total, 1), progress=0)
-        self._send(plan, self._stop)
+            rate = 0
+        self.run_progress.start(len(plan.items), time.monotonic(), rate)
+        self.query_one(ProgressBar).update(total=max(len(plan.items), 1), progress=0)
+        self._show_progress()
+        self._ticker.resume()
+        self._send(plan, self._stop, getattr(self.app, "db_path", "?"))
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
-    def _send(self, plan: workflow.Plan, stop: StopRequest) -> None:
-        """The workflow in this thread; it only posts messages (``post_message`` is thread-safe)."""
-        from tuiapp.domain.errors import TuiappError
-
-        outcome, error = None, ""
-        try:
-            if self.service_mode:
-                self._queue_and_watch(plan, stop)
-            else:
-                outcome = workflow.send(plan, stop=stop, on_event=self._post_progress)
-        except TuiappError as exc:
-            error = f"Envoi impossible : {exc}"
-        except DATABASE_ERRORS as exc:  # its meaning, in French (the driver's text may quote a server)
-            error = f"Envoi arrêté : {database_message(self, exc)} L'état de chaque facture est dans la liste."
-        except Exception as exc:  # shown, never swallowed: the records stay queued or unknown
-            error = f"Erreur inattendue pendant l'envoi ({type(exc).__name__} : {exc})."
+    def _send(self, plan: workflow.Plan, stop: StopRequest, db_path) -> None:
+        """The send in this thread (``send_run``); it only posts messages (``post_message`` is thread-safe)."""
+        outcome, error = send_run.run(plan, stop, service_mode=self.service_mode, db_path=db_path,
+                                      on_event=self._post_progress, on_watch=self._post_watched)
         self.post_message(self.Ended(outcome, error))
 
-    def _queue_and_watch(self, plan: workflow.Plan, stop: StopRequest) -> None:
-        """Service mode, in the worker: queue, then read where the invoices stand until the service
-        has dealt with them all. Cancelling withdraws this operator's invoices not sent yet; leaving
-        the tab only stops watching (the service sends them)."""
-        from tuiapp.sending import outbox
+    def _post_progress(self, event: workflow.Event) -> None:
+        self.post_message(self.Progress(event))
 
-        queued = workflow.queue(plan, operator=outbox.operator_name())
-        self._post_progress(queued)
-        while True:
-            view = workflow.watch(queued.record_ids)
-            self.post_message(self.Watched(view))
-            if view.finished:
-                return
-            if stop.is_set():
-                if stop.withdraw:
-                    self._post_progress(workflow.Withdrawn(outbox.withdraw_unsent(queued.batch, queued.record_ids)))
-                return
-            stop.wait(0.5)
+    def _post_watched(self, view: workflow.ServiceView) -> None:
+        self.post_message(self.Watched(view))
+
+    def _show_progress(self) -> None:
+        """The progress line now (also every second while a send runs: its waits count down)."""
+        self.query_one("#progress-label", Static).update(self.run_progress.text(time.monotonic()))
 
     def on_sending_panel_watched(self, message: Watched) -> None:
         view = message.view
         self._service_line(view.service)
-        done = 0
         for state in view.states:
-            finished = state.status in SendStatus.finished()
-            done += finished
             if self.states.get(state.invoice_id) != state.status:
                 self.table.set_state(state.invoice_id, state.status)
-                if finished:
+                if state.status in SendStatus.finished():
                     suffix = f" ({state.error})" if state.error and state.status != SendStatus.SENT else "."
                     self.log_line(f"Facture {state.number} ({state.resident}) : {state.status.label}{suffix}")
-        self._done, self._total = done, len(view.states)
-        self.query_one(ProgressBar).update(total=max(self._total, 1), progress=done)
+        progress = self.run_progress
+        progress.done, progress.total = send_run.finished_states(view), len(view.states)
+        self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.done)
         waiting = f" ; {view.ahead} facture(s) avant les vôtres dans la file" if view.ahead else ""
-        self.query_one("#progress-label", Static).update(f"{done}/{self._total} traitée(s){waiting}")
+        self.query_one("#progress-label", Static).update(progress.count_text() + waiting)
         self.update_summary()
-
-    def _post_progress(self, event: workflow.Event) -> None:
-        self.post_message(self.Progress(event))
 
     def log_line(self, text: str) -> None:
         line = plain(f"{datetime.now():%H:%M:%S}  {text}", multiline=True)
@@ -378,24 +354,25 @@ class SendingPanel(Vertical):
             self.table.own_batch = event.batch
             if self.service_mode:
                 self.log_line(f"{len(event.record_ids)} facture(s) en file d'attente : le service d'envoi les enverra.")
-        elif isinstance(event, ev.BatchStarted):
-            self._total = event.total
-            self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
         for text in workflow.describe(event):
             self.log_line(text)
+        progress = self.run_progress
+        if progress.follow(event, time.monotonic()):
+            self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.done)
+        if isinstance(event, ev.BatchStarted):
+            self.query_one(ProgressBar).update(total=max(event.total, 1), progress=0)
+        if not self.service_mode:
+            self._show_progress()
         if isinstance(event, cells.InvoiceStep):
-            state = cells.STATE_AFTER[type(event)]
-            self.table.set_state(event.invoice.invoice_id, state)
-            if state != "sending":
-                self._done += 1
-                self.query_one(ProgressBar).update(progress=self._done)
-                self.query_one("#progress-label", Static).update(cells.progress_text(
-                    self._done, self._total, time.monotonic() - self._started_at, self._rate_per_minute))
+            self.table.set_state(event.invoice.invoice_id, cells.STATE_AFTER[type(event)])
             self.update_summary()
 
     def on_sending_panel_ended(self, message: Ended) -> None:
         if message.error:
             self.log_line(message.error)
         self.sending = False
+        self._ticker.pause()
+        if not self.service_mode:
+            self._show_progress()
         self.refresh_bindings()
         self._read_states()  # last-mailed times and states, read in a worker, cells updated in place
