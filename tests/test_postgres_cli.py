@@ -184,7 +184,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
             log = "\n".join(sending.log_texts)
             assert "Erreur inattendue" not in log and "Traceback" not in log, log
             if within:
-                assert "Envoi terminé : 3 envoyée(s)." in log, log
+                assert "Envoi terminé : 3 envoyées." in log, log
             else:
                 assert "Envoi arrêté." in log and "ne sera pas renvoyée" in log, log
         release()

@@ -91,7 +91,7 @@ async def test_cancel_withdraws_this_operators_invoices_not_sent_yet(demo_db_fil
                                                                     for line in sending.log_texts))
             await pilot.press("c")
             await wait_until(pilot, lambda: not sending.sending)
-            assert any("3 facture(s) non envoyée(s) retirée(s) de la file d'attente." in line
+            assert any("3 factures non envoyées retirées de la file d'attente." in line
                        for line in sending.log_texts)
     finally:
         release()

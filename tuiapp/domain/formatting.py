@@ -7,6 +7,7 @@ Display happens at the edge: values stay ``Decimal``, ``Period`` and aware
 from __future__ import annotations
 
 import functools
+import math
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -110,3 +111,8 @@ def plural(count: int, singular: str, plural_form: str) -> str:
 def counted(count: int, singular: str, plural_form: str) -> str:
     """``1 facture``, ``88 factures``."""
     return f"{count} {plural(count, singular, plural_form)}"
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as an operator reads it: rounded up, never « 0 s » (``0.3`` is ``1 s``)."""
+    return format_duration(max(math.ceil(seconds), 1))

@@ -19,6 +19,7 @@ from textual.widgets import ProgressBar, RichLog, Static
 
 from tuiapp.db import queries
 from tuiapp.db.models import Association, SendRecord, SendStatus
+from tuiapp.domain import timing
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
 from tuiapp.domain.roles import Role, decide_refusal
@@ -35,6 +36,9 @@ from tuiapp.widgets.rights import refuse
 from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
+STOP_QUESTION = ("Arrêter l'envoi ? Le message en cours part ; les factures pas encore envoyées sont "
+                 "retirées de la file d'attente.")
+
 
 class SendingPanel(Vertical):
     """Lists the period's invoices that can be mailed; sends the ticked ones."""
@@ -48,12 +52,14 @@ class SendingPanel(Vertical):
         Binding("i", "select('invert')", "Inverser", id="sending.invert"),
         Binding("v", "preview", "Aperçu", id="sending.preview"),
         Binding("c", "cancel", "Arrêter l'envoi", id="sending.cancel"),
+        # Ctrl+C asks first (a reflex, unlike c); in a text field it keeps Textual's meaning: copy.
+        Binding("ctrl+c", "ask_stop", "Arrêter l'envoi (demande)", id="sending.ask_stop", show=False),
         Binding("r", "resend_failed", "Renvoyer les échecs", id="sending.resend", show=False),
         Binding("k", "decide", "Décider (état inconnu)", id="sending.unknown", show=False),
         Binding("l", "left_out", "Liste à imprimer", id="sending.left_out", show=False),
     ]
     #: Shown only while a batch runs, and hidden then.
-    _WHILE_SENDING = {"cancel"}
+    _WHILE_SENDING = {"cancel", "ask_stop"}
     _WHEN_IDLE = {"tick", "select", "send", "resend_failed", "decide"}
 
     class Progress(Message, bubble=False):
@@ -273,6 +279,10 @@ class SendingPanel(Vertical):
             self.notify("Aucune facture cochée (espace pour cocher).", severity="warning")
             return
         plan = workflow.plan_rows(ticked, include_sent=True)  # ticked: sent again on purpose
+        if not plan.items:  # all of them left out (their structures have no sender address, say)
+            reasons = [text for _, text in workflow.left_out_lines(plan.left_out)]
+            self.notify("\n".join(["Aucune facture à envoyer.", *reasons]), severity="warning", timeout=15)
+            return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -295,6 +305,13 @@ class SendingPanel(Vertical):
             self._stop.cancel()  # the operator's decision: what is not sent yet is withdrawn
             self.log_line("Arrêt demandé : l'envoi s'arrête après le message en cours.")
 
+    def action_ask_stop(self) -> None:
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self.action_cancel()
+
+        self.app.push_screen(ConfirmScreen(STOP_QUESTION), answered)
+
     def _start(self, plan: workflow.Plan) -> None:
         self.sending = True
         self.refresh_bindings()
@@ -304,7 +321,7 @@ class SendingPanel(Vertical):
             rate = Association.get_solo().smtp_rate_per_minute
         except DATABASE_ERRORS:
             rate = 0
-        self.run_progress.start(len(plan.items), time.monotonic(), rate)
+        self.run_progress.start(len(plan.items), time.monotonic(), timing.pacing_window() / rate if rate > 0 else 0)
         self.query_one(ProgressBar).update(total=max(len(plan.items), 1), progress=0)
         self._show_progress()
         self._ticker.resume()

@@ -10,18 +10,12 @@ No Textual here: ``now`` is the monotonic clock's, given by the caller.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from tuiapp.domain.formatting import format_duration, plural
+from tuiapp.domain.formatting import format_wait, plural
 from tuiapp.mail.problems import ServerUnreachable, TransientFailure
 from tuiapp.sending import events as ev
 from tuiapp.widgets.send_cells import InvoiceStep
-
-
-def seconds_text(seconds: float) -> str:
-    """A wait as the operator reads it: rounded up, never « 0 s »."""
-    return format_duration(max(math.ceil(seconds), 1))
 
 
 @dataclass
@@ -31,16 +25,16 @@ class RunProgress:
     total: int = 0
     done: int = 0
     started_at: float = 0.0
-    rate_per_minute: int = 0  # the server's limit: the time left is never shorter than it allows
+    interval: float = 0.0  # seconds per message at the server's limit: the time left is never shorter
     estimate: float = 0.0  # seconds left, as estimated at ``estimated_at``
     estimated_at: float = 0.0
     waiting_until: float | None = None  # the end of the pause under way
     waiting_for: str = ""  # what the pause is: « prochain message » or a retry's reason
-    stopped: bool = False
+    ended: str = ""  # "stopped" (the rest stays queued) or "cancelled" (withdrawn); "" while it runs or when complete
 
-    def start(self, total: int, now: float, rate_per_minute: int = 0) -> None:
-        self.total, self.done, self.started_at, self.rate_per_minute = total, 0, now, rate_per_minute
-        self.estimate, self.estimated_at, self.waiting_until, self.waiting_for, self.stopped = 0.0, now, None, "", False
+    def start(self, total: int, now: float, interval: float = 0.0) -> None:
+        self.total, self.done, self.started_at, self.interval = total, 0, now, interval
+        self.estimate, self.estimated_at, self.waiting_until, self.waiting_for, self.ended = 0.0, now, None, "", ""
 
     def follow(self, event: object, now: float) -> bool:
         """Take an event in; True when it changes the count (the bar moves)."""
@@ -52,7 +46,13 @@ class RunProgress:
             case ev.RetryScheduled(problem=problem, delay=delay) if delay > 0:
                 self._wait(delay, now, f"{_retry_reason(problem)}, nouvel essai dans {{}}")
             case ev.BatchStopped():
-                self.stopped, self.waiting_until = True, None
+                self.ended, self.waiting_until = "stopped", None
+            case ev.BatchFinished(cancelled=cancelled, interrupted=interrupted):
+                self.waiting_until = None
+                if cancelled:
+                    self.ended = "cancelled"
+                elif interrupted:
+                    self.ended = "stopped"
             case ev.InvoiceClaimed():
                 self.waiting_until = None
             case _ if isinstance(event, InvoiceStep):  # the invoice's outcome: one more processed
@@ -68,8 +68,7 @@ class RunProgress:
     def _estimate(self, now: float) -> None:
         left = max(self.total - self.done, 0)
         seconds = (now - self.started_at) / self.done * left if self.done else 0.0
-        if self.rate_per_minute:
-            seconds = max(seconds, left * 60 / self.rate_per_minute)
+        seconds = max(seconds, left * self.interval)
         self.estimate, self.estimated_at = seconds, now
 
     def count_text(self) -> str:
@@ -80,15 +79,17 @@ class RunProgress:
         """``30/101 traitées, prochain message dans 12 s, reste 2 min 10 s``: within the 64 columns
         the label has beside the bar at 80 columns; the waits count down."""
         count = self.count_text()
-        if self.stopped:
+        if self.ended == "stopped":
             return f"Envoi arrêté : {count}, {self.total - self.done} en attente"
+        if self.ended == "cancelled":
+            return f"Envoi annulé : {count}"
         parts = [count]
         pause = self.waiting_until - now if self.waiting_until is not None else 0.0
         pausing = pause > 0
         if pausing:
-            parts.append(self.waiting_for.format(seconds_text(pause)))
+            parts.append(self.waiting_for.format(format_wait(pause)))
         if self.done and self.done < self.total:
-            left = seconds_text(self.estimate - (now - self.estimated_at))
+            left = format_wait(self.estimate - (now - self.estimated_at))
             parts.append(f"reste {left}" if pausing else f"environ {left} restantes")
         return ", ".join(parts)
 
