@@ -270,3 +270,30 @@ def test_the_cli_says_which_structures_have_no_sender_and_sends_the_others(demo_
     assert (f"Cette structure n'a pas d'adresse d'expéditeur : FAM - FAM La Roseraie. {theirs} factures non "
             "envoyées") in result.stderr
     assert len(server.received) == others
+
+
+async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
+    """The collector's full passes held the event loop for 100 to 400 ms during a batch: deferred
+    while it runs, the thresholds back after, and what the batch left alive frozen (the tab's
+    ``gc.unfreeze`` gives it back when it closes)."""
+    import gc
+
+    from tuiapp.widgets.send_run import FullCollectionsDeferred
+
+    before = gc.get_threshold()
+    reply = HeldReply(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_september_sending_tab(pilot)
+            await pilot.press("n", "space", "space", "e", "o")
+            await reply.wait()
+            assert gc.get_threshold() == (*before[:2], FullCollectionsDeferred.DEFERRED)
+            frozen = gc.get_freeze_count()
+            reply.release()
+            await wait_for_batch(pilot)
+            assert gc.get_threshold() == before
+            assert gc.get_freeze_count() > frozen
+    finally:
+        gc.set_threshold(*before)
+        gc.collect()
+        gc.freeze()  # as the test process keeps it (tests/conftest.py)
