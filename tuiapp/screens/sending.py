@@ -7,7 +7,6 @@ messages; every widget and attribute here is changed on the UI thread, by their 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import datetime
 
 from textual import work
@@ -18,20 +17,19 @@ from textual.message import Message
 from textual.widgets import ProgressBar, RichLog, Static
 
 from tuiapp.db import queries
-from tuiapp.db.models import Association, SendRecord, SendStatus
+from tuiapp.db.models import Association, SendStatus
 from tuiapp.domain import timing
 from tuiapp.domain.formatting import format_amount
 from tuiapp.domain.periods import Period
-from tuiapp.domain.roles import Role, decide_refusal
-from tuiapp.sending import outbox, workflow
+from tuiapp.sending import workflow
 from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets import send_run
-from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, database_problem, reports_database_errors
-from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
+from tuiapp.widgets.db_errors import DATABASE_ERRORS, reports_database_errors
+from tuiapp.widgets.dialogs import PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
-from tuiapp.widgets.rights import refuse
+from tuiapp.widgets.send_decide import ask_decision
 from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
@@ -239,45 +237,12 @@ class SendingPanel(Vertical):
 
         self.app.push_screen(PreviewScreen("Factures à imprimer", left_out_text(self.period, self.structure_id)))
 
-    def _decide_refusal(self, record_id: int) -> str | None:
-        """An operator decides on their own sends only; an administrator on anyone's."""
-        role = getattr(self.app, "role", Role.ADMIN)
-        if role is Role.ADMIN:
-            return None
-        try:
-            owner = SendRecord.get_by_id(record_id).operator
-        except DATABASE_ERRORS as exc:  # not known whose it is: not decided
-            return "Rien n'a été décidé. " + database_message(self, exc)
-        return decide_refusal(role, owner, outbox.operator_name())
-
     def action_decide(self) -> None:
         row = self.table.current_invoice()
         if row is None or row.send_record_id is None or self.states.get(row.invoice_id) != "unknown":
             self.notify("Choisissez une ligne à l'état inconnu.", severity="warning")
             return
-        record_id = row.send_record_id
-        if reason := self._decide_refusal(record_id):
-            refuse(self, reason)
-            return
-        question = (f"L'envoi de la facture {row.number} ({row.resident}) a été interrompu : le message est "
-                    "peut-être parti. Vérifiez les éléments envoyés de la boîte mail, puis :")
-        choices = {"d": ("delivered", "il est bien parti : le marquer envoyé"),
-                   "r": ("resend", "il n'est pas parti : le renvoyer maintenant")}
-
-        def decided(choice: str | None) -> None:
-            if choice:
-                try:
-                    new_id = workflow.resolve(record_id, delivered=choice == "delivered")
-                except DATABASE_ERRORS as exc:  # nothing decided: the record stays "unknown"
-                    database_problem(self, exc, prefix="Rien n'a été décidé. ")
-                    return
-                if new_id:  # queued again: this send takes it up
-                    self._start(workflow.plan_rows([replace(row, send_status=SendStatus.QUEUED,
-                                                            send_record_id=new_id)]))
-                else:
-                    self.load()
-
-        self.app.push_screen(ChoiceScreen(question, choices), decided)
+        ask_decision(self, row, resend=self._start, decided=self.load)
 
     # -- sending --------------------------------------------------------------------
 
