@@ -161,14 +161,17 @@ async def test_the_pause_of_the_pace_counts_down_to_the_next_message(app, server
         sending = panel(app)
         await pilot.press("n", "space", "space", "e", "o")
         seen = set()
+        width = 0
         for _ in range(200):  # the pause lasts about 2 s
             seen.add(label(app))
+            width = panel(app).query_one("#progress-label").size.width
             if not sending.sending:
                 break
             await pilot.pause(0.02)
         assert len(server.received) == 2
         pauses = {text.split(", ")[1] for text in seen if "prochain message" in text}
         assert pauses == {"prochain message dans 2 s", "prochain message dans 1 s"}, seen  # from the timer
+        assert width >= 64  # the longest line fits beside the bar at 80 columns
         assert any(line.endswith("Limite de messages par minute : pause de 2 s.") for line in sending.log_texts)
         assert not any("0 s" in line for line in sending.log_texts)
 

@@ -57,7 +57,7 @@ async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server,
     try:
         async with app.run_test(size=SIZE) as pilot:
             sending = await queue_and_follow(app, pilot, numbers)
-            assert any("3 facture(s) en file d'attente : le service d'envoi les enverra." in line
+            assert any("3 factures en file d'attente : le service d'envoi les enverra." in line
                        for line in sending.log_texts)
             assert shown(app, "#progress-label") == "3/3 traitées"
             assert len(server.received) == 3

@@ -19,7 +19,7 @@ from textual.widgets import ProgressBar, RichLog, Static
 from tuiapp.db import queries
 from tuiapp.db.models import Association, SendStatus
 from tuiapp.domain import timing
-from tuiapp.domain.formatting import format_amount
+from tuiapp.domain.formatting import counted, format_amount, plural
 from tuiapp.domain.periods import Period
 from tuiapp.sending import workflow
 from tuiapp.sending.engine import StopRequest
@@ -332,7 +332,7 @@ class SendingPanel(Vertical):
         progress = self.run_progress
         progress.done, progress.total = send_run.finished_states(view), len(view.states)
         self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.done)
-        waiting = f" ; {view.ahead} facture(s) avant les vôtres dans la file" if view.ahead else ""
+        waiting = f" ; {counted(view.ahead, 'facture', 'factures')} avant les vôtres dans la file" if view.ahead else ""
         self.show_line("#progress-label", progress.count_text() + waiting)
         self.update_summary()
 
@@ -354,8 +354,10 @@ class SendingPanel(Vertical):
         if isinstance(event, workflow.Queued):
             self.table.own_batch = event.batch
             if self.service_mode:
-                self._pending_lines.append(f"{len(event.record_ids)} facture(s) en file d'attente : "
-                                           "le service d'envoi les enverra.")
+                count = len(event.record_ids)
+                sends = plural(count, "l'enverra", "les enverra")
+                self._pending_lines.append(f"{counted(count, 'facture', 'factures')} en file d'attente : "
+                                           f"le service d'envoi {sends}.")
         self._pending_lines += workflow.describe(event)
         self.run_progress.follow(event, time.monotonic())
         if isinstance(event, cells.InvoiceStep):
