@@ -300,3 +300,24 @@ async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
         gc.set_threshold(*before)
         gc.collect()
         gc.freeze()  # as the test process keeps it (tests/conftest.py)
+
+
+async def test_service_mode_queues_none_of_a_structure_without_sender(demo_db, demo_db_file):
+    """On the association's server the tab only queues: the same plan, so the same rule."""
+    fam = without_sender("FAM")
+    theirs = {row.invoice_id for row in queries.send_rows(SEPTEMBER, fam)}
+    db.close()
+    app = create_app(demo_db_file, service_mode=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("e")
+        await pilot.pause()
+        assert "Cette structure n'a pas d'adresse d'expéditeur : FAM - FAM La Roseraie." in str(
+            app.screen.query_one("#question").render())
+        await pilot.press("o")
+        await until(pilot, lambda: any("en file d'attente" in line for line in sending.log_texts))
+        queued = {record.invoice_id for record in SendRecord.select().where(SendRecord.status == "queued")}
+        assert queued and not queued & theirs
+        await pilot.press("c")  # nobody sends here: withdrawn
+        await wait_for_batch(pilot)
