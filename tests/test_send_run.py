@@ -59,6 +59,7 @@ def test_a_server_down_shows_the_batch_and_the_retry_counting_down():
     assert progress.text(0.2) == "0/101 traitée, serveur injoignable, nouvel essai dans 20 s"
     assert progress.text(12.0) == "0/101 traitée, serveur injoignable, nouvel essai dans 9 s"  # counts down
     progress.follow(ev.BatchStopped(ServerUnreachable(), 101), 40.0)
+    progress.follow(ev.BatchFinished("b", remaining=101, stopped=ServerUnreachable()), 40.0)
     assert progress.text(41.0) == "Envoi arrêté : 0/101 traitée, 101 en attente"
 
 

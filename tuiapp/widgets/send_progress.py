@@ -4,7 +4,7 @@ It follows the send's events (``follow``) and says, at any moment (``text(now)``
 invoices processed out of the batch's, the time left counting down, and the pause under
 way: the pace of the server's messages per minute (« prochain message dans 12 s ») or a
 server that does not answer (« serveur injoignable, nouvel essai dans 18 s »). The panel
-redraws it from a one-second timer, so that a pause of 40 s never looks frozen.
+redraws it from a timer (four times a second), so that a pause of 40 s never looks frozen.
 No Textual here: ``now`` is the monotonic clock's, given by the caller.
 """
 
@@ -31,6 +31,7 @@ class RunProgress:
     waiting_until: float | None = None  # the end of the pause under way
     waiting_for: str = ""  # what the pause is: « prochain message » or a retry's reason
     ended: str = ""  # "stopped" (the rest stays queued) or "cancelled" (withdrawn); "" while it runs or when complete
+    remaining: int = 0  # stopped: how many stay queued
 
     def start(self, total: int, now: float, interval: float = 0.0) -> None:
         self.total, self.done, self.started_at, self.interval = total, 0, now, interval
@@ -45,13 +46,11 @@ class RunProgress:
                 self._wait(delay, now, "prochain message dans {}")
             case ev.RetryScheduled(problem=problem, delay=delay) if delay > 0:
                 self._wait(delay, now, f"{_retry_reason(problem)}, nouvel essai dans {{}}")
-            case ev.BatchStopped():
-                self.ended, self.waiting_until = "stopped", None
-            case ev.BatchFinished(cancelled=cancelled, interrupted=interrupted):
-                self.waiting_until = None
+            case ev.BatchFinished(cancelled=cancelled, interrupted=interrupted, stopped=stopped):
+                self.waiting_until, self.remaining = None, event.remaining
                 if cancelled:
                     self.ended = "cancelled"
-                elif interrupted:
+                elif interrupted or stopped is not None:
                     self.ended = "stopped"
             case ev.InvoiceClaimed():
                 self.waiting_until = None
@@ -80,7 +79,7 @@ class RunProgress:
         the label has beside the bar at 80 columns; the waits count down."""
         count = self.count_text()
         if self.ended == "stopped":
-            return f"Envoi arrêté : {count}, {self.total - self.done} en attente"
+            return f"Envoi arrêté : {count}, {self.remaining} en attente"
         if self.ended == "cancelled":
             return f"Envoi annulé : {count}"
         parts = [count]
