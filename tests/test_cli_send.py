@@ -133,7 +133,7 @@ def test_dry_run_sends_nothing(small, server, demo_db_file):
     assert result.returncode == 0
     assert "94 factures déjà envoyées" in result.stdout and "23 factures sans adresse" in result.stdout
     numbers = mailable(demo_db_file)
-    assert f"{len(numbers)} facture(s) seraient envoyées" in result.stdout
+    assert f"{len(numbers)} factures seraient envoyées" in result.stdout
     assert all(number in result.stdout for number in numbers)
     assert "Facture_" in result.stdout and "Objet" in result.stdout
     assert server.received == [] and sum(statuses(demo_db_file).values()) == 0
