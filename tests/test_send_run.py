@@ -322,3 +322,25 @@ async def test_service_mode_queues_none_of_a_structure_without_sender(demo_db, d
         assert queued and not queued & theirs
         await pilot.press("c")  # nobody sends here: withdrawn
         await wait_for_batch(pilot)
+
+
+async def test_leaving_during_a_batch_gives_the_collector_back_everything(app, server):
+    import gc
+
+    before = gc.get_threshold()
+    gc.unfreeze()  # (the test process freezes its imports' objects: tests/conftest.py)
+    reply = HeldReply(server)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_september_sending_tab(pilot)
+            await pilot.press("n", "space", "space", "e", "o")
+            await reply.wait()
+            await pilot.press("escape", "escape", "o")  # to the invoices, leave the screen, yes
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "HomeScreen"
+            assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+            reply.release()
+    finally:
+        gc.set_threshold(*before)
+        gc.collect()
+        gc.freeze()

@@ -83,11 +83,13 @@ class FullCollectionsDeferred:
             self._saved = gc.get_threshold()
             gc.set_threshold(self._saved[0], self._saved[1], self.DEFERRED)
 
-    def end(self) -> None:
+    def end(self, *, freeze: bool = True) -> None:
         """The thresholds back; what the batch left alive is frozen first (out of the full passes,
         as the table's rows are), so that the deferred full pass is not paid now: the table's
-        ``gc.unfreeze`` gives it back to the collector when the tab closes."""
+        ``gc.unfreeze`` gives it back to the collector when the tab closes (so a tab that closes
+        during a batch ends it with ``freeze=False``: its table has unfrozen everything already)."""
         if self._saved is not None:
-            gc.freeze()
+            if freeze:
+                gc.freeze()
             gc.set_threshold(*self._saved)
             self._saved = None
