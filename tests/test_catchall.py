@@ -31,7 +31,7 @@ def test_demo_send_lands_in_eml_files(demo_db_file, tmp_path):
     assert message["X-Demo-Envelope-To"]
     assert message["Subject"].startswith("Votre facture de contribution d'octobre 2024 - ")
     assert next(message.iter_attachments()).get_content()[:4] == b"%PDF"
-    assert f"{len(files)} envoyée(s)" in result.stdout
+    assert f"{len(files)} envoyées" in result.stdout
 
 
 def test_demo_association_points_at_the_catchall(demo_db):

@@ -131,9 +131,9 @@ def test_bad_input_is_refused_cleanly(base):
 def test_dry_run_sends_nothing(small, server, demo_db_file):
     result = tuiapp("send", *small, "--period", PERIOD, "--dry-run")
     assert result.returncode == 0
-    assert "94 facture(s) déjà envoyée(s)" in result.stdout and "23 facture(s) sans adresse" in result.stdout
+    assert "94 factures déjà envoyées" in result.stdout and "23 factures sans adresse" in result.stdout
     numbers = mailable(demo_db_file)
-    assert f"{len(numbers)} facture(s) seraient envoyées" in result.stdout
+    assert f"{len(numbers)} factures seraient envoyées" in result.stdout
     assert all(number in result.stdout for number in numbers)
     assert "Facture_" in result.stdout and "Objet" in result.stdout
     assert server.received == [] and sum(statuses(demo_db_file).values()) == 0
@@ -144,11 +144,11 @@ def test_send_a_period_then_nothing_left(small, server, demo_db_file):
     result = tuiapp_process("send", *small, "--period", PERIOD, "--yes")  # the real command, end to end
     assert result.returncode == 0, result.stderr
     assert delivered(server) == collections.Counter(numbers)
-    assert f"Envoi terminé : {len(numbers)} envoyée(s)." in result.stdout
-    assert "23 facture(s) sans adresse e-mail : à imprimer." in result.stderr  # what is left out, and why
+    assert f"Envoi terminé : {len(numbers)} envoyées." in result.stdout
+    assert "23 factures sans adresse e-mail : à imprimer." in result.stderr  # what is left out, and why
     again = tuiapp("send", *small, "--period", PERIOD, "--yes")
     assert again.returncode == 0 and "Aucune facture à envoyer" in again.stdout
-    assert "102 facture(s) déjà envoyée(s) : pas renvoyée(s) (--include-sent pour les renvoyer)." in again.stderr
+    assert "102 factures déjà envoyées : pas renvoyées (--include-sent pour les renvoyer)." in again.stderr
     history = tuiapp("history", *small, "--period", PERIOD, "--format", "csv")
     lines = history.stdout.strip().splitlines()
     assert lines[0].startswith("\ufeffenvoi;facture;résident") and len(lines) == TO_SEND + 1  # BOM first

@@ -91,15 +91,15 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         await pilot.press("e")  # send
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ConfirmScreen"
-        assert "Envoyer 9 facture(s)" in str(app.screen.query_one("#question").render())
+        assert "Envoyer 9 factures" in str(app.screen.query_one("#question").render())
         await pilot.press("o")
         await wait_for_batch(pilot)
         sent = sorted(ticked - {skipped.number})
         assert attachment_numbers(server) == sent  # exactly the ticked invoices, once each
         lines = [line for line in sending.log_texts if "envoyée à" in line]
         assert len(lines) == len(sent)
-        assert any("Envoi terminé : 9 envoyée(s)." in line for line in sending.log_texts)
-        assert str(sending.query_one("#progress-label").render()) == "9/9 traitée(s)"
+        assert any("Envoi terminé : 9 envoyées." in line for line in sending.log_texts)
+        assert str(sending.query_one("#progress-label").render()) == "9/9 traitées"
         posted = [message.event for message in messages if isinstance(message, SendingPanel.Progress)]
         assert sum(isinstance(event, ev.InvoiceSent) for event in posted) == 9  # the engine's events, as messages
         assert sum(isinstance(message, SendingPanel.Ended) for message in messages) == 1
@@ -277,7 +277,7 @@ def test_snapshot_confirmation(snap_compare, snap_app):
 
     async def run_before(pilot):
         await keys("c", "minus", "e", "e")(pilot)
-        assert str(pilot.app.screen.query_one("#question").render()) == "Envoyer 102 facture(s) à 136 adresse(s) ?"
+        assert str(pilot.app.screen.query_one("#question").render()) == "Envoyer 102 factures à 136 adresses ?"
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -294,8 +294,8 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
         assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24 09:30", "03/10/24 09:30", ""]
-        assert str(sending.query_one("#progress-label").render()) == "2/2 traitée(s)"
-        assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyée(s)."
+        assert str(sending.query_one("#progress-label").render()) == "2/2 traitées"
+        assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyées."
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -460,8 +460,8 @@ async def test_cancel_stops_and_withdraws_the_rest(app, server):
         await wait_for_batch(pilot)
         sent = len(server.received)
         assert sent == 2  # the message on the wire, then no other
-        assert any("retirée(s) de la file d'attente" in line for line in sending.log_texts)
-        assert any(f"Envoi annulé : {sent} envoyée(s)" in line for line in sending.log_texts)
+        assert any("retirées de la file d'attente" in line for line in sending.log_texts)
+        assert any(f"Envoi annulé : {sent} envoyées" in line for line in sending.log_texts)
         await pilot.press("escape")  # back to the invoices, and it stays there
         await pilot.pause()
         assert app.screen.query_one("TabbedContent").active == "main"

@@ -141,7 +141,7 @@ def test_the_engine_waits_for_a_free_connection(paced_db, server, monkeypatch):
     summary = engine.run(queued.record_ids, batch=queued.batch)
     assert summary.sent == 2 and len(server.received) == 2 and clock.waits == [5.0, 5.0, 5.0]
     [told] = [event for event in events if isinstance(event, ev.ConnectionWait)]  # said once
-    assert wording.describe(told).startswith("Limite de 3 connexion(s) simultanée(s) au serveur atteinte")
+    assert wording.describe(told).startswith("Limite de 3 connexions simultanées au serveur atteinte")
     assert SmtpConnectionRow.select().count() == 2  # its own given back
 
 
@@ -209,4 +209,4 @@ def test_three_processes_keep_the_rate_and_the_connection_limit(demo_db_file, se
     assert statuses(demo_db_file) == {"sent": len(numbers)}
     never_more_than(rate, window, sorted(received.at for received in server.received))
     assert server.handler.most_sessions <= limit
-    assert any("Limite de 2 connexion(s)" in out for out, _ in outputs), outputs  # the third one waited
+    assert any("Limite de 2 connexions" in out for out, _ in outputs), outputs  # the third one waited

@@ -40,7 +40,7 @@ def demo_on_postgres(pg_url, pg_database, pg_cluster, server):
 def test_send_from_a_postgresql_base_delivers_each_invoice_once(demo_on_postgres, server, pg_cluster, pg_database):
     dry = tuiapp("send", *demo_on_postgres, *SEPTEMBER, "--structure", "FH", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "3 facture(s) seraient envoyées" in dry.stdout
+    assert "3 factures seraient envoyées" in dry.stdout
     sent = tuiapp("send", *demo_on_postgres, *SEPTEMBER, "--structure", "FH", "--yes")
     assert sent.returncode == 0, sent.stderr
     assert delivered(server) == {"FH-202409-001": 1, "FH-202409-002": 1, "FH-202409-011": 1}
@@ -184,7 +184,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
             log = "\n".join(sending.log_texts)
             assert "Erreur inattendue" not in log and "Traceback" not in log, log
             if within:
-                assert "Envoi terminé : 3 envoyée(s)." in log, log
+                assert "Envoi terminé : 3 envoyées." in log, log
             else:
                 assert "Envoi arrêté." in log and "ne sera pas renvoyée" in log, log
         release()

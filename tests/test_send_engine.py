@@ -127,7 +127,7 @@ def test_a_batch_of_20_arrives_complete(mail_db, server):
         assert Invoice.get_by_id(invoice.id).last_mailed_at is not None
     assert not by_number
     lines = [wording.describe(event) for event in events]
-    assert lines[-1] == "Envoi terminé : 20 envoyée(s)."
+    assert lines[-1] == "Envoi terminé : 20 envoyées."
 
 
 def test_untrusted_certificate(mail_db, server):

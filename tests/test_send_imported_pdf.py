@@ -81,7 +81,7 @@ def test_the_message_carries_exactly_the_imported_bytes(office, server, tmp_path
     assert dry.returncode == 0, dry.stderr
     assert "Fichier : Facture_FH-2024-001_MAILLY_Josiane_2024-09.pdf (PDF importé)" in dry.stdout
     assert "Fichier : Facture_FH-2024-002_DUPONT_Jean_2024-09.pdf (PDF généré)" in dry.stdout
-    assert "2 facture(s) seraient envoyées ; PDF : 1 importé(s), 1 généré(s)" in dry.stdout
+    assert "2 factures seraient envoyées ; PDF : 1 importé, 1 généré" in dry.stdout
 
     sent = tuiapp_process("send", *base, "--yes")  # the real command, end to end
     assert sent.returncode == 0, sent.stderr
@@ -163,7 +163,7 @@ def test_a_rectified_invoice_is_sent_again_and_its_history_keeps_the_old_version
     db.close()
 
     dry = tuiapp("send", *base, "--dry-run")
-    assert "1 facture(s) seraient envoyées" in dry.stdout and "FH-2024-001" in dry.stdout
+    assert "1 facture serait envoyée" in dry.stdout and "FH-2024-001" in dry.stdout
     again = tuiapp("send", *base, "--yes")
     assert again.returncode == 0, again.stderr
     assert len(server.received) == 3

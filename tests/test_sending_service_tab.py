@@ -57,9 +57,9 @@ async def test_the_tab_queues_and_follows_the_service_live(demo_db_file, server,
     try:
         async with app.run_test(size=SIZE) as pilot:
             sending = await queue_and_follow(app, pilot, numbers)
-            assert any("3 facture(s) en file d'attente : le service d'envoi les enverra." in line
+            assert any("3 factures en file d'attente : le service d'envoi les enverra." in line
                        for line in sending.log_texts)
-            assert shown(app, "#progress-label") == "3/3 traitée(s)"
+            assert shown(app, "#progress-label") == "3/3 traitées"
             assert len(server.received) == 3
 
             service.send_signal(signal.SIGTERM)
@@ -91,7 +91,7 @@ async def test_cancel_withdraws_this_operators_invoices_not_sent_yet(demo_db_fil
                                                                     for line in sending.log_texts))
             await pilot.press("c")
             await wait_until(pilot, lambda: not sending.sending)
-            assert any("3 facture(s) non envoyée(s) retirée(s) de la file d'attente." in line
+            assert any("3 factures non envoyées retirées de la file d'attente." in line
                        for line in sending.log_texts)
     finally:
         release()

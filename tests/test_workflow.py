@@ -98,18 +98,18 @@ def test_the_plan_says_what_is_sent_and_why_the_rest_is_not(office):
         office["COLIN"].number: (Reason.ELSEWHERE, reasons[office["COLIN"].number][1]),
         office["GIRARD"].number: (Reason.NO_ADDRESS, None),
     }
-    assert plan.question() == ("Envoyer 3 facture(s) à 4 adresse(s) ?\n"
-                               "1 d'entre elles reprennent un envoi resté en attente.")
+    assert plan.question() == ("Envoyer 3 factures à 4 adresses ?\n"
+                               "Sur ces 3 factures, 1 reprend un envoi resté en attente.")  # one count, singular
     lines = dict(workflow.left_out_lines(plan.left_out))
     assert lines[Reason.UNKNOWN] == (f"Facture {office['BLANC'].number} (BLANC Anne) : l'envoi n° {unknown} est à "
                                      "l'état inconnu, elle n'est pas renvoyée sans votre décision.")
-    assert lines[Reason.NO_ADDRESS] == "1 facture(s) sans adresse e-mail : à imprimer."
+    assert lines[Reason.NO_ADDRESS] == "1 facture sans adresse e-mail : à imprimer."
     faure = next(item for item in plan.items if item.row.number == office["FAURE"].number)
     assert faure.row.resident + ", sorti(e)" == "FAURE Paul, sorti(e)" and not faure.row.active
     again = workflow.plan(SEPTEMBER, include_sent=True)
     resent = [item for item in again.items if item.resend]
     assert [item.row.number for item in resent] == [office["ALBERT"].number]
-    assert "1 d'entre elles ont déjà été envoyées auparavant et partiront une nouvelle fois." in again.question()
+    assert "Sur ces 4 factures, 1 a déjà été envoyée et part une nouvelle fois." in again.question()
 
 
 def test_a_send_delivers_the_plan_once_each_and_says_so(office, server):
@@ -126,7 +126,7 @@ def test_a_send_delivers_the_plan_once_each_and_says_so(office, server):
     assert SendRecord.get_by_id(waiting).status == SendStatus.SENT  # taken up, not queued a second time
     assert SendRecord.select().where(SendRecord.invoice == office["DUPUIS"].id).count() == 1
     lines = [line for event in log for line in workflow.describe(event)]
-    assert lines[-1] == "Envoi terminé : 6 envoyée(s)."
+    assert lines[-1] == "Envoi terminé : 6 envoyées."
     assert not any(line.startswith("Début de l'envoi") for line in lines)  # only moves the progress
     assert workflow.plan(SEPTEMBER).items == []  # nothing left to send
 
@@ -158,7 +158,7 @@ def test_the_operators_cancel_withdraws_what_is_not_sent(office, server):
     assert len(server.received) == 1 and outcome.finished.cancelled and not outcome.complete
     assert outcome.withdrawn == 5 and log.of(workflow.Withdrawn) == [workflow.Withdrawn(5)]
     assert workflow.describe(log.of(workflow.Withdrawn)[0]) == [
-        "5 facture(s) non envoyée(s) retirée(s) de la file d'attente."]
+        "5 factures non envoyées retirées de la file d'attente."]
     assert SendRecord.select().where(SendRecord.status.in_(SendStatus.active())).count() == 0
     assert len(workflow.plan(SEPTEMBER).items) == 5  # withdrawn, not lost: a later send may take them
 
@@ -202,7 +202,7 @@ def test_mailed_meanwhile_elsewhere_is_not_sent_again(office, server):
     assert office["ETIENNE"].number not in delivered(server) and outcome.finished.sent == 5
     assert [(item.number, item.reason) for item in log.of(workflow.Queued)[0].left_out] == [
         (office["ETIENNE"].number, Reason.ALREADY_SENT)]
-    assert "1 facture(s) déjà envoyée(s) : pas renvoyée(s)." in workflow.describe(log.of(workflow.Queued)[0])
+    assert "1 facture déjà envoyée : pas renvoyée." in workflow.describe(log.of(workflow.Queued)[0])
 
 
 def test_an_unknown_send_waits_for_a_decision(office, server):

@@ -87,15 +87,20 @@ def _report_left_out(left_out, show=warn) -> None:
 
 
 def _dry_run(plan) -> int:
+    from tuiapp.domain.formatting import counted, plural
     from tuiapp.sending.preview import outlines
 
     _report_left_out(plan.left_out, say)
     for lines in outlines([item.row.invoice_id for item in plan.items]):
         for line in lines:
             say(line)
+    count = len(plan.items)
     imported = sum(item.row.pdf_imported for item in plan.items)
-    pdfs = f" ; PDF : {imported} importé(s), {len(plan.items) - imported} généré(s)" if plan.items else ""
-    say(f"{len(plan.items)} facture(s) seraient envoyées{pdfs} (simulation : rien n'a été envoyé).")
+    generated = count - imported
+    pdfs = (f" ; PDF : {imported} {plural(imported, 'importé', 'importés')}, "
+            f"{generated} {plural(generated, 'généré', 'générés')}") if count else ""
+    would = plural(count, "serait envoyée", "seraient envoyées")
+    say(f"{counted(count, 'facture', 'factures')} {would}{pdfs} (simulation : rien n'a été envoyé).")
     return EXIT_OK
 
 

@@ -7,9 +7,11 @@ Display happens at the edge: values stay ``Decimal``, ``Period`` and aware
 from __future__ import annotations
 
 import functools
+import math
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
@@ -116,3 +118,23 @@ def format_siret(siret: str) -> str:
     if len(compact) != 14 or not compact.isdigit():
         return siret.strip()
     return f"{compact[:3]} {compact[3:6]} {compact[6:9]} {compact[9:]}"
+
+@functools.cache
+def _french() -> Locale:
+    return Locale.parse(LOCALE)
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """The French form for ``count`` (CLDR's rule, through babel: 0 and 1 take the singular):
+    ``plural(1, "facture", "factures")`` is ``facture``."""
+    return singular if _french().plural_form(abs(count)) == "one" else plural_form
+
+
+def counted(count: int, singular: str, plural_form: str) -> str:
+    """``1 facture``, ``88 factures``."""
+    return f"{count} {plural(count, singular, plural_form)}"
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as an operator reads it: rounded up, never « 0 s » (``0.3`` is ``1 s``)."""
+    return format_duration(max(math.ceil(seconds), 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from tuiapp.domain.formatting import format_duration
+from tuiapp.domain.formatting import counted, format_duration, format_wait, plural
 from tuiapp.domain.status import LABELS as STATUS_LABELS  # the French names of the send states: the one table
 from tuiapp.domain.status import SendStatus
 from tuiapp.sending import events as ev
@@ -24,7 +24,7 @@ def describe(event: ev.Event) -> str:
     """The log line for one engine event."""
     match event:
         case ev.BatchStarted(total=total):
-            return f"Début de l'envoi : {total} facture(s)."
+            return f"Début de l'envoi : {counted(total, 'facture', 'factures')}."
         case ev.InvoiceClaimed(invoice=invoice):
             return f"{_who(invoice)} : envoi à {', '.join(invoice.recipients)}..."
         case ev.InvoiceSkipped(invoice=invoice, status=status):
@@ -33,7 +33,8 @@ def describe(event: ev.Event) -> str:
             return f"{_who(invoice)} : envoyée à {', '.join(invoice.recipients)}."
         case ev.InvoicePartial(invoice=invoice, refused=refused):
             refusals = "; ".join(f"{address} ({reply})" for address, reply in refused.items())
-            return f"{_who(invoice)} : envoi partiel, adresse(s) refusée(s) : {refusals}."
+            refused_text = plural(len(refused), "adresse refusée", "adresses refusées")
+            return f"{_who(invoice)} : envoi partiel, {refused_text} : {refusals}."
         case ev.InvoiceFailed(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : échec. {problem}"
         case ev.InvoiceDeferred(invoice=invoice, problem=problem):
@@ -41,14 +42,16 @@ def describe(event: ev.Event) -> str:
         case ev.InvoiceUnknown(invoice=invoice, problem=problem):
             return f"{_who(invoice)} : {problem}"
         case ev.RetryScheduled(problem=problem, attempt=attempt, delay=delay):
-            return f"{problem} Nouvel essai dans {delay:.0f} s (essai {attempt + 1})."
+            when = f"dans {format_wait(delay)}" if delay > 0 else "immédiat"
+            return f"{problem} Nouvel essai {when} (essai {attempt + 1})."
         case ev.PacingWait(delay=delay):
-            return f"Limite de messages par minute : pause de {delay:.0f} s."
+            return f"Limite de messages par minute : pause de {format_wait(delay)}."
         case ev.ConnectionWait(limit=limit):
-            return (f"Limite de {limit} connexion(s) simultanée(s) au serveur atteinte (autres envois en cours) : "
-                    "attente qu'une connexion se libère.")
+            return (f"Limite de {counted(limit, 'connexion simultanée', 'connexions simultanées')} au serveur "
+                    "atteinte (autres envois en cours) : attente qu'une connexion se libère.")
         case ev.BatchStopped(problem=problem, remaining=remaining, kept=kept):
-            text = f"Envoi arrêté. {problem} {remaining} facture(s) restent en attente."
+            stays = plural(remaining, "reste", "restent")
+            text = f"Envoi arrêté. {problem} {counted(remaining, 'facture', 'factures')} {stays} en attente."
             if kept:
                 text += (" Le résultat de la facture en cours, gardé dans le journal d'envoi, sera enregistré "
                          "dès que la base le permettra (au plus tard au prochain démarrage de tuiapp) ; elle ne "
@@ -64,16 +67,16 @@ def describe(event: ev.Event) -> str:
 
 
 def summary(finished: ev.BatchFinished) -> str:
-    parts = [f"{finished.sent} envoyée(s)"]
-    for count, label in (
-        (finished.partial, "envoi(s) partiel(s)"),
-        (finished.failed, "échec(s)"),
-        (finished.unknown, "état(s) inconnu(s)"),
-        (finished.skipped, "déjà prise(s) en charge ailleurs"),
-        (finished.remaining, "en attente"),
+    parts = [counted(finished.sent, "envoyée", "envoyées")]
+    for count, one, several in (
+        (finished.partial, "envoi partiel", "envois partiels"),
+        (finished.failed, "échec", "échecs"),
+        (finished.unknown, "état inconnu", "états inconnus"),
+        (finished.skipped, "déjà prise en charge ailleurs", "déjà prises en charge ailleurs"),
+        (finished.remaining, "en attente", "en attente"),
     ):
         if count:
-            parts.append(f"{count} {label}")
+            parts.append(counted(count, one, several))
     prefix = ("Envoi annulé" if finished.cancelled
               else "Envoi interrompu" if finished.stopped or finished.interrupted else "Envoi terminé")
     return f"{prefix} : {', '.join(parts)}."

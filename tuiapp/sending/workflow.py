@@ -24,14 +24,14 @@ ends call it at their start, never from a periodic refresh.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import cast
 
 from tuiapp.db import queries
 from tuiapp.db.models import Association, SendRecord, SendStatus
 from tuiapp.domain.errors import TuiappError
-from tuiapp.domain.formatting import departed_mark
+from tuiapp.domain.formatting import counted, departed_mark, plural
 from tuiapp.domain.periods import Period
 from tuiapp.mail.smtp_client import Authenticator, SmtpSettings
 from tuiapp.sending import events as ev
@@ -43,6 +43,7 @@ class Reason(StrEnum):
     """Why an invoice of the choice is not sent."""
 
     NO_ADDRESS = "no-address"
+    NO_SENDER = "no-sender"  # its structure has no sender address: every message would be refused
     ALREADY_SENT = "already-sent"  # mailed before (or meanwhile, elsewhere); --include-sent / ticked to resend
     UNKNOWN = "unknown"  # its last send may have left: a decision first (tuiapp resolve, the TUI's k)
     ELSEWHERE = "elsewhere"  # being sent by another workstation or process
@@ -55,6 +56,7 @@ class LeftOut:
     resident: str  # with the departed mark
     reason: Reason
     record_id: int | None = None  # its latest send record (the unknown one, say)
+    structure: str = ""  # NO_SENDER: the structure that has no sender address ("CODE - name")
 
     @property
     def text(self) -> str:
@@ -84,16 +86,47 @@ class Plan:
     def recipients(self) -> int:
         return sum(len(item.row.recipients) for item in self.items)
 
+    @property
+    def structures_without_sender(self) -> list[str]:
+        """The structures whose invoices are left out for want of a sender address, by name."""
+        return sorted({item.structure for item in self.left_out if item.reason is Reason.NO_SENDER})
+
     def question(self) -> str:
-        """The confirmation the front ends ask, the same everywhere."""
-        text = f"Envoyer {len(self.items)} facture(s) à {self.recipients} adresse(s) ?"
+        """The confirmation the front ends ask, the same everywhere: one count of invoices, and
+        how many of those resume a send or go once more (never a second count to add up)."""
+        count = len(self.items)
+        text = (f"Envoyer {counted(count, 'facture', 'factures')} "
+                f"à {counted(self.recipients, 'adresse', 'adresses')} ?")
         resumed = sum(1 for item in self.items if item.resumed)
         again = sum(1 for item in self.items if item.resend)
         if resumed:
-            text += f"\n{resumed} d'entre elles reprennent un envoi resté en attente."
+            takes = plural(resumed, "reprend un envoi resté", "reprennent un envoi resté")
+            text += f"\n{_of_these(resumed, count)} {takes} en attente."
         if again:
-            text += f"\n{again} d'entre elles ont déjà été envoyées auparavant et partiront une nouvelle fois."
+            went = plural(again, "a déjà été envoyée et part", "ont déjà été envoyées et partent")
+            text += f"\n{_of_these(again, count)} {went} une nouvelle fois."
+        if self.structures_without_sender:
+            text += "\n" + no_sender_text(self.left_out)
         return text
+
+
+def _of_these(part: int, count: int) -> str:
+    """``Sur ces 88 factures, 12`` / ``Toutes les 88`` / ``Elle`` (the one invoice)."""
+    if count == 1:
+        return "Elle"
+    if part == count:
+        return f"Toutes les {count}"
+    return f"Sur ces {count} factures, {part}"
+
+
+def no_sender_text(left_out: Iterable[LeftOut]) -> str:
+    """The structures that have no sender address, and how many of their invoices stay unsent."""
+    missing = [item for item in left_out if item.reason is Reason.NO_SENDER]
+    names = sorted({item.structure for item in missing})
+    which = plural(len(names), "Cette structure n'a", "Ces structures n'ont")
+    return (f"{which} pas d'adresse d'expéditeur : {', '.join(names)}. "
+            f"{counted(len(missing), 'facture', 'factures')} non {plural(len(missing), 'envoyée', 'envoyées')} "
+            "(renseignez l'adresse dans Structures).")
 
 
 def _left_out(row: queries.SendRow, reason: Reason) -> LeftOut:
@@ -105,7 +138,10 @@ def plan_rows(rows: Iterable[queries.SendRow], *, include_sent: bool = False,
     """Decide for each row (an invoice with an address and its latest send state): sent or left out, and why.
 
     A waiting record is resumed, already mailed or not; an invoice already mailed
-    is sent again only with ``include_sent`` (the TUI: the operator ticked it)."""
+    is sent again only with ``include_sent`` (the TUI: the operator ticked it). An
+    invoice of a structure with no sender address is never queued (every message
+    would fail at the server): it is left out, and the confirmation names the structure.
+    The one rule for the TUI (local and service mode), ``tuiapp send`` and any later front end."""
     plan = Plan(left_out=list(left_out))
     for row in rows:
         mailed = row.last_mailed_at is not None
@@ -117,7 +153,25 @@ def plan_rows(rows: Iterable[queries.SendRow], *, include_sent: bool = False,
             plan.items.append(Item(row, resend=mailed))
         else:
             plan.left_out.append(_left_out(row, Reason.ALREADY_SENT))
+    if plan.items and (without := _without_sender(item.row.invoice_id for item in plan.items)):
+        plan.left_out += [replace(_left_out(item.row, Reason.NO_SENDER), structure=without[item.row.invoice_id])
+                          for item in plan.items if item.row.invoice_id in without]
+        plan.items = [item for item in plan.items if item.row.invoice_id not in without]
     return plan
+
+
+def _without_sender(invoice_ids: Iterable[int]) -> dict[int, str]:
+    """Of these invoices, those whose structure has no sender address: invoice id -> the structure."""
+    from tuiapp.db.models import Invoice, Structure
+
+    structures = {structure.id: str(structure) for structure in Structure.select().where(
+        Structure.sender_email.is_null() | (Structure.sender_email == ""))}
+    if not structures:  # the usual case: one small query
+        return {}
+    wanted = set(invoice_ids)
+    query = Invoice.select(Invoice.id, Invoice.structure).where(Invoice.structure.in_(list(structures)))
+    pairs = cast(Iterable[tuple[int, int]], query.tuples())  # Peewee's stubs type .tuples() as the model
+    return {invoice: structures[structure] for invoice, structure in pairs if invoice in wanted}
 
 
 def plan(period: Period, structure=None, *, include_sent: bool = False) -> Plan:
@@ -318,14 +372,17 @@ def service_text(beat) -> str:
 
 _WHY = {
     Reason.NO_ADDRESS: "aucune adresse e-mail, à imprimer.",
+    Reason.NO_SENDER: "sa structure n'a pas d'adresse d'expéditeur, elle n'est pas envoyée.",
     Reason.ALREADY_SENT: "déjà envoyée, pas renvoyée.",
     Reason.UNKNOWN: "l'envoi n° {record} est à l'état inconnu, elle n'est pas renvoyée sans votre décision.",
     Reason.ELSEWHERE: "en cours d'envoi sur un autre poste, ignorée.",
 }
+#: reason -> (one, several): "{}" is the count.
 _COUNTED = {
-    Reason.NO_ADDRESS: "{} facture(s) sans adresse e-mail : à imprimer.",
-    Reason.ALREADY_SENT: "{} facture(s) déjà envoyée(s) : pas renvoyée(s).",
-    Reason.ELSEWHERE: "{} facture(s) en cours d'envoi sur un autre poste : ignorée(s).",
+    Reason.NO_ADDRESS: ("{} facture sans adresse e-mail : à imprimer.", "{} factures sans adresse e-mail : à imprimer."),
+    Reason.ALREADY_SENT: ("{} facture déjà envoyée : pas renvoyée.", "{} factures déjà envoyées : pas renvoyées."),
+    Reason.ELSEWHERE: ("{} facture en cours d'envoi sur un autre poste : ignorée.",
+                       "{} factures en cours d'envoi sur un autre poste : ignorées."),
 }
 
 
@@ -333,10 +390,12 @@ def left_out_lines(left_out: Iterable[LeftOut]) -> list[tuple[Reason, str]]:
     """French lines about what is left out: a count per reason, each unknown one named."""
     left_out = list(left_out)
     lines: list[tuple[Reason, str]] = [(item.reason, item.text) for item in left_out if item.reason is Reason.UNKNOWN]
-    for reason, text in _COUNTED.items():
+    for reason, (one, several) in _COUNTED.items():
         count = sum(1 for item in left_out if item.reason is reason)
         if count:
-            lines.append((reason, text.format(count)))
+            lines.append((reason, plural(count, one, several).format(count)))
+    if any(item.reason is Reason.NO_SENDER for item in left_out):
+        lines.append((Reason.NO_SENDER, no_sender_text(left_out)))
     return lines
 
 
@@ -346,7 +405,8 @@ def describe(event: Event) -> list[str]:
         case Queued(left_out=left_out):
             return [text for _, text in left_out_lines(left_out)]
         case Withdrawn(count=count):
-            return [f"{count} facture(s) non envoyée(s) retirée(s) de la file d'attente."]
+            return [plural(count, "{} facture non envoyée retirée de la file d'attente.",
+                           "{} factures non envoyées retirées de la file d'attente.").format(count)]
         case ev.InvoiceClaimed() | ev.BatchStarted():
             return []
     return [wording.describe(event)]
