@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from tests.conftest import point_at
@@ -56,6 +57,12 @@ async def wait_for_batch(pilot):
         if not panel(pilot.app).sending:
             return
     raise AssertionError("the batch did not finish")
+
+
+def detail_lines(sending) -> list[str]:
+    """The detail lines under the table, as the screen shows them."""
+    detail = sending.query_one("#send-detail")
+    return [strip.text.strip() for strip in detail.render_lines(Region(0, 0, *detail.region.size))]
 
 
 def attachment_numbers(server):
@@ -114,8 +121,11 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         cells = reopened.query_one(DataTable)
         mailed_at = reopened.table.invoices[first_sent].last_mailed_at
         assert (datetime.now(UTC) - mailed_at).total_seconds() < 60
-        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m/%y %H:%M}"
+        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m/%y}"
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
+        cells.move_cursor(row=cells.get_row_index(str(first_sent)))
+        await pilot.pause()
+        assert detail_lines(reopened)[0].endswith(f"Envoyée le {mailed_at.astimezone():%d/%m/%Y à %H:%M}")
 
 
 async def test_a_database_error_during_the_send_is_said_in_french(app, server, monkeypatch):
@@ -217,7 +227,11 @@ async def test_residents_who_left_are_listed_ticked_and_sent(app, server):
             await pilot.pause(0.02)
             if sending.loaded:
                 break
-        assert str(table.get_cell(str(durand.invoice_id), "name")) == "DURAND Claude, sorti(e)"
+        assert str(table.get_cell(str(durand.invoice_id), "name")) == "DURAND Claude"
+        assert str(table.get_cell(str(durand.invoice_id), "marks")) == "S"  # sorti(e), said in full below
+        table.move_cursor(row=table.get_row_index(str(durand.invoice_id)))
+        await pilot.pause()
+        assert detail_lines(sending)[0].startswith("DURAND Claude, sorti(e)  ")
         left_out = str(sending.query_one("#left-out").render())
         assert left_out.startswith(f"{without_address.count()} sans adresse e-mail : à imprimer")
         await pilot.press("l")
@@ -586,8 +600,11 @@ async def test_a_rectified_invoice_and_an_avoir_in_the_sending_tab(app, server, 
         table = sending.query_one(DataTable)
         row_key = str(mailed.invoice_id)
         assert str(table.get_cell(row_key, "state")) == "rectifiée"
-        assert str(table.get_cell(row_key, "document")) == "Facture, PDF importé"
-        assert str(table.get_cell(str(credit.id), "document")) == "Avoir, PDF généré"
+        assert str(table.get_cell(row_key, "marks")) == "P"  # its own PDF: "Facture, PDF importé" below
+        assert str(table.get_cell(str(credit.id), "marks")) == "A"
+        table.move_cursor(row=table.get_row_index(str(credit.id)))
+        await pilot.pause()
+        assert detail_lines(sending)[1].endswith("Avoir, PDF généré")
         assert mailed.invoice_id in sending.table.ticked and credit.id in sending.table.ticked
         assert str(sending.query_one("#send-summary").render()).endswith(" ; 1 avec leur PDF importé")
         table.move_cursor(row=table.get_row_index(row_key))

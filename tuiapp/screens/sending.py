@@ -31,6 +31,7 @@ from tuiapp.widgets.dialogs import ChoiceScreen, PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
 from tuiapp.widgets.rights import refuse
+from tuiapp.widgets.send_browser import SendBrowser
 from tuiapp.widgets.send_table import SendTable
 
 
@@ -95,7 +96,7 @@ class SendingPanel(Vertical):
         self._total = 0
 
     def compose(self) -> ComposeResult:
-        yield SendTable(id="send-table")
+        yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
         yield Static(id="send-summary")
         yield Static(id="left-out")
         if self.service_mode:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 from decimal import Decimal
 
+from textual.message import Message
 from textual.widgets import DataTable
 
+from tuiapp.db.database import fold
 from tuiapp.db.models import SendStatus
 from tuiapp.db.queries import SendRow
 from tuiapp.widgets import send_cells as cells
@@ -15,10 +17,19 @@ from tuiapp.widgets.form import cursor_key
 FIRST_ROWS = 60  # drawn at once
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
 UNSENDABLE = ("other", "unknown", "sending")  # cannot be ticked ("queued": sending it takes up that record)
+MAILED = ("sent", "partial")  # states of an invoice mailed by this tab, its time not read again yet
 
 
 class SendTable(DataTable):
     """One row per invoice (``send_cells.COLUMNS``); its parent reads ``ticked`` and sends those."""
+
+    class CurrentChanged(Message):
+        """The row under the cursor is another one, or was drawn again: ``row`` (None: no rows) in ``state``."""
+
+        def __init__(self, row: SendRow | None, state: str) -> None:
+            super().__init__()
+            self.row = row
+            self.state = state
 
     def __init__(self, **options) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **options)
@@ -50,6 +61,14 @@ class SendTable(DataTable):
         self.clear()
         self._pending = rows
         self._add_rows(FIRST_ROWS)
+        self.current_changed()
+
+    def current_changed(self) -> None:
+        row = self.current_invoice()
+        self.post_message(self.CurrentChanged(row, self.states.get(row.invoice_id, "") if row else ""))
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.current_changed()  # (the message goes on to the parent too)
 
     def _add_rows(self, count: int) -> None:
         chunk, self._pending = self._pending[:count], self._pending[count:]
@@ -91,6 +110,8 @@ class SendTable(DataTable):
         drawn = cells.cells(self.invoices[invoice_id], invoice_id in self.ticked, self.states.get(invoice_id, ""), keys)
         for key, value in drawn.items():
             self.update_cell(str(invoice_id), key, value)
+        if invoice_id == cursor_key(self):
+            self.current_changed()
 
     def tick_current(self) -> bool:
         """Tick or untick the row under the cursor, then move down; False if it cannot be ticked."""
@@ -145,3 +166,38 @@ class SendTable(DataTable):
                 if (before.last_mailed_at is None and row.last_mailed_at is not None) or not self.sendable(row.invoice_id):
                     self.ticked.discard(row.invoice_id)  # sent from elsewhere: never again by default
                 self.redraw(row.invoice_id)
+
+    # -- moving around ---------------------------------------------------------------
+
+    def _ids_from_cursor(self, *, after: bool) -> list[int]:
+        """Every invoice in the table's order, from the cursor's (``after``: the one after it) round
+        to the top again."""
+        ids = list(self.invoices)  # read in the table's order
+        current = cursor_key(self)
+        start = ids.index(current) + after if current in self.invoices else 0
+        return ids[start:] + ids[:start]
+
+    def matches(self, text: str) -> list[int]:
+        """The invoices whose resident's name or number holds ``text`` (case and accents ignored),
+        in the table's order."""
+        needle = fold(text.strip())
+        if not needle:
+            return []
+        return [invoice_id for invoice_id, row in self.invoices.items()
+                if needle in fold(row.resident) or needle in fold(row.number)]
+
+    def next_match(self, text: str) -> int | None:
+        """The next invoice after the cursor that matches, round to the top; None if no other does."""
+        found = set(self.matches(text))
+        return next((i for i in self._ids_from_cursor(after=True)[:-1] if i in found), None)
+
+    def next_unsent(self) -> int | None:
+        """The next invoice after the cursor never mailed, round to the top; None if no other."""
+        return next((i for i in self._ids_from_cursor(after=True)[:-1]
+                     if self.invoices[i].last_mailed_at is None and self.states.get(i) not in MAILED), None)
+
+    def go_to(self, invoice_id: int) -> None:
+        """Put the cursor on this invoice (the rows not drawn yet are drawn first)."""
+        if str(invoice_id) not in self.rows and self._pending:
+            self._add_rows(len(self._pending))
+        self.move_cursor(row=self.get_row_index(str(invoice_id)))
