@@ -46,7 +46,7 @@ class SendBrowser(Vertical):
     def compose(self) -> ComposeResult:
         yield SendTable(id="send-table")
         yield SearchInput(placeholder="Nom ou n° de facture, Entrée pour y aller, Échap pour fermer",
-                          id="send-search")
+                          select_on_focus=False, id="send-search")
         yield SendDetail(id="send-detail")
 
     @property
@@ -59,9 +59,9 @@ class SendBrowser(Vertical):
 
     def action_search(self) -> None:
         search = self.query_one(SearchInput)
+        search.value = ""  # a new search each time (F3 finds the last one again)
         search.display = True
         search.focus()
-        search.cursor_position = len(search.value)  # the last text kept, not selected: typing adds to it
 
     def close_search(self) -> None:
         self.query_one(SearchInput).display = False
