@@ -294,7 +294,9 @@ async def test_leaving_a_changed_form_by_any_way_asks_first(app):
     assert Structure.get(Structure.code == "EHPAD").sender_email == "facturation.closfleuri@example.org"
 
 
-def _snap(snap_compare, app, keys=()):
+def _snap(snap_compare, app, keys=(), check=None):
+    """The picture after ``keys``; ``check(app)`` asserts what it should show."""
+
     async def run_before(pilot):
         await pilot.pause()
         for key in keys:
@@ -309,6 +311,8 @@ def _snap(snap_compare, app, keys=()):
             assert isinstance(widget, Input | TextArea)
             widget.cursor_blink = False
         await pilot.pause()
+        if check is not None:
+            check(app)
 
     return snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -323,7 +327,13 @@ def snap_app(demo_db_file, tmp_path, monkeypatch):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_structures(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("s",))
+    """The structures, every header whole ("Actifs" was cut to "Ac")."""
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert headers_on_screen(app.screen.query_one("#structures")) == ["Code", "Nom", "Actifs", "Expéditeur"]
+
+    assert _snap(snap_compare, snap_app, ("s",), check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
@@ -338,7 +348,13 @@ def test_snapshot_smtp_modal(snap_compare, snap_app):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_residents(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("r",))
+    """The residents, every header shown whole."""
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert headers_on_screen(app.screen.query_one("#residents")) == ["Nom", "Adresses", "Structure", "Courriel"]
+
+    assert _snap(snap_compare, snap_app, ("r",), check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
