@@ -274,14 +274,27 @@ def test_snapshot_main_tab(snap_compare, snap_app):
 
 
 def test_snapshot_sending_tab(snap_compare, snap_app):
-    """The sending tab, the first row unticked: every header whole, the ticked count and total."""
+    """The sending tab, the first row unticked: every header whole, the ticked count and total, and
+    for the row under the cursor all the seed asks: name, date and time of the last send, number,
+    amount HT, both addresses (the cursor on an invoice mailed the day before, to two addresses)."""
 
     async def run_before(pilot):
-        await keys("c", "minus", "e", "space")(pilot)
+        row = next(row for row in queries.send_rows(SEPTEMBER) if row.number == "FAM-202409-006")
+        Invoice.update(last_mailed_at=datetime(2024, 10, 2, 16, 45, tzinfo=UTC)).where(
+            Invoice.id == row.invoice_id).execute()
+        await keys("c", "minus", "e", "space", "slash", *row.number, "enter")(pilot)
         sending = panel(pilot.app)
-        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Dernier envoi"]
+        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Date", "+"]
+        table = sending.query_one(DataTable)
+        assert sending.table.current_invoice().invoice_id == row.invoice_id
+        assert [str(cell) for cell in table.get_row(str(row.invoice_id))] == [
+            "☐", "DE LA FONTAINE Éric", "FAM-202409-006", format_amount(row.amount_ht), "", "02/10/24", ""]
+        lines = detail_lines(sending)
+        assert lines[0].startswith("DE LA FONTAINE Éric ") and lines[0].endswith("Envoyée le 02/10/2024 à 16:45")
+        assert lines[1].startswith("Courriel : eric.delafontaine@example.com ") and lines[1].endswith("PDF généré")
+        assert lines[2] == "Tuteur : pierre.delafontaine84@example.net"
         assert str(sending.query_one("#send-summary").render()) == (
-            f"101 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45'))}")
+            f"100 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45') - row.amount_ht)}")
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -307,7 +320,9 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         sending = panel(pilot.app)
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
-        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24 09:30", "03/10/24 09:30", ""]
+        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24", "03/10/24", ""]
+        await pilot.press("up")  # the second invoice sent
+        assert detail_lines(sending)[0].endswith("Envoyée le 03/10/2024 à 09:30")
         assert str(sending.query_one("#progress-label").render()) == "2/2 traitée(s)"
         assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyée(s)."
 
