@@ -102,3 +102,8 @@ def test_the_document_column_says_avoir_and_where_the_pdf_comes_from():
     assert str(send_cells.document(row())) == "Facture, PDF généré"
     credit = replace(row(), kind="avoir", amount_ht=Decimal("-120.00"), pdf_imported=True)
     assert str(send_cells.document(credit)) == "Avoir, PDF importé"
+
+
+def test_the_places_in_the_queue_follow_the_records_order_after_those_ahead():
+    assert send_detail.queue_places(4, [(31, 7), (30, 9), (32, 8)]) == {9: 5, 7: 6, 8: 7}
+    assert send_detail.queue_places(0, []) == {}

@@ -32,6 +32,7 @@ from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
 from tuiapp.widgets.rights import refuse
 from tuiapp.widgets.send_browser import SendBrowser
+from tuiapp.widgets.send_detail import queue_places
 from tuiapp.widgets.send_table import SendTable
 
 
@@ -359,6 +360,8 @@ class SendingPanel(Vertical):
                 if finished:
                     suffix = f" ({state.error})" if state.error and state.status != SendStatus.SENT else "."
                     self.log_line(f"Facture {state.number} ({state.resident}) : {state.status.label}{suffix}")
+        self.table.set_queue_places(queue_places(view.ahead, [(state.record_id, state.invoice_id)
+                                                              for state in view.states if state.status == SendStatus.QUEUED]))
         self._done, self._total = done, len(view.states)
         self.query_one(ProgressBar).update(total=max(self._total, 1), progress=done)
         waiting = f" ; {view.ahead} facture(s) avant les vôtres dans la file" if view.ahead else ""

@@ -43,6 +43,13 @@ def queue_place(row: SendRow, state_name: str) -> str:
     return "1re dans la file d'envoi" if row.queue_position == 1 else f"{row.queue_position}e dans la file d'envoi"
 
 
+def queue_places(ahead: int, waiting: list[tuple[int, int]]) -> dict[int, int]:
+    """Each invoice's place in the service's queue, from ``(record id, invoice id)`` of those of
+    a batch still waiting and the ``ahead`` records queued before the first of them (a batch is
+    queued at once, in one transaction: no other record comes between its own)."""
+    return {invoice_id: ahead + rank for rank, (_, invoice_id) in enumerate(sorted(waiting), 1)}
+
+
 def detail_rows(row: SendRow | None, state_name: str) -> list[tuple[Text, Text]]:
     """Three (left, right) lines; the left is cut if too long, the right always shown whole."""
     if row is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from decimal import Decimal
 
 from textual.message import Message
@@ -166,6 +167,14 @@ class SendTable(DataTable):
                 if (before.last_mailed_at is None and row.last_mailed_at is not None) or not self.sendable(row.invoice_id):
                     self.ticked.discard(row.invoice_id)  # sent from elsewhere: never again by default
                 self.redraw(row.invoice_id)
+        self.current_changed()  # its place in the service's queue may have changed, shown in the detail
+
+    def set_queue_places(self, places: dict[int, int]) -> None:
+        """Service mode, while this tab follows its batch: each waiting invoice's place in the queue."""
+        for invoice_id, place in places.items():
+            if invoice_id in self.invoices:
+                self.invoices[invoice_id] = replace(self.invoices[invoice_id], queue_position=place)
+        self.current_changed()
 
     # -- moving around ---------------------------------------------------------------
 
