@@ -175,8 +175,9 @@ class SendingPanel(Vertical):
     def _read_states(self, recover: bool = False) -> None:
         """Read the states again (another operator may be sending this period): only reads,
         unless ``recover`` (the tab opening: settle what a dead process left in flight)."""
-        if recover:
-            workflow.recover()
+        if recover and not workflow.recover() and not self.service_mode:
+            return  # nothing to settle: the rows the tab has just read stand (a second read of
+            # thousands of rows, while the first are drawn, slowed the opening; the refresh follows)
         service = workflow.watch([]).service if self.service_mode else None
         self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
 

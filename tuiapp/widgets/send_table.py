@@ -45,6 +45,18 @@ class SendTable(DataTable):
         for column in cells.COLUMNS:
             self.add_column(column.label, key=column.key, width=column.width)
 
+    # Every column has a fixed width and every row a height of one line: what DataTable measures
+    # for auto widths and heights is of no use here, and it measured each cell of each new row
+    # (2,000 rows: 1.6 s of the 4.2 s the tab took to fill, profiled on the loaded 2-core machine),
+    # and each updated cell, and, when one came out narrower, the whole column again (2,000 cells
+    # for one state drawn). The scrollable size is still computed (``super``, with no rows to measure).
+    # Textual 8's private hooks: tests/test_send_browser.py checks the rows are drawn whole.
+    def _update_dimensions(self, new_rows) -> None:
+        super()._update_dimensions(())
+
+    def _update_column_widths(self, updated_cells) -> None:
+        pass
+
     def on_unmount(self) -> None:
         if self._frozen:
             gc.unfreeze()  # the closed table is collected again (and whatever else was frozen)
