@@ -343,7 +343,15 @@ def test_snapshot_structure_mail_tab(snap_compare, snap_app):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_smtp_modal(snap_compare, snap_app):
-    assert _snap(snap_compare, snap_app, ("s", "m"))
+    """The SMTP window over the structures, whose headers show whole around it."""
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert type(app.screen).__name__ == "SmtpScreen"
+        assert headers_on_screen(app.screen_stack[-2].query_one("#structures")) == [
+            "Code", "Nom", "Actifs", "Expéditeur"]
+
+    assert _snap(snap_compare, snap_app, ("s", "m"), check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
