@@ -45,8 +45,9 @@ def queue_place(row: SendRow, state_name: str) -> str:
 
 def queue_places(ahead: int, waiting: list[tuple[int, int]]) -> dict[int, int]:
     """Each invoice's place in the service's queue, from ``(record id, invoice id)`` of those of
-    a batch still waiting and the ``ahead`` records queued before the first of them (a batch is
-    queued at once, in one transaction: no other record comes between its own)."""
+    a batch still waiting and the ``ahead`` records queued before the first of them. Exact when the
+    batch's records follow one another in the queue (queued together); another operator's records
+    queued between them at the same moment are not counted (the view does not list them)."""
     return {invoice_id: ahead + rank for rank, (_, invoice_id) in enumerate(sorted(waiting), 1)}
 
 
