@@ -53,3 +53,19 @@ async def test_long_names_and_addresses_push_no_structure_header_past_the_edge(a
         await pilot.pause()
         assert headers_on_screen(app.screen.query_one("#structures", DataTable)) == [
             "Code", "Nom", "Actifs", "Expéditeur"]
+
+
+async def test_on_a_wide_terminal_the_sending_tab_gives_the_names_the_room(app):
+    from tuiapp.widgets.send_table import NAME_MAX
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("c", "minus", "e"):
+            await pilot.press(key)
+            await pilot.pause()
+        table = app.screen.query_one("#send-table", DataTable)
+        assert table.columns[next(key for key in table.columns if key.value == "name")].width == NAME_MAX
+        assert headers_on_screen(table) == SCREENS["sending"][2]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert table.columns[next(key for key in table.columns if key.value == "name")].width == 16
+        assert headers_on_screen(table) == SCREENS["sending"][2]

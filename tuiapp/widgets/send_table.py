@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tuiapp.db.database import fold
 from tuiapp.db.models import SendStatus
@@ -18,6 +19,7 @@ from tuiapp.widgets.form import cursor_key
 FIRST_ROWS = 60  # drawn at once
 MORE_ROWS = 250  # then this many at a time, letting the screen breathe in between
 UNSENDABLE = ("other", "unknown", "sending")  # cannot be ticked ("queued": sending it takes up that record)
+NAME_MAX = 32  # the width of the names' column on a wide terminal
 MAILED = ("sent", "partial")  # states of an invoice mailed by this tab, its time not read again yet
 
 
@@ -56,6 +58,18 @@ class SendTable(DataTable):
 
     def _update_column_widths(self, updated_cells) -> None:
         pass
+
+    def on_resize(self) -> None:
+        """Wider than 80 columns, the names get the room (up to ``NAME_MAX``): fewer are cut."""
+        fixed = sum(column.width + 2 * self.cell_padding for column in cells.COLUMNS)
+        spare = max(self.scrollable_content_region.width - fixed, 0)
+        name = self.columns.get(ColumnKey("name"))
+        width = min(cells.COLUMNS[1].width + spare, NAME_MAX)
+        if name is not None and name.width != width:
+            name.width = width
+            self._require_update_dimensions = True
+            self._clear_caches()
+            self.refresh()
 
     def on_unmount(self) -> None:
         if self._frozen:
