@@ -69,3 +69,12 @@ async def test_on_a_wide_terminal_the_sending_tab_gives_the_names_the_room(app):
         await pilot.pause()
         assert table.columns[next(key for key in table.columns if key.value == "name")].width == 16
         assert headers_on_screen(table) == SCREENS["sending"][2]
+
+
+def test_the_import_preview_widens_the_column_before_the_one_the_edge_would_cut():
+    from tuiapp.widgets.mapping_preview import fit_to_edge
+
+    assert fit_to_edge([10, 10, 30], 40, 2) == [10, 26, 30]  # the third then starts at 40, past the edge
+    assert fit_to_edge([10, 10], 40, 2) == [10, 10]  # all fit
+    assert fit_to_edge([50, 10], 40, 2) == [50, 10]  # the first itself is wider than the screen
+    assert fit_to_edge([10, 26, 30], 40, 2) == [10, 26, 30]  # already at the edge
