@@ -72,9 +72,8 @@ def resident(row: SendRow) -> Text:
 
 
 #: The marks column: a letter for each thing a row is besides an invoice to mail, spelled out
-#: in the detail lines under the table (``MARKS_LEGEND``).
+#: in the detail lines under the table: sorti(e), PDF importé, avoir.
 DEPARTED_MARK, IMPORTED_MARK, CREDIT_MARK = "S", "P", "A"
-MARKS_LEGEND = f"{DEPARTED_MARK} sorti(e), {IMPORTED_MARK} PDF importé, {CREDIT_MARK} avoir"
 
 
 def marks(row: SendRow) -> Text:
