@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from tests.conftest import point_at
@@ -56,6 +57,12 @@ async def wait_for_batch(pilot):
         if not panel(pilot.app).sending:
             return
     raise AssertionError("the batch did not finish")
+
+
+def detail_lines(sending) -> list[str]:
+    """The detail lines under the table, as the screen shows them."""
+    detail = sending.query_one("#send-detail")
+    return [strip.text.strip() for strip in detail.render_lines(Region(0, 0, *detail.region.size))]
 
 
 def attachment_numbers(server):
@@ -114,8 +121,11 @@ async def test_send_the_ticked_invoices_of_september(app, server):
         cells = reopened.query_one(DataTable)
         mailed_at = reopened.table.invoices[first_sent].last_mailed_at
         assert (datetime.now(UTC) - mailed_at).total_seconds() < 60
-        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m/%y %H:%M}"
+        assert str(cells.get_cell(str(first_sent), "mailed")) == f"{mailed_at.astimezone():%d/%m/%y}"
         assert str(cells.get_cell(str(first_sent), "state")) == "envoyée"
+        cells.move_cursor(row=cells.get_row_index(str(first_sent)))
+        await pilot.pause()
+        assert detail_lines(reopened)[0].endswith(f"Envoyée le {mailed_at.astimezone():%d/%m/%Y à %H:%M}")
 
 
 async def test_a_database_error_during_the_send_is_said_in_french(app, server, monkeypatch):
@@ -217,7 +227,11 @@ async def test_residents_who_left_are_listed_ticked_and_sent(app, server):
             await pilot.pause(0.02)
             if sending.loaded:
                 break
-        assert str(table.get_cell(str(durand.invoice_id), "name")) == "DURAND Claude, sorti(e)"
+        assert str(table.get_cell(str(durand.invoice_id), "name")) == "DURAND Claude"
+        assert str(table.get_cell(str(durand.invoice_id), "marks")) == "S"  # sorti(e), said in full below
+        table.move_cursor(row=table.get_row_index(str(durand.invoice_id)))
+        await pilot.pause()
+        assert detail_lines(sending)[0].startswith("DURAND Claude, sorti(e)  ")
         left_out = str(sending.query_one("#left-out").render())
         assert left_out.startswith(f"{without_address.count()} sans adresse e-mail : à imprimer")
         await pilot.press("l")
@@ -260,14 +274,27 @@ def test_snapshot_main_tab(snap_compare, snap_app):
 
 
 def test_snapshot_sending_tab(snap_compare, snap_app):
-    """The sending tab, the first row unticked: every header whole, the ticked count and total."""
+    """The sending tab, the first row unticked: every header whole, the ticked count and total, and
+    for the row under the cursor all the seed asks: name, date and time of the last send, number,
+    amount HT, both addresses (the cursor on an invoice mailed the day before, to two addresses)."""
 
     async def run_before(pilot):
-        await keys("c", "minus", "e", "space")(pilot)
+        row = next(row for row in queries.send_rows(SEPTEMBER) if row.number == "FAM-202409-006")
+        Invoice.update(last_mailed_at=datetime(2024, 10, 2, 16, 45, tzinfo=UTC)).where(
+            Invoice.id == row.invoice_id).execute()
+        await keys("c", "minus", "e", "space", "slash", *row.number, "enter")(pilot)
         sending = panel(pilot.app)
-        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Dernier envoi"]
+        assert shown_headers(sending.query_one(DataTable)) == ["✓", "Résident", "N°", "Montant HT", "État", "Date", "+"]
+        table = sending.query_one(DataTable)
+        assert sending.table.current_invoice().invoice_id == row.invoice_id
+        assert [str(cell) for cell in table.get_row(str(row.invoice_id))] == [
+            "☐", "DE LA FONTAINE Éric", "FAM-202409-006", format_amount(row.amount_ht), "", "02/10/24", ""]
+        lines = detail_lines(sending)
+        assert lines[0].startswith("DE LA FONTAINE Éric ") and lines[0].endswith("Envoyée le 02/10/2024 à 16:45")
+        assert lines[1].startswith("Courriel : eric.delafontaine@example.com ") and lines[1].endswith("PDF généré")
+        assert lines[2] == "Tuteur : pierre.delafontaine84@example.net"
         assert str(sending.query_one("#send-summary").render()) == (
-            f"101 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45'))}")
+            f"100 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45') - row.amount_ht)}")
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -293,7 +320,9 @@ def test_snapshot_after_a_send(snap_compare, snap_app):
         sending = panel(pilot.app)
         table = sending.query_one(DataTable)
         assert [str(table.get_row_at(row)[4]) for row in range(3)] == ["envoyée", "envoyée", ""]
-        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24 09:30", "03/10/24 09:30", ""]
+        assert [str(table.get_row_at(row)[5]) for row in range(3)] == ["03/10/24", "03/10/24", ""]
+        await pilot.press("up")  # the second invoice sent
+        assert detail_lines(sending)[0].endswith("Envoyée le 03/10/2024 à 09:30")
         assert str(sending.query_one("#progress-label").render()) == "2/2 traitées"
         assert sending.log_texts[-1] == "09:30:00  Envoi terminé : 2 envoyées."
 
@@ -586,8 +615,11 @@ async def test_a_rectified_invoice_and_an_avoir_in_the_sending_tab(app, server, 
         table = sending.query_one(DataTable)
         row_key = str(mailed.invoice_id)
         assert str(table.get_cell(row_key, "state")) == "rectifiée"
-        assert str(table.get_cell(row_key, "document")) == "Facture, PDF importé"
-        assert str(table.get_cell(str(credit.id), "document")) == "Avoir, PDF généré"
+        assert str(table.get_cell(row_key, "marks")) == "P"  # its own PDF: "Facture, PDF importé" below
+        assert str(table.get_cell(str(credit.id), "marks")) == "A"
+        table.move_cursor(row=table.get_row_index(str(credit.id)))
+        await pilot.pause()
+        assert detail_lines(sending)[1].endswith("Avoir, PDF généré")
         assert mailed.invoice_id in sending.table.ticked and credit.id in sending.table.ticked
         assert str(sending.query_one("#send-summary").render()).endswith(" ; 1 avec leur PDF importé")
         table.move_cursor(row=table.get_row_index(row_key))

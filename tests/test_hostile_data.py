@@ -377,6 +377,30 @@ async def test_terminal_codes_from_the_database_never_reach_the_screen(database,
     db.close()
 
 
+async def test_the_sending_tabs_detail_lines_show_names_and_addresses_as_typed(database, structure, make_resident,
+                                                                             make_invoice, db_target):
+    """The detail lines under the sending tab's table print a name and two addresses whole:
+    markup is shown, never run or parsed, and terminal codes are replaced."""
+    from tuiapp.app import TuiApp
+
+    make_invoice(make_resident(email="a@example.org"))
+    write_around("UPDATE resident SET last_name = ?, first_name = ?, email = ?, guardian_email = ?",
+                 ("[@click=app.quit]Q[/]", "Jo\x1b]52;c;cHduZWQ=\x07", "[b]a[/b]@example.org",
+                  "[/]tutelle\x1b[2J@example.org"))
+    db.close()
+    app = TuiApp(db_target)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "c", "e")
+        text = screen_text(app)
+        assert control_on_screen(text) is None, text
+        assert "[@CLICK=APP.QUIT]Q[/] Jo\ufffd]52;c;cHduZWQ=\ufffd" in text  # the detail's first line
+        assert "Courriel : [b]a[/b]@example.org" in text and "Tuteur : [/]tutelle\ufffd[2J@example.org" in text
+        await press(pilot, "slash", *"[/]", "enter")  # searched as typed, found in the name
+        assert app.is_running and type(app.screen).__name__ == "ContributionsScreen"
+        assert app.screen.query_one("SendingPanel").table.has_focus
+    db.close()
+
+
 async def test_markup_in_invoice_numbers_and_structure_names(database, structure, make_resident,
                                                              make_invoice, db_target):
     """On b3cca60 "FH-2024-11 [/] 001" made Édition des contributions crash (MarkupError) and

@@ -294,9 +294,9 @@ async def test_leaving_a_changed_form_by_any_way_asks_first(app):
     assert Structure.get(Structure.code == "EHPAD").sender_email == "facturation.closfleuri@example.org"
 
 
-def _snap(snap_compare, app, keys=(), shows=()):
+def _snap(snap_compare, app, keys=(), shows=(), check=None):
     """The screen after ``keys``, against its snapshot; each text of ``shows`` checked on screen first
-    (what the picture is meant to show, said in words)."""
+    (what the picture is meant to show, said in words), and ``check(app)`` if given."""
 
     async def run_before(pilot):
         await pilot.pause()
@@ -317,6 +317,8 @@ def _snap(snap_compare, app, keys=(), shows=()):
         shown = screen_text(app)
         for text in shows:
             assert text in shown, (text, shown)
+        if check is not None:
+            check(app)
 
     return snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -331,8 +333,14 @@ def snap_app(demo_db_file, tmp_path, monkeypatch):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_structures(snap_compare, snap_app):
+    """The structures, every header whole ("Actifs" was cut to "Ac")."""
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert headers_on_screen(app.screen.query_one("#structures")) == ["Code", "Nom", "Actifs", "Expéditeur"]
+
     assert _snap(snap_compare, snap_app, ("s",), shows=(
-        "EHPAD Le Clos Fleuri", "⏎ Modifier  n Nouvelle  m Serveur SMTP  Échap Retour  F1 Aide", "^p palette"))
+        "EHPAD Le Clos Fleuri", "⏎ Modifier  n Nouvelle  m Serveur SMTP  Échap Retour  F1 Aide", "^p palette"), check=check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
@@ -343,17 +351,31 @@ def test_snapshot_structure_mail_tab(snap_compare, snap_app):
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_smtp_modal(snap_compare, snap_app):
+    """The SMTP window over the structures, whose headers show whole around it."""
     # Whole at 80x24: the title, every field of the password method, compact lists, the switch.
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert type(app.screen).__name__ == "SmtpScreen"
+        assert headers_on_screen(app.screen_stack[-2].query_one("#structures")) == [
+            "Code", "Nom", "Actifs", "Expéditeur"]
+
     assert _snap(snap_compare, snap_app, ("s", "m"), shows=(
         "Serveur SMTP de l'association", "Sécurité", "Aucune (non chiffré)", "Authentification non chiffrée",
         "autorisée (déconseillé)", "Identifiant", "mot de passe", "Certificats (option)",
-        "^s Enregistrer  ^t Tester  Échap Fermer"))
+        "^s Enregistrer  ^t Tester  Échap Fermer"), check=check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_residents(snap_compare, snap_app):
+    """The residents, every header shown whole."""
+    from tests.test_table_headers import headers_on_screen
+
+    def check(app):
+        assert headers_on_screen(app.screen.query_one("#residents")) == ["Nom", "Adresses", "Structure", "Courriel"]
+
     assert _snap(snap_compare, snap_app, ("r",), shows=(
-        "⏎ Modifier  n Nouveau  / Rechercher  Échap Retour  F1 Aide", "^p palette"))
+        "⏎ Modifier  n Nouveau  / Rechercher  Échap Retour  F1 Aide", "^p palette"), check=check)
 
 
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)

@@ -9,7 +9,7 @@ import signal
 import pytest
 from textual.widgets import Static
 
-from tests.test_contributions import SIZE, open_september_sending_tab, panel
+from tests.test_contributions import SIZE, detail_lines, open_september_sending_tab, panel
 from tests.test_send_faults import keep
 from tests.test_sender_service import FAST, configure, finish, records, sender
 from tuiapp.app import create_app
@@ -89,6 +89,13 @@ async def test_cancel_withdraws_this_operators_invoices_not_sent_yet(demo_db_fil
             await pilot.press("o")
             await wait_until(pilot, lambda: sending.sending and any("en file d'attente" in line
                                                                     for line in sending.log_texts))
+            # each queued invoice says its place in the service's queue, under the table
+            places = set()
+            for _ in numbers:
+                await pilot.press("g")  # the next invoice not mailed: one of the three queued
+                await wait_until(pilot, lambda: detail_lines(sending)[2].endswith(" dans la file d'envoi"))
+                places.add(detail_lines(sending)[2].split()[-5])  # "2e" of "2e dans la file d'envoi"
+            assert places == {"1re", "2e", "3e"}
             await pilot.press("c")
             await wait_until(pilot, lambda: not sending.sending)
             assert any("3 factures non envoyées retirées de la file d'attente." in line

@@ -173,6 +173,8 @@ class SendRow:
     rectified_at: datetime | None = None  # changed by an import after it was mailed
     #: carries the billing software's own PDF (else one is generated)
     pdf_imported: bool = field(default=False, kw_only=True)
+    #: waiting for the sender service: 1 for the next it sends (its record's place in the whole queue)
+    queue_position: int | None = field(default=None, kw_only=True)
 
     @property
     def recipients(self) -> list[str]:
@@ -191,7 +193,7 @@ class SendRow:
 def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
     """The seed's send list with, for each invoice, its latest send record's state."""
     from tuiapp.db.import_models import InvoicePdf
-    from tuiapp.db.models import SendRecord
+    from tuiapp.db.models import SendRecord, SendStatus
     from tuiapp.domain.templates import person_name
 
     latest = (
@@ -212,7 +214,12 @@ def send_rows(period: Period, structure: StructureRef = None) -> list[SendRow]:
         .join_from(Invoice, Last, JOIN.LEFT_OUTER, on=(Last.id == latest.c.last_id))
         .join_from(Invoice, InvoicePdf, JOIN.LEFT_OUTER, on=(InvoicePdf.invoice == Invoice.id))
     )
+    queued = SendRecord.select(SendRecord.id).where(SendRecord.status == SendStatus.QUEUED).order_by(SendRecord.id)
+    # Peewee's stubs type .tuples() as the model query it came from; it yields (id,).
+    ids = cast(Iterable[tuple[int]], queued.tuples())
+    place = {record_id: index for index, (record_id,) in enumerate(ids, 1)}  # the service's order
     return [
-        SendRow(row[0], person_name(row[1], row[2]), *row[3:-1], pdf_imported=row[-1] is not None)  # peewee
+        SendRow(row[0], person_name(row[1], row[2]), *row[3:-1], pdf_imported=row[-1] is not None,  # peewee
+                queue_position=place.get(row[11]) if row[9] == SendStatus.QUEUED else None)
         for row in query.tuples()  # converts the values
     ]

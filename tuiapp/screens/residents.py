@@ -62,7 +62,11 @@ class ResidentsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Nom", "Adresses", "Structure", "Courriel", "Tuteur", "Courriel tuteur")
+        # The first three fixed (a long name never pushes a header past the edge): with their
+        # padding they end at 49, and "Courriel" is whole at 80 columns; the rest by scrolling.
+        for label, width in (("Nom", 26), ("Adresses", 8), ("Structure", 9)):
+            table.add_column(label, width=width)
+        table.add_columns("Courriel", "Tuteur", "Courriel tuteur")
         self.reload()
 
     def on_screen_resume(self) -> None:

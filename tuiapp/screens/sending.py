@@ -29,7 +29,9 @@ from tuiapp.widgets.db_errors import DATABASE_ERRORS, reports_database_errors
 from tuiapp.widgets.dialogs import PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
 from tuiapp.widgets.plain import plain
+from tuiapp.widgets.send_browser import SendBrowser
 from tuiapp.widgets.send_decide import ask_decision
+from tuiapp.widgets.send_detail import queue_places
 from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
@@ -100,7 +102,7 @@ class SendingPanel(Vertical):
         self._pending_states: dict[int, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield SendTable(id="send-table")
+        yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
         yield Static(id="send-summary")
         yield Static(id="left-out")
         if self.service_mode:
@@ -188,8 +190,9 @@ class SendingPanel(Vertical):
     def _read_states(self, recover: bool = False) -> None:
         """Read the states again (another operator may be sending this period): only reads,
         unless ``recover`` (the tab opening: settle what a dead process left in flight)."""
-        if recover:
-            workflow.recover()
+        if recover and not workflow.recover() and not self.service_mode:
+            return  # nothing to settle: the rows the tab has just read stand (a second read of
+            # thousands of rows, while the first are drawn, slowed the opening; the refresh follows)
         service = workflow.watch([]).service if self.service_mode else None
         self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
 
@@ -329,6 +332,8 @@ class SendingPanel(Vertical):
                 if state.status in SendStatus.finished():
                     suffix = f" ({state.error})" if state.error and state.status != SendStatus.SENT else "."
                     self.log_line(f"Facture {state.number} ({state.resident}) : {state.status.label}{suffix}")
+        self.table.set_queue_places(queue_places(view.ahead, [(state.record_id, state.invoice_id)
+                                                              for state in view.states if state.status == SendStatus.QUEUED]))
         progress = self.run_progress
         progress.done, progress.total = send_run.finished_states(view), len(view.states)
         self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.done)

@@ -36,6 +36,10 @@ LABELS = {"address": "Adresse", "billing_contact": "Contact facturation", "body_
 _RIGHTS = {"new": Action.EDIT_STRUCTURES, "edit": Action.EDIT_STRUCTURES}
 
 
+#: With their padding, the columns before "Expéditeur" end by 10 + 36 + 8 = 54: it is whole at 80.
+CODE_WIDTH, NAME_WIDTH = 8, 34
+
+
 class StructuresScreen(Screen[None]):
     """The association's structures; the SMTP server is set from here, as in the seed."""
 
@@ -61,8 +65,6 @@ class StructuresScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Code", "Nom", "Expéditeur", "Actifs")
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -71,16 +73,24 @@ class StructuresScreen(Screen[None]):
     @reports_database_errors
     def reload(self) -> None:
         table = self.query_one(DataTable)
-        table.clear()
+        table.clear(columns=True)
         counts = (
             Resident.select(Resident.structure, fn.COUNT(Resident.id)).where(Resident.active)
             .group_by(Resident.structure).tuples()
         )  # one query, not one per structure
         # Peewee's stubs type .tuples() as the model query it came from; it yields (structure id, count).
         active = dict(cast(Iterable[tuple[int, int]], counts))
-        for structure in Structure.select().order_by(Structure.code):
+        structures = list(Structure.select().order_by(Structure.code))
+        # The count before the address, the code and the name as wide as they are but capped: every
+        # header whole at 80 columns ("Actifs" was cut to "Ac" after a long address); the end of a
+        # long address is read by scrolling.
+        table.add_column("Code", width=min(max([4, *(len(s.code) for s in structures)]), CODE_WIDTH))
+        table.add_column("Nom", width=min(max([3, *(len(s.name) for s in structures)]), NAME_WIDTH))
+        table.add_column("Actifs", width=6)
+        table.add_column("Expéditeur", width=max([len("(à renseigner)"), *(len(s.sender_email or "") for s in structures)]))
+        for structure in structures:
             residents = active.get(structure.id, 0)
-            cells = (structure.code, structure.name, structure.sender_email or "(à renseigner)", str(residents))
+            cells = (structure.code, structure.name, str(residents), structure.sender_email or "(à renseigner)")
             table.add_row(*(cell(text) for text in cells), key=str(structure.id))
 
     def action_new(self) -> None:

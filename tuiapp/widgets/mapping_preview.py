@@ -32,6 +32,19 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def fit_to_edge(widths: list[int], visible: int, padding: int) -> list[int]:
+    """The widths, the column before the one the screen's edge would cut widened up to the edge:
+    that one then starts past it, whole once scrolled to ("Date factu" was shown at 80 columns)."""
+    fitted, x = list(widths), 0
+    for index, width in enumerate(widths):
+        if x < visible < x + width + padding:
+            if index:
+                fitted[index - 1] += visible - x
+            break
+        x += width + padding
+    return fitted
+
+
 class MappingPreview(Vertical):
     """The file's first rows, each column headed by the field it feeds."""
 
@@ -91,11 +104,15 @@ class MappingPreview(Vertical):
             return
         labels = self.labels
         rows = table.rows[:ROWS_SHOWN]
+        titles, widths = [], []
         for index, header in enumerate(table.headers):
             name = self.field_of(index)
             title = f"{field_text(header)} → {labels[name] if name else IGNORED_LABEL}"
             longest = max([len(title), *(len(field_text(table.cell(row, index))) for row in rows)])
-            width = min(max(longest, COLUMN_WIDTH[0]), COLUMN_WIDTH[1])
+            titles.append((title, name))
+            widths.append(min(max(longest, COLUMN_WIDTH[0]), COLUMN_WIDTH[1]))
+        widths = fit_to_edge(widths, grid.scrollable_content_region.width, 2 * grid.cell_padding)
+        for index, ((title, name), width) in enumerate(zip(titles, widths, strict=True)):
             style = "" if name else "dim"
             grid.add_column(Text(_cut(title, width), style=style or "bold", end=""), width=width, key=str(index))
         for row in rows:

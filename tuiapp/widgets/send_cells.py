@@ -51,8 +51,8 @@ def state(row: SendRow, name: str) -> Text:
 
 
 def moment_text(moment: datetime | None) -> str:
-    """``03/10/24 14:05``, local time; empty for ``None``."""
-    return "" if moment is None else moment.astimezone().strftime("%d/%m/%y %H:%M")
+    """``03/10/24``, the local day (its time is in the detail lines); empty for ``None``."""
+    return "" if moment is None else moment.astimezone().strftime("%d/%m/%y")
 
 
 def last_sent(row: SendRow) -> str:
@@ -71,6 +71,17 @@ def resident(row: SendRow) -> Text:
     return Text.assemble(cell(row.resident), (departed_mark(row.active), "italic"))
 
 
+#: The marks column: a letter for each thing a row is besides an invoice to mail, spelled out
+#: in the detail lines under the table: sorti(e), PDF importé, avoir.
+DEPARTED_MARK, IMPORTED_MARK, CREDIT_MARK = "S", "P", "A"
+
+
+def marks(row: SendRow) -> Text:
+    """``SPA``: the resident has left (sorti(e)), the PDF is the billing software's own, an avoir."""
+    return Text("".join((DEPARTED_MARK if not row.active else "", IMPORTED_MARK if row.pdf_imported else "",
+                         CREDIT_MARK if row.is_credit_note else "")), style="bold")
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
@@ -79,20 +90,18 @@ class Column:
     draw: Callable[[SendRow, bool, str], object]  # (row, ticked, state) -> the cell
 
 
-#: In the table's order. The first six, with a padding of one on each side, fill
-#: the 78 columns an 80-column terminal leaves beside the scroll bar exactly: no
-#: header is cut; the document (facture or avoir, its PDF imported or generated) and
-#: the two addresses are to the right (scroll).
+#: In the table's order. With a padding of one on each side they fill the 78 columns an
+#: 80-column terminal leaves beside the scroll bar exactly: no header is cut, nothing is to the
+#: right. What does not fit (the whole name, both addresses, the date's time, what the marks
+#: mean, the place in the service's queue) is in the detail lines for the row under the cursor.
 COLUMNS = (
     Column("check", "✓", 1, lambda row, ticked, name: check(ticked)),
-    Column("name", "Résident", 15, lambda row, ticked, name: resident(row)),
+    Column("name", "Résident", 16, lambda row, ticked, name: cell(row.resident)),
     Column("number", "N°", 16, lambda row, ticked, name: cell(row.number)),
     Column("amount", "Montant HT", 11, lambda row, ticked, name: format_amount(row.amount_ht)),
     Column("state", "État", 9, lambda row, ticked, name: state(row, name)),
-    Column("mailed", "Dernier envoi", 14, lambda row, ticked, name: last_sent(row)),
-    Column("document", "Document", 20, lambda row, ticked, name: document(row)),
-    Column("email", "Courriel", 30, lambda row, ticked, name: cell(row.email)),
-    Column("guardian", "Courriel tuteur", 30, lambda row, ticked, name: cell(row.guardian_email)),
+    Column("mailed", "Date", 8, lambda row, ticked, name: last_sent(row)),
+    Column("marks", "+", 3, lambda row, ticked, name: marks(row)),
 )
 _BY_KEY = {column.key: column for column in COLUMNS}
 
