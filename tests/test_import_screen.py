@@ -175,7 +175,7 @@ def test_snapshot_import_screen(snap_compare, demo_db_file, tmp_path, monkeypatc
             assert headers_on_screen(app.screen.query_one("#preview", DataTable)) == [
                 "N° facture → N° facture", "Matricule → N° résident", "Période → Période"]
 
-        assert _snap(snap_compare, snap, ("i", *"factures.csv", "enter"), check)
+        assert _snap(snap_compare, snap, ("i", *"factures.csv", "enter"), check=check)
     finally:
         db.close()
 
