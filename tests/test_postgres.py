@@ -14,6 +14,7 @@ from peewee import IntegrityError
 
 from tests.raw import raw
 from tuiapp.db.database import DatabaseOpenError, db, is_postgres, open_database, release, write_transaction
+from tuiapp.db.migrations import SCHEMA_VERSION
 from tuiapp.domain.db_target import PostgresTarget, TargetError, parse_target
 from tuiapp.domain.periods import Period
 
@@ -197,7 +198,7 @@ def test_two_processes_opening_a_new_base_at_once_create_it_once(pg_url):
         thread.join()
     assert errors == []
     open_database(target)
-    assert db.execute_sql("SELECT version FROM schema_version").fetchall() == [(6,)]
+    assert db.execute_sql("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     release()
 
 

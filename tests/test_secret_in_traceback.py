@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.raw import raw
+
 PASSWORD = "Tr0ub4dor-in-clear-NEVER"
 
 # The real app, with one fault planted: saving the SMTP settings raises an
@@ -49,6 +51,8 @@ def read_until(master: int, seen: bytearray, wanted: bytes, timeout: float = 30)
 
 
 def test_a_crash_with_a_password_typed_does_not_print_it(demo_db_file):
+    with raw(demo_db_file) as connection:  # an identifiant goes encrypted (the demo's server has none)
+        connection.execute("UPDATE association SET smtp_security = 'starttls'")
     master, slave = pty.openpty()
     env = os.environ.copy() | {"TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     process = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(demo_db_file)],
@@ -60,7 +64,7 @@ def test_a_crash_with_a_password_typed_does_not_print_it(demo_db_file):
         os.write(master, b"m")  # the SMTP window, on its scroll area
         assert read_until(master, seen, b"Serveur SMTP de l"), bytes(seen[-2000:])
         assert read_until(master, seen, b"Pas d'identifiant"), bytes(seen[-2000:])  # no account yet
-        # Tab to the user name (after the host, the port and the security): the window then says
+        # Tab to the user name (after the host, the port, the security and its switch): the window then says
         # what the keyring holds for that account.
         os.write(master, b"\t\t\t\tcompta")
         assert read_until(master, seen, "Aucun mot de passe enregistré".encode()), bytes(seen[-2000:])

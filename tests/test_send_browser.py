@@ -130,10 +130,10 @@ async def test_the_new_keys_clash_with_none_and_f1_lists_them_in_french(app):
     async with app.run_test(size=SIZE) as pilot:
         await open_september_sending_tab(pilot)
         keys = dict(keys_of(app.screen, app))
-        assert keys["/"] == "Chercher" and keys["f3"] == "Suivante (recherche)"
+        assert keys["/"] == "Chercher" and keys["F3"] == "Suivante (recherche)"
         assert keys["g"] == "Prochaine non envoyée"
         # the tab's own keys keep their meaning
-        assert keys["e"] == "Envoyer" and keys["space"] == "Cocher" and keys["a"] == "Toutes"
+        assert keys["e"] == "Envoyer" and keys["Espace"] == "Cocher" and keys["a"] == "Toutes"
         bound = [key for panel_binding in panel(app).BINDINGS for key in panel_binding.key.split(",")]
         assert not {"slash", "f3", "g"} & set(bound)
 
