@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 #: Heavy, or needed only by a screen or a command the operator has not opened yet.
 NOT_AT_START = (
     "msal", "pymupdf", "fitz", "markdown_pdf", "openpyxl", "email_validator", "aiosmtpd", "tomlkit",
@@ -24,9 +26,15 @@ NOT_AT_START = (
 #: Needed by the home screen's figures, read just after its first frame: not before it.
 NOT_BEFORE_THE_FIRST_FRAME = ("babel", "tuiapp.db.queries")
 
+#: What ``tuiapp`` (no command) needs beyond that: its parser, and where the base is (``site``).
+#: Not the send path, the mail modules, the import mapping (the help of ``import`` reads it).
+NOT_FOR_THE_COMMAND = tuple(name for name in NOT_AT_START if name not in ("tuiapp.cli", "tuiapp.services")) + (
+    "tuiapp.sending.events", "tuiapp.services.import_mapping",
+)
+
 START = """
 import json, sys
-from tuiapp.app import create_app
+from tuiapp.app import TuiApp, create_app
 from tuiapp.screens.home import HomeScreen
 
 resume, read = HomeScreen.on_screen_resume, HomeScreen.refresh_overview
@@ -42,8 +50,13 @@ def refresh_overview(self):
     self.call_after_refresh(self.app.exit)
 
 HomeScreen.on_screen_resume, HomeScreen.refresh_overview = on_screen_resume, refresh_overview
-app = create_app(sys.argv[1], create=False)
-app.run(headless=True, size=(80, 24))
+if sys.argv[2] == "create_app":
+    create_app(sys.argv[1], create=False).run(headless=True, size=(80, 24))
+else:  # as an operator types tuiapp
+    run = TuiApp.run
+    TuiApp.run = lambda self: run(self, headless=True, size=(80, 24))
+    from tuiapp.cli import main
+    assert main(["--db", sys.argv[1]]) == 0
 print(json.dumps(seen))
 """
 
@@ -52,13 +65,26 @@ def among(loaded: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(name for name in loaded if any(name == heavy or name.startswith(heavy + ".") for heavy in names))
 
 
-def test_the_home_screen_starts_without_the_heavy_modules(demo_db_file, tmp_path):
-    done = subprocess.run([sys.executable, "-c", START, str(demo_db_file)], capture_output=True, text=True,
+def started(base, how: str) -> dict[str, list[str]]:
+    done = subprocess.run([sys.executable, "-c", START, str(base), how], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_home_screen_starts_without_the_heavy_modules(demo_db_file, tmp_path):
+    seen = started(demo_db_file, "create_app")
     drawn, read = set(seen["drawn"]), set(seen["read"])
     assert "tuiapp.screens.home" in drawn and "textual" in drawn  # it did start
     assert among(drawn, NOT_BEFORE_THE_FIRST_FRAME) == [], sorted(drawn)
     assert "babel.dates" in read  # the figures' French month names, once read
     assert among(read, NOT_AT_START) == []
+
+
+@pytest.mark.sqlite_only  # (the PostgreSQL pass starts the app through create_app, above)
+def test_the_tuiapp_command_starts_without_the_send_path_nor_the_import_mapping(demo_db_file):
+    seen = started(demo_db_file, "command")
+    drawn, read = set(seen["drawn"]), set(seen["read"])
+    assert "tuiapp.cli" in drawn and "tuiapp.services.site" in drawn
+    assert among(drawn, NOT_BEFORE_THE_FIRST_FRAME) == []
+    assert among(read, NOT_FOR_THE_COMMAND) == []
