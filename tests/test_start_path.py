@@ -26,10 +26,11 @@ NOT_AT_START = (
 #: Needed by the home screen's figures, read just after its first frame: not before it.
 NOT_BEFORE_THE_FIRST_FRAME = ("babel", "tuiapp.db.queries")
 
-#: What ``tuiapp`` (no command) needs beyond that: its parser, and where the base is (``site``).
-#: Not the send path, the mail modules, the import mapping (the help of ``import`` reads it).
+#: What ``tuiapp`` (no command) needs beyond that: its options, and where the base is (``site``).
+#: Not the commands' modules and parsers, the send path, the mail modules, the import mapping.
 NOT_FOR_THE_COMMAND = tuple(name for name in NOT_AT_START if name not in ("tuiapp.cli", "tuiapp.services")) + (
-    "tuiapp.sending.events", "tuiapp.services.import_mapping",
+    "tuiapp.sending.events", "tuiapp.services.import_mapping", "tuiapp.cli.send", "tuiapp.cli.smtp",
+    "tuiapp.cli.imports", "tuiapp.cli.server", "tuiapp.cli.history", "tuiapp.cli.db_copy",
 )
 
 START = """
@@ -88,3 +89,20 @@ def test_the_tuiapp_command_starts_without_the_send_path_nor_the_import_mapping(
     assert "tuiapp.cli" in drawn and "tuiapp.services.site" in drawn
     assert among(drawn, NOT_BEFORE_THE_FIRST_FRAME) == []
     assert among(read, NOT_FOR_THE_COMMAND) == []
+
+
+APP_ONLY = ([], ["--db", "x"], ["--db=x"], ["--d", "x"], ["--db", "x", "--db", "y"])
+FULL_PARSER = (["--db"], ["-h"], ["--version"], ["demo"], ["--db", "x", "init"], ["--", "x"], ["x"], ["--dbx"],
+               ["--db", "--version"])
+
+
+@pytest.mark.parametrize("argv", [*APP_ONLY, *FULL_PARSER])
+def test_tuiapp_without_a_command_is_read_as_the_full_parser_reads_it(argv):
+    """``tuiapp`` and its ``--db`` are read without the commands' parsers; a command, the help, a
+    mistake go to the full parser, which says what it says."""
+    from tuiapp.cli import app_only, build_parser
+
+    quick = app_only(argv)
+    assert (quick is not None) == (argv in APP_ONLY)
+    if quick is not None:
+        assert vars(quick) == vars(build_parser().parse_args(argv))
