@@ -10,6 +10,7 @@ import time
 import pytest
 from textual.widgets import Static
 
+from tests.test_screens import home_read
 from tuiapp.app import create_app
 from tuiapp.db.database import db
 from tuiapp.db.models import Association
@@ -19,7 +20,7 @@ async def test_home_screen_shows_the_association_and_the_months(demo_db_file):
     app = create_app(demo_db_file)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
+            await home_read(pilot)
             assert app.title == "Association Les Papillons Blancs de Flandre (démo)"
             assert app.sub_title == demo_db_file.name
             assert str(demo_db_file) in str(app.screen.query_one("#counts", Static).render())
@@ -88,6 +89,6 @@ async def test_names_are_shown_as_typed_not_as_markup(database, db_target):
     association.save()
     app = create_app(db_target)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await home_read(pilot)
         text = str(app.screen.query_one("#association", Static).render())
         assert "APF [red]Nord[/b] & [Flandre" in text and "[link=x]rue[/link]" in text

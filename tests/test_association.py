@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
 from tests.test_roles import load, notices, rows, write_config
-from tests.test_screens import SIZE, fill, press, run_from_palette, settle, type_text
+from tests.test_screens import SIZE, fill, home_read, press, run_from_palette, settle, type_text
 from tuiapp.app import create_app
 from tuiapp.db.database import db, release
 from tuiapp.db.models import Association, Structure
@@ -134,6 +134,7 @@ async def test_a_fresh_base_says_where_to_name_the_association(tmp_path):
     app = create_app(tmp_path / "new.db")
     try:
         async with app.run_test(size=SIZE) as pilot:
+            await home_read(pilot)
             overview = str(app.screen.query_one("#association", Static).render())
             assert "Association sans nom" not in overview
             assert "Structures (s), puis Association (a)" in overview.replace("\n", " ")

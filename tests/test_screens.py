@@ -62,16 +62,32 @@ async def settle(pilot) -> None:
     while True:
         await pilot._wait_for_screen()
         waiting = [node for node in (app, *app.screen.walk_children(with_self=True)) if node.message_queue_size]
-        if not waiting:
+        if not waiting and not reading_home(app):
             break
         if app._exception is not None:
             raise AssertionError(f"the app stopped on an error: {app._exception!r}")
         if time.monotonic() > deadline:  # a node that never empties its queue: say which, never spin forever
             raise AssertionError(
                 f"messages still waiting after {SETTLE_LIMIT} s: "
-                + ", ".join(f"{node!r} ({node.message_queue_size}, running={node.is_running})" for node in waiting)
+                + (", ".join(f"{node!r} ({node.message_queue_size}, running={node.is_running})" for node in waiting)
+                   or "none, but the home screen has not read its figures")
             )
     await pilot.pause()
+
+
+def reading_home(app) -> bool:
+    """The home screen is drawn, and has not read its figures yet (it reads them just after its
+    first frame: ``HomeScreen.overview_read``)."""
+    return getattr(app.screen, "overview_read", True) is False
+
+
+async def home_read(pilot) -> None:
+    """Wait until the home screen shows its figures (``settle`` waits for them too)."""
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while reading_home(pilot.app):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the home screen has not read its figures after {SETTLE_LIMIT} s")
+        await pilot.pause()
 
 
 async def fill(pilot, selector: str, text: str) -> None:

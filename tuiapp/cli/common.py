@@ -19,7 +19,8 @@ EXIT_USAGE = 2  # bad input or settings
 
 class Parser(argparse.ArgumentParser):
     """The parser of ``tuiapp`` and of every subcommand (``parser_class``): its help and its errors
-    in French (``tuiapp.cli.french``)."""
+    in French (``tuiapp.cli.french``). Its epilog may be a function, called when the help is shown
+    (what it reads is then not imported by every start of ``tuiapp``)."""
 
     def __init__(self, prog: str | None = None, *, add_help: bool = True, **kwargs) -> None:
         kwargs["formatter_class"] = french.in_french(kwargs.get("formatter_class", argparse.HelpFormatter))
@@ -28,6 +29,11 @@ class Parser(argparse.ArgumentParser):
         self._optionals.title = french.OPTIONALS
         if add_help:
             self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help=french.HELP)
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
 
     def _print_message(self, message: str, file=None) -> None:
         # Usage, help and errors quote the arguments given: through printable, like say/warn.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from tuiapp.cli import import_pdfs
@@ -47,18 +48,22 @@ _WHAT = {
 }
 
 
-def register(commands) -> None:
+def _epilog(kind: str) -> str:
+    """The help's end: the fields of the import, from the import mapping (read when the help is shown)."""
     from tuiapp.services.import_mapping import fields_for
 
+    fields = "\n".join(f"  {item.name:<16} {item.label}{' (obligatoire)' if item.required else ''} : "
+                       f"{', '.join(item.synonyms[:4])}…" for item in fields_for(kind))
+    return _EPILOG.format(fields=fields, more=_MORE[kind], kind=kind,
+                          key="external_id" if kind == "residents" else "number")
+
+
+def register(commands) -> None:
     command = commands.add_parser("import", help="importe les exports du logiciel de facturation "
                                                  "(résidents, factures, PDF)")
     kinds = command.add_subparsers(dest="import_kind", metavar="TYPE", parser_class=Parser, required=True)
     for kind, (_, summary, _) in _WHAT.items():
-        fields = "\n".join(f"  {item.name:<16} {item.label}{' (obligatoire)' if item.required else ''} : "
-                           f"{', '.join(item.synonyms[:4])}…" for item in fields_for(kind))
-        parser = kinds.add_parser(kind, help=summary, description=summary + ".",
-                                  epilog=_EPILOG.format(fields=fields, more=_MORE[kind], kind=kind,
-                                                       key="external_id" if kind == "residents" else "number"),
+        parser = kinds.add_parser(kind, help=summary, description=summary + ".", epilog=partial(_epilog, kind),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         add_db_option(parser)
         parser.add_argument("file", metavar="FICHIER", help="export CSV (; , ou tabulation ; UTF-8 ou Windows-1252) "

@@ -22,7 +22,6 @@ from tuiapp.cli.common import (
 )
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.periods import Period
-from tuiapp.sending import events as ev
 
 
 def register(commands) -> None:
@@ -108,13 +107,12 @@ class _Printer:
     """Prints the workflow's events; a closed pipe (``send | head``) interrupts the batch
     between two messages rather than breaking it (the rest stays queued)."""
 
-    _TO_STDERR = (ev.InvoiceFailed, ev.InvoiceUnknown, ev.BatchStopped, ev.InvoicePartial)
-
     def __init__(self, stop) -> None:
         self.stop = stop
         self.closed = False
 
     def __call__(self, event) -> None:
+        from tuiapp.sending import events as ev  # (the send path: not imported by every start of tuiapp)
         from tuiapp.sending import workflow
 
         if self.closed:
@@ -122,7 +120,7 @@ class _Printer:
         if isinstance(event, workflow.Queued):  # what changed since the plan (another workstation...)
             self._print(lambda: _report_left_out(event.left_out), sys.stderr)
             return
-        to_stderr = isinstance(event, self._TO_STDERR)
+        to_stderr = isinstance(event, (ev.InvoiceFailed, ev.InvoiceUnknown, ev.BatchStopped, ev.InvoicePartial))
         for text in workflow.describe(event):
             line = f"{datetime.now():%H:%M:%S}  {text}"
             show = warn if to_stderr else say

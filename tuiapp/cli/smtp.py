@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, open_existing, say, warn
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.smtp_security import SmtpSecurity
-from tuiapp.mail.secrets import Secret
+
+if TYPE_CHECKING:
+    from tuiapp.mail.secrets import Secret
 
 
 def register(commands) -> None:
@@ -158,6 +161,8 @@ def set_settings(args: argparse.Namespace) -> int:
 
 def _read_password() -> Secret:
     """The password typed (or piped in), held as a ``Secret`` from the moment it is read."""
+    from tuiapp.mail.secrets import Secret
+
     if not sys.stdin.isatty():
         return Secret(sys.stdin.readline().rstrip("\r\n"))
     first = Secret(getpass.getpass("Mot de passe SMTP : "))

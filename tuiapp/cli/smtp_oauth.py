@@ -20,7 +20,6 @@ from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, open_existin
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.formatting import format_epoch
-from tuiapp.mail.secrets import Secret
 
 if TYPE_CHECKING:  # the commands import what they use: registering them stays light
     from tuiapp.mail.secret_store import SecretStore
@@ -94,6 +93,8 @@ def _oauth(settings, method: AuthMethod | None = None) -> None:
 
 
 def store_client_secret(args: argparse.Namespace) -> int:
+    from tuiapp.mail.secrets import Secret
+
     chosen = target(args, writes="secret")
     settings = chosen.settings
     _oauth(settings, AuthMethod.OAUTH2_APP)

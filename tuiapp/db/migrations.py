@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from peewee import SQL, BooleanField, CharField, SqliteDatabase
-from playhouse.migrate import SqliteMigrator
-from playhouse.migrate import migrate as apply_operations
 
 from tuiapp.db.database import DatabaseOpenError
+
+# playhouse.migrate (and the PostgreSQL modules it imports, 5 ms) is imported by the migrations
+# that use it: opening a base already up to date, as every start does, never needs it.
 
 # Version 1, exactly as first released. Never edit: add a migration instead.
 _V1_SCHEMA = (
@@ -47,6 +48,9 @@ def _to_v1(database: SqliteDatabase) -> None:
 
 def _to_v2(database: SqliteDatabase) -> None:
     """AUTH without TLS becomes an explicit choice; send records know their batch and claimer."""
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as apply_operations
+
     migrator = SqliteMigrator(database)
     apply_operations(
         migrator.add_column("association", "smtp_allow_insecure_auth", BooleanField(default=False)),
@@ -93,6 +97,9 @@ def _to_v5(database: SqliteDatabase) -> None:
     database.execute_sql('INSERT INTO "association_v5" SELECT * FROM "association"')
     database.execute_sql('DROP TABLE "association"')
     database.execute_sql('ALTER TABLE "association_v5" RENAME TO "association"')
+    from playhouse.migrate import SqliteMigrator
+    from playhouse.migrate import migrate as apply_operations
+
     migrator = SqliteMigrator(database)
     apply_operations(
         # with a default in SQL too: a row written without them (by hand, by a script) stays valid

@@ -10,12 +10,16 @@ import functools
 import math
 from datetime import date, datetime
 from decimal import Decimal
-
-from babel import Locale
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from typing import TYPE_CHECKING
 
 from tuiapp.domain.periods import Period
+
+if TYPE_CHECKING:
+    from babel import Locale
+
+# babel is imported where it formats, not with this module: the models import this module, and
+# babel's modules (with zoneinfo and sysconfig, 7 to 10 ms) are not needed to draw the home screen.
+# Every French month, amount and plural still comes from babel.
 
 LOCALE = "fr_FR"
 NBSP = "\u00a0"
@@ -30,11 +34,15 @@ def _plain_spaces(text: str) -> str:
 
 def month_name(month: int) -> str:
     """French month name, lower case as French writes it: ``septembre``."""
+    from babel.dates import format_date
+
     return format_date(date(2000, month, 1), "MMMM", locale=LOCALE)
 
 
 def period_label(period: Period) -> str:
     """``septembre 2024``."""
+    from babel.dates import format_date
+
     return format_date(period.first_day, "MMMM y", locale=LOCALE)
 
 
@@ -52,11 +60,15 @@ def format_amount(amount: Decimal) -> str:
 # 0 equals -0 too, but babel writes "-0,00 €": the sign is part of the key.
 @functools.lru_cache(maxsize=4096)
 def _euros(amount: Decimal, signed: bool) -> str:
+    from babel.numbers import format_currency
+
     return _plain_spaces(format_currency(amount, "EUR", locale=LOCALE))
 
 
 def format_number(value: Decimal) -> str:
     """A quantity in French notation: ``30``, ``2,5``, ``1 250``."""
+    from babel.numbers import format_decimal
+
     return _plain_spaces(format_decimal(value, locale=LOCALE))
 
 
@@ -99,6 +111,8 @@ def format_duration(seconds: float) -> str:
 
 def format_long_day(day: date) -> str:
     """A date as a letter writes it: ``15 octobre 2024``, ``1er octobre 2024``."""
+    from babel.dates import format_date
+
     first = day.day == 1  # (before babel, whose check of the type is an assert)
     text = format_date(day, "d MMMM y", locale=LOCALE)
     return f"1er{text[1:]}" if first else text
@@ -121,6 +135,8 @@ def format_siret(siret: str) -> str:
 
 @functools.cache
 def _french() -> Locale:
+    from babel import Locale
+
     return Locale.parse(LOCALE)
 
 

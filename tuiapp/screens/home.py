@@ -10,7 +10,6 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from tuiapp.db import queries
 from tuiapp.db.models import Association, Resident, Structure
 from tuiapp.domain.formatting import period_label
 from tuiapp.widgets.db_errors import reports_database_errors
@@ -25,8 +24,17 @@ UNNAMED = ("[b]L'association n'a pas encore de nom.[/b]\nRenseignez son nom, son
            "Structures (s), puis Association (a) ; ou Ctrl+P, « Association ».")
 
 
+#: What the overview shows until it has been read (the screen is drawn first: never a wrong figure).
+NOT_READ_YET = "…"
+
+
 class HomeScreen(Screen[None]):
-    """What an operator sees first."""
+    """What an operator sees first: its menu and keys at once, its figures a moment later.
+
+    The figures (counts, periods, invoices waiting) are read just after the first frame, on the
+    event loop (their reads and babel's French data: about 30 ms), so that the screen is not
+    held back by them; « … » until then. ``overview_read`` says when they have been read.
+    """
 
     CSS_PATH = "home.tcss"
     BINDINGS = [
@@ -38,21 +46,37 @@ class HomeScreen(Screen[None]):
         Binding("q", "app.leave_app", "Quitter", id="home.quit", show=False),  # and Ctrl+Q: in F1, not at 80 columns
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: The overview has been read once (its figures, or the notice of a database error).
+        self.overview_read = False
+
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="home"):
-            yield Static(id="association")
+            yield Static(NOT_READ_YET, id="association", markup=False)
             yield Static(id="waiting")
             yield Static(id="counts")
             yield Static(id="periods")
         yield Footer()
 
     def on_screen_resume(self) -> None:
-        """When pushed, and when the operator comes back: read once each time."""
-        self.refresh_overview()
+        """When pushed, and when the operator comes back: read once each time. The first
+        time, once the screen is drawn; coming back, before (the figures shown may have changed)."""
+        if self.overview_read:
+            self.refresh_overview()
+        else:
+            self.call_after_refresh(self.refresh_overview)
+
+    def refresh_overview(self) -> None:
+        """Read the figures and show them; a database error is said, and what was read stays."""
+        try:
+            self._show_overview()
+        finally:
+            self.overview_read = True
 
     @reports_database_errors
-    def refresh_overview(self) -> None:
+    def _show_overview(self) -> None:
         association = Association.get_solo()
         self.query_one("#association", Static).update(
             markup("[b]$name[/b]\n$address", name=association.name, address=association.address)
@@ -96,6 +120,8 @@ class HomeScreen(Screen[None]):
 
     @staticmethod
     def _periods_text() -> str:
+        from tuiapp.db import queries  # (after the first frame)
+
         periods = queries.periods_with_invoices()[:3]
         if not periods:
             return "Aucune facture de contribution dans cette base."
