@@ -199,7 +199,7 @@ def test_the_forms_read_and_check_the_new_fields(structure):
     stored = type(resident).get_by_id(resident.id)
     assert (stored.address, stored.guardian_relation, stored.guardian_address, stored.direct_debit) == (
         "12 rue des Tilleuls\n59280 Armentières", "famille", "3 rue Pasteur\n59000 Lille", True)
-    _, errors = forms.check_resident({**form, "guardian_relation": "nièce", "guardian_address": "3 rue\x1b[2J"})
+    _, errors = forms.check_resident({**form, "guardian_relation": "voisine", "guardian_address": "3 rue\x1b[2J"})
     assert errors["guardian_relation"] == "tuteur, curateur, mandataire judiciaire, famille ou vide."
     assert "caractère de contrôle" in errors["guardian_address"]
     _, errors = forms.check_association({"siret": "123", "iban": "FR00", "bic": "?", "payment_days": "quinze",

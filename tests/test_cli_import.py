@@ -108,6 +108,29 @@ def test_dry_run_writes_nothing_and_exits_0_when_clean(base, tmp_path):
     assert table_rows(base, "resident") == []
 
 
+def test_the_reviewers_relation_and_payment_values_import_and_an_unknown_one_is_a_warning(base, tmp_path):
+    """Review of issue 14: these values refused the whole file ("Rien n'a été écrit", exit 1)."""
+    headers = ("N° résident", "Structure", "Nom", "Mode de règlement", "Mesure de protection")
+    path = write_csv(tmp_path / "r.csv", headers, [
+        ["R1", "FH", "MAILLY", "Virement bancaire", "Curatelle renforcée"],
+        ["R2", "FH", "BERNARD", "Prélèvement SEPA", "Nièce"],
+        ["R3", "FH", "DURAND", "Carte Bleue", "Voisin"]])
+    dry = tuiapp("import", "residents", str(path), "--db", str(base), "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "Rien n'a été écrit" not in dry.stdout
+    warnings = [line for line in dry.stdout.splitlines() if line.startswith("Avertissement")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Avertissement, ligne 4, colonne Mesure de protection : valeur « Voisin » : "
+                                  "lien non reconnu")
+    assert dry.stdout.splitlines()[-1].startswith("Simulation, rien n'a été écrit : 3 créé(s)")
+    done = tuiapp("import", "residents", str(path), "--db", str(base))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(base) as connection:
+        got = connection.execute("SELECT external_id, guardian_relation, direct_debit FROM resident "
+                                 "ORDER BY external_id").fetchall()
+    assert got == [("R1", "curateur", 0), ("R2", "famille", 1), ("R3", "", 0)]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("absent.csv",), "ne peut pas être lu"),
     (("residents.csv", "--map", "N° résident=couleur"), "champ inconnu"),

@@ -6,7 +6,8 @@ import pytest
 
 from tests.import_samples import RESIDENT_HEADERS, dump, resident_rows, write_csv, write_xlsx
 from tuiapp.db.models import Resident, Structure
-from tuiapp.domain.safe_text import find_control
+from tuiapp.domain.identifiers import read_direct_debit, read_relation
+from tuiapp.domain.safe_text import find_control, printable
 from tuiapp.services.import_files import Row, Table, read_table
 from tuiapp.services.import_mapping import guess_mapping
 from tuiapp.services.import_residents import import_residents
@@ -190,15 +191,75 @@ def test_addresses_relation_and_direct_debit_are_imported_french_and_english(str
         "1 Main St", "curateur", "2 Side St", True)
 
 
-def test_a_bad_relation_or_payment_is_a_problem_in_french(structures, tmp_path):
-    headers = ("N° résident", "Structure", "Nom", "Lien du tuteur", "Prélèvement", "Adresse tuteur")
-    rows = [["R1", "FH", "MAILLY", "nièce", "", ""], ["R2", "FH", "DUPONT", "", "peut-être", ""],
-            ["R3", "FH", "ZOLA", "", "", "rue\x1b[2J"]]
-    before = dump()
+def test_the_usual_relation_and_payment_words_are_read_by_word_start(structures, tmp_path):
+    """Review of issue 14: values the billing software writes, accents and case ignored."""
+    headers = ("N° résident", "Structure", "Nom", "Lien avec le résident", "Mode de règlement")
+    rows = [["R1", "FH", "MAILLY", "Curatelle renforcée", "Virement bancaire"],
+            ["R2", "FH", "DUPONT", "Nièce", "Prélèvement SEPA"],
+            ["R3", "FH", "ZOLA", "SŒUR", "Chèque"],
+            ["R4", "FH", "HUGO", "tutelle aux prestations sociales", "espèces"],
+            ["R5", "FH", "SAND", "Mandataire judiciaire à la protection des majeurs", "PRELEVEMENT"],
+            ["R6", "FH", "VERNE", "Fils", "Virement SEPA"]]
     result = run(write_csv(tmp_path / "r.csv", headers, rows))
-    assert [(problem.line, problem.column) for problem in result.problems] == [
-        (2, "Lien du tuteur"), (3, "Prélèvement"), (4, "Adresse tuteur")]
-    assert result.problems[0].reason == "tuteur, curateur, mandataire judiciaire, famille ou vide."
-    assert "oui ou non attendu" in result.problems[1].reason
-    assert "caractère de contrôle" in result.problems[2].reason
+    assert (result.created, result.problems, result.notes, result.written) == (6, [], [], True)
+    got = [(resident.guardian_relation, resident.direct_debit)
+           for resident in Resident.select().order_by(Resident.external_id)]
+    assert got == [("curateur", False), ("famille", True), ("famille", False), ("tuteur", False),
+                   ("mandataire judiciaire", True), ("famille", False)]
+
+
+def test_a_value_not_understood_is_left_as_it_is_with_a_warning_and_the_rest_imports(structures, tmp_path):
+    headers = ("N° résident", "Structure", "Nom", "Lien du tuteur", "Prélèvement", "Adresse tuteur")
+    first = run(write_csv(tmp_path / "a.csv", headers, [["R1", "FH", "MAILLY", "Tuteur", "oui", ""]]))
+    assert (first.created, first.problems) == (1, [])
+    rows = [["R1", "FH", "MAILLY", "Voisin\x1b[2J", "peut-être", "1 rue Neuve"],
+            ["R2", "FH", "DUPONT", "Famille", "Bitcoin", ""]]
+    result = run(write_csv(tmp_path / "r.csv", headers, rows))
+    assert (result.created, result.updated, result.problems, result.written) == (1, 1, [], True)
+    shown = printable(rows[0][3])
+    assert [note.split(" : ")[:2] for note in result.notes] == [
+        ["Avertissement, ligne 2, colonne Lien du tuteur", f"valeur « {shown} »"],
+        ["Avertissement, ligne 2, colonne Prélèvement", "valeur « peut-être »"],
+        ["Avertissement, ligne 3, colonne Prélèvement", "valeur « Bitcoin »"]]
+    assert "lien non reconnu" in result.notes[0] and "laissé tel quel" in result.notes[0]
+    assert "mode de règlement non reconnu" in result.notes[1]
+    assert all(find_control(note) is None for note in result.notes)
+    kept, new = Resident.select().order_by(Resident.external_id)
+    assert (kept.guardian_relation, kept.direct_debit, kept.guardian_address) == ("tuteur", True, "1 rue Neuve")
+    assert (new.guardian_relation, new.direct_debit) == ("famille", False)
+
+
+def test_a_control_character_in_an_address_is_still_a_problem(structures, tmp_path):
+    headers = ("N° résident", "Structure", "Nom", "Lien du tuteur", "Adresse tuteur")
+    before = dump()
+    result = run(write_csv(tmp_path / "r.csv", headers, [["R1", "FH", "MAILLY", "", "rue\x1b[2J"]]))
+    assert [(problem.line, problem.column) for problem in result.problems] == [(2, "Adresse tuteur")]
+    assert "caractère de contrôle" in result.problems[0].reason
     assert dump() == before
+
+
+def test_lone_ambiguous_headers_are_not_taken_for_relation_or_payment():
+    headers = ["N° résident", "Lien", "Relation", "Mesure", "Règlement"]
+    assert guess_mapping(headers, "residents") == {"external_id": 0}
+    explicit = ["N° résident", "Lien avec le résident", "Mode de règlement"]
+    assert guess_mapping(explicit, "residents") == {"external_id": 0, "guardian_relation": 1, "direct_debit": 2}
+    assert guess_mapping(["Resident ID", "Guardian relation", "Payment method"], "residents") == {
+        "external_id": 0, "guardian_relation": 1, "direct_debit": 2}
+
+
+@pytest.mark.parametrize(("text", "relation"), [
+    ("Curatelle renforcée", "curateur"), ("TUTRICE", "tuteur"), ("Tuteur familial", "tuteur"),
+    ("MJPM", "mandataire judiciaire"), ("Nièce", "famille"), ("neveu", "famille"), ("Sœur", "famille"),
+    ("Épouse", "famille"), ("conjoint", "famille"), ("Habilitation familiale", "famille"), ("", ""),
+    ("Voisin", None), ("Anne [/] Marie", None)])
+def test_a_relation_is_read_by_word_start_in_the_domain(text, relation):
+    assert read_relation(text) == relation
+
+
+@pytest.mark.parametrize(("text", "debit"), [
+    ("Prélèvement SEPA", True), ("SEPA", True), ("oui", True), ("1", True), ("Virement bancaire", False),
+    ("Virement SEPA", False), ("chèque", False), ("Espèces", False), ("non", False), ("", None)])
+def test_a_payment_mode_is_read_by_word_start_in_the_domain(text, debit):
+    assert read_direct_debit(text) is debit
+    with pytest.raises(ValueError):
+        read_direct_debit("peut-être")

@@ -158,22 +158,84 @@ def payment_terms(days: int) -> str:
     return PAYMENT_TERMS.get(days) or f"sous {days} jours"
 
 
-#: Other words for the relations, as the billing software's exports write them (folded: no accents, lower case).
-_RELATION_WORDS = {
-    "tutelle": "tuteur", "tutrice": "tuteur", "curatelle": "curateur", "curatrice": "curateur",
-    "mandataire": "mandataire judiciaire", "mjpm": "mandataire judiciaire",
-    "mandataire judiciaire a la protection des majeurs": "mandataire judiciaire",
-    "parent": "famille", "familial": "famille", "proche": "famille",
-}
+def _words(text: str | None) -> list[str]:
+    """The words of a cell, folded: lower case, no accents, *œ* as *oe*."""
+    import unicodedata
+
+    lowered = str(text or "").casefold().replace("œ", "oe").replace("æ", "ae")
+    plain = "".join(char for char in unicodedata.normalize("NFKD", lowered) if not unicodedata.combining(char))
+    return re.findall(r"[^\W_]+", plain)
+
+
+def _first_match(words: list[str], starts: tuple[tuple[str, object], ...]) -> object | None:
+    """The meaning of the first word that begins with one of ``starts`` (word start, meaning; a start
+    ending with "=" is a whole word: *mari*, not *Marie*)."""
+    for word in words:
+        for start, meaning in starts:
+            if word == start.rstrip("=") if start.endswith("=") else word.startswith(start):
+                return meaning
+    return None
+
+
+#: How the billing software's exports name the relations: the start of a word (folded) and the
+#: relation it means; the first word of the cell that has one decides (*Tuteur familial*: tuteur).
+_RELATION_STARTS: tuple[tuple[str, object], ...] = (
+    *((start, "tuteur") for start in ("tutel", "tuteu", "tutri", "guardian")),
+    *((start, "curateur") for start in ("curatel", "curateu", "curatri", "curator")),
+    *((start, "mandataire judiciaire") for start in ("mandatair", "mjpm", "udaf")),
+    *((start, "famille") for start in (
+        "famil", "parent", "proche", "niece", "neveu", "fils", "fille", "frere", "soeur", "epou", "conjoint",
+        "mari=", "mere=", "pere=", "enfant", "oncle", "tante", "cousin", "concubin", "compagn", "petit", "beau",
+        "belle", "gendre", "bru=", "aieul")),
+)
+
+
+def read_relation(text: str | None) -> str | None:
+    """The guardian's relation a cell or a typed text means: one of ``GUARDIAN_RELATIONS``, ""
+    for an empty one, None when it is not understood. Read by word start, case and accents
+    ignored: *Tutelle*, *Curatelle renforcée*, *MJPM*, *Nièce*, *Fils* are understood."""
+    words = _words(text)
+    if not words:
+        return ""
+    meaning = _first_match(words, _RELATION_STARTS)
+    return meaning if isinstance(meaning, str) else None
 
 
 def check_relation(value: str | None, *, field: str = "guardian_relation", label: str = "Lien du tuteur") -> str:
-    """One of ``GUARDIAN_RELATIONS`` or "" (a few other words read as one: *tutelle*, *MJPM* ...)."""
-    import unicodedata
-
-    text = single_line(value, field=field, label=label).lower()
-    folded = "".join(char for char in unicodedata.normalize("NFKD", text) if not unicodedata.combining(char))
-    text = _RELATION_WORDS.get(" ".join(folded.split()), text)
-    if text and text not in GUARDIAN_RELATIONS:
+    """One of ``GUARDIAN_RELATIONS`` or "" (other words read as one: *tutelle*, *MJPM*, *nièce* ...)."""
+    text = single_line(value, field=field, label=label)
+    relation = read_relation(text)
+    if relation is None:
         raise ValidationError(field, label, "tuteur, curateur, mandataire judiciaire, famille ou vide.")
-    return text
+    return relation
+
+
+#: A whole cell that says yes or no (folded).
+_YES_WORDS = {"oui", "o", "1", "vrai", "true", "yes", "y", "x"}
+_NO_WORDS = {"non", "n", "0", "faux", "false", "no"}
+#: How a payment column names the mode: the start of a word (folded), and whether it is a direct
+#: debit; the first word of the cell that has one decides (*Virement SEPA*: not a direct debit).
+_PAYMENT_STARTS: tuple[tuple[str, object], ...] = (
+    *((start, True) for start in ("prelev", "sepa", "debit", "oui", "prlv")),
+    *((start, False) for start in ("vir", "cheq", "chq", "check", "espece", "cash", "carte", "cb", "tip",
+                                   "transfer", "non", "sans", "aucun")),
+)
+
+
+def read_direct_debit(text: str | None) -> bool | None:
+    """Whether a payment cell says the resident pays by direct debit: True, False, or None when
+    the cell is empty; ValueError when it is not understood. Yes/no words (*oui*, *non*, 1, 0)
+    or the mode, read by word start with case and accents ignored: *Prélèvement SEPA* is a
+    direct debit; *Virement bancaire*, *Chèque*, *Espèces*, *Carte bancaire* are not."""
+    words = _words(text)
+    if not words:
+        return None
+    whole = "".join(words)
+    if whole in _YES_WORDS:
+        return True
+    if whole in _NO_WORDS:
+        return False
+    meaning = _first_match(words, _PAYMENT_STARTS)
+    if isinstance(meaning, bool):
+        return meaning
+    raise ValueError(text)

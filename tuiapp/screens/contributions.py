@@ -209,12 +209,8 @@ class ContributionsScreen(Screen[None]):
                      shown: dict[int, Stamps]) -> None:
         try:
             overview = queries.period_overview(period, structure_id)
-            query = Invoice.select(Invoice.id, Invoice.last_printed_at, Invoice.last_mailed_at).where(
-                (Invoice.period_year == period.year) & (Invoice.period_month == period.month))
-            if structure_id is not None:
-                query = query.where(Invoice.structure == structure_id)
-            changed = [invoice.id for invoice in query if invoice.id in shown
-                       and shown[invoice.id] != (invoice.last_printed_at, invoice.last_mailed_at)]
+            changed = [invoice_id for invoice_id, printed, mailed in queries.invoice_stamps(period, structure_id)
+                       if invoice_id in shown and shown[invoice_id] != (printed, mailed)]
             rows = read_rows(queries.invoices_with_people().where(Invoice.id.in_(changed))) if changed else []
         except DATABASE_ERRORS:
             return  # the next look, or the send's own report, says it

@@ -94,7 +94,8 @@ class HomeScreen(Screen[None]):
 
     def _waiting_text(self) -> str:
         """The invoices left waiting (``en attente``) that nobody is sending: in local mode, those of
-        an interrupted send; in service mode, only while the sender service does not answer."""
+        an interrupted send (``outbox.left_waiting_by_period``; a batch still moving is only said
+        waiting, not interrupted); in service mode, only while the sender service does not answer."""
         from tuiapp.db import heartbeat
         from tuiapp.sending import outbox
 
@@ -103,7 +104,8 @@ class HomeScreen(Screen[None]):
             beat = heartbeat.last()
             if beat is not None and not beat.stale():
                 return ""  # the service takes them up
-        waiting = outbox.waiting_by_period()
+        left = [] if service else outbox.left_waiting_by_period()
+        waiting = left or outbox.waiting_by_period()
         if not waiting:
             return ""
         total = sum(count for _, count in waiting)
@@ -114,8 +116,11 @@ class HomeScreen(Screen[None]):
         if service:
             return (f"[b]{invoices} en attente[/b] ({periods}) : le service d'envoi ne répond pas. "
                     "Voyez « tuiapp server check » ou votre administrateur.")
-        left = "laissée par un envoi interrompu" if total == 1 else "laissées par un envoi interrompu"
-        return (f"[b]{invoices} en attente[/b], {left} ({periods}). Pour les envoyer : "
+        if not left:  # a send in progress (another workstation, « tuiapp send »), or just stopped
+            return (f"[b]{invoices} en attente d'envoi[/b] ({periods}) : un envoi est en cours (ce poste, un autre "
+                    "ou « tuiapp send ») ou vient de s'arrêter.")
+        word = "laissée par un envoi interrompu" if total == 1 else "laissées par un envoi interrompu"
+        return (f"[b]{invoices} en attente[/b], {word} ({periods}). Pour les envoyer : "
                 "[b]c[/b] (Contributions), la période ([b]-[/b] et [b]+[/b]), puis [b]e[/b] (Envoi par mail) : elles y sont cochées.")
 
     @staticmethod

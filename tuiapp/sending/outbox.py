@@ -186,10 +186,38 @@ def waiting_by_period() -> list[tuple[Period, int]]:
     """How many invoices wait in the queue (``queued``: never claimed, or put back), per period,
     the most recent first. In local mode nobody sends them until an operator does (a send that
     was interrupted, the screen left during a send); in service mode the service does."""
+    return _by_period(SendRecord.status == SendStatus.QUEUED)
+
+
+def left_waiting_by_period() -> list[tuple[Period, int]]:
+    """Of those, the ones an interrupted send left: their batch has no record being sent and none
+    queued, claimed or finished for ``batch_idle()`` seconds. A batch still being sent (by another
+    workstation, ``tuiapp send``, this one) is queued whole then claimed one record at a time:
+    its waiting records are not left behind."""
+    cutoff = utcnow() - timedelta(seconds=batch_idle())
+    recent = (SendRecord.created_at >= cutoff) | (SendRecord.started_at >= cutoff) | (
+        SendRecord.finished_at >= cutoff)
+    live = SendRecord.select(SendRecord.batch).where(
+        SendRecord.batch.is_null(False) & (recent | (SendRecord.status == SendStatus.SENDING)))
+    quiet = (SendRecord.created_at < cutoff) & (SendRecord.started_at.is_null(True) | (
+        SendRecord.started_at < cutoff)) & (SendRecord.finished_at.is_null(True) | (SendRecord.finished_at < cutoff))
+    batch_quiet = SendRecord.batch.is_null(True) | SendRecord.batch.not_in(live)  # (live: no NULL in it)
+    return _by_period((SendRecord.status == SendStatus.QUEUED) & quiet & batch_quiet)
+
+
+def batch_idle() -> float:
+    """How long a batch goes without a sign (a record queued, claimed or finished) before its waiting
+    records are called left by an interrupted send: the longer of the sender service's silence
+    (``$TUIAPP_HEARTBEAT_STALE``) and the pacing window (``$TUIAPP_PACING_WINDOW``), which may
+    space two messages of a live send that far."""
+    return max(timing.heartbeat_stale(), timing.pacing_window())
+
+
+def _by_period(where) -> list[tuple[Period, int]]:
     rows = (
         SendRecord.select(Invoice.period_year, Invoice.period_month, fn.COUNT(SendRecord.id))
         .join(Invoice)
-        .where(SendRecord.status == SendStatus.QUEUED)
+        .where(where)
         .group_by(Invoice.period_year, Invoice.period_month)
         .order_by(Invoice.period_year.desc(), Invoice.period_month.desc())
         .tuples()

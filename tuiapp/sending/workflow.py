@@ -168,10 +168,14 @@ def _without_sender(invoice_ids: Iterable[int]) -> dict[int, str]:
         Structure.sender_email.is_null() | (Structure.sender_email == ""))}
     if not structures:  # the usual case: one small query
         return {}
-    wanted = set(invoice_ids)
-    query = Invoice.select(Invoice.id, Invoice.structure).where(Invoice.structure.in_(list(structures)))
+    wanted = sorted(set(invoice_ids))
+    if not wanted:
+        return {}
+    # Only the batch's invoices are read (not every invoice of every period of those structures).
+    query = Invoice.select(Invoice.id, Invoice.structure).where(
+        Invoice.id.in_(wanted) & Invoice.structure.in_(list(structures)))
     pairs = cast(Iterable[tuple[int, int]], query.tuples())  # Peewee's stubs type .tuples() as the model
-    return {invoice: structures[structure] for invoice, structure in pairs if invoice in wanted}
+    return {invoice: structures[structure] for invoice, structure in pairs}
 
 
 def plan(period: Period, structure=None, *, include_sent: bool = False) -> Plan:

@@ -70,13 +70,16 @@ _RESIDENTS = (
                 ("adresse", "adresse résident", "adresse postale", "adresse postale résident", "address",
                  "postal address", "resident address")),
     ImportField("guardian_relation", "Lien du tuteur",
-                ("lien tuteur", "lien", "qualité tuteur", "mesure de protection", "mesure", "type mesure",
-                 "relation", "lien représentant légal", "guardian relation", "relationship")),
+                # Not "lien", "relation" or "mesure" alone: other exports use them for other things.
+                ("lien tuteur", "lien avec résident", "qualité tuteur", "mesure de protection", "type mesure",
+                 "type mesure protection", "lien représentant légal", "guardian relation",
+                 "guardian relationship")),
     ImportField("guardian_address", "Adresse du tuteur",
                 ("adresse tuteur", "adresse postale tuteur", "adresse représentant légal", "guardian address",
                  "guardian postal address")),
     ImportField("direct_debit", "Prélèvement",
-                ("prélèvement", "prélèvement automatique", "mode de paiement", "mode de règlement", "règlement",
+                # Not "règlement" alone (a date, an amount paid...).
+                ("prélèvement", "prélèvement automatique", "mode de paiement", "mode de règlement",
                  "direct debit", "payment method")),
     ImportField("active", "Actif", ("actif", "active", "présent", "en activité")),
 )

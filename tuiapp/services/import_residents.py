@@ -13,6 +13,11 @@ without those columns can only update.
 A resident typed by hand has no ID: the first import that brings one for the same name in the
 same structure gives it to that resident (said in a note) rather than making a second one; two
 such residents of that name are a problem (which one is it?).
+
+The guardian's relation and the way of paying are read leniently (``domain.identifiers``:
+*Curatelle renforcée*, *Nièce*, *Prélèvement SEPA*, *Virement bancaire*...). A value still not
+understood does not refuse the file: that field is left as it is (a new resident: not said,
+no direct debit) and a French warning names the line and the value (``ImportResult.notes``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from tuiapp.db.database import fold
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain.errors import ValidationError
+from tuiapp.domain.identifiers import read_direct_debit, read_relation
 from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import Row, Table
 from tuiapp.services.import_mapping import fields_for, fold_header, mapping_problems
@@ -50,10 +56,13 @@ _YES = {"oui", "o", "1", "vrai", "true", "yes", "y", "x", "actif", "active", "pr
 _NO = {"non", "n", "0", "faux", "false", "no", "inactif", "inactive", "absent", "absente", "sorti", "sortie"}
 _NEW = {"first_name": "", "email": None, "guardian_name": "", "guardian_email": None, "active": True,
         "address": "", "guardian_relation": "", "guardian_address": "", "direct_debit": False}
-#: How a payment column says the resident pays by direct debit, or not (folded words).
-_DEBIT_YES = {*_YES - {"actif", "active", "present", "presente"}, "prelevement", "prelevementautomatique", "sepa"}
-_DEBIT_NO = {*_NO - {"inactif", "inactive", "absent", "absente", "sorti", "sortie"}, "virement", "cheque",
-             "especes", "carte", "cb", "tip"}
+#: A value read leniently but not understood: the warning's end, by field.
+_NOT_UNDERSTOOD = {
+    "guardian_relation": "lien non reconnu (tuteur, curateur, mandataire judiciaire ou famille attendu) : "
+                         "laissé tel quel, à choisir sur la fiche du résident.",
+    "direct_debit": "mode de règlement non reconnu (oui, non, prélèvement, virement, chèque attendu) : "
+                    "prélèvement laissé tel quel, à régler sur la fiche du résident.",
+}
 
 
 class _Structures:
@@ -139,6 +148,7 @@ def import_residents(table: Table, mapping: dict[str, int], *, dry_run: bool = F
             else:
                 result.unchanged += 1
         result.problems[:0] = checker.missing_columns()
+        result.notes.extend(checker.warnings)
         result.created, result.updated = len(created), len(updated)
         ticker.finish()
 
@@ -162,6 +172,10 @@ class _Checker:
         for resident in dicts(query.where(Resident.external_id.is_null())):
             self.unnumbered.setdefault(_name_key(resident), []).append(resident)
         self.rows: dict[tuple, int] = {}  # the line of the file that took each of them
+        #: French lines for values not understood (the field left as it is), in the file's order.
+        self.warnings: list[str] = []
+        #: The fields of the row last checked whose value was not understood (``adopt`` keeps the resident's).
+        self.unread: set[str] = set()
 
     def adopt(self, values: dict, line: int = 0) -> tuple[int, dict] | Problem | None:
         """The resident typed by hand that this new ID is (same structure, same name): its id and
@@ -182,7 +196,8 @@ class _Checker:
                            f"n° résident, est déjà celui ou celle de la ligne {self.rows[key]}.")
         self.rows[key] = line
         resident = found[0]
-        given = {name for name in COMPARED if name == "external_id" or self.cells.has(name)}
+        given = {name for name in COMPARED
+                 if name == "external_id" or (self.cells.has(name) and name not in self.unread)}
         return resident["id"], {**{name: resident[name] for name in COMPARED},
                                 **{name: values[name] for name in given}}
 
@@ -196,6 +211,12 @@ class _Checker:
                                         f"résident ({len(lines)} dans ce fichier : lignes {shown}) : désignez-la si elle porte "
                                         f"un autre nom (champ {name})."))
         return problems
+
+    def _not_understood(self, row: Row, name: str) -> None:
+        """A value not understood: the field keeps what it has, and a warning says so."""
+        self.unread.add(name)
+        self.warnings.append("Avertissement, " + str(Problem(row.line, self.cells.header(name),
+                                                             self.cells.get(row, name), _NOT_UNDERSTOOD[name])))
 
     def check(self, row: Row) -> tuple[dict, list[Problem]]:
         """The row's clean values (Resident's fields), or its problems."""
@@ -219,8 +240,15 @@ class _Checker:
         values: dict[str, Any] = {name: current[name] for name in COMPARED} if current else dict(_NEW)
         values["external_id"] = key
         for name in TEXT_FIELDS:
-            if cells.has(name):
+            if cells.has(name) and name != "guardian_relation":
                 values[name] = cells.get(row, name)
+        self.unread = set()
+        if cells.has("guardian_relation"):
+            relation = read_relation(cells.get(row, "guardian_relation"))
+            if relation is None:
+                self._not_understood(row, "guardian_relation")
+            else:
+                values["guardian_relation"] = relation
         if cells.has("structure"):
             structure = self.structures.find(cells.get(row, "structure"))
             if isinstance(structure, str):
@@ -236,10 +264,9 @@ class _Checker:
             if active is not None:
                 values["active"] = active
         try:
-            debit = _active(cells.get(row, "direct_debit"), _DEBIT_YES, _DEBIT_NO)
+            debit = read_direct_debit(cells.get(row, "direct_debit"))
         except ValueError:
-            problems.append(problem(row.line, cells.header("direct_debit"), cells.get(row, "direct_debit"),
-                                    "oui ou non attendu (ou prélèvement, virement, chèque)."))
+            self._not_understood(row, "direct_debit")
         else:
             if debit is not None:
                 values["direct_debit"] = debit
