@@ -142,7 +142,7 @@ class SendingPanel(Vertical):
     def on_unmount(self) -> None:
         # Left (the app closed, or the screen): an interruption, the rest stays queued.
         self._stop.set()
-        self._full_collections.end(freeze=False)
+        self._full_collections.end()
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in self._WHILE_SENDING:
