@@ -77,10 +77,11 @@ class SendingPanel(Vertical):
             self.error = error
 
     class StatesRead(Message, bubble=False):
-        def __init__(self, rows: list[queries.SendRow], service: str | None = None) -> None:
+        def __init__(self, rows: list[queries.SendRow], service: str | None = None, read: int = 0) -> None:
             super().__init__()
             self.rows = rows
             self.service = service  # service mode: the sender service's state, in French
+            self.read = read  # which read (``SendingPanel._reads``): an older one's rows are dropped
 
     class Watched(Message, bubble=False):
         """Service mode: where the queued invoices stand, as the sender service reports them."""
@@ -100,6 +101,7 @@ class SendingPanel(Vertical):
         self._full_collections = send_run.FullCollectionsDeferred()
         self._pending_lines: list[str] = []  # the send's log lines and states, drawn at the next tick
         self._pending_states: dict[int, str] = {}
+        self._reads = 0  # the reads of the states started: only the last one's rows are shown
 
     def compose(self) -> ComposeResult:
         yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
@@ -186,15 +188,21 @@ class SendingPanel(Vertical):
         if not self.sending:
             self._read_states()
 
-    @work(thread=True, exclusive=True, group="refresh-states", exit_on_error=False)
     def _read_states(self, recover: bool = False) -> None:
-        """Read the states again (another operator may be sending this period): only reads,
-        unless ``recover`` (the tab opening: settle what a dead process left in flight)."""
+        """Read the states again (another operator may be sending this period), in a worker: only
+        reads, unless ``recover`` (the tab opening: settle what a dead process left in flight).
+        Each read is numbered: a thread worker cannot be stopped, so the read this one replaces
+        still posts its rows, maybe after this one's; they are dropped (older than the table)."""
+        self._reads += 1
+        self._read_states_worker(self._reads, recover)
+
+    @work(thread=True, exclusive=True, group="refresh-states", exit_on_error=False)
+    def _read_states_worker(self, read: int, recover: bool) -> None:
         if recover and not workflow.recover() and not self.service_mode:
             return  # nothing to settle: the rows the tab has just read stand (a second read of
             # thousands of rows, while the first are drawn, slowed the opening; the refresh follows)
         service = workflow.watch([]).service if self.service_mode else None
-        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
+        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service, read))
 
     def _service_line(self, text: str) -> None:
         """The service's state, and the pace root set (messages per minute, for everybody)."""
@@ -205,6 +213,8 @@ class SendingPanel(Vertical):
         self.query_one("#service", Static).update(plain(text + pace))
 
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
+        if message.read != self._reads:
+            return  # a read replaced by a later one: its rows (and service state) are older
         if message.service is not None:
             self._service_line(message.service)
         if not self.sending:

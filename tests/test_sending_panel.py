@@ -1,0 +1,77 @@
+"""The sending tab at 80x24: its reads of the states in the background, and the stop question."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import point_at
+from tests.test_contributions import SEPTEMBER, SIZE, open_september_sending_tab, panel
+from tuiapp.app import create_app
+from tuiapp.db import queries
+from tuiapp.db.database import db
+
+
+@pytest.fixture
+def app(demo_db_file, server):
+    application = create_app(demo_db_file)
+    point_at(server)
+    yield application
+    db.close()
+
+
+async def until(pilot, condition, seconds: float = 2.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("not within the time")
+
+
+async def test_an_older_read_of_the_states_arriving_last_is_dropped(app, monkeypatch):
+    """A thread worker cannot be stopped: the read a newer one replaced still posted its rows,
+    and when it came last the table showed the older states."""
+    read = queries.send_rows
+    first = next(row for row in read(SEPTEMBER) if not row.send_status)
+    started, release, posted = threading.Event(), threading.Event(), threading.Event()
+    calls = []
+
+    def send_rows(period, structure_id=None):
+        calls.append(period)
+        rows = read(period, structure_id)
+        if len(calls) == 1:  # the older read: slow, and what it saw has changed since
+            started.set()
+            release.wait(5)
+            return [replace(row, send_status="sent") if row.invoice_id == first.invoice_id else row
+                    for row in rows]
+        return rows
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await until(pilot, lambda: sending.loaded)
+        await pilot.pause(0.1)  # the opening's read done
+        monkeypatch.setattr(queries, "send_rows", send_rows)
+        post = sending.post_message
+
+        def post_message(message):
+            result = post(message)
+            if isinstance(message, sending.StatesRead) and message.rows and len(calls) >= 2 and any(
+                    row.send_status == "sent" for row in message.rows if row.invoice_id == first.invoice_id):
+                posted.set()
+            return result
+
+        monkeypatch.setattr(sending, "post_message", post_message)
+        sending._read_states()
+        await until(pilot, started.is_set)
+        sending._read_states()  # the newer read, done first
+        await until(pilot, lambda: len(calls) == 2)
+        await pilot.pause(0.1)
+        assert sending.states[first.invoice_id] == ""
+        release.set()
+        await until(pilot, posted.is_set)
+        for _ in range(3):
+            await pilot.pause(0.05)
+        assert sending.states[first.invoice_id] == ""  # not the older read's "sent"
