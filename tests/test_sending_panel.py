@@ -8,10 +8,11 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import point_at
-from tests.test_contributions import SEPTEMBER, SIZE, open_september_sending_tab, panel
+from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, open_september_sending_tab, panel, wait_for_batch
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
+from tuiapp.screens.sending import SEND_OVER, STOP_QUESTION
 
 
 @pytest.fixture
@@ -75,3 +76,51 @@ async def test_an_older_read_of_the_states_arriving_last_is_dropped(app, monkeyp
         for _ in range(3):
             await pilot.pause(0.05)
         assert sending.states[first.invoice_id] == ""  # not the older read's "sent"
+
+
+def notifications(app) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def test_the_stop_question_closes_when_the_send_ends(app, server):
+    """The batch ended while « Arrêter l'envoi ? » was open: a yes then stopped nothing, silently."""
+    reply = HeldReply(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("n", "space", "space", "e", "o")
+        await reply.wait()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert str(app.screen.query_one("#question").render()) == STOP_QUESTION
+        reply.release()
+        await wait_for_batch(pilot)
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ContributionsScreen"  # the question has gone
+        assert SEND_OVER in notifications(app)
+        assert len(server.received) == 2
+        assert not any("Arrêt demandé" in line for line in sending.log_texts)
+
+
+async def test_a_yes_to_the_stop_question_of_an_ended_send_stops_nothing(app, server):
+    """Under another window the question cannot close: answered after the end, it says so."""
+    from tuiapp.widgets.dialogs import PreviewScreen
+
+    reply = HeldReply(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        await pilot.press("n", "space", "space", "e", "o")
+        await reply.wait()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        await app.push_screen(PreviewScreen("Aperçu", "texte"))  # over the question
+        reply.release()
+        await until(pilot, lambda: not sending.sending, 5)
+        app.pop_screen()
+        await pilot.pause()
+        assert str(app.screen.query_one("#question").render()) == STOP_QUESTION
+        await pilot.press("o")
+        await pilot.pause()
+        assert SEND_OVER in notifications(app)
+        assert not any("Arrêt demandé" in line for line in sending.log_texts)

@@ -37,6 +37,7 @@ from tuiapp.widgets.send_table import SendTable
 
 STOP_QUESTION = ("Arrêter l'envoi ? Le message en cours part ; les factures pas encore envoyées sont "
                  "retirées de la file d'attente.")
+SEND_OVER = "L'envoi est terminé : il n'y a plus rien à arrêter."
 
 
 class SendingPanel(Vertical):
@@ -102,6 +103,7 @@ class SendingPanel(Vertical):
         self._pending_lines: list[str] = []  # the send's log lines and states, drawn at the next tick
         self._pending_states: dict[int, str] = {}
         self._reads = 0  # the reads of the states started: only the last one's rows are shown
+        self._stop_question: ConfirmScreen | None = None  # « Arrêter l'envoi ? », while it is open
 
     def compose(self) -> ComposeResult:
         yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
@@ -294,11 +296,26 @@ class SendingPanel(Vertical):
             self.log_line("Arrêt demandé : l'envoi s'arrête après le message en cours.")
 
     def action_ask_stop(self) -> None:
-        def answered(stop: bool | None) -> None:
-            if stop:
-                self.action_cancel()
+        run = self._stop  # this batch: a yes stops it only while it runs
 
-        self.app.push_screen(ConfirmScreen(STOP_QUESTION), answered)
+        def answered(stop: bool | None) -> None:
+            self._stop_question = None
+            if stop and self.sending and self._stop is run:
+                self.action_cancel()
+            elif stop:
+                self.notify(SEND_OVER)
+
+        self._stop_question = ConfirmScreen(STOP_QUESTION)
+        self.app.push_screen(self._stop_question, answered)
+
+    def _close_stop_question(self) -> None:
+        """The batch has ended with « Arrêter l'envoi ? » still open: the question closes (its
+        answer would stop nothing), and the operator is told why. Under another window, it
+        stays until answered (then says the same)."""
+        question, self._stop_question = self._stop_question, None
+        if question is not None and question is self.app.screen:
+            question.dismiss(None)
+            self.notify(SEND_OVER)
 
     def _start(self, plan: workflow.Plan) -> None:
         self.sending = True
@@ -404,4 +421,5 @@ class SendingPanel(Vertical):
         self._ticker.pause()
         self._full_collections.end()
         self.refresh_bindings()
+        self._close_stop_question()
         self._read_states()  # last-mailed times and states, read in a worker, cells updated in place
