@@ -296,7 +296,7 @@ async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
             reply.release()
             await wait_for_batch(pilot)
             assert gc.get_threshold() == before
-            assert gc.get_freeze_count() == frozen
+            assert gc.get_freeze_count() <= frozen  # (frozen objects freed meanwhile leave it)
     finally:
         gc.set_threshold(*before)
         gc.collect()
