@@ -124,3 +124,59 @@ async def test_a_yes_to_the_stop_question_of_an_ended_send_stops_nothing(app, se
         await pilot.pause()
         assert SEND_OVER in notifications(app)
         assert not any("Arrêt demandé" in line for line in sending.log_texts)
+
+
+def every_progress_line(width: int) -> list[str]:
+    """The progress line in each of its states, with 3-digit counts, the longest waits the
+    settings give and hours left (100 of 999 invoices, at one a minute: 14 h 59 min)."""
+    from tuiapp.domain import timing
+    from tuiapp.mail.problems import MessageDeferred, ServerUnreachable, TransientFailure
+    from tuiapp.sending import events as ev
+    from tuiapp.widgets.send_progress import RunProgress
+
+    def progress() -> RunProgress:
+        run = RunProgress()
+        run.start(999, now=0.0, interval=60.0)
+        run.follow(ev.BatchStarted("b", 999), 0.0)
+        for number in range(1, 101):
+            run.follow(ev.InvoiceSent(ev.InvoiceRef(number, number, f"F-{number}", "MAILLY Josiane",
+                                                    ("j@example.org",)), "250 OK", "<id>"), 1.0)
+        return run
+
+    lines = []
+    retry = max(timing.RETRY_DELAYS)
+    for problem in (ServerUnreachable(), TransientFailure(421), MessageDeferred(452)):
+        run = progress()
+        run.follow(ev.RetryScheduled(None, problem, 1, retry), 1.0)
+        lines.append(run.text(1.0, width))
+    for pause in (timing.pacing_window(), 40.0):
+        run = progress()
+        run.follow(ev.PacingWait(pause), 1.0)
+        lines.append(run.text(1.0, width))
+    lines.append(progress().text(1.0, width))  # no pause: « environ … restantes »
+    for finished in (ev.BatchFinished("b", remaining=999, interrupted=True),
+                     ev.BatchFinished("b", remaining=999, cancelled=True)):
+        run = progress()
+        run.follow(finished, 1.0)
+        lines.append(run.text(1.0, width))
+    return lines
+
+
+async def test_every_progress_line_fits_beside_the_bar_at_80_columns(app):
+    """« 30/101 traitées, serveur indisponible, nouvel essai dans 20 s, reste 12 min 30 s »: 80
+    characters in a label of 64 columns, cut."""
+    from tuiapp.widgets.send_progress import WIDTH
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_september_sending_tab(pilot)
+        sending = panel(app)
+        sending.add_class("-has-run")  # the row as a batch shows it
+        await pilot.pause()
+        width = sending.query_one("#progress-label").size.width
+    assert WIDTH <= width
+    lines = every_progress_line(width)
+    assert [line for line in lines if len(line) > width] == [], width
+    assert lines[0] == "100/999 traitées, serveur injoignable, nouvel essai dans 20 s"  # the time left unknown
+    assert lines[4].endswith(", reste 14 h 59 min")  # said during the pace's pause when it fits
+    assert "reste" not in lines[3]  # a pause of a minute and hours left: too long
+    assert all("reste" not in line for line in every_progress_line(WIDTH)[:4])

@@ -32,6 +32,7 @@ from tuiapp.widgets.plain import plain
 from tuiapp.widgets.send_browser import SendBrowser
 from tuiapp.widgets.send_decide import ask_decision
 from tuiapp.widgets.send_detail import queue_places
+from tuiapp.widgets.send_progress import WIDTH as PROGRESS_WIDTH
 from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
@@ -348,7 +349,8 @@ class SendingPanel(Vertical):
 
     def _show_progress(self) -> None:
         """The progress line now (and at each tick while a send runs: its waits count down)."""
-        self.show_line("#progress-label", self.run_progress.text(time.monotonic()))
+        label = self.query_one("#progress-label", Static)
+        self.show_line("#progress-label", self.run_progress.text(time.monotonic(), label.size.width or PROGRESS_WIDTH))
 
     def on_sending_panel_watched(self, message: Watched) -> None:
         view = message.view
