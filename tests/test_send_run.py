@@ -278,8 +278,8 @@ def test_the_cli_says_which_structures_have_no_sender_and_sends_the_others(demo_
 
 async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
     """The collector's full passes held the event loop for 100 to 400 ms during a batch: deferred
-    while it runs, the thresholds back after, and what the batch left alive frozen (the tab's
-    ``gc.unfreeze`` gives it back when it closes)."""
+    while it runs, the thresholds back after, and nothing frozen then (the batch's garbage with
+    the rest: kept until the tab closed)."""
     import gc
 
     from tuiapp.widgets.send_run import FullCollectionsDeferred
@@ -296,7 +296,7 @@ async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
             reply.release()
             await wait_for_batch(pilot)
             assert gc.get_threshold() == before
-            assert gc.get_freeze_count() > frozen
+            assert gc.get_freeze_count() <= frozen  # (frozen objects freed meanwhile leave it)
     finally:
         gc.set_threshold(*before)
         gc.collect()

@@ -32,11 +32,13 @@ from tuiapp.widgets.plain import plain
 from tuiapp.widgets.send_browser import SendBrowser
 from tuiapp.widgets.send_decide import ask_decision
 from tuiapp.widgets.send_detail import queue_places
+from tuiapp.widgets.send_progress import WIDTH as PROGRESS_WIDTH
 from tuiapp.widgets.send_progress import RunProgress
 from tuiapp.widgets.send_table import SendTable
 
 STOP_QUESTION = ("Arrêter l'envoi ? Le message en cours part ; les factures pas encore envoyées sont "
                  "retirées de la file d'attente.")
+SEND_OVER = "L'envoi est terminé : il n'y a plus rien à arrêter."
 
 
 class SendingPanel(Vertical):
@@ -77,10 +79,11 @@ class SendingPanel(Vertical):
             self.error = error
 
     class StatesRead(Message, bubble=False):
-        def __init__(self, rows: list[queries.SendRow], service: str | None = None) -> None:
+        def __init__(self, rows: list[queries.SendRow], service: str | None = None, read: int = 0) -> None:
             super().__init__()
             self.rows = rows
             self.service = service  # service mode: the sender service's state, in French
+            self.read = read  # which read (``SendingPanel._reads``): an older one's rows are dropped
 
     class Watched(Message, bubble=False):
         """Service mode: where the queued invoices stand, as the sender service reports them."""
@@ -100,6 +103,8 @@ class SendingPanel(Vertical):
         self._full_collections = send_run.FullCollectionsDeferred()
         self._pending_lines: list[str] = []  # the send's log lines and states, drawn at the next tick
         self._pending_states: dict[int, str] = {}
+        self._reads = 0  # the reads of the states started: only the last one's rows are shown
+        self._stop_question: ConfirmScreen | None = None  # « Arrêter l'envoi ? », while it is open
 
     def compose(self) -> ComposeResult:
         yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
@@ -142,7 +147,7 @@ class SendingPanel(Vertical):
     def on_unmount(self) -> None:
         # Left (the app closed, or the screen): an interruption, the rest stays queued.
         self._stop.set()
-        self._full_collections.end(freeze=False)
+        self._full_collections.end()
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in self._WHILE_SENDING:
@@ -186,15 +191,21 @@ class SendingPanel(Vertical):
         if not self.sending:
             self._read_states()
 
-    @work(thread=True, exclusive=True, group="refresh-states", exit_on_error=False)
     def _read_states(self, recover: bool = False) -> None:
-        """Read the states again (another operator may be sending this period): only reads,
-        unless ``recover`` (the tab opening: settle what a dead process left in flight)."""
+        """Read the states again (another operator may be sending this period), in a worker: only
+        reads, unless ``recover`` (the tab opening: settle what a dead process left in flight).
+        Each read is numbered: a thread worker cannot be stopped, so the read this one replaces
+        still posts its rows, maybe after this one's; they are dropped (older than the table)."""
+        self._reads += 1
+        self._read_states_worker(self._reads, recover)
+
+    @work(thread=True, exclusive=True, group="refresh-states", exit_on_error=False)
+    def _read_states_worker(self, read: int, recover: bool) -> None:
         if recover and not workflow.recover() and not self.service_mode:
             return  # nothing to settle: the rows the tab has just read stand (a second read of
             # thousands of rows, while the first are drawn, slowed the opening; the refresh follows)
         service = workflow.watch([]).service if self.service_mode else None
-        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service))
+        self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service, read))
 
     def _service_line(self, text: str) -> None:
         """The service's state, and the pace root set (messages per minute, for everybody)."""
@@ -205,6 +216,8 @@ class SendingPanel(Vertical):
         self.query_one("#service", Static).update(plain(text + pace))
 
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
+        if message.read != self._reads:
+            return  # a read replaced by a later one: its rows (and service state) are older
         if message.service is not None:
             self._service_line(message.service)
         if not self.sending:
@@ -284,11 +297,26 @@ class SendingPanel(Vertical):
             self.log_line("Arrêt demandé : l'envoi s'arrête après le message en cours.")
 
     def action_ask_stop(self) -> None:
-        def answered(stop: bool | None) -> None:
-            if stop:
-                self.action_cancel()
+        run = self._stop  # this batch: a yes stops it only while it runs
 
-        self.app.push_screen(ConfirmScreen(STOP_QUESTION), answered)
+        def answered(stop: bool | None) -> None:
+            self._stop_question = None
+            if stop and self.sending and self._stop is run:
+                self.action_cancel()
+            elif stop:
+                self.notify(SEND_OVER)
+
+        self._stop_question = ConfirmScreen(STOP_QUESTION)
+        self.app.push_screen(self._stop_question, answered)
+
+    def _close_stop_question(self) -> None:
+        """The batch has ended with « Arrêter l'envoi ? » still open: the question closes (its
+        answer would stop nothing), and the operator is told why. Under another window, it
+        stays until answered (then says the same)."""
+        question, self._stop_question = self._stop_question, None
+        if question is not None and question is self.app.screen:
+            question.dismiss(None)
+            self.notify(SEND_OVER)
 
     def _start(self, plan: workflow.Plan) -> None:
         self.sending = True
@@ -321,7 +349,8 @@ class SendingPanel(Vertical):
 
     def _show_progress(self) -> None:
         """The progress line now (and at each tick while a send runs: its waits count down)."""
-        self.show_line("#progress-label", self.run_progress.text(time.monotonic()))
+        label = self.query_one("#progress-label", Static)
+        self.show_line("#progress-label", self.run_progress.text(time.monotonic(), label.size.width or PROGRESS_WIDTH))
 
     def on_sending_panel_watched(self, message: Watched) -> None:
         view = message.view
@@ -394,4 +423,5 @@ class SendingPanel(Vertical):
         self._ticker.pause()
         self._full_collections.end()
         self.refresh_bindings()
+        self._close_stop_question()
         self._read_states()  # last-mailed times and states, read in a worker, cells updated in place

@@ -9,7 +9,7 @@ from datetime import datetime
 from rich.text import Text
 
 from tuiapp.db.queries import SendRow
-from tuiapp.domain.formatting import departed_mark, format_amount, format_duration
+from tuiapp.domain.formatting import departed_mark, format_amount
 from tuiapp.domain.status import SendStatus
 from tuiapp.sending import events as ev
 from tuiapp.widgets.plain import cell
@@ -114,14 +114,3 @@ def row_cells(row: SendRow, ticked: bool, state_name: str) -> list:
 def cells(row: SendRow, ticked: bool, state_name: str, keys: tuple[str, ...]) -> dict[str, object]:
     """The cells of these columns only (redrawing one costs a refresh)."""
     return {key: _BY_KEY[key].draw(row, ticked, state_name) for key in keys}
-
-
-def progress_text(done: int, total: int, elapsed: float, rate_per_minute: int) -> str:
-    """``12/40 traitée(s), environ 1 min 05 s restantes``: the time left from the pace so far,
-    never less than the server's limit of messages per minute allows."""
-    left = max(total - done, 0)
-    seconds = elapsed / done * left if done else 0
-    if rate_per_minute:
-        seconds = max(seconds, left * 60 / rate_per_minute)
-    eta = f", environ {format_duration(seconds)} restantes" if done and left else ""
-    return f"{done}/{total} traitée(s){eta}"

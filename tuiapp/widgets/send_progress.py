@@ -17,6 +17,10 @@ from tuiapp.mail.problems import ServerUnreachable, TransientFailure
 from tuiapp.sending import events as ev
 from tuiapp.widgets.send_cells import InvoiceStep
 
+#: The label's columns beside the bar in an 80-column terminal (the panel gives the label's own
+#: width once laid out): every line fits it with 3-digit counts (tests/test_sending_panel.py).
+WIDTH = 64
+
 
 @dataclass
 class RunProgress:
@@ -30,6 +34,7 @@ class RunProgress:
     estimated_at: float = 0.0
     waiting_until: float | None = None  # the end of the pause under way
     waiting_for: str = ""  # what the pause is: « prochain message » or a retry's reason
+    retrying: bool = False  # the pause is a retry's: the server does not answer, the time left is unknown
     ended: str = ""  # "stopped" (the rest stays queued) or "cancelled" (withdrawn); "" while it runs or when complete
     remaining: int = 0  # stopped: how many stay queued
 
@@ -45,7 +50,7 @@ class RunProgress:
             case ev.PacingWait(delay=delay):
                 self._wait(delay, now, "prochain message dans {}")
             case ev.RetryScheduled(problem=problem, delay=delay) if delay > 0:
-                self._wait(delay, now, f"{_retry_reason(problem)}, nouvel essai dans {{}}")
+                self._wait(delay, now, f"{_retry_reason(problem)}, nouvel essai dans {{}}", retrying=True)
             case ev.BatchFinished(cancelled=cancelled, interrupted=interrupted, stopped=stopped):
                 self.waiting_until, self.remaining = None, event.remaining
                 if cancelled:
@@ -61,8 +66,8 @@ class RunProgress:
                 return True
         return False
 
-    def _wait(self, delay: float, now: float, what: str) -> None:
-        self.waiting_until, self.waiting_for = now + delay, what
+    def _wait(self, delay: float, now: float, what: str, *, retrying: bool = False) -> None:
+        self.waiting_until, self.waiting_for, self.retrying = now + delay, what, retrying
 
     def _estimate(self, now: float) -> None:
         left = max(self.total - self.done, 0)
@@ -74,23 +79,34 @@ class RunProgress:
         """``30/101 traitées``."""
         return f"{self.done}/{self.total} {plural(self.done, 'traitée', 'traitées')}"
 
-    def text(self, now: float) -> str:
-        """``30/101 traitées, prochain message dans 12 s, reste 2 min 10 s``: within the 64 columns
-        the label has beside the bar at 80 columns; the waits count down."""
+    def text(self, now: float, width: int = WIDTH) -> str:
+        """``30/101 traitées, prochain message dans 12 s, reste 2 min 10 s``: within ``width``, the
+        columns the label has beside the bar; the waits count down. While a retry waits (the server
+        does not answer) the time left is not said: unknown, and the line would not fit at 80
+        columns; during the pace's pause it is said when it fits (a pause of a minute and hours
+        left do not)."""
         count = self.count_text()
         if self.ended == "stopped":
             return f"Envoi arrêté : {count}, {self.remaining} en attente"
         if self.ended == "cancelled":
             return f"Envoi annulé : {count}"
-        parts = [count]
         pause = self.waiting_until - now if self.waiting_until is not None else 0.0
-        pausing = pause > 0
-        if pausing:
-            parts.append(self.waiting_for.format(format_wait(pause)))
-        if self.done and self.done < self.total:
-            left = format_wait(self.estimate - (now - self.estimated_at))
-            parts.append(f"reste {left}" if pausing else f"environ {left} restantes")
-        return ", ".join(parts)
+        if pause > 0:
+            line = f"{count}, {self.waiting_for.format(format_wait(pause))}"
+            if self.retrying or not self._left():
+                return line
+            with_left = f"{line}, reste {self._left_text(now)}"
+            return with_left if len(with_left) <= width else line
+        if self._left():
+            return f"{count}, environ {self._left_text(now)} restantes"
+        return count
+
+    def _left(self) -> bool:
+        """Some invoices are left, and the pace so far says how long they take."""
+        return 0 < self.done < self.total
+
+    def _left_text(self, now: float) -> str:
+        return format_wait(self.estimate - (now - self.estimated_at))
 
 
 def _retry_reason(problem: object) -> str:

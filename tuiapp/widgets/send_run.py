@@ -70,26 +70,44 @@ class FullCollectionsDeferred:
     Measured (benchmarks/tui_bench.py --server-process --send 500, the 2-core machine
     under other work, load 4 to 6): 8 to 13 full passes per batch, the longest 144 to 402 ms;
     none with this. The younger generations are still collected; the thresholds come back
-    when the batch ends."""
+    when the batch ends.
+
+    The thresholds are the interpreter's, not a tab's: two tabs (two periods) may send at once.
+    One count of the batches running, for the whole process: the first to start saves the
+    thresholds and defers, the last to end puts them back (each tab saving its own copy, the
+    second one saved the first's deferred thresholds and put them back for the session)."""
 
     #: The full pass after this many younger passes: never within a batch (~90 per 300 invoices).
     DEFERRED = 100_000
 
+    #: The batches running now (every tab's), and the thresholds from before the first of them.
+    _running = 0
+    _saved: tuple[int, int, int] = (0, 0, 0)
+
     def __init__(self) -> None:
-        self._saved: tuple[int, int, int] | None = None
+        self._started = False  # this tab's batch counts among ``_running``
 
     def start(self) -> None:
-        if self._saved is None:
-            self._saved = gc.get_threshold()
-            gc.set_threshold(self._saved[0], self._saved[1], self.DEFERRED)
+        if self._started:
+            return
+        self._started = True
+        cls = FullCollectionsDeferred
+        if cls._running == 0:
+            cls._saved = gc.get_threshold()
+            gc.set_threshold(cls._saved[0], cls._saved[1], self.DEFERRED)
+        cls._running += 1
 
-    def end(self, *, freeze: bool = True) -> None:
-        """The thresholds back; what the batch left alive is frozen first (out of the full passes,
-        as the table's rows are), so that the deferred full pass is not paid now: the table's
-        ``gc.unfreeze`` gives it back to the collector when the tab closes (so a tab that closes
-        during a batch ends it with ``freeze=False``: its table has unfrozen everything already)."""
-        if self._saved is not None:
-            if freeze:
-                gc.freeze()
-            gc.set_threshold(*self._saved)
-            self._saved = None
+    def end(self) -> None:
+        """This tab's batch is over (or the tab closed during it). The last batch to end puts the
+        thresholds back and runs the deferred full pass at once: what the batches left as garbage
+        in reference cycles is freed now, while nothing is being sent (one pass, 100 to 400 ms).
+        Nothing is frozen here: ``gc.freeze`` would also have kept that garbage, every batch's, until
+        the tab closed (the table freezes its own rows once they are loaded: ``SendTable``)."""
+        if not self._started:
+            return
+        self._started = False
+        cls = FullCollectionsDeferred
+        cls._running -= 1
+        if cls._running == 0:
+            gc.set_threshold(*cls._saved)
+            gc.collect()
