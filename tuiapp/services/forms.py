@@ -116,7 +116,7 @@ def save_structure(form: Mapping[str, object], structure: Structure | None = Non
 
 def sender_warning(structure: Structure) -> str | None:
     """What to tell whoever saved ``structure`` about mailing its invoices (None: nothing)."""
-    return None if structure.sender_email else NO_SENDER.format(code=structure.code)
+    return None if structure.has_sender else NO_SENDER.format(code=structure.code)
 
 
 def _resident_values(form: Mapping[str, object]) -> dict[str, object]:
