@@ -60,13 +60,13 @@ def test_import_then_reimport_says_what_it_did(base, tmp_path):
     first = tuiapp("import", "residents", str(path), "--db", str(base), process=True)  # the real command
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
-    assert lines[0] == f"Fichier : {path} (CSV, encodage utf-8, séparateur « ; ») : 2 ligne(s) de données."
+    assert lines[0] == f"Fichier : {path} (CSV, encodage utf-8, séparateur « ; ») : 2 lignes de données."
     assert lines[1].startswith("Colonnes : N° résident -> N° résident (external_id) ; Structure -> Structure")
-    assert lines[-1] == "Résidents : 2 créé(s), 0 modifié(s), 0 inchangé(s)."
+    assert lines[-1] == "Résidents : 2 créés, 0 modifié, 0 inchangé."
     before = table_rows(base, "resident")
     again = tuiapp("import", "residents", str(path), "--db", str(base))
-    assert (again.returncode, again.stdout.splitlines()[-1]) == (0, "Résidents : 0 créé(s), 0 modifié(s), "
-                                                                    "2 inchangé(s).")
+    assert (again.returncode, again.stdout.splitlines()[-1]) == (0, "Résidents : 0 créé, 0 modifié, "
+                                                                    "2 inchangés.")
     assert table_rows(base, "resident") == before
 
 
@@ -75,7 +75,7 @@ def test_a_report_that_cannot_be_written_does_not_hide_the_import_done(base, tmp
     result = tuiapp("import", "residents", str(residents_file(tmp_path)), "--db", str(base),
                     "--report", "/proc/rapport.csv")
     assert result.returncode == 2
-    assert result.stdout.splitlines()[-1] == "Résidents : 2 créé(s), 0 modifié(s), 0 inchangé(s)."
+    assert result.stdout.splitlines()[-1] == "Résidents : 2 créés, 0 modifié, 0 inchangé."
     assert "Le rapport « /proc/rapport.csv » n'a pas pu être écrit" in result.stderr
     assert "l'import, lui, a été fait" in result.stderr
     assert len(table_rows(base, "resident")) == 2
@@ -92,7 +92,7 @@ def test_a_refused_file_reports_every_problem_and_writes_nothing(base, tmp_path)
                              "pas une adresse e-mail valide")
     assert out[3].startswith("ligne 3, colonne Structure : valeur « ZZ » : structure inconnue")
     assert out[4].startswith("ligne 4, colonne Nom : valeur « \ufffd]0;titre\ufffdNOM » : le texte ne doit")
-    assert out[-1] == "Rien n'a été écrit : 3 problème(s)."
+    assert out[-1] == "Rien n'a été écrit : 3 problèmes."
     assert find_control(result.stdout.replace("\n", "")) is None
     with report.open(encoding="utf-8-sig", newline="") as written:
         assert [row[:2] for row in csv.reader(written, delimiter=";")] == [
@@ -103,8 +103,8 @@ def test_a_refused_file_reports_every_problem_and_writes_nothing(base, tmp_path)
 def test_dry_run_writes_nothing_and_exits_0_when_clean(base, tmp_path):
     result = tuiapp("import", "residents", str(residents_file(tmp_path)), "--db", str(base), "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == ("Simulation, rien n'a été écrit : 2 créé(s), 0 modifié(s), "
-                                              "0 inchangé(s) si le fichier était importé.")
+    assert result.stdout.splitlines()[-1] == ("Simulation, rien n'a été écrit : 2 créés, 0 modifié, "
+                                              "0 inchangé si le fichier était importé.")
     assert table_rows(base, "resident") == []
 
 
@@ -190,7 +190,7 @@ def test_a_change_to_a_mailed_invoice_needs_update_mailed(base, tmp_path):
     accepted = tuiapp("import", "invoices", str(path), "--db", str(base), "--update-mailed")
     assert accepted.returncode == 0, accepted.stdout
     assert "Factures rectifiées (déjà envoyées, à renvoyer) : F1." in accepted.stdout
-    assert accepted.stdout.splitlines()[-1] == "Factures : 0 créée(s), 1 modifiée(s), 1 inchangée(s)."
+    assert accepted.stdout.splitlines()[-1] == "Factures : 0 créée, 1 modifiée, 1 inchangée."
 
 
 def test_in_service_mode_only_operators_and_administrators_import(office):
@@ -229,7 +229,7 @@ def test_an_xlsx_sheet_is_named_in_the_header(base, tmp_path):
     result = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Résidents 2024")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == (f"Fichier : {path} (XLSX, feuille « Résidents 2024 ») : "
-                                             "1 ligne(s) de données.")
+                                             "1 ligne de données.")
     missing = tuiapp("import", "residents", str(path), "--db", str(base), "--sheet", "Autre")
     assert missing.returncode == 2 and "Autre" in missing.stderr
     moot = tuiapp("import", "residents", str(path), "--db", str(base), "--encoding", "cp1252", "--dry-run")

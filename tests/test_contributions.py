@@ -268,7 +268,7 @@ def test_snapshot_main_tab(snap_compare, snap_app):
         screen = pilot.app.screen
         assert shown_headers(screen.query_one("#invoices", DataTable)) == ["Résident", "N°", "Montant HT", "Édition"]
         assert str(screen.query_one("#summary").render()) == (
-            "125 facture(s) : 102 avec adresse e-mail (0 déjà envoyée(s)), 23 à imprimer")
+            "125 factures : 102 par e-mail (0 envoyée), 23 à imprimer")
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -294,7 +294,7 @@ def test_snapshot_sending_tab(snap_compare, snap_app):
         assert lines[1].startswith("Courriel : eric.delafontaine@example.com ") and lines[1].endswith("PDF généré")
         assert lines[2] == "Tuteur : pierre.delafontaine84@example.net"
         assert str(sending.query_one("#send-summary").render()) == (
-            f"100 facture(s) cochée(s) sur 102, total HT {format_amount(Decimal('187082.45') - row.amount_ht)}")
+            f"100 factures cochées sur 102 ({format_amount(Decimal('187082.45') - row.amount_ht)} HT)")
 
     assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
 
@@ -621,7 +621,7 @@ async def test_a_rectified_invoice_and_an_avoir_in_the_sending_tab(app, server, 
         await pilot.pause()
         assert detail_lines(sending)[1].endswith("Avoir, PDF généré")
         assert mailed.invoice_id in sending.table.ticked and credit.id in sending.table.ticked
-        assert str(sending.query_one("#send-summary").render()).endswith(" ; 1 avec leur PDF importé")
+        assert str(sending.query_one("#send-summary").render()).endswith(", dont 1 PDF importé")
         table.move_cursor(row=table.get_row_index(row_key))
         await pilot.press("v")
         assert f"{mailed.number}" in str(app.screen.query_one("#preview-text").render())

@@ -6,11 +6,11 @@ import pytest
 
 from tuiapp.domain.formatting import (
     format_amount,
+    format_iban,
     format_long_day,
     format_number,
     format_siret,
     format_timestamp,
-    in_groups,
     month_name,
     period_label,
 )
@@ -87,8 +87,19 @@ def test_a_day_as_a_letter_writes_it():
 
 
 def test_identifiers_in_groups():
-    assert in_groups("fr7630006000011234567890189") == "FR76 3000 6000 0112 3456 7890 189"
-    assert in_groups(" FR76 30006000 0112 3456 7890 189 ") == "FR76 3000 6000 0112 3456 7890 189"
-    assert in_groups("") == ""
+    assert format_iban("fr7630006000011234567890189") == "FR76 3000 6000 0112 3456 7890 189"
+    assert format_iban(" FR76 30006000 0112 3456 7890 189 ") == "FR76 3000 6000 0112 3456 7890 189"
+    assert format_iban("") == ""
+    assert format_iban(" FR76-3000 ") == "FR76-3000"  # not letters and digits: as typed
     assert format_siret("73282932000074") == format_siret("732 829 320 00074") == "732 829 320 00074"
     assert format_siret(" 7328293200007 ") == "7328293200007"  # not 14 digits: as typed
+    assert format_siret("٧٣٢٨٢٩٣٢٠٠٠٠٧٤") == "٧٣٢٨٢٩٣٢٠٠٠٠٧٤"  # digits, but not ASCII ones: as typed
+
+
+def test_one_display_of_each_identifier():
+    """The SIRET and the IBAN are displayed by formatting only (the identifiers module checks them)."""
+    import tuiapp.domain.formatting as formatting
+    import tuiapp.domain.identifiers as identifiers
+
+    assert not hasattr(identifiers, "format_siret") and not hasattr(identifiers, "format_iban")
+    assert not hasattr(formatting, "in_groups")

@@ -121,7 +121,7 @@ async def test_the_home_screen_is_drawn_first_and_shows_its_figures_a_moment_lat
             await home_read(pilot)
             assert home.overview_read
             assert text_of(app, "#association").startswith("Association Les Papillons Blancs de Flandre (démo)")
-            assert "structure(s)" in text_of(app, "#counts")
+            assert "structures, " in text_of(app, "#counts")
             assert "septembre 2024" in text_of(app, "#periods")
     finally:
         db.close()

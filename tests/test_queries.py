@@ -147,4 +147,4 @@ def test_the_overview_counts_credit_notes_apart(make_resident, make_invoice):
     make_invoice(resident, SEPTEMBER, amount="-10.00", number="AV-1", kind="avoir")
     overview = queries.period_overview(SEPTEMBER)
     assert (overview.invoices, overview.to_mail, overview.credit_notes) == (2, 2, 1)
-    assert overview.documents() == "1 facture(s) et 1 avoir(s)"
+    assert overview.documents() == "1 facture et 1 avoir"

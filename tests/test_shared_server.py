@@ -169,9 +169,9 @@ def test_operators_withdraw_their_own_queued_invoices_and_only_admins_anyones(of
                                   "--all"))
     assert code == 2 and "Réservé aux administrateurs" in err and statuses(database)["queued"] == 4
     code, out, err = done(as_user(office, office.bob, config, "-m", "tuiapp", "withdraw", "--period", "2024-09"))
-    assert code == 0 and f"0 facture(s) de {office.bob.name} retirée(s)" in out and statuses(database)["queued"] == 4
+    assert code == 0 and f"0 facture de {office.bob.name} retirée de" in out and statuses(database)["queued"] == 4
     code, out, err = done(as_user(office, office.alice, config, "-m", "tuiapp", "withdraw", "--period", "2024-09"))
-    assert code == 0 and f"4 facture(s) de {office.alice.name} retirée(s)" in out
+    assert code == 0 and f"4 factures de {office.alice.name} retirées de" in out
     assert statuses(database)["queued"] == 0 and server.received == []
     root = subprocess.run([sys.executable, "-m", "tuiapp", "withdraw", "--period", "2024-09", "--all"],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "TUIAPP_CONFIG": str(config)})

@@ -40,7 +40,7 @@ pytestmark = [
 
 MOVE_GAP = 0.05  # Tab, F2, End...
 BACKSPACE_GAP = 0.03  # key-repeat speed
-HOME_SCREEN = "structure(s)"
+HOME_SCREEN = "résident"
 
 
 def _column(name: str) -> Callable[[object], str]:

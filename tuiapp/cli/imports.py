@@ -105,6 +105,7 @@ def _mapping(args, table, kind: str) -> tuple[dict[str, int], dict[str, str] | N
 
 
 def _header(table, kind: str, mapping: dict[str, int]) -> None:
+    from tuiapp.domain.formatting import counted
     from tuiapp.services.import_mapping import describe_mapping
 
     if table.format == "xlsx":
@@ -112,7 +113,7 @@ def _header(table, kind: str, mapping: dict[str, int]) -> None:
     else:
         separator = "tabulation" if table.delimiter == "\t" else f"« {table.delimiter} »"
         where = f"CSV, encodage {table.encoding}, séparateur {separator}"
-    say(f"Fichier : {table.source} ({where}) : {len(table.rows)} ligne(s) de données.")
+    say(f"Fichier : {table.source} ({where}) : {counted(len(table.rows), 'ligne de données', 'lignes de données')}.")
     say("Colonnes : " + " ; ".join(describe_mapping(table.headers, kind, mapping)))
 
 
@@ -163,16 +164,17 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _summary(result, kind: str, args, to_save: dict[str, str] | None) -> int:
+    from tuiapp.domain.formatting import counted
     from tuiapp.services.import_mapping import save_profile
 
     noun, _, (created, updated, unchanged) = _WHAT[kind]
-    counts = (f"{result.created} {created}(s), {result.updated} {updated}(s), "
-              f"{result.unchanged} {unchanged}(s)")
+    counts = ", ".join(counted(count, word, f"{word}s") for count, word in (
+        (result.created, created), (result.updated, updated), (result.unchanged, unchanged)))
     if result.refused:
         if result.mailed_changed and not getattr(args, "update_mailed", False):
             say(f"Factures déjà envoyées que ce fichier modifie : {', '.join(result.mailed_changed)} "
                 "(--update-mailed pour les rectifier ; elles seront à renvoyer).")
-        say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
+        say(f"Rien n'a été écrit : {counted(len(result.problems), 'problème', 'problèmes')}.")
         return EXIT_INCOMPLETE
     for note in result.notes:
         say(note)

@@ -239,5 +239,8 @@ def withdraw_period(args: argparse.Namespace) -> int:
     me = outbox.operator_name()
     count = outbox.withdraw_queued(period, operator=None if args.all else me)
     whose = "de tous les opérateurs" if args.all else f"de {me}"
-    say(f"{count} facture(s) {whose} retirée(s) de la file d'attente ({period}).")
+    from tuiapp.domain.formatting import counted, plural
+
+    say(f"{counted(count, 'facture', 'factures')} {whose} {plural(count, 'retirée', 'retirées')} "
+        f"de la file d'attente ({period}).")
     return EXIT_OK

@@ -112,7 +112,9 @@ def show_settings(args: argparse.Namespace) -> int:
             say(line)
     else:
         say(f"Mot de passe   : {_password_state(association)}")
-    say(f"Débit maximal  : {rate} message(s) par minute" if rate else "Débit maximal  : sans limite")
+    from tuiapp.domain.formatting import counted
+
+    say(f"Débit maximal  : {counted(rate, 'message', 'messages')} par minute" if rate else "Débit maximal  : sans limite")
     say(f"Délai          : {association.smtp_timeout} s")
     say(f"Certificats    : {association.smtp_ca_file or 'ceux du système'}")
     if association.smtp_allow_insecure_auth:

@@ -39,7 +39,9 @@ def show(config: SystemConfig) -> int:
             say(line)
     else:
         say(f"Mot de passe   : {_password_state(config)}")
-    say(f"Débit maximal  : {smtp.rate_per_minute} message(s) par minute" if smtp.rate_per_minute
+    from tuiapp.domain.formatting import counted
+
+    say(f"Débit maximal  : {counted(smtp.rate_per_minute, 'message', 'messages')} par minute" if smtp.rate_per_minute
         else "Débit maximal  : sans limite")
     say(f"Connexions     : {smtp.connection_limit} au plus" if smtp.connection_limit else "Connexions     : sans limite")
     say(f"Certificats    : {smtp.ca_file or 'ceux du système'}")

@@ -19,6 +19,7 @@ from peewee import (
     CharField,
     Check,
     DateField,
+    Expression,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -39,6 +40,7 @@ from tuiapp.db.fields import ScaledDecimalField, UTCDateTimeField, utcnow
 from tuiapp.domain import templates
 from tuiapp.domain.auth_method import AuthMethod
 from tuiapp.domain.document_kind import DocumentKind
+from tuiapp.domain.documents import has_sender
 from tuiapp.domain.errors import ValidationError
 from tuiapp.domain.identifiers import (
     check_bic,
@@ -187,6 +189,16 @@ class Structure(CleanModel):
     finess = CharField(default="")
     vat_statement = CharField(default="")  # "": not chosen yet (see VAT_STATEMENTS)
     billing_contact = TextField(default="")
+
+    @property
+    def has_sender(self) -> bool:
+        """It can mail its invoices (``documents.has_sender``)."""
+        return has_sender(self.sender_email)
+
+    @classmethod
+    def without_sender(cls) -> Expression:
+        """``has_sender`` false, as a query condition: no sender address, unset or empty."""
+        return cls.sender_email.is_null() | (cls.sender_email == "")
 
     def rules(self) -> Iterator[tuple[str, Rule]]:
         yield "code", lambda: single_line(self.code, field="code", label="Code", required=True,

@@ -113,7 +113,6 @@ _V6_SCHEMA = (
     "'[\\u0300-\\u034e\\u0350-\\u036f]', '', 'g')), 'ŒÆØŁĐÞ', 'œæøłđþ'), 'ß', 'ss'), 'ẞ', 'ss') $$",
 )
 
-#: version -> the step from version - 1 to it, on PostgreSQL (versions after ``BASELINE``).
 def _to_v7(database: Database) -> None:
     """The same columns as SQLite's version 7 (``tuiapp.db.migrations.V7_COLUMNS``)."""
     from tuiapp.db.migrations import v7_statements
@@ -122,6 +121,7 @@ def _to_v7(database: Database) -> None:
         database.execute_sql(statement)
 
 
+#: version -> the step from version - 1 to it, on PostgreSQL (versions after ``BASELINE``).
 MIGRATIONS: dict[int, Callable[[Database], None]] = {7: _to_v7}
 
 

@@ -13,6 +13,7 @@ from peewee import JOIN, Case, fn
 from tuiapp.db.database import fold
 from tuiapp.db.models import Invoice, Resident, Structure
 from tuiapp.domain.document_kind import DocumentKind
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.periods import Period
 from tuiapp.domain.validation import distinct_addresses
 
@@ -134,10 +135,12 @@ class PeriodOverview:
     mailed: int
     credit_notes: int = 0  # avoirs, counted in ``invoices`` too
 
-    def documents(self, word: str = "facture(s)") -> str:
-        """« 126 facture(s) » or, with credit notes, « 125 facture(s) et 1 avoir(s) »."""
-        factures = f"{self.invoices - self.credit_notes} {word}"
-        return f"{factures} et {self.credit_notes} avoir(s)" if self.credit_notes else factures
+    def documents(self, word: str | None = None) -> str:
+        """« 126 factures » or, with credit notes, « 125 factures et 1 avoir » (French plurals;
+        ``word`` given, it follows the count whatever the number)."""
+        count = self.invoices - self.credit_notes
+        factures = f"{count} {word}" if word else counted(count, "facture", "factures")
+        return f"{factures} et {counted(self.credit_notes, 'avoir', 'avoirs')}" if self.credit_notes else factures
 
 
 def period_overview(period: Period, structure: StructureRef = None) -> PeriodOverview:

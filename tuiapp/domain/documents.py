@@ -10,10 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TypeGuard
 
 from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import keyword_values, person_name
+
+
+def has_sender(sender_email: str | None) -> TypeGuard[str]:
+    """Whether a structure can mail its invoices: it has a sender address (neither unset nor
+    empty). The one definition: ``Structure.has_sender`` and ``Structure.without_sender()`` (its SQL
+    form) for the database; the mail code asks it of a snapshot's ``sender_email``."""
+    return sender_email is not None and sender_email != ""
 
 
 @dataclass(frozen=True, slots=True)

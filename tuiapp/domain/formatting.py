@@ -118,18 +118,21 @@ def format_long_day(day: date) -> str:
     return f"1er{text[1:]}" if first else text
 
 
-def in_groups(code: str, size: int = 4) -> str:
-    """An identifier (IBAN, BIC) in groups of ``size``, as it is printed and read aloud:
-    ``FR76 3000 6000 0112 3456 7890 189``. Its spaces, whatever they were, are redone."""
-    compact = "".join(code.split()).upper()
-    return " ".join(compact[start:start + size] for start in range(0, len(compact), size))
+def format_iban(iban: str) -> str:
+    """An IBAN as it is printed and read aloud, by groups of four: ``FR76 3000 6000 0112 3456 7890
+    189`` (its spaces, whatever they were, redone; upper case). Anything but ASCII letters and
+    digits is kept as it was typed. The one IBAN display: the PDF and the Association form."""
+    compact = "".join(iban.split()).upper()
+    if not (compact.isascii() and compact.isalnum()):
+        return iban.strip()
+    return " ".join(compact[start:start + 4] for start in range(0, len(compact), 4))
 
 
 def format_siret(siret: str) -> str:
     """A SIRET as INSEE prints it, ``732 829 320 00074`` (the SIREN by three, then the NIC);
-    anything that is not 14 digits is kept as it was typed."""
+    anything that is not 14 ASCII digits is kept as it was typed. The one SIRET display."""
     compact = "".join(siret.split())
-    if len(compact) != 14 or not compact.isdigit():
+    if len(compact) != 14 or not (compact.isascii() and compact.isdigit()):
         return siret.strip()
     return f"{compact[:3]} {compact[3:6]} {compact[6:9]} {compact[9:]}"
 

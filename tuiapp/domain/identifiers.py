@@ -86,20 +86,6 @@ def check_iban(value: str | None, *, field: str = "iban", label: str = "IBAN") -
     raise ValidationError(field, label, "ce n'est pas un IBAN valide (ex. FR76 3000 6000 0112 3456 7890 189).")
 
 
-def format_iban(number: str) -> str:
-    """An IBAN as printed: by groups of four (``FR76 3000 6000 ...``); any other text as it is."""
-    if not (number.isascii() and number.isalnum()):
-        return number
-    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
-
-
-def format_siret(number: str) -> str:
-    """A SIRET as printed: ``732 829 320 00074`` (SIREN by threes, then the establishment's NIC)."""
-    if len(number) != 14 or not (number.isascii() and number.isdigit()):
-        return number
-    return f"{number[:3]} {number[3:6]} {number[6:9]} {number[9:]}"
-
-
 def check_bic(value: str | None, *, field: str = "bic", label: str = "BIC") -> str:
     """8 or 11 characters (bank, country, location, branch); stored in upper case."""
     number = _compact(value, field, label)

@@ -33,8 +33,14 @@ CREDENTIALS_IN_CLEAR = ("sans chiffrement, l'identifiant et le mot de passe pass
                         "choisissez STARTTLS ou SSL, ou autorisez l'authentification non chiffrée.")
 
 
+def authentication_in_clear(security: str, allow_insecure_auth: bool) -> bool:
+    """Whether authenticating on such a connection would send the credentials (a password or a token)
+    unencrypted without that being explicitly allowed: the client then refuses to authenticate."""
+    return security == SmtpSecurity.NONE and not allow_insecure_auth
+
+
 def credentials_in_clear(security: str, username: str | None, allow_insecure_auth: bool) -> bool:
     """Whether these settings would send an identifiant (a password or a token with it) unencrypted
     without that being explicitly allowed: a set-up that cannot work, refused when saved (the
     association's settings, and the server's configuration in service mode)."""
-    return security == SmtpSecurity.NONE and bool((username or "").strip()) and not allow_insecure_auth
+    return bool((username or "").strip()) and authentication_in_clear(security, allow_insecure_auth)

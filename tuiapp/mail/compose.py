@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 
-from tuiapp.domain.documents import InvoiceDocument
+from tuiapp.domain.documents import InvoiceDocument, has_sender
 from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.templates import render
 from tuiapp.domain.validation import distinct_addresses
@@ -54,7 +54,7 @@ def compose(
     date=None,
 ) -> EmailMessage:
     """The message for one invoice: From the structure, To the resident's addresses."""
-    if not doc.sender_email:
+    if not has_sender(doc.sender_email):
         raise CompositionError(
             f"La structure {doc.structure_code} n'a pas d'adresse d'expéditeur (onglet Mail de la structure)."
         )
@@ -79,7 +79,7 @@ def compose(
 
 def compose_test(structure, to: str) -> EmailMessage:
     """A short message from a structure's sender, to check the settings end to end."""
-    if not structure.sender_email:
+    if not has_sender(structure.sender_email):
         raise CompositionError(f"La structure {structure.code} n'a pas d'adresse d'expéditeur.")
     message = EmailMessage(policy=SMTP)
     message["From"] = _sender(structure.sender_name, structure.sender_email, structure.code)

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from tuiapp.domain.auth_method import MICROSOFT_AUTHORITY, AuthMethod
 from tuiapp.domain.safe_text import printable
-from tuiapp.domain.smtp_security import SmtpSecurity
+from tuiapp.domain.smtp_security import SmtpSecurity, authentication_in_clear
 from tuiapp.mail.problems import (
     CaFileMissing,
     DeliveryUncertain,
@@ -218,7 +218,7 @@ class SmtpConnection:
                 smtp.starttls(context=tls_context(settings))
                 smtp.ehlo()
             if not isinstance(authenticator, NoAuthentication):
-                if settings.security is SmtpSecurity.NONE and not settings.allow_insecure_auth:
+                if authentication_in_clear(settings.security, settings.allow_insecure_auth):
                     raise InsecureAuthRefused()
                 stage = "auth"
                 authenticator.authenticate(smtp)

@@ -35,10 +35,10 @@ from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.documents import InvoiceDocument, InvoiceLineData
 from tuiapp.domain.formatting import (
     format_amount,
+    format_iban,
     format_long_day,
     format_number,
     format_siret,
-    in_groups,
     period_label,
 )
 
@@ -202,7 +202,7 @@ def _payment(doc: InvoiceDocument) -> str:
     if doc.association_iban.strip():
         bic = doc.association_bic.split()
         bic_text = f", BIC {_escape(''.join(bic).upper())}" if bic else ""
-        ways.append(f"- par virement sur l'IBAN **{_escape(in_groups(doc.association_iban))}**{bic_text}, {reference} ;")
+        ways.append(f"- par virement sur l'IBAN **{_escape(format_iban(doc.association_iban))}**{bic_text}, {reference} ;")
     if payee := (doc.cheque_payee.strip() or doc.association_name.strip()):
         ways.append(f"- par chèque à l'ordre de **{_escape(payee)}**, {reference} au dos.")
     return "## Règlement\n\n" + "\n".join(ways) if ways else ""

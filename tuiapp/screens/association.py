@@ -16,7 +16,8 @@ from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from tuiapp.db.models import Association
 from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.identifiers import PAYMENT_TERMS, format_iban, format_siret, payment_terms
+from tuiapp.domain.formatting import format_iban, format_siret
+from tuiapp.domain.identifiers import PAYMENT_TERMS, payment_terms
 from tuiapp.domain.roles import Action
 from tuiapp.services import forms as editing
 from tuiapp.widgets.footer import Footer

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Header, ProgressBar, Select, Static, Tabb
 
 from tuiapp.db import queries
 from tuiapp.db.models import Invoice, Structure
-from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
+from tuiapp.domain.formatting import counted, format_amount, format_timestamp, period_label, plural
 from tuiapp.domain.periods import Period
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message, reports_database_errors
 from tuiapp.widgets.footer import Footer
@@ -142,9 +142,12 @@ class ContributionsScreen(Screen[None]):
         import tuiapp.screens.sending  # noqa: F401
 
     def _show_overview(self, overview: queries.PeriodOverview) -> None:
+        """« 125 factures : 102 par e-mail (3 envoyées), 23 à imprimer »: one row at 80 columns,
+        even with thousands of invoices and some credit notes."""
         self.query_one("#summary", Static).update(
-            f"{overview.documents()} : {overview.to_mail} avec adresse e-mail "
-            f"({overview.mailed} déjà envoyée(s)), {overview.without_address} à imprimer"
+            f"{overview.documents()} : {overview.to_mail} par e-mail "
+            f"({overview.mailed} {plural(overview.mailed, 'envoyée', 'envoyées')}), "
+            f"{overview.without_address} à imprimer"
         )
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
@@ -176,6 +179,21 @@ class ContributionsScreen(Screen[None]):
     def _sending_panels(self) -> list[SendingPanel]:
         return [panel for panel in cast("list[SendingPanel]", list(self.query("SendingPanel"))) if panel.sending]
 
+    @staticmethod
+    def sends_text(progress: list[tuple[Period, int, int]]) -> str:
+        """The sends running, each ``(period, done, total)`` (a total of 0: in preparation): « Envoi en
+        cours : 12 factures traitées sur 40 (septembre 2024). »; two at once, « Envois en cours :
+        septembre 2024 12/40 ; octobre 2024 en préparation. » (one row at 80 columns)."""
+        if len(progress) == 1:
+            period, done, total = progress[0]
+            label = period_label(period)
+            if not total:
+                return f"Envoi en cours : en préparation ({label})."
+            return f"Envoi en cours : {counted(done, 'facture traitée', 'factures traitées')} sur {total} ({label})."
+        parts = [f"{period_label(period)} {done}/{total}" if total else f"{period_label(period)} en préparation"
+                 for period, done, total in progress]
+        return f"Envois en cours : {' ; '.join(parts)}."
+
     def _follow_send(self) -> None:
         """Every ``FOLLOW_SEND_EVERY`` seconds: while a send runs, say so, and read the counts and
         the dates again; once more when it ends."""
@@ -184,13 +202,8 @@ class ContributionsScreen(Screen[None]):
             return  # the screen is going
         running = self._sending_panels()
         if running:
-            parts = []
-            for panel in running:
-                bar = panel.query_one(ProgressBar)
-                done, total = int(bar.progress), int(bar.total or 0)
-                parts.append(f"{done}/{total} traitée(s) ({period_label(panel.period)})" if total
-                             else f"en préparation ({period_label(panel.period)})")
-            line.update(Text(f"Envoi en cours : {' ; '.join(parts)}."))
+            bars = [(panel.period, panel.query_one(ProgressBar)) for panel in running]
+            line.update(Text(self.sends_text([(period, int(bar.progress), int(bar.total or 0)) for period, bar in bars])))
             line.display = True
         elif self._following:
             line.display = False

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from tuiapp.db.models import Association, Resident, Structure
-from tuiapp.domain.formatting import period_label
+from tuiapp.domain.formatting import counted, period_label
 from tuiapp.widgets.db_errors import reports_database_errors
 from tuiapp.widgets.footer import Footer
 from tuiapp.widgets.plain import markup
@@ -85,7 +85,9 @@ class HomeScreen(Screen[None]):
         structures = Structure.select().count()
         residents = Resident.select().where(Resident.active).count()
         self.query_one("#counts", Static).update(
-            markup(f"{structures} structure(s), {residents} résident(s) actif(s)\nBase : $path", path=cast("TuiApp", self.app).db_path)
+            markup(f"{counted(structures, 'structure', 'structures')}, "
+                   f"{counted(residents, 'résident actif', 'résidents actifs')}\nBase : $path",
+                   path=cast("TuiApp", self.app).db_path)
         )
         self.query_one("#periods", Static).update(self._periods_text())
         waiting = self._waiting_text()

@@ -19,6 +19,7 @@ from tuiapp.domain.smtp_security import SmtpSecurity
 from tuiapp.mail import secrets
 from tuiapp.mail.secrets import Secret
 from tuiapp.mail.smtp_client import SmtpSettings
+from tuiapp.services.forms import switch
 from tuiapp.widgets.plain import markup
 
 
@@ -35,7 +36,7 @@ def settings_from(values: Mapping[str, object], *, timeout: float = 30) -> SmtpS
         username=str(values.get("smtp_username") or "").strip(),
         auth_method=AuthMethod(str(values.get("smtp_auth_method") or "password")), timeout=timeout,
         rate_per_minute=number("smtp_rate_per_minute", 30), ca_file=str(values.get("smtp_ca_file") or "") or None,
-        allow_insecure_auth=str(values.get("smtp_allow_insecure_auth") or "") not in ("", "0", "False"),
+        allow_insecure_auth=switch(values.get("smtp_allow_insecure_auth")),
         tenant=str(values.get("smtp_oauth_tenant") or "").strip(),
         client_id=str(values.get("smtp_oauth_client_id") or "").strip().lower(),
         certificate=str(values.get("smtp_oauth_certificate") or "").strip() or None,

@@ -165,7 +165,7 @@ def _without_sender(invoice_ids: Iterable[int]) -> dict[int, str]:
     from tuiapp.db.models import Invoice, Structure
 
     structures = {structure.id: str(structure) for structure in Structure.select().where(
-        Structure.sender_email.is_null() | (Structure.sender_email == ""))}
+        Structure.without_sender())}
     if not structures:  # the usual case: one small query
         return {}
     wanted = sorted(set(invoice_ids))

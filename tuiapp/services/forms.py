@@ -54,8 +54,10 @@ def _row_id(text: object) -> int | None:
     return number if isinstance(number, int) else None
 
 
-def _switch(text: object) -> bool:
-    return str(text) not in ("", "0", "False", "false")
+def switch(value: object) -> bool:
+    """A checkbox's value as a form gives it (a bool, or its text): "", "0", "False", "false" and None
+    are off. The one reading of a switch: the forms' services, and the SMTP window's checks."""
+    return value is not None and str(value) not in ("", "0", "False", "false")
 
 
 def _read(form: Mapping[str, object], fields: tuple[str, ...],
@@ -116,11 +118,11 @@ def save_structure(form: Mapping[str, object], structure: Structure | None = Non
 
 def sender_warning(structure: Structure) -> str | None:
     """What to tell whoever saved ``structure`` about mailing its invoices (None: nothing)."""
-    return None if structure.sender_email else NO_SENDER.format(code=structure.code)
+    return None if structure.has_sender else NO_SENDER.format(code=structure.code)
 
 
 def _resident_values(form: Mapping[str, object]) -> dict[str, object]:
-    return _read(form, RESIDENT_FIELDS, {"structure": _row_id, "active": _switch, "direct_debit": _switch})
+    return _read(form, RESIDENT_FIELDS, {"structure": _row_id, "active": switch, "direct_debit": switch})
 
 
 def check_resident(form: Mapping[str, object], resident: Resident | None = None) -> tuple[dict[str, Any], Errors]:
@@ -174,7 +176,7 @@ def check_smtp(form: Mapping[str, object]) -> tuple[dict[str, Any], Errors]:
     tenant and the application.
     """
     typed = _read(form, SMTP_FIELDS, {"smtp_port": _number, "smtp_rate_per_minute": _number,
-                                      "smtp_allow_insecure_auth": _switch})
+                                      "smtp_allow_insecure_auth": switch})
     values, errors = _check(_copy(Association, Association.get_solo()), typed, SMTP_FIELDS)
     files = [("smtp_ca_file", check_ca_file)]
     if values.get("smtp_auth_method") == AuthMethod.OAUTH2_APP:
