@@ -122,7 +122,7 @@ def test_the_reviewers_relation_and_payment_values_import_and_an_unknown_one_is_
     assert len(warnings) == 1
     assert warnings[0].startswith("Avertissement, ligne 4, colonne Mesure de protection : valeur « Voisin » : "
                                   "lien non reconnu")
-    assert dry.stdout.splitlines()[-1].startswith("Simulation, rien n'a été écrit : 3 créé(s)")
+    assert dry.stdout.splitlines()[-1].startswith("Simulation, rien n'a été écrit : 3 créés")
     done = tuiapp("import", "residents", str(path), "--db", str(base))
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(base) as connection:
