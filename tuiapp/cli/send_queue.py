@@ -51,13 +51,13 @@ def _wait(record_ids: list[int], timeout: float | None) -> int:
     from tuiapp.db import heartbeat
     from tuiapp.domain import timing
     from tuiapp.domain.status import SendStatus
-    from tuiapp.sending import workflow
+    from tuiapp.sending import service_watch
 
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     told: dict[int, SendStatus] = {}
     while True:
-        states = workflow.states(record_ids)
+        states = service_watch.states(record_ids)
         for state in states:
             if state.status in SendStatus.finished() and told.get(state.record_id) != state.status:
                 told[state.record_id] = state.status

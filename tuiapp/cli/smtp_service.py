@@ -126,7 +126,7 @@ def test_through_service(args: argparse.Namespace) -> int:
     from tuiapp.domain.validation import normalize_email
     from tuiapp.sender import test_requests
     from tuiapp.sending import outbox
-    from tuiapp.sending.workflow import service_text
+    from tuiapp.sending.service_watch import service_text
 
     to = normalize_email(args.to, field="to", label="--to", required=True)
     assert to is not None

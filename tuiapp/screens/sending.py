@@ -22,7 +22,7 @@ from tuiapp.db.models import Association, SendStatus
 from tuiapp.domain import timing
 from tuiapp.domain.formatting import counted, format_amount, plural
 from tuiapp.domain.periods import Period
-from tuiapp.sending import workflow
+from tuiapp.sending import service_watch, workflow
 from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
 from tuiapp.widgets import send_run
@@ -89,7 +89,7 @@ class SendingPanel(Vertical):
     class Watched(Message, bubble=False):
         """Service mode: where the queued invoices stand, as the sender service reports them."""
 
-        def __init__(self, view: workflow.ServiceView) -> None:
+        def __init__(self, view: service_watch.ServiceView) -> None:
             super().__init__()
             self.view = view
 
@@ -210,7 +210,7 @@ class SendingPanel(Vertical):
         if recover and not workflow.recover() and not self.service_mode:
             return  # nothing to settle: the rows the tab has just read stand (a second read of
             # thousands of rows, while the first are drawn, slowed the opening; the refresh follows)
-        service = workflow.watch([]).service if self.service_mode else None
+        service = service_watch.watch([]).service if self.service_mode else None
         self.post_message(self.StatesRead(queries.send_rows(self.period, self.structure_id), service, read))
 
     def _service_line(self, text: str) -> None:
@@ -350,7 +350,7 @@ class SendingPanel(Vertical):
     def _post_progress(self, event: workflow.Event) -> None:
         self.post_message(self.Progress(event))
 
-    def _post_watched(self, view: workflow.ServiceView) -> None:
+    def _post_watched(self, view: service_watch.ServiceView) -> None:
         self.post_message(self.Watched(view))
 
     def _show_progress(self) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tuiapp.db.database import DATABASE_ERRORS, explain_database_error
 from tuiapp.db.models import SendStatus
-from tuiapp.sending import outbox, workflow
+from tuiapp.sending import outbox, service_watch, workflow
 from tuiapp.sending.engine import StopRequest
 
 #: How often service mode reads where its invoices stand (seconds).
@@ -18,7 +18,7 @@ WATCH_EVERY = 0.5
 
 def run(plan: workflow.Plan, stop: StopRequest, *, service_mode: bool, db_path,
         on_event: workflow.EventSink,
-        on_watch: Callable[[workflow.ServiceView], None]) -> tuple[workflow.Outcome | None, str]:
+        on_watch: Callable[[service_watch.ServiceView], None]) -> tuple[workflow.Outcome | None, str]:
     """The whole send: (its outcome, "") or (None, why it stopped, in French). ``db_path``:
     the app's database, named in a database error's sentence."""
     from tuiapp.domain.errors import TuiappError
@@ -38,14 +38,14 @@ def run(plan: workflow.Plan, stop: StopRequest, *, service_mode: bool, db_path,
 
 
 def queue_and_watch(plan: workflow.Plan, stop: StopRequest, *, on_event: workflow.EventSink,
-                    on_watch: Callable[[workflow.ServiceView], None]) -> None:
+                    on_watch: Callable[[service_watch.ServiceView], None]) -> None:
     """Service mode: queue, then read where the invoices stand until the service has dealt with
     them all. Cancelling withdraws this operator's invoices not sent yet; leaving the tab only
     stops watching (the service sends them)."""
     queued = workflow.queue(plan, operator=outbox.operator_name())
     on_event(queued)
     while True:
-        view = workflow.watch(queued.record_ids)
+        view = service_watch.watch(queued.record_ids)
         on_watch(view)
         if view.finished:
             return
@@ -56,7 +56,7 @@ def queue_and_watch(plan: workflow.Plan, stop: StopRequest, *, on_event: workflo
         stop.wait(WATCH_EVERY)
 
 
-def finished_states(view: workflow.ServiceView) -> int:
+def finished_states(view: service_watch.ServiceView) -> int:
     """How many of the watched invoices the service has dealt with."""
     return sum(1 for state in view.states if state.status in SendStatus.finished())
 
