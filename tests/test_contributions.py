@@ -188,14 +188,14 @@ async def test_partial_then_wrong_password(app, server):
 
 
 async def test_unknown_record_is_shown_and_decided(app, server):
-    from tuiapp.sending import outbox
+    from tuiapp.sending import outbox, recovery
 
     row = queries.send_rows(SEPTEMBER)[0]
     record_id = outbox.queue_invoices([row.invoice_id], operator="marie").record_ids[0]
     outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
     SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
         SendRecord.id == record_id).execute()
-    outbox.recover_interrupted()
+    recovery.recover_interrupted()
     async with app.run_test(size=SIZE) as pilot:
         await open_september_sending_tab(pilot)
         sending = panel(app)
@@ -350,11 +350,13 @@ def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
     import tuiapp.screens.sending
     import tuiapp.sending.outbox
+    import tuiapp.sending.recovery
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
     monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
+    monkeypatch.setattr(tuiapp.sending.recovery, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"
     app.db_path = Path("demo.db")
     yield app

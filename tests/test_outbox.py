@@ -6,7 +6,7 @@ import threading
 from datetime import UTC
 
 from tuiapp.db.models import Invoice, SendRecord, SendStatus
-from tuiapp.sending import outbox
+from tuiapp.sending import outbox, recovery
 
 
 def queued(make_resident, make_invoice, count=1) -> list[int]:
@@ -110,10 +110,10 @@ def test_a_record_another_machines_service_left_sending_is_judged_by_that_servic
 
     heartbeat.beat(outbox.process_tag(), "idle")  # this machine's service, alive: says nothing of B
     b_beats(0.5)
-    assert outbox.recover_interrupted() == []
+    assert recovery.recover_interrupted() == []
     assert SendRecord.get_by_id(record_id).status == SendStatus.SENDING
     b_beats(10)  # B stopped beating
-    assert [record.id for record in outbox.recover_interrupted()] == [record_id]
+    assert [record.id for record in recovery.recover_interrupted()] == [record_id]
     assert SendRecord.get_by_id(record_id).status == SendStatus.UNKNOWN
     assert heartbeat.of_host("serveur-b").process == service_b and heartbeat.last().state == "idle"
 
@@ -131,7 +131,7 @@ def test_a_slot_that_says_not_delivered_puts_its_record_back_in_the_queue(make_r
     slot.record(SendStatus.QUEUED, reply="451 4.3.0 plus tard", error="Reportée par le serveur.")
     slot.sync()
     slot.keep()  # the release could not be written
-    assert outbox.recover_interrupted() == []
+    assert recovery.recover_interrupted() == []
     record = SendRecord.get_by_id(record_id)
     assert (record.status, record.claimed_by, record.last_reply) == (SendStatus.QUEUED, None, "451 4.3.0 plus tard")
     assert journal.pending() == {}
@@ -149,6 +149,6 @@ def test_this_processes_claims_without_a_slot_go_back_to_the_queue_between_batch
     journal.reserve(ids[1], message_id="<1@example.org>", claimed_by=outbox.process_tag()).keep()
     other = outbox.queue_invoices([make_invoice(make_resident(email="c@example.org")).id], operator="paul").record_ids
     SendRecord.update(status=SendStatus.SENDING, claimed_by="ailleurs:1:1").where(SendRecord.id == other[0]).execute()
-    assert outbox.requeue_own_unstarted() == 1
+    assert recovery.requeue_own_unstarted() == 1
     assert [SendRecord.get_by_id(i).status for i in (*ids, *other)] == [SendStatus.QUEUED, SendStatus.SENDING,
                                                                         SendStatus.SENDING]

@@ -163,7 +163,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
     from tuiapp.app import create_app
     from tuiapp.db.database import open_database, release
     from tuiapp.domain.db_target import parse_target
-    from tuiapp.sending import outbox
+    from tuiapp.sending import recovery
 
     within = down < 1
     monkeypatch.setenv("TUIAPP_DB_WAIT", "15" if within else "1")
@@ -189,7 +189,7 @@ async def test_the_sending_tab_goes_through_a_database_server_restart(demo_on_po
                 assert "Envoi arrêté." in log and "ne sera pas renvoyée" in log, log
         release()
         open_database(parse_target(pg_url))  # the next start: what the journal kept is written
-        outbox.recover_interrupted()
+        recovery.recover_interrupted()
     finally:
         release()
     statuses = sorted(status for (status,) in pg_cluster.psql(

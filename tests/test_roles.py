@@ -20,7 +20,7 @@ from tuiapp.db.models import SendRecord
 from tuiapp.domain.periods import Period
 from tuiapp.domain.roles import Action, Role, decide_refusal, refusal
 from tuiapp.screens.smtp_fields import SET_BY_SERVER
-from tuiapp.sending import outbox
+from tuiapp.sending import outbox, recovery
 
 TABLES = ("association", "structure", "resident", "invoice", "send_record")
 REFUSED_STRUCTURES = refusal(Role.OPERATOR, Action.EDIT_STRUCTURES)
@@ -59,7 +59,7 @@ def make_unknown(invoice_id: int, operator: str) -> int:
     outbox.claim(record_id, operator=operator, message_id=f"<{record_id}@example.org>")
     SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
         SendRecord.id == record_id).execute()
-    outbox.recover_interrupted()
+    recovery.recover_interrupted()
     assert SendRecord.get_by_id(record_id).status == "unknown"
     return record_id
 

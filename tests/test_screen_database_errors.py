@@ -234,7 +234,7 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     from tuiapp.db import queries
     from tuiapp.db.models import SendRecord
     from tuiapp.domain.periods import Period
-    from tuiapp.sending import outbox
+    from tuiapp.sending import outbox, recovery
 
     app = create_app(demo_db_file)
     row = queries.send_rows(Period(2024, 9))[0]  # a send interrupted on another workstation: "unknown"
@@ -242,7 +242,7 @@ async def test_printing_and_deciding_on_a_read_only_base_say_why(demo_db_file):
     outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
     SendRecord.update(claimed_by="elsewhere:1:1", started_at=datetime(2024, 1, 1, tzinfo=UTC)).where(
         SendRecord.id == record_id).execute()
-    outbox.recover_interrupted()
+    recovery.recover_interrupted()
     if is_postgres():
         make_read_only(demo_db_file)
         release()  # the connections open now were writable: those made from now on are not

@@ -28,7 +28,7 @@ from tuiapp.mail.problems import (
 )
 from tuiapp.mail.smtp_client import SmtpConnection, SmtpSettings
 from tuiapp.sending import events as ev
-from tuiapp.sending import outbox, wording
+from tuiapp.sending import outbox, recovery, wording
 from tuiapp.sending.engine import SendEngine
 
 SEPTEMBER = Period(2024, 9)
@@ -327,7 +327,7 @@ def test_interrupted_send_becomes_unknown_only_if_its_process_died(mail_db):
     assert outbox.claim(dead, operator="marie", message_id="<1@example.org>")
     assert outbox.claim(alive, operator="marie", message_id="<2@example.org>")
     SendRecord.update(claimed_by=f"{outbox.socket.gethostname()}:999999999:1").where(SendRecord.id == dead).execute()
-    recovered = outbox.recover_interrupted()
+    recovered = recovery.recover_interrupted()
     assert [r.id for r in recovered] == [dead]
     assert SendRecord.get_by_id(dead).status == SendStatus.UNKNOWN
     assert SendRecord.get_by_id(alive).status == SendStatus.SENDING  # our own process is alive
@@ -338,7 +338,7 @@ def test_resolving_an_unknown_record(mail_db):
     record_id = outbox.queue_invoices([invoice.id], operator="marie").record_ids[0]
     outbox.claim(record_id, operator="marie", message_id="<1@example.org>")
     outbox.complete(record_id, SendStatus.UNKNOWN, error="coupure")
-    new_id = outbox.resolve_unknown(record_id, delivered=False, operator="paul")
+    new_id = recovery.resolve_unknown(record_id, delivered=False, operator="paul")
     assert SendRecord.get_by_id(new_id).status == SendStatus.QUEUED
     assert SendRecord.get_by_id(record_id).status == SendStatus.FAILED
 
@@ -684,5 +684,5 @@ def test_a_deferral_the_database_could_not_take_is_queued_again_from_the_journal
     assert isinstance(summary.stopped, DatabaseUnreachable) and server.received == []
     assert sorted(statuses()) == ["queued", "sending"] and [slot.content["status"] for slot in journal.pending().values()] == [
         "queued"]
-    assert outbox.recover_interrupted() == []  # none made unknown
+    assert recovery.recover_interrupted() == []  # none made unknown
     assert statuses() == ["queued", "queued"] and journal.pending() == {}

@@ -15,7 +15,7 @@ from tuiapp.db.models import Association
 from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget
 from tuiapp.domain.roles import Action, Role, refusal
 from tuiapp.screens.home import HomeScreen
-from tuiapp.sending import outbox
+from tuiapp.sending import recovery
 from tuiapp.system_config import SystemConfig
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_problem, reports_database_errors
 from tuiapp.widgets.keys import key_name
@@ -83,7 +83,7 @@ class TuiApp(App[None]):
         self.sub_title = field_text(self.db_path.name)
         try:
             self.title = field_text(Association.get_solo().name) or "tuiapp"
-            interrupted = outbox.recover_interrupted()
+            interrupted = recovery.recover_interrupted()
         except DATABASE_ERRORS as exc:  # locked, read-only, damaged: said, and the app still opens
             database_problem(self, exc)
             interrupted = []

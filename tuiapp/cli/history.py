@@ -65,7 +65,7 @@ def _rows(period: Period | None):
 
 
 def show_history(args: argparse.Namespace) -> int:
-    from tuiapp.sending.outbox import recover_interrupted
+    from tuiapp.sending.recovery import recover_interrupted
 
     period = Period.parse(args.period) if args.period else None
     if args.output is not None and args.format != "csv":

@@ -36,7 +36,7 @@ from tuiapp.mail.problems import SmtpProblem
 from tuiapp.mail.smtp_client import SmtpSettings
 from tuiapp.sender import test_requests
 from tuiapp.sending import events as ev
-from tuiapp.sending import outbox
+from tuiapp.sending import outbox, recovery
 from tuiapp.sending.engine import SendEngine, StopRequest
 from tuiapp.sending.workflow import Connection, recover
 from tuiapp.system_config import SmtpDestination, SystemConfig
@@ -126,7 +126,7 @@ class SenderService:
                 try:
                     if settle:
                         recover()
-                        outbox.requeue_own_unstarted()
+                        recovery.requeue_own_unstarted()
                         settle = False
                     test_requests.send_pending(self.connection.settings, self.connection.authenticator)
                     ids = self._due()

@@ -8,7 +8,7 @@ is written into it in place (no new block to allocate, so a full disk cannot
 refuse it); the slot is deleted once the database holds the outcome. If the
 database cannot be written (another workstation's long write, a full disk),
 the slot is synced to the disk (file and folder) and survives, and the next
-start of any tuiapp process applies it (``outbox.recover_interrupted``); a slot
+start of any tuiapp process applies it (``recovery.recover_interrupted``); a slot
 without a reply means the outcome is unknown.
 
 Only that last case syncs. The claim is already durable in the database
@@ -46,7 +46,7 @@ _SUFFIX = ".slot"
 #: a recovery run in this same process (the TUI's periodic refresh, say).
 _in_flight: set[int] = set()
 #: (record id, message id) of every slot this process tried to reserve: a claim of its own
-#: that is not here was never handed over (``outbox.requeue_own_unstarted``).
+#: that is not here was never handed over (``recovery.requeue_own_unstarted``).
 _tried: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 

@@ -7,7 +7,8 @@ same invoice twice, and completed after the server's final reply. A record
 left ``sending`` by a process that died becomes ``unknown``: it may or may not
 have been delivered, and it is only sent again on an explicit decision;
 unless its slot in the send journal holds the server's reply, which is then
-applied (``tuiapp.sending.journal``).
+applied (``tuiapp.sending.journal``). That settling, and the decision, are in
+``tuiapp.sending.recovery``.
 
 Every write here waits for another workstation's write, with back-off, for a
 bounded time (``tuiapp.db.waiting``), then raises ``DatabaseBusy``; a full
@@ -35,7 +36,6 @@ from tuiapp.db.models import Invoice, Resident, SendRecord, SendStatus, Structur
 from tuiapp.db.waiting import wait_for_writes
 from tuiapp.domain import timing
 from tuiapp.domain.periods import Period
-from tuiapp.sending import journal
 
 #: A "sending" record claimed on another machine is presumed dead after this.
 FOREIGN_CLAIM_LEASE = timedelta(seconds=timing.FOREIGN_CLAIM_LEASE)
@@ -72,7 +72,7 @@ def process_tag() -> str:
     return _process_tags[pid]
 
 
-def _claimer_alive(tag: str | None, started_at) -> bool:
+def claimer_alive(tag: str | None, started_at) -> bool:
     if not tag or tag.count(":") < 2:
         return False
     host, pid_text, ticks = tag.rsplit(":", 2)
@@ -98,7 +98,7 @@ def holder_gone(tag: str | None) -> bool:
     machine is never known gone: its rows count while their lease lasts."""
     if not tag or tag.count(":") < 2:
         return True
-    return tag.rsplit(":", 2)[0] == socket.gethostname() and not _claimer_alive(tag, None)
+    return tag.rsplit(":", 2)[0] == socket.gethostname() and not claimer_alive(tag, None)
 
 
 @dataclass
@@ -321,114 +321,3 @@ def release(record_id: int, *, error: str | None = None, reply: str = "") -> Non
     SendRecord.update(
         status=SendStatus.QUEUED, claimed_by=None, error=error, last_reply=reply or None
     ).where((SendRecord.id == record_id) & (SendRecord.status == SendStatus.SENDING)).execute()
-
-
-_INTERRUPTED = "Envoi interrompu (programme arrêté pendant l'envoi) : le message est peut-être parti."
-_FROM_JOURNAL = "Résultat repris du journal d'envoi (la base n'avait pas pu l'enregistrer sur le moment)."
-
-
-def _abandoned(record: SendRecord, slot: journal.Slot | None) -> bool:
-    """Nobody works on this ``sending`` record any more."""
-    if journal.in_flight(record.id):
-        return False
-    if record.claimed_by == process_tag():  # this process gave up on it (its batch stopped)
-        return slot is not None
-    return not _claimer_alive(record.claimed_by, record.started_at)
-
-
-def _matches(slot: journal.Slot, record: SendRecord) -> bool:
-    return (slot.content.get("message_id") == (record.message_id or "")
-            and slot.content.get("claimed_by") == record.claimed_by)
-
-
-@wait_for_writes(again_when_lost=True)
-def _recover(slots: dict[int, journal.Slot]) -> tuple[list[SendRecord], list[journal.Slot]]:
-    recovered, done = [], []
-    with write_transaction():
-        sending = {record.id: record for record in SendRecord.select().where(SendRecord.status == SendStatus.SENDING)}
-        for record_id, held in slots.items():
-            if record_id not in sending or not _matches(held, sending[record_id]):
-                done.append(held)  # the database already holds its outcome
-        for record in sending.values():
-            slot = slots.get(record.id)
-            slot = slot if slot is not None and _matches(slot, record) else None
-            if not _abandoned(record, slot):
-                continue
-            status = slot.content.get("status") if slot is not None else None
-            if slot is not None and status in (SendStatus.SENT, SendStatus.PARTIAL, SendStatus.FAILED,
-                                               SendStatus.UNKNOWN):
-                refused = slot.content.get("refused") or {}
-                error = slot.content.get("error") or (None if status == SendStatus.SENT else _FROM_JOURNAL)
-                complete(record.id, status, reply=slot.content.get("reply") or "", error=error,
-                         refused=refused if isinstance(refused, dict) else {})
-            elif slot is not None and status == SendStatus.QUEUED:  # not delivered: back to the queue
-                SendRecord.update(
-                    status=SendStatus.QUEUED, claimed_by=None, error=slot.content.get("error"),
-                    last_reply=slot.content.get("reply") or None,
-                ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
-            else:
-                SendRecord.update(
-                    status=SendStatus.UNKNOWN, finished_at=utcnow(), claimed_by=None, error=_INTERRUPTED,
-                ).where((SendRecord.id == record.id) & (SendRecord.status == SendStatus.SENDING)).execute()
-            if slot is not None:
-                done.append(slot)
-            updated = SendRecord.get_by_id(record.id)
-            if updated.status == SendStatus.UNKNOWN:
-                recovered.append(updated)
-    return recovered, done
-
-
-@wait_for_writes(again_when_lost=True)
-def requeue_own_unstarted() -> int:
-    """Back to the queue: the records this process claimed but never tried to reserve a
-    journal slot for (the database lost the connection right after the claim), so never
-    handed over. Only between two batches of this process (the sender service's loop): inside
-    one, a record is slotless for a moment between its claim and its slot."""
-    mine = [record.id for record in SendRecord.select(SendRecord.id, SendRecord.message_id).where(
-        (SendRecord.status == SendStatus.SENDING) & (SendRecord.claimed_by == process_tag()))
-        if not journal.tried_here(record.id, record.message_id or "") and not journal.in_flight(record.id)]
-    if not mine:
-        return 0
-    return SendRecord.update(status=SendStatus.QUEUED, claimed_by=None).where(
-        SendRecord.id.in_(mine) & (SendRecord.status == SendStatus.SENDING)
-        & (SendRecord.claimed_by == process_tag())).execute()
-
-
-def recover_interrupted() -> list[SendRecord]:
-    """Settle the ``sending`` records nobody works on any more: the outcome kept in
-    the send journal when there is one (a delivered invoice is then stamped as
-    mailed), ``unknown`` otherwise. Returns those that became ``unknown``."""
-    slots = journal.pending()
-    sending = list(SendRecord.select().where(SendRecord.status == SendStatus.SENDING))
-    by_id = {record.id: record for record in sending}
-    stale = any(record_id not in by_id or not _matches(slot, by_id[record_id]) for record_id, slot in slots.items())
-    if not stale and not any(_abandoned(record, slots.get(record.id)) for record in sending):
-        return []  # nothing to settle: no write (another workstation may be sending)
-    recovered, done = _recover(slots)
-    for slot in done:
-        slot.discard()
-    return recovered
-
-
-def resolve_unknown(record_id: int, *, delivered: bool, operator: str) -> int | None:
-    """The operator's decision on an ``unknown`` record.
-
-    ``delivered``: it did arrive (checked in the sent folder, say): it becomes
-    ``sent``. Otherwise it is closed as ``failed`` and a new record is queued;
-    returns the new record's id.
-    """
-    with write_transaction():
-        record = SendRecord.get_by_id(record_id)
-        if record.status != SendStatus.UNKNOWN:
-            return None
-        note = f"État inconnu ; décision de {operator} le {utcnow():%d/%m/%Y %H:%M} UTC : "
-        if delivered:
-            complete(record_id, SendStatus.SENT, reply=record.last_reply or "", error=note + "marqué comme envoyé.",
-                     expect=SendStatus.UNKNOWN)
-            return None
-        SendRecord.update(status=SendStatus.FAILED, error=note + "renvoi demandé.").where(
-            SendRecord.id == record_id
-        ).execute()
-        new = SendRecord.create(invoice=record.invoice_id, recipients=record.recipients, operator=operator,
-                                batch=new_batch_id())
-        return new.id

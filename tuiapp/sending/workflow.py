@@ -35,7 +35,7 @@ from tuiapp.domain.formatting import counted, departed_mark, plural
 from tuiapp.domain.periods import Period
 from tuiapp.mail.smtp_client import Authenticator, SmtpSettings
 from tuiapp.sending import events as ev
-from tuiapp.sending import outbox, wording
+from tuiapp.sending import outbox, recovery, wording
 from tuiapp.sending.engine import SendEngine, StopRequest
 
 
@@ -214,13 +214,13 @@ def connection_for_association() -> Connection:
 
 def recover() -> list[SendRecord]:
     """Settle the sends of a process that died; returns those whose fate is now unknown (it writes)."""
-    return outbox.recover_interrupted()
+    return recovery.recover_interrupted()
 
 
 def resolve(record_id: int, *, delivered: bool, operator: str | None = None) -> int | None:
     """The operator's decision on a send whose fate is unknown: it did leave (marked sent), or it
     did not (queued again: returns the new record, which the next plan takes up)."""
-    return outbox.resolve_unknown(record_id, delivered=delivered, operator=operator or outbox.operator_name())
+    return recovery.resolve_unknown(record_id, delivered=delivered, operator=operator or outbox.operator_name())
 
 
 @dataclass(frozen=True, slots=True)
