@@ -348,13 +348,13 @@ class _FrozenDatetime(datetime):
 @pytest.fixture
 def snap_app(app, demo_db_file, monkeypatch):
     """The same app with the clock and the time zone frozen, and a stable title bar."""
-    import tuiapp.screens.sending
     import tuiapp.sending.outbox
     import tuiapp.sending.recovery
+    import tuiapp.widgets.send_log
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    monkeypatch.setattr(tuiapp.screens.sending, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(tuiapp.widgets.send_log, "datetime", _FrozenDatetime)
     monkeypatch.setattr(tuiapp.sending.outbox, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     monkeypatch.setattr(tuiapp.sending.recovery, "utcnow", lambda: datetime(2024, 10, 3, 9, 30, tzinfo=UTC))
     app.sub_title = "demo.db"

@@ -17,10 +17,10 @@ from tuiapp.db.database import db
 from tuiapp.db.models import Association, Invoice, SendRecord, Structure
 from tuiapp.domain.formatting import counted, format_wait
 from tuiapp.mail.problems import ServerUnreachable
-from tuiapp.screens.sending import STOP_QUESTION
 from tuiapp.sending import events as ev
 from tuiapp.sending import wording, workflow
 from tuiapp.widgets.send_progress import RunProgress
+from tuiapp.widgets.send_stop import STOP_QUESTION
 
 
 @pytest.fixture

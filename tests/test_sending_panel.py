@@ -12,7 +12,7 @@ from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, open_september_
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
-from tuiapp.screens.sending import SEND_OVER, STOP_QUESTION
+from tuiapp.widgets.send_stop import SEND_OVER, STOP_QUESTION
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ messages; every widget and attribute here is changed on the UI thread, by their 
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from decimal import Decimal
 
 from textual import work
@@ -15,31 +14,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import ProgressBar, RichLog, Static
+from textual.widgets import ProgressBar, Static
 
 from tuiapp.db import queries
-from tuiapp.db.models import Association, SendStatus
+from tuiapp.db.models import Association
 from tuiapp.domain import timing
 from tuiapp.domain.formatting import counted, format_amount, plural
 from tuiapp.domain.periods import Period
 from tuiapp.sending import service_watch, workflow
 from tuiapp.sending.engine import StopRequest
 from tuiapp.widgets import send_cells as cells
-from tuiapp.widgets import send_run
+from tuiapp.widgets import send_run, send_watch
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, reports_database_errors
 from tuiapp.widgets.dialogs import PreviewScreen
 from tuiapp.widgets.form import ConfirmScreen
-from tuiapp.widgets.plain import plain
 from tuiapp.widgets.send_browser import SendBrowser
 from tuiapp.widgets.send_decide import ask_decision
-from tuiapp.widgets.send_detail import queue_places
+from tuiapp.widgets.send_log import SendLog
 from tuiapp.widgets.send_progress import WIDTH as PROGRESS_WIDTH
 from tuiapp.widgets.send_progress import RunProgress
+from tuiapp.widgets.send_stop import StopQuestion
 from tuiapp.widgets.send_table import SendTable
-
-STOP_QUESTION = ("Arrêter l'envoi ? Le message en cours part ; les factures pas encore envoyées sont "
-                 "retirées de la file d'attente.")
-SEND_OVER = "L'envoi est terminé : il n'y a plus rien à arrêter."
 
 
 class SendingPanel(Vertical):
@@ -98,14 +93,13 @@ class SendingPanel(Vertical):
         self.period = period
         self.structure_id = structure_id
         self.sending = False
-        self.log_texts: list[str] = []
         self._stop = StopRequest()
         self.run_progress = RunProgress()
         self._full_collections = send_run.FullCollectionsDeferred()
-        self._pending_lines: list[str] = []  # the send's log lines and states, drawn at the next tick
+        self.send_log = SendLog()  # the send's log lines, and (below) its states, drawn at the next tick
         self._pending_states: dict[int, str] = {}
         self._reads = 0  # the reads of the states started: only the last one's rows are shown
-        self._stop_question: ConfirmScreen | None = None  # « Arrêter l'envoi ? », while it is open
+        self._stop_question = StopQuestion(self)  # « Arrêter l'envoi ? »
 
     def compose(self) -> ComposeResult:
         yield SendBrowser()  # the table, its search line, the detail of the row under the cursor
@@ -116,7 +110,7 @@ class SendingPanel(Vertical):
         with Horizontal(id="progress-row"):
             yield Static(id="progress-label")
             yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
-        yield RichLog(id="log", wrap=True, markup=False)
+        yield self.send_log
 
     @property
     def table(self) -> SendTable:
@@ -125,6 +119,11 @@ class SendingPanel(Vertical):
     @property
     def states(self) -> dict[int, str]:
         return self.table.states
+
+    @property
+    def log_texts(self) -> list[str]:
+        """The log's lines, as plain text with their times."""
+        return self.send_log.texts
 
     @property
     def loaded(self) -> bool:
@@ -215,11 +214,7 @@ class SendingPanel(Vertical):
 
     def _service_line(self, text: str) -> None:
         """The service's state, and the pace root set (messages per minute, for everybody)."""
-        config = getattr(self.app, "config", None)
-        rate = config.smtp.rate_per_minute if config is not None and config.smtp is not None else 0
-        running = text.startswith("Service d'envoi en marche")
-        pace = f" Rythme : {rate} messages/min." if rate and running else ""  # within 78 columns
-        self.query_one("#service", Static).update(plain(text + pace))
+        self.query_one("#service", Static).update(send_watch.service_line(text, getattr(self.app, "config", None)))
 
     def on_sending_panel_states_read(self, message: StatesRead) -> None:
         if message.read != self._reads:
@@ -304,25 +299,7 @@ class SendingPanel(Vertical):
 
     def action_ask_stop(self) -> None:
         run = self._stop  # this batch: a yes stops it only while it runs
-
-        def answered(stop: bool | None) -> None:
-            self._stop_question = None
-            if stop and self.sending and self._stop is run:
-                self.action_cancel()
-            elif stop:
-                self.notify(SEND_OVER)
-
-        self._stop_question = ConfirmScreen(STOP_QUESTION)
-        self.app.push_screen(self._stop_question, answered)
-
-    def _close_stop_question(self) -> None:
-        """The batch has ended with « Arrêter l'envoi ? » still open: the question closes (its
-        answer would stop nothing), and the operator is told why. Under another window, it
-        stays until answered (then says the same)."""
-        question, self._stop_question = self._stop_question, None
-        if question is not None and question is self.app.screen:
-            question.dismiss(None)
-            self.notify(SEND_OVER)
+        self._stop_question.ask(still_running=lambda: self.sending and self._stop is run, stop=self.action_cancel)
 
     def _start(self, plan: workflow.Plan) -> None:
         self.sending = True
@@ -364,29 +341,18 @@ class SendingPanel(Vertical):
         for state in view.states:
             if self.states.get(state.invoice_id) != state.status:
                 self.table.set_state(state.invoice_id, state.status)
-                if state.status in SendStatus.finished():
-                    suffix = f" ({state.error})" if state.error and state.status != SendStatus.SENT else "."
-                    self.log_line(f"Facture {state.number} ({state.resident}) : {state.status.label}{suffix}")
-        self.table.set_queue_places(queue_places(view.ahead, [(state.record_id, state.invoice_id)
-                                                              for state in view.states if state.status == SendStatus.QUEUED]))
+                if (line := send_watch.finished_line(state)) is not None:
+                    self.log_line(line)
+        self.table.set_queue_places(send_watch.places(view))
         progress = self.run_progress
         progress.done, progress.total = send_run.finished_states(view), len(view.states)
         self.query_one(ProgressBar).update(total=max(progress.total, 1), progress=progress.done)
-        waiting = f" ; {counted(view.ahead, 'facture', 'factures')} avant les vôtres dans la file" if view.ahead else ""
-        self.show_line("#progress-label", progress.count_text() + waiting)
+        self.show_line("#progress-label", progress.count_text() + send_watch.waiting_text(view))
         self.update_summary()
 
     def log_line(self, text: str) -> None:
-        self._pending_lines.append(text)
-        self._write_lines()
-
-    def _write_lines(self) -> None:
-        log = self.query_one(RichLog)
-        for text in self._pending_lines:
-            line = plain(f"{datetime.now():%H:%M:%S}  {text}", multiline=True)
-            self.log_texts.append(line.plain)
-            log.write(line)
-        self._pending_lines.clear()
+        self.send_log.pending.append(text)
+        self.send_log.draw()
 
     def on_sending_panel_progress(self, message: Progress) -> None:
         """Only notes what the event changes; ``_draw_run`` draws it at its next tick."""
@@ -396,9 +362,9 @@ class SendingPanel(Vertical):
             if self.service_mode:
                 count = len(event.record_ids)
                 sends = plural(count, "l'enverra", "les enverra")
-                self._pending_lines.append(f"{counted(count, 'facture', 'factures')} en file d'attente : "
+                self.send_log.pending.append(f"{counted(count, 'facture', 'factures')} en file d'attente : "
                                            f"le service d'envoi {sends}.")
-        self._pending_lines += workflow.describe(event)
+        self.send_log.pending += workflow.describe(event)
         self.run_progress.follow(event, time.monotonic())
         if isinstance(event, cells.InvoiceStep):
             self._pending_states[event.invoice.invoice_id] = cells.STATE_AFTER[type(event)]
@@ -410,7 +376,7 @@ class SendingPanel(Vertical):
         other work, load 4 to 6): the event loop's processor time during the batch went from 12.6-13.8 s
         (of 33-42 s) to 2.9-3.4 s (of 17-24 s), the 99th percentile of its stalls from 86-171 ms to
         47-74 ms. The progress line counts its waits down at each tick."""
-        self._write_lines()
+        self.send_log.draw()
         if self._pending_states:
             for invoice_id, state in self._pending_states.items():
                 self.table.set_state(invoice_id, state)
@@ -423,11 +389,11 @@ class SendingPanel(Vertical):
 
     def on_sending_panel_ended(self, message: Ended) -> None:
         if message.error:
-            self._pending_lines.append(message.error)
+            self.send_log.pending.append(message.error)
         self._draw_run()
         self.sending = False
         self._ticker.pause()
         self._full_collections.end()
         self.refresh_bindings()
-        self._close_stop_question()
+        self._stop_question.close()
         self._read_states()  # last-mailed times and states, read in a worker, cells updated in place
