@@ -309,7 +309,7 @@ def test_a_changed_invoice_loses_its_imported_pdf_and_dropped_lines_are_said(res
                                                         ["F2", "R2", "09/2024", "30/09/2024", "5,00", ""]]))
     assert (result.updated, result.unchanged) == (1, 1) and not result.problems
     assert result.notes == [
-        "Facture F1 : le fichier ne donne que son total, qui change ; ses 1 ligne(s) sont retirées.",
+        "Facture F1 : le fichier ne donne que son total, qui change ; sa ligne est retirée.",
         "Facture F1 : son PDF importé ne correspond plus (la facture change) ; il est retiré : un PDF sera "
         "généré, à moins que le nouveau soit importé."]
     assert lines_of("F1") == [] and len(lines_of("F2")) == 1

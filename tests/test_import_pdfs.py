@@ -75,7 +75,7 @@ def test_numbers_match_as_whole_tokens(invoices, tmp_path):
             "Fichier « XFH-2024-001.pdf » ignoré : aucune facture ne correspond.",
             "Fichier « EHPAD-70.pdf » ignoré : aucune facture ne correspond."} <= set(result.notes)
     # the invoice of the same period left without a PDF is named
-    assert "Septembre 2024 : 1 document(s) sans PDF importé, un PDF sera généré : EHPAD-7 (DUPONT Jean)." \
+    assert "Septembre 2024 : 1 document sans PDF importé, un PDF sera généré : EHPAD-7 (DUPONT Jean)." \
         in result.notes
 
 

@@ -113,7 +113,7 @@ def test_an_invoice_that_fails_does_not_stop_the_others(demo_db, tmp_path):
         invoices[4].number: "PDF impossible à produire (ValueError)",
     }
     assert f"{broken.number} {broken.resident.display_name} : PDF impossible" in result.failures_text
-    assert "3 facture(s) non imprimée(s)" in result.summary
+    assert "3 factures non imprimées" in result.summary
     printed = {invoices[0].id, invoices[2].id, invoices[5].id}
     assert set(result.printed_ids) == printed and len(result.files) == 3
     assert page_count(result.combined) == 3

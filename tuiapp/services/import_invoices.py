@@ -30,7 +30,7 @@ from tuiapp.db.import_models import InvoicePdf
 from tuiapp.db.models import Invoice, InvoiceLine, Resident, SendRecord
 from tuiapp.domain.document_kind import DocumentKind
 from tuiapp.domain.errors import ValidationError
-from tuiapp.domain.formatting import format_amount, format_timestamp, period_label
+from tuiapp.domain.formatting import counted, format_amount, format_timestamp, period_label, plural
 from tuiapp.domain.periods import Period
 from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import Row, Table
@@ -229,8 +229,8 @@ class _Checker:
             values = {**values, "rectified_at": utcnow(), "last_mailed_at": None}
         plan.updated.append((current["id"], values, lines))
         if dropped:
-            self.result.notes.append(f"Facture {number} : le fichier ne donne que son total, qui change ; ses "
-                                     f"{len(old_lines)} ligne(s) sont retirées.")
+            self.result.notes.append(f"Facture {number} : le fichier ne donne que son total, qui change ; "
+                                     f"{plural(len(old_lines), 'sa ligne est retirée', f'ses {len(old_lines)} lignes sont retirées')}.")
         if current["id"] in self.with_pdf:
             plan.detached.append(current["id"])
             self.result.notes.append(f"Facture {number} : son PDF importé ne correspond plus (la facture change) ; "
@@ -285,9 +285,9 @@ def _second_factures(plan: _Plan) -> list[str]:
             Resident.id.in_([resident for (resident, _, _), _ in said])))}
     notes = []
     for (resident, year, month), found in said:
-        shown = ", ".join(found[:5]) + (f" et {len(found) - 5} autre(s)" if len(found) > 5 else "")
+        shown = ", ".join(found[:5]) + (f" et {counted(len(found) - 5, 'autre', 'autres')}" if len(found) > 5 else "")
         notes.append(f"{names.get(resident, '?')} a {len(found)} factures pour {period_label(Period(year, month))} "
                      f"({shown}) ; si c'est une renumérotation, toutes seront envoyées.")
     if len(doubled) > SECOND_FACTURES_SAID:
-        notes.append(f"… et {len(doubled) - SECOND_FACTURES_SAID} autre(s) résident(s) dans ce cas.")
+        notes.append(f"… et {counted(len(doubled) - SECOND_FACTURES_SAID, 'autre résident', 'autres résidents')} dans ce cas.")
     return notes

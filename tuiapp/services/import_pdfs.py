@@ -30,7 +30,7 @@ from tuiapp.db.database import db, write_transaction
 from tuiapp.db.fields import utcnow
 from tuiapp.db.import_models import InvoicePdf
 from tuiapp.db.models import Invoice, Resident
-from tuiapp.domain.formatting import format_timestamp, period_label
+from tuiapp.domain.formatting import counted, format_timestamp, period_label
 from tuiapp.domain.periods import Period
 from tuiapp.domain.safe_text import printable
 from tuiapp.domain.templates import person_name
@@ -383,6 +383,6 @@ def _note_left_without(invoices, attached: set[int], result: ImportResult) -> No
         if invoice_id not in attached:
             left.setdefault((year, month), []).append(f"{number} ({person_name(last_name, first_name)})")
     for (year, month), shown in left.items():  # a line per period, not one per invoice (130 a month)
-        more = f" et {len(shown) - LEFT_LISTED} autre(s)" if len(shown) > LEFT_LISTED else ""
-        result.notes.append(f"{period_label(Period(year, month)).capitalize()} : {len(shown)} document(s) sans PDF "
+        more = f" et {counted(len(shown) - LEFT_LISTED, 'autre', 'autres')}" if len(shown) > LEFT_LISTED else ""
+        result.notes.append(f"{period_label(Period(year, month)).capitalize()} : {counted(len(shown), 'document', 'documents')} sans PDF "
                             f"importé, un PDF sera généré : {', '.join(shown[:LEFT_LISTED])}{more}.")

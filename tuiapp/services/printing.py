@@ -30,6 +30,7 @@ from tuiapp.db.fields import utcnow
 from tuiapp.db.models import Association, Invoice, Resident
 from tuiapp.db.snapshots import document_for
 from tuiapp.domain.errors import TuiappError, ValidationError
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.periods import Period
 from tuiapp.domain.printer import check_printer_name, job_id
 from tuiapp.domain.safe_text import printable
@@ -145,7 +146,7 @@ class PrintResult:
         text += f" dans {self.folder}"
         invoices = [failure for failure in self.failures if failure.what != COMBINED_NAME]
         if invoices:
-            text += f" ; {len(invoices)} facture(s) non imprimée(s)"
+            text += f" ; {counted(len(invoices), 'facture non imprimée', 'factures non imprimées')}"
         if len(invoices) < len(self.failures):
             text += f" ; {COMBINED_NAME} n'a pas pu être écrit"
         return printable(text + ".")
