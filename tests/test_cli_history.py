@@ -81,7 +81,7 @@ def test_csv_cells_never_run_and_numbers_stay_numbers(hostile_history, db_arg, t
     output = tmp_path / "historique.csv"  # the same file, written whole (atomically) where asked
     written = tuiapp("history", "--db", db_arg, "--format", "csv", "--output", str(output))
     assert written.returncode == 0, written.stderr
-    assert "2 envoi(s) exporté(s)" in written.stdout
+    assert "2 envois exportés" in written.stdout
     assert output.read_bytes() == data
 
 
@@ -92,3 +92,16 @@ def test_csv_output_errors_are_clear(hostile_history, db_arg, tmp_path):
     table = tuiapp("history", "--db", db_arg, "--output", str(tmp_path / "x.csv"))
     assert table.returncode == 2 and "--format csv" in table.stderr
     assert not list(tmp_path.glob("*.csv")) and not list(tmp_path.glob(".tuiapp-*"))
+
+
+def test_export_line_is_singular_for_one_send_and_plural_for_two(make_resident, make_invoice, db_arg, tmp_path):
+    resident = make_resident("MAILLY", "Josiane", email="josiane@example.org")
+    for count, number in ((1, "FH-1"), (2, "FH-2")):
+        SendRecord.create(invoice=make_invoice(resident, Period(2024, 9), number=number),
+                          recipients="josiane@example.org", status="sent", attempts=1, operator="marie")
+        db.close()
+        output = tmp_path / f"historique-{count}.csv"
+        written = tuiapp("history", "--db", db_arg, "--format", "csv", "--output", str(output))
+        assert written.returncode == 0, written.stderr
+        said = {1: "1 envoi exporté dans", 2: "2 envois exportés dans"}[count]
+        assert written.stdout.startswith(said) and "(s)" not in written.stdout, written.stdout

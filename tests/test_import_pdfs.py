@@ -318,7 +318,7 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, tmp_path, d
     assert refused.returncode == 1, refused.stderr
     lines = refused.stdout.splitlines()
     assert "fichier : valeur « 2024-003.pdf » : ce n'est pas un PDF." in lines  # MuPDF reads it as HTML
-    assert lines[-1] == "Rien n'a été écrit : 1 problème(s)."
+    assert lines[-1] == "Rien n'a été écrit : 1 problème."
     report = (tmp_path / "rapport.csv").read_text(encoding="utf-8-sig").splitlines()
     assert report == ["ligne;colonne;valeur;raison",
                       "0;;2024-003.pdf;ce n'est pas un PDF."]
@@ -335,15 +335,15 @@ def test_the_command_reports_in_french_with_its_exit_codes(invoices, tmp_path, d
         "Facture FH-2024-001 : « FH-2024-001.pdf » (nouveau ; déjà envoyée : elle serait rectifiée)."]
     assert dry.stdout.splitlines()[-2:] == [
         "Factures qui seraient rectifiées (déjà envoyées, à renvoyer) : FH-2024-001.",
-        "Simulation, rien n'a été écrit : 2 PDF (2 nouveau(x))."]
+        "Simulation, rien n'a été écrit : 2 PDF (2 nouveaux)."]
 
     done = run(*base, "--update-mailed")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Factures rectifiées (déjà envoyées, à renvoyer) : FH-2024-001.") == 1
-    assert done.stdout.splitlines()[-1] == "PDF joints à leur facture : 2 (2 nouveau(x))."
+    assert done.stdout.splitlines()[-1] == "PDF joints à leur facture : 2 (2 nouveaux)."
     again = run(*base)
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == (
-        "PDF joints à leur facture : 2 (aucun changement ; 2 inchangé(s)).")
+        "PDF joints à leur facture : 2 (aucun changement ; 2 inchangés).")
 
     for args, message in (((str(tmp_path / "absent"), "--db", db_arg), "Dossier introuvable"),
                           ((*base, "--index", str(tmp_path / "absent.csv")), "absent.csv"),
@@ -375,7 +375,7 @@ def test_hostile_file_names_are_shown_and_stored_harmless(make_resident, make_in
     shown = result.stdout + result.stderr
     assert result.returncode == 0, shown
     assert "\x1b" not in shown and "\x07" not in shown and "Traceback" not in shown
-    assert "PDF joints à leur facture : 2 (2 nouveau(x))." in shown
+    assert "PDF joints à leur facture : 2 (2 nouveaux)." in shown
     from tuiapp.db.database import open_database
 
     open_database(db_target)

@@ -54,7 +54,7 @@ def test_the_service_drains_the_operators_queue_from_a_postgresql_base(demo_on_p
     numbers = queue(demo_on_postgres, 4, "marie")
     code, out, err = finish(sender(config, "--once"))
     assert code == 0, err
-    assert "Service d'envoi arrêté : 4 envoyée(s)" in out and "Traceback" not in err
+    assert "Service d'envoi arrêté : 4 envoyées" in out and "Traceback" not in err
     assert delivered(server) == collections.Counter(numbers)
     assert {states(pg_cluster, pg_database)[n] for n in numbers} == {("sent", "marie")}
     (beat,), = pg_cluster.psql("SELECT value FROM metadata WHERE key = 'sender_heartbeat'", dbname=pg_database.name)

@@ -67,7 +67,7 @@ def test_the_message_carries_exactly_the_imported_bytes(office, server, tmp_path
     db.close()
     imported = tuiapp("import", "pdfs", str(folder), "--db", db_arg)
     assert imported.returncode == 0, imported.stdout + imported.stderr
-    assert "PDF joints à leur facture : 1 (1 nouveau(x))." in imported.stdout
+    assert "PDF joints à leur facture : 1 (1 nouveau)." in imported.stdout
     assert "Septembre 2024 : 1 document sans PDF importé, un PDF sera généré : FH-2024-002 (DUPONT Jean)." \
         in imported.stdout
     open_database(db_target)

@@ -94,7 +94,7 @@ def test_once_drains_every_operators_queue_oldest_first(demo_db_file, server, tm
     release()
     code, out, err = finish(sender(config, "--once"))
     assert code == 0, err
-    assert "Service d'envoi arrêté : 5 envoyée(s)" in out and "Traceback" not in err
+    assert "Service d'envoi arrêté : 5 envoyées" in out and "Traceback" not in err
     numbers = marie + [i.number for i in paul_invoices]
     assert delivered(server) == collections.Counter(numbers)  # each once
     assert [next(r.message.iter_attachments()).get_filename().split("_")[1] for r in server.received] == numbers
@@ -182,7 +182,7 @@ def test_operators_only_queue_and_wait_for_the_service(demo_db_file, server, tmp
     numbers = keep(demo_db_file, 4)
     alone = operator_send(config)  # no service yet: queued, and said
     assert alone.returncode == 0, alone.stderr
-    assert "4 facture(s) en file d'attente : le service d'envoi les enverra." in alone.stdout
+    assert "4 factures en file d'attente : le service d'envoi les enverra." in alone.stdout
     assert "n'a jamais fonctionné sur cette base : prévenez l'administrateur" in alone.stderr
     assert server.received == [] and {records(demo_db_file)[n][0] for n in numbers} == {"queued"}
 
@@ -201,7 +201,7 @@ def test_operators_only_queue_and_wait_for_the_service(demo_db_file, server, tmp
         finish(service)
     assert delivered(server) == collections.Counter(numbers)  # queued by three commands, sent once each
     assert all(state[0] == "sent" for number, state in records(demo_db_file).items() if number in numbers)
-    assert all(code == 0 and "Terminé : 4 envoyée(s) sur 4." in out for out, _, code in results), results
+    assert all(code == 0 and "Terminé : 4 envoyées sur 4." in out for out, _, code in results), results
 
     with raw(demo_db_file) as connection:  # one more invoice to mail, and the service is stopped
         connection.execute("UPDATE invoice SET last_mailed_at = NULL WHERE number = (SELECT i.number FROM invoice i "
@@ -225,7 +225,7 @@ def test_wait_says_each_outcome_as_the_service_reports_it(demo_db_file, server, 
     assert result.returncode == 0, result.stderr
     for number in numbers:
         assert f"Facture {number} (" in result.stdout and ") : envoyée." in result.stdout
-    assert "Terminé : 3 envoyée(s) sur 3." in result.stdout
+    assert "Terminé : 3 envoyées sur 3." in result.stdout
 
 
 def test_in_service_mode_the_rate_holds_whoever_queued(demo_db_file, server, tmp_path):

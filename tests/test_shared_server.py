@@ -164,7 +164,7 @@ def test_operators_withdraw_their_own_queued_invoices_and_only_admins_anyones(of
     config, database, _ = site  # no service running: what is queued waits
     code, out, err = done(as_user(office, office.alice, config, "-m", "tuiapp", "send", "--period", "2024-09",
                                   "--yes"))
-    assert code == 0 and "4 facture(s) en file d'attente" in out, err
+    assert code == 0 and "4 factures en file d'attente" in out, err
     code, out, err = done(as_user(office, office.bob, config, "-m", "tuiapp", "withdraw", "--period", "2024-09",
                                   "--all"))
     assert code == 2 and "Réservé aux administrateurs" in err and statuses(database)["queued"] == 4

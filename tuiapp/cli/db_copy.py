@@ -7,11 +7,13 @@ from pathlib import Path
 
 from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, say, warn
 from tuiapp.domain.db_target import PostgresTarget, TargetError, parse_target
+from tuiapp.domain.formatting import counted
 
-#: How each table is named in the report (French).
-LABELS = {"structure": "structure(s)", "resident": "résident(s)", "invoice": "facture(s)",
-          "invoice_line": "ligne(s) de facture", "send_record": "envoi(s)", "invoice_pdf": "PDF importé(s)",
-          "import_profile": "profil(s) d'import", "test_message": "message(s) d'essai"}
+#: How each table is named in the report (French): singular and plural.
+LABELS = {"structure": ("structure", "structures"), "resident": ("résident", "résidents"),
+          "invoice": ("facture", "factures"), "invoice_line": ("ligne de facture", "lignes de facture"),
+          "send_record": ("envoi", "envois"), "invoice_pdf": ("PDF importé", "PDF importés"),
+          "import_profile": ("profil d'import", "profils d'import"), "test_message": ("message d'essai", "messages d'essai")}
 
 
 def register(commands) -> None:
@@ -46,6 +48,6 @@ def run_copy(args: argparse.Namespace) -> int:
     except (CopyRefused, DatabaseOpenError) as exc:
         warn(f"Copie refusée : {exc} Rien n'a été écrit.")
         return EXIT_INCOMPLETE
-    copied = ", ".join(f"{count} {LABELS[table]}" for table, count in result.rows.items() if table in LABELS)
+    copied = ", ".join(counted(count, *LABELS[table]) for table, count in result.rows.items() if table in LABELS)
     say(f"Copie faite : {source} -> {target}\n  {copied}")
     return EXIT_OK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, add_db_option, open_existing, say
 from tuiapp.domain.errors import TuiappError
-from tuiapp.domain.formatting import format_amount, format_timestamp
+from tuiapp.domain.formatting import counted, format_amount, format_timestamp
 from tuiapp.domain.periods import Period
 from tuiapp.domain.status import SendStatus
 
@@ -112,5 +112,5 @@ def _write_csv(rows, output: str | None) -> int:
         write_atomically(path, data)
     except OSError as exc:
         raise TuiappError(f"impossible d'écrire {path} : {write_error_reason(exc)}") from None
-    say(f"{len(rows)} envoi(s) exporté(s) dans {path}")
+    say(f"{counted(len(rows), 'envoi exporté', 'envois exportés')} dans {path}")
     return EXIT_OK

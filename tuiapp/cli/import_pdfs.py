@@ -17,6 +17,7 @@ from tuiapp.cli.common import (
     write_import_report,
 )
 from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.formatting import counted, plural
 
 
 def register(kinds) -> None:
@@ -51,11 +52,11 @@ def import_pdfs_command(args: argparse.Namespace) -> int:
 def _changes(result) -> str:
     parts = []
     if result.created:
-        parts.append(f"{result.created} nouveau(x)")
+        parts.append(f"{result.created} {plural(result.created, 'nouveau', 'nouveaux')}")
     if result.updated:
-        parts.append(f"{result.updated} remplacé(s)")
+        parts.append(f"{result.updated} {plural(result.updated, 'remplacé', 'remplacés')}")
     text = ", ".join(parts) or "aucun changement"
-    return text + (f" ; {result.unchanged} inchangé(s)" if result.unchanged else "")
+    return text + (f" ; {result.unchanged} {plural(result.unchanged, 'inchangé', 'inchangés')}" if result.unchanged else "")
 
 
 def report(result, *, report_file: Path | None, update_mailed: bool = False) -> int:
@@ -76,7 +77,7 @@ def _said(result, update_mailed: bool) -> int:
         if result.mailed_changed and not update_mailed:
             say(f"Factures déjà envoyées dont le PDF changerait : {', '.join(result.mailed_changed)} "
                 "(--update-mailed pour les rectifier ; elles seront à renvoyer).")
-        say(f"Rien n'a été écrit : {len(result.problems)} problème(s).")
+        say(f"Rien n'a été écrit : {counted(len(result.problems), 'problème', 'problèmes')}.")
         return EXIT_INCOMPLETE
     if result.dry_run:
         say(f"Simulation, rien n'a été écrit : {len(result.attachments)} PDF ({_changes(result)}).")

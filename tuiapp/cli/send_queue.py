@@ -7,10 +7,14 @@ import sys
 import time
 
 from tuiapp.cli.common import EXIT_INCOMPLETE, EXIT_OK, confirm, say, warn
+from tuiapp.domain.formatting import counted, plural
 from tuiapp.domain.periods import Period
 
 #: How often --wait reads the records' states again.
 POLL = 0.3
+
+#: « le service d'envoi l'enverra » or « les enverra ».
+SENDS_ONE, SENDS_MANY = "l'enverra", "les enverra"
 
 
 def queue_for_service(args: argparse.Namespace, period: Period, structure) -> int:
@@ -29,7 +33,9 @@ def queue_for_service(args: argparse.Namespace, period: Period, structure) -> in
         return EXIT_OK
     queued = workflow.queue(plan, operator=outbox.operator_name())
     _report_left_out(queued.left_out)
-    say(f"{len(queued.record_ids)} facture(s) en file d'attente : le service d'envoi les enverra.")
+    queued_count = len(queued.record_ids)
+    say(f"{counted(queued_count, 'facture', 'factures')} en file d'attente : le service d'envoi "
+        f"{plural(queued_count, SENDS_ONE, SENDS_MANY)}.")
     beat = heartbeat.last()
     if beat is None or beat.stale():
         warn(_stopped_text(beat))
@@ -66,7 +72,7 @@ def _wait(record_ids: list[int], timeout: float | None) -> int:
                                                                            and state.status != SendStatus.SENT else "."))
         if all(state.status in SendStatus.finished() for state in states):
             sent = sum(state.status == SendStatus.SENT for state in states)
-            say(f"Terminé : {sent} envoyée(s) sur {len(states)}.")
+            say(f"Terminé : {sent} {plural(sent, 'envoyée', 'envoyées')} sur {len(states)}.")
             return EXIT_OK if sent == len(states) else EXIT_INCOMPLETE
         beat = heartbeat.last()
         # a service never seen is given the staleness delay to show up (it may be starting)
@@ -76,6 +82,7 @@ def _wait(record_ids: list[int], timeout: float | None) -> int:
             return EXIT_INCOMPLETE
         if deadline is not None and time.monotonic() >= deadline:
             waiting = sum(state.status not in SendStatus.finished() for state in states)
-            warn(f"Délai d'attente écoulé : {waiting} facture(s) encore en file d'attente ; le service les enverra.")
+            warn(f"Délai d'attente écoulé : {counted(waiting, 'facture', 'factures')} encore en file d'attente ; "
+                 f"le service {plural(waiting, SENDS_ONE, SENDS_MANY)}.")
             return EXIT_INCOMPLETE
         time.sleep(POLL)

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from tuiapp.cli.common import EXIT_OK, EXIT_USAGE, add_db_option, say, warn
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.safe_text import printable
 
 EXIT_PROBLEMS = 1
@@ -179,6 +180,6 @@ def run_sender(args: argparse.Namespace) -> int:
     except TuiappError as exc:
         warn(f"Erreur : {exc}")
         return EXIT_USAGE
-    say(f"Service d'envoi arrêté : {drained.sent} envoyée(s), {drained.failed} en échec, "
+    say(f"Service d'envoi arrêté : {counted(drained.sent, 'envoyée', 'envoyées')}, {drained.failed} en échec, "
         f"{drained.unknown} à l'état inconnu.")
     return EXIT_STOPPED if args.once and drained.stopped is not None else EXIT_OK
