@@ -390,7 +390,7 @@ async def test_print_the_period(app, tmp_path, monkeypatch):
         assert app.screen.__class__.__name__ == "PreviewScreen"
         shown = str(app.screen.query_one("#preview-text").render())
         assert f"{broken.number} {broken.resident.display_name} : PDF impossible à produire" in shown
-        assert any("1 facture(s) non imprimée(s)" in n.message for n in app._notifications)
+        assert any("1 facture non imprimée" in n.message for n in app._notifications)
     folder = tmp_path / "tuiapp" / "factures-2024-09"
     files = sorted(folder.glob("Facture_*.pdf"))
     assert len(files) == len(invoices) - 1

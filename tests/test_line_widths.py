@@ -15,6 +15,7 @@ from tuiapp.db.database import db
 from tuiapp.db.models import Resident, Structure
 from tuiapp.domain.periods import Period
 from tuiapp.screens.contributions import ContributionsScreen
+from tuiapp.screens.residents import SHOWN_AT_MOST, ResidentsScreen
 from tuiapp.screens.sending import SendingPanel
 
 SIZE = (80, 24)
@@ -102,5 +103,29 @@ async def test_the_home_counts_in_singular_and_plural(demo_db_file):
             app.screen.refresh_overview()
             assert str(counts.render()).splitlines()[0] == f"{structures} structures, 1 résident actif"
             assert len(first) <= counts.content_region.width
+    finally:
+        db.close()
+
+
+async def test_the_residents_count_and_the_import_file_state(demo_db_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = create_app(demo_db_file)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ResidentsScreen)
+            count = ResidentsScreen.count_text
+            assert str(app.screen.query_one("#count", Static).render()) == (
+                "132 résidents ; 23 sans adresse e-mail parmi les affichés")
+            assert await shown_whole(pilot, "#count", count(SHOWN_AT_MOST, SHOWN_AT_MOST)) == (
+                f"{SHOWN_AT_MOST} résidents ; {SHOWN_AT_MOST} sans adresse e-mail parmi les affichés")
+            assert await shown_whole(pilot, "#count", count(1234, SHOWN_AT_MOST)) == (
+                f"1234 résidents, {SHOWN_AT_MOST} affichés (affinez : /), dont {SHOWN_AT_MOST} sans adresse e-mail")
+            assert count(1, 0) == "1 résident ; 0 sans adresse e-mail parmi les affichés"
+            await pilot.press("escape", "i")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "ImportScreen"
+            await shown_whole(pilot, "#file-state", "1234 lignes de données, 1234 colonnes.")
     finally:
         db.close()

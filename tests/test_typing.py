@@ -270,7 +270,7 @@ def test_an_import_path_typed_fast_on_a_busy_machine_reads_and_imports_that_file
         with busy_processor(cpus, 2):
             terminal.play(typed)
             terminal.press("enter")
-            terminal.wait_for("2 ligne(s) de données")
+            terminal.wait_for("2 lignes de données")
             terminal.press("ctrl+s")
             terminal.wait_for("Oui (o)")
             terminal.press("o")

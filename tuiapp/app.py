@@ -13,6 +13,7 @@ from textual.screen import Screen
 from tuiapp.db.database import open_database
 from tuiapp.db.models import Association
 from tuiapp.domain.db_target import DatabaseTarget, PostgresTarget
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.roles import Action, Role, refusal
 from tuiapp.screens.home import HomeScreen
 from tuiapp.sending import recovery
@@ -90,7 +91,8 @@ class TuiApp(App[None]):
         if interrupted:
             numbers = ", ".join(record.invoice.number for record in interrupted[:5])
             self.notify(
-                f"{len(interrupted)} envoi(s) interrompu(s) lors d'une session précédente ({numbers}) : "
+                f"{counted(len(interrupted), 'envoi interrompu', 'envois interrompus')} lors d'une session précédente "
+                f"({numbers}) : "
                 "état inconnu, le message est peut-être parti. Rien ne sera renvoyé sans votre décision.",
                 title="Envois interrompus", severity="warning", timeout=30,
             )

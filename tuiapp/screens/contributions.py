@@ -290,7 +290,7 @@ class ContributionsScreen(Screen[None]):
         if period is None or not table.row_count:
             return
         ids = [invoice.id for invoice in queries.invoices_of_period(period, self.structure_id)]
-        self.notify(f"Impression de {len(ids)} facture(s) en cours...", title="Imprimer")
+        self.notify(f"Impression de {counted(len(ids), 'facture', 'factures')} en cours...", title="Imprimer")
         self.print_invoices(period, ids)
 
     @work(thread=True, exclusive=True, group="print", exit_on_error=False)

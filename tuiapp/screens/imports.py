@@ -23,6 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Checkbox, Header, Input, Label, ProgressBar, Select, Static
 
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.roles import Action
 from tuiapp.services.import_mapping import (
     KIND_WORDS,
@@ -236,7 +237,8 @@ class ImportScreen(Screen[None]):
         if table is None:
             return
         missing = required_missing(self.kind, self.mapping)
-        text = f"{len(table.rows)} ligne(s) de données, {len(table.headers)} colonne(s)."
+        text = (f"{counted(len(table.rows), 'ligne', 'lignes')} de données, "
+                f"{counted(len(table.headers), 'colonne', 'colonnes')}.")
         if missing:
             text += " Sans colonne : " + ", ".join(missing) + " (Entrée sur l'aperçu pour en désigner une)."
         self._state(text, error=bool(missing))

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static, Swi
 
 from tuiapp.db import queries
 from tuiapp.db.models import Resident, Structure
+from tuiapp.domain.formatting import counted
 from tuiapp.domain.identifiers import GUARDIAN_RELATIONS
 from tuiapp.services import forms as editing
 from tuiapp.widgets.db_errors import reports_database_errors
@@ -99,9 +100,14 @@ class ResidentsScreen(Screen[None]):
             cells = [cell(text) for text in (name, resident.structure.code, resident.email, resident.guardian_name,
                                              resident.guardian_email)]
             table.add_row(cells[0], marker, *cells[1:], key=str(resident.id))
-        shown = f"{total} résident(s)" if total <= SHOWN_AT_MOST else (
-            f"{total} résidents, les {SHOWN_AT_MOST} premiers affichés : affinez la recherche (/)")
-        self.query_one("#count", Static).update(f"{shown} ; {without} sans adresse e-mail parmi les affichés")
+        self.query_one("#count", Static).update(self.count_text(total, without))
+
+    @staticmethod
+    def count_text(total: int, without: int) -> str:
+        """The one-row count under the list (``without``: the residents shown without an address)."""
+        if total <= SHOWN_AT_MOST:
+            return f"{counted(total, 'résident', 'résidents')} ; {without} sans adresse e-mail parmi les affichés"
+        return f"{total} résidents, {SHOWN_AT_MOST} affichés (affinez : /), dont {without} sans adresse e-mail"
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()

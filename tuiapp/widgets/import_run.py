@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuiapp.domain.errors import TuiappError
+from tuiapp.domain.formatting import counted, plural
 from tuiapp.services.import_files import Table, read_table
 from tuiapp.services.import_mapping import fields_for
 from tuiapp.services.import_report import ImportResult
@@ -31,10 +32,12 @@ PROBLEMS_SHOWN = 500
 PROGRESS_SECONDS = 0.1
 #: How a separator is shown and typed (a Tab cannot be typed in a field: Tab moves on).
 SEPARATORS = {"\t": "tab", ";": ";", ",": ",", "|": "|"}
-#: (what, new, changed, unchanged), agreed with the kind's noun.
-_COUNTED = {"invoices": ("facture(s)", "nouvelle(s)", "modifiée(s)", "inchangée(s)"),
-            "residents": ("résident(s)", "nouveau(x)", "modifié(s)", "inchangé(s)"),
-            "pdfs": ("PDF", "nouveau(x)", "remplacé(s)", "inchangé(s)")}
+#: (what, new, changed, unchanged), agreed with the kind's noun: each (singular, plural).
+_COUNTED = {"invoices": (("facture", "factures"), ("nouvelle", "nouvelles"), ("modifiée", "modifiées"),
+                         ("inchangée", "inchangées")),
+            "residents": (("résident", "résidents"), ("nouveau", "nouveaux"), ("modifié", "modifiés"),
+                          ("inchangé", "inchangés")),
+            "pdfs": (("PDF", "PDF"), ("nouveau", "nouveaux"), ("remplacé", "remplacés"), ("inchangé", "inchangés"))}
 
 
 @dataclass(frozen=True)
@@ -209,21 +212,25 @@ def required_missing(kind: str, mapping: dict[str, int]) -> list[str]:
 
 
 def _counts(kind: str, result: ImportResult) -> str:
-    what, new, changed, same = _COUNTED[kind]
-    return f"{result.created} {new}, {result.updated} {changed}, {result.unchanged} {same}"
+    _, new, changed, same = _COUNTED[kind]
+    return f"{counted(result.created, *new)}, {counted(result.updated, *changed)}, {counted(result.unchanged, *same)}"
 
 
 def _mailed(request: RunRequest, result: ImportResult) -> list[str]:
     if not result.mailed_changed:
         return []
     numbers = ", ".join(field_text(number) for number in result.mailed_changed[:20])
-    more = f" et {len(result.mailed_changed) - 20} autre(s)" if len(result.mailed_changed) > 20 else ""
-    lines = [f"{len(result.mailed_changed)} facture(s) déjà envoyée(s) que l'import modifie : {numbers}{more}."]
+    count = len(result.mailed_changed)
+    more = f" et {counted(count - 20, 'autre', 'autres')}" if count > 20 else ""
+    lines = [f"{counted(count, 'facture déjà envoyée', 'factures déjà envoyées')} que l'import modifie : "
+             f"{numbers}{more}."]
+    marked = plural(count, "elle sera marquée rectifiée", "elles seront marquées rectifiées")
     if request.update_mailed:
-        lines.append("Elles seront marquées rectifiées et à envoyer de nouveau.")
+        lines.append(f"{marked.capitalize()} et à envoyer de nouveau.")
     else:
-        lines.append("Cochez « Mettre à jour les factures déjà envoyées » pour les accepter : elles seront "
-                     "marquées rectifiées et à envoyer de nouveau.")
+        accept = plural(count, "l'accepter", "les accepter")
+        lines.append(f"Cochez « Mettre à jour les factures déjà envoyées » pour {accept} : {marked} et à envoyer "
+                     "de nouveau.")
     return lines
 
 
@@ -238,10 +245,11 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
         else:
             head = f"Import de « {name} » : rien à changer, la base est déjà à jour."
     elif result.refused:
-        head = (f"Vérification de « {name} » : {len(result.problems)} problème(s), l'import serait refusé. "
-                "Rien n'a été écrit.")
+        head = (f"Vérification de « {name} » : {counted(len(result.problems), 'problème', 'problèmes')}, "
+                "l'import serait refusé. Rien n'a été écrit.")
     else:
-        head = f"Vérification de « {name} » : rien à redire, {_counts(request.kind, result)}. Rien n'a été écrit."
+        head = (f"Vérification de « {name} » : rien à redire, {_counts(request.kind, result)}. "
+                "Rien n'a été écrit.")
     lines = [head, *_mailed(request, result), *(field_text(note) for note in result.notes)]  # a PDF check's files
     if result.problems:
         lines.append("")
@@ -249,17 +257,19 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
             lines.append("Pour désigner une colonne : Entrée sur sa colonne dans l'aperçu.")
         lines.extend(str(problem) for problem in result.problems[:PROBLEMS_SHOWN])
         if len(result.problems) > PROBLEMS_SHOWN:
-            lines.append(f"… et {len(result.problems) - PROBLEMS_SHOWN} autre(s) problème(s) "
+            lines.append(f"… et {counted(len(result.problems) - PROBLEMS_SHOWN, 'autre problème', 'autres problèmes')} "
                          "(tous : tuiapp import … --report FICHIER.csv).")
     return "\n".join(lines)
 
 
 def confirmation(request: RunRequest, result: ImportResult) -> str:
     """The question asked before an import that its check found right."""
-    what, new, changed, same = _COUNTED[request.kind]
-    question = (f"Importer « {field_text(request.path.name)} » ? {what.capitalize()} : {result.created} {new}, "
-                f"{result.updated} {changed} ({result.unchanged} {same}). Tout est écrit en une fois.")
+    (_, what), new, changed, same = _COUNTED[request.kind]
+    question = (f"Importer « {field_text(request.path.name)} » ? {what.capitalize()} : "
+                f"{counted(result.created, *new)}, {counted(result.updated, *changed)} "
+                f"({counted(result.unchanged, *same)}). Tout est écrit en une fois.")
     if result.mailed_changed:
-        question += (f" {len(result.mailed_changed)} facture(s) déjà envoyée(s) seront marquées rectifiées "
-                     "et à envoyer de nouveau.")
+        marked = counted(len(result.mailed_changed), "facture déjà envoyée sera marquée rectifiée",
+                         "factures déjà envoyées seront marquées rectifiées")
+        question += f" {marked} et à envoyer de nouveau."
     return question
