@@ -195,6 +195,23 @@ async def read_residents_file(pilot, name: str) -> None:
     await wait_workers(pilot)
 
 
+async def test_a_check_with_only_warnings_counts_them_in_its_verdict(app, tmp_path):
+    rows = ["N° résident;Structure;Nom;Lien du tuteur", "Z0001;FH;MAILLY;Voisin", "Z0002;FH;DUPONT;Famille"]
+    (tmp_path / "liens.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = Resident.select().count()
+    async with app.run_test(size=SIZE) as pilot:
+        await read_residents_file(pilot, "liens.csv")
+        await press(pilot, "ctrl+t")  # Vérifier
+        await wait_workers(pilot)
+        report = text_of(app, "#report")
+        assert report.startswith("Vérification de « liens.csv » : 1 avertissement, rien de bloquant, 2 nouveaux, "
+                                 "0 modifié, 0 inchangé. Rien n'a été écrit."), report
+        assert "rien à redire" not in report
+        warnings = [line for line in report.split("\n") if line.startswith("Avertissement")]
+        assert len(warnings) == 1 and "ligne 2, colonne Lien du tuteur" in warnings[0], report
+    assert Resident.select().count() == before
+
+
 async def test_three_bad_rows_are_reported_then_the_fixed_file_is_imported(app, tmp_path):
     export = tmp_path / "residents.csv"
     residents_csv(export, bad=True)

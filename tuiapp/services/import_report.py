@@ -16,6 +16,8 @@ from tuiapp.services.atomic_files import write_atomically
 from tuiapp.services.csv_export import csv_bytes
 
 VALUE_SHOWN = 60
+#: How a note that is a warning begins (a value left as it was: the import still goes on).
+WARNING_PREFIX = "Avertissement"
 
 
 @dataclass(frozen=True, slots=True)

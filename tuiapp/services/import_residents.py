@@ -31,7 +31,7 @@ from tuiapp.domain.identifiers import read_direct_debit, read_relation
 from tuiapp.domain.templates import person_name
 from tuiapp.services.import_files import Row, Table
 from tuiapp.services.import_mapping import fields_for, fold_header, mapping_problems
-from tuiapp.services.import_report import ImportResult, Problem
+from tuiapp.services.import_report import WARNING_PREFIX, ImportResult, Problem
 from tuiapp.services.import_rows import (
     Cells,
     Progress,
@@ -215,7 +215,7 @@ class _Checker:
     def _not_understood(self, row: Row, name: str) -> None:
         """A value not understood: the field keeps what it has, and a warning says so."""
         self.unread.add(name)
-        self.warnings.append("Avertissement, " + str(Problem(row.line, self.cells.header(name),
+        self.warnings.append(f"{WARNING_PREFIX}, " + str(Problem(row.line, self.cells.header(name),
                                                              self.cells.get(row, name), _NOT_UNDERSTOOD[name])))
 
     def check(self, row: Row) -> tuple[dict, list[Problem]]:

@@ -22,7 +22,7 @@ from tuiapp.domain.errors import TuiappError
 from tuiapp.domain.formatting import counted, plural
 from tuiapp.services.import_files import Table, read_table
 from tuiapp.services.import_mapping import fields_for
-from tuiapp.services.import_report import ImportResult
+from tuiapp.services.import_report import WARNING_PREFIX, ImportResult
 from tuiapp.widgets.db_errors import DATABASE_ERRORS, database_message
 from tuiapp.widgets.plain import field_text
 
@@ -216,6 +216,14 @@ def _counts(kind: str, result: ImportResult) -> str:
     return f"{counted(result.created, *new)}, {counted(result.updated, *changed)}, {counted(result.unchanged, *same)}"
 
 
+def _checked(result: ImportResult) -> str:
+    """A check's verdict when nothing blocks the import: the warnings, if any, counted."""
+    warnings = sum(note.startswith(WARNING_PREFIX) for note in result.notes)
+    if not warnings:
+        return "rien à redire"
+    return f"{counted(warnings, 'avertissement', 'avertissements')}, rien de bloquant"
+
+
 def _mailed(request: RunRequest, result: ImportResult) -> list[str]:
     if not result.mailed_changed:
         return []
@@ -248,7 +256,7 @@ def report_text(request: RunRequest, result: ImportResult) -> str:
         head = (f"Vérification de « {name} » : {counted(len(result.problems), 'problème', 'problèmes')}, "
                 "l'import serait refusé. Rien n'a été écrit.")
     else:
-        head = (f"Vérification de « {name} » : rien à redire, {_counts(request.kind, result)}. "
+        head = (f"Vérification de « {name} » : {_checked(result)}, {_counts(request.kind, result)}. "
                 "Rien n'a été écrit.")
     lines = [head, *_mailed(request, result), *(field_text(note) for note in result.notes)]  # a PDF check's files
     if result.problems:
