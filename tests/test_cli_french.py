@@ -69,3 +69,9 @@ def test_a_refused_command_line_is_explained_in_french(args, french):
 
 def test_an_unknown_message_is_kept_as_argparse_wrote_it():
     assert translate("something new in Python 3.15") == "something new in Python 3.15"
+
+
+def test_the_number_of_values_expected_agrees_with_it():
+    assert translate("expected 1 argument") == "1 valeur attendue"
+    assert translate("expected 2 arguments") == "2 valeurs attendues"
+    assert translate("argument --pair: expected 2 arguments") == "argument --pair : 2 valeurs attendues"

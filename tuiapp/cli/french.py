@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from tuiapp.domain.formatting import counted, plural
+
 USAGE = "utilisation : "
 #: The headings (argparse adds the colon: the space before it is French typography).
 POSITIONALS = "arguments "
@@ -43,6 +45,11 @@ def _invalid_value(match: re.Match) -> str:
     return f"valeur invalide : {match['value']} ({kind} est attendu)"
 
 
+def _expected(match: re.Match) -> str:
+    count = int(match["count"])
+    return f"{counted(count, 'valeur', 'valeurs')} {plural(count, 'attendue', 'attendues')}"
+
+
 #: (English pattern, French), in turn: argparse's messages of Python 3.11 to 3.14.
 MESSAGES: tuple[tuple[re.Pattern[str], object], ...] = tuple((re.compile(pattern, re.DOTALL), french) for pattern, french in (
     (r"^argument (?P<name>.+?): (?P<rest>.*)$", None),  # the argument, then its own message (below)
@@ -57,7 +64,7 @@ MESSAGES: tuple[tuple[re.Pattern[str], object], ...] = tuple((re.compile(pattern
     (r"^expected one argument$", "une valeur est attendue"),
     (r"^expected at most one argument$", "une valeur au plus est attendue"),
     (r"^expected at least one argument$", "au moins une valeur est attendue"),
-    (r"^expected (?P<count>\d+) arguments?$", r"\g<count> valeur(s) attendue(s)"),
+    (r"^expected (?P<count>\d+) arguments?$", _expected),
     (r"^not allowed with argument (?P<other>.*)$", r"incompatible avec l'argument \g<other>"),
     (r"^ignored explicit argument (?P<value>.*)$", r"valeur inattendue : \g<value>"),
 ))
