@@ -482,10 +482,7 @@ async def test_the_tables_gc_freeze_is_undone_when_the_tab_closes(app):
 async def test_cancel_stops_and_withdraws_the_rest(app, server):
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", *["space"] * 6, "e", "o")
-        await reply.wait()
+        sending = await send_held(pilot, reply, 6)
         await pilot.press("c")
         reply.release()
         await wait_for_batch(pilot)
@@ -505,9 +502,7 @@ async def test_leaving_during_a_send_interrupts_it_and_the_next_send_resumes(app
     message on the wire and leaves the rest queued; the next send takes them up."""
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        await pilot.press("n", *["space"] * 6, "e", "o")
-        await reply.wait()
+        await send_held(pilot, reply, 6)
         await pilot.press("escape", "escape")  # to the invoices, then leave the screen
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ConfirmScreen"
@@ -556,6 +551,15 @@ class HeldReply:
 
     def release(self) -> None:
         self.released.set()
+
+
+async def send_held(pilot, reply: HeldReply, count: int):
+    """The September tab, ``count`` invoices ticked and sent, the second message held by the
+    server (``reply``): returns the sending panel while the batch is surely under way."""
+    await open_september_sending_tab(pilot)
+    await pilot.press("n", *["space"] * count, "e", "o")
+    await reply.wait()
+    return panel(pilot.app)
 
 
 async def test_an_invoice_left_unknown_by_this_tab_can_be_decided(app, server):

@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 
 import tuiapp.screens.contributions
 from tests.conftest import point_at
-from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, open_september_sending_tab, panel, wait_for_batch
+from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, send_held, wait_for_batch
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
@@ -41,10 +41,7 @@ async def test_the_factures_tab_follows_a_running_send(app, server):
     unmailed = {invoice.id for invoice in queries.invoices_of_period(SEPTEMBER) if invoice.last_mailed_at is None}
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", *["space"] * 4, "e", "o")  # four invoices
-        await reply.wait()  # the first sent, the second on the wire
+        sending = await send_held(pilot, reply, 4)  # four invoices; the first sent, the second on the wire
         await pilot.press("escape")  # back to the Factures tab, the send going on
         await wait_for(pilot, lambda: text(app, "#send-state").startswith("Envoi en cours"), "no send shown")
         assert text(app, "#send-state") == "Envoi en cours : 1 facture traitée sur 4 (septembre 2024)."

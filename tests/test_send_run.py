@@ -10,7 +10,15 @@ from textual.widgets import Input, ProgressBar
 
 from tests.cli_runner import run_cli as tuiapp
 from tests.conftest import point_at
-from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, open_september_sending_tab, panel, wait_for_batch
+from tests.test_contributions import (
+    SEPTEMBER,
+    SIZE,
+    HeldReply,
+    open_september_sending_tab,
+    panel,
+    send_held,
+    wait_for_batch,
+)
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
@@ -180,10 +188,7 @@ async def test_the_pause_of_the_pace_counts_down_to_the_next_message(app, server
 async def test_ctrl_c_during_a_send_asks_then_stops_it(app, server):
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", *["space"] * 6, "e", "o")
-        await reply.wait()
+        sending = await send_held(pilot, reply, 6)
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ConfirmScreen"
@@ -200,10 +205,7 @@ async def test_ctrl_c_during_a_send_asks_then_stops_it(app, server):
 async def test_ctrl_c_in_a_text_field_of_the_tab_copies(app, server):
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", *["space"] * 4, "e", "o")
-        await reply.wait()
+        sending = await send_held(pilot, reply, 4)
         field = Input("FAM-202409", id="search-test")  # a text field inside the tab (the search, say)
         await sending.mount(field)
         field.focus()
@@ -288,9 +290,7 @@ async def test_the_full_collections_wait_for_the_end_of_the_batch(app, server):
     reply = HeldReply(server)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await open_september_sending_tab(pilot)
-            await pilot.press("n", "space", "space", "e", "o")
-            await reply.wait()
+            await send_held(pilot, reply, 2)
             assert gc.get_threshold() == (*before[:2], FullCollectionsDeferred.DEFERRED)
             frozen = gc.get_freeze_count()
             reply.release()
@@ -332,9 +332,7 @@ async def test_leaving_during_a_batch_gives_the_collector_back_everything(app, s
     reply = HeldReply(server)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await open_september_sending_tab(pilot)
-            await pilot.press("n", "space", "space", "e", "o")
-            await reply.wait()
+            await send_held(pilot, reply, 2)
             await pilot.press("escape", "escape", "o")  # to the invoices, leave the screen, yes
             await pilot.pause()
             assert app.screen.__class__.__name__ == "HomeScreen"

@@ -8,7 +8,15 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import point_at
-from tests.test_contributions import SEPTEMBER, SIZE, HeldReply, open_september_sending_tab, panel, wait_for_batch
+from tests.test_contributions import (
+    SEPTEMBER,
+    SIZE,
+    HeldReply,
+    open_september_sending_tab,
+    panel,
+    send_held,
+    wait_for_batch,
+)
 from tuiapp.app import create_app
 from tuiapp.db import queries
 from tuiapp.db.database import db
@@ -86,10 +94,7 @@ async def test_the_stop_question_closes_when_the_send_ends(app, server):
     """The batch ended while « Arrêter l'envoi ? » was open: a yes then stopped nothing, silently."""
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", "space", "space", "e", "o")
-        await reply.wait()
+        sending = await send_held(pilot, reply, 2)
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert str(app.screen.query_one("#question").render()) == STOP_QUESTION
@@ -108,10 +113,7 @@ async def test_a_yes_to_the_stop_question_of_an_ended_send_stops_nothing(app, se
 
     reply = HeldReply(server)
     async with app.run_test(size=SIZE) as pilot:
-        await open_september_sending_tab(pilot)
-        sending = panel(app)
-        await pilot.press("n", "space", "space", "e", "o")
-        await reply.wait()
+        sending = await send_held(pilot, reply, 2)
         await pilot.press("ctrl+c")
         await pilot.pause()
         await app.push_screen(PreviewScreen("Aperçu", "texte"))  # over the question
