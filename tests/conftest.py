@@ -417,3 +417,14 @@ def pg_url(pg_database) -> str:
     """``postgresql://ROLE@127.0.0.1:PORT/DBNAME`` of a fresh empty database: no password in it,
     libpq finds it in $PGPASSFILE."""
     return pg_database.url
+
+
+@pytest.fixture
+def snap_app(demo_db_file, tmp_path, monkeypatch):
+    """The app on the demo for a snapshot: a stable title bar (the path as typed)."""
+    from tuiapp.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    application = create_app(demo_db_file.relative_to(tmp_path))
+    yield application
+    db.close()

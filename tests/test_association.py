@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Input, Select, Static, TextArea
 
 from tests.test_roles import load, notices, rows, write_config
-from tests.test_screens import SIZE, fill, home_read, press, run_from_palette, settle, type_text
+from tests.test_screens import SIZE, _snap, fill, home_read, press, run_from_palette, settle, type_text
 from tuiapp.app import create_app
 from tuiapp.db.database import db, release
 from tuiapp.db.models import Association, Structure
@@ -347,28 +347,16 @@ async def test_the_resident_form_takes_addresses_relation_and_direct_debit(app):
     assert "\x1b" not in stored.guardian_address
 
 
-@pytest.fixture
-def snap_app(demo_db_file, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a stable title bar: the path as typed
-    application = create_app(demo_db_file.relative_to(tmp_path))
-    yield application
-    db.close()
-
-
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_association(snap_compare, snap_app):
-    async def run_before(pilot) -> None:
-        await press(pilot, "s", "a")
-        for widget in pilot.app.screen.query("Input, TextArea"):
-            widget.cursor_blink = False
-        await pilot.pause()
-        screen = pilot.app.screen
+    def check(app) -> None:
+        screen = app.screen
         # What the picture shows: every field at 80x24, the IBAN by fours, the terms in words.
         assert screen.query_one("#payment_days", Select).region.bottom <= SIZE[1] - 1
         assert screen.query_one("#iban", Input).value == "FR76 1027 8026 7900 0204 5730 135"
         assert screen.query_one("#siret", Input).value == "789 456 126 00018"
 
-    assert snap_compare(snap_app, terminal_size=SIZE, run_before=run_before)
+    assert _snap(snap_compare, snap_app, ("s", "a"), check=check)
 
 
 async def test_a_bad_mail_setting_that_stops_the_save_is_named(app):

@@ -339,14 +339,6 @@ def _snap(snap_compare, app, keys=(), shows=(), check=None):
     return snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-@pytest.fixture
-def snap_app(demo_db_file, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a stable title bar: the path as typed
-    application = create_app(demo_db_file.relative_to(tmp_path))
-    yield application
-    db.close()
-
-
 @pytest.mark.sqlite_only  # the title bar shows the base's name (a PostgreSQL copy's differs each run)
 def test_snapshot_structures(snap_compare, snap_app):
     """The structures, every header whole ("Actifs" was cut to "Ac")."""
